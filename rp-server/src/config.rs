@@ -1,0 +1,470 @@
+//! Configuration: one typed struct, read from environment variables (or the equivalent
+//! command-line flags) by clap, then validated into [`Config`]. Start-up fails with a
+//! message naming the offending variable; secrets are wrapped so they never print.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::{ExposeSecret as _, SecretString};
+use url::Url;
+
+/// Shortest service or admin token accepted: 32 characters (for example `openssl rand -hex 32` gives 64).
+pub const MIN_TOKEN_LEN: usize = 32;
+
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+/// Database settings, shared by `serve` and `migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Postgres connection string, e.g. postgres://rp:secret@db.internal/rp
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = secret, hide_env_values = true)]
+    pub database_url: SecretString,
+
+    /// Largest number of pooled database connections.
+    #[arg(
+        long,
+        env = "RP_DB_MAX_CONNECTIONS",
+        value_name = "RP_DB_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
+    pub db_max_connections: u32,
+}
+
+/// Every setting of `rp-server serve`. Each is an environment variable (shown in
+/// brackets in `--help`) or the equivalent flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "RP_LISTEN_ADDR",
+        value_name = "RP_LISTEN_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen_addr: SocketAddr,
+
+    /// WebAuthn relying party id: the registrable domain passkeys are bound to, e.g. example.com.
+    #[arg(long, env = "RP_ID", value_name = "RP_ID")]
+    pub rp_id: String,
+
+    /// Relying party display name shown by authenticators [default: RP_ID].
+    #[arg(long, env = "RP_NAME", value_name = "RP_NAME")]
+    pub rp_name: Option<String>,
+
+    /// Comma-separated allowed origins: https/http URLs whose host is RP_ID or a subdomain of
+    /// it, and android:apk-key-hash:<hash> origins of native apps.
+    #[arg(
+        long,
+        env = "RP_ORIGINS",
+        value_name = "RP_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub rp_origins: Vec<String>,
+
+    /// Expected `iss` of Cognito access tokens, e.g. https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC.
+    #[arg(long, env = "RP_COGNITO_ISSUER", value_name = "RP_COGNITO_ISSUER")]
+    pub cognito_issuer: String,
+
+    /// Where to fetch the user pool's JWKS [default: <RP_COGNITO_ISSUER>/.well-known/jwks.json].
+    #[arg(long, env = "RP_COGNITO_JWKS_URL", value_name = "RP_COGNITO_JWKS_URL")]
+    pub cognito_jwks_url: Option<String>,
+
+    /// Comma-separated Cognito app client ids whose access tokens are accepted.
+    #[arg(
+        long,
+        env = "RP_COGNITO_CLIENT_IDS",
+        value_name = "RP_COGNITO_CLIENT_IDS",
+        value_delimiter = ','
+    )]
+    pub cognito_client_ids: Vec<String>,
+
+    /// Bearer token the Cognito trigger Lambdas present on /internal/*. At least 32 characters.
+    #[arg(long, env = "RP_SERVICE_TOKEN", value_name = "RP_SERVICE_TOKEN", value_parser = secret, hide_env_values = true)]
+    pub service_token: SecretString,
+
+    /// Bearer token for /admin/*. Unset turns the admin API off. At least 32 characters.
+    #[arg(long, env = "RP_ADMIN_TOKEN", value_name = "RP_ADMIN_TOKEN", value_parser = secret, hide_env_values = true)]
+    pub admin_token: Option<SecretString>,
+
+    /// Lifetime of a registration or authentication ceremony, in seconds (30-3600).
+    #[arg(
+        long,
+        env = "RP_CEREMONY_TTL_SECS",
+        value_name = "RP_CEREMONY_TTL_SECS",
+        default_value_t = 300
+    )]
+    pub ceremony_ttl_secs: u64,
+
+    /// Lifetime of a sign-in nonce, in seconds (10-600).
+    #[arg(
+        long,
+        env = "RP_NONCE_TTL_SECS",
+        value_name = "RP_NONCE_TTL_SECS",
+        default_value_t = 120
+    )]
+    pub nonce_ttl_secs: u64,
+
+    /// Requests per minute per client IP on the browser-facing /v1/* endpoints; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "RP_RATE_LIMIT_PER_MIN",
+        value_name = "RP_RATE_LIMIT_PER_MIN",
+        default_value_t = 600
+    )]
+    pub rate_limit_per_min: u32,
+
+    /// Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted for the client IP.
+    #[arg(
+        long,
+        env = "RP_TRUSTED_PROXIES",
+        value_name = "RP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Apply pending database migrations at start.
+    #[arg(long, env = "RP_AUTO_MIGRATE", value_name = "RP_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_migrate: bool,
+
+    /// Log format: `json` (one object per line, for production) or `pretty`.
+    #[arg(
+        long,
+        env = "RP_LOG_FORMAT",
+        value_name = "RP_LOG_FORMAT",
+        default_value = "json"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// An allowed origin, as WebAuthn compares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `https://app.example.com` (or `http://` for local development).
+    Web(Url),
+    /// `android:apk-key-hash:<base64url sha256 of the signing certificate>`.
+    Android(String),
+}
+
+impl Origin {
+    pub fn as_url(&self) -> Result<Url, url::ParseError> {
+        match self {
+            Self::Web(url) => Ok(url.clone()),
+            Self::Android(s) => Url::parse(s),
+        }
+    }
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    pub listen_addr: SocketAddr,
+    pub rp_id: String,
+    pub rp_name: String,
+    pub origins: Vec<Origin>,
+    pub cognito_issuer: String,
+    pub cognito_jwks_url: Url,
+    pub cognito_client_ids: Vec<String>,
+    pub service_token: SecretString,
+    pub admin_token: Option<SecretString>,
+    pub ceremony_ttl: Duration,
+    pub nonce_ttl: Duration,
+    pub rate_limit_per_min: u32,
+    pub trusted_proxies: Vec<IpNet>,
+    pub auto_migrate: bool,
+    pub log_format: LogFormat,
+}
+
+/// A setting that failed validation; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+fn bad(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+impl TryFrom<ServeArgs> for Config {
+    type Error = ConfigError;
+
+    fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
+        let rp_id = validate_rp_id(&args.rp_id)?;
+        let origins = args
+            .rp_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .map(|o| parse_origin(o, &rp_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        if origins.is_empty() {
+            return Err(bad("RP_ORIGINS", "at least one origin is required"));
+        }
+
+        let issuer = args.cognito_issuer.trim().trim_end_matches('/').to_owned();
+        let issuer_url = Url::parse(&issuer)
+            .map_err(|e| bad("RP_COGNITO_ISSUER", format!("not a URL ({e})")))?;
+        if !matches!(issuer_url.scheme(), "https" | "http") {
+            return Err(bad("RP_COGNITO_ISSUER", "must be an https URL"));
+        }
+        let jwks = match &args.cognito_jwks_url {
+            Some(u) => Url::parse(u.trim())
+                .map_err(|e| bad("RP_COGNITO_JWKS_URL", format!("not a URL ({e})")))?,
+            None => Url::parse(&format!("{issuer}/.well-known/jwks.json")).map_err(|e| {
+                bad(
+                    "RP_COGNITO_ISSUER",
+                    format!("cannot derive the JWKS URL ({e})"),
+                )
+            })?,
+        };
+
+        let client_ids: Vec<String> = args
+            .cognito_client_ids
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if client_ids.is_empty() {
+            return Err(bad(
+                "RP_COGNITO_CLIENT_IDS",
+                "at least one app client id is required",
+            ));
+        }
+
+        check_token("RP_SERVICE_TOKEN", &args.service_token)?;
+        if let Some(admin) = &args.admin_token {
+            check_token("RP_ADMIN_TOKEN", admin)?;
+            if admin.expose_secret() == args.service_token.expose_secret() {
+                return Err(bad("RP_ADMIN_TOKEN", "must differ from RP_SERVICE_TOKEN"));
+            }
+        }
+
+        if !(30..=3600).contains(&args.ceremony_ttl_secs) {
+            return Err(bad("RP_CEREMONY_TTL_SECS", "must be between 30 and 3600"));
+        }
+        if !(10..=600).contains(&args.nonce_ttl_secs) {
+            return Err(bad("RP_NONCE_TTL_SECS", "must be between 10 and 600"));
+        }
+        if args.database.db_max_connections == 0 {
+            return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+
+        Ok(Config {
+            database_url: args.database.database_url,
+            db_max_connections: args.database.db_max_connections,
+            listen_addr: args.listen_addr,
+            rp_name: args
+                .rp_name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| rp_id.clone()),
+            rp_id,
+            origins,
+            cognito_issuer: issuer,
+            cognito_jwks_url: jwks,
+            cognito_client_ids: client_ids,
+            service_token: args.service_token,
+            admin_token: args.admin_token,
+            ceremony_ttl: Duration::from_secs(args.ceremony_ttl_secs),
+            nonce_ttl: Duration::from_secs(args.nonce_ttl_secs),
+            rate_limit_per_min: args.rate_limit_per_min,
+            trusted_proxies: args.trusted_proxies,
+            auto_migrate: args.auto_migrate,
+            log_format: args.log_format,
+        })
+    }
+}
+
+fn check_token(variable: &'static str, token: &SecretString) -> Result<(), ConfigError> {
+    let t = token.expose_secret();
+    if t.chars().count() < MIN_TOKEN_LEN {
+        return Err(bad(
+            variable,
+            format!("must be at least {MIN_TOKEN_LEN} characters (try `openssl rand -hex 32`)"),
+        ));
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(variable, "must not contain whitespace"));
+    }
+    Ok(())
+}
+
+fn validate_rp_id(raw: &str) -> Result<String, ConfigError> {
+    let id = raw.trim().to_ascii_lowercase();
+    if id.is_empty() {
+        return Err(bad("RP_ID", "must not be empty"));
+    }
+    if id.contains("://") || id.contains('/') || id.contains(':') {
+        return Err(bad(
+            "RP_ID",
+            "must be a bare domain such as example.com (no scheme, port or path)",
+        ));
+    }
+    match url::Host::parse(&id) {
+        Ok(url::Host::Domain(_)) => Ok(id),
+        Ok(_) => Err(bad("RP_ID", "must be a domain name, not an IP address")),
+        Err(e) => Err(bad("RP_ID", format!("not a valid domain ({e})"))),
+    }
+}
+
+fn parse_origin(raw: &str, rp_id: &str) -> Result<Origin, ConfigError> {
+    if let Some(hash) = raw.strip_prefix("android:apk-key-hash:") {
+        let ok = !hash.is_empty()
+            && hash
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        return if ok {
+            Ok(Origin::Android(raw.to_owned()))
+        } else {
+            Err(bad(
+                "RP_ORIGINS",
+                format!("`{raw}`: the apk key hash must be unpadded base64url"),
+            ))
+        };
+    }
+    let url =
+        Url::parse(raw).map_err(|e| bad("RP_ORIGINS", format!("`{raw}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad(
+            "RP_ORIGINS",
+            format!("`{raw}`: only https/http and android:apk-key-hash: origins are allowed"),
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "RP_ORIGINS",
+            format!("`{raw}`: an origin has no path, query or fragment"),
+        ));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+        return Err(bad(
+            "RP_ORIGINS",
+            format!("`{raw}`: its host must be RP_ID ({rp_id}) or a subdomain of it"),
+        ));
+    }
+    Ok(Origin::Web(url))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["rp-server"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Config::try_from(cli.serve).map_err(|e| e.to_string())
+    }
+
+    const BASE: &[&str] = &[
+        "--database-url=postgres://localhost/rp",
+        "--rp-id=example.com",
+        "--rp-origins=https://example.com,https://app.example.com:8443,android:apk-key-hash:abc_-1",
+        "--cognito-issuer=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/",
+        "--cognito-client-ids=client1, client2",
+        "--service-token=0123456789abcdef0123456789abcdef",
+    ];
+
+    /// BASE with the flags in `extra` replacing (or adding to) its own.
+    fn with(extra: &[&str]) -> Result<Config, String> {
+        let flag = |a: &str| a.split('=').next().unwrap_or_default().to_owned();
+        let mut v: Vec<&str> = BASE
+            .iter()
+            .copied()
+            .filter(|b| !extra.iter().any(|e| flag(e) == flag(b)))
+            .collect();
+        v.extend_from_slice(extra);
+        parse(&v)
+    }
+
+    #[test]
+    fn a_missing_required_setting_is_named() {
+        let without: Vec<&str> = BASE
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with("--rp-id"))
+            .collect();
+        let err = parse(&without).err().unwrap_or_default();
+        assert!(err.contains("RP_ID"), "{err}");
+    }
+
+    #[test]
+    fn valid_configuration_gets_defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.rp_name, "example.com");
+        assert_eq!(c.origins.len(), 3);
+        assert_eq!(c.cognito_client_ids, ["client1", "client2"]);
+        assert_eq!(
+            c.cognito_jwks_url.as_str(),
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json"
+        );
+        assert_eq!(c.ceremony_ttl, Duration::from_secs(300));
+        assert_eq!(c.nonce_ttl, Duration::from_secs(120));
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8080");
+        assert!(c.admin_token.is_none());
+        assert!(c.auto_migrate);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--rp-id=https://example.com"], "RP_ID"),
+            (&["--rp-origins=https://evil.com"], "RP_ORIGINS"),
+            (&["--rp-origins=https://notexample.com"], "RP_ORIGINS"),
+            (&["--rp-origins=ftp://example.com"], "RP_ORIGINS"),
+            (&["--rp-origins=https://example.com/path"], "RP_ORIGINS"),
+            (&["--rp-origins=android:apk-key-hash:"], "RP_ORIGINS"),
+            (&["--cognito-issuer=not a url"], "RP_COGNITO_ISSUER"),
+            (&["--cognito-client-ids= ,"], "RP_COGNITO_CLIENT_IDS"),
+            (&["--service-token=short"], "RP_SERVICE_TOKEN"),
+            (
+                &["--admin-token=0123456789abcdef0123456789abcdef"],
+                "RP_ADMIN_TOKEN",
+            ),
+            (&["--ceremony-ttl-secs=5"], "RP_CEREMONY_TTL_SECS"),
+            (&["--nonce-ttl-secs=100000"], "RP_NONCE_TTL_SECS"),
+        ];
+        for (extra, variable) in cases {
+            let err = with(extra).expect_err(&format!("{extra:?} should be rejected"));
+            assert!(
+                err.contains(variable),
+                "{extra:?}: `{err}` should name {variable}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = with(&["--admin-token=fedcba9876543210fedcba9876543210"]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef0123456789abcdef"));
+        assert!(!shown.contains("fedcba9876543210fedcba9876543210"));
+        assert!(!shown.contains("postgres://localhost/rp"));
+    }
+}

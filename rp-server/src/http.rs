@@ -1,0 +1,190 @@
+//! The HTTP layer: routes, middleware and the OpenAPI document. Handlers only translate
+//! between HTTP and the flows in [`crate::passkeys`] and [`crate::store`].
+
+pub mod authentication;
+pub mod ceremony;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod identity;
+pub mod internal;
+pub mod ops;
+pub mod ratelimit;
+pub mod registration;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::config::Origin;
+use error::ApiError;
+
+/// Largest request body accepted. A WebAuthn response is a few KiB; anything near this
+/// limit is not one.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rp-server",
+        description = "Self-hosted passkey (WebAuthn) relying party for Amazon Cognito. Errors are `{\"error\":{\"code\",\"message\"}}`.",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "registration", description = "Adding passkeys (Cognito access token)"),
+        (name = "authentication", description = "Signing in with a passkey; yields a one-time nonce for Cognito"),
+        (name = "credentials", description = "A user's own passkeys (Cognito access token)"),
+        (name = "internal", description = "Called by the Cognito trigger Lambdas (service token)"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        components.add_security_scheme(
+            "cognito",
+            bearer("A Cognito access token of an allowed app client"),
+        );
+        components.add_security_scheme(
+            "service",
+            bearer("RP_SERVICE_TOKEN, held by the trigger Lambdas"),
+        );
+    }
+}
+
+/// The whole application as a function of its state.
+pub fn app(state: AppState) -> Router {
+    let browser = OpenApiRouter::new()
+        .routes(routes!(registration::options))
+        .routes(routes!(registration::verify))
+        .routes(routes!(authentication::options))
+        .routes(routes!(authentication::verify))
+        .routes(routes!(credentials::list))
+        .routes(routes!(credentials::rename, credentials::delete))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ));
+    let internal = OpenApiRouter::new()
+        .routes(routes!(internal::challenges))
+        .routes(routes!(internal::redeem));
+    let ops = OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics));
+
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(browser)
+        .merge(internal)
+        .merge(ops)
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { axum::Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .route_layer(middleware::from_fn(record_latency))
+        .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such endpoint.") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::not_found("METHOD_NOT_ALLOWED", "This endpoint does not accept that method.")
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Outermost of the app's own layers, so preflights and every error carry CORS headers.
+        .layer(cors(&state))
+        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::resolve_client_ip))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            // The path only: query strings may carry tokens in misbehaving clients.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state
+        .config
+        .origins
+        .iter()
+        .filter_map(|o| match o {
+            Origin::Web(url) => HeaderValue::from_str(&url.origin().ascii_serialization()).ok(),
+            Origin::Android(_) => None,
+        })
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+async fn record_latency(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(req).await;
+    metrics::histogram!(
+        crate::metrics::HTTP_DURATION,
+        "method" => method,
+        "route" => route,
+        "status" => response.status().as_u16().to_string(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Base64url (unpadded) encoding used for credential ids in the API.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn from_b64url(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// Used by handlers for an empty-but-valid response.
+pub fn no_content() -> Response {
+    axum::http::StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,144 @@
+//! The one mapping from failures to HTTP answers. Every error body has the shape
+//! `{"error":{"code","message"}}`; 5xx bodies carry no internal detail (that goes to the log).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rp_shared::error::ErrorBody;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    #[error("{message}")]
+    PayloadTooLarge { message: String },
+    #[error("{message}")]
+    UnsupportedMediaType { message: String },
+    #[error("{message}")]
+    VerificationFailed { code: &'static str, message: String },
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Gone {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn verification(code: &'static str, message: impl Into<String>) -> Self {
+        Self::VerificationFailed {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::VerificationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Gone { code, .. }
+            | Self::VerificationFailed { code, .. } => code,
+            Self::Unauthorized(_) => "UNAUTHENTICATED",
+            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(e.into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Self::Unavailable(e) => {
+                tracing::error!(error = %format!("{e:#}"), "dependency unavailable");
+                "The service is temporarily unavailable; try again shortly.".to_owned()
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                "An internal error occurred.".to_owned()
+            }
+            Self::RateLimited { .. } => "Too many requests; slow down.".to_owned(),
+            other => other.to_string(),
+        };
+        let mut response =
+            (status, axum::Json(ErrorBody::new(self.code(), message))).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        if let Self::Unauthorized(_) = self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,45 @@
+//! Extractors that authenticate the caller.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use crate::AppState;
+use crate::auth::{self, CognitoUser, TokenError};
+
+/// A browser caller proven by a Cognito access token.
+pub struct SignedIn(pub CognitoUser);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
+            "A Cognito access token is required (Authorization: Bearer).",
+        ))?;
+        match state.tokens.verify(token).await {
+            Ok(user) => Ok(Self(user)),
+            Err(TokenError::Jwks(e)) => Err(ApiError::Unavailable(anyhow::anyhow!(
+                "JWKS fetch failed: {e}"
+            ))),
+            Err(e) => {
+                tracing::info!(reason = %e, "access token rejected");
+                Err(ApiError::Unauthorized("The access token is not valid."))
+            }
+        }
+    }
+}
+
+/// The trigger Lambdas, proven by the service token.
+pub struct Service;
+
+impl FromRequestParts<AppState> for Service {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match auth::bearer(&parts.headers) {
+            Some(t) if auth::token_matches(t, &state.config.service_token) => Ok(Self),
+            _ => Err(ApiError::Unauthorized("A valid service token is required.")),
+        }
+    }
+}

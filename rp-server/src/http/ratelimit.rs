@@ -1,0 +1,137 @@
+//! Per-client-IP rate limit of the browser-facing `/v1/*` endpoints, and resolution of
+//! the client IP itself: the peer address, or the right-most untrusted
+//! `X-Forwarded-For` hop when the peer is a trusted proxy.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use ipnet::IpNet;
+
+use super::error::ApiError;
+use super::extract::ClientIp;
+use crate::AppState;
+
+pub struct RateLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl RateLimiter {
+    /// `None` when `per_minute` is 0 (limit off).
+    pub fn new(per_minute: u32) -> Option<Self> {
+        let per_minute = NonZeroU32::new(per_minute)?;
+        Some(Self {
+            limiter: governor::RateLimiter::keyed(Quota::per_minute(per_minute)),
+        })
+    }
+
+    /// Drops state for clients that have been idle, bounding memory.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::RateLimited {
+                retry_after_secs: wait.as_secs() + 1,
+            }
+        })
+    }
+}
+
+/// The client IP as seen through the trusted proxies.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    // Walk X-Forwarded-For from the right (the hop nearest us); the first address that
+    // is not one of our proxies is the client. Anything left of it is client-supplied.
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
+}
+
+/// Resolves the client IP for every request (the audit log wants it) and, on routes it
+/// wraps, enforces the limit.
+pub async fn resolve_client_ip(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let ip = client_ip(peer.ip(), req.headers(), &state.config.trusted_proxies);
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
+}
+
+pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let (Some(limiter), Some(ClientIp(ip))) = (
+        &state.rate_limiter,
+        req.extensions().get::<ClientIp>().copied(),
+    ) && let Err(e) = limiter.check(ip)
+    {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn forwarded_for_is_only_honoured_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 203.0.113.9, 10.0.0.7"),
+        );
+        let peer_untrusted: IpAddr = "198.51.100.1".parse().unwrap();
+        let peer_trusted: IpAddr = "10.1.1.1".parse().unwrap();
+        assert_eq!(client_ip(peer_untrusted, &h, &trusted), peer_untrusted);
+        // The spoofable left-most entry is ignored; the nearest untrusted hop wins.
+        assert_eq!(
+            client_ip(peer_trusted, &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(peer_trusted, &HeaderMap::new(), &trusted),
+            peer_trusted
+        );
+    }
+
+    #[test]
+    fn limiter_rejects_past_the_quota_per_ip() {
+        let l = RateLimiter::new(3).unwrap();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.check(a).is_ok());
+        }
+        assert!(
+            matches!(l.check(a), Err(ApiError::RateLimited { retry_after_secs }) if retry_after_secs >= 1)
+        );
+        assert!(l.check(b).is_ok());
+        assert!(RateLimiter::new(0).is_none());
+    }
+}

@@ -1,0 +1,135 @@
+//! rp-server: a self-hosted passkey relying party for Amazon Cognito.
+//!
+//! The app is a function of its state ([`http::app`]); [`Application::build`] wires
+//! configuration, database, JWKS verifier and WebAuthn policy into that state and binds
+//! the listener, so tests drive the same code on port 0.
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod passkeys;
+pub mod purge;
+pub mod store;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::auth::AccessTokenVerifier;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::ratelimit::RateLimiter;
+use crate::passkeys::RelyingParty;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: store::Db,
+    pub rp: Arc<RelyingParty>,
+    pub tokens: Arc<AccessTokenVerifier>,
+    pub clock: Clock,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+}
+
+/// Opens a connection pool (lazily: the server starts even if the database is briefly
+/// down, and `/readyz` says so).
+pub fn connect_lazy(
+    database_url: &secrecy::SecretString,
+    max_connections: u32,
+) -> anyhow::Result<store::Db> {
+    let options: PgConnectOptions = database_url
+        .expose_secret()
+        .parse()
+        .context("DATABASE_URL is not a valid Postgres connection string")?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy_with(options))
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
+    store::MIGRATOR
+        .run(db)
+        .await
+        .context("applying database migrations")?;
+    Ok(())
+}
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Validates the environment, connects, migrates (unless disabled) and binds.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let db = connect_lazy(&config.database_url, config.db_max_connections)?;
+        if config.auto_migrate {
+            migrate(&db).await?;
+        }
+        let fake_key = store::server_key(&db, "fake-challenge-options", clock.now())
+            .await
+            .context("reading server keys from the database")?;
+        let rp = RelyingParty::new(&config, fake_key)?;
+        let http_client = reqwest::Client::builder()
+            .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        let tokens = AccessTokenVerifier::new(
+            config.cognito_issuer.clone(),
+            config.cognito_jwks_url.clone(),
+            config.cognito_client_ids.clone(),
+            http_client,
+        );
+        let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
+        let listener = tokio::net::TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            rp: Arc::new(rp),
+            tokens: Arc::new(tokens),
+            clock,
+            metrics: metrics::handle(),
+            rate_limiter,
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests. The purge of
+    /// expired rows runs beside it.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let purge = tokio::spawn(purge::run(self.state.clone()));
+        let router = http::app(self.state);
+        let result = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        purge.abort();
+        result.context("serving HTTP")
+    }
+}

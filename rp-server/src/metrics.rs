@@ -1,0 +1,71 @@
+//! Prometheus metrics. The recorder is process-global (the `metrics` facade is), so it
+//! is installed once and every app instance in the process renders the same registry.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const CEREMONIES_STARTED: &str = "rp_ceremonies_started_total";
+pub const CEREMONIES_FINISHED: &str = "rp_ceremonies_finished_total";
+pub const CEREMONIES_FAILED: &str = "rp_ceremonies_failed_total";
+pub const NONCE_REDEMPTIONS: &str = "rp_nonce_redemptions_total";
+pub const HTTP_DURATION: &str = "rp_http_request_duration_seconds";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+pub fn handle() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(HTTP_DURATION.to_owned()),
+                    &[
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    ],
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; ours then stays unused.
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(CEREMONIES_STARTED, "WebAuthn ceremonies started, by kind");
+    metrics::describe_counter!(
+        CEREMONIES_FINISHED,
+        "WebAuthn ceremonies finished successfully, by kind"
+    );
+    metrics::describe_counter!(
+        CEREMONIES_FAILED,
+        "WebAuthn ceremonies that failed, by kind and reason"
+    );
+    metrics::describe_counter!(NONCE_REDEMPTIONS, "Nonce redemptions, by outcome");
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP request latency, by method, route and status"
+    );
+}
+
+pub fn ceremony_started(kind: &'static str) {
+    metrics::counter!(CEREMONIES_STARTED, "kind" => kind).increment(1);
+}
+
+pub fn ceremony_finished(kind: &'static str) {
+    metrics::counter!(CEREMONIES_FINISHED, "kind" => kind).increment(1);
+}
+
+pub fn ceremony_failed(kind: &'static str, reason: &'static str) {
+    metrics::counter!(CEREMONIES_FAILED, "kind" => kind, "reason" => reason).increment(1);
+}
+
+pub fn nonce_redemption(outcome: &'static str) {
+    metrics::counter!(NONCE_REDEMPTIONS, "outcome" => outcome).increment(1);
+}

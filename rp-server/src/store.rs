@@ -1,0 +1,496 @@
+//! Postgres access. Functions take an executor (a pool or a transaction) so the caller
+//! owns the transaction; every expiry comparison uses the time passed in.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgExecutor, Row as _};
+use uuid::Uuid;
+
+pub type Db = sqlx::PgPool;
+
+/// Embedded migrations from the workspace's `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub cognito_sub: String,
+    pub username: String,
+}
+
+fn user_from(row: &PgRow) -> sqlx::Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        cognito_sub: row.try_get("cognito_sub")?,
+        username: row.try_get("username")?,
+    })
+}
+
+/// Finds the user by Cognito `sub`, creating them (with a fresh random WebAuthn user
+/// handle) when new, and refreshing the stored username when it changed.
+pub async fn upsert_user(
+    conn: &mut PgConnection,
+    sub: &str,
+    username: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<User> {
+    let row = sqlx::query(
+        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (cognito_sub) DO UPDATE
+           SET username = EXCLUDED.username,
+               updated_at = CASE WHEN users.username = EXCLUDED.username THEN users.updated_at ELSE EXCLUDED.updated_at END
+         RETURNING id, cognito_sub, username",
+    )
+    .bind(Uuid::new_v4())
+    .bind(sub)
+    .bind(username)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    user_from(&row)
+}
+
+pub async fn user_by_sub(db: impl PgExecutor<'_>, sub: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query("SELECT id, cognito_sub, username FROM users WHERE cognito_sub = $1")
+        .bind(sub)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+}
+
+pub async fn user_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+    sqlx::query("SELECT id, cognito_sub, username FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+}
+
+/// A stored passkey.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    pub credential_id: Vec<u8>,
+    pub user_id: Uuid,
+    pub passkey: serde_json::Value,
+    pub nickname: Option<String>,
+    pub aaguid: Option<Uuid>,
+    pub sign_count: i64,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub transports: Vec<String>,
+    pub user_verified: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+const CREDENTIAL_COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, created_at, last_used_at";
+
+fn credential_from(row: &PgRow) -> sqlx::Result<StoredCredential> {
+    Ok(StoredCredential {
+        credential_id: row.try_get("credential_id")?,
+        user_id: row.try_get("user_id")?,
+        passkey: row.try_get("passkey")?,
+        nickname: row.try_get("nickname")?,
+        aaguid: row.try_get("aaguid")?,
+        sign_count: row.try_get("sign_count")?,
+        backup_eligible: row.try_get("backup_eligible")?,
+        backup_state: row.try_get("backup_state")?,
+        transports: row.try_get("transports")?,
+        user_verified: row.try_get("user_verified")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+/// Outcome of inserting a credential.
+pub enum Inserted {
+    Yes,
+    /// A credential with this id already exists (for this or another user).
+    Duplicate,
+}
+
+pub async fn insert_credential(
+    conn: &mut PgConnection,
+    c: &StoredCredential,
+) -> sqlx::Result<Inserted> {
+    let result = sqlx::query(
+        "INSERT INTO credentials (credential_id, user_id, passkey, nickname, aaguid, sign_count,
+             backup_eligible, backup_state, transports, user_verified, created_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (credential_id) DO NOTHING",
+    )
+    .bind(&c.credential_id)
+    .bind(c.user_id)
+    .bind(&c.passkey)
+    .bind(&c.nickname)
+    .bind(c.aaguid)
+    .bind(c.sign_count)
+    .bind(c.backup_eligible)
+    .bind(c.backup_state)
+    .bind(&c.transports)
+    .bind(c.user_verified)
+    .bind(c.created_at)
+    .bind(c.last_used_at)
+    .execute(conn)
+    .await?;
+    Ok(if result.rows_affected() == 1 {
+        Inserted::Yes
+    } else {
+        Inserted::Duplicate
+    })
+}
+
+pub async fn credentials_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<StoredCredential>> {
+    sqlx::query(&format!(
+        "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY created_at, credential_id"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(credential_from)
+    .collect()
+}
+
+pub async fn credential(
+    db: impl PgExecutor<'_>,
+    credential_id: &[u8],
+) -> sqlx::Result<Option<StoredCredential>> {
+    sqlx::query(&format!(
+        "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE credential_id = $1"
+    ))
+    .bind(credential_id)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(credential_from)
+    .transpose()
+}
+
+/// What a successful assertion changes on the credential.
+pub struct Use {
+    pub sign_count: i64,
+    pub backup_state: bool,
+    pub user_verified: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// Records a use of the credential, but only if the signature counter moved forward
+/// (or both old and new are 0, for authenticators without a counter). The condition is
+/// in the UPDATE itself, so two concurrent sign-ins with the same counter cannot both
+/// pass, and a stale counter can never overwrite a newer one. Returns false when the
+/// counter did not advance.
+pub async fn record_use(
+    conn: &mut PgConnection,
+    credential_id: &[u8],
+    u: &Use,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE credentials
+            SET sign_count = $2, backup_state = $3, user_verified = $4, last_used_at = $5
+          WHERE credential_id = $1
+            AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))",
+    )
+    .bind(credential_id)
+    .bind(u.sign_count)
+    .bind(u.backup_state)
+    .bind(u.user_verified)
+    .bind(u.at)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn rename_credential(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    credential_id: &[u8],
+    nickname: Option<&str>,
+) -> sqlx::Result<Option<StoredCredential>> {
+    sqlx::query(&format!(
+        "UPDATE credentials SET nickname = $3 WHERE user_id = $1 AND credential_id = $2 RETURNING {CREDENTIAL_COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(credential_id)
+    .bind(nickname)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(credential_from)
+    .transpose()
+}
+
+pub async fn delete_credential(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    credential_id: &[u8],
+) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND credential_id = $2")
+        .bind(user_id)
+        .bind(credential_id)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    Registration,
+    Authentication,
+}
+
+impl CeremonyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::Authentication => "authentication",
+        }
+    }
+}
+
+pub struct NewCeremony<'a> {
+    pub id: Uuid,
+    pub kind: CeremonyKind,
+    pub user_id: Option<Uuid>,
+    pub challenge_id: Option<Uuid>,
+    pub state: serde_json::Value,
+    pub nickname: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_ceremony(db: impl PgExecutor<'_>, c: &NewCeremony<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO ceremonies (id, kind, user_id, challenge_id, state, nickname, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.id)
+    .bind(c.kind.as_str())
+    .bind(c.user_id)
+    .bind(c.challenge_id)
+    .bind(&c.state)
+    .bind(c.nickname)
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub struct TakenCeremony {
+    pub user_id: Option<Uuid>,
+    pub challenge_id: Option<Uuid>,
+    pub state: serde_json::Value,
+    pub nickname: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Consumes a ceremony: it is deleted whatever happens next, so it can be finished at
+/// most once. `user_id`, when given, must match the ceremony's user, so one user cannot
+/// consume (and so cancel) another's registration.
+pub async fn take_ceremony(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    kind: CeremonyKind,
+    user_id: Option<Uuid>,
+) -> sqlx::Result<Option<TakenCeremony>> {
+    let row = sqlx::query(
+        "DELETE FROM ceremonies
+          WHERE id = $1 AND kind = $2 AND ($3::uuid IS NULL OR user_id = $3)
+          RETURNING user_id, challenge_id, state, nickname, expires_at",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(TakenCeremony {
+            user_id: r.try_get("user_id")?,
+            challenge_id: r.try_get("challenge_id")?,
+            state: r.try_get("state")?,
+            nickname: r.try_get("nickname")?,
+            expires_at: r.try_get("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub struct NewChallenge<'a> {
+    pub id: Uuid,
+    pub cognito_sub: &'a str,
+    pub user_pool_id: &'a str,
+    pub client_id: &'a str,
+    pub ceremony_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_challenge(db: impl PgExecutor<'_>, c: &NewChallenge<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO challenges (id, cognito_sub, user_pool_id, client_id, ceremony_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(c.id)
+    .bind(c.cognito_sub)
+    .bind(c.user_pool_id)
+    .bind(c.client_id)
+    .bind(c.ceremony_id)
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Whether `challenge_id` was issued to `sub`. Challenges outlive their ceremony by the
+/// nonce lifetime, so a Verify call after a slow ceremony still finds it.
+pub async fn challenge_issued_to(
+    db: impl PgExecutor<'_>,
+    challenge_id: Uuid,
+    sub: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM challenges WHERE id = $1 AND cognito_sub = $2 AND expires_at > $3",
+    )
+    .bind(challenge_id)
+    .bind(sub)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
+pub struct NewNonce<'a> {
+    pub hash: &'a [u8],
+    pub user_id: Uuid,
+    pub cognito_sub: &'a str,
+    pub credential_id: &'a [u8],
+    pub bound_challenge_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n.hash)
+    .bind(n.user_id)
+    .bind(n.cognito_sub)
+    .bind(n.credential_id)
+    .bind(n.bound_challenge_id)
+    .bind(n.created_at)
+    .bind(n.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A nonce row as seen when a redemption did not go through.
+pub struct NonceRow {
+    pub user_id: Uuid,
+    pub cognito_sub: String,
+    pub credential_id: Vec<u8>,
+    pub bound_challenge_id: Option<Uuid>,
+    pub redeemed_challenge_id: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Atomically marks the nonce redeemed for `challenge_id`. Exactly one of any number of
+/// concurrent calls can match `redeemed_at IS NULL`; the row lock makes the rest wait
+/// and then see it redeemed. Returns the nonce's user and credential on success.
+pub async fn redeem_nonce(
+    db: impl PgExecutor<'_>,
+    hash: &[u8],
+    sub: &str,
+    challenge_id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
+    let row = sqlx::query(
+        "UPDATE nonces SET redeemed_at = $4, redeemed_challenge_id = $3
+          WHERE nonce_hash = $1 AND cognito_sub = $2 AND redeemed_at IS NULL AND expires_at > $4
+            AND (bound_challenge_id IS NULL OR bound_challenge_id = $3)
+          RETURNING user_id, credential_id",
+    )
+    .bind(hash)
+    .bind(sub)
+    .bind(challenge_id)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("credential_id")?)))
+        .transpose()
+}
+
+pub async fn nonce(db: impl PgExecutor<'_>, hash: &[u8]) -> sqlx::Result<Option<NonceRow>> {
+    let row = sqlx::query(
+        "SELECT user_id, cognito_sub, credential_id, bound_challenge_id, redeemed_challenge_id, expires_at
+           FROM nonces WHERE nonce_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(NonceRow {
+            user_id: r.try_get("user_id")?,
+            cognito_sub: r.try_get("cognito_sub")?,
+            credential_id: r.try_get("credential_id")?,
+            bound_challenge_id: r.try_get("bound_challenge_id")?,
+            redeemed_challenge_id: r.try_get("redeemed_challenge_id")?,
+            expires_at: r.try_get("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Returns the named server key, creating it from the CSPRNG on first use. Every
+/// instance sharing the database gets the same key.
+pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result<Vec<u8>> {
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+    sqlx::query("INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(fresh.as_slice())
+        .bind(now)
+        .execute(db)
+        .await?;
+    sqlx::query_scalar("SELECT secret FROM server_keys WHERE name = $1")
+        .bind(name)
+        .fetch_one(db)
+        .await
+}
+
+/// Deletes expired ceremonies, challenges and nonces in small batches so the purge
+/// never holds long locks. Returns how many rows went.
+pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
+    let mut total = 0;
+    for table in ["ceremonies", "challenges", "nonces"] {
+        loop {
+            let sql = format!(
+                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+            );
+            let n = sqlx::query(&sql)
+                .bind(now)
+                .bind(batch)
+                .execute(db)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < batch as u64 {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,121 @@
+use serde_json::json;
+use testkit::authenticator::SoftAuthenticator;
+
+use crate::harness::{TestApp, User};
+
+#[tokio::test]
+async fn users_see_rename_and_delete_only_their_own_passkeys() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (User::new("alice"), User::new("bob"));
+    let mut a = SoftAuthenticator::new();
+    let mut b = SoftAuthenticator::new();
+    let alices = app.register(&alice, &mut a).await;
+    let bobs = app.register(&bob, &mut b).await;
+    let (at, bt) = (app.token(&alice), app.token(&bob));
+
+    let list = app.get("/v1/credentials", Some(&at)).await.expect(200);
+    assert_eq!(list["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(list["credentials"][0]["id"], alices["id"]);
+    let empty = app
+        .get("/v1/credentials", Some(&app.token(&User::new("nobody"))))
+        .await
+        .expect(200);
+    assert_eq!(empty, json!({ "credentials": [] }));
+
+    let path = |id: &serde_json::Value| format!("/v1/credentials/{}", id.as_str().unwrap());
+    let renamed = app
+        .send(
+            app.http
+                .patch(app.url(&path(&alices["id"])))
+                .bearer_auth(&at)
+                .json(&json!({ "nickname": "  Work key " })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(renamed["nickname"], "Work key");
+    let cleared = app
+        .send(
+            app.http
+                .patch(app.url(&path(&alices["id"])))
+                .bearer_auth(&at)
+                .json(&json!({ "nickname": null })),
+        )
+        .await
+        .expect(200);
+    assert!(cleared["nickname"].is_null());
+    app.send(
+        app.http
+            .patch(app.url(&path(&alices["id"])))
+            .bearer_auth(&at)
+            .json(&json!({ "nickname": "x".repeat(65) })),
+    )
+    .await
+    .expect_error(400, "INVALID_NICKNAME");
+
+    // Bob cannot touch alice's passkey; it looks like it does not exist.
+    app.send(
+        app.http
+            .patch(app.url(&path(&alices["id"])))
+            .bearer_auth(&bt)
+            .json(&json!({ "nickname": "mine" })),
+    )
+    .await
+    .expect_error(404, "CREDENTIAL_NOT_FOUND");
+    app.send(
+        app.http
+            .delete(app.url(&path(&alices["id"])))
+            .bearer_auth(&bt),
+    )
+    .await
+    .expect_error(404, "CREDENTIAL_NOT_FOUND");
+    app.send(
+        app.http
+            .delete(app.url("/v1/credentials/AAAA"))
+            .bearer_auth(&bt),
+    )
+    .await
+    .expect_error(404, "CREDENTIAL_NOT_FOUND");
+    app.send(
+        app.http
+            .delete(app.url("/v1/credentials/not*base64"))
+            .bearer_auth(&bt),
+    )
+    .await
+    .expect_error(400, "INVALID_CREDENTIAL_ID");
+
+    let r = app
+        .send(
+            app.http
+                .delete(app.url(&path(&bobs["id"])))
+                .bearer_auth(&bt),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    // A deleted passkey no longer signs in.
+    app.sign_in(&mut b)
+        .await
+        .expect_error(422, "UNKNOWN_CREDENTIAL");
+    app.sign_in(&mut a).await.expect(200);
+
+    let actions = app.audit_actions().await;
+    assert!(actions.contains(&"credential.renamed".to_owned()));
+    assert!(actions.contains(&"credential.deleted".to_owned()));
+}
+
+#[tokio::test]
+async fn every_state_change_is_audited_with_who_and_where() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut a = SoftAuthenticator::new();
+    app.register(&alice, &mut a).await;
+    let row: (String, String, Option<String>, Option<String>, Option<Vec<u8>>) = sqlx::query_as(
+        "SELECT actor, action, host(ip), user_agent, credential_id FROM audit_events WHERE action = 'credential.registered'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(row.0, format!("user:{}", alice.sub));
+    assert_eq!(row.2.as_deref(), Some("127.0.0.1"));
+    assert!(row.3.is_some());
+    assert_eq!(row.4.as_deref(), Some(a.credentials[0].id.as_slice()));
+}

@@ -1,0 +1,384 @@
+use serde_json::{Value, json};
+use testkit::authenticator::SoftAuthenticator;
+
+use crate::harness::{ADMIN_TOKEN, ORIGIN, SERVICE_TOKEN, TestApp, User};
+
+/// Username-first: the trigger's challenge → assertion → nonce.
+async fn username_first(
+    app: &TestApp,
+    user: &User,
+    authn: &mut SoftAuthenticator,
+) -> (Value, String) {
+    let challenge = app.challenge(user).await;
+    let assertion = authn.get(&challenge["publicKey"], ORIGIN).unwrap();
+    let signed_in = app
+        .post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
+        )
+        .await
+        .expect(200);
+    (challenge, signed_in["nonce"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn internal_endpoints_require_the_service_token() {
+    let app = TestApp::spawn().await;
+    let body = json!({ "nonce": "x", "userSub": "s", "challengeId": uuid::Uuid::new_v4() });
+    for token in [
+        None,
+        Some("wrong"),
+        Some(ADMIN_TOKEN),
+        Some(&SERVICE_TOKEN[..SERVICE_TOKEN.len() - 1]),
+    ] {
+        app.post("/internal/v1/nonces/redeem", token, &body)
+            .await
+            .expect_error(401, "UNAUTHENTICATED");
+        app.post(
+            "/internal/v1/challenges",
+            token,
+            &json!({ "userPoolId": "p", "clientId": "c", "userSub": "s", "username": "u" }),
+        )
+        .await
+        .expect_error(401, "UNAUTHENTICATED");
+    }
+}
+
+#[tokio::test]
+async fn username_first_sign_in_redeems_once_per_challenge() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    let summary = app.register(&alice, &mut authn).await;
+
+    let challenge = app.challenge(&alice).await;
+    let allowed = challenge["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap();
+    assert_eq!(allowed.len(), 1);
+    assert_eq!(allowed[0]["id"], summary["id"]);
+    let (challenge, nonce) = username_first(&app, &alice, &mut authn).await;
+
+    let ok = app
+        .redeem(&nonce, &alice.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(ok["valid"], true);
+    assert_eq!(ok["credentialId"], summary["id"]);
+    // Cognito retrying the same Verify call: still valid.
+    let retry = app
+        .redeem(&nonce, &alice.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(retry["valid"], true);
+    // Any other challenge, even one issued to alice: spent.
+    let other = app.challenge(&alice).await;
+    let replay = app.redeem(&nonce, &alice.sub, &other["challengeId"]).await;
+    assert_eq!(replay, json!({ "valid": false, "reason": "already_used" }));
+
+    let actions = app.audit_actions().await;
+    for a in [
+        "challenge.issued",
+        "authentication.succeeded",
+        "nonce.redeemed",
+        "nonce.redeem_failed",
+    ] {
+        assert!(
+            actions.contains(&a.to_owned()),
+            "{a} missing from {actions:?}"
+        );
+    }
+    assert_eq!(actions.iter().filter(|a| *a == "nonce.redeemed").count(), 1);
+}
+
+#[tokio::test]
+async fn a_username_first_nonce_is_bound_to_its_challenge() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let (_challenge, nonce) = username_first(&app, &alice, &mut authn).await;
+    let second = app.challenge(&alice).await;
+    let r = app.redeem(&nonce, &alice.sub, &second["challengeId"]).await;
+    assert_eq!(r, json!({ "valid": false, "reason": "wrong_challenge" }));
+}
+
+#[tokio::test]
+async fn a_passkey_first_nonce_redeems_with_the_next_challenge() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let nonce = app.sign_in(&mut authn).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let challenge = app.challenge(&alice).await;
+    assert_eq!(
+        app.redeem(&nonce, &alice.sub, &challenge["challengeId"])
+            .await["valid"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_nonce_never_signs_in_another_user() {
+    let app = TestApp::spawn().await;
+    let (alice, mallory) = (User::new("alice"), User::new("mallory"));
+    let mut a = SoftAuthenticator::new();
+    let mut m = SoftAuthenticator::new();
+    app.register(&alice, &mut a).await;
+    app.register(&mallory, &mut m).await;
+    let alices_nonce = app.sign_in(&mut a).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Mallory's own challenge, alice's nonce.
+    let challenge = app.challenge(&mallory).await;
+    let r = app
+        .redeem(&alices_nonce, &mallory.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(r, json!({ "valid": false, "reason": "wrong_user" }));
+    // Alice's challenge id claimed for mallory's sub.
+    let alices_challenge = app.challenge(&alice).await;
+    let r = app
+        .redeem(
+            &alices_nonce,
+            &mallory.sub,
+            &alices_challenge["challengeId"],
+        )
+        .await;
+    assert_eq!(r["valid"], false);
+    // The nonce is untouched and still works for alice.
+    assert_eq!(
+        app.redeem(&alices_nonce, &alice.sub, &alices_challenge["challengeId"])
+            .await["valid"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn expired_unknown_and_malformed_nonces_fail() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let nonce = app.sign_in(&mut authn).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let challenge = app.challenge(&alice).await;
+
+    let unknown = rp_shared::nonce::Nonce::generate();
+    let r = app
+        .redeem(unknown.expose(), &alice.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(r, json!({ "valid": false, "reason": "unknown" }));
+    let r = app
+        .redeem("garbage", &alice.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(r, json!({ "valid": false, "reason": "unknown" }));
+    let r = app
+        .redeem(&nonce, &alice.sub, &json!(uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(r, json!({ "valid": false, "reason": "wrong_challenge" }));
+
+    app.clock.advance(std::time::Duration::from_secs(121));
+    let r = app
+        .redeem(&nonce, &alice.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(r, json!({ "valid": false, "reason": "expired" }));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_redemptions_of_one_nonce_succeed_once() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let nonce = app.sign_in(&mut authn).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut challenges = Vec::new();
+    for _ in 0..50 {
+        challenges.push(app.challenge(&alice).await["challengeId"].clone());
+    }
+    let results =
+        futures::future::join_all(challenges.iter().map(|c| app.redeem(&nonce, &alice.sub, c)))
+            .await;
+    let valid: Vec<_> = results.iter().filter(|r| r["valid"] == true).collect();
+    assert_eq!(valid.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r["valid"] == false)
+            .all(|r| r["reason"] == "already_used")
+    );
+
+    // 50 concurrent retries of the winning challenge are all idempotently valid.
+    let winner = challenges
+        .iter()
+        .zip(&results)
+        .find(|(_, r)| r["valid"] == true)
+        .map(|(c, _)| c.clone())
+        .unwrap();
+    let retries =
+        futures::future::join_all((0..50).map(|_| app.redeem(&nonce, &alice.sub, &winner))).await;
+    assert!(retries.iter().all(|r| r["valid"] == true));
+    let redeemed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'nonce.redeemed'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(redeemed, 1);
+}
+
+#[tokio::test]
+async fn failed_redemptions_are_limited_per_user() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let challenge = app.challenge(&alice).await;
+    for _ in 0..rp_server::http::internal::MAX_FAILED_REDEMPTIONS {
+        let guess = rp_shared::nonce::Nonce::generate();
+        assert_eq!(
+            app.redeem(guess.expose(), &alice.sub, &challenge["challengeId"])
+                .await["reason"],
+            "unknown"
+        );
+    }
+    // Now even the right nonce is refused until the window passes.
+    let nonce = app.sign_in(&mut authn).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .redeem(&nonce, &alice.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(r, json!({ "valid": false, "reason": "rate_limited" }));
+    // Another user is unaffected.
+    let bob = User::new("bob");
+    let mut b = SoftAuthenticator::new();
+    app.register(&bob, &mut b).await;
+    let bobs = app.sign_in(&mut b).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bc = app.challenge(&bob).await;
+    assert_eq!(
+        app.redeem(&bobs, &bob.sub, &bc["challengeId"]).await["valid"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn unknown_users_get_stable_plausible_options() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let real = app.challenge(&alice).await;
+
+    let app = &app;
+    let ask = |username: &str, sub: &str, not_found: bool| {
+        let body = json!({
+            "userPoolId": testkit::idp::POOL_ID,
+            "clientId": app.idp.client_id,
+            "userSub": sub,
+            "username": username,
+            "userNotFound": not_found,
+        });
+        async move {
+            app.post("/internal/v1/challenges", Some(SERVICE_TOKEN), &body)
+                .await
+                .expect(200)
+        }
+    };
+    let ghost1 = ask("ghost@example.test", "", true).await;
+    let ghost2 = ask("ghost@example.test", "", true).await;
+    let other = ask("other@example.test", "", true).await;
+    // A real Cognito user who has no passkey looks the same as one who does not exist.
+    let nopasskey = ask("nopasskey", &uuid::Uuid::new_v4().to_string(), false).await;
+
+    let ids = |v: &Value| -> Vec<Value> {
+        v["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].clone())
+            .collect()
+    };
+    assert!(!ids(&ghost1).is_empty());
+    assert_eq!(ids(&ghost1), ids(&ghost2), "stable per username");
+    assert_ne!(ids(&ghost1), ids(&other));
+    assert!(!ids(&nopasskey).is_empty());
+    assert_ne!(
+        ghost1["publicKey"]["challenge"],
+        ghost2["publicKey"]["challenge"]
+    );
+    // Same shape as a real user's options.
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v["publicKey"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&ghost1), keys(&real));
+    assert_eq!(
+        ghost1["publicKey"]["allowCredentials"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        real["publicKey"]["allowCredentials"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>()
+    );
+    // Answering a fake challenge with a real passkey fails like any wrong passkey.
+    let assertion = authn
+        .assert_with(
+            &authn.credentials[0].id.clone(),
+            &ghost1["publicKey"],
+            ORIGIN,
+        )
+        .unwrap();
+    app.post(
+        "/v1/authentication/verify",
+        None,
+        &json!({ "ceremonyId": ghost1["ceremonyId"], "credential": assertion }),
+    )
+    .await
+    .expect_error(422, "UNKNOWN_CREDENTIAL");
+}
+
+#[tokio::test]
+async fn a_challenge_only_accepts_its_users_passkeys() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (User::new("alice"), User::new("bob"));
+    let mut a = SoftAuthenticator::new();
+    let mut b = SoftAuthenticator::new();
+    app.register(&alice, &mut a).await;
+    app.register(&bob, &mut b).await;
+    let challenge = app.challenge(&alice).await;
+    let assertion = b
+        .assert_with(
+            &b.credentials[0].id.clone(),
+            &challenge["publicKey"],
+            ORIGIN,
+        )
+        .unwrap();
+    app.post(
+        "/v1/authentication/verify",
+        None,
+        &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
+    )
+    .await
+    .expect_error(422, "UNKNOWN_CREDENTIAL");
+}

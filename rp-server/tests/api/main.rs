@@ -1,0 +1,15 @@
+//! Black-box tests of rp-server: a real server on a loopback port, a fresh Postgres
+//! database per test, real WebAuthn ceremonies with a software authenticator and
+//! RSA-signed access tokens verified through a JWKS served over HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod authentication;
+mod bad_input;
+mod credentials;
+mod internal;
+mod operations;
+mod registration;
+mod tokens;

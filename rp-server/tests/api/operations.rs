@@ -1,0 +1,168 @@
+use serde_json::json;
+use testkit::authenticator::SoftAuthenticator;
+
+use crate::harness::{ORIGIN, TestApp, User};
+
+#[tokio::test]
+async fn health_readiness_and_request_ids() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers.contains_key("x-request-id"));
+    assert_eq!(
+        app.get("/readyz", None).await.expect(200),
+        json!({ "status": "ready" })
+    );
+    app.state.db.close().await;
+    app.get("/readyz", None)
+        .await
+        .expect_error(503, "UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn openapi_describes_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json", None).await.expect(200);
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/registration/options", "post"),
+        ("/v1/registration/verify", "post"),
+        ("/v1/authentication/options", "post"),
+        ("/v1/authentication/verify", "post"),
+        ("/v1/credentials", "get"),
+        ("/v1/credentials/{id}", "patch"),
+        ("/v1/credentials/{id}", "delete"),
+        ("/internal/v1/challenges", "post"),
+        ("/internal/v1/nonces/redeem", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["service"].is_object());
+}
+
+#[tokio::test]
+async fn metrics_count_ceremonies_redemptions_and_latency() {
+    let app = TestApp::spawn().await;
+    let u = User::new("u");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&u, &mut authn).await;
+    let nonce = app.sign_in(&mut authn).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = app.challenge(&u).await;
+    app.redeem(&nonce, &u.sub, &c["challengeId"]).await;
+    // A registration answered to a ceremony that does not exist counts as a failure.
+    let options = app
+        .post("/v1/registration/options", Some(&app.token(&u)), &json!({}))
+        .await
+        .expect(200);
+    let credential = SoftAuthenticator::new()
+        .create(&options["publicKey"], ORIGIN)
+        .unwrap();
+    let body = json!({ "ceremonyId": uuid::Uuid::new_v4(), "credential": credential });
+    app.post("/v1/registration/verify", Some(&app.token(&u)), &body)
+        .await
+        .expect_error(410, "CEREMONY_NOT_FOUND");
+    let r = app.send(app.http.get(app.url("/metrics"))).await;
+    assert_eq!(r.status, 200);
+    let text = r.body.as_str().unwrap().to_owned();
+    for needle in [
+        "rp_ceremonies_started_total{kind=\"registration\"}",
+        "rp_ceremonies_finished_total{kind=\"authentication\"}",
+        "rp_ceremonies_failed_total{kind=\"registration\",reason=\"unknown_ceremony\"}",
+        "rp_nonce_redemptions_total{outcome=\"valid\"}",
+        "rp_http_request_duration_seconds_bucket",
+        "route=\"/v1/authentication/verify\"",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from metrics");
+    }
+}
+
+#[tokio::test]
+async fn browser_endpoints_are_rate_limited_per_ip() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_min = 5).await;
+    for _ in 0..5 {
+        app.post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect(200);
+    }
+    let r = app
+        .post("/v1/authentication/options", None, &json!({}))
+        .await;
+    r.expect_error(429, "RATE_LIMITED");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    // Operations and internal endpoints are not limited.
+    app.get("/healthz", None).await.expect(200);
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let app = TestApp::spawn().await;
+    let preflight = |origin: &str| {
+        app.http
+            .request(
+                reqwest::Method::OPTIONS,
+                app.url("/v1/authentication/options"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+    };
+    let ok = app.send(preflight(ORIGIN)).await;
+    assert_eq!(ok.headers["access-control-allow-origin"], ORIGIN);
+    let bad = app.send(preflight("https://evil.test")).await;
+    assert!(!bad.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn expired_rows_are_purged_in_the_background() {
+    let app = TestApp::spawn().await;
+    let u = User::new("u");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&u, &mut authn).await;
+    app.sign_in(&mut authn).await.expect(200); // leaves a nonce
+    app.challenge(&u).await; // leaves a ceremony and a challenge
+    let count = |table: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        rp_server::purge::once(&app.state).await,
+        0,
+        "nothing has expired yet"
+    );
+    assert_eq!(
+        (
+            count("ceremonies").await,
+            count("challenges").await,
+            count("nonces").await
+        ),
+        (1, 1, 1)
+    );
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    app.post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200); // fresh, must survive
+    assert_eq!(rp_server::purge::once(&app.state).await, 3);
+    assert_eq!(
+        (
+            count("ceremonies").await,
+            count("challenges").await,
+            count("nonces").await
+        ),
+        (1, 0, 0)
+    );
+}

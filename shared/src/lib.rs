@@ -1,0 +1,9 @@
+//! Types and logic that rp-server and the Cognito trigger Lambdas must agree on.
+//!
+//! - [`internal`]: the payloads of the `/internal/v1/*` API the triggers call;
+//! - [`nonce`]: how one-time nonces are generated, encoded and hashed;
+//! - [`error`]: the JSON error body every endpoint answers with.
+
+pub mod error;
+pub mod internal;
+pub mod nonce;

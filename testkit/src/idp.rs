@@ -1,0 +1,129 @@
+//! A Cognito-shaped token issuer for tests: a freshly generated RSA key, its JWKS served
+//! over loopback HTTP at `<issuer>/.well-known/jwks.json`, and access/id tokens with
+//! Cognito's claims. Negative tests can mint anything (other keys, `alg: none`, ...).
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use openssl::rsa::Rsa;
+use serde_json::{Value, json};
+
+pub const POOL_ID: &str = "eu-west-1_TestPool";
+
+/// An RSA signing key with its JWK.
+pub struct SigningKey {
+    pub kid: String,
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+impl SigningKey {
+    pub fn generate(kid: &str) -> anyhow::Result<Self> {
+        let rsa = Rsa::generate(2048).context("generating an RSA key")?;
+        let pem = rsa.private_key_to_pem().context("encoding the RSA key")?;
+        let encoding = EncodingKey::from_rsa_pem(&pem).context("loading the RSA key")?;
+        let jwk = json!({
+            "kty": "RSA",
+            "alg": "RS256",
+            "use": "sig",
+            "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
+            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
+        });
+        Ok(Self {
+            kid: kid.to_owned(),
+            encoding,
+            jwk,
+        })
+    }
+
+    pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).context("signing a token")
+    }
+}
+
+/// Serves a JWKS and mints tokens like a Cognito user pool.
+pub struct TokenIssuer {
+    pub key: SigningKey,
+    pub issuer: String,
+    pub jwks_url: String,
+    pub client_id: String,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl TokenIssuer {
+    pub async fn start() -> anyhow::Result<Self> {
+        let key = SigningKey::generate("test-key-1")?;
+        let jwks = json!({ "keys": [key.jwk.clone()] });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let router = Router::new().route(
+            &format!("/{POOL_ID}/.well-known/jwks.json"),
+            get(move || {
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let issuer = format!("http://{addr}/{POOL_ID}");
+        Ok(Self {
+            key,
+            jwks_url: format!("{issuer}/.well-known/jwks.json"),
+            issuer,
+            client_id: "testclient0123456789abcdef".to_owned(),
+            _server: server,
+        })
+    }
+
+    /// The claims of a valid access token for `sub`/`username`.
+    pub fn access_claims(&self, sub: &str, username: &str) -> Value {
+        let now = now_secs();
+        json!({
+            "sub": sub,
+            "iss": self.issuer,
+            "client_id": self.client_id,
+            "origin_jti": uuid::Uuid::new_v4(),
+            "event_id": uuid::Uuid::new_v4(),
+            "token_use": "access",
+            "scope": "aws.cognito.signin.user.admin",
+            "auth_time": now,
+            "iat": now,
+            "exp": now + 3600,
+            "jti": uuid::Uuid::new_v4(),
+            "username": username,
+        })
+    }
+
+    pub fn access_token(&self, sub: &str, username: &str) -> anyhow::Result<String> {
+        self.key.sign(&self.access_claims(sub, username))
+    }
+
+    /// Signs arbitrary claims with the pool's key.
+    pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
+        self.key.sign(claims)
+    }
+}
+
+/// A token with `alg: none` and no signature.
+pub fn unsigned_token(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{body}.")
+}
