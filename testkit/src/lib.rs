@@ -5,3 +5,4 @@
 pub mod authenticator;
 pub mod db;
 pub mod idp;
+pub mod lambda;
