@@ -1,0 +1,586 @@
+//! Sign-in: the auth flows, the custom-auth trigger state machine, tokens, sign-out.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::config::PoolConfig;
+use crate::error::CognitoError;
+use crate::pool::{AuthSession, Pool, RefreshGrant, Round, SessionKind, UserStatus, opaque_token};
+use crate::{Standin, Trigger, required, string_map};
+
+const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
+
+/// Who a custom-auth sign-in is for, as read at its start.
+struct Subject {
+    username: String,
+    attributes: BTreeMap<String, String>,
+    user_not_found: bool,
+}
+
+/// `InitiateAuth` / `AdminInitiateAuth`.
+pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Value, CognitoError> {
+    let client_id = required(input, "ClientId")?.to_owned();
+    let pool_id = s.pool_of_client(&client_id)?;
+    if admin && required(input, "UserPoolId")? != pool_id {
+        return Err(CognitoError::resource_not_found(
+            "User pool client does not exist.",
+        ));
+    }
+    let flow = required(input, "AuthFlow")?;
+    let params = input
+        .get("AuthParameters")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let client_metadata = string_map(input, "ClientMetadata");
+    match flow {
+        "CUSTOM_AUTH" => {
+            s.with_pool(&pool_id, |p| p.client_allows(&client_id, "ALLOW_CUSTOM_AUTH"))?;
+            let name = required(&params, "USERNAME")?.to_owned();
+            let subject = s.with_pool(&pool_id, |p| match p.find(&name) {
+                Some(i) => {
+                    let u = &p.users[i];
+                    if !u.enabled {
+                        return Err(CognitoError::not_authorized("User is disabled."));
+                    }
+                    if u.status == UserStatus::Unconfirmed {
+                        return Err(CognitoError::new("UserNotConfirmedException", "User is not confirmed."));
+                    }
+                    Ok(Subject {
+                        username: u.username.clone(),
+                        attributes: with_status(&u.attributes, u.status),
+                        user_not_found: false,
+                    })
+                }
+                None if p.config.prevent_user_existence_errors => Ok(Subject {
+                    username: name.clone(),
+                    attributes: BTreeMap::new(),
+                    user_not_found: true,
+                }),
+                None => Err(CognitoError::user_not_found()),
+            })?;
+            let pool = s.pool_config(&pool_id)?;
+            if pool.triggers.define_auth_challenge.is_none() {
+                return Err(CognitoError::invalid_parameter(
+                    "Custom auth lambda trigger is not configured for the user pool.",
+                ));
+            }
+            custom_round(s, &pool, &client_id, subject, Vec::new(), &client_metadata).await
+        }
+        "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
+            let allow = if admin { "ALLOW_ADMIN_USER_PASSWORD_AUTH" } else { "ALLOW_USER_PASSWORD_AUTH" };
+            if admin == (flow == "USER_PASSWORD_AUTH") {
+                return Err(CognitoError::invalid_parameter(format!("Unsupported auth flow {flow} for this operation.")));
+            }
+            s.with_pool(&pool_id, |p| {
+                p.client_allows(&client_id, allow)?;
+                let name = required(&params, "USERNAME")?;
+                let password = required(&params, "PASSWORD")?;
+                let Some(i) = p.find(name) else {
+                    return Err(if p.config.prevent_user_existence_errors {
+                        CognitoError::bad_credentials()
+                    } else {
+                        CognitoError::user_not_found()
+                    });
+                };
+                let user = &p.users[i];
+                if !user.password_matches(password) {
+                    return Err(CognitoError::bad_credentials());
+                }
+                if !user.enabled {
+                    return Err(CognitoError::not_authorized("User is disabled."));
+                }
+                match user.status {
+                    UserStatus::Unconfirmed => Err(CognitoError::new("UserNotConfirmedException", "User is not confirmed.")),
+                    UserStatus::ForceChangePassword => {
+                        let username = user.username.clone();
+                        let attributes: BTreeMap<_, _> = user
+                            .attributes
+                            .iter()
+                            .filter(|(k, _)| k.as_str() != "sub")
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        let session = new_session(p, SessionKind::NewPasswordRequired, &client_id, &username, false, Vec::new(), json!({}), None);
+                        Ok(json!({
+                            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                            "Session": session,
+                            "ChallengeParameters": {
+                                "USER_ID_FOR_SRP": username,
+                                "requiredAttributes": "[]",
+                                "userAttributes": serde_json::to_string(&attributes).unwrap_or_default(),
+                            },
+                        }))
+                    }
+                    UserStatus::Confirmed => {
+                        let username = user.username.clone();
+                        let issuer = s.issuer(&p.config.id);
+                        Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &username, &client_id, None)? }))
+                    }
+                }
+            })
+        }
+        "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => s.with_pool(&pool_id, |p| {
+            p.client_allows(&client_id, "ALLOW_REFRESH_TOKEN_AUTH")?;
+            let token = required(&params, "REFRESH_TOKEN")?;
+            let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
+            let grant = p.refresh_tokens.get(token).cloned().ok_or_else(invalid)?;
+            if grant.client_id != client_id || p.revoked.contains(&grant.origin_jti) {
+                return Err(invalid());
+            }
+            let user = p.user(&grant.username).map_err(|_| invalid())?;
+            if !user.enabled {
+                return Err(CognitoError::not_authorized("User is disabled."));
+            }
+            let issuer = s.issuer(&p.config.id);
+            Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &grant.username, &client_id, Some(&grant))? }))
+        }),
+        other => Err(CognitoError::invalid_parameter(format!(
+            "Unsupported auth flow {other} in the Cognito stand-in."
+        ))),
+    }
+}
+
+fn with_status(
+    attributes: &BTreeMap<String, String>,
+    status: UserStatus,
+) -> BTreeMap<String, String> {
+    let mut a = attributes.clone();
+    a.insert("cognito:user_status".to_owned(), status.as_str().to_owned());
+    a
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_session(
+    p: &mut Pool,
+    kind: SessionKind,
+    client_id: &str,
+    username: &str,
+    user_not_found: bool,
+    rounds: Vec<Round>,
+    private_parameters: Value,
+    challenge_metadata: Option<String>,
+) -> String {
+    let now = Utc::now();
+    p.purge_expired(now);
+    let id = opaque_token(96);
+    p.sessions.insert(
+        id.clone(),
+        AuthSession {
+            kind,
+            client_id: client_id.to_owned(),
+            username: username.to_owned(),
+            user_not_found,
+            rounds,
+            private_parameters,
+            challenge_metadata,
+            expires_at: now + Duration::seconds(p.config.session_ttl_secs as i64),
+        },
+    );
+    id
+}
+
+/// One turn of Cognito's custom-auth loop: Define decides; then tokens, failure, or
+/// Create makes the next challenge.
+async fn custom_round(
+    s: &Standin,
+    pool: &PoolConfig,
+    client_id: &str,
+    subject: Subject,
+    rounds: Vec<Round>,
+    client_metadata: &Value,
+) -> Result<Value, CognitoError> {
+    let session_json: Vec<Value> = rounds.iter().map(Round::to_json).collect();
+    let define_event = s.event(
+        pool,
+        "DefineAuthChallenge_Authentication",
+        &subject.username,
+        Some(client_id),
+        json!({
+            "userAttributes": subject.attributes,
+            "session": session_json,
+            "clientMetadata": client_metadata,
+            "userNotFound": subject.user_not_found,
+        }),
+        json!({ "challengeName": null, "issueTokens": null, "failAuthentication": null }),
+    );
+    let defined = s
+        .trigger(pool, Trigger::Define, define_event)
+        .await?
+        .ok_or_else(|| {
+            CognitoError::invalid_parameter(
+                "Custom auth lambda trigger is not configured for the user pool.",
+            )
+        })?;
+    let response = &defined["response"];
+    let flag = |k: &str| response.get(k).and_then(Value::as_bool).unwrap_or(false);
+    if flag("issueTokens") && !flag("failAuthentication") {
+        if subject.user_not_found {
+            return Err(CognitoError::bad_credentials());
+        }
+        return s.with_pool(&pool.id, |p| {
+            let issuer = s.issuer(&p.config.id);
+            Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, client_id, None)? }))
+        });
+    }
+    if flag("failAuthentication") {
+        return Err(CognitoError::bad_credentials());
+    }
+    match response.get("challengeName").and_then(Value::as_str) {
+        Some(CUSTOM_CHALLENGE) => {}
+        Some(other) => {
+            return Err(CognitoError::new(
+                "InvalidLambdaResponseException",
+                format!(
+                    "Invalid lambda response: the stand-in only runs CUSTOM_CHALLENGE, not {other}."
+                ),
+            ));
+        }
+        None => {
+            return Err(CognitoError::new(
+                "InvalidLambdaResponseException",
+                "Invalid lambda response received: no challengeName, issueTokens or failAuthentication.",
+            ));
+        }
+    }
+
+    let create_event = s.event(
+        pool,
+        "CreateAuthChallenge_Authentication",
+        &subject.username,
+        Some(client_id),
+        json!({
+            "userAttributes": subject.attributes,
+            "challengeName": CUSTOM_CHALLENGE,
+            "session": session_json,
+            "clientMetadata": client_metadata,
+            "userNotFound": subject.user_not_found,
+        }),
+        json!({ "publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null }),
+    );
+    let created = s
+        .trigger(pool, Trigger::Create, create_event)
+        .await?
+        .ok_or_else(|| {
+            CognitoError::invalid_parameter(
+                "Custom auth lambda trigger is not configured for the user pool.",
+            )
+        })?;
+    let response = &created["response"];
+    let strings = |k: &str| -> Result<serde_json::Map<String, Value>, CognitoError> {
+        match response.get(k) {
+            None | Some(Value::Null) => Ok(Default::default()),
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => Ok(m.clone()),
+            Some(_) => Err(CognitoError::new(
+                "InvalidLambdaResponseException",
+                format!("Invalid lambda response received: {k} values must be strings."),
+            )),
+        }
+    };
+    let mut public = strings("publicChallengeParameters")?;
+    let private = strings("privateChallengeParameters")?;
+    let metadata = response
+        .get("challengeMetadata")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    public.insert(
+        "USERNAME".to_owned(),
+        Value::String(subject.username.clone()),
+    );
+    let session = s.with_pool(&pool.id, |p| {
+        Ok(new_session(
+            p,
+            SessionKind::Custom,
+            client_id,
+            &subject.username,
+            subject.user_not_found,
+            rounds,
+            Value::Object(private),
+            metadata,
+        ))
+    })?;
+    Ok(json!({
+        "ChallengeName": CUSTOM_CHALLENGE,
+        "Session": session,
+        "ChallengeParameters": public,
+    }))
+}
+
+/// `RespondToAuthChallenge` / `AdminRespondToAuthChallenge`.
+pub async fn respond_to_auth_challenge(
+    s: &Standin,
+    input: &Value,
+    admin: bool,
+) -> Result<Value, CognitoError> {
+    let client_id = required(input, "ClientId")?.to_owned();
+    let pool_id = s.pool_of_client(&client_id)?;
+    if admin && required(input, "UserPoolId")? != pool_id {
+        return Err(CognitoError::resource_not_found(
+            "User pool client does not exist.",
+        ));
+    }
+    let challenge_name = required(input, "ChallengeName")?.to_owned();
+    let session_id = required(input, "Session")?.to_owned();
+    let responses = input
+        .get("ChallengeResponses")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let client_metadata = string_map(input, "ClientMetadata");
+    let given_username = required(&responses, "USERNAME")?.to_owned();
+
+    // Sessions are single use: taken out whatever happens next.
+    let (session, subject) = s.with_pool(&pool_id, |p| {
+        let now = Utc::now();
+        let session = p
+            .sessions
+            .remove(&session_id)
+            .ok_or_else(CognitoError::invalid_session)?;
+        if session.expires_at <= now || session.client_id != client_id {
+            return Err(CognitoError::invalid_session());
+        }
+        let subject = if session.user_not_found {
+            if !given_username.eq_ignore_ascii_case(&session.username) {
+                return Err(CognitoError::invalid_session());
+            }
+            Subject {
+                username: session.username.clone(),
+                attributes: BTreeMap::new(),
+                user_not_found: true,
+            }
+        } else {
+            let same = p
+                .find(&given_username)
+                .is_some_and(|i| p.users[i].username == session.username);
+            if !same {
+                return Err(CognitoError::invalid_session());
+            }
+            let u = p.user(&session.username)?;
+            Subject {
+                username: u.username.clone(),
+                attributes: with_status(&u.attributes, u.status),
+                user_not_found: false,
+            }
+        };
+        Ok((session, subject))
+    })?;
+
+    match session.kind {
+        SessionKind::NewPasswordRequired => {
+            if challenge_name != "NEW_PASSWORD_REQUIRED" {
+                return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
+            }
+            let new_password = required(&responses, "NEW_PASSWORD")?;
+            s.with_pool(&pool_id, |p| {
+                p.check_password_policy(new_password)?;
+                let user = p.user_mut(&subject.username)?;
+                user.set_password(new_password);
+                user.status = UserStatus::Confirmed;
+                user.modified = Utc::now();
+                let issuer = s.issuer(&p.config.id);
+                Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, &client_id, None)? }))
+            })
+        }
+        SessionKind::Custom => {
+            if challenge_name != CUSTOM_CHALLENGE {
+                return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
+            }
+            let answer = required(&responses, "ANSWER")?.to_owned();
+            let pool = s.pool_config(&pool_id)?;
+            let verify_event = s.event(
+                &pool,
+                "VerifyAuthChallengeResponse_Authentication",
+                &subject.username,
+                Some(&client_id),
+                json!({
+                    "userAttributes": subject.attributes,
+                    "privateChallengeParameters": session.private_parameters,
+                    "challengeAnswer": answer,
+                    "clientMetadata": client_metadata,
+                    "userNotFound": subject.user_not_found,
+                }),
+                json!({ "answerCorrect": null }),
+            );
+            let verified = s
+                .trigger(&pool, Trigger::Verify, verify_event)
+                .await?
+                .ok_or_else(|| {
+                    CognitoError::invalid_parameter(
+                        "Custom auth lambda trigger is not configured for the user pool.",
+                    )
+                })?;
+            let correct = verified["response"]
+                .get("answerCorrect")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| {
+                    CognitoError::new(
+                        "InvalidLambdaResponseException",
+                        "Invalid lambda response received: answerCorrect is not a boolean.",
+                    )
+                })?;
+            let mut rounds = session.rounds;
+            rounds.push(Round {
+                challenge_name: CUSTOM_CHALLENGE.to_owned(),
+                challenge_result: correct,
+                challenge_metadata: session.challenge_metadata,
+            });
+            custom_round(s, &pool, &client_id, subject, rounds, &client_metadata).await
+        }
+    }
+}
+
+/// Mints `AuthenticationResult`. A refresh grant is continued (same `origin_jti`, no new
+/// refresh token) or a new one is started.
+fn issue_tokens(
+    s: &Standin,
+    p: &mut Pool,
+    issuer: &str,
+    username: &str,
+    client_id: &str,
+    refresh: Option<&RefreshGrant>,
+) -> Result<Value, CognitoError> {
+    let user = p.user(username)?.clone();
+    let now = Utc::now().timestamp();
+    let ttl = p.config.token_ttl_secs as i64;
+    let origin_jti = refresh
+        .map(|g| g.origin_jti.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let auth_time = refresh.map(|g| g.auth_time).unwrap_or(now);
+    let event_id = uuid::Uuid::new_v4().to_string();
+
+    let mut id_claims = serde_json::Map::new();
+    for (k, v) in &user.attributes {
+        let value = if k.ends_with("_verified") {
+            Value::Bool(v == "true")
+        } else {
+            Value::String(v.clone())
+        };
+        id_claims.insert(k.clone(), value);
+    }
+    for (k, v) in [
+        ("iss", json!(issuer)),
+        ("cognito:username", json!(user.username)),
+        ("origin_jti", json!(origin_jti)),
+        ("aud", json!(client_id)),
+        ("event_id", json!(event_id)),
+        ("token_use", json!("id")),
+        ("auth_time", json!(auth_time)),
+        ("exp", json!(now + ttl)),
+        ("iat", json!(now)),
+        ("jti", json!(uuid::Uuid::new_v4())),
+    ] {
+        id_claims.insert(k.to_owned(), v);
+    }
+    let access_claims = json!({
+        "sub": user.sub(),
+        "iss": issuer,
+        "client_id": client_id,
+        "origin_jti": origin_jti,
+        "event_id": event_id,
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": auth_time,
+        "exp": now + ttl,
+        "iat": now,
+        "jti": uuid::Uuid::new_v4(),
+        "username": user.username,
+    });
+    let sign = |c: &Value| {
+        s.signer
+            .sign(c)
+            .map_err(|e| CognitoError::new("InternalErrorException", e.to_string()))
+    };
+    let mut result = json!({
+        "AccessToken": sign(&access_claims)?,
+        "IdToken": sign(&Value::Object(id_claims))?,
+        "ExpiresIn": ttl,
+        "TokenType": "Bearer",
+    });
+    if refresh.is_none() {
+        let token = opaque_token(128);
+        p.refresh_tokens.insert(
+            token.clone(),
+            RefreshGrant {
+                username: user.username.clone(),
+                client_id: client_id.to_owned(),
+                origin_jti,
+                auth_time,
+            },
+        );
+        result["RefreshToken"] = json!(token);
+    }
+    Ok(result)
+}
+
+/// The pool and claims of a valid, unrevoked access token.
+fn access_token(s: &Standin, input: &Value) -> Result<(String, Value), CognitoError> {
+    let token = required(input, "AccessToken")?;
+    let pool_ids: Vec<String> = s.pools().keys().cloned().collect();
+    for pool_id in pool_ids {
+        let issuer = s.issuer(&pool_id);
+        if let Some(claims) = s.signer.verify(token, &issuer) {
+            if claims["token_use"] != "access" {
+                return Err(CognitoError::not_authorized("Invalid Access Token"));
+            }
+            let origin = claims["origin_jti"].as_str().unwrap_or_default().to_owned();
+            let revoked = s.with_pool(&pool_id, |p| Ok(p.revoked.contains(&origin)))?;
+            if revoked {
+                return Err(CognitoError::not_authorized(
+                    "Access Token has been revoked",
+                ));
+            }
+            return Ok((pool_id, claims));
+        }
+    }
+    Err(CognitoError::not_authorized("Invalid Access Token"))
+}
+
+/// `GetUser`.
+pub fn get_user(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let (pool_id, claims) = access_token(s, input)?;
+    let username = claims["username"].as_str().unwrap_or_default().to_owned();
+    s.with_pool(&pool_id, |p| {
+        let u = p.user(&username)?;
+        Ok(json!({ "Username": u.username, "UserAttributes": u.attribute_list() }))
+    })
+}
+
+/// `GlobalSignOut`: every refresh token of the user, and the access tokens minted from
+/// them, stop working.
+pub fn global_sign_out(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let (pool_id, claims) = access_token(s, input)?;
+    let username = claims["username"].as_str().unwrap_or_default().to_owned();
+    let origin = claims["origin_jti"].as_str().unwrap_or_default().to_owned();
+    s.with_pool(&pool_id, |p| {
+        p.revoked.insert(origin);
+        let mut gone = Vec::new();
+        p.refresh_tokens.retain(|_, g| {
+            let mine = g.username == username;
+            if mine {
+                gone.push(g.origin_jti.clone());
+            }
+            !mine
+        });
+        p.revoked.extend(gone);
+        Ok(json!({}))
+    })
+}
+
+/// `RevokeToken`: a refresh token, and the access tokens minted from it.
+pub fn revoke_token(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let token = required(input, "Token")?.to_owned();
+    let client_id = required(input, "ClientId")?.to_owned();
+    let pool_id = s.pool_of_client(&client_id)?;
+    s.with_pool(&pool_id, |p| {
+        if let Some(grant) = p.refresh_tokens.get(&token).cloned() {
+            if grant.client_id != client_id {
+                return Err(CognitoError::new(
+                    "UnauthorizedException",
+                    "Invalid client for this token.",
+                ));
+            }
+            p.refresh_tokens.remove(&token);
+            p.revoked.insert(grant.origin_jti);
+        }
+        Ok(json!({}))
+    })
+}

@@ -1,0 +1,192 @@
+//! The stand-in's configuration file (TOML): where it listens, and its user pools with
+//! their app clients, triggers and seed users.
+//!
+//! ```toml
+//! listen = "127.0.0.1:9229"
+//! public_url = "http://localhost:9229"    # optional; the issuer is <public_url>/<pool id>
+//!
+//! [[pools]]
+//! id = "eu-west-1_LocalPool"
+//! username_attributes = ["email"]         # sign in with the email; usernames are UUIDs
+//! prevent_user_existence_errors = true
+//!
+//! [pools.triggers]                        # Lambda function names
+//! lambda_endpoint = "http://127.0.0.1:9001"   # Invoke API; omit for in-process triggers
+//! define_auth_challenge = "cognito-triggers"
+//! create_auth_challenge = "cognito-triggers"
+//! verify_auth_challenge_response = "cognito-triggers"
+//! pre_sign_up = "cognito-triggers"
+//!
+//! [[pools.clients]]
+//! id = "localclient"
+//! explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+//!
+//! [[pools.users]]
+//! username = "alice@example.com"
+//! password = "Passw0rd!Passw0rd"
+//! attributes = { email = "alice@example.com", email_verified = "true" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Base URL clients reach the stand-in at; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    pub pools: Vec<PoolConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9229))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// `<region>_<id>`, e.g. `eu-west-1_LocalPool`.
+    pub id: String,
+    /// `email` here makes the email a sign-in name and usernames generated UUIDs.
+    #[serde(default)]
+    pub username_attributes: Vec<String>,
+    /// `email` here lets a verified email stand in for the username.
+    #[serde(default)]
+    pub alias_attributes: Vec<String>,
+    #[serde(default = "yes")]
+    pub prevent_user_existence_errors: bool,
+    /// Lifetime of an auth challenge `Session` (Cognito: 3 minutes by default).
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl_secs: u64,
+    /// Access and id token lifetime.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_secs: u64,
+    #[serde(default = "default_min_password")]
+    pub password_min_length: usize,
+    #[serde(default)]
+    pub triggers: TriggerConfig,
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_session_ttl() -> u64 {
+    180
+}
+fn default_token_ttl() -> u64 {
+    3600
+}
+fn default_min_password() -> usize {
+    8
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// Lambda Invoke API endpoint; unset means the triggers run in-process (the local
+    /// stack links the handler library).
+    pub lambda_endpoint: Option<String>,
+    /// How long Cognito waits for a trigger (5 s).
+    #[serde(default = "default_trigger_timeout")]
+    pub timeout_ms: u64,
+    pub define_auth_challenge: Option<String>,
+    pub create_auth_challenge: Option<String>,
+    pub verify_auth_challenge_response: Option<String>,
+    pub pre_sign_up: Option<String>,
+}
+
+fn default_trigger_timeout() -> u64 {
+    5000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "default_flows")]
+    pub explicit_auth_flows: Vec<String>,
+}
+
+fn default_flows() -> Vec<String> {
+    [
+        "ALLOW_CUSTOM_AUTH",
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    /// The sign-in name (an email in pools with `username_attributes = ["email"]`).
+    pub username: String,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.pools.is_empty() {
+            bail!("the configuration has no [[pools]]");
+        }
+        for p in &self.pools {
+            let Some((region, name)) = p.id.split_once('_') else {
+                bail!("pool id `{}` must look like <region>_<name>", p.id);
+            };
+            if region.is_empty() || name.is_empty() {
+                bail!("pool id `{}` must look like <region>_<name>", p.id);
+            }
+            if p.clients.is_empty() {
+                bail!("pool `{}` has no [[pools.clients]]", p.id);
+            }
+            for a in p.username_attributes.iter().chain(&p.alias_attributes) {
+                if a != "email" && a != "phone_number" && a != "preferred_username" {
+                    bail!("pool `{}`: unsupported attribute `{a}`", p.id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+impl PoolConfig {
+    pub fn region(&self) -> &str {
+        self.id
+            .split_once('_')
+            .map(|(r, _)| r)
+            .unwrap_or("us-east-1")
+    }
+}

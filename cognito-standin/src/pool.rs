@@ -1,0 +1,390 @@
+//! A user pool's state: users, auth sessions, refresh tokens. In memory only; a restart
+//! starts again from the configuration's seed users.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rand::RngCore as _;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::config::PoolConfig;
+use crate::error::CognitoError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Unconfirmed,
+    Confirmed,
+    ForceChangePassword,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unconfirmed => "UNCONFIRMED",
+            Self::Confirmed => "CONFIRMED",
+            Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    /// Includes `sub`.
+    pub attributes: BTreeMap<String, String>,
+    password: Option<(Vec<u8>, [u8; 32])>,
+    pub status: UserStatus,
+    pub enabled: bool,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+    pub confirmation_code: Option<String>,
+}
+
+impl User {
+    pub fn new(
+        username: String,
+        mut attributes: BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        attributes
+            .entry("sub".to_owned())
+            .or_insert_with(|| uuid::Uuid::new_v4().to_string());
+        Self {
+            username,
+            attributes,
+            password: None,
+            status: UserStatus::Unconfirmed,
+            enabled: true,
+            created: now,
+            modified: now,
+            confirmation_code: None,
+        }
+    }
+
+    pub fn sub(&self) -> &str {
+        self.attributes
+            .get("sub")
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn set_password(&mut self, password: &str) {
+        let mut salt = vec![0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let hash = hash_password(&salt, password);
+        self.password = Some((salt, hash));
+    }
+
+    pub fn password_matches(&self, password: &str) -> bool {
+        self.password
+            .as_ref()
+            .is_some_and(|(salt, hash)| hash_password(salt, password) == *hash)
+    }
+
+    /// `[{Name, Value}]`, as Cognito lists attributes.
+    pub fn attribute_list(&self) -> Value {
+        Value::Array(
+            self.attributes
+                .iter()
+                .map(|(k, v)| json!({ "Name": k, "Value": v }))
+                .collect(),
+        )
+    }
+
+    /// Cognito's `UserType` (as in ListUsers / AdminCreateUser).
+    pub fn user_type(&self) -> Value {
+        json!({
+            "Username": self.username,
+            "Attributes": self.attribute_list(),
+            "UserCreateDate": epoch(self.created),
+            "UserLastModifiedDate": epoch(self.modified),
+            "Enabled": self.enabled,
+            "UserStatus": self.status.as_str(),
+        })
+    }
+}
+
+pub fn epoch(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+// A stand-in keeps passwords only for its own lifetime; a salted SHA-256 is enough here
+// (real Cognito never reveals how it stores them).
+fn hash_password(salt: &[u8], password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+/// One answered round of a custom-auth sign-in.
+#[derive(Debug, Clone)]
+pub struct Round {
+    pub challenge_name: String,
+    pub challenge_result: bool,
+    pub challenge_metadata: Option<String>,
+}
+
+impl Round {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "challengeName": self.challenge_name,
+            "challengeResult": self.challenge_result,
+            "challengeMetadata": self.challenge_metadata,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Custom,
+    NewPasswordRequired,
+}
+
+/// An issued `Session`: single use, expires.
+#[derive(Debug, Clone)]
+pub struct AuthSession {
+    pub kind: SessionKind,
+    pub client_id: String,
+    /// The real username, or the name given when the user does not exist.
+    pub username: String,
+    pub user_not_found: bool,
+    pub rounds: Vec<Round>,
+    pub private_parameters: Value,
+    pub challenge_metadata: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub username: String,
+    pub client_id: String,
+    pub origin_jti: String,
+    pub auth_time: i64,
+}
+
+pub struct Pool {
+    pub config: PoolConfig,
+    pub users: Vec<User>,
+    pub sessions: HashMap<String, AuthSession>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+    /// `origin_jti`s of revoked sessions: their access tokens no longer work.
+    pub revoked: HashSet<String>,
+}
+
+impl Pool {
+    pub fn new(config: PoolConfig, now: DateTime<Utc>) -> Self {
+        let mut pool = Self {
+            config,
+            users: Vec::new(),
+            sessions: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            revoked: HashSet::new(),
+        };
+        for seed in pool.config.users.clone() {
+            let mut attributes = seed.attributes.clone();
+            let username = pool.username_for(&seed.username, &mut attributes);
+            let mut user = User::new(username, attributes, now);
+            if let Some(p) = &seed.password {
+                user.set_password(p);
+            }
+            user.status = UserStatus::Confirmed;
+            pool.users.push(user);
+        }
+        pool
+    }
+
+    pub fn uses_email_as_username(&self) -> bool {
+        self.config.username_attributes.iter().any(|a| a == "email")
+    }
+
+    /// The stored username for a new user given `name` at sign-up: in pools where the
+    /// email is a username attribute, `name` is the email and the username is the sub.
+    pub fn username_for(&self, name: &str, attributes: &mut BTreeMap<String, String>) -> String {
+        if self.uses_email_as_username() && name.contains('@') {
+            attributes
+                .entry("email".to_owned())
+                .or_insert_with(|| name.to_owned());
+            attributes
+                .entry("sub".to_owned())
+                .or_insert_with(|| uuid::Uuid::new_v4().to_string())
+                .clone()
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// Finds a user by username, or by email / sub where the pool's settings allow.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        let name_lc = name.to_lowercase();
+        if let Some(i) = self
+            .users
+            .iter()
+            .position(|u| u.username.to_lowercase() == name_lc)
+        {
+            return Some(i);
+        }
+        let email_signs_in = self.uses_email_as_username();
+        let email_alias = self.config.alias_attributes.iter().any(|a| a == "email");
+        if email_signs_in || email_alias {
+            let found = self.users.iter().position(|u| {
+                u.attributes
+                    .get("email")
+                    .is_some_and(|e| e.to_lowercase() == name_lc)
+                    && (email_signs_in
+                        || u.attributes.get("email_verified").map(String::as_str) == Some("true"))
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        if email_signs_in {
+            return self.users.iter().position(|u| u.sub() == name);
+        }
+        None
+    }
+
+    pub fn user(&self, name: &str) -> Result<&User, CognitoError> {
+        self.find(name)
+            .map(|i| &self.users[i])
+            .ok_or_else(CognitoError::user_not_found)
+    }
+
+    pub fn user_mut(&mut self, name: &str) -> Result<&mut User, CognitoError> {
+        match self.find(name) {
+            Some(i) => Ok(&mut self.users[i]),
+            None => Err(CognitoError::user_not_found()),
+        }
+    }
+
+    pub fn email_taken(&self, email: &str, except: Option<&str>) -> bool {
+        let email = email.to_lowercase();
+        self.users.iter().any(|u| {
+            Some(u.username.as_str()) != except
+                && u.attributes
+                    .get("email")
+                    .is_some_and(|e| e.to_lowercase() == email)
+        })
+    }
+
+    pub fn client_allows(&self, client_id: &str, flow: &str) -> Result<(), CognitoError> {
+        let client = self
+            .config
+            .clients
+            .iter()
+            .find(|c| c.id == client_id)
+            .ok_or_else(|| CognitoError::resource_not_found("User pool client does not exist."))?;
+        if client.explicit_auth_flows.iter().any(|f| f == flow) {
+            Ok(())
+        } else {
+            Err(CognitoError::invalid_parameter(format!(
+                "{} flow not enabled for this client",
+                flow.trim_start_matches("ALLOW_")
+            )))
+        }
+    }
+
+    pub fn check_password_policy(&self, password: &str) -> Result<(), CognitoError> {
+        if password.chars().count() < self.config.password_min_length {
+            return Err(CognitoError::new(
+                "InvalidPasswordException",
+                format!(
+                    "Password did not conform with policy: Password not long enough (minimum {})",
+                    self.config.password_min_length
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn purge_expired(&mut self, now: DateTime<Utc>) {
+        self.sessions.retain(|_, s| s.expires_at > now);
+    }
+}
+
+/// An opaque random token (sessions, refresh tokens).
+pub fn opaque_token(bytes: usize) -> String {
+    use base64::Engine as _;
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Parses a ListUsers filter: `attr = "value"`, `attr ^= "prefix"`, or empty.
+pub fn parse_filter(filter: &str) -> Result<Option<(String, bool, String)>, CognitoError> {
+    let f = filter.trim();
+    if f.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || CognitoError::invalid_parameter("Error while parsing filter.");
+    let (attr, rest, prefix) = if let Some((a, r)) = f.split_once("^=") {
+        (a, r, true)
+    } else if let Some((a, r)) = f.split_once('=') {
+        (a, r, false)
+    } else {
+        return Err(invalid());
+    };
+    let attr = attr.trim().trim_matches('"').to_owned();
+    let value = rest.trim();
+    if value.len() < 2 || !value.starts_with('"') || !value.ends_with('"') {
+        return Err(invalid());
+    }
+    let value = value[1..value.len() - 1].replace("\\\"", "\"");
+    const SEARCHABLE: &[&str] = &[
+        "username",
+        "email",
+        "phone_number",
+        "name",
+        "given_name",
+        "family_name",
+        "preferred_username",
+        "cognito:user_status",
+        "status",
+        "sub",
+    ];
+    if !SEARCHABLE.contains(&attr.as_str()) {
+        return Err(CognitoError::invalid_parameter(format!(
+            "Invalid search attribute: {attr}"
+        )));
+    }
+    Ok(Some((attr, prefix, value)))
+}
+
+pub fn filter_matches(user: &User, attr: &str, prefix: bool, value: &str) -> bool {
+    let actual = match attr {
+        "username" => Some(user.username.clone()),
+        "cognito:user_status" => Some(user.status.as_str().to_owned()),
+        "status" => Some(if user.enabled { "Enabled" } else { "Disabled" }.to_owned()),
+        other => user.attributes.get(other).cloned(),
+    };
+    actual.is_some_and(|a| {
+        if prefix {
+            a.starts_with(value)
+        } else {
+            a == value
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn filters() {
+        assert_eq!(parse_filter("").unwrap(), None);
+        assert_eq!(
+            parse_filter(r#"email = "a@b.c""#).unwrap(),
+            Some(("email".into(), false, "a@b.c".into()))
+        );
+        assert_eq!(
+            parse_filter(r#"username ^= "al""#).unwrap(),
+            Some(("username".into(), true, "al".into()))
+        );
+        assert!(parse_filter("email = a@b.c").is_err());
+        assert!(parse_filter(r#"password = "x""#).is_err());
+        assert!(parse_filter("nonsense").is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! Users: sign-up and confirmation, and the admin operations.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::error::CognitoError;
+use crate::pool::{User, UserStatus, filter_matches, opaque_token, parse_filter};
+use crate::{Standin, Trigger, attributes, required, string_map};
+
+fn exists() -> CognitoError {
+    CognitoError::new("UsernameExistsException", "User account already exists")
+}
+
+fn email_exists() -> CognitoError {
+    CognitoError::new(
+        "UsernameExistsException",
+        "An account with the given email already exists.",
+    )
+}
+
+/// Runs PreSignUp (if configured) and returns its `response`.
+async fn pre_sign_up(
+    s: &Standin,
+    pool_id: &str,
+    source: &str,
+    username: &str,
+    client_id: Option<&str>,
+    attributes: &std::collections::BTreeMap<String, String>,
+    input: &Value,
+) -> Result<Value, CognitoError> {
+    let pool = s.pool_config(pool_id)?;
+    let event = s.event(
+        &pool,
+        source,
+        username,
+        client_id,
+        json!({
+            "userAttributes": attributes,
+            "validationData": string_map(input, "ValidationData"),
+            "clientMetadata": string_map(input, "ClientMetadata"),
+        }),
+        json!({ "autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false }),
+    );
+    Ok(s.trigger(&pool, Trigger::PreSignUp, event)
+        .await?
+        .map(|e| e["response"].clone())
+        .unwrap_or_else(|| json!({})))
+}
+
+/// `SignUp`.
+pub async fn sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let client_id = required(input, "ClientId")?.to_owned();
+    let pool_id = s.pool_of_client(&client_id)?;
+    let name = required(input, "Username")?.to_owned();
+    let password = required(input, "Password")?.to_owned();
+    let mut attrs = attributes(input, "UserAttributes");
+    let username = s.with_pool(&pool_id, |p| {
+        p.check_password_policy(&password)?;
+        if p.uses_email_as_username() && !name.contains('@') {
+            return Err(CognitoError::invalid_parameter(
+                "Username should be an email.",
+            ));
+        }
+        let username = p.username_for(&name, &mut attrs);
+        if p.find(&username).is_some() || p.find(&name).is_some() {
+            return Err(if p.uses_email_as_username() {
+                email_exists()
+            } else {
+                exists()
+            });
+        }
+        Ok(username)
+    })?;
+    let supplied: std::collections::BTreeMap<_, _> = attrs
+        .iter()
+        .filter(|(k, _)| k.as_str() != "sub")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let response = pre_sign_up(
+        s,
+        &pool_id,
+        "PreSignUp_SignUp",
+        &username,
+        Some(&client_id),
+        &supplied,
+        input,
+    )
+    .await?;
+    let flag = |k: &str| response.get(k).and_then(Value::as_bool).unwrap_or(false);
+    s.with_pool(&pool_id, |p| {
+        if p.find(&username).is_some() {
+            return Err(exists());
+        }
+        let mut user = User::new(username.clone(), attrs.clone(), Utc::now());
+        user.set_password(&password);
+        if flag("autoVerifyEmail") && user.attributes.contains_key("email") {
+            user.attributes.insert("email_verified".to_owned(), "true".to_owned());
+        }
+        let confirmed = flag("autoConfirmUser");
+        let mut delivery = Value::Null;
+        if confirmed {
+            user.status = UserStatus::Confirmed;
+        } else {
+            let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
+            tracing::info!(pool = %p.config.id, username = %user.username, code = %code, "ConfirmSignUp code (the stand-in sends no email)");
+            user.confirmation_code = Some(code);
+            if let Some(email) = user.attributes.get("email") {
+                delivery = json!({ "Destination": mask(email), "DeliveryMedium": "EMAIL", "AttributeName": "email" });
+            }
+        }
+        let sub = user.sub().to_owned();
+        p.users.push(user);
+        let mut out = json!({ "UserConfirmed": confirmed, "UserSub": sub });
+        if !delivery.is_null() {
+            out["CodeDeliveryDetails"] = delivery;
+        }
+        Ok(out)
+    })
+}
+
+fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!(
+            "{}***@{}",
+            local.chars().next().unwrap_or('*'),
+            domain
+                .chars()
+                .next()
+                .map(|c| format!("{c}***"))
+                .unwrap_or_default()
+        ),
+        None => "***".to_owned(),
+    }
+}
+
+/// `ConfirmSignUp`.
+pub fn confirm_sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let client_id = required(input, "ClientId")?.to_owned();
+    let pool_id = s.pool_of_client(&client_id)?;
+    let name = required(input, "Username")?;
+    let code = required(input, "ConfirmationCode")?;
+    s.with_pool(&pool_id, |p| {
+        let user = p.user_mut(name)?;
+        if user.status != UserStatus::Unconfirmed {
+            return Err(CognitoError::not_authorized(format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status.as_str()
+            )));
+        }
+        if user.confirmation_code.as_deref() != Some(code) {
+            return Err(CognitoError::new(
+                "CodeMismatchException",
+                "Invalid verification code provided, please try again.",
+            ));
+        }
+        user.status = UserStatus::Confirmed;
+        user.confirmation_code = None;
+        if user.attributes.contains_key("email") {
+            user.attributes
+                .insert("email_verified".to_owned(), "true".to_owned());
+        }
+        user.modified = Utc::now();
+        Ok(json!({}))
+    })
+}
+
+/// `AdminCreateUser`.
+pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?.to_owned();
+    let name = required(input, "Username")?.to_owned();
+    let mut attrs = attributes(input, "UserAttributes");
+    let suppress = input.get("MessageAction").and_then(Value::as_str) == Some("SUPPRESS");
+    let temporary = input
+        .get("TemporaryPassword")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let username = s.with_pool(&pool_id, |p| {
+        if let Some(t) = &temporary {
+            p.check_password_policy(t)?;
+        }
+        if p.uses_email_as_username() && !name.contains('@') {
+            return Err(CognitoError::invalid_parameter(
+                "Username should be an email.",
+            ));
+        }
+        let username = p.username_for(&name, &mut attrs);
+        if p.find(&name).is_some() {
+            return Err(if p.uses_email_as_username() {
+                email_exists()
+            } else {
+                exists()
+            });
+        }
+        if p.uses_email_as_username() && attrs.get("email").is_some_and(|e| p.email_taken(e, None))
+        {
+            return Err(email_exists());
+        }
+        Ok(username)
+    })?;
+    let supplied: std::collections::BTreeMap<_, _> = attrs
+        .iter()
+        .filter(|(k, _)| k.as_str() != "sub")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let response = pre_sign_up(
+        s,
+        &pool_id,
+        "PreSignUp_AdminCreateUser",
+        &username,
+        None,
+        &supplied,
+        input,
+    )
+    .await?;
+    s.with_pool(&pool_id, |p| {
+        if p.find(&username).is_some() {
+            return Err(exists());
+        }
+        let mut user = User::new(username.clone(), attrs.clone(), Utc::now());
+        let password = temporary.clone().unwrap_or_else(|| opaque_token(12));
+        user.set_password(&password);
+        user.status = UserStatus::ForceChangePassword;
+        if response.get("autoVerifyEmail").and_then(Value::as_bool) == Some(true) && user.attributes.contains_key("email") {
+            user.attributes.insert("email_verified".to_owned(), "true".to_owned());
+        }
+        if !suppress {
+            tracing::info!(pool = %p.config.id, username = %user.username, "invitation (the stand-in sends no email); temporary password set");
+        }
+        let out = json!({ "User": user.user_type() });
+        p.users.push(user);
+        Ok(out)
+    })
+}
+
+/// `AdminSetUserPassword`.
+pub fn admin_set_user_password(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    let password = required(input, "Password")?;
+    let permanent = input
+        .get("Permanent")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    s.with_pool(pool_id, |p| {
+        p.check_password_policy(password)?;
+        let user = p.user_mut(name)?;
+        user.set_password(password);
+        user.status = if permanent {
+            UserStatus::Confirmed
+        } else {
+            UserStatus::ForceChangePassword
+        };
+        user.modified = Utc::now();
+        Ok(json!({}))
+    })
+}
+
+/// `AdminGetUser`.
+pub fn admin_get_user(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    s.with_pool(pool_id, |p| {
+        let u = p.user(name)?;
+        let t = u.user_type();
+        Ok(json!({
+            "Username": t["Username"],
+            "UserAttributes": t["Attributes"],
+            "UserCreateDate": t["UserCreateDate"],
+            "UserLastModifiedDate": t["UserLastModifiedDate"],
+            "Enabled": t["Enabled"],
+            "UserStatus": t["UserStatus"],
+        }))
+    })
+}
+
+/// `AdminDeleteUser`: the user, and every session and token of theirs.
+pub fn admin_delete_user(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    s.with_pool(pool_id, |p| {
+        let i = p.find(name).ok_or_else(CognitoError::user_not_found)?;
+        let user = p.users.remove(i);
+        let mut gone = Vec::new();
+        p.refresh_tokens.retain(|_, g| {
+            let mine = g.username == user.username;
+            if mine {
+                gone.push(g.origin_jti.clone());
+            }
+            !mine
+        });
+        p.revoked.extend(gone);
+        p.sessions.retain(|_, sess| sess.username != user.username);
+        Ok(json!({}))
+    })
+}
+
+/// `ListUsers` with Cognito's filter syntax (`attr = "v"`, `attr ^= "prefix"`).
+pub fn list_users(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let filter = parse_filter(
+        input
+            .get("Filter")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )?;
+    let limit = input
+        .get("Limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(60)
+        .clamp(1, 60) as usize;
+    let start: usize = match input.get("PaginationToken").and_then(Value::as_str) {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| CognitoError::invalid_parameter("Invalid pagination token."))?,
+    };
+    let wanted: Option<Vec<String>> =
+        input
+            .get("AttributesToGet")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            });
+    s.with_pool(pool_id, |p| {
+        let matching: Vec<&User> = p
+            .users
+            .iter()
+            .filter(|u| match &filter {
+                None => true,
+                Some((attr, prefix, value)) => filter_matches(u, attr, *prefix, value),
+            })
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|u| {
+                let mut t = u.user_type();
+                if let Some(w) = &wanted {
+                    let attrs: Vec<Value> = t["Attributes"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter(|x| {
+                                    x["Name"].as_str().is_some_and(|n| w.iter().any(|k| k == n))
+                                })
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    t["Attributes"] = Value::Array(attrs);
+                }
+                t
+            })
+            .collect();
+        let mut out = json!({ "Users": page });
+        if start + limit < matching.len() {
+            out["PaginationToken"] = json!((start + limit).to_string());
+        }
+        Ok(out)
+    })
+}
