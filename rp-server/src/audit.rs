@@ -31,6 +31,7 @@ impl Actor {
 /// Audited actions. Their names are stable: operators filter on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    UserSignedUp,
     CredentialRegistered,
     CredentialRenamed,
     CredentialDeleted,
@@ -44,6 +45,7 @@ pub enum Action {
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::UserSignedUp => "user.signed_up",
             Self::CredentialRegistered => "credential.registered",
             Self::CredentialRenamed => "credential.renamed",
             Self::CredentialDeleted => "credential.deleted",

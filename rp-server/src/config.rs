@@ -132,6 +132,21 @@ pub struct ServeArgs {
     #[arg(long, env = "RP_AUTO_MIGRATE", value_name = "RP_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_migrate: bool,
 
+    /// Passkey-first sign-up (POST /v1/signup/*): creates Cognito users with the admin API.
+    /// Needs RP_COGNITO_USER_POOL_ID and AWS credentials allowed cognito-idp:AdminCreateUser,
+    /// AdminSetUserPassword, AdminDeleteUser and ListUsers (AWS_REGION and the standard
+    /// credential chain; AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER points at a stand-in).
+    #[arg(long, env = "RP_SIGNUP_ENABLED", value_name = "RP_SIGNUP_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub signup_enabled: bool,
+
+    /// The user pool that passkey-first sign-up creates users in, e.g. eu-west-1_AbC.
+    #[arg(
+        long,
+        env = "RP_COGNITO_USER_POOL_ID",
+        value_name = "RP_COGNITO_USER_POOL_ID"
+    )]
+    pub cognito_user_pool_id: Option<String>,
+
     /// Log format: `json` (one object per line, for production) or `pretty`.
     #[arg(
         long,
@@ -186,6 +201,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub auto_migrate: bool,
     pub log_format: LogFormat,
+    /// The user pool passkey-first sign-up creates users in; `Some` means sign-up is on.
+    pub signup_user_pool_id: Option<String>,
 }
 
 /// A setting that failed validation; the message names the variable.
@@ -263,6 +280,25 @@ impl TryFrom<ServeArgs> for Config {
         if !(10..=600).contains(&args.nonce_ttl_secs) {
             return Err(bad("RP_NONCE_TTL_SECS", "must be between 10 and 600"));
         }
+        let signup_user_pool_id = match (
+            args.signup_enabled,
+            args.cognito_user_pool_id.as_deref().map(str::trim),
+        ) {
+            (false, _) => None,
+            (true, None | Some("")) => {
+                return Err(bad(
+                    "RP_COGNITO_USER_POOL_ID",
+                    "is required when RP_SIGNUP_ENABLED=true",
+                ));
+            }
+            (true, Some(id)) if !id.contains('_') => {
+                return Err(bad(
+                    "RP_COGNITO_USER_POOL_ID",
+                    "must look like <region>_<id>",
+                ));
+            }
+            (true, Some(id)) => Some(id.to_owned()),
+        };
         if args.database.db_max_connections == 0 {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
@@ -288,6 +324,7 @@ impl TryFrom<ServeArgs> for Config {
             trusted_proxies: args.trusted_proxies,
             auto_migrate: args.auto_migrate,
             log_format: args.log_format,
+            signup_user_pool_id,
         })
     }
 }
@@ -449,6 +486,11 @@ mod tests {
             ),
             (&["--ceremony-ttl-secs=5"], "RP_CEREMONY_TTL_SECS"),
             (&["--nonce-ttl-secs=100000"], "RP_NONCE_TTL_SECS"),
+            (&["--signup-enabled=true"], "RP_COGNITO_USER_POOL_ID"),
+            (
+                &["--signup-enabled=true", "--cognito-user-pool-id=nopool"],
+                "RP_COGNITO_USER_POOL_ID",
+            ),
         ];
         for (extra, variable) in cases {
             let err = with(extra).expect_err(&format!("{extra:?} should be rejected"));

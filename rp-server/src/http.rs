@@ -11,6 +11,7 @@ pub mod internal;
 pub mod ops;
 pub mod ratelimit;
 pub mod registration;
+pub mod signup;
 
 use std::time::Instant;
 
@@ -48,6 +49,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "registration", description = "Adding passkeys (Cognito access token)"),
         (name = "authentication", description = "Signing in with a passkey; yields a one-time nonce for Cognito"),
         (name = "credentials", description = "A user's own passkeys (Cognito access token)"),
+        (name = "signup", description = "Passkey-first sign-up (when RP_SIGNUP_ENABLED=true)"),
         (name = "internal", description = "Called by the Cognito trigger Lambdas (service token)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
@@ -87,6 +89,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(authentication::verify))
         .routes(routes!(credentials::list))
         .routes(routes!(credentials::rename, credentials::delete))
+        .routes(routes!(signup::options))
+        .routes(routes!(signup::verify))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit,

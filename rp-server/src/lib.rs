@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod cognito;
 pub mod config;
 pub mod http;
 pub mod metrics;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// Set when passkey-first sign-up is on.
+    pub cognito: Option<Arc<cognito::CognitoAdmin>>,
 }
 
 /// Opens a connection pool (lazily: the server starts even if the database is briefly
@@ -71,8 +74,23 @@ pub struct Application {
 }
 
 impl Application {
-    /// Validates the environment, connects, migrates (unless disabled) and binds.
+    /// Validates the environment, connects, migrates (unless disabled) and binds. The
+    /// Cognito admin client of sign-up comes from the AWS SDK's standard environment.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let cognito = match &config.signup_user_pool_id {
+            Some(pool) => Some(cognito::CognitoAdmin::from_environment(pool.clone()).await),
+            None => None,
+        };
+        Self::build_with(config, clock, cognito).await
+    }
+
+    /// As [`Application::build`], with the Cognito admin client given (tests point it
+    /// at a stand-in).
+    pub async fn build_with(
+        config: Config,
+        clock: Clock,
+        cognito: Option<cognito::CognitoAdmin>,
+    ) -> anyhow::Result<Self> {
         let db = connect_lazy(&config.database_url, config.db_max_connections)?;
         if config.auto_migrate {
             migrate(&db).await?;
@@ -92,6 +110,7 @@ impl Application {
             http_client,
         );
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
+        let config_signup = config.signup_user_pool_id.is_some();
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
@@ -103,6 +122,7 @@ impl Application {
             clock,
             metrics: metrics::handle(),
             rate_limiter,
+            cognito: cognito.filter(|_| config_signup).map(Arc::new),
         };
         Ok(Self { listener, state })
     }

@@ -51,6 +51,29 @@ pub async fn upsert_user(
     user_from(&row)
 }
 
+/// Creates the user row of a passkey-first sign-up, with the user handle its passkey
+/// was created for.
+pub async fn insert_user(
+    conn: &mut PgConnection,
+    id: Uuid,
+    sub: &str,
+    username: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<User> {
+    let row = sqlx::query(
+        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)
+         RETURNING id, cognito_sub, username",
+    )
+    .bind(id)
+    .bind(sub)
+    .bind(username)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    user_from(&row)
+}
+
 pub async fn user_by_sub(db: impl PgExecutor<'_>, sub: &str) -> sqlx::Result<Option<User>> {
     sqlx::query("SELECT id, cognito_sub, username FROM users WHERE cognito_sub = $1")
         .bind(sub)
@@ -245,6 +268,8 @@ pub async fn delete_credential(
 pub enum CeremonyKind {
     Registration,
     Authentication,
+    /// Registration of someone who is not a Cognito user yet (passkey-first sign-up).
+    Signup,
 }
 
 impl CeremonyKind {
@@ -252,6 +277,7 @@ impl CeremonyKind {
         match self {
             Self::Registration => "registration",
             Self::Authentication => "authentication",
+            Self::Signup => "signup",
         }
     }
 }
@@ -263,14 +289,16 @@ pub struct NewCeremony<'a> {
     pub challenge_id: Option<Uuid>,
     pub state: serde_json::Value,
     pub nickname: Option<&'a str>,
+    /// Sign-up only: the email and the user handle chosen for the new user.
+    pub signup: Option<(&'a str, Uuid)>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
 pub async fn insert_ceremony(db: impl PgExecutor<'_>, c: &NewCeremony<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO ceremonies (id, kind, user_id, challenge_id, state, nickname, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO ceremonies (id, kind, user_id, challenge_id, state, nickname, created_at, expires_at, signup_email, user_handle)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(c.id)
     .bind(c.kind.as_str())
@@ -280,6 +308,8 @@ pub async fn insert_ceremony(db: impl PgExecutor<'_>, c: &NewCeremony<'_>) -> sq
     .bind(c.nickname)
     .bind(c.created_at)
     .bind(c.expires_at)
+    .bind(c.signup.map(|(email, _)| email))
+    .bind(c.signup.map(|(_, handle)| handle))
     .execute(db)
     .await?;
     Ok(())
@@ -291,6 +321,8 @@ pub struct TakenCeremony {
     pub state: serde_json::Value,
     pub nickname: Option<String>,
     pub expires_at: DateTime<Utc>,
+    pub signup_email: Option<String>,
+    pub user_handle: Option<Uuid>,
 }
 
 /// Consumes a ceremony: it is deleted whatever happens next, so it can be finished at
@@ -305,7 +337,7 @@ pub async fn take_ceremony(
     let row = sqlx::query(
         "DELETE FROM ceremonies
           WHERE id = $1 AND kind = $2 AND ($3::uuid IS NULL OR user_id = $3)
-          RETURNING user_id, challenge_id, state, nickname, expires_at",
+          RETURNING user_id, challenge_id, state, nickname, expires_at, signup_email, user_handle",
     )
     .bind(id)
     .bind(kind.as_str())
@@ -319,6 +351,8 @@ pub async fn take_ceremony(
             state: r.try_get("state")?,
             nickname: r.try_get("nickname")?,
             expires_at: r.try_get("expires_at")?,
+            signup_email: r.try_get("signup_email")?,
+            user_handle: r.try_get("user_handle")?,
         })
     })
     .transpose()

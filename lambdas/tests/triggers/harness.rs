@@ -44,6 +44,7 @@ impl Rp {
             trusted_proxies: vec![],
             auto_migrate: true,
             log_format: LogFormat::Pretty,
+            signup_user_pool_id: None,
         };
         let clock = Clock::manual(chrono::Utc::now());
         let app = rp_server::Application::build(config, clock.clone())

@@ -64,6 +64,7 @@ pub async fn options(
             challenge_id: None,
             state: serde_json::to_value(&auth_state).map_err(ApiError::internal)?,
             nickname: None,
+            signup: None,
         },
     )
     .await?;
@@ -140,9 +141,6 @@ pub async fn verify(
         }
     };
 
-    let nonce = Nonce::generate();
-    let ttl = Duration::from_std(state.config.nonce_ttl).unwrap_or(Duration::minutes(2));
-    let expires_at = now + ttl;
     let mut tx = state.db.begin().await?;
     let advanced = store::record_use(
         &mut tx,
@@ -164,17 +162,13 @@ pub async fn verify(
             "The authenticator's signature counter went backwards; the credential may be cloned.",
         ));
     }
-    store::insert_nonce(
-        &mut *tx,
-        &NewNonce {
-            hash: &nonce.hash(),
-            user_id: user.id,
-            cognito_sub: &user.cognito_sub,
-            credential_id: &stored.credential_id,
-            bound_challenge_id: taken.challenge_id,
-            created_at: now,
-            expires_at,
-        },
+    let (nonce, expires_at) = issue_nonce(
+        &state,
+        &mut tx,
+        &user,
+        &stored.credential_id,
+        taken.challenge_id,
+        now,
     )
     .await?;
     audit::record(
@@ -201,6 +195,35 @@ pub async fn verify(
         username: user.username,
         expires_at,
     }))
+}
+
+/// Creates a one-time nonce for `user` (stored as its hash) in the caller's transaction.
+/// `bound_challenge_id` restricts it to one Cognito challenge (username-first sign-in).
+pub async fn issue_nonce(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    user: &store::User,
+    credential_id: &[u8],
+    bound_challenge_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(Nonce, DateTime<Utc>), ApiError> {
+    let nonce = Nonce::generate();
+    let ttl = Duration::from_std(state.config.nonce_ttl).unwrap_or(Duration::minutes(2));
+    let expires_at = now + ttl;
+    store::insert_nonce(
+        tx,
+        &NewNonce {
+            hash: &nonce.hash(),
+            user_id: user.id,
+            cognito_sub: &user.cognito_sub,
+            credential_id,
+            bound_challenge_id,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok((nonce, expires_at))
 }
 
 /// The stored passkey with the authoritative counter and backup state from their columns.

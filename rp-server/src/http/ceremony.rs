@@ -21,6 +21,7 @@ pub struct Started<'a> {
     pub challenge_id: Option<Uuid>,
     pub state: serde_json::Value,
     pub nickname: Option<&'a str>,
+    pub signup: Option<(&'a str, Uuid)>,
 }
 
 /// Stores a new ceremony and returns its id.
@@ -40,6 +41,7 @@ pub async fn store(
             challenge_id: c.challenge_id,
             state: c.state,
             nickname: c.nickname,
+            signup: c.signup,
             created_at: now,
             expires_at,
         },

@@ -77,6 +77,7 @@ pub async fn challenges(
             challenge_id: Some(challenge_id),
             state: serde_json::to_value(&auth_state).map_err(ApiError::internal)?,
             nickname: None,
+            signup: None,
         },
     )
     .await?;

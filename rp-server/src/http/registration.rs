@@ -79,6 +79,7 @@ pub async fn options(
             challenge_id: None,
             state: serde_json::to_value(&reg_state).map_err(ApiError::internal)?,
             nickname: nickname.as_deref(),
+            signup: None,
         },
     )
     .await?;
@@ -121,30 +122,13 @@ pub async fn verify(
         .map_err(|e| ceremony::rejected(KIND, &e))?;
 
     let now = state.clock.now();
-    let transports = body
-        .credential
-        .response
-        .transports
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned))
-        .filter(|t| t != "unknown")
-        .collect();
-    let stored = StoredCredential {
-        credential_id: passkey.cred_id.clone(),
-        user_id: user.id,
-        passkey: serde_json::to_value(&passkey).map_err(ApiError::internal)?,
-        nickname: override_nickname.or(taken.nickname),
-        aaguid: aaguid_of(&body.credential.response.attestation_object),
-        sign_count: i64::from(passkey.counter),
-        backup_eligible: passkey.backup_eligible,
-        backup_state: passkey.backup_state,
-        transports,
-        user_verified: Some(passkey.user_verified),
-        created_at: now,
-        last_used_at: None,
-    };
+    let stored = stored_credential(
+        &passkey,
+        &body.credential,
+        user.id,
+        override_nickname.or(taken.nickname),
+        now,
+    )?;
 
     let mut tx = state.db.begin().await?;
     if let Inserted::Duplicate = store::insert_credential(&mut tx, &stored).await? {
@@ -167,4 +151,37 @@ pub async fn verify(
     tx.commit().await?;
     crate::metrics::ceremony_finished(KIND.as_str());
     Ok((StatusCode::CREATED, Json(CredentialSummary::from(&stored))))
+}
+
+/// The row to store for a freshly verified passkey.
+pub fn stored_credential(
+    passkey: &webauthn_rs_core::proto::Credential,
+    response: &RegisterPublicKeyCredential,
+    user_id: Uuid,
+    nickname: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<StoredCredential, ApiError> {
+    let transports = response
+        .response
+        .transports
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned))
+        .filter(|t| t != "unknown")
+        .collect();
+    Ok(StoredCredential {
+        credential_id: passkey.cred_id.clone(),
+        user_id,
+        passkey: serde_json::to_value(passkey).map_err(ApiError::internal)?,
+        nickname,
+        aaguid: aaguid_of(&response.response.attestation_object),
+        sign_count: i64::from(passkey.counter),
+        backup_eligible: passkey.backup_eligible,
+        backup_state: passkey.backup_state,
+        transports,
+        user_verified: Some(passkey.user_verified),
+        created_at: now,
+        last_used_at: None,
+    })
 }

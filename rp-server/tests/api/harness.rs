@@ -93,6 +93,7 @@ pub fn base_config(idp: &TokenIssuer, database_url: String) -> Config {
         trusted_proxies: vec![],
         auto_migrate: true,
         log_format: LogFormat::Pretty,
+        signup_user_pool_id: None,
     }
 }
 
@@ -102,12 +103,32 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(adjust, None).await
+    }
+
+    /// With passkey-first sign-up on, creating users in `cognito`'s pool.
+    pub async fn spawn_with_signup(
+        cognito: rp_server::cognito::CognitoAdmin,
+        pool_id: &str,
+    ) -> Self {
+        let pool_id = pool_id.to_owned();
+        Self::spawn_full(
+            move |c| c.signup_user_pool_id = Some(pool_id),
+            Some(cognito),
+        )
+        .await
+    }
+
+    async fn spawn_full(
+        adjust: impl FnOnce(&mut Config),
+        cognito: Option<rp_server::cognito::CognitoAdmin>,
+    ) -> Self {
         let idp = TokenIssuer::start().await.expect("token issuer");
         let db = testkit::db::fresh_database().await.expect("test database");
         let mut config = base_config(&idp, db);
         adjust(&mut config);
         let clock = Clock::manual(chrono::Utc::now());
-        let app = Application::build(config, clock.clone())
+        let app = Application::build_with(config, clock.clone(), cognito)
             .await
             .expect("build app");
         let addr: SocketAddr = app.local_addr().unwrap();

@@ -12,4 +12,5 @@ mod credentials;
 mod internal;
 mod operations;
 mod registration;
+mod signup;
 mod tokens;

@@ -1,0 +1,216 @@
+//! `local-stack`: the whole product on one machine, no AWS account needed. One process
+//! runs the Cognito stand-in (with the trigger handlers linked in, as Lambda would run
+//! them) and rp-server against the Postgres in `DATABASE_URL` (`scripts/dev` starts a
+//! private one).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use cognito_standin::config::{
+    ClientConfig, Config as StandinConfig, PoolConfig, SeedUser, TriggerConfig,
+};
+use rp_server::clock::Clock;
+use rp_server::config::{Config as RpConfig, LogFormat, Origin};
+use secrecy::SecretString;
+
+const POOL_ID: &str = "eu-west-1_LocalPool";
+const CLIENT_ID: &str = "localclient";
+const FUNCTION: &str = "cognito-triggers";
+
+/// Runs Postgres-backed rp-server, the Cognito stand-in and the triggers together.
+#[derive(Parser)]
+#[command(name = "local-stack", about)]
+struct Cli {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// rp-server's port.
+    #[arg(long, default_value_t = 8080)]
+    rp_port: u16,
+    /// The Cognito stand-in's port.
+    #[arg(long, default_value_t = 9229)]
+    cognito_port: u16,
+    /// Where the service and admin tokens are kept between runs.
+    #[arg(long, default_value = "target/local-stack")]
+    state_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    rp_server::telemetry::init(LogFormat::Pretty);
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("local-stack: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn secret_file(dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
+    let path = dir.join(name);
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_owned();
+        if s.len() >= rp_server::config::MIN_TOKEN_LEN {
+            return Ok(s);
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::write(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let service_token = secret_file(&cli.state_dir, "service-token")?;
+    let admin_token = secret_file(&cli.state_dir, "admin-token")?;
+    let cognito_url = format!("http://localhost:{}", cli.cognito_port);
+    let rp_url = format!("http://localhost:{}", cli.rp_port);
+
+    // The triggers, linked in and configured as the Lambda function would be.
+    let lookup = |k: &str| match k {
+        "RP_SERVER_URL" => Some(format!("http://127.0.0.1:{}", cli.rp_port)),
+        "RP_SERVICE_TOKEN" => Some(service_token.clone()),
+        _ => None,
+    };
+    let deps = Arc::new(
+        cognito_triggers::Deps::new(cognito_triggers::Config::from_lookup(lookup)?)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let handler: cognito_standin::triggers::InProcessHandler = Arc::new(move |event| {
+        let deps = deps.clone();
+        Box::pin(async move {
+            cognito_triggers::handle(&deps, event)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    });
+
+    let standin_config = StandinConfig {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, cli.cognito_port)),
+        public_url: Some(cognito_url.clone()),
+        pools: vec![PoolConfig {
+            id: POOL_ID.to_owned(),
+            username_attributes: vec!["email".to_owned()],
+            alias_attributes: vec![],
+            prevent_user_existence_errors: true,
+            session_ttl_secs: 180,
+            token_ttl_secs: 3600,
+            password_min_length: 8,
+            triggers: TriggerConfig {
+                lambda_endpoint: None,
+                timeout_ms: 5000,
+                define_auth_challenge: Some(FUNCTION.to_owned()),
+                create_auth_challenge: Some(FUNCTION.to_owned()),
+                verify_auth_challenge_response: Some(FUNCTION.to_owned()),
+                pre_sign_up: Some(FUNCTION.to_owned()),
+            },
+            clients: vec![ClientConfig {
+                id: CLIENT_ID.to_owned(),
+                name: Some("local web app".to_owned()),
+                explicit_auth_flows: [
+                    "ALLOW_CUSTOM_AUTH",
+                    "ALLOW_USER_PASSWORD_AUTH",
+                    "ALLOW_USER_SRP_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            }],
+            users: vec![SeedUser {
+                username: "demo@example.com".to_owned(),
+                password: Some("demo-password".to_owned()),
+                attributes: [("email_verified".to_owned(), "true".to_owned())].into(),
+            }],
+        }],
+    };
+    let standin = cognito_standin::Server::bind(standin_config, Some(handler))
+        .await
+        .context("starting the Cognito stand-in (is the port free? --cognito-port)")?;
+
+    let sdk = aws_config_for(&cognito_url).await;
+    let issuer = format!("{cognito_url}/{POOL_ID}");
+    let rp_config = RpConfig {
+        database_url: SecretString::from(cli.database_url.clone()),
+        db_max_connections: 10,
+        listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, cli.rp_port)),
+        rp_id: "localhost".to_owned(),
+        rp_name: "Passkeys for Cognito (local)".to_owned(),
+        origins: vec![
+            Origin::Web(url::Url::parse(&rp_url)?),
+            Origin::Web(url::Url::parse("http://localhost:5173")?),
+        ],
+        cognito_jwks_url: url::Url::parse(&format!(
+            "http://127.0.0.1:{}/{POOL_ID}/.well-known/jwks.json",
+            cli.cognito_port
+        ))?,
+        cognito_issuer: issuer.clone(),
+        cognito_client_ids: vec![CLIENT_ID.to_owned()],
+        service_token: SecretString::from(service_token.clone()),
+        admin_token: Some(SecretString::from(admin_token.clone())),
+        ceremony_ttl: Duration::from_secs(300),
+        nonce_ttl: Duration::from_secs(120),
+        rate_limit_per_min: 600,
+        trusted_proxies: vec![],
+        auto_migrate: true,
+        log_format: LogFormat::Pretty,
+        signup_user_pool_id: Some(POOL_ID.to_owned()),
+    };
+    let admin = rp_server::cognito::CognitoAdmin::new(
+        aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+        POOL_ID.to_owned(),
+    );
+    let rp = rp_server::Application::build_with(rp_config, Clock::system(), Some(admin))
+        .await
+        .context("starting rp-server (is Postgres up and the port free? --rp-port)")?;
+
+    println!(
+        "\n  local stack is up\n\n  \
+         rp-server          {rp_url}\n  \
+         OpenAPI            {rp_url}/openapi.json\n  \
+         Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
+         issuer / JWKS      {issuer}/.well-known/jwks.json\n  \
+         demo user          demo@example.com / demo-password\n  \
+         tokens             {}/service-token, {}/admin-token\n\n  \
+         Ctrl-C stops everything.\n",
+        cli.state_dir.display(),
+        cli.state_dir.display()
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.changed().await;
+    };
+    let standin_task = tokio::spawn(standin.run(signal(stop_rx.clone())));
+    let rp_task = tokio::spawn(rp.run_until(signal(stop_rx)));
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    let _ = stop_tx.send(true);
+    let _ = standin_task.await;
+    let _ = rp_task.await;
+    Ok(())
+}
+
+/// SDK configuration that reaches the stand-in: it accepts any credentials.
+async fn aws_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+            "LOCALSTACKKEY",
+            "local-stack-secret",
+            None,
+            None,
+            "local-stack",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}

@@ -1,0 +1,168 @@
+//! The Cognito admin calls of passkey-first sign-up, through the official SDK.
+
+use aws_sdk_cognitoidentityprovider as cip;
+use cip::types::{AttributeType, MessageActionType};
+use rand::RngCore as _;
+
+/// A user created in the pool.
+#[derive(Debug, Clone)]
+pub struct CreatedUser {
+    pub username: String,
+    pub sub: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CognitoError {
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("Cognito {operation} failed: {detail}")]
+    Failed {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+fn failed<E: std::fmt::Debug + cip::error::ProvideErrorMetadata>(
+    operation: &'static str,
+    e: cip::error::SdkError<E>,
+) -> CognitoError {
+    let detail = match e.as_service_error() {
+        Some(s) => format!("{}: {}", s.code().unwrap_or("?"), s.message().unwrap_or("")),
+        None => format!("{e}"),
+    };
+    CognitoError::Failed { operation, detail }
+}
+
+pub struct CognitoAdmin {
+    client: cip::Client,
+    user_pool_id: String,
+}
+
+impl CognitoAdmin {
+    pub fn new(client: cip::Client, user_pool_id: String) -> Self {
+        Self {
+            client,
+            user_pool_id,
+        }
+    }
+
+    /// From the SDK's standard sources: `AWS_REGION`, the credential chain, and
+    /// `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` (or `AWS_ENDPOINT_URL`).
+    pub async fn from_environment(user_pool_id: String) -> Self {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Self::new(cip::Client::new(&config), user_pool_id)
+    }
+
+    pub async fn email_taken(&self, email: &str) -> Result<bool, CognitoError> {
+        let filter = format!(
+            "email = \"{}\"",
+            email.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let found = self
+            .client
+            .list_users()
+            .user_pool_id(&self.user_pool_id)
+            .filter(filter)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| failed("ListUsers", e))?;
+        Ok(!found.users().is_empty())
+    }
+
+    /// Creates a confirmed user with this email and a long random permanent password
+    /// nobody knows (so the account exists for CUSTOM_AUTH but has no usable password).
+    /// If the password cannot be set the half-made user is deleted again.
+    pub async fn create_user(&self, email: &str) -> Result<CreatedUser, CognitoError> {
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|e| CognitoError::Failed {
+                    operation: "AdminCreateUser",
+                    detail: e.to_string(),
+                })
+        };
+        let created = self
+            .client
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(email)
+            .user_attributes(attribute("email", email)?)
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(cip::operation::admin_create_user::AdminCreateUserError::UsernameExistsException(_)) => {
+                    CognitoError::EmailTaken
+                }
+                _ => failed("AdminCreateUser", e),
+            })?;
+        let user = created.user().ok_or_else(|| CognitoError::Failed {
+            operation: "AdminCreateUser",
+            detail: "no user in the answer".to_owned(),
+        })?;
+        let username = user.username().unwrap_or_default().to_owned();
+        let sub = user
+            .attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .unwrap_or_default()
+            .to_owned();
+        let created = CreatedUser { username, sub };
+        if created.username.is_empty() || created.sub.is_empty() {
+            self.delete_user(&created.username).await;
+            return Err(CognitoError::Failed {
+                operation: "AdminCreateUser",
+                detail: "the answer lacks the username or sub".to_owned(),
+            });
+        }
+        let set = self
+            .client
+            .admin_set_user_password()
+            .user_pool_id(&self.user_pool_id)
+            .username(&created.username)
+            .password(unusable_password())
+            .permanent(true)
+            .send()
+            .await;
+        if let Err(e) = set {
+            self.delete_user(&created.username).await;
+            return Err(failed("AdminSetUserPassword", e));
+        }
+        Ok(created)
+    }
+
+    /// Best-effort removal of a user this server just created (undoing a sign-up that
+    /// could not be finished). Failure is logged: an operator may need to remove it.
+    pub async fn delete_user(&self, username: &str) {
+        if username.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .client
+            .admin_delete_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await
+        {
+            tracing::error!(username, error = %failed("AdminDeleteUser", e), "could not undo a half-finished sign-up; delete this Cognito user by hand");
+        }
+    }
+}
+
+/// 64 random base64url characters plus one of each class most password policies ask for.
+fn unusable_password() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "{}Aa1!",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}

@@ -1,0 +1,327 @@
+//! Passkey-first sign-up against a real (stand-in) Cognito user pool.
+
+use aws_sdk_cognitoidentityprovider as cip;
+use serde_json::json;
+use testkit::authenticator::SoftAuthenticator;
+
+use crate::harness::{ORIGIN, SERVICE_TOKEN, TestApp};
+
+const POOL: &str = "eu-west-1_SignupTest";
+
+struct Pool {
+    client: cip::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn pool(extra: &str) -> Pool {
+    let config: cognito_standin::config::Config = toml::from_str(&format!(
+        r#"
+listen = "127.0.0.1:0"
+[[pools]]
+id = "{POOL}"
+username_attributes = ["email"]
+{extra}
+[[pools.clients]]
+id = "client"
+[[pools.users]]
+username = "taken@example.test"
+password = "Taken-password-1"
+"#
+    ))
+    .unwrap();
+    let server = cognito_standin::Server::bind(config, None).await.unwrap();
+    let url = format!("http://{}", server.addr);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    Pool {
+        client: sdk_client(&url).await,
+        _stop: tx,
+    }
+}
+
+async fn sdk_client(url: &str) -> cip::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(cip::config::Credentials::new(
+            "AKIDLOCAL",
+            "local-secret",
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(url)
+        .load()
+        .await;
+    cip::Client::new(&sdk)
+}
+
+async fn spawn(p: &Pool) -> TestApp {
+    TestApp::spawn_with_signup(
+        rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned()),
+        POOL,
+    )
+    .await
+}
+
+async fn users_with_email(p: &Pool, email: &str) -> usize {
+    p.client
+        .list_users()
+        .user_pool_id(POOL)
+        .filter(format!("email = \"{email}\""))
+        .send()
+        .await
+        .unwrap()
+        .users()
+        .len()
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_up_creates_the_cognito_user_and_signs_in() {
+    let p = pool("").await;
+    let app = spawn(&p).await;
+    let options = app
+        .post(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": "  New.User@Example.test " }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        options["publicKey"]["user"]["name"],
+        "new.user@example.test"
+    );
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    let mut authn = SoftAuthenticator::new();
+    let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+    let signed_in = app
+        .post(
+            "/v1/signup/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await
+        .expect(200);
+    let username = signed_in["username"].as_str().unwrap();
+
+    // The Cognito user: confirmed, email set, username a UUID (email is the sign-in name).
+    let user = p
+        .client
+        .admin_get_user()
+        .user_pool_id(POOL)
+        .username("new.user@example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.username(), username);
+    assert_eq!(user.user_status().unwrap().as_str(), "CONFIRMED");
+    let sub = user
+        .user_attributes()
+        .iter()
+        .find(|a| a.name() == "sub")
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_owned();
+    let email = user
+        .user_attributes()
+        .iter()
+        .find(|a| a.name() == "email")
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_owned();
+    assert_eq!(email, "new.user@example.test");
+    // Its password is unknown to everyone: not even an empty or guessable one works.
+    let e = p
+        .client
+        .initiate_auth()
+        .client_id("client")
+        .auth_flow(cip::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "new.user@example.test")
+        .auth_parameters("PASSWORD", "Aa1!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.as_service_error().unwrap().meta().code(),
+        Some("NotAuthorizedException")
+    );
+
+    // The nonce redeems for the Cognito challenge of that user.
+    let challenge = app
+        .post(
+            "/internal/v1/challenges",
+            Some(SERVICE_TOKEN),
+            &json!({ "userPoolId": POOL, "clientId": "client", "userSub": sub, "username": username }),
+        )
+        .await
+        .expect(200);
+    let r = app
+        .redeem(
+            signed_in["nonce"].as_str().unwrap(),
+            &sub,
+            &challenge["challengeId"],
+        )
+        .await;
+    assert_eq!(r["valid"], true);
+    // The passkey signs in again later, usernameless.
+    assert_eq!(
+        app.sign_in(&mut authn).await.expect(200)["username"],
+        username
+    );
+    let actions = app.audit_actions().await;
+    assert!(actions.contains(&"user.signed_up".to_owned()));
+}
+
+#[tokio::test]
+async fn a_taken_email_is_refused_without_creating_anything() {
+    let p = pool("").await;
+    let app = spawn(&p).await;
+    app.post(
+        "/v1/signup/options",
+        None,
+        &json!({ "email": "taken@example.test" }),
+    )
+    .await
+    .expect_error(409, "EMAIL_TAKEN");
+
+    // Taken between options and verify.
+    let options = app
+        .post(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": "race@example.test" }),
+        )
+        .await
+        .expect(200);
+    let credential = SoftAuthenticator::new()
+        .create(&options["publicKey"], ORIGIN)
+        .unwrap();
+    p.client
+        .admin_create_user()
+        .user_pool_id(POOL)
+        .username("race@example.test")
+        .user_attributes(
+            cip::types::AttributeType::builder()
+                .name("email")
+                .value("race@example.test")
+                .build()
+                .unwrap(),
+        )
+        .message_action(cip::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    app.post(
+        "/v1/signup/verify",
+        None,
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    )
+    .await
+    .expect_error(409, "EMAIL_TAKEN");
+    assert_eq!(users_with_email(&p, "race@example.test").await, 1);
+    assert_eq!(
+        (
+            count(&app, "users").await,
+            count(&app, "credentials").await,
+            count(&app, "nonces").await
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_cognito_failure_after_the_passkey_check_leaves_nothing_half_stored() {
+    // A password policy our random password cannot meet: AdminSetUserPassword fails
+    // after AdminCreateUser succeeded.
+    let p = pool("password_min_length = 99").await;
+    let app = spawn(&p).await;
+    let options = app
+        .post(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": "half@example.test" }),
+        )
+        .await
+        .expect(200);
+    let credential = SoftAuthenticator::new()
+        .create(&options["publicKey"], ORIGIN)
+        .unwrap();
+    app.post(
+        "/v1/signup/verify",
+        None,
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    )
+    .await
+    .expect_error(503, "UNAVAILABLE");
+    assert_eq!(
+        users_with_email(&p, "half@example.test").await,
+        0,
+        "the Cognito user was deleted again"
+    );
+    assert_eq!(
+        (
+            count(&app, "users").await,
+            count(&app, "credentials").await,
+            count(&app, "nonces").await
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn cognito_unreachable_is_a_503_and_bad_emails_a_400() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = TestApp::spawn_with_signup(
+        rp_server::cognito::CognitoAdmin::new(sdk_client(&url).await, POOL.to_owned()),
+        POOL,
+    )
+    .await;
+    app.post(
+        "/v1/signup/options",
+        None,
+        &json!({ "email": "x@example.test" }),
+    )
+    .await
+    .expect_error(503, "UNAVAILABLE");
+    for bad in [
+        "",
+        "no-at-sign",
+        "a@b",
+        "two@@example.test",
+        "sp ace@example.test",
+        "@example.test",
+        "a@.test",
+    ] {
+        app.post("/v1/signup/options", None, &json!({ "email": bad }))
+            .await
+            .expect_error(400, "INVALID_EMAIL");
+    }
+}
+
+#[tokio::test]
+async fn sign_up_is_off_unless_enabled() {
+    let app = TestApp::spawn().await;
+    app.post(
+        "/v1/signup/options",
+        None,
+        &json!({ "email": "a@example.test" }),
+    )
+    .await
+    .expect_error(404, "SIGNUP_DISABLED");
+}

@@ -1,0 +1,391 @@
+//! Starts the product's real binaries for one test.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_sdk_cognitoidentityprovider as cip;
+use cip::types::{
+    AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType, MessageActionType,
+};
+use serde_json::{Value, json};
+use testkit::authenticator::SoftAuthenticator;
+use testkit::lambda::LocalLambda;
+
+pub const POOL: &str = "eu-west-1_E2ePool";
+pub const CLIENT: &str = "e2eclient";
+pub const ORIGIN: &str = "http://localhost:8000";
+pub const SERVICE_TOKEN: &str = "e2e-service-token-0123456789abcdef0123456789";
+
+/// How a test wants its stack.
+pub struct Options {
+    pub nonce_ttl_secs: u64,
+    /// Overrides where the trigger function reaches rp-server (to break it).
+    pub triggers_rp_url: Option<String>,
+    pub triggers_timeout_ms: u64,
+    /// Cognito's wait for a trigger.
+    pub trigger_timeout_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            nonce_ttl_secs: 120,
+            triggers_rp_url: None,
+            triggers_timeout_ms: 2000,
+            trigger_timeout_ms: 5000,
+        }
+    }
+}
+
+pub struct Stack {
+    pub rp_url: String,
+    pub cognito_url: String,
+    pub cognito: cip::Client,
+    pub http: reqwest::Client,
+    _lambda: LocalLambda,
+    _children: Vec<tokio::process::Child>,
+    _dir: PathBuf,
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    // target/debug/deps/e2e-<hash> → target/debug/<name>
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace's binaries first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_for(url: &str, what: &str, child: &mut tokio::process::Child) {
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = http.get(url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early with {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not become ready at {url}");
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(o: Options) -> Self {
+        let database_url = testkit::db::fresh_database().await.unwrap();
+        let (rp_port, cognito_port) = (free_port(), free_port());
+        let rp_url = format!("http://127.0.0.1:{rp_port}");
+        let cognito_url = format!("http://127.0.0.1:{cognito_port}");
+        let dir = std::env::temp_dir().join(format!("rp-e2e-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+
+        let lambda = LocalLambda::start(
+            &bin("cognito-triggers"),
+            "cognito-triggers",
+            &[
+                (
+                    "RP_SERVER_URL",
+                    o.triggers_rp_url.clone().unwrap_or_else(|| rp_url.clone()),
+                ),
+                ("RP_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+                ("RP_TIMEOUT_MS", o.triggers_timeout_ms.to_string()),
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+            ],
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+
+        let config = format!(
+            r#"
+listen = "127.0.0.1:{cognito_port}"
+[[pools]]
+id = "{POOL}"
+username_attributes = ["email"]
+prevent_user_existence_errors = true
+[pools.triggers]
+lambda_endpoint = "{endpoint}"
+timeout_ms = {timeout}
+define_auth_challenge = "cognito-triggers"
+create_auth_challenge = "cognito-triggers"
+verify_auth_challenge_response = "cognito-triggers"
+pre_sign_up = "cognito-triggers"
+[[pools.clients]]
+id = "{CLIENT}"
+explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+"#,
+            endpoint = lambda.endpoint(),
+            timeout = o.trigger_timeout_ms,
+        );
+        let config_path = dir.join("standin.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
+        let mut standin = tokio::process::Command::new(bin("cognito-standin"))
+            .arg("--config")
+            .arg(&config_path)
+            .stdout(Stdio::from(log("standin.out")))
+            .stderr(Stdio::from(log("standin.err")))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        wait_for(
+            &format!("{cognito_url}/health"),
+            "cognito-standin",
+            &mut standin,
+        )
+        .await;
+
+        let mut rp = tokio::process::Command::new(bin("rp-server"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &database_url)
+            .env("RP_LISTEN_ADDR", format!("127.0.0.1:{rp_port}"))
+            .env("RP_ID", "localhost")
+            .env("RP_ORIGINS", ORIGIN)
+            .env("RP_COGNITO_ISSUER", format!("{cognito_url}/{POOL}"))
+            .env("RP_COGNITO_CLIENT_IDS", CLIENT)
+            .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
+            .env("RP_NONCE_TTL_SECS", o.nonce_ttl_secs.to_string())
+            .env("RP_RATE_LIMIT_PER_MIN", "0")
+            .env("RP_SIGNUP_ENABLED", "true")
+            .env("RP_COGNITO_USER_POOL_ID", POOL)
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDE2E")
+            .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
+            .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", &cognito_url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log("rp-server.out")))
+            .stderr(Stdio::from(log("rp-server.err")))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        wait_for(&format!("{rp_url}/readyz"), "rp-server", &mut rp).await;
+
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(cip::config::Credentials::new(
+                "AKIDE2E",
+                "e2e-secret",
+                None,
+                None,
+                "e2e",
+            ))
+            .endpoint_url(&cognito_url)
+            .load()
+            .await;
+        Self {
+            rp_url,
+            cognito_url,
+            cognito: cip::Client::new(&sdk),
+            http: reqwest::Client::new(),
+            _lambda: lambda,
+            _children: vec![standin, rp],
+            _dir: dir,
+        }
+    }
+
+    pub async fn rp(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.rp_url)).json(body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A confirmed user with a password, as an existing Cognito user would be.
+    pub async fn password_user(&self, email: &str, password: &str) -> String {
+        let created = self
+            .cognito
+            .admin_create_user()
+            .user_pool_id(POOL)
+            .username(email)
+            .user_attributes(
+                AttributeType::builder()
+                    .name("email")
+                    .value(email)
+                    .build()
+                    .unwrap(),
+            )
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
+        self.cognito
+            .admin_set_user_password()
+            .user_pool_id(POOL)
+            .username(email)
+            .password(password)
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+        created.user().unwrap().username().unwrap().to_owned()
+    }
+
+    pub async fn password_sign_in(&self, email: &str, password: &str) -> AuthenticationResultType {
+        self.cognito
+            .initiate_auth()
+            .client_id(CLIENT)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .unwrap()
+            .authentication_result()
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn register_passkey(
+        &self,
+        access_token: &str,
+        authn: &mut SoftAuthenticator,
+    ) -> Value {
+        let (s, options) = self
+            .rp("/v1/registration/options", Some(access_token), &json!({}))
+            .await;
+        assert_eq!(s, 200, "{options}");
+        let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+        let (s, summary) = self
+            .rp(
+                "/v1/registration/verify",
+                Some(access_token),
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+            )
+            .await;
+        assert_eq!(s, 201, "{summary}");
+        summary
+    }
+
+    /// Passkey first: a discoverable assertion → `{nonce, username}`.
+    pub async fn usernameless(&self, authn: &mut SoftAuthenticator) -> (String, String) {
+        let (_, options) = self
+            .rp("/v1/authentication/options", None, &json!({}))
+            .await;
+        let assertion = authn.get(&options["publicKey"], ORIGIN).unwrap();
+        let (s, body) = self
+            .rp(
+                "/v1/authentication/verify",
+                None,
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        (
+            body["nonce"].as_str().unwrap().to_owned(),
+            body["username"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// `InitiateAuth(CUSTOM_AUTH)` → (session, challenge parameters).
+    pub async fn begin_custom(
+        &self,
+        username: &str,
+    ) -> (String, std::collections::HashMap<String, String>) {
+        let r = self
+            .cognito
+            .initiate_auth()
+            .client_id(CLIENT)
+            .auth_flow(AuthFlowType::CustomAuth)
+            .auth_parameters("USERNAME", username)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.challenge_name(),
+            Some(&ChallengeNameType::CustomChallenge)
+        );
+        (
+            r.session().unwrap().to_owned(),
+            r.challenge_parameters().unwrap().clone(),
+        )
+    }
+
+    pub async fn answer(
+        &self,
+        session: &str,
+        username: &str,
+        answer: &str,
+    ) -> Result<
+        cip::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput,
+        cip::error::SdkError<
+            cip::operation::respond_to_auth_challenge::RespondToAuthChallengeError,
+        >,
+    > {
+        self.cognito
+            .respond_to_auth_challenge()
+            .client_id(CLIENT)
+            .challenge_name(ChallengeNameType::CustomChallenge)
+            .session(session)
+            .challenge_responses("USERNAME", username)
+            .challenge_responses("ANSWER", answer)
+            .send()
+            .await
+    }
+
+    /// The browser's part of username-first: answer the options in the challenge
+    /// parameters, get a nonce.
+    pub async fn answer_challenge(
+        &self,
+        params: &std::collections::HashMap<String, String>,
+        authn: &mut SoftAuthenticator,
+    ) -> String {
+        let options: Value = serde_json::from_str(&params["publicKey"]).unwrap();
+        let assertion = authn.get(&options, ORIGIN).unwrap();
+        let (s, body) = self
+            .rp(
+                "/v1/authentication/verify",
+                None,
+                &json!({ "ceremonyId": params["ceremonyId"], "credential": assertion }),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body["nonce"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn error_code<E: cip::error::ProvideErrorMetadata + std::fmt::Debug>(
+    e: &cip::error::SdkError<E>,
+) -> (String, String) {
+    let s = e
+        .as_service_error()
+        .unwrap_or_else(|| panic!("not a service error: {e:?}"));
+    (
+        s.code().unwrap_or_default().to_owned(),
+        s.message().unwrap_or_default().to_owned(),
+    )
+}
