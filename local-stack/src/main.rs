@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         admin_token: Some(SecretString::from(admin_token.clone())),
         ceremony_ttl: Duration::from_secs(300),
         nonce_ttl: Duration::from_secs(120),
+        enrolment_ttl: Duration::from_secs(900),
         rate_limit_per_min: 600,
         trusted_proxies: vec![],
         auto_migrate: true,

@@ -16,6 +16,10 @@ pub enum Actor {
     Anonymous,
     /// The Cognito trigger Lambdas, through the service token.
     Service,
+    /// An administrator (API token holder or operator at the CLI), with a label.
+    Admin(String),
+    /// Someone holding an enrolment token (account recovery).
+    Enrolment(uuid::Uuid),
 }
 
 impl Actor {
@@ -24,6 +28,8 @@ impl Actor {
             Self::User(sub) => format!("user:{sub}"),
             Self::Anonymous => "anonymous".to_owned(),
             Self::Service => "service".to_owned(),
+            Self::Admin(who) => who.clone(),
+            Self::Enrolment(id) => format!("enrolment:{id}"),
         }
     }
 }
@@ -40,6 +46,11 @@ pub enum Action {
     ChallengeIssued,
     NonceRedeemed,
     NonceRedeemFailed,
+    CredentialRevoked,
+    AccountReset,
+    EnrolmentTokenIssued,
+    EnrolmentTokenUsed,
+    EnrolmentTokenRevoked,
 }
 
 impl Action {
@@ -54,6 +65,11 @@ impl Action {
             Self::ChallengeIssued => "challenge.issued",
             Self::NonceRedeemed => "nonce.redeemed",
             Self::NonceRedeemFailed => "nonce.redeem_failed",
+            Self::CredentialRevoked => "credential.revoked",
+            Self::AccountReset => "account.reset",
+            Self::EnrolmentTokenIssued => "enrolment_token.issued",
+            Self::EnrolmentTokenUsed => "enrolment_token.used",
+            Self::EnrolmentTokenRevoked => "enrolment_token.revoked",
         }
     }
 }

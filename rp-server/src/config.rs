@@ -110,6 +110,15 @@ pub struct ServeArgs {
     )]
     pub nonce_ttl_secs: u64,
 
+    /// Default lifetime of an admin-issued enrolment token, in seconds (60-604800).
+    #[arg(
+        long,
+        env = "RP_ENROLMENT_TTL_SECS",
+        value_name = "RP_ENROLMENT_TTL_SECS",
+        default_value_t = 900
+    )]
+    pub enrolment_ttl_secs: u64,
+
     /// Requests per minute per client IP on the browser-facing /v1/* endpoints; 0 turns the limit off.
     #[arg(
         long,
@@ -197,6 +206,7 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     pub ceremony_ttl: Duration,
     pub nonce_ttl: Duration,
+    pub enrolment_ttl: Duration,
     pub rate_limit_per_min: u32,
     pub trusted_proxies: Vec<IpNet>,
     pub auto_migrate: bool,
@@ -277,6 +287,12 @@ impl TryFrom<ServeArgs> for Config {
         if !(30..=3600).contains(&args.ceremony_ttl_secs) {
             return Err(bad("RP_CEREMONY_TTL_SECS", "must be between 30 and 3600"));
         }
+        if !(60..=604_800).contains(&args.enrolment_ttl_secs) {
+            return Err(bad(
+                "RP_ENROLMENT_TTL_SECS",
+                "must be between 60 and 604800",
+            ));
+        }
         if !(10..=600).contains(&args.nonce_ttl_secs) {
             return Err(bad("RP_NONCE_TTL_SECS", "must be between 10 and 600"));
         }
@@ -320,6 +336,7 @@ impl TryFrom<ServeArgs> for Config {
             admin_token: args.admin_token,
             ceremony_ttl: Duration::from_secs(args.ceremony_ttl_secs),
             nonce_ttl: Duration::from_secs(args.nonce_ttl_secs),
+            enrolment_ttl: Duration::from_secs(args.enrolment_ttl_secs),
             rate_limit_per_min: args.rate_limit_per_min,
             trusted_proxies: args.trusted_proxies,
             auto_migrate: args.auto_migrate,

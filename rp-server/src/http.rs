@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, middleware and the OpenAPI document. Handlers only translate
 //! between HTTP and the flows in [`crate::passkeys`] and [`crate::store`].
 
+pub mod admin;
 pub mod authentication;
 pub mod ceremony;
 pub mod credentials;
@@ -51,6 +52,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "credentials", description = "A user's own passkeys (Cognito access token)"),
         (name = "signup", description = "Passkey-first sign-up (when RP_SIGNUP_ENABLED=true)"),
         (name = "internal", description = "Called by the Cognito trigger Lambdas (service token)"),
+        (name = "admin", description = "Credential administration (RP_ADMIN_TOKEN)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -77,6 +79,11 @@ impl Modify for SecuritySchemes {
             "service",
             bearer("RP_SERVICE_TOKEN, held by the trigger Lambdas"),
         );
+        components.add_security_scheme("admin", bearer("RP_ADMIN_TOKEN"));
+        components.add_security_scheme(
+            "enrolment",
+            bearer("A one-time enrolment token (rpe_…) an admin issued for account recovery"),
+        );
     }
 }
 
@@ -98,6 +105,15 @@ pub fn app(state: AppState) -> Router {
     let internal = OpenApiRouter::new()
         .routes(routes!(internal::challenges))
         .routes(routes!(internal::redeem));
+    let admin = OpenApiRouter::new()
+        .routes(routes!(admin::user))
+        .routes(routes!(admin::credential))
+        .routes(routes!(admin::revoke))
+        .routes(routes!(admin::reset))
+        .routes(routes!(admin::issue_enrolment, admin::list_enrolment))
+        .routes(routes!(admin::revoke_enrolment))
+        .routes(routes!(admin::audit_events))
+        .routes(routes!(admin::stats));
     let ops = OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
@@ -106,6 +122,7 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(browser)
         .merge(internal)
+        .merge(admin)
         .merge(ops)
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);

@@ -4,8 +4,11 @@
 //! configuration, database, JWKS verifier and WebAuthn policy into that state and binds
 //! the listener, so tests drive the same code on port 0.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod authenticators;
+pub mod cli;
 pub mod clock;
 pub mod cognito;
 pub mod config;

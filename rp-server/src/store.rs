@@ -109,9 +109,18 @@ pub struct StoredCredential {
     pub user_verified: Option<bool>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked: Option<Revocation>,
 }
 
-const CREDENTIAL_COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, created_at, last_used_at";
+/// When, by whom and why a credential was revoked.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+const CREDENTIAL_COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
 
 fn credential_from(row: &PgRow) -> sqlx::Result<StoredCredential> {
     Ok(StoredCredential {
@@ -127,6 +136,16 @@ fn credential_from(row: &PgRow) -> sqlx::Result<StoredCredential> {
         user_verified: row.try_get("user_verified")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        revoked: match row.try_get::<Option<DateTime<Utc>>, _>("revoked_at")? {
+            None => None,
+            Some(at) => Some(Revocation {
+                at,
+                by: row
+                    .try_get::<Option<String>, _>("revoked_by")?
+                    .unwrap_or_default(),
+                reason: row.try_get("revoked_reason")?,
+            }),
+        },
     })
 }
 
@@ -168,7 +187,24 @@ pub async fn insert_credential(
     })
 }
 
+/// The user's usable (not revoked) credentials.
 pub async fn credentials_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<StoredCredential>> {
+    sqlx::query(&format!(
+        "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, credential_id"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(credential_from)
+    .collect()
+}
+
+/// Every credential the user ever had, revoked ones included (for admins).
+pub async fn all_credentials_of(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<StoredCredential>> {
@@ -183,6 +219,7 @@ pub async fn credentials_of(
     .collect()
 }
 
+/// A credential by id, revoked or not (callers check [`StoredCredential::revoked`]).
 pub async fn credential(
     db: impl PgExecutor<'_>,
     credential_id: &[u8],
@@ -219,7 +256,7 @@ pub async fn record_use(
     let result = sqlx::query(
         "UPDATE credentials
             SET sign_count = $2, backup_state = $3, user_verified = $4, last_used_at = $5
-          WHERE credential_id = $1
+          WHERE credential_id = $1 AND revoked_at IS NULL
             AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))",
     )
     .bind(credential_id)
@@ -239,7 +276,7 @@ pub async fn rename_credential(
     nickname: Option<&str>,
 ) -> sqlx::Result<Option<StoredCredential>> {
     sqlx::query(&format!(
-        "UPDATE credentials SET nickname = $3 WHERE user_id = $1 AND credential_id = $2 RETURNING {CREDENTIAL_COLUMNS}"
+        "UPDATE credentials SET nickname = $3 WHERE user_id = $1 AND credential_id = $2 AND revoked_at IS NULL RETURNING {CREDENTIAL_COLUMNS}"
     ))
     .bind(user_id)
     .bind(credential_id)
@@ -251,17 +288,63 @@ pub async fn rename_credential(
     .transpose()
 }
 
-pub async fn delete_credential(
+/// Which credentials to revoke.
+pub enum RevokeWhich<'a> {
+    /// One credential, optionally only if it belongs to this user.
+    One(&'a [u8], Option<Uuid>),
+    /// Every usable credential of the user (an account reset).
+    AllOf(Uuid),
+}
+
+/// Revokes credentials (they stay, so their ids can never be used or registered again)
+/// and deletes their unredeemed nonces. Returns the ids revoked now.
+pub async fn revoke_credentials(
     conn: &mut PgConnection,
-    user_id: Uuid,
-    credential_id: &[u8],
-) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND credential_id = $2")
-        .bind(user_id)
-        .bind(credential_id)
-        .execute(conn)
-        .await?;
-    Ok(result.rows_affected() == 1)
+    which: RevokeWhich<'_>,
+    by: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Vec<u8>>> {
+    let (one, owner, all_of) = match which {
+        RevokeWhich::One(id, owner) => (Some(id), owner, None),
+        RevokeWhich::AllOf(user) => (None, None, Some(user)),
+    };
+    let ids: Vec<Vec<u8>> = sqlx::query_scalar(
+        "UPDATE credentials SET revoked_at = $4, revoked_by = $5, revoked_reason = $6
+          WHERE revoked_at IS NULL
+            AND ($1::bytea IS NULL OR credential_id = $1)
+            AND ($2::uuid IS NULL OR user_id = $2)
+            AND ($3::uuid IS NULL OR user_id = $3)
+          RETURNING credential_id",
+    )
+    .bind(one)
+    .bind(owner)
+    .bind(all_of)
+    .bind(now)
+    .bind(by)
+    .bind(reason)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !ids.is_empty() {
+        sqlx::query("DELETE FROM nonces WHERE credential_id = ANY($1) AND redeemed_at IS NULL")
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+pub async fn user_by_username(
+    db: impl PgExecutor<'_>,
+    username: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query("SELECT id, cognito_sub, username FROM users WHERE username = $1 ORDER BY created_at LIMIT 1")
+        .bind(username)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -455,6 +538,8 @@ pub async fn redeem_nonce(
         "UPDATE nonces SET redeemed_at = $4, redeemed_challenge_id = $3
           WHERE nonce_hash = $1 AND cognito_sub = $2 AND redeemed_at IS NULL AND expires_at > $4
             AND (bound_challenge_id IS NULL OR bound_challenge_id = $3)
+            AND NOT EXISTS (SELECT 1 FROM credentials c
+                             WHERE c.credential_id = nonces.credential_id AND c.revoked_at IS NOT NULL)
           RETURNING user_id, credential_id",
     )
     .bind(hash)
@@ -509,7 +594,7 @@ pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result
 /// never holds long locks. Returns how many rows went.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
     let mut total = 0;
-    for table in ["ceremonies", "challenges", "nonces"] {
+    for table in ["ceremonies", "challenges", "nonces", "enrolment_tokens"] {
         loop {
             let sql = format!(
                 "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"
@@ -527,4 +612,121 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Res
         }
     }
     Ok(total)
+}
+
+/// An enrolment token as admins see it (never the token itself).
+#[derive(Debug, Clone)]
+pub struct EnrolmentToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn enrolment_from(r: &PgRow) -> sqlx::Result<EnrolmentToken> {
+    Ok(EnrolmentToken {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        used_at: r.try_get("used_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+const ENROLMENT_COLUMNS: &str =
+    "id, user_id, created_by, created_at, expires_at, used_at, revoked_at";
+
+pub async fn insert_enrolment_token(
+    db: impl PgExecutor<'_>,
+    t: &EnrolmentToken,
+    hash: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO enrolment_tokens (id, token_hash, user_id, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(t.id)
+    .bind(hash)
+    .bind(t.user_id)
+    .bind(&t.created_by)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A token that is unused, unrevoked and unexpired.
+pub async fn usable_enrolment_token(
+    db: impl PgExecutor<'_>,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<EnrolmentToken>> {
+    sqlx::query(&format!(
+        "SELECT {ENROLMENT_COLUMNS} FROM enrolment_tokens
+          WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+    ))
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(enrolment_from)
+    .transpose()
+}
+
+/// Marks the token used, if it still is usable; exactly one caller can succeed.
+pub async fn use_enrolment_token(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE enrolment_tokens SET used_at = $2
+          WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn enrolment_tokens_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<EnrolmentToken>> {
+    sqlx::query(&format!(
+        "SELECT {ENROLMENT_COLUMNS} FROM enrolment_tokens WHERE user_id = $1 ORDER BY created_at DESC, id"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(enrolment_from)
+    .collect()
+}
+
+/// Revokes a token that has not been used; returns it (as it is now) if it exists.
+pub async fn revoke_enrolment_token(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<EnrolmentToken>> {
+    sqlx::query(&format!(
+        "UPDATE enrolment_tokens SET revoked_at = COALESCE(revoked_at, $2)
+          WHERE id = $1 RETURNING {ENROLMENT_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(now)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(enrolment_from)
+    .transpose()
 }

@@ -40,6 +40,7 @@ impl Rp {
             admin_token: None,
             ceremony_ttl: Duration::from_secs(300),
             nonce_ttl: Duration::from_secs(120),
+            enrolment_ttl: Duration::from_secs(900),
             rate_limit_per_min: 0,
             trusted_proxies: vec![],
             auto_migrate: true,

@@ -98,6 +98,13 @@ pub async fn verify(
     let stored = store::credential(&state.db, &response.raw_id)
         .await?
         .ok_or_else(unknown_credential)?;
+    if stored.revoked.is_some() {
+        crate::metrics::ceremony_failed(KIND.as_str(), "revoked_credential");
+        return Err(ApiError::verification(
+            "CREDENTIAL_REVOKED",
+            "This passkey has been removed from the account; sign in another way.",
+        ));
+    }
     match (taken.challenge_id, taken.user_id) {
         // Started by the trigger for a known user: only that user's passkeys answer it.
         (Some(_), Some(expected)) if expected == stored.user_id => {}

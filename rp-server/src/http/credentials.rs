@@ -45,7 +45,7 @@ impl From<&StoredCredential> for CredentialSummary {
             created_at: c.created_at,
             last_used_at: c.last_used_at,
             aaguid: c.aaguid,
-            authenticator_name: None,
+            authenticator_name: crate::authenticators::name(c.aaguid),
             backup_eligible: c.backup_eligible,
             backup_state: c.backup_state,
             transports: c.transports.clone(),
@@ -152,8 +152,9 @@ pub async fn rename(
     Ok(Json(CredentialSummary::from(&renamed)))
 }
 
-/// Deletes one of the caller's passkeys. Another user's passkey answers 404, exactly as
-/// a passkey that does not exist.
+/// Deletes one of the caller's passkeys: it is revoked for good (it can neither sign in
+/// nor be registered again). Another user's passkey answers 404, exactly as a passkey
+/// that does not exist.
 #[utoipa::path(delete, path = "/v1/credentials/{id}", tag = "credentials", security(("cognito" = [])),
     params(("id" = String, Path, description = "Credential id, base64url")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -169,7 +170,15 @@ pub async fn delete(
         .ok_or_else(not_found)?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if !store::delete_credential(&mut tx, user.id, &id).await? {
+    let revoked = store::revoke_credentials(
+        &mut tx,
+        store::RevokeWhich::One(&id, Some(user.id)),
+        &format!("user:{}", who.sub),
+        Some("deleted by the user"),
+        now,
+    )
+    .await?;
+    if revoked.is_empty() {
         return Err(not_found());
     }
     audit::record(

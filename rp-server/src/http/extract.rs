@@ -84,6 +84,24 @@ where
     }
 }
 
+/// Query parameters, with rejections in the API's error shape.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| ApiError::bad_request("INVALID_REQUEST", e.body_text()))
+    }
+}
+
 /// Who is calling, for the audit log: the client IP (as resolved by the rate-limit
 /// layer, honouring trusted proxies) and the user agent.
 #[derive(Debug, Clone, Default)]

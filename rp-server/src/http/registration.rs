@@ -11,7 +11,7 @@ use super::ceremony::{self, Started};
 use super::credentials::{CredentialSummary, clean_nickname};
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
-use super::identity::SignedIn;
+use super::identity::Registrant;
 use crate::AppState;
 use crate::audit::{self, Action, Actor, Event};
 use crate::passkeys::aaguid_of;
@@ -50,17 +50,22 @@ pub struct RegistrationVerifyRequest {
 }
 
 /// Starts registering a passkey for the signed-in user.
-#[utoipa::path(post, path = "/v1/registration/options", tag = "registration", security(("cognito" = [])),
+#[utoipa::path(post, path = "/v1/registration/options", tag = "registration", security(("cognito" = []), ("enrolment" = [])),
     request_body = RegistrationOptionsRequest,
     responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn options(
     State(state): State<AppState>,
-    SignedIn(who): SignedIn,
+    who: Registrant,
     Json(body): Json<RegistrationOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     let nickname = clean_nickname(body.nickname.as_deref())?;
     let mut tx = state.db.begin().await?;
-    let user = store::upsert_user(&mut tx, &who.sub, &who.username, state.clock.now()).await?;
+    let user = match who {
+        Registrant::Cognito(who) => {
+            store::upsert_user(&mut tx, &who.sub, &who.username, state.clock.now()).await?
+        }
+        Registrant::Enrolment { user, .. } => user,
+    };
     let existing = store::credentials_of(&mut *tx, user.id).await?;
     let (options, reg_state) = state
         .rp
@@ -91,27 +96,29 @@ pub async fn options(
 }
 
 /// Finishes registering: verifies the authenticator's response and stores the passkey.
-#[utoipa::path(post, path = "/v1/registration/verify", tag = "registration", security(("cognito" = [])),
+#[utoipa::path(post, path = "/v1/registration/verify", tag = "registration", security(("cognito" = []), ("enrolment" = [])),
     request_body = RegistrationVerifyRequest,
     responses((status = 201, body = CredentialSummary), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
-    SignedIn(who): SignedIn,
+    who: Registrant,
     client: ClientContext,
     Json(body): Json<RegistrationVerifyRequest>,
 ) -> Result<(StatusCode, Json<CredentialSummary>), ApiError> {
     let override_nickname = clean_nickname(body.nickname.as_deref())?;
+    let (sub, enrolment) = match &who {
+        Registrant::Cognito(u) => (u.sub.clone(), None),
+        Registrant::Enrolment { token_id, user } => (user.cognito_sub.clone(), Some(*token_id)),
+    };
     // No user row means no registration was ever started by this user.
-    let user = store::user_by_sub(&state.db, &who.sub)
-        .await?
-        .ok_or_else(|| {
-            ApiError::gone(
-                "CEREMONY_NOT_FOUND",
-                "This ceremony does not exist or was already used; start again.",
-            )
-        })?;
+    let user = store::user_by_sub(&state.db, &sub).await?.ok_or_else(|| {
+        ApiError::gone(
+            "CEREMONY_NOT_FOUND",
+            "This ceremony does not exist or was already used; start again.",
+        )
+    })?;
     let taken = ceremony::consume(&state, body.ceremony_id, KIND, Some(user.id)).await?;
     let reg_state: RegistrationState =
         serde_json::from_value(taken.state).map_err(ceremony::corrupt_state)?;
@@ -131,6 +138,14 @@ pub async fn verify(
     )?;
 
     let mut tx = state.db.begin().await?;
+    // An enrolment token is spent by the registration it allows, atomically with it.
+    if let Some(token_id) = enrolment
+        && !store::use_enrolment_token(&mut *tx, token_id, now).await?
+    {
+        return Err(ApiError::Unauthorized(
+            "The enrolment token is not valid (unknown, used, revoked or expired).",
+        ));
+    }
     if let Inserted::Duplicate = store::insert_credential(&mut tx, &stored).await? {
         crate::metrics::ceremony_failed(KIND.as_str(), "duplicate");
         return Err(ApiError::conflict(
@@ -138,10 +153,26 @@ pub async fn verify(
             "This passkey is already registered.",
         ));
     }
+    let actor = match enrolment {
+        Some(id) => Actor::Enrolment(id),
+        None => Actor::User(sub.clone()),
+    };
+    if let Some(token_id) = enrolment {
+        audit::record(
+            &mut *tx,
+            now,
+            Event::new(actor.clone(), Action::EnrolmentTokenUsed)
+                .user(user.id, &user.cognito_sub)
+                .credential(&stored.credential_id)
+                .client(&client)
+                .details(serde_json::json!({ "tokenId": token_id })),
+        )
+        .await?;
+    }
     audit::record(
         &mut *tx,
         now,
-        Event::new(Actor::User(who.sub.clone()), Action::CredentialRegistered)
+        Event::new(actor, Action::CredentialRegistered)
             .user(user.id, &user.cognito_sub)
             .credential(&stored.credential_id)
             .client(&client)
@@ -183,5 +214,6 @@ pub fn stored_credential(
         user_verified: Some(passkey.user_verified),
         created_at: now,
         last_used_at: None,
+        revoked: None,
     })
 }

@@ -94,7 +94,7 @@ async fn users_see_rename_and_delete_only_their_own_passkeys() {
     // A deleted passkey no longer signs in.
     app.sign_in(&mut b)
         .await
-        .expect_error(422, "UNKNOWN_CREDENTIAL");
+        .expect_error(422, "CREDENTIAL_REVOKED");
     app.sign_in(&mut a).await.expect(200);
 
     let actions = app.audit_actions().await;

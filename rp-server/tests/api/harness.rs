@@ -89,6 +89,7 @@ pub fn base_config(idp: &TokenIssuer, database_url: String) -> Config {
         admin_token: Some(SecretString::from(ADMIN_TOKEN.to_owned())),
         ceremony_ttl: Duration::from_secs(300),
         nonce_ttl: Duration::from_secs(120),
+        enrolment_ttl: Duration::from_secs(900),
         rate_limit_per_min: 0,
         trusted_proxies: vec![],
         auto_migrate: true,

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin;
 mod authentication;
 mod bad_input;
 mod credentials;

@@ -1,0 +1,502 @@
+//! Credential administration, shared by the admin HTTP API and the `rp-server admin`
+//! command: find users, list and revoke credentials, reset accounts, issue enrolment
+//! tokens for recovery, read the audit log, aggregate statistics. Every change writes an
+//! audit event naming the admin actor, in the same transaction.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Actor, Event};
+use crate::store::{self, Db, EnrolmentToken, RevokeWhich, StoredCredential, User};
+
+/// Prefix that tells an enrolment token from a Cognito access token.
+pub const ENROLMENT_PREFIX: &str = "rpe_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no such user")]
+    UserNotFound,
+    #[error("no such credential")]
+    CredentialNotFound,
+    #[error("no such enrolment token")]
+    TokenNotFound,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// How an admin names a user.
+#[derive(Debug, Clone)]
+pub enum UserRef {
+    Sub(String),
+    Username(String),
+}
+
+pub async fn find_user(db: &Db, r: &UserRef) -> Result<User, AdminError> {
+    let found = match r {
+        UserRef::Sub(s) => store::user_by_sub(db, s).await?,
+        UserRef::Username(u) => store::user_by_username(db, u).await?,
+    };
+    found.ok_or(AdminError::UserNotFound)
+}
+
+/// What admins see of a credential.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCredential {
+    pub id: String,
+    pub user_sub: String,
+    pub username: String,
+    pub nickname: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub aaguid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticator_name: Option<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub transports: Vec<String>,
+    pub sign_count: i64,
+    /// Whether user verification happened at the last use (or at registration).
+    pub user_verified: Option<bool>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub revoked_reason: Option<String>,
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn credential_id(s: &str) -> Result<Vec<u8>, AdminError> {
+    URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| AdminError::Invalid("the credential id must be base64url".to_owned()))
+}
+
+fn view(c: &StoredCredential, user: &User) -> AdminCredential {
+    AdminCredential {
+        id: b64(&c.credential_id),
+        user_sub: user.cognito_sub.clone(),
+        username: user.username.clone(),
+        nickname: c.nickname.clone(),
+        created_at: c.created_at,
+        last_used_at: c.last_used_at,
+        aaguid: c.aaguid,
+        authenticator_name: crate::authenticators::name(c.aaguid),
+        backup_eligible: c.backup_eligible,
+        backup_state: c.backup_state,
+        transports: c.transports.clone(),
+        sign_count: c.sign_count,
+        user_verified: c.user_verified,
+        revoked_at: c.revoked.as_ref().map(|r| r.at),
+        revoked_by: c.revoked.as_ref().map(|r| r.by.clone()),
+        revoked_reason: c.revoked.as_ref().and_then(|r| r.reason.clone()),
+    }
+}
+
+/// A user's credentials, revoked ones included.
+pub async fn credentials(db: &Db, user: &User) -> Result<Vec<AdminCredential>, AdminError> {
+    Ok(store::all_credentials_of(db, user.id)
+        .await?
+        .iter()
+        .map(|c| view(c, user))
+        .collect())
+}
+
+pub async fn credential(db: &Db, id: &[u8]) -> Result<AdminCredential, AdminError> {
+    let c = store::credential(db, id)
+        .await?
+        .ok_or(AdminError::CredentialNotFound)?;
+    let user = store::user_by_id(db, c.user_id)
+        .await?
+        .ok_or(AdminError::CredentialNotFound)?;
+    Ok(view(&c, &user))
+}
+
+/// Revokes one credential. Revoking a revoked credential changes nothing.
+pub async fn revoke(
+    db: &Db,
+    id: &[u8],
+    actor: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<AdminCredential, AdminError> {
+    let c = store::credential(db, id)
+        .await?
+        .ok_or(AdminError::CredentialNotFound)?;
+    let user = store::user_by_id(db, c.user_id)
+        .await?
+        .ok_or(AdminError::CredentialNotFound)?;
+    let mut tx = db.begin().await?;
+    let revoked =
+        store::revoke_credentials(&mut tx, RevokeWhich::One(id, None), actor, reason, now).await?;
+    if !revoked.is_empty() {
+        audit::record(
+            &mut *tx,
+            now,
+            Event::new(Actor::Admin(actor.to_owned()), Action::CredentialRevoked)
+                .user(user.id, &user.cognito_sub)
+                .credential(id)
+                .details(serde_json::json!({ "reason": reason })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    credential(db, id).await
+}
+
+/// Account reset: revokes every usable credential of the user (and their pending
+/// enrolment tokens). Returns the ids revoked.
+pub async fn reset(
+    db: &Db,
+    user: &User,
+    actor: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, AdminError> {
+    let mut tx = db.begin().await?;
+    let revoked =
+        store::revoke_credentials(&mut tx, RevokeWhich::AllOf(user.id), actor, reason, now).await?;
+    sqlx::query("UPDATE enrolment_tokens SET revoked_at = $2 WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL")
+        .bind(user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::Admin(actor.to_owned()), Action::AccountReset)
+            .user(user.id, &user.cognito_sub)
+            .details(serde_json::json!({ "reason": reason, "revoked": revoked.iter().map(|i| b64(i)).collect::<Vec<_>>() })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(revoked.iter().map(|i| b64(i)).collect())
+}
+
+/// What admins see of an enrolment token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentTokenView {
+    pub id: Uuid,
+    pub user_sub: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// `pending`, `used`, `revoked` or `expired`.
+    pub status: String,
+}
+
+fn token_view(t: &EnrolmentToken, sub: &str, now: DateTime<Utc>) -> EnrolmentTokenView {
+    let status = if t.used_at.is_some() {
+        "used"
+    } else if t.revoked_at.is_some() {
+        "revoked"
+    } else if t.expires_at <= now {
+        "expired"
+    } else {
+        "pending"
+    };
+    EnrolmentTokenView {
+        id: t.id,
+        user_sub: sub.to_owned(),
+        created_by: t.created_by.clone(),
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        used_at: t.used_at,
+        revoked_at: t.revoked_at,
+        status: status.to_owned(),
+    }
+}
+
+/// A new enrolment token; `token` is shown this once and stored only as a hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedEnrolmentToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub details: EnrolmentTokenView,
+}
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Issues a one-time enrolment token for `sub`. A user unknown to rp-server (no passkey
+/// ever) is created when `username` is given.
+pub async fn issue_enrolment_token(
+    db: &Db,
+    sub: &str,
+    username: Option<&str>,
+    ttl: Duration,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<IssuedEnrolmentToken, AdminError> {
+    if ttl <= Duration::zero() || ttl > Duration::days(7) {
+        return Err(AdminError::Invalid(
+            "the lifetime must be between 1 second and 7 days".to_owned(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let user = match (store::user_by_sub(&mut *tx, sub).await?, username) {
+        (Some(u), _) => u,
+        (None, Some(name)) if !name.trim().is_empty() => {
+            store::upsert_user(&mut tx, sub, name.trim(), now).await?
+        }
+        (None, _) => return Err(AdminError::UserNotFound),
+    };
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!("{ENROLMENT_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let record = EnrolmentToken {
+        id: Uuid::new_v4(),
+        user_id: user.id,
+        created_by: actor.to_owned(),
+        created_at: now,
+        expires_at: now + ttl,
+        used_at: None,
+        revoked_at: None,
+    };
+    store::insert_enrolment_token(&mut *tx, &record, &hash_token(&token)).await?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::Admin(actor.to_owned()), Action::EnrolmentTokenIssued)
+            .user(user.id, &user.cognito_sub)
+            .details(serde_json::json!({ "tokenId": record.id, "expiresAt": record.expires_at })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(IssuedEnrolmentToken {
+        token,
+        details: token_view(&record, &user.cognito_sub, now),
+    })
+}
+
+pub async fn enrolment_tokens(
+    db: &Db,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<Vec<EnrolmentTokenView>, AdminError> {
+    Ok(store::enrolment_tokens_of(db, user.id)
+        .await?
+        .iter()
+        .map(|t| token_view(t, &user.cognito_sub, now))
+        .collect())
+}
+
+pub async fn revoke_enrolment_token(
+    db: &Db,
+    id: Uuid,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<EnrolmentTokenView, AdminError> {
+    let mut tx = db.begin().await?;
+    let t = store::revoke_enrolment_token(&mut *tx, id, now)
+        .await?
+        .ok_or(AdminError::TokenNotFound)?;
+    let user = store::user_by_id(&mut *tx, t.user_id)
+        .await?
+        .ok_or(AdminError::TokenNotFound)?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(
+            Actor::Admin(actor.to_owned()),
+            Action::EnrolmentTokenRevoked,
+        )
+        .user(user.id, &user.cognito_sub)
+        .details(serde_json::json!({ "tokenId": id })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token_view(&t, &user.cognito_sub, now))
+}
+
+/// One audit event as admins read it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub user_sub: Option<String>,
+    pub credential_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub sub: Option<String>,
+    pub credential_id: Option<Vec<u8>>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub events: Vec<AuditEventView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, i64), AdminError> {
+    let bad = || AdminError::Invalid("the cursor is not one this server issued".to_owned());
+    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// The audit log, newest first, paginated with a keyset cursor.
+pub async fn audit_log(db: &Db, f: &AuditFilter) -> Result<AuditPage, AdminError> {
+    let limit = f.limit.clamp(1, 500);
+    let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
+    let rows = sqlx::query(
+        "SELECT id, occurred_at, actor, action, cognito_sub, credential_id, host(ip) AS ip, user_agent, details
+           FROM audit_events
+          WHERE ($1::text IS NULL OR cognito_sub = $1)
+            AND ($2::bytea IS NULL OR credential_id = $2)
+            AND ($3::text IS NULL OR action = $3)
+            AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+            AND ($5::timestamptz IS NULL OR occurred_at < $5)
+            AND ($6::timestamptz IS NULL OR (occurred_at, id) < ($6, $7))
+          ORDER BY occurred_at DESC, id DESC
+          LIMIT $8",
+    )
+    .bind(&f.sub)
+    .bind(&f.credential_id)
+    .bind(&f.action)
+    .bind(f.since)
+    .bind(f.until)
+    .bind(cursor.map(|c| c.0))
+    .bind(cursor.map(|c| c.1).unwrap_or(0))
+    .bind(limit + 1)
+    .fetch_all(db)
+    .await?;
+    let mut events = rows
+        .iter()
+        .map(|r| {
+            Ok(AuditEventView {
+                id: r.try_get("id")?,
+                occurred_at: r.try_get("occurred_at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                user_sub: r.try_get("cognito_sub")?,
+                credential_id: r
+                    .try_get::<Option<Vec<u8>>, _>("credential_id")?
+                    .map(|c| b64(&c)),
+                ip: r.try_get("ip")?,
+                user_agent: r.try_get("user_agent")?,
+                details: r.try_get("details")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let next_cursor = if events.len() as i64 > limit {
+        events.truncate(limit as usize);
+        events.last().map(|e| encode_cursor(e.occurred_at, e.id))
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        events,
+        next_cursor,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorCount {
+    pub aaguid: Option<Uuid>,
+    pub name: Option<String>,
+    pub credentials: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCount {
+    pub day: chrono::NaiveDate,
+    pub sign_ins: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub users_with_passkeys: i64,
+    pub active_credentials: i64,
+    pub revoked_credentials: i64,
+    pub credentials_by_authenticator: Vec<AuthenticatorCount>,
+    /// Successful passkey sign-ins per UTC day, the last 30 days.
+    pub sign_ins_per_day: Vec<DayCount>,
+}
+
+pub async fn stats(db: &Db, now: DateTime<Utc>) -> Result<Stats, AdminError> {
+    let users: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT user_id) FROM credentials WHERE revoked_at IS NULL",
+    )
+    .fetch_one(db)
+    .await?;
+    let (active, revoked): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE revoked_at IS NULL), count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM credentials",
+    )
+    .fetch_one(db)
+    .await?;
+    let by_aaguid: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
+        "SELECT aaguid, count(*) FROM credentials WHERE revoked_at IS NULL GROUP BY aaguid ORDER BY count(*) DESC, aaguid",
+    )
+    .fetch_all(db)
+    .await?;
+    let per_day: Vec<(chrono::NaiveDate, i64)> = sqlx::query_as(
+        "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*)
+           FROM audit_events
+          WHERE action = $1 AND occurred_at >= $2
+          GROUP BY day ORDER BY day",
+    )
+    .bind(Action::AuthenticationSucceeded.as_str())
+    .bind(now - Duration::days(30))
+    .fetch_all(db)
+    .await?;
+    Ok(Stats {
+        users_with_passkeys: users,
+        active_credentials: active,
+        revoked_credentials: revoked,
+        credentials_by_authenticator: by_aaguid
+            .into_iter()
+            .map(|(aaguid, n)| AuthenticatorCount {
+                aaguid,
+                name: crate::authenticators::name(aaguid),
+                credentials: n,
+            })
+            .collect(),
+        sign_ins_per_day: per_day
+            .into_iter()
+            .map(|(day, n)| DayCount { day, sign_ins: n })
+            .collect(),
+    })
+}

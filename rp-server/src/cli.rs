@@ -1,0 +1,328 @@
+//! `rp-server admin …`: the admin operations for operators with database access, with
+//! human-readable or `--json` output. Same code paths and audit events as the admin API.
+
+use std::io::Write as _;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::admin::{self, AuditFilter, UserRef};
+use crate::config::DatabaseArgs;
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who is acting, for the audit log [default: admin:cli:$USER].
+    #[arg(long, global = true)]
+    pub actor: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// List a user's credentials (revoked ones included).
+    List(UserSelector),
+    /// Show one credential.
+    Show { credential_id: String },
+    /// Revoke one credential for good.
+    Revoke {
+        credential_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Account reset: revoke all of a user's credentials and pending enrolment tokens.
+    Reset {
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Issue a one-time enrolment token (account recovery); printed once.
+    Enrol {
+        #[arg(long)]
+        sub: String,
+        /// Needed only for a user rp-server has never seen.
+        #[arg(long)]
+        username: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 900)]
+        ttl_secs: i64,
+    },
+    /// List a user's enrolment tokens.
+    Tokens {
+        #[arg(long)]
+        sub: String,
+    },
+    /// Revoke an enrolment token.
+    RevokeToken { id: Uuid },
+    /// Read the audit log, newest first.
+    Audit {
+        #[arg(long)]
+        sub: Option<String>,
+        #[arg(long)]
+        credential_id: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+        /// RFC 3339 time.
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// RFC 3339 time.
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Users with passkeys, credentials by authenticator, sign-ins per day.
+    Stats,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct UserSelector {
+    #[arg(long)]
+    pub sub: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+}
+
+fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+    } else {
+        text(&mut out)?;
+    }
+    Ok(())
+}
+
+fn credential_line(c: &admin::AdminCredential) -> String {
+    format!(
+        "{}  {:<24} created {}  last used {}  signCount {}  {}{}",
+        c.id,
+        c.authenticator_name
+            .clone()
+            .or(c.nickname.clone())
+            .unwrap_or_else(|| "unknown authenticator".into()),
+        c.created_at.format("%Y-%m-%d %H:%M"),
+        c.last_used_at
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "never".into()),
+        c.sign_count,
+        if c.backup_eligible {
+            "synced"
+        } else {
+            "device-bound"
+        },
+        c.revoked_at
+            .map(|t| format!(
+                "  REVOKED {} by {}",
+                t.format("%Y-%m-%d %H:%M"),
+                c.revoked_by.clone().unwrap_or_default()
+            ))
+            .unwrap_or_default(),
+    )
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let db = crate::connect_lazy(&args.database.database_url, 2)?;
+    let actor = args.actor.clone().unwrap_or_else(|| {
+        format!(
+            "admin:cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    });
+    let now = Utc::now();
+    let json = args.json;
+    match args.command {
+        AdminCommand::List(sel) => {
+            let r = match (sel.sub, sel.username) {
+                (Some(s), _) => UserRef::Sub(s),
+                (None, Some(u)) => UserRef::Username(u),
+                (None, None) => anyhow::bail!("give --sub or --username"),
+            };
+            let user = admin::find_user(&db, &r).await?;
+            let creds = admin::credentials(&db, &user).await?;
+            print(json, &creds, |o| {
+                writeln!(
+                    o,
+                    "{} (sub {}): {} credential(s)",
+                    user.username,
+                    user.cognito_sub,
+                    creds.len()
+                )?;
+                for c in &creds {
+                    writeln!(o, "  {}", credential_line(c))?;
+                }
+                Ok(())
+            })
+        }
+        AdminCommand::Show { credential_id } => {
+            let c = admin::credential(&db, &admin::credential_id(&credential_id)?).await?;
+            print(json, &c, |o| {
+                writeln!(
+                    o,
+                    "{} of {} (sub {})",
+                    credential_line(&c),
+                    c.username,
+                    c.user_sub
+                )
+            })
+        }
+        AdminCommand::Revoke {
+            credential_id,
+            reason,
+        } => {
+            let c = admin::revoke(
+                &db,
+                &admin::credential_id(&credential_id)?,
+                &actor,
+                reason.as_deref(),
+                now,
+            )
+            .await?;
+            print(json, &c, |o| {
+                writeln!(o, "revoked: {}", credential_line(&c))
+            })
+        }
+        AdminCommand::Reset { sub, reason } => {
+            let user = admin::find_user(&db, &UserRef::Sub(sub)).await?;
+            let revoked = admin::reset(&db, &user, &actor, reason.as_deref(), now).await?;
+            print(json, &revoked, |o| {
+                writeln!(
+                    o,
+                    "reset {}: {} credential(s) revoked",
+                    user.username,
+                    revoked.len()
+                )
+            })
+        }
+        AdminCommand::Enrol {
+            sub,
+            username,
+            ttl_secs,
+        } => {
+            let issued = admin::issue_enrolment_token(
+                &db,
+                &sub,
+                username.as_deref(),
+                chrono::Duration::seconds(ttl_secs),
+                &actor,
+                now,
+            )
+            .await?;
+            print(json, &issued, |o| {
+                writeln!(
+                    o,
+                    "enrolment token for sub {} (id {}), valid until {}:",
+                    issued.details.user_sub, issued.details.id, issued.details.expires_at
+                )?;
+                writeln!(o, "{}", issued.token)
+            })
+        }
+        AdminCommand::Tokens { sub } => {
+            let user = admin::find_user(&db, &UserRef::Sub(sub)).await?;
+            let tokens = admin::enrolment_tokens(&db, &user, now).await?;
+            print(json, &tokens, |o| {
+                for t in &tokens {
+                    writeln!(
+                        o,
+                        "{}  {:<8} created {} by {}  expires {}",
+                        t.id,
+                        t.status,
+                        t.created_at.format("%Y-%m-%d %H:%M"),
+                        t.created_by,
+                        t.expires_at.format("%Y-%m-%d %H:%M")
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        AdminCommand::RevokeToken { id } => {
+            let t = admin::revoke_enrolment_token(&db, id, &actor, now).await?;
+            print(json, &t, |o| {
+                writeln!(o, "enrolment token {} is {}", t.id, t.status)
+            })
+        }
+        AdminCommand::Audit {
+            sub,
+            credential_id,
+            action,
+            since,
+            until,
+            limit,
+            cursor,
+        } => {
+            let filter = AuditFilter {
+                sub,
+                credential_id: credential_id
+                    .as_deref()
+                    .map(admin::credential_id)
+                    .transpose()?,
+                action,
+                since,
+                until,
+                cursor,
+                limit,
+            };
+            let page = admin::audit_log(&db, &filter).await?;
+            print(json, &page, |o| {
+                for e in &page.events {
+                    writeln!(
+                        o,
+                        "{}  {:<26} {:<40} sub={} credential={} ip={}",
+                        e.occurred_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                        e.action,
+                        e.actor,
+                        e.user_sub.as_deref().unwrap_or("-"),
+                        e.credential_id.as_deref().unwrap_or("-"),
+                        e.ip.as_deref().unwrap_or("-"),
+                    )?;
+                }
+                if let Some(c) = &page.next_cursor {
+                    writeln!(o, "more: --cursor {c}")?;
+                }
+                Ok(())
+            })
+        }
+        AdminCommand::Stats => {
+            let s = admin::stats(&db, now).await?;
+            print(json, &s, |o| {
+                writeln!(o, "users with passkeys: {}", s.users_with_passkeys)?;
+                writeln!(
+                    o,
+                    "credentials: {} active, {} revoked",
+                    s.active_credentials, s.revoked_credentials
+                )?;
+                for a in &s.credentials_by_authenticator {
+                    writeln!(
+                        o,
+                        "  {:>6}  {}",
+                        a.credentials,
+                        a.name
+                            .clone()
+                            .or(a.aaguid.map(|u| u.to_string()))
+                            .unwrap_or_else(|| "unknown".into())
+                    )?;
+                }
+                for d in &s.sign_ins_per_day {
+                    writeln!(o, "  {}  {} sign-ins", d.day, d.sign_ins)?;
+                }
+                Ok(())
+            })
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The admin API (`/admin/v1/*`, `Authorization: Bearer $RP_ADMIN_TOKEN`): credential
+//! management, account recovery, audit log, statistics. Off (404) when no admin token is
+//! configured. The optional `X-Admin-Actor` header names the person acting; it is
+//! recorded in the audit log next to the token's identity.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use crate::AppState;
+use crate::admin::{
+    self, AdminCredential, AdminError, AuditFilter, AuditPage, EnrolmentTokenView,
+    IssuedEnrolmentToken, Stats, UserRef,
+};
+use crate::auth;
+use rp_shared::error::ErrorBody;
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::UserNotFound => ApiError::not_found(
+                "USER_NOT_FOUND",
+                "No such user (rp-server knows users once they start a registration).",
+            ),
+            AdminError::CredentialNotFound => {
+                ApiError::not_found("CREDENTIAL_NOT_FOUND", "No such credential.")
+            }
+            AdminError::TokenNotFound => {
+                ApiError::not_found("ENROLMENT_TOKEN_NOT_FOUND", "No such enrolment token.")
+            }
+            AdminError::Invalid(m) => ApiError::bad_request("INVALID_REQUEST", m),
+            AdminError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// An authenticated admin; `actor` is what the audit log records.
+pub struct Admin {
+    pub actor: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = &state.config.admin_token else {
+            return Err(ApiError::not_found(
+                "ADMIN_API_DISABLED",
+                "The admin API is off (RP_ADMIN_TOKEN is not set).",
+            ));
+        };
+        match auth::bearer(&parts.headers) {
+            Some(t) if auth::token_matches(t, expected) => {}
+            _ => return Err(ApiError::Unauthorized("A valid admin token is required.")),
+        }
+        let named = parts
+            .headers
+            .get("x-admin-actor")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| {
+                s.trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(128)
+                    .collect::<String>()
+            })
+            .filter(|s| !s.is_empty());
+        Ok(Self {
+            actor: match named {
+                Some(n) => format!("admin:api:{n}"),
+                None => "admin:api".to_owned(),
+            },
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// The user's Cognito `sub`.
+    pub sub: Option<String>,
+    /// The user's Cognito username (as in their access tokens).
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserCredentials {
+    pub user_sub: String,
+    pub username: String,
+    pub credentials: Vec<AdminCredential>,
+}
+
+/// A user's credentials (revoked ones included), by `sub` or `username`.
+#[utoipa::path(get, path = "/admin/v1/users", tag = "admin", security(("admin" = [])), params(UserQuery),
+    responses((status = 200, body = UserCredentials), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn user(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<UserQuery>,
+) -> Result<Json<UserCredentials>, ApiError> {
+    let r = match (q.sub, q.username) {
+        (Some(s), None) => UserRef::Sub(s),
+        (None, Some(u)) => UserRef::Username(u),
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_REQUEST",
+                "Give exactly one of `sub` or `username`.",
+            ));
+        }
+    };
+    let user = admin::find_user(&state.db, &r).await?;
+    let credentials = admin::credentials(&state.db, &user).await?;
+    Ok(Json(UserCredentials {
+        user_sub: user.cognito_sub,
+        username: user.username,
+        credentials,
+    }))
+}
+
+/// One credential.
+#[utoipa::path(get, path = "/admin/v1/credentials/{id}", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "Credential id, base64url")),
+    responses((status = 200, body = AdminCredential), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn credential(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<AdminCredential>, ApiError> {
+    Ok(Json(
+        admin::credential(&state.db, &admin::credential_id(&id)?).await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Reason {
+    /// Why, for the audit log.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn reason(r: &Reason) -> Result<Option<&str>, ApiError> {
+    match r.reason.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > 500 => Err(ApiError::bad_request(
+            "INVALID_REQUEST",
+            "A reason has at most 500 characters.",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Revokes one credential for good: it can never sign in or be registered again.
+#[utoipa::path(post, path = "/admin/v1/credentials/{id}/revoke", tag = "admin", security(("admin" = [])),
+    params(("id" = String, Path, description = "Credential id, base64url")), request_body = Reason,
+    responses((status = 200, body = AdminCredential), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    who: Admin,
+    Path(id): Path<String>,
+    Json(body): Json<Reason>,
+) -> Result<Json<AdminCredential>, ApiError> {
+    let id = admin::credential_id(&id)?;
+    Ok(Json(
+        admin::revoke(
+            &state.db,
+            &id,
+            &who.actor,
+            reason(&body)?,
+            state.clock.now(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetResult {
+    pub user_sub: String,
+    /// The credential ids revoked.
+    pub revoked: Vec<String>,
+}
+
+/// Account reset: revokes all of the user's credentials and pending enrolment tokens.
+#[utoipa::path(post, path = "/admin/v1/users/{sub}/reset", tag = "admin", security(("admin" = [])),
+    params(("sub" = String, Path, description = "The user's Cognito sub")), request_body = Reason,
+    responses((status = 200, body = ResetResult), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reset(
+    State(state): State<AppState>,
+    who: Admin,
+    Path(sub): Path<String>,
+    Json(body): Json<Reason>,
+) -> Result<Json<ResetResult>, ApiError> {
+    let user = admin::find_user(&state.db, &UserRef::Sub(sub)).await?;
+    let revoked = admin::reset(
+        &state.db,
+        &user,
+        &who.actor,
+        reason(&body)?,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(ResetResult {
+        user_sub: user.cognito_sub,
+        revoked,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentRequest {
+    /// Lifetime in seconds (default `RP_ENROLMENT_TTL_SECS`, at most 7 days).
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+    /// The Cognito username, needed only for a user rp-server has never seen.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// Issues a one-time enrolment token: the user's browser presents it instead of an
+/// access token on `/v1/registration/*` to register a new passkey (account recovery).
+/// The token is returned this once and stored only as a hash.
+#[utoipa::path(post, path = "/admin/v1/users/{sub}/enrolment-tokens", tag = "admin", security(("admin" = [])),
+    params(("sub" = String, Path, description = "The user's Cognito sub")), request_body = EnrolmentRequest,
+    responses((status = 201, body = IssuedEnrolmentToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn issue_enrolment(
+    State(state): State<AppState>,
+    who: Admin,
+    Path(sub): Path<String>,
+    Json(body): Json<EnrolmentRequest>,
+) -> Result<(StatusCode, Json<IssuedEnrolmentToken>), ApiError> {
+    let ttl = match body.ttl_secs {
+        Some(s) => chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX).min(8 * 86400)),
+        None => chrono::Duration::from_std(state.config.enrolment_ttl)
+            .unwrap_or(chrono::Duration::minutes(15)),
+    };
+    let issued = admin::issue_enrolment_token(
+        &state.db,
+        &sub,
+        body.username.as_deref(),
+        ttl,
+        &who.actor,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrolmentTokenList {
+    pub tokens: Vec<EnrolmentTokenView>,
+}
+
+/// A user's enrolment tokens (without the tokens themselves).
+#[utoipa::path(get, path = "/admin/v1/users/{sub}/enrolment-tokens", tag = "admin", security(("admin" = [])),
+    params(("sub" = String, Path, description = "The user's Cognito sub")),
+    responses((status = 200, body = EnrolmentTokenList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_enrolment(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(sub): Path<String>,
+) -> Result<Json<EnrolmentTokenList>, ApiError> {
+    let user = admin::find_user(&state.db, &UserRef::Sub(sub)).await?;
+    Ok(Json(EnrolmentTokenList {
+        tokens: admin::enrolment_tokens(&state.db, &user, state.clock.now()).await?,
+    }))
+}
+
+/// Revokes an enrolment token.
+#[utoipa::path(post, path = "/admin/v1/enrolment-tokens/{id}/revoke", tag = "admin", security(("admin" = [])),
+    params(("id" = Uuid, Path, description = "Enrolment token id")),
+    responses((status = 200, body = EnrolmentTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_enrolment(
+    State(state): State<AppState>,
+    who: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<Json<EnrolmentTokenView>, ApiError> {
+    Ok(Json(
+        admin::revoke_enrolment_token(&state.db, id, &who.actor, state.clock.now()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct AuditQuery {
+    /// Only events about this Cognito `sub`.
+    pub sub: Option<String>,
+    /// Only events about this credential (base64url).
+    pub credential_id: Option<String>,
+    /// Only this action, e.g. `credential.revoked`.
+    pub action: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-500 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/admin/v1/audit-events", tag = "admin", security(("admin" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn audit_events(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let filter = AuditFilter {
+        sub: q.sub,
+        credential_id: q
+            .credential_id
+            .as_deref()
+            .map(admin::credential_id)
+            .transpose()?,
+        action: q.action,
+        since: q.since,
+        until: q.until,
+        cursor: q.cursor,
+        limit: q.limit.unwrap_or(100),
+    };
+    Ok(Json(admin::audit_log(&state.db, &filter).await.map_err(
+        |e| match e {
+            AdminError::Invalid(m) => ApiError::bad_request("INVALID_CURSOR", m),
+            other => other.into(),
+        },
+    )?))
+}
+
+/// Aggregate statistics.
+#[utoipa::path(get, path = "/admin/v1/stats", tag = "admin", security(("admin" = [])),
+    responses((status = 200, body = Stats), (status = 401, body = ErrorBody)))]
+pub async fn stats(State(state): State<AppState>, _: Admin) -> Result<Json<Stats>, ApiError> {
+    Ok(Json(admin::stats(&state.db, state.clock.now()).await?))
+}

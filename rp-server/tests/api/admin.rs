@@ -1,0 +1,498 @@
+//! The admin API and CLI: credential management, account recovery, audit log, stats.
+
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use testkit::authenticator::SoftAuthenticator;
+
+use crate::harness::{ADMIN_TOKEN, ORIGIN, SERVICE_TOKEN, TestApp, User};
+
+const GPM: &str = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4";
+
+fn gpm_authenticator() -> SoftAuthenticator {
+    let mut a = SoftAuthenticator::new();
+    a.aaguid = *uuid::Uuid::parse_str(GPM).unwrap().as_bytes();
+    a
+}
+
+impl TestApp {
+    async fn admin_get(&self, path: &str) -> crate::harness::Response {
+        self.send(
+            self.http
+                .get(self.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("x-admin-actor", "alice@ops"),
+        )
+        .await
+    }
+    async fn admin_post(&self, path: &str, body: &Value) -> crate::harness::Response {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("x-admin-actor", "alice@ops")
+                .json(body),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_its_token_and_is_off_without_one() {
+    let app = TestApp::spawn().await;
+    for token in [None, Some("wrong-token"), Some(SERVICE_TOKEN)] {
+        let mut req = app.http.get(app.url("/admin/v1/stats"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        app.send(req).await.expect_error(401, "UNAUTHENTICATED");
+    }
+    app.admin_get("/admin/v1/stats").await.expect(200);
+
+    let off = TestApp::spawn_with(|c| c.admin_token = None).await;
+    off.send(
+        off.http
+            .get(off.url("/admin/v1/stats"))
+            .bearer_auth(ADMIN_TOKEN),
+    )
+    .await
+    .expect_error(404, "ADMIN_API_DISABLED");
+}
+
+#[tokio::test]
+async fn list_get_and_revoke_credentials() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = gpm_authenticator();
+    let summary = app.register(&alice, &mut authn).await;
+    assert_eq!(summary["authenticatorName"], "Google Password Manager");
+    app.sign_in(&mut authn).await.expect(200);
+
+    let by_sub = app
+        .admin_get(&format!("/admin/v1/users?sub={}", alice.sub))
+        .await
+        .expect(200);
+    let by_name = app
+        .admin_get("/admin/v1/users?username=alice")
+        .await
+        .expect(200);
+    assert_eq!(by_sub, by_name);
+    let c = &by_sub["credentials"][0];
+    assert_eq!(c["id"], summary["id"]);
+    assert_eq!(c["authenticatorName"], "Google Password Manager");
+    assert_eq!(c["aaguid"], GPM);
+    assert_eq!(c["signCount"], 1);
+    assert_eq!(c["userVerified"], true);
+    assert!(c["lastUsedAt"].is_string());
+    assert!(c["revokedAt"].is_null());
+
+    app.admin_get("/admin/v1/users?sub=nobody")
+        .await
+        .expect_error(404, "USER_NOT_FOUND");
+    app.admin_get("/admin/v1/users")
+        .await
+        .expect_error(400, "INVALID_REQUEST");
+    app.admin_get("/admin/v1/users?sub=a&username=b")
+        .await
+        .expect_error(400, "INVALID_REQUEST");
+    let id = summary["id"].as_str().unwrap();
+    assert_eq!(
+        app.admin_get(&format!("/admin/v1/credentials/{id}"))
+            .await
+            .expect(200)["userSub"],
+        alice.sub.as_str()
+    );
+    app.admin_get("/admin/v1/credentials/AAAA")
+        .await
+        .expect_error(404, "CREDENTIAL_NOT_FOUND");
+    app.admin_get("/admin/v1/credentials/not*base64")
+        .await
+        .expect_error(400, "INVALID_REQUEST");
+
+    // A nonce issued before the revocation must not redeem after it.
+    let pending = app.sign_in(&mut authn).await.expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = app
+        .admin_post(
+            &format!("/admin/v1/credentials/{id}/revoke"),
+            &json!({ "reason": "lost phone" }),
+        )
+        .await
+        .expect(200);
+    assert!(revoked["revokedAt"].is_string());
+    assert_eq!(revoked["revokedBy"], "admin:api:alice@ops");
+    assert_eq!(revoked["revokedReason"], "lost phone");
+    let challenge = app.challenge(&alice).await;
+    assert_eq!(
+        app.redeem(&pending, &alice.sub, &challenge["challengeId"])
+            .await["valid"],
+        false
+    );
+
+    // It never signs in again, is gone from the user's list and the Create trigger's
+    // options, and the same credential id cannot be registered again.
+    app.sign_in(&mut authn)
+        .await
+        .expect_error(422, "CREDENTIAL_REVOKED");
+    assert_eq!(
+        app.get("/v1/credentials", Some(&app.token(&alice)))
+            .await
+            .expect(200),
+        json!({ "credentials": [] })
+    );
+    let ids: Vec<&Value> = challenge["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert!(!ids.contains(&&summary["id"]));
+    let options = app
+        .post(
+            "/v1/registration/options",
+            Some(&app.token(&alice)),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    let mut replay = SoftAuthenticator::new();
+    replay.reuse_credential_id = rp_server::http::from_b64url(id);
+    let again = replay.create(&options["publicKey"], ORIGIN).unwrap();
+    app.post(
+        "/v1/registration/verify",
+        Some(&app.token(&alice)),
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": again }),
+    )
+    .await
+    .expect_error(409, "CREDENTIAL_EXISTS");
+    app.admin_post("/admin/v1/credentials/AAAA/revoke", &json!({}))
+        .await
+        .expect_error(404, "CREDENTIAL_NOT_FOUND");
+
+    let log = app
+        .admin_get("/admin/v1/audit-events?action=credential.revoked")
+        .await
+        .expect(200);
+    assert_eq!(log["events"][0]["actor"], "admin:api:alice@ops");
+    assert_eq!(log["events"][0]["credentialId"], summary["id"]);
+}
+
+async fn register_with(
+    app: &TestApp,
+    bearer: &str,
+    authn: &mut SoftAuthenticator,
+) -> crate::harness::Response {
+    let options = app
+        .post("/v1/registration/options", Some(bearer), &json!({}))
+        .await;
+    if options.status != 200 {
+        return options;
+    }
+    let credential = authn.create(&options.body["publicKey"], ORIGIN).unwrap();
+    app.post(
+        "/v1/registration/verify",
+        Some(bearer),
+        &json!({ "ceremonyId": options.body["ceremonyId"], "credential": credential }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn account_recovery_end_to_end() {
+    let app = TestApp::spawn().await;
+    let bob = User::new("bob");
+    let mut old = SoftAuthenticator::new();
+    app.register(&bob, &mut old).await;
+
+    // Bob lost his device: reset, then a one-time enrolment token.
+    let reset = app
+        .admin_post(
+            &format!("/admin/v1/users/{}/reset", bob.sub),
+            &json!({ "reason": "lost device" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reset["revoked"].as_array().unwrap().len(), 1);
+    let issued = app
+        .admin_post(
+            &format!("/admin/v1/users/{}/enrolment-tokens", bob.sub),
+            &json!({}),
+        )
+        .await
+        .expect(201);
+    let token = issued["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("rpe_"));
+    assert_eq!(issued["status"], "pending");
+    let expires: chrono::DateTime<chrono::Utc> =
+        issued["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!((expires - app.clock.now()).num_minutes(), 15);
+    // Stored only as a hash.
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM enrolment_tokens")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_ne!(stored, token.as_bytes());
+
+    // Bob registers a new passkey with the token, and signs in with it.
+    let mut new = SoftAuthenticator::new();
+    register_with(&app, &token, &mut new).await.expect(201);
+    assert_eq!(app.sign_in(&mut new).await.expect(200)["username"], "bob");
+    // The token cannot be used twice; the old passkey no longer signs in.
+    register_with(&app, &token, &mut SoftAuthenticator::new())
+        .await
+        .expect_error(401, "UNAUTHENTICATED");
+    app.sign_in(&mut old)
+        .await
+        .expect_error(422, "CREDENTIAL_REVOKED");
+
+    let tokens = app
+        .admin_get(&format!("/admin/v1/users/{}/enrolment-tokens", bob.sub))
+        .await
+        .expect(200);
+    assert_eq!(tokens["tokens"][0]["status"], "used");
+    assert!(tokens["tokens"][0].get("token").is_none());
+
+    // A revoked or expired token is refused.
+    let second = app
+        .admin_post(
+            &format!("/admin/v1/users/{}/enrolment-tokens", bob.sub),
+            &json!({ "ttlSecs": 60 }),
+        )
+        .await
+        .expect(201);
+    let revoked = app
+        .admin_post(
+            &format!(
+                "/admin/v1/enrolment-tokens/{}/revoke",
+                second["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(revoked["status"], "revoked");
+    register_with(
+        &app,
+        second["token"].as_str().unwrap(),
+        &mut SoftAuthenticator::new(),
+    )
+    .await
+    .expect_error(401, "UNAUTHENTICATED");
+    let third = app
+        .admin_post(
+            &format!("/admin/v1/users/{}/enrolment-tokens", bob.sub),
+            &json!({ "ttlSecs": 60 }),
+        )
+        .await
+        .expect(201);
+    app.clock.advance(std::time::Duration::from_secs(61));
+    register_with(
+        &app,
+        third["token"].as_str().unwrap(),
+        &mut SoftAuthenticator::new(),
+    )
+    .await
+    .expect_error(401, "UNAUTHENTICATED");
+    app.admin_post(
+        &format!("/admin/v1/enrolment-tokens/{}/revoke", uuid::Uuid::new_v4()),
+        &json!({}),
+    )
+    .await
+    .expect_error(404, "ENROLMENT_TOKEN_NOT_FOUND");
+
+    // A user rp-server has never seen needs their username to get a token.
+    app.admin_post("/admin/v1/users/never-seen/enrolment-tokens", &json!({}))
+        .await
+        .expect_error(404, "USER_NOT_FOUND");
+    let fresh = app
+        .admin_post(
+            "/admin/v1/users/never-seen/enrolment-tokens",
+            &json!({ "username": "carol" }),
+        )
+        .await
+        .expect(201);
+    register_with(
+        &app,
+        fresh["token"].as_str().unwrap(),
+        &mut SoftAuthenticator::new(),
+    )
+    .await
+    .expect(201);
+
+    let actions: Vec<String> = app.audit_actions().await;
+    for a in [
+        "account.reset",
+        "enrolment_token.issued",
+        "enrolment_token.used",
+        "enrolment_token.revoked",
+    ] {
+        assert!(actions.contains(&a.to_owned()), "{a} missing");
+    }
+}
+
+#[tokio::test]
+async fn audit_log_filters_and_pages_newest_first() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    let summary = app.register(&alice, &mut authn).await;
+    for _ in 0..4 {
+        app.sign_in(&mut authn).await.expect(200);
+        app.clock.advance(std::time::Duration::from_secs(1));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!(
+                "/admin/v1/audit-events?sub={}&limit=2&cursor={c}",
+                alice.sub
+            ),
+            None => format!("/admin/v1/audit-events?sub={}&limit=2", alice.sub),
+        };
+        let page = app.admin_get(&path).await.expect(200);
+        for e in page["events"].as_array().unwrap() {
+            seen.push((
+                e["occurredAt"].as_str().unwrap().to_owned(),
+                e["id"].as_i64().unwrap(),
+            ));
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "one registration and four sign-ins");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, no repeats");
+
+    let path = format!(
+        "/admin/v1/audit-events?action=authentication.succeeded&credentialId={}",
+        summary["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.admin_get(&path).await.expect(200)["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let until = (app.clock.now() - chrono::Duration::seconds(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let early = app
+        .admin_get(&format!(
+            "/admin/v1/audit-events?sub={}&until={until}",
+            alice.sub
+        ))
+        .await
+        .expect(200);
+    assert_eq!(early["events"].as_array().unwrap().len(), 3);
+    app.admin_get("/admin/v1/audit-events?cursor=bm9wZQ")
+        .await
+        .expect_error(400, "INVALID_CURSOR");
+    app.admin_get("/admin/v1/audit-events?cursor=!!!")
+        .await
+        .expect_error(400, "INVALID_CURSOR");
+    app.admin_get("/admin/v1/audit-events?since=yesterday")
+        .await
+        .expect_error(400, "INVALID_REQUEST");
+}
+
+#[tokio::test]
+async fn stats_count_users_authenticators_and_sign_ins() {
+    let app = TestApp::spawn().await;
+    let mut a = gpm_authenticator();
+    let mut b = SoftAuthenticator::new();
+    app.register(&User::new("a"), &mut a).await;
+    app.register(&User::new("b"), &mut b).await;
+    app.sign_in(&mut a).await.expect(200);
+    app.sign_in(&mut a).await.expect(200);
+    app.sign_in(&mut b).await.expect(200);
+    let s = app.admin_get("/admin/v1/stats").await.expect(200);
+    assert_eq!(s["usersWithPasskeys"], 2);
+    assert_eq!(s["activeCredentials"], 2);
+    let names: Vec<&str> = s["credentialsByAuthenticator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Google Password Manager"]);
+    let days = s["signInsPerDay"].as_array().unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0]["signIns"], 3);
+}
+
+#[tokio::test]
+async fn the_cli_runs_the_same_operations() {
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = gpm_authenticator();
+    let summary = app.register(&alice, &mut authn).await;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rp-server"))
+            .arg("admin")
+            .args(args)
+            .env_clear()
+            .env(
+                "DATABASE_URL",
+                app.state.config.database_url.expose_secret(),
+            )
+            .env("USER", "tester")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed: Value =
+        serde_json::from_str(&cli(&["--json", "list", "--sub", &alice.sub])).unwrap();
+    assert_eq!(listed[0]["id"], summary["id"]);
+    let text = cli(&["list", "--username", "alice"]);
+    assert!(text.contains("Google Password Manager"), "{text}");
+
+    let id = summary["id"].as_str().unwrap();
+    cli(&["revoke", id, "--reason", "stolen"]);
+    app.sign_in(&mut authn)
+        .await
+        .expect_error(422, "CREDENTIAL_REVOKED");
+    let issued: Value = serde_json::from_str(&cli(&[
+        "--json",
+        "enrol",
+        "--sub",
+        &alice.sub,
+        "--ttl-secs",
+        "300",
+    ]))
+    .unwrap();
+    register_with(
+        &app,
+        issued["token"].as_str().unwrap(),
+        &mut SoftAuthenticator::new(),
+    )
+    .await
+    .expect(201);
+    let log: Value =
+        serde_json::from_str(&cli(&["--json", "audit", "--action", "credential.revoked"])).unwrap();
+    assert_eq!(log["events"][0]["actor"], "admin:cli:tester");
+    let stats: Value = serde_json::from_str(&cli(&["--json", "stats"])).unwrap();
+    assert_eq!(stats["revokedCredentials"], 1);
+    assert!(cli(&["stats"]).contains("users with passkeys: 1"));
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_rp-server"))
+        .args(["admin", "show", "AAAA"])
+        .env_clear()
+        .env(
+            "DATABASE_URL",
+            app.state.config.database_url.expose_secret(),
+        )
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no such credential"));
+}
