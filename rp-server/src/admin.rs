@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor, Event};
+use crate::http::credentials::CredentialSummary;
 use crate::store::{self, Db, EnrolmentToken, RevokeWhich, StoredCredential, User};
 
 /// Prefix that tells an enrolment token from a Cognito access token.
@@ -48,22 +49,14 @@ pub async fn find_user(db: &Db, r: &UserRef) -> Result<User, AdminError> {
     found.ok_or(AdminError::UserNotFound)
 }
 
-/// What admins see of a credential.
+/// What admins see of a credential: what its owner sees, and more.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminCredential {
-    pub id: String,
+    #[serde(flatten)]
+    pub summary: CredentialSummary,
     pub user_sub: String,
     pub username: String,
-    pub nickname: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub aaguid: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authenticator_name: Option<String>,
-    pub backup_eligible: bool,
-    pub backup_state: bool,
-    pub transports: Vec<String>,
     pub sign_count: i64,
     /// Whether user verification happened at the last use (or at registration).
     pub user_verified: Option<bool>,
@@ -86,17 +79,9 @@ pub fn credential_id(s: &str) -> Result<Vec<u8>, AdminError> {
 
 fn view(c: &StoredCredential, user: &User) -> AdminCredential {
     AdminCredential {
-        id: b64(&c.credential_id),
+        summary: CredentialSummary::from(c),
         user_sub: user.cognito_sub.clone(),
         username: user.username.clone(),
-        nickname: c.nickname.clone(),
-        created_at: c.created_at,
-        last_used_at: c.last_used_at,
-        aaguid: c.aaguid,
-        authenticator_name: crate::authenticators::name(c.aaguid),
-        backup_eligible: c.backup_eligible,
-        backup_state: c.backup_state,
-        transports: c.transports.clone(),
         sign_count: c.sign_count,
         user_verified: c.user_verified,
         revoked_at: c.revoked.as_ref().map(|r| r.at),

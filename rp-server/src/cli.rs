@@ -109,7 +109,8 @@ fn print<T: Serialize>(
     Ok(())
 }
 
-fn credential_line(c: &admin::AdminCredential) -> String {
+fn credential_line(admin: &admin::AdminCredential) -> String {
+    let c = &admin.summary;
     format!(
         "{}  {:<24} created {}  last used {}  signCount {}  {}{}",
         c.id,
@@ -121,17 +122,18 @@ fn credential_line(c: &admin::AdminCredential) -> String {
         c.last_used_at
             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "never".into()),
-        c.sign_count,
+        admin.sign_count,
         if c.backup_eligible {
             "synced"
         } else {
             "device-bound"
         },
-        c.revoked_at
+        admin
+            .revoked_at
             .map(|t| format!(
                 "  REVOKED {} by {}",
                 t.format("%Y-%m-%d %H:%M"),
-                c.revoked_by.clone().unwrap_or_default()
+                admin.revoked_by.clone().unwrap_or_default()
             ))
             .unwrap_or_default(),
     )

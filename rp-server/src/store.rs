@@ -192,15 +192,7 @@ pub async fn credentials_of(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<StoredCredential>> {
-    sqlx::query(&format!(
-        "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, credential_id"
-    ))
-    .bind(user_id)
-    .fetch_all(db)
-    .await?
-    .iter()
-    .map(credential_from)
-    .collect()
+    list_credentials(db, user_id, false).await
 }
 
 /// Every credential the user ever had, revoked ones included (for admins).
@@ -208,10 +200,21 @@ pub async fn all_credentials_of(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<Vec<StoredCredential>> {
+    list_credentials(db, user_id, true).await
+}
+
+async fn list_credentials(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    include_revoked: bool,
+) -> sqlx::Result<Vec<StoredCredential>> {
     sqlx::query(&format!(
-        "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE user_id = $1 ORDER BY created_at, credential_id"
+        "SELECT {CREDENTIAL_COLUMNS} FROM credentials
+          WHERE user_id = $1 AND ($2 OR revoked_at IS NULL)
+          ORDER BY created_at, credential_id"
     ))
     .bind(user_id)
+    .bind(include_revoked)
     .fetch_all(db)
     .await?
     .iter()

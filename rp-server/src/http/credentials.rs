@@ -20,7 +20,7 @@ use rp_shared::error::ErrorBody;
 pub const MAX_NICKNAME: usize = 64;
 
 /// What clients see of a passkey.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialSummary {
     /// The credential id, base64url.
