@@ -33,6 +33,12 @@ struct Cli {
     /// The Cognito stand-in's port.
     #[arg(long, default_value_t = 9229)]
     cognito_port: u16,
+    /// The demo page's port.
+    #[arg(long, default_value_t = 8000)]
+    demo_port: u16,
+    /// The built web client and demo (`npm run build` in web/).
+    #[arg(long, default_value = "web")]
+    web_dir: PathBuf,
     /// Where the service and admin tokens are kept between runs.
     #[arg(long, default_value = "target/local-stack")]
     state_dir: PathBuf,
@@ -73,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let admin_token = secret_file(&cli.state_dir, "admin-token")?;
     let cognito_url = format!("http://localhost:{}", cli.cognito_port);
     let rp_url = format!("http://localhost:{}", cli.rp_port);
+    let demo_url = format!("http://localhost:{}", cli.demo_port);
 
     // The triggers, linked in and configured as the Lambda function would be.
     let lookup = |k: &str| match k {
@@ -145,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         rp_name: "Passkeys for Cognito (local)".to_owned(),
         origins: vec![
             Origin::Web(url::Url::parse(&rp_url)?),
+            Origin::Web(url::Url::parse(&demo_url)?),
             Origin::Web(url::Url::parse("http://localhost:5173")?),
         ],
         cognito_jwks_url: url::Url::parse(&format!(
@@ -174,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     println!(
         "\n  local stack is up\n\n  \
+         demo page          {demo_url}\n  \
          rp-server          {rp_url}\n  \
          OpenAPI            {rp_url}/openapi.json\n  \
          Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
@@ -190,6 +199,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let _ = rx.changed().await;
     };
     let standin_task = tokio::spawn(standin.run(signal(stop_rx.clone())));
+    let demo = demo_router(&cli.web_dir, &rp_url, &cognito_url)?;
+    let demo_listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, cli.demo_port)))
+            .await
+            .context("starting the demo page (is the port free? --demo-port)")?;
+    let demo_task = tokio::spawn({
+        let stop = signal(stop_rx.clone());
+        async move {
+            axum::serve(demo_listener, demo)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    });
     let rp_task = tokio::spawn(rp.run_until(signal(stop_rx)));
     tokio::signal::ctrl_c()
         .await
@@ -197,7 +219,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = standin_task.await;
     let _ = rp_task.await;
+    let _ = demo_task.await;
     Ok(())
+}
+
+/// The demo page: `web/demo/index.html`, the built client under `/dist`, and
+/// `/config.json` telling it where everything is.
+fn demo_router(
+    web: &std::path::Path,
+    rp_url: &str,
+    cognito_url: &str,
+) -> anyhow::Result<axum::Router> {
+    let index = web.join("demo/index.html");
+    if !web.join("dist/demo.js").exists() {
+        anyhow::bail!(
+            "the demo is not built: run `npm ci && npm run build` in {} (scripts/dev does)",
+            web.display()
+        );
+    }
+    let config = serde_json::json!({
+        "rpUrl": rp_url,
+        "cognitoEndpoint": format!("{cognito_url}/"),
+        "userPoolId": POOL_ID,
+        "clientId": CLIENT_ID,
+        "region": "eu-west-1",
+    });
+    Ok(axum::Router::new()
+        .route_service("/", tower_http::services::ServeFile::new(index))
+        .route(
+            "/config.json",
+            axum::routing::get(move || async move { axum::Json(config) }),
+        )
+        .nest_service(
+            "/dist",
+            tower_http::services::ServeDir::new(web.join("dist")),
+        ))
 }
 
 /// SDK configuration that reaches the stand-in: it accepts any credentials.

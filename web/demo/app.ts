@@ -1,0 +1,190 @@
+// The demo page: every flow of the browser client, with either Cognito adapter
+// (`?adapter=amplify` for Amplify JS v6, the direct JSON API otherwise).
+import { Amplify } from "aws-amplify";
+import { confirmSignIn, fetchAuthSession, signIn, signOut } from "aws-amplify/auth";
+import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, type CognitoTokens, type CredentialSummary } from "../src/passkeys";
+
+interface DemoConfig {
+  rpUrl: string;
+  cognitoEndpoint: string;
+  userPoolId: string;
+  clientId: string;
+  region: string;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const config: DemoConfig = await (await fetch("/config.json")).json();
+const useAmplify = new URLSearchParams(location.search).get("adapter") === "amplify";
+if (useAmplify) {
+  Amplify.configure({
+    Auth: { Cognito: { userPoolId: config.userPoolId, userPoolClientId: config.clientId, userPoolEndpoint: config.cognitoEndpoint } },
+  });
+}
+const cognito = useAmplify
+  ? amplifyCognito({ signIn, confirmSignIn, fetchAuthSession })
+  : directCognito({ clientId: config.clientId, endpoint: config.cognitoEndpoint });
+const passkeys = createPasskeyClient({ rpUrl: config.rpUrl, cognito });
+let tokens: CognitoTokens | null = null;
+
+function say(kind: "ok" | "error", text: string) {
+  const m = $("message");
+  m.className = kind;
+  m.textContent = text;
+}
+
+function explain(e: unknown): string {
+  if (e instanceof PasskeyError) {
+    switch (e.code) {
+      case "cancelled": return "Passkey sign-in was cancelled, or no passkey was available on this device.";
+      case "rejected": return e.detail === "CREDENTIAL_REVOKED"
+        ? "This passkey was removed from your account. Sign in another way and add a new one."
+        : `Your passkey was not accepted: ${e.message}`;
+      case "already_registered": return "This device already has a passkey for your account.";
+      case "conflict": return "An account with this email already exists. Sign in instead.";
+      case "cognito": return `Sign-in failed: ${e.message}`;
+      default: return e.message;
+    }
+  }
+  return String(e);
+}
+
+function decode(jwt: string): unknown {
+  const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(decodeURIComponent(escape(atob(part))));
+}
+
+async function showSignedIn(t: CognitoTokens, how: string) {
+  tokens = t;
+  passkeys.abortConditional();
+  const id = decode(t.idToken) as Record<string, unknown>;
+  $("who").textContent = `Signed in as ${id.email ?? id["cognito:username"]}`;
+  $("tokens").textContent = JSON.stringify({ idToken: id, accessToken: decode(t.accessToken) }, null, 2);
+  for (const c of ["passkeys-card", "tokens-card"]) $(c).classList.remove("hidden");
+  for (const c of ["signin-card", "signup-card"]) $(c).classList.add("hidden");
+  say("ok", `Signed in ${how}.`);
+  await refreshPasskeys();
+}
+
+async function refreshPasskeys() {
+  if (!tokens) return;
+  const list = await passkeys.listPasskeys(tokens.accessToken);
+  const body = $("passkeys");
+  body.replaceChildren(...list.map(row));
+  if (list.length === 0) body.innerHTML = `<tr><td colspan="6" style="color:var(--muted)">No passkeys yet.</td></tr>`;
+}
+
+function row(p: CredentialSummary): HTMLTableRowElement {
+  const tr = document.createElement("tr");
+  tr.dataset.id = p.id;
+  const fmt = (s: string | null) => (s ? new Date(s).toLocaleString() : "never");
+  tr.innerHTML = `<td class="name"></td><td><span class="pill"></span></td><td>${fmt(p.createdAt)}</td><td>${fmt(p.lastUsedAt)}</td><td>${p.backupEligible ? "yes" : "no"}</td>
+    <td style="text-align:right"><button class="link rename">Rename</button><button class="link danger-link delete">Delete</button></td>`;
+  (tr.querySelector(".name") as HTMLElement).textContent = p.nickname ?? "Passkey";
+  (tr.querySelector(".pill") as HTMLElement).textContent = p.authenticatorName ?? "Unknown authenticator";
+  tr.querySelector(".rename")!.addEventListener("click", async () => {
+    const name = prompt("New name for this passkey", p.nickname ?? "");
+    if (name === null || !tokens) return;
+    await passkeys.renamePasskey(tokens.accessToken, p.id, name).catch((e) => say("error", explain(e)));
+    await refreshPasskeys();
+  });
+  tr.querySelector(".delete")!.addEventListener("click", async () => {
+    if (!tokens) return;
+    await passkeys.deletePasskey(tokens.accessToken, p.id).catch((e) => say("error", explain(e)));
+    say("ok", "Passkey deleted.");
+    await refreshPasskeys();
+  });
+  return tr;
+}
+
+// Conditional UI: while the email field has focus, the browser offers this site's
+// passkeys among its autofill suggestions; choosing one signs in.
+let autofillPending = false;
+async function startAutofill() {
+  if (autofillPending || tokens || !(await passkeys.conditionalMediationAvailable())) return;
+  autofillPending = true;
+  passkeys
+    .signInWithPasskey({ conditional: true })
+    .then((r) => showSignedIn(r.tokens, "with a passkey (autofill)"))
+    .catch((e) => {
+      if (!(e instanceof PasskeyError && e.code === "aborted")) say("error", explain(e));
+    })
+    .finally(() => {
+      autofillPending = false;
+    });
+}
+$("username").addEventListener("focus", () => void startAutofill());
+
+$("passkey-signin").addEventListener("click", async () => {
+  passkeys.abortConditional();
+  const username = $<HTMLInputElement>("username").value.trim();
+  try {
+    const r = await passkeys.signInWithPasskey(username ? { username } : {});
+    await showSignedIn(r.tokens, "with a passkey");
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("show-password").addEventListener("click", () => $("password-box").classList.remove("hidden"));
+$("password-signin").addEventListener("click", async () => {
+  const username = $<HTMLInputElement>("username").value.trim();
+  const password = $<HTMLInputElement>("password").value;
+  try {
+    if (useAmplify) {
+      passkeys.abortConditional();
+      const r = await signIn({ username, password, options: { authFlowType: "USER_PASSWORD_AUTH" } });
+      if (!r.isSignedIn) throw new Error(`Unexpected step ${r.nextStep.signInStep}`);
+      const { tokens: t } = await fetchAuthSession();
+      await showSignedIn({ idToken: t!.idToken!.toString(), accessToken: t!.accessToken.toString() }, "with a password");
+    } else {
+      const res = await fetch(config.cognitoEndpoint, {
+        method: "POST",
+        headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSCognitoIdentityProviderService.InitiateAuth" },
+        body: JSON.stringify({ ClientId: config.clientId, AuthFlow: "USER_PASSWORD_AUTH", AuthParameters: { USERNAME: username, PASSWORD: password } }),
+      });
+      const data = await res.json();
+      if (!res.ok) throw new Error(data.message ?? "Password sign-in failed");
+      const a = data.AuthenticationResult;
+      await showSignedIn({ idToken: a.IdToken, accessToken: a.AccessToken, refreshToken: a.RefreshToken }, "with a password");
+    }
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("signup").addEventListener("click", async () => {
+  passkeys.abortConditional();
+  try {
+    const r = await passkeys.signUpWithPasskey({ email: $<HTMLInputElement>("signup-email").value.trim() });
+    await showSignedIn(r.tokens, "with your new passkey");
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("add-passkey").addEventListener("click", async () => {
+  if (!tokens) return;
+  try {
+    const p = await passkeys.registerPasskey({ accessToken: tokens.accessToken, nickname: "This device" });
+    say("ok", `Passkey added${p.authenticatorName ? ` (${p.authenticatorName})` : ""}.`);
+    await refreshPasskeys();
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("signout").addEventListener("click", async () => {
+  if (useAmplify) await signOut().catch(() => undefined);
+  else if (tokens?.refreshToken) {
+    await fetch(config.cognitoEndpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSCognitoIdentityProviderService.RevokeToken" },
+      body: JSON.stringify({ ClientId: config.clientId, Token: tokens.refreshToken }),
+    }).catch(() => undefined);
+  }
+  tokens = null;
+  $("who").textContent = "Not signed in";
+  for (const c of ["passkeys-card", "tokens-card"]) $(c).classList.add("hidden");
+  for (const c of ["signin-card", "signup-card"]) $(c).classList.remove("hidden");
+  say("ok", "Signed out.");
+});

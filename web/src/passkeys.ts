@@ -1,0 +1,362 @@
+/**
+ * Browser client of the self-hosted passkey relying party for Amazon Cognito.
+ * Dependency-free: it talks to rp-server with `fetch`, to the authenticator with
+ * `navigator.credentials`, and to Cognito through an adapter (Amplify JS v6, or
+ * Cognito's JSON API directly).
+ */
+
+/** Cognito's custom-auth round trip, as the two adapters implement it. */
+export interface CognitoAdapter {
+  /** `InitiateAuth(CUSTOM_AUTH)`: returns the challenge parameters. */
+  startCustomAuth(username: string): Promise<Record<string, string>>;
+  /** `RespondToAuthChallenge(ANSWER)`: resolves to the tokens, or throws. */
+  answer(nonce: string): Promise<CognitoTokens>;
+}
+
+export interface CognitoTokens {
+  idToken: string;
+  accessToken: string;
+  refreshToken?: string;
+}
+
+export interface CredentialSummary {
+  id: string;
+  nickname: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  aaguid: string | null;
+  authenticatorName?: string;
+  backupEligible: boolean;
+  backupState: boolean;
+  transports: string[];
+}
+
+/** What went wrong, as a stable code the UI can branch on. */
+export type PasskeyErrorCode =
+  | "cancelled" // the user dismissed the prompt, or no passkey was available (NotAllowedError)
+  | "aborted" // the request was aborted by the app (e.g. a conditional request replaced)
+  | "already_registered" // InvalidStateError: this authenticator already holds a passkey for the account
+  | "unsupported" // no WebAuthn in this browser
+  | "security" // SecurityError: wrong origin / RP ID for this page
+  | "rejected" // rp-server refused the passkey (unknown, revoked, verification failed)
+  | "expired" // the ceremony expired or was used; start again
+  | "unauthenticated" // an access or enrolment token is missing or invalid
+  | "conflict" // e.g. the email is taken at sign-up
+  | "rate_limited"
+  | "cognito" // Cognito refused the answer or the sign-in
+  | "network"
+  | "server";
+
+export class PasskeyError extends Error {
+  constructor(
+    readonly code: PasskeyErrorCode,
+    message: string,
+    /** rp-server's or Cognito's own error code, when there is one. */
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = "PasskeyError";
+  }
+}
+
+export interface PasskeyClientOptions {
+  /** rp-server's base URL, e.g. https://passkeys.example.com */
+  rpUrl: string;
+  cognito: CognitoAdapter;
+}
+
+// --- base64url and the WebAuthn JSON forms ---------------------------------------------
+
+function b64urlToBytes(s: string): ArrayBuffer {
+  const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out.buffer;
+}
+
+function bytesToB64url(buf: ArrayBuffer | ArrayBufferView): string {
+  const bytes = buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+type Json = Record<string, any>;
+const PKC = (): any => (globalThis as any).PublicKeyCredential;
+
+function creationOptions(json: Json): PublicKeyCredentialCreationOptions {
+  if (typeof PKC()?.parseCreationOptionsFromJSON === "function") return PKC().parseCreationOptionsFromJSON(json);
+  return {
+    ...json,
+    challenge: b64urlToBytes(json.challenge),
+    user: { ...json.user, id: b64urlToBytes(json.user.id) },
+    excludeCredentials: (json.excludeCredentials ?? []).map((c: Json) => ({ ...c, id: b64urlToBytes(c.id) })),
+  } as PublicKeyCredentialCreationOptions;
+}
+
+function requestOptions(json: Json): PublicKeyCredentialRequestOptions {
+  if (typeof PKC()?.parseRequestOptionsFromJSON === "function") return PKC().parseRequestOptionsFromJSON(json);
+  return {
+    ...json,
+    challenge: b64urlToBytes(json.challenge),
+    allowCredentials: (json.allowCredentials ?? []).map((c: Json) => ({ ...c, id: b64urlToBytes(c.id) })),
+  } as PublicKeyCredentialRequestOptions;
+}
+
+function credentialJson(cred: any): Json {
+  if (typeof cred.toJSON === "function") return cred.toJSON();
+  const r = cred.response;
+  const response: Json = { clientDataJSON: bytesToB64url(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = bytesToB64url(r.attestationObject);
+    response.transports = typeof r.getTransports === "function" ? r.getTransports() : [];
+  } else {
+    response.authenticatorData = bytesToB64url(r.authenticatorData);
+    response.signature = bytesToB64url(r.signature);
+    response.userHandle = r.userHandle ? bytesToB64url(r.userHandle) : null;
+  }
+  return {
+    id: cred.id,
+    rawId: bytesToB64url(cred.rawId),
+    type: cred.type,
+    authenticatorAttachment: cred.authenticatorAttachment ?? null,
+    response,
+    clientExtensionResults: cred.getClientExtensionResults?.() ?? {},
+  };
+}
+
+function webauthnError(e: unknown): PasskeyError {
+  const name = (e as any)?.name;
+  const message = (e as any)?.message ?? String(e);
+  switch (name) {
+    case "NotAllowedError":
+      return new PasskeyError("cancelled", "The passkey prompt was dismissed or timed out, or no passkey was available.", name);
+    case "AbortError":
+      return new PasskeyError("aborted", "The passkey request was cancelled.", name);
+    case "InvalidStateError":
+      return new PasskeyError("already_registered", "This device already has a passkey for this account.", name);
+    case "SecurityError":
+      return new PasskeyError("security", "Passkeys are not allowed on this page (origin or relying party mismatch).", name);
+    case "NotSupportedError":
+      return new PasskeyError("unsupported", "This authenticator does not support the requested passkey.", name);
+    default:
+      return new PasskeyError("server", message, name);
+  }
+}
+
+// --- the client ----------------------------------------------------------------------------
+
+export interface SignInResult {
+  username: string;
+  tokens: CognitoTokens;
+}
+
+export function createPasskeyClient(options: PasskeyClientOptions) {
+  const rp = options.rpUrl.replace(/\/+$/, "");
+  let conditional: AbortController | null = null;
+
+  async function call(method: string, path: string, body?: Json, bearer?: string): Promise<any> {
+    let res: Response;
+    try {
+      res = await fetch(rp + path, {
+        method,
+        headers: { ...(body ? { "content-type": "application/json" } : {}), ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      throw new PasskeyError("network", "Could not reach the passkey server.", String(e));
+    }
+    if (res.status === 204) return null;
+    const data = await res.json().catch(() => ({}));
+    if (res.ok) return data;
+    const code: string = data?.error?.code ?? `HTTP_${res.status}`;
+    const message: string = data?.error?.message ?? `The passkey server answered ${res.status}.`;
+    const kind: PasskeyErrorCode =
+      res.status === 401 ? "unauthenticated"
+      : res.status === 409 ? "conflict"
+      : res.status === 410 ? "expired"
+      : res.status === 422 ? "rejected"
+      : res.status === 429 ? "rate_limited"
+      : "server";
+    throw new PasskeyError(kind, message, code);
+  }
+
+  function ensureWebAuthn() {
+    if (!PKC() || !navigator.credentials) throw new PasskeyError("unsupported", "This browser does not support passkeys.");
+  }
+
+  async function get(publicKey: Json, mediation?: "conditional", signal?: AbortSignal): Promise<Json> {
+    ensureWebAuthn();
+    try {
+      const cred = await navigator.credentials.get({ publicKey: requestOptions(publicKey), mediation, signal } as CredentialRequestOptions);
+      if (!cred) throw new PasskeyError("cancelled", "No passkey was chosen.");
+      return credentialJson(cred);
+    } catch (e) {
+      throw e instanceof PasskeyError ? e : webauthnError(e);
+    }
+  }
+
+  async function create(publicKey: Json): Promise<Json> {
+    ensureWebAuthn();
+    try {
+      const cred = await navigator.credentials.create({ publicKey: creationOptions(publicKey) });
+      if (!cred) throw new PasskeyError("cancelled", "No passkey was created.");
+      return credentialJson(cred);
+    } catch (e) {
+      throw e instanceof PasskeyError ? e : webauthnError(e);
+    }
+  }
+
+  async function finishWithCognito(username: string, nonce: string, started?: Record<string, string>): Promise<SignInResult> {
+    try {
+      if (!started) await options.cognito.startCustomAuth(username);
+      return { username, tokens: await options.cognito.answer(nonce) };
+    } catch (e) {
+      if (e instanceof PasskeyError) throw e;
+      throw new PasskeyError("cognito", (e as any)?.message ?? "Cognito refused the sign-in.", (e as any)?.name);
+    }
+  }
+
+  return {
+    /** Whether the browser can offer passkeys in the username field's autofill. */
+    async conditionalMediationAvailable(): Promise<boolean> {
+      return Boolean(await PKC()?.isConditionalMediationAvailable?.());
+    },
+
+    /**
+     * Signs in with a passkey. Without `username`: passkey first (one prompt; with
+     * `conditional: true` the prompt is the autofill of an `autocomplete="username webauthn"`
+     * field). With `username`: Cognito first, restricted to that user's passkeys.
+     */
+    async signInWithPasskey(opts: { conditional?: boolean; username?: string } = {}): Promise<SignInResult> {
+      if (opts.username) {
+        let params: Record<string, string>;
+        try {
+          params = await options.cognito.startCustomAuth(opts.username);
+        } catch (e) {
+          throw new PasskeyError("cognito", (e as any)?.message ?? "Cognito refused the sign-in.", (e as any)?.name);
+        }
+        const assertion = await get(JSON.parse(params.publicKey));
+        const { nonce } = await call("POST", "/v1/authentication/verify", { ceremonyId: params.ceremonyId, credential: assertion });
+        return finishWithCognito(params.USERNAME ?? opts.username, nonce, params);
+      }
+      conditional?.abort();
+      const controller = opts.conditional ? new AbortController() : null;
+      conditional = controller;
+      const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", {});
+      const assertion = await get(publicKey, opts.conditional ? "conditional" : undefined, controller?.signal);
+      if (conditional === controller) conditional = null;
+      const { nonce, username } = await call("POST", "/v1/authentication/verify", { ceremonyId, credential: assertion });
+      return finishWithCognito(username, nonce);
+    },
+
+    /** Aborts a pending conditional (autofill) request, e.g. before a modal sign-in. */
+    abortConditional(): void {
+      conditional?.abort();
+      conditional = null;
+    },
+
+    /** Adds a passkey for a signed-in user (or with an admin-issued enrolment token). */
+    async registerPasskey(opts: { accessToken: string; nickname?: string }): Promise<CredentialSummary> {
+      const { ceremonyId, publicKey } = await call("POST", "/v1/registration/options", { nickname: opts.nickname }, opts.accessToken);
+      const credential = await create(publicKey);
+      return call("POST", "/v1/registration/verify", { ceremonyId, credential, nickname: opts.nickname }, opts.accessToken);
+    },
+
+    /** Passkey-first sign-up: creates the Cognito user and signs them in. */
+    async signUpWithPasskey(opts: { email: string }): Promise<SignInResult> {
+      const { ceremonyId, publicKey } = await call("POST", "/v1/signup/options", { email: opts.email });
+      const credential = await create(publicKey);
+      const { nonce, username } = await call("POST", "/v1/signup/verify", { ceremonyId, credential });
+      return finishWithCognito(username, nonce);
+    },
+
+    async listPasskeys(accessToken: string): Promise<CredentialSummary[]> {
+      return (await call("GET", "/v1/credentials", undefined, accessToken)).credentials;
+    },
+
+    async renamePasskey(accessToken: string, id: string, nickname: string | null): Promise<CredentialSummary> {
+      return call("PATCH", `/v1/credentials/${encodeURIComponent(id)}`, { nickname }, accessToken);
+    },
+
+    async deletePasskey(accessToken: string, id: string): Promise<void> {
+      await call("DELETE", `/v1/credentials/${encodeURIComponent(id)}`, undefined, accessToken);
+    },
+  };
+}
+
+export type PasskeyClient = ReturnType<typeof createPasskeyClient>;
+
+// --- Cognito adapters ---------------------------------------------------------------------
+
+/**
+ * Cognito's JSON API called directly with `fetch` (no SDK). `endpoint` defaults to
+ * `https://cognito-idp.<region>.amazonaws.com/`.
+ */
+export function directCognito(opts: { clientId: string; region?: string; endpoint?: string }): CognitoAdapter {
+  const endpoint = opts.endpoint ?? `https://cognito-idp.${opts.region}.amazonaws.com/`;
+  let session: { value: string; username: string } | null = null;
+  async function op(target: string, body: Json): Promise<Json> {
+    const res = await fetch(endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AWSCognitoIdentityProviderService.${target}` },
+      body: JSON.stringify(body),
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const type = String(data.__type ?? res.headers.get("x-amzn-errortype") ?? "CognitoError").split(/[#:]/).filter(Boolean).pop();
+      throw new PasskeyError("cognito", data.message ?? "Cognito refused the request.", type);
+    }
+    return data;
+  }
+  return {
+    async startCustomAuth(username) {
+      const r = await op("InitiateAuth", { ClientId: opts.clientId, AuthFlow: "CUSTOM_AUTH", AuthParameters: { USERNAME: username } });
+      session = { value: r.Session, username: r.ChallengeParameters?.USERNAME ?? username };
+      return r.ChallengeParameters ?? {};
+    },
+    async answer(nonce) {
+      if (!session) throw new PasskeyError("cognito", "No sign-in is in progress.");
+      const r = await op("RespondToAuthChallenge", {
+        ClientId: opts.clientId,
+        ChallengeName: "CUSTOM_CHALLENGE",
+        Session: session.value,
+        ChallengeResponses: { USERNAME: session.username, ANSWER: nonce },
+      });
+      if (!r.AuthenticationResult) {
+        session = { value: r.Session, username: session.username };
+        throw new PasskeyError("cognito", "Cognito did not accept the passkey answer.", "CUSTOM_CHALLENGE");
+      }
+      session = null;
+      const a = r.AuthenticationResult;
+      return { idToken: a.IdToken, accessToken: a.AccessToken, refreshToken: a.RefreshToken };
+    },
+  };
+}
+
+/**
+ * Amplify JS v6: pass its `signIn`, `confirmSignIn` and `fetchAuthSession` (from
+ * `aws-amplify/auth`), so this module stays dependency-free.
+ */
+export function amplifyCognito(amplify: {
+  signIn(input: any): Promise<any>;
+  confirmSignIn(input: any): Promise<any>;
+  fetchAuthSession(options?: any): Promise<any>;
+}): CognitoAdapter {
+  return {
+    async startCustomAuth(username) {
+      const { nextStep } = await amplify.signIn({ username, options: { authFlowType: "CUSTOM_WITHOUT_SRP" } });
+      if (nextStep?.signInStep !== "CONFIRM_SIGN_IN_WITH_CUSTOM_CHALLENGE") {
+        throw new PasskeyError("cognito", `Unexpected sign-in step ${nextStep?.signInStep}.`);
+      }
+      return nextStep.additionalInfo ?? {};
+    },
+    async answer(nonce) {
+      const { isSignedIn, nextStep } = await amplify.confirmSignIn({ challengeResponse: nonce });
+      if (!isSignedIn) throw new PasskeyError("cognito", "Cognito did not accept the passkey answer.", nextStep?.signInStep);
+      const { tokens } = await amplify.fetchAuthSession();
+      return { idToken: tokens?.idToken?.toString() ?? "", accessToken: tokens?.accessToken?.toString() ?? "" };
+    },
+  };
+}

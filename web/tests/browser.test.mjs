@@ -1,0 +1,190 @@
+// The demo page and browser client in a real headless Chromium, with the DevTools
+// virtual authenticator (CTAP2, internal, resident keys, user verification), against
+// the local stack (rp-server, Cognito stand-in, triggers) on loopback.
+//
+// Needs: Debian's chromium at /usr/bin/chromium (CHROMIUM to override), the built
+// binaries (target/debug/local-stack), `npm run build`, and DATABASE_URL pointing at a
+// PostgreSQL server where a database may be created (scripts/test sets all of it up).
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const shots = join(here, "..", "test-results");
+mkdirSync(shots, { recursive: true });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+let stack, browser, demo;
+
+before(async () => {
+  const server = process.env.DATABASE_URL;
+  assert.ok(server, "DATABASE_URL must point at a PostgreSQL server (scripts/test sets it)");
+  const name = `browser_${Date.now()}_${process.pid}`;
+  execFileSync("psql", [server, "-qc", `CREATE DATABASE ${name}`]);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  const [rpPort, cognitoPort, demoPort] = [await freePort(), await freePort(), await freePort()];
+  demo = `http://localhost:${demoPort}`;
+  stack = spawn(
+    join(root, "target", "debug", "local-stack"),
+    ["--rp-port", rpPort, "--cognito-port", cognitoPort, "--demo-port", demoPort, "--web-dir", join(root, "web"), "--state-dir", mkdtempSync(join(tmpdir(), "stack-"))].map(String),
+    { env: { ...process.env, DATABASE_URL: url.toString(), RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise((resolve, reject) => {
+    let out = "";
+    stack.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("local stack is up")) resolve();
+    });
+    stack.on("exit", (code) => reject(new Error(`local-stack exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`local-stack did not start: ${out}`)), 60_000);
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  stack?.kill("SIGINT");
+});
+
+/** A fresh browser profile with a platform authenticator that holds passkeys. */
+async function device({ adapter } = {}) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(adapter ? `${demo}/?adapter=${adapter}` : demo);
+  await page.waitForSelector("#passkey-signin");
+  return { context, page, cdp, authenticatorId };
+}
+
+const message = (page) => page.locator("#message").innerText();
+
+// Types the email without focusing the field, so the autofill (conditional) request
+// does not start: the virtual authenticator would answer it at once.
+const setEmail = (page, email) => page.$eval("#username", (el, v) => (el.value = v), email);
+
+async function signedIn(page, email) {
+  await page.locator("#tokens-card").waitFor({ state: "visible" });
+  const tokens = JSON.parse(await page.locator("#tokens").innerText());
+  assert.equal(tokens.accessToken.token_use, "access");
+  if (email) assert.equal(tokens.idToken.email, email);
+  return tokens;
+}
+
+async function signOut(page) {
+  await page.click("#signout");
+  await page.locator("#signin-card").waitFor({ state: "visible" });
+}
+
+async function signUp(page, email) {
+  await page.fill("#signup-email", email);
+  await page.click("#signup");
+  return signedIn(page, email);
+}
+
+test("sign up with a passkey, sign out, sign in with autofill", async () => {
+  const { page, context } = await device();
+  const tokens = await signUp(page, "new.user@example.com");
+  assert.match(await page.locator("#who").innerText(), /new\.user@example\.com/);
+  assert.equal(await page.locator("#passkeys tr").count(), 1);
+  await page.screenshot({ path: join(shots, "signed-in.png"), fullPage: true });
+
+  await signOut(page);
+  assert.match(await message(page), /Signed out/);
+  await page.screenshot({ path: join(shots, "sign-in.png"), fullPage: true });
+  // Conditional UI: the autofill request started on load resolves with the passkey.
+  await page.click("#username");
+  const again = await signedIn(page, "new.user@example.com");
+  assert.equal(again.idToken.sub, tokens.idToken.sub);
+  assert.match(await message(page), /autofill/);
+  await context.close();
+});
+
+test("a password user adds a passkey, then signs in with it", async () => {
+  const { page, context } = await device();
+  await page.fill("#username", "demo@example.com");
+  await page.click("#show-password");
+  await page.fill("#password", "demo-password");
+  await page.click("#password-signin");
+  await signedIn(page, "demo@example.com");
+  await page.click("#add-passkey");
+  await page.locator("#passkeys tr[data-id]").waitFor();
+  assert.match(await message(page), /Passkey added/);
+  await page.screenshot({ path: join(shots, "passkeys.png"), fullPage: true });
+  await signOut(page);
+  await setEmail(page, "demo@example.com");
+  await page.click("#passkey-signin");
+  await signedIn(page, "demo@example.com");
+  await context.close();
+});
+
+test("a deleted passkey no longer signs in, with a clear message", async () => {
+  const { page, context } = await device();
+  await signUp(page, "deleter@example.com");
+  await page.locator("#passkeys tr[data-id] .delete").click();
+  await page.locator("#passkeys tr[data-id]").waitFor({ state: "detached" });
+  await signOut(page);
+  await page.click("#passkey-signin");
+  await page.waitForFunction(() => document.querySelector("#message")?.className === "error");
+  assert.match(await message(page), /removed from your account/);
+  assert.ok(await page.locator("#tokens-card").isHidden());
+  await page.screenshot({ path: join(shots, "deleted-passkey.png"), fullPage: true });
+  await context.close();
+});
+
+test("refused user verification gives a clear message and no tokens", async () => {
+  const { page, context, cdp, authenticatorId } = await device();
+  await signUp(page, "no-uv@example.com");
+  await signOut(page);
+  await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
+  await page.click("#passkey-signin");
+  await page.waitForFunction(() => document.querySelector("#message")?.className === "error");
+  assert.match(await message(page), /cancelled|not accepted|verification/i);
+  assert.ok(await page.locator("#tokens-card").isHidden());
+  await context.close();
+});
+
+for (const adapter of ["amplify", "direct"]) {
+  test(`the ${adapter} adapter ends in tokens`, async () => {
+    const { page, context } = await device({ adapter });
+    const email = `${adapter}@example.com`;
+    await signUp(page, email);
+    await signOut(page);
+    await setEmail(page, email);
+    await page.click("#passkey-signin");
+    const tokens = await signedIn(page, email);
+    assert.equal(tokens.idToken["cognito:username"], tokens.accessToken.username);
+    await page.screenshot({ path: join(shots, `adapter-${adapter}.png`), fullPage: true });
+    await context.close();
+  });
+}
