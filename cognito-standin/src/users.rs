@@ -18,7 +18,8 @@ fn email_exists() -> CognitoError {
     )
 }
 
-/// Runs PreSignUp (if configured) and returns its `response`.
+/// Runs PreSignUp (if configured) with the attributes the caller supplied (not the
+/// generated `sub`) and returns its `response`.
 async fn pre_sign_up(
     s: &Standin,
     pool_id: &str,
@@ -35,7 +36,10 @@ async fn pre_sign_up(
         username,
         client_id,
         json!({
-            "userAttributes": attributes,
+            "userAttributes": attributes
+                .iter()
+                .filter(|(k, _)| k.as_str() != "sub")
+                .collect::<std::collections::BTreeMap<_, _>>(),
             "validationData": string_map(input, "ValidationData"),
             "clientMetadata": string_map(input, "ClientMetadata"),
         }),
@@ -71,18 +75,13 @@ pub async fn sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError> 
         }
         Ok(username)
     })?;
-    let supplied: std::collections::BTreeMap<_, _> = attrs
-        .iter()
-        .filter(|(k, _)| k.as_str() != "sub")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
     let response = pre_sign_up(
         s,
         &pool_id,
         "PreSignUp_SignUp",
         &username,
         Some(&client_id),
-        &supplied,
+        &attrs,
         input,
     )
     .await?;
@@ -197,18 +196,13 @@ pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, Cogn
         }
         Ok(username)
     })?;
-    let supplied: std::collections::BTreeMap<_, _> = attrs
-        .iter()
-        .filter(|(k, _)| k.as_str() != "sub")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
     let response = pre_sign_up(
         s,
         &pool_id,
         "PreSignUp_AdminCreateUser",
         &username,
         None,
-        &supplied,
+        &attrs,
         input,
     )
     .await?;

@@ -249,28 +249,23 @@ async fn next(State(s): State<Arc<Shared>>) -> Response {
     (StatusCode::OK, headers, inv.payload).into_response()
 }
 
-async fn respond(
-    State(s): State<Arc<Shared>>,
-    UrlPath(id): UrlPath<String>,
-    body: Bytes,
-) -> StatusCode {
-    match s.waiting.lock().await.remove(&id) {
-        Some(tx) => {
-            let _ = tx.send(Outcome::Ok(body));
-            StatusCode::ACCEPTED
-        }
-        None => StatusCode::BAD_REQUEST,
-    }
+async fn respond(s: State<Arc<Shared>>, id: UrlPath<String>, body: Bytes) -> StatusCode {
+    complete(s, id, Outcome::Ok(body)).await
 }
 
-async fn fail(
+async fn fail(s: State<Arc<Shared>>, id: UrlPath<String>, body: Bytes) -> StatusCode {
+    complete(s, id, Outcome::Error(body)).await
+}
+
+/// Hands the function's result to the invocation waiting for it.
+async fn complete(
     State(s): State<Arc<Shared>>,
     UrlPath(id): UrlPath<String>,
-    body: Bytes,
+    outcome: Outcome,
 ) -> StatusCode {
     match s.waiting.lock().await.remove(&id) {
         Some(tx) => {
-            let _ = tx.send(Outcome::Error(body));
+            let _ = tx.send(outcome);
             StatusCode::ACCEPTED
         }
         None => StatusCode::BAD_REQUEST,
