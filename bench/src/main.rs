@@ -1,0 +1,604 @@
+//! `rp-bench`: drives full passkey sign-ins against a real rp-server process and a real
+//! Postgres, and prints what one sign-in costs. `scripts/bench` builds it in release,
+//! starts a private Postgres with `pg_stat_statements` and runs it.
+//!
+//! A *full sign-in* is the four requests one passkey-first sign-in costs the server in
+//! production: `POST /v1/authentication/options`, `POST /v1/authentication/verify` (a
+//! real P-256 assertion from the testkit authenticator), then what Cognito's triggers
+//! send: `POST /internal/v1/challenges` (Create) and `POST /internal/v1/nonces/redeem`
+//! (Verify).
+//!
+//! Closed loop (default): `--concurrency` virtual users sign in back to back for
+//! `--duration` seconds; the throughput is the capacity. Open loop (`--rate R`): a sign-in
+//! starts every 1/R s whether or not earlier ones finished, and its latency counts from
+//! when it was due, so a stalled server shows as latency instead of hiding it.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use clap::Parser;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+use testkit::authenticator::SoftAuthenticator;
+use testkit::idp::{POOL_ID, TokenIssuer};
+use tokio::sync::Mutex;
+
+const RP_ID: &str = "bench.example";
+const ORIGIN: &str = "https://bench.example";
+const SERVICE_TOKEN: &str = "bench-service-token-0123456789abcdef0123";
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Full passkey sign-ins against rp-server: throughput, latency, CPU and SQL per sign-in"
+)]
+struct Args {
+    /// Users to enrol, one passkey each.
+    #[arg(long, default_value_t = 64)]
+    users: usize,
+    /// Concurrent virtual users (closed loop).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Offered sign-ins per second (open loop) instead of a closed loop.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Unmeasured seconds of the same load first (connections, caches, JIT-free warm-up).
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// The rp-server binary to run.
+    #[arg(long, default_value = "target/release/rp-server")]
+    rp_server: PathBuf,
+    /// rp-server's database pool size.
+    #[arg(long, default_value_t = 10)]
+    db_connections: u32,
+    /// Also list the SQL statements of the measured window, by calls.
+    #[arg(long)]
+    statements: bool,
+    /// Where rp-server's log goes.
+    #[arg(long, default_value = "target/bench/rp-server.log")]
+    log: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    ensure!(args.users > 0, "--users must be at least 1");
+    ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    ensure!(args.duration > 0.0, "--duration must be positive");
+    if let Some(rate) = args.rate {
+        ensure!(rate > 0.0, "--rate must be positive");
+    }
+    let server = testkit::db::server_url()?;
+
+    // A database of its own, dropped at the end.
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(server.as_str())
+        .await
+        .context("connecting to DATABASE_URL")?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    let mut db_url = server.clone();
+    db_url.set_path(&format!("/{name}"));
+    let result = run(&args, db_url.as_str()).await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .ok();
+    result
+}
+
+async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
+    let mut stats_db = sqlx::PgConnection::connect(db_url).await?;
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut stats_db)
+        .await?;
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&mut stats_db)
+        .await
+        .context(
+            "pg_stat_statements is not loaded: start Postgres with \
+             shared_preload_libraries=pg_stat_statements (scripts/bench does)",
+        )?;
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut stats_db)
+        .await?;
+    let postmaster = proc_stat(backend as u32)
+        .context("reading the Postgres backend's /proc entry (is Postgres on this machine?)")?
+        .ppid;
+
+    let idp = TokenIssuer::start().await?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    if let Some(dir) = args.log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let log = std::fs::File::create(&args.log)
+        .with_context(|| format!("creating {}", args.log.display()))?;
+    let mut server = tokio::process::Command::new(&args.rp_server)
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env("RP_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("RP_ID", RP_ID)
+        .env("RP_ORIGINS", ORIGIN)
+        .env("RP_COGNITO_ISSUER", &idp.issuer)
+        .env("RP_COGNITO_JWKS_URL", &idp.jwks_url)
+        .env("RP_COGNITO_CLIENT_IDS", &idp.client_id)
+        .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("RP_RATE_LIMIT_PER_MIN", "0")
+        .env("RP_DB_MAX_CONNECTIONS", args.db_connections.to_string())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it with `cargo build --release -p rp-server`)",
+                args.rp_server.display()
+            )
+        })?;
+    let server_pid = server
+        .id()
+        .ok_or_else(|| anyhow!("rp-server exited at once"))?;
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(4 * args.concurrency)
+        .build()?;
+    wait_ready(&http, &base, &mut server, &args.log).await?;
+
+    let ctx = Arc::new(Ctx {
+        http,
+        base,
+        client_id: idp.client_id.clone(),
+    });
+    let users = enrol(&ctx, &idp, args.users).await?;
+    eprintln!(
+        "enrolled {} users; warming up for {} s",
+        users.len(),
+        args.warmup
+    );
+    if args.warmup > 0.0 {
+        load(args, &ctx, &users, Duration::from_secs_f64(args.warmup)).await;
+    }
+
+    let rp_before = proc_stat(server_pid)?;
+    let pg_before = postgres_cpu_ticks(postmaster)?;
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&mut stats_db)
+        .await?;
+    let started = Instant::now();
+    let outcome = load(args, &ctx, &users, Duration::from_secs_f64(args.duration)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let rp_after = proc_stat(server_pid)?;
+    let pg_after = postgres_cpu_ticks(postmaster)?;
+    let statements = statements(&mut stats_db).await?;
+    let peak_rss_kib = peak_rss_kib(server_pid)?;
+    server.start_kill().ok();
+
+    report(
+        args,
+        &outcome,
+        elapsed,
+        Usage {
+            rp_ticks: rp_after.cpu_ticks() - rp_before.cpu_ticks(),
+            pg_ticks: pg_after - pg_before,
+            peak_rss_kib,
+        },
+        &statements,
+    );
+    ensure!(
+        outcome.ok > 0,
+        "no sign-in succeeded; first error: {}",
+        outcome.first_error.as_deref().unwrap_or("none")
+    );
+    Ok(())
+}
+
+struct Ctx {
+    http: reqwest::Client,
+    base: String,
+    client_id: String,
+}
+
+struct BenchUser {
+    sub: String,
+    authn: Mutex<SoftAuthenticator>,
+}
+
+impl Ctx {
+    async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> anyhow::Result<Value> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        let response = req.send().await.with_context(|| format!("POST {path}"))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .with_context(|| format!("POST {path}: {status} without a JSON body"))?;
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+}
+
+async fn wait_ready(
+    http: &reqwest::Client,
+    base: &str,
+    server: &mut tokio::process::Child,
+    log: &std::path::Path,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.try_wait()? {
+            bail!("rp-server exited ({status}); see {}", log.display());
+        }
+        let ready = http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("rp-server not ready after 30 s; see {}", log.display());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Registers one passkey for each of `n` users through the API, eight at a time.
+async fn enrol(ctx: &Arc<Ctx>, idp: &TokenIssuer, n: usize) -> anyhow::Result<Vec<Arc<BenchUser>>> {
+    let mut users = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let mut set = tokio::task::JoinSet::new();
+        for &i in chunk {
+            let sub = uuid::Uuid::new_v4().to_string();
+            let token = idp.access_token(&sub, &format!("user{i}@bench.example"))?;
+            let ctx = ctx.clone();
+            set.spawn(async move {
+                let mut authn = SoftAuthenticator::new();
+                let options = ctx
+                    .post("/v1/registration/options", Some(&token), &json!({}))
+                    .await?;
+                let credential = authn.create(&options["publicKey"], ORIGIN)?;
+                ctx.post(
+                    "/v1/registration/verify",
+                    Some(&token),
+                    &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+                )
+                .await?;
+                anyhow::Ok(Arc::new(BenchUser {
+                    sub,
+                    authn: Mutex::new(authn),
+                }))
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            users.push(done.context("enrolment task")??);
+        }
+    }
+    Ok(users)
+}
+
+/// One full sign-in, as a browser and Cognito's triggers would make it.
+async fn sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<()> {
+    // The authenticator is held until verify: its counter must reach the server in order.
+    let signed_in = {
+        let mut authn = user.authn.lock().await;
+        let options = ctx
+            .post("/v1/authentication/options", None, &json!({}))
+            .await?;
+        let assertion = authn.get(&options["publicKey"], ORIGIN)?;
+        ctx.post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+        )
+        .await?
+    };
+    let challenge = ctx
+        .post(
+            "/internal/v1/challenges",
+            Some(SERVICE_TOKEN),
+            &json!({
+                "userPoolId": POOL_ID,
+                "clientId": ctx.client_id,
+                "userSub": user.sub,
+                "username": signed_in["username"],
+                "userNotFound": false,
+            }),
+        )
+        .await?;
+    let redeemed = ctx
+        .post(
+            "/internal/v1/nonces/redeem",
+            Some(SERVICE_TOKEN),
+            &json!({
+                "nonce": signed_in["nonce"],
+                "userSub": user.sub,
+                "challengeId": challenge["challengeId"],
+            }),
+        )
+        .await?;
+    ensure!(redeemed["valid"] == true, "redemption refused: {redeemed}");
+    Ok(())
+}
+
+#[derive(Default)]
+struct Outcome {
+    /// Latency of each successful sign-in, in microseconds.
+    latencies_us: Vec<u64>,
+    ok: u64,
+    failed: u64,
+    first_error: Option<String>,
+}
+
+impl Outcome {
+    fn record(&mut self, latency: Duration, result: anyhow::Result<()>) {
+        match result {
+            Ok(()) => {
+                self.ok += 1;
+                self.latencies_us.push(latency.as_micros() as u64);
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.first_error.get_or_insert_with(|| format!("{e:#}"));
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.latencies_us.extend(other.latencies_us);
+        self.ok += other.ok;
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+async fn load(args: &Args, ctx: &Arc<Ctx>, users: &[Arc<BenchUser>], span: Duration) -> Outcome {
+    match args.rate {
+        None => closed_loop(args.concurrency, ctx, users, span).await,
+        Some(rate) => open_loop(rate, ctx, users, span).await,
+    }
+}
+
+async fn closed_loop(
+    concurrency: usize,
+    ctx: &Arc<Ctx>,
+    users: &[Arc<BenchUser>],
+    span: Duration,
+) -> Outcome {
+    let end = Instant::now() + span;
+    let mut set = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let ctx = ctx.clone();
+        let users = users.to_vec();
+        set.spawn(async move {
+            let mut outcome = Outcome::default();
+            let mut i = worker;
+            while Instant::now() < end {
+                let user = &users[i % users.len()];
+                i += concurrency;
+                let started = Instant::now();
+                let result = sign_in(&ctx, user).await;
+                outcome.record(started.elapsed(), result);
+            }
+            outcome
+        });
+    }
+    let mut total = Outcome::default();
+    while let Some(done) = set.join_next().await {
+        if let Ok(outcome) = done {
+            total.merge(outcome);
+        }
+    }
+    total
+}
+
+async fn open_loop(rate: f64, ctx: &Arc<Ctx>, users: &[Arc<BenchUser>], span: Duration) -> Outcome {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = tokio::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let mut n: u32 = 0;
+    loop {
+        let due = start + interval * n;
+        if due >= start + span {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        let ctx = ctx.clone();
+        let user = users[n as usize % users.len()].clone();
+        set.spawn(async move {
+            let result = sign_in(&ctx, &user).await;
+            // From when it was due, not when it started: no coordinated omission.
+            (due.elapsed(), result)
+        });
+        n += 1;
+    }
+    let mut total = Outcome::default();
+    while let Some(done) = set.join_next().await {
+        if let Ok((latency, result)) = done {
+            total.record(latency, result);
+        }
+    }
+    total
+}
+
+struct Usage {
+    rp_ticks: u64,
+    pg_ticks: u64,
+    peak_rss_kib: u64,
+}
+
+fn report(
+    args: &Args,
+    outcome: &Outcome,
+    elapsed: f64,
+    usage: Usage,
+    statements: &[(String, i64)],
+) {
+    let mut latencies = outcome.latencies_us.clone();
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
+        latencies[rank.clamp(1, latencies.len()) - 1] as f64 / 1000.0
+    };
+    let ok = outcome.ok.max(1) as f64;
+    let tick_ms = 1000.0 / clock_ticks_per_sec();
+    let rp_ms = usage.rp_ticks as f64 * tick_ms / ok;
+    let pg_ms = usage.pg_ticks as f64 * tick_ms / ok;
+    let total_statements: i64 = statements.iter().map(|(_, calls)| calls).sum();
+    let load = match args.rate {
+        Some(rate) => format!("open loop, {rate} sign-ins/s offered"),
+        None => format!("closed loop, {} concurrent", args.concurrency),
+    };
+    println!(
+        "rp-bench: {} users, {load}, {elapsed:.1} s measured",
+        args.users
+    );
+    println!(
+        "  full sign-ins        {} ok, {} failed",
+        outcome.ok, outcome.failed
+    );
+    println!(
+        "  throughput           {:.0} sign-ins/s",
+        outcome.ok as f64 / elapsed
+    );
+    println!(
+        "  latency              p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(50.0),
+        percentile(90.0),
+        percentile(99.0),
+        percentile(100.0)
+    );
+    println!(
+        "  CPU per sign-in      rp-server {rp_ms:.2} ms + Postgres {pg_ms:.2} ms = {:.2} ms",
+        rp_ms + pg_ms
+    );
+    println!(
+        "  SQL per sign-in      {:.2} statements",
+        total_statements as f64 / ok
+    );
+    println!(
+        "  rp-server peak RSS   {:.1} MB",
+        usage.peak_rss_kib as f64 / 1024.0
+    );
+    if let Some(e) = &outcome.first_error {
+        println!("  first error          {e}");
+    }
+    if args.statements {
+        println!("  statements by calls (per sign-in):");
+        for (query, calls) in statements {
+            let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
+            let short: String = query.chars().take(110).collect();
+            println!("    {:>6.2}  {short}", *calls as f64 / ok);
+        }
+    }
+}
+
+async fn statements(db: &mut sqlx::PgConnection) -> anyhow::Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT query, calls FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND query NOT ILIKE '%pg_stat_statements%'
+          ORDER BY calls DESC, query",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+struct ProcStat {
+    ppid: u32,
+    utime: u64,
+    stime: u64,
+    cutime: u64,
+    cstime: u64,
+}
+
+impl ProcStat {
+    fn cpu_ticks(&self) -> u64 {
+        self.utime + self.stime
+    }
+}
+
+fn proc_stat(pid: u32) -> anyhow::Result<ProcStat> {
+    let raw = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces and parentheses; fields follow the last ')'.
+    let rest = raw
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> anyhow::Result<u64> {
+        // `rest` starts at field 3 (state); field n is at index n - 3.
+        fields
+            .get(n - 3)
+            .ok_or_else(|| anyhow!("short /proc/{pid}/stat"))?
+            .parse()
+            .map_err(Into::into)
+    };
+    Ok(ProcStat {
+        ppid: field(4)? as u32,
+        utime: field(14)?,
+        stime: field(15)?,
+        cutime: field(16)?,
+        cstime: field(17)?,
+    })
+}
+
+/// CPU of the whole Postgres server: the postmaster, its live children (backends,
+/// writers, autovacuum) and the children it has already reaped.
+fn postgres_cpu_ticks(postmaster: u32) -> anyhow::Result<u64> {
+    let main = proc_stat(postmaster)?;
+    let mut ticks = main.cpu_ticks() + main.cutime + main.cstime;
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(stat) = proc_stat(pid)
+            && stat.ppid == postmaster
+        {
+            ticks += stat.cpu_ticks();
+        }
+    }
+    Ok(ticks)
+}
+
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow!("no VmHWM in /proc/{pid}/status"))
+}
+
+/// USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture we run on.
+fn clock_ticks_per_sec() -> f64 {
+    100.0
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
