@@ -6,19 +6,16 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
-use sqlx::Row as _;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor, Event};
-use crate::http::credentials::CredentialSummary;
-use crate::store::{self, Db, EnrolmentToken, RevokeWhich, StoredCredential, User};
-
-/// Prefix that tells an enrolment token from a Cognito access token.
-pub const ENROLMENT_PREFIX: &str = "rpe_";
+use crate::flows::credentials::CredentialSummary;
+use crate::store::audit::EventFilter;
+use crate::store::{
+    self, Db, EnrolmentToken, RevokeWhich, StoredCredential, User, credentials, enrolment, users,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -43,8 +40,8 @@ pub enum UserRef {
 
 pub async fn find_user(db: &Db, r: &UserRef) -> Result<User, AdminError> {
     let found = match r {
-        UserRef::Sub(s) => store::user_by_sub(db, s).await?,
-        UserRef::Username(u) => store::user_by_username(db, u).await?,
+        UserRef::Sub(s) => users::user_by_sub(db, s).await?,
+        UserRef::Username(u) => users::user_by_username(db, u).await?,
     };
     found.ok_or(AdminError::UserNotFound)
 }
@@ -65,15 +62,10 @@ pub struct AdminCredential {
     pub revoked_reason: Option<String>,
 }
 
-pub fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+use rp_shared::credential_id::encode as b64;
 
 pub fn credential_id(s: &str) -> Result<Vec<u8>, AdminError> {
-    URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .ok()
-        .filter(|v| !v.is_empty())
+    rp_shared::credential_id::decode(s)
         .ok_or_else(|| AdminError::Invalid("the credential id must be base64url".to_owned()))
 }
 
@@ -92,7 +84,7 @@ fn view(c: &StoredCredential, user: &User) -> AdminCredential {
 
 /// A user's credentials, revoked ones included.
 pub async fn credentials(db: &Db, user: &User) -> Result<Vec<AdminCredential>, AdminError> {
-    Ok(store::all_credentials_of(db, user.id)
+    Ok(credentials::all_credentials_of(db, user.id)
         .await?
         .iter()
         .map(|c| view(c, user))
@@ -100,10 +92,10 @@ pub async fn credentials(db: &Db, user: &User) -> Result<Vec<AdminCredential>, A
 }
 
 pub async fn credential(db: &Db, id: &[u8]) -> Result<AdminCredential, AdminError> {
-    let c = store::credential(db, id)
+    let c = credentials::credential(db, id)
         .await?
         .ok_or(AdminError::CredentialNotFound)?;
-    let user = store::user_by_id(db, c.user_id)
+    let user = users::user_by_id(db, c.user_id)
         .await?
         .ok_or(AdminError::CredentialNotFound)?;
     Ok(view(&c, &user))
@@ -117,15 +109,16 @@ pub async fn revoke(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<AdminCredential, AdminError> {
-    let c = store::credential(db, id)
+    let c = credentials::credential(db, id)
         .await?
         .ok_or(AdminError::CredentialNotFound)?;
-    let user = store::user_by_id(db, c.user_id)
+    let user = users::user_by_id(db, c.user_id)
         .await?
         .ok_or(AdminError::CredentialNotFound)?;
     let mut tx = db.begin().await?;
     let revoked =
-        store::revoke_credentials(&mut tx, RevokeWhich::One(id, None), actor, reason, now).await?;
+        credentials::revoke_credentials(&mut tx, RevokeWhich::One(id, None), actor, reason, now)
+            .await?;
     if !revoked.is_empty() {
         audit::record(
             &mut *tx,
@@ -152,12 +145,9 @@ pub async fn reset(
 ) -> Result<Vec<String>, AdminError> {
     let mut tx = db.begin().await?;
     let revoked =
-        store::revoke_credentials(&mut tx, RevokeWhich::AllOf(user.id), actor, reason, now).await?;
-    sqlx::query("UPDATE enrolment_tokens SET revoked_at = $2 WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL")
-        .bind(user.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        credentials::revoke_credentials(&mut tx, RevokeWhich::AllOf(user.id), actor, reason, now)
+            .await?;
+    enrolment::revoke_pending_of(&mut *tx, user.id, now).await?;
     audit::record(
         &mut *tx,
         now,
@@ -216,10 +206,6 @@ pub struct IssuedEnrolmentToken {
     pub details: EnrolmentTokenView,
 }
 
-pub fn hash_token(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// Issues a one-time enrolment token for `sub`. A user unknown to rp-server (no passkey
 /// ever) is created when `username` is given.
 pub async fn issue_enrolment_token(
@@ -236,16 +222,14 @@ pub async fn issue_enrolment_token(
         ));
     }
     let mut tx = db.begin().await?;
-    let user = match (store::user_by_sub(&mut *tx, sub).await?, username) {
+    let user = match (users::user_by_sub(&mut *tx, sub).await?, username) {
         (Some(u), _) => u,
         (None, Some(name)) if !name.trim().is_empty() => {
-            store::upsert_user(&mut tx, sub, name.trim(), now).await?
+            users::upsert_user(&mut tx, sub, name.trim(), now).await?
         }
         (None, _) => return Err(AdminError::UserNotFound),
     };
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!("{ENROLMENT_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let token = rp_shared::token::EnrolmentToken::generate();
     let record = EnrolmentToken {
         id: Uuid::new_v4(),
         user_id: user.id,
@@ -255,7 +239,7 @@ pub async fn issue_enrolment_token(
         used_at: None,
         revoked_at: None,
     };
-    store::insert_enrolment_token(&mut *tx, &record, &hash_token(&token)).await?;
+    enrolment::insert_enrolment_token(&mut *tx, &record, &token.hash()).await?;
     audit::record(
         &mut *tx,
         now,
@@ -266,7 +250,7 @@ pub async fn issue_enrolment_token(
     .await?;
     tx.commit().await?;
     Ok(IssuedEnrolmentToken {
-        token,
+        token: token.expose().to_owned(),
         details: token_view(&record, &user.cognito_sub, now),
     })
 }
@@ -276,7 +260,7 @@ pub async fn enrolment_tokens(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<Vec<EnrolmentTokenView>, AdminError> {
-    Ok(store::enrolment_tokens_of(db, user.id)
+    Ok(enrolment::enrolment_tokens_of(db, user.id)
         .await?
         .iter()
         .map(|t| token_view(t, &user.cognito_sub, now))
@@ -290,10 +274,10 @@ pub async fn revoke_enrolment_token(
     now: DateTime<Utc>,
 ) -> Result<EnrolmentTokenView, AdminError> {
     let mut tx = db.begin().await?;
-    let t = store::revoke_enrolment_token(&mut *tx, id, now)
+    let t = enrolment::revoke_enrolment_token(&mut *tx, id, now)
         .await?
         .ok_or(AdminError::TokenNotFound)?;
-    let user = store::user_by_id(&mut *tx, t.user_id)
+    let user = users::user_by_id(&mut *tx, t.user_id)
         .await?
         .ok_or(AdminError::TokenNotFound)?;
     audit::record(
@@ -363,46 +347,33 @@ fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, i64), AdminError> {
 pub async fn audit_log(db: &Db, f: &AuditFilter) -> Result<AuditPage, AdminError> {
     let limit = f.limit.clamp(1, 500);
     let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
-    let rows = sqlx::query(
-        "SELECT id, occurred_at, actor, action, cognito_sub, credential_id, host(ip) AS ip, user_agent, details
-           FROM audit_events
-          WHERE ($1::text IS NULL OR cognito_sub = $1)
-            AND ($2::bytea IS NULL OR credential_id = $2)
-            AND ($3::text IS NULL OR action = $3)
-            AND ($4::timestamptz IS NULL OR occurred_at >= $4)
-            AND ($5::timestamptz IS NULL OR occurred_at < $5)
-            AND ($6::timestamptz IS NULL OR (occurred_at, id) < ($6, $7))
-          ORDER BY occurred_at DESC, id DESC
-          LIMIT $8",
+    let rows = store::audit::events(
+        db,
+        &EventFilter {
+            sub: f.sub.as_deref(),
+            credential_id: f.credential_id.as_deref(),
+            action: f.action.as_deref(),
+            since: f.since,
+            until: f.until,
+            before: cursor,
+            limit: limit + 1,
+        },
     )
-    .bind(&f.sub)
-    .bind(&f.credential_id)
-    .bind(&f.action)
-    .bind(f.since)
-    .bind(f.until)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1).unwrap_or(0))
-    .bind(limit + 1)
-    .fetch_all(db)
     .await?;
-    let mut events = rows
-        .iter()
-        .map(|r| {
-            Ok(AuditEventView {
-                id: r.try_get("id")?,
-                occurred_at: r.try_get("occurred_at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                user_sub: r.try_get("cognito_sub")?,
-                credential_id: r
-                    .try_get::<Option<Vec<u8>>, _>("credential_id")?
-                    .map(|c| b64(&c)),
-                ip: r.try_get("ip")?,
-                user_agent: r.try_get("user_agent")?,
-                details: r.try_get("details")?,
-            })
+    let mut events: Vec<AuditEventView> = rows
+        .into_iter()
+        .map(|r| AuditEventView {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            actor: r.actor,
+            action: r.action,
+            user_sub: r.cognito_sub,
+            credential_id: r.credential_id.map(|c| b64(&c)),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            details: r.details,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect();
     let next_cursor = if events.len() as i64 > limit {
         events.truncate(limit as usize);
         events.last().map(|e| encode_cursor(e.occurred_at, e.id))
@@ -442,35 +413,18 @@ pub struct Stats {
 }
 
 pub async fn stats(db: &Db, now: DateTime<Utc>) -> Result<Stats, AdminError> {
-    let users: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT user_id) FROM credentials WHERE revoked_at IS NULL",
+    let counts = credentials::counts(db).await?;
+    let by_aaguid = credentials::by_aaguid(db).await?;
+    let per_day = store::audit::per_day(
+        db,
+        Action::AuthenticationSucceeded.as_str(),
+        now - Duration::days(30),
     )
-    .fetch_one(db)
-    .await?;
-    let (active, revoked): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE revoked_at IS NULL), count(*) FILTER (WHERE revoked_at IS NOT NULL) FROM credentials",
-    )
-    .fetch_one(db)
-    .await?;
-    let by_aaguid: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
-        "SELECT aaguid, count(*) FROM credentials WHERE revoked_at IS NULL GROUP BY aaguid ORDER BY count(*) DESC, aaguid",
-    )
-    .fetch_all(db)
-    .await?;
-    let per_day: Vec<(chrono::NaiveDate, i64)> = sqlx::query_as(
-        "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*)
-           FROM audit_events
-          WHERE action = $1 AND occurred_at >= $2
-          GROUP BY day ORDER BY day",
-    )
-    .bind(Action::AuthenticationSucceeded.as_str())
-    .bind(now - Duration::days(30))
-    .fetch_all(db)
     .await?;
     Ok(Stats {
-        users_with_passkeys: users,
-        active_credentials: active,
-        revoked_credentials: revoked,
+        users_with_passkeys: counts.users_with_passkeys,
+        active_credentials: counts.active,
+        revoked_credentials: counts.revoked,
         credentials_by_authenticator: by_aaguid
             .into_iter()
             .map(|(aaguid, n)| AuthenticatorCount {

@@ -1,11 +1,21 @@
 //! The audit log: one row per state change, written in the same transaction as the
 //! change itself, so a change is never without its record (nor a record without its change).
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::http::extract::ClientContext;
+use crate::store::audit::{self as rows, AuditRow};
+
+/// Who is calling, for the audit log: the client IP (as resolved by the rate-limit
+/// layer, honouring trusted proxies) and the user agent. The HTTP layer extracts it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientContext {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
 
 /// Who acted.
 #[derive(Debug, Clone)]
@@ -23,7 +33,7 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             Self::User(sub) => format!("user:{sub}"),
             Self::Anonymous => "anonymous".to_owned(),
@@ -119,41 +129,24 @@ impl<'a> Event<'a> {
     }
 }
 
-pub async fn record(db: impl PgExecutor<'_>, at: DateTime<Utc>, e: Event<'_>) -> sqlx::Result<()> {
-    let ip = e.client.and_then(|c| c.ip).map(|ip| ip.to_string());
-    sqlx::query(
-        "INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, ip, user_agent, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, $9)",
-    )
-    .bind(at)
-    .bind(e.actor.label())
-    .bind(e.action.as_str())
-    .bind(e.user_id)
-    .bind(e.cognito_sub)
-    .bind(e.credential_id)
-    .bind(ip)
-    .bind(e.client.and_then(|c| c.user_agent.as_deref()))
-    .bind(&e.details)
-    .execute(db)
-    .await?;
-    Ok(())
+impl Event<'_> {
+    /// The event as stored, at `at`.
+    pub fn row(&self, at: DateTime<Utc>) -> AuditRow<'_> {
+        AuditRow {
+            occurred_at: at,
+            actor: self.actor.label(),
+            action: self.action.as_str(),
+            user_id: self.user_id,
+            cognito_sub: self.cognito_sub,
+            credential_id: self.credential_id,
+            ip: self.client.and_then(|c| c.ip).map(|ip| ip.to_string()),
+            user_agent: self.client.and_then(|c| c.user_agent.as_deref()),
+            details: self.details.clone(),
+        }
+    }
 }
 
-/// How many failed redemptions for `sub` since `since` were for nonces we never issued:
-/// the signature of guessing. (A spent, expired or misdirected nonce of our own is not a
-/// guess; Cognito's retries and races produce those.)
-pub async fn count_recent_guesses(
-    db: impl PgExecutor<'_>,
-    sub: &str,
-    since: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM audit_events
-          WHERE cognito_sub = $1 AND action = $2 AND occurred_at > $3 AND details->>'reason' = 'unknown'",
-    )
-    .bind(sub)
-    .bind(Action::NonceRedeemFailed.as_str())
-    .bind(since)
-    .fetch_one(db)
-    .await
+/// Writes the event (in the caller's transaction, when given one).
+pub async fn record(db: impl PgExecutor<'_>, at: DateTime<Utc>, e: Event<'_>) -> sqlx::Result<()> {
+    rows::insert(db, &e.row(at)).await
 }

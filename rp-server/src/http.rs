@@ -1,9 +1,8 @@
-//! The HTTP layer: routes, middleware and the OpenAPI document. Handlers only translate
-//! between HTTP and the flows in [`crate::passkeys`] and [`crate::store`].
+//! The HTTP layer: routes, middleware and the OpenAPI document. Handlers only extract,
+//! call one flow ([`crate::flows`], [`crate::admin`]) and map its outcome.
 
 pub mod admin;
 pub mod authentication;
-pub mod ceremony;
 pub mod credentials;
 pub mod error;
 pub mod extract;
@@ -189,20 +188,6 @@ async fn record_latency(req: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// Base64url (unpadded) encoding used for credential ids in the API.
-pub fn b64url(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn from_b64url(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()
-        .filter(|v| !v.is_empty())
 }
 
 /// Used by handlers for an empty-but-valid response.

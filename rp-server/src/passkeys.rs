@@ -71,11 +71,8 @@ impl RelyingParty {
             .core
             .new_challenge_register_builder(user_handle.as_bytes(), username, username)?
             .attestation(AttestationConveyancePreference::None)
-            .credential_algorithms(vec![
-                COSEAlgorithm::ES256,
-                COSEAlgorithm::RS256,
-                COSEAlgorithm::EDDSA,
-            ])
+            // Only what webauthn-rs-core can verify (it has no EdDSA verifier).
+            .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::RS256])
             .require_resident_key(true)
             .authenticator_attachment(None)
             .user_verification_policy(UserVerificationPolicy::Required)
@@ -115,19 +112,16 @@ impl RelyingParty {
         self.core.generate_challenge_authenticate(builder)
     }
 
-    /// Plausible options for a user who does not exist or has no passkey: a real
-    /// challenge (verification will fail as for any unknown credential) and one or two
-    /// credential ids derived from the username with a server key, so asking twice for
-    /// the same username gives the same ids and nothing tells it apart from a real user.
-    pub fn start_fake_authentication(
-        &self,
-        username: &str,
-    ) -> Result<(RequestChallengeResponse, AuthenticationState), WebauthnError> {
-        let (mut options, state) = self.start_authentication(Vec::new())?;
+    /// Plausible `allowCredentials` for a user who does not exist or has no passkey:
+    /// one or two credential ids derived from the username with a server key, so asking
+    /// twice for the same username gives the same ids and nothing tells it apart from a
+    /// real user. The challenge itself is real; verification fails as for any unknown
+    /// credential.
+    pub fn fake_allow_credentials(&self, username: &str) -> Vec<AllowCredentials> {
         let normalised = username.trim().to_lowercase();
         let seed = self.fake_mac(&[b"fake-credentials", normalised.as_bytes()]);
         let count = 1 + usize::from(seed[0] % 2);
-        options.public_key.allow_credentials = (0..count)
+        (0..count)
             .map(|i| {
                 let id = self.fake_mac(&[b"fake-credential-id", normalised.as_bytes(), &[i as u8]]);
                 AllowCredentials {
@@ -139,8 +133,7 @@ impl RelyingParty {
                     ]),
                 }
             })
-            .collect();
-        Ok((options, state))
+            .collect()
     }
 
     fn fake_mac(&self, parts: &[&[u8]]) -> [u8; 32] {

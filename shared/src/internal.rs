@@ -75,8 +75,6 @@ pub enum RedeemFailure {
     WrongUser,
     /// The challenge id was not issued to this user, or not for this nonce.
     WrongChallenge,
-    /// Too many failed redemptions for this user recently.
-    RateLimited,
 }
 
 impl RedeemFailure {
@@ -87,7 +85,6 @@ impl RedeemFailure {
             Self::AlreadyUsed => "already_used",
             Self::WrongUser => "wrong_user",
             Self::WrongChallenge => "wrong_challenge",
-            Self::RateLimited => "rate_limited",
         }
     }
 }

@@ -1,57 +1,17 @@
-//! A signed-in user's own passkeys: list, rename, delete.
+//! A signed-in user's own passkeys: list, rename, delete ([`crate::flows::credentials`]).
 
 use axum::extract::State;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{ClientContext, Json, Path};
 use super::identity::SignedIn;
-use super::{b64url, from_b64url, no_content};
+use super::no_content;
 use crate::AppState;
-use crate::audit::{self, Action, Actor, Event};
-use crate::store::{self, StoredCredential};
+use crate::flows::credentials::{self, CredentialError, CredentialSummary};
 use rp_shared::error::ErrorBody;
-
-/// Longest nickname accepted, in characters.
-pub const MAX_NICKNAME: usize = 64;
-
-/// What clients see of a passkey.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialSummary {
-    /// The credential id, base64url.
-    pub id: String,
-    pub nickname: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// Authenticator model id, when the authenticator disclosed one.
-    pub aaguid: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authenticator_name: Option<String>,
-    pub backup_eligible: bool,
-    pub backup_state: bool,
-    pub transports: Vec<String>,
-}
-
-impl From<&StoredCredential> for CredentialSummary {
-    fn from(c: &StoredCredential) -> Self {
-        Self {
-            id: b64url(&c.credential_id),
-            nickname: c.nickname.clone(),
-            created_at: c.created_at,
-            last_used_at: c.last_used_at,
-            aaguid: c.aaguid,
-            authenticator_name: crate::authenticators::name(c.aaguid),
-            backup_eligible: c.backup_eligible,
-            backup_state: c.backup_state,
-            transports: c.transports.clone(),
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CredentialList {
@@ -65,40 +25,6 @@ pub struct RenameRequest {
     pub nickname: Option<String>,
 }
 
-/// Checks and normalises a nickname: trimmed, at most [`MAX_NICKNAME`] characters, no
-/// control characters; empty means none.
-pub fn clean_nickname(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(n) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    if n.chars().count() > MAX_NICKNAME {
-        return Err(ApiError::bad_request(
-            "INVALID_NICKNAME",
-            format!("A nickname has at most {MAX_NICKNAME} characters."),
-        ));
-    }
-    if n.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "INVALID_NICKNAME",
-            "A nickname cannot contain control characters.",
-        ));
-    }
-    Ok(Some(n.to_owned()))
-}
-
-fn credential_id(raw: &str) -> Result<Vec<u8>, ApiError> {
-    from_b64url(raw).ok_or_else(|| {
-        ApiError::bad_request(
-            "INVALID_CREDENTIAL_ID",
-            "The credential id must be base64url.",
-        )
-    })
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found("CREDENTIAL_NOT_FOUND", "No such passkey.")
-}
-
 /// The caller's passkeys.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("cognito" = [])),
     responses((status = 200, body = CredentialList), (status = 401, body = ErrorBody)))]
@@ -106,12 +32,8 @@ pub async fn list(
     State(state): State<AppState>,
     SignedIn(who): SignedIn,
 ) -> Result<Json<CredentialList>, ApiError> {
-    let credentials = match store::user_by_sub(&state.db, &who.sub).await? {
-        Some(user) => store::credentials_of(&state.db, user.id).await?,
-        None => Vec::new(),
-    };
     Ok(Json(CredentialList {
-        credentials: credentials.iter().map(CredentialSummary::from).collect(),
+        credentials: credentials::list(&state, &who).await?,
     }))
 }
 
@@ -128,28 +50,8 @@ pub async fn rename(
     Path(id): Path<String>,
     Json(body): Json<RenameRequest>,
 ) -> Result<Json<CredentialSummary>, ApiError> {
-    let id = credential_id(&id)?;
-    let nickname = clean_nickname(body.nickname.as_deref())?;
-    let user = store::user_by_sub(&state.db, &who.sub)
-        .await?
-        .ok_or_else(not_found)?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let renamed = store::rename_credential(&mut tx, user.id, &id, nickname.as_deref())
-        .await?
-        .ok_or_else(not_found)?;
-    audit::record(
-        &mut *tx,
-        now,
-        Event::new(Actor::User(who.sub.clone()), Action::CredentialRenamed)
-            .user(user.id, &user.cognito_sub)
-            .credential(&id)
-            .client(&client)
-            .details(serde_json::json!({ "nickname": nickname })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(CredentialSummary::from(&renamed)))
+    let renamed = credentials::rename(&state, &who, &client, &id, body.nickname.as_deref()).await?;
+    Ok(Json(renamed))
 }
 
 /// Deletes one of the caller's passkeys: it is revoked for good (it can neither sign in
@@ -164,32 +66,20 @@ pub async fn delete(
     client: ClientContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = credential_id(&id)?;
-    let user = store::user_by_sub(&state.db, &who.sub)
-        .await?
-        .ok_or_else(not_found)?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let revoked = store::revoke_credentials(
-        &mut tx,
-        store::RevokeWhich::One(&id, Some(user.id)),
-        &format!("user:{}", who.sub),
-        Some("deleted by the user"),
-        now,
-    )
-    .await?;
-    if revoked.is_empty() {
-        return Err(not_found());
-    }
-    audit::record(
-        &mut *tx,
-        now,
-        Event::new(Actor::User(who.sub.clone()), Action::CredentialDeleted)
-            .user(user.id, &user.cognito_sub)
-            .credential(&id)
-            .client(&client),
-    )
-    .await?;
-    tx.commit().await?;
+    credentials::delete(&state, &who, &client, &id).await?;
     Ok(no_content())
+}
+
+impl From<CredentialError> for ApiError {
+    fn from(e: CredentialError) -> Self {
+        let message = e.to_string();
+        match e {
+            CredentialError::InvalidNickname(_) => {
+                ApiError::bad_request("INVALID_NICKNAME", message)
+            }
+            CredentialError::InvalidId => ApiError::bad_request("INVALID_CREDENTIAL_ID", message),
+            CredentialError::NotFound => ApiError::not_found("CREDENTIAL_NOT_FOUND", message),
+            CredentialError::Db(e) => e.into(),
+        }
+    }
 }

@@ -100,6 +100,28 @@ impl ApiError {
     }
 }
 
+impl From<crate::flows::ceremony::CeremonyError> for ApiError {
+    fn from(e: crate::flows::ceremony::CeremonyError) -> Self {
+        use crate::flows::ceremony::CeremonyError;
+        let code = match e {
+            CeremonyError::NotFound => "CEREMONY_NOT_FOUND",
+            CeremonyError::Expired => "CEREMONY_EXPIRED",
+        };
+        Self::gone(code, e.to_string())
+    }
+}
+
+/// 400 for a WebAuthn response that does not decode, 422 for one that does not verify.
+impl From<crate::flows::ceremony::Rejection> for ApiError {
+    fn from(r: crate::flows::ceremony::Rejection) -> Self {
+        if r.malformed {
+            Self::bad_request(r.code, r.message)
+        } else {
+            Self::verification(r.code, r.message)
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {

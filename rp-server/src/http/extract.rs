@@ -102,13 +102,7 @@ where
     }
 }
 
-/// Who is calling, for the audit log: the client IP (as resolved by the rate-limit
-/// layer, honouring trusted proxies) and the user agent.
-#[derive(Debug, Clone, Default)]
-pub struct ClientContext {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
+pub use crate::audit::ClientContext;
 
 /// The client IP the middleware resolved; stored in request extensions.
 #[derive(Debug, Clone, Copy)]

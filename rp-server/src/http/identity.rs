@@ -44,15 +44,7 @@ impl FromRequestParts<AppState> for Service {
     }
 }
 
-/// Who may register a passkey: a signed-in user, or someone holding an enrolment token
-/// an admin issued for account recovery (`Authorization: Bearer rpe_…`).
-pub enum Registrant {
-    Cognito(CognitoUser),
-    Enrolment {
-        token_id: uuid::Uuid,
-        user: crate::store::User,
-    },
-}
+pub use crate::flows::registration::Registrant;
 
 impl FromRequestParts<AppState> for Registrant {
     type Rejection = ApiError;
@@ -61,24 +53,12 @@ impl FromRequestParts<AppState> for Registrant {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "A Cognito access token or an enrolment token is required (Authorization: Bearer).",
         ))?;
-        if token.starts_with(crate::admin::ENROLMENT_PREFIX) {
-            let hash = crate::admin::hash_token(token);
-            let now = state.clock.now();
-            let found = crate::store::usable_enrolment_token(&state.db, &hash, now).await?;
-            let Some(t) = found else {
-                return Err(ApiError::Unauthorized(
-                    "The enrolment token is not valid (unknown, used, revoked or expired).",
-                ));
-            };
-            let user = crate::store::user_by_id(&state.db, t.user_id)
+        if rp_shared::token::EnrolmentToken::claims_kind(token) {
+            return crate::flows::registration::enrolment_registrant(state, token)
                 .await?
                 .ok_or(ApiError::Unauthorized(
                     "The enrolment token is not valid (unknown, used, revoked or expired).",
-                ))?;
-            return Ok(Self::Enrolment {
-                token_id: t.id,
-                user,
-            });
+                ));
         }
         SignedIn::from_request_parts(parts, state)
             .await

@@ -157,7 +157,7 @@ async fn list_get_and_revoke_credentials() {
         .await
         .expect(200);
     let mut replay = SoftAuthenticator::new();
-    replay.reuse_credential_id = rp_server::http::from_b64url(id);
+    replay.reuse_credential_id = rp_shared::credential_id::decode(id);
     let again = replay.create(&options["publicKey"], ORIGIN).unwrap();
     app.post(
         "/v1/registration/verify",

@@ -98,7 +98,7 @@ async fn a_counter_going_backwards_is_rejected() {
     let summary = app.register(&User::new("u"), &mut authn).await;
     app.sign_in(&mut authn).await.expect(200);
     app.sign_in(&mut authn).await.expect(200); // counter now 2
-    let id = rp_server::http::from_b64url(summary["id"].as_str().unwrap()).unwrap();
+    let id = rp_shared::credential_id::decode(summary["id"].as_str().unwrap()).unwrap();
     authn.set_counter(&id, 0); // a clone that has only signed once
     app.sign_in(&mut authn)
         .await

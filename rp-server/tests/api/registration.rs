@@ -28,7 +28,7 @@ async fn registers_a_discoverable_user_verified_passkey() {
         .await
         .unwrap();
     assert_eq!(
-        rp_server::http::from_b64url(handle).unwrap(),
+        rp_shared::credential_id::decode(handle).unwrap(),
         stored.as_bytes()
     );
 
@@ -250,7 +250,7 @@ async fn the_same_credential_cannot_be_registered_twice() {
         .await
         .expect(200);
     let mut reusing = SoftAuthenticator::new();
-    reusing.reuse_credential_id = rp_server::http::from_b64url(first["id"].as_str().unwrap());
+    reusing.reuse_credential_id = rp_shared::credential_id::decode(first["id"].as_str().unwrap());
     let dup = reusing.create(&options["publicKey"], ORIGIN).unwrap();
     app.post(
         "/v1/registration/verify",

@@ -1,0 +1,177 @@
+//! What every ceremony shares: storing its state, consuming it exactly once, and
+//! classifying WebAuthn failures.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use webauthn_rs_core::error::WebauthnError;
+
+use crate::AppState;
+use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::store::ceremonies::{self, NewCeremony, Taken};
+
+/// What a client needs to run a ceremony.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CeremonyOptions {
+    pub ceremony_id: Uuid,
+    /// `PublicKeyCredentialCreationOptionsJSON` or `PublicKeyCredentialRequestOptionsJSON`.
+    #[schema(value_type = Object)]
+    pub public_key: serde_json::Value,
+}
+
+/// Why a stored ceremony cannot be finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CeremonyError {
+    #[error("This ceremony does not exist or was already used; start again.")]
+    NotFound,
+    #[error("This ceremony has expired; start again.")]
+    Expired,
+}
+
+impl CeremonyError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotFound => "unknown_ceremony",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+pub fn ttl(state: &AppState) -> Duration {
+    Duration::from_std(state.config.ceremony_ttl).unwrap_or(Duration::minutes(5))
+}
+
+pub fn nonce_ttl(state: &AppState) -> Duration {
+    Duration::from_std(state.config.nonce_ttl).unwrap_or(Duration::minutes(2))
+}
+
+/// Stores a new ceremony owned by `owner` and returns its id.
+pub async fn start(
+    state: &AppState,
+    db: impl sqlx::PgExecutor<'_>,
+    owner: Option<Uuid>,
+    ceremony: &CeremonyState,
+) -> sqlx::Result<Uuid> {
+    let now = state.clock.now();
+    let id = Uuid::new_v4();
+    ceremonies::insert(
+        db,
+        &NewCeremony {
+            id,
+            owner,
+            state: ceremony,
+            created_at: now,
+            expires_at: now + ttl(state),
+        },
+    )
+    .await?;
+    crate::metrics::ceremony_started(ceremony.kind().metric());
+    Ok(id)
+}
+
+/// A consumed ceremony, if it was there and has not expired.
+pub fn fresh(taken: Option<Taken>, now: DateTime<Utc>) -> Result<Taken, CeremonyError> {
+    let taken = taken.ok_or(CeremonyError::NotFound)?;
+    if taken.expires_at <= now {
+        return Err(CeremonyError::Expired);
+    }
+    Ok(taken)
+}
+
+/// Consumes a ceremony of one of `kinds` (gone afterwards whatever the outcome) and
+/// checks it has not expired.
+pub async fn take(
+    state: &AppState,
+    id: Uuid,
+    kinds: &[CeremonyKind],
+    owner: Option<Uuid>,
+) -> Result<Result<Taken, CeremonyError>, sqlx::Error> {
+    let taken = ceremonies::take(&state.db, id, kinds, owner).await?;
+    Ok(fresh(taken, state.clock.now()))
+}
+
+/// A WebAuthn response that did not verify, as clients and metrics see it. Details stay
+/// in the server log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// The response could not be decoded at all (400 rather than 422).
+    pub malformed: bool,
+    /// Metric label.
+    pub reason: &'static str,
+    /// API error code.
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message)
+    }
+}
+
+/// Classifies a WebAuthn verification failure.
+pub fn rejection(kind: CeremonyKind, e: &WebauthnError) -> Rejection {
+    tracing::info!(kind = kind.as_str(), error = ?e, "WebAuthn verification failed");
+    let malformed = matches!(
+        e,
+        WebauthnError::ParseBase64Failure(_)
+            | WebauthnError::ParseCBORFailure(_)
+            | WebauthnError::ParseJSONFailure(_)
+            | WebauthnError::ParseNOMFailure
+            | WebauthnError::ParseInsufficientBytesAvailable
+            | WebauthnError::InvalidClientDataType
+            | WebauthnError::MissingAttestationCredentialData
+            | WebauthnError::COSEKeyInvalidCBORValue
+            | WebauthnError::COSEKeyInvalidType
+    );
+    if malformed {
+        return Rejection {
+            malformed,
+            reason: "malformed",
+            code: "MALFORMED_CREDENTIAL",
+            message: "The WebAuthn response could not be decoded.",
+        };
+    }
+    let (reason, message) = crate::passkeys::classify(e);
+    let code = match reason {
+        "counter_regression" => "COUNTER_REGRESSION",
+        "origin" => "ORIGIN_NOT_ALLOWED",
+        "user_verification" => "USER_VERIFICATION_REQUIRED",
+        "backup_flags" => "BACKUP_FLAGS_INCONSISTENT",
+        "unknown_credential" => "UNKNOWN_CREDENTIAL",
+        _ => "VERIFICATION_FAILED",
+    };
+    Rejection {
+        malformed,
+        reason,
+        code,
+        message,
+    }
+}
+
+/// Records the end of a ceremony once, from its outcome.
+pub fn count<T>(kind: CeremonyKind, result: &Result<T, impl HasReason>) {
+    match result {
+        Ok(_) => crate::metrics::ceremony_finished(kind.metric()),
+        Err(e) => crate::metrics::ceremony_failed(kind.metric(), e.reason()),
+    }
+}
+
+/// A flow error's metric label.
+pub trait HasReason {
+    fn reason(&self) -> &'static str;
+}
+
+/// A one-time nonce handed to the browser, which answers Cognito's custom challenge
+/// with it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInNonce {
+    /// One-time answer to Cognito's custom challenge.
+    pub nonce: String,
+    /// The Cognito username to pass to `InitiateAuth`.
+    pub username: String,
+    pub expires_at: DateTime<Utc>,
+}

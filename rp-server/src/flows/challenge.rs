@@ -1,0 +1,106 @@
+//! The Create Auth Challenge trigger's request: a WebAuthn request restricted to the
+//! user's passkeys, or stable fake options for an unknown user or one without passkeys
+//! (so the answer never tells who has an account). One statement.
+
+use rp_shared::internal::{ChallengeRequest, ChallengeResponse};
+use uuid::Uuid;
+use webauthn_rs_core::proto::{AllowCredentials, AuthenticatorTransport};
+
+use super::ceremony::{self, HasReason};
+use crate::AppState;
+use crate::audit::{Action, Actor};
+use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::store::challenges::{self, AllowedCredential, NewChallenge};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChallengeError {
+    #[error("username is required.")]
+    MissingUsername,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl HasReason for ChallengeError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingUsername => "invalid_request",
+            Self::Db(_) => "storage",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+pub async fn issue(
+    state: &AppState,
+    req: &ChallengeRequest,
+) -> Result<ChallengeResponse, ChallengeError> {
+    if req.username.trim().is_empty() {
+        return Err(ChallengeError::MissingUsername);
+    }
+    let (mut options, auth_state) = state
+        .rp
+        .start_authentication(Vec::new())
+        .map_err(|e| anyhow::anyhow!("starting authentication: {e:?}"))?;
+    let challenge_id = Uuid::new_v4();
+    let ceremony_id = Uuid::new_v4();
+    let now = state.clock.now();
+    let ceremony_expires_at = now + ceremony::ttl(state);
+    let ceremony_state = CeremonyState::Challenge {
+        challenge_id,
+        state: auth_state,
+    };
+    let actor = Actor::Service.label();
+    let allowed = challenges::issue(
+        &state.db,
+        &NewChallenge {
+            id: challenge_id,
+            cognito_sub: &req.user_sub,
+            user_not_found: req.user_not_found,
+            user_pool_id: &req.user_pool_id,
+            client_id: &req.client_id,
+            ceremony_id,
+            ceremony: &ceremony_state,
+            created_at: now,
+            ceremony_expires_at,
+            // The challenge outlives the ceremony by the nonce lifetime: the nonce is
+            // redeemed against it after the ceremony finishes.
+            expires_at: ceremony_expires_at + ceremony::nonce_ttl(state),
+            audit: (
+                &actor,
+                Action::ChallengeIssued.as_str(),
+                serde_json::json!({
+                    "challengeId": challenge_id,
+                    "userPoolId": req.user_pool_id,
+                    "clientId": req.client_id,
+                }),
+            ),
+        },
+    )
+    .await?;
+    crate::metrics::ceremony_started(CeremonyKind::Challenge.metric());
+    options.public_key.allow_credentials = if allowed.is_empty() {
+        state.rp.fake_allow_credentials(&req.username)
+    } else {
+        allowed.into_iter().map(allow).collect()
+    };
+    Ok(ChallengeResponse {
+        challenge_id,
+        ceremony_id,
+        public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
+    })
+}
+
+fn allow(c: AllowedCredential) -> AllowCredentials {
+    let transports: Vec<AuthenticatorTransport> = c
+        .transports
+        .into_iter()
+        .filter_map(|t| serde_json::from_value(serde_json::Value::String(t)).ok())
+        .collect();
+    AllowCredentials {
+        type_: "public-key".to_owned(),
+        id: c.credential_id,
+        transports: (!transports.is_empty()).then_some(transports),
+    }
+}

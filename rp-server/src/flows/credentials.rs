@@ -1,0 +1,166 @@
+//! A signed-in user's own passkeys: list, rename, delete (revoke for good).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::audit::{self, Action, Actor, ClientContext, Event};
+use crate::auth::CognitoUser;
+use crate::store::{self, RevokeWhich, StoredCredential};
+
+/// Longest nickname accepted, in characters.
+pub const MAX_NICKNAME: usize = 64;
+
+/// What clients see of a passkey.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialSummary {
+    /// The credential id, base64url.
+    pub id: String,
+    pub nickname: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Authenticator model id, when the authenticator disclosed one.
+    pub aaguid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticator_name: Option<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub transports: Vec<String>,
+}
+
+impl From<&StoredCredential> for CredentialSummary {
+    fn from(c: &StoredCredential) -> Self {
+        Self {
+            id: rp_shared::credential_id::encode(&c.credential_id),
+            nickname: c.nickname.clone(),
+            created_at: c.created_at,
+            last_used_at: c.last_used_at,
+            aaguid: c.aaguid,
+            authenticator_name: crate::authenticators::name(c.aaguid),
+            backup_eligible: c.backup_eligible,
+            backup_state: c.backup_state,
+            transports: c.transports.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{0}")]
+    InvalidNickname(String),
+    #[error("The credential id must be base64url.")]
+    InvalidId,
+    #[error("No such passkey.")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Checks and normalises a nickname: trimmed, at most [`MAX_NICKNAME`] characters, no
+/// control characters; empty means none.
+pub fn clean_nickname(raw: Option<&str>) -> Result<Option<String>, CredentialError> {
+    let Some(n) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if n.chars().count() > MAX_NICKNAME {
+        return Err(CredentialError::InvalidNickname(format!(
+            "A nickname has at most {MAX_NICKNAME} characters."
+        )));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(CredentialError::InvalidNickname(
+            "A nickname cannot contain control characters.".to_owned(),
+        ));
+    }
+    Ok(Some(n.to_owned()))
+}
+
+fn credential_id(raw: &str) -> Result<Vec<u8>, CredentialError> {
+    rp_shared::credential_id::decode(raw).ok_or(CredentialError::InvalidId)
+}
+
+/// The caller's usable passkeys.
+pub async fn list(
+    state: &AppState,
+    who: &CognitoUser,
+) -> Result<Vec<CredentialSummary>, CredentialError> {
+    let credentials = match store::users::user_by_sub(&state.db, &who.sub).await? {
+        Some(user) => store::credentials::credentials_of(&state.db, user.id).await?,
+        None => Vec::new(),
+    };
+    Ok(credentials.iter().map(CredentialSummary::from).collect())
+}
+
+/// Renames one of the caller's passkeys.
+pub async fn rename(
+    state: &AppState,
+    who: &CognitoUser,
+    client: &ClientContext,
+    id: &str,
+    nickname: Option<&str>,
+) -> Result<CredentialSummary, CredentialError> {
+    let id = credential_id(id)?;
+    let nickname = clean_nickname(nickname)?;
+    let user = store::users::user_by_sub(&state.db, &who.sub)
+        .await?
+        .ok_or(CredentialError::NotFound)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let renamed = store::credentials::rename_credential(&mut tx, user.id, &id, nickname.as_deref())
+        .await?
+        .ok_or(CredentialError::NotFound)?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::User(who.sub.clone()), Action::CredentialRenamed)
+            .user(user.id, &user.cognito_sub)
+            .credential(&id)
+            .client(client)
+            .details(serde_json::json!({ "nickname": nickname })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CredentialSummary::from(&renamed))
+}
+
+/// Deletes one of the caller's passkeys: it is revoked for good (it can neither sign in
+/// nor be registered again). Another user's passkey is `NotFound`, exactly as a passkey
+/// that does not exist.
+pub async fn delete(
+    state: &AppState,
+    who: &CognitoUser,
+    client: &ClientContext,
+    id: &str,
+) -> Result<(), CredentialError> {
+    let id = credential_id(id)?;
+    let user = store::users::user_by_sub(&state.db, &who.sub)
+        .await?
+        .ok_or(CredentialError::NotFound)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let revoked = store::credentials::revoke_credentials(
+        &mut tx,
+        RevokeWhich::One(&id, Some(user.id)),
+        &Actor::User(who.sub.clone()).label(),
+        Some("deleted by the user"),
+        now,
+    )
+    .await?;
+    if revoked.is_empty() {
+        return Err(CredentialError::NotFound);
+    }
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::User(who.sub.clone()), Action::CredentialDeleted)
+            .user(user.id, &user.cognito_sub)
+            .credential(&id)
+            .client(client),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

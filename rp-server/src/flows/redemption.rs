@@ -1,0 +1,224 @@
+//! The Verify Auth Challenge trigger's request: redeem a nonce for a Cognito challenge,
+//! atomically and in one statement. Retrying with the same challenge id succeeds again
+//! (Cognito retries triggers); any other challenge id or user, a spent, expired or
+//! revoked nonce fails. A valid nonce always redeems, whatever failed before it: a
+//! 256-bit nonce cannot be guessed, so failures are audited and counted, never used to
+//! lock a user out.
+
+use chrono::{DateTime, Utc};
+use rp_shared::internal::{RedeemFailure, RedeemRequest, RedeemResponse};
+use rp_shared::nonce::Nonce;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::audit::{Action, Actor, Event};
+use crate::store::nonces::{self, NonceRow};
+
+/// Why a nonce did not redeem now, from what the redemption statement saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Cognito retrying the call that redeemed it: valid again, with its credential.
+    AlreadyRedeemedHere(Vec<u8>),
+    Failed(RedeemFailure),
+    /// It looked redeemable, so a concurrent call redeemed it first: look again.
+    LostRace,
+}
+
+/// The decision, in order: the challenge must be this user's; the nonce must exist and
+/// be this user's; a retry of the redeeming challenge is valid again while the nonce
+/// lives; otherwise spent, expired, bound to another challenge, or its credential
+/// revoked.
+pub fn why_not(
+    challenge_issued: bool,
+    nonce: Option<&NonceRow>,
+    sub: &str,
+    challenge_id: Uuid,
+    now: DateTime<Utc>,
+) -> Verdict {
+    if !challenge_issued {
+        return Verdict::Failed(RedeemFailure::WrongChallenge);
+    }
+    let Some(n) = nonce else {
+        return Verdict::Failed(RedeemFailure::Unknown);
+    };
+    if n.cognito_sub != sub {
+        Verdict::Failed(RedeemFailure::WrongUser)
+    } else if n.redeemed_challenge_id == Some(challenge_id) && n.expires_at > now {
+        Verdict::AlreadyRedeemedHere(n.credential_id.clone())
+    } else if n.redeemed_challenge_id.is_some() {
+        Verdict::Failed(RedeemFailure::AlreadyUsed)
+    } else if n.expires_at <= now {
+        Verdict::Failed(RedeemFailure::Expired)
+    } else if n.bound_challenge_id.is_some_and(|b| b != challenge_id) {
+        Verdict::Failed(RedeemFailure::WrongChallenge)
+    } else if n.credential_revoked {
+        Verdict::Failed(RedeemFailure::Unknown)
+    } else {
+        Verdict::LostRace
+    }
+}
+
+pub async fn redeem(state: &AppState, req: &RedeemRequest) -> sqlx::Result<RedeemResponse> {
+    let now = state.clock.now();
+    let outcome = attempt(state, req, now).await?;
+    let response = match outcome {
+        Ok(credential_id) => {
+            crate::metrics::nonce_redemption("valid");
+            RedeemResponse {
+                valid: true,
+                reason: None,
+                credential_id: Some(rp_shared::credential_id::encode(&credential_id)),
+            }
+        }
+        Err(reason) => {
+            crate::metrics::nonce_redemption(reason.as_str());
+            tracing::info!(reason = reason.as_str(), challenge_id = %req.challenge_id, "nonce redemption refused");
+            if !req.user_sub.is_empty() {
+                crate::audit::record(
+                    &state.db,
+                    now,
+                    Event::new(Actor::Service, Action::NonceRedeemFailed)
+                        .cognito_sub(&req.user_sub)
+                        .details(serde_json::json!({ "reason": reason.as_str(), "challengeId": req.challenge_id })),
+                )
+                .await?;
+            }
+            RedeemResponse {
+                valid: false,
+                reason: Some(reason),
+                credential_id: None,
+            }
+        }
+    };
+    Ok(response)
+}
+
+async fn attempt(
+    state: &AppState,
+    req: &RedeemRequest,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Result<Vec<u8>, RedeemFailure>> {
+    let Some(hash) = Nonce::parse_and_hash(&req.nonce) else {
+        return Ok(Err(RedeemFailure::Unknown));
+    };
+    let actor = Actor::Service.label();
+    let r = nonces::redeem(
+        &state.db,
+        &hash,
+        &req.user_sub,
+        req.challenge_id,
+        now,
+        (&actor, Action::NonceRedeemed.as_str()),
+    )
+    .await?;
+    if let Some(credential_id) = r.redeemed {
+        return Ok(Ok(credential_id));
+    }
+    let verdict = match why_not(
+        r.challenge_issued,
+        r.nonce.as_ref(),
+        &req.user_sub,
+        req.challenge_id,
+        now,
+    ) {
+        // The statement's snapshot predates the winner's commit; read what it did.
+        Verdict::LostRace => {
+            let now_row = nonces::nonce(&state.db, &hash).await?;
+            match why_not(true, now_row.as_ref(), &req.user_sub, req.challenge_id, now) {
+                Verdict::LostRace => Verdict::Failed(RedeemFailure::Unknown),
+                settled => settled,
+            }
+        }
+        settled => settled,
+    };
+    Ok(match verdict {
+        Verdict::AlreadyRedeemedHere(credential_id) => Ok(credential_id),
+        Verdict::Failed(reason) => Err(reason),
+        Verdict::LostRace => Err(RedeemFailure::Unknown),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn why_a_redemption_failed() {
+        let now = chrono::Utc::now();
+        let later = now + chrono::Duration::seconds(60);
+        let earlier = now - chrono::Duration::seconds(1);
+        let this = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let row =
+            |sub: &str, redeemed: Option<Uuid>, bound: Option<Uuid>, expires, revoked| NonceRow {
+                cognito_sub: sub.to_owned(),
+                credential_id: vec![7],
+                bound_challenge_id: bound,
+                redeemed_challenge_id: redeemed,
+                expires_at: expires,
+                credential_revoked: revoked,
+            };
+        use RedeemFailure::*;
+        let cases: Vec<(bool, Option<NonceRow>, Verdict)> = vec![
+            (
+                false,
+                Some(row("alice", None, None, later, false)),
+                Verdict::Failed(WrongChallenge),
+            ),
+            (true, None, Verdict::Failed(Unknown)),
+            (
+                true,
+                Some(row("bob", None, None, later, false)),
+                Verdict::Failed(WrongUser),
+            ),
+            (
+                true,
+                Some(row("alice", Some(this), None, later, false)),
+                Verdict::AlreadyRedeemedHere(vec![7]),
+            ),
+            // A retry after the nonce's lifetime is no longer valid.
+            (
+                true,
+                Some(row("alice", Some(this), None, earlier, false)),
+                Verdict::Failed(AlreadyUsed),
+            ),
+            (
+                true,
+                Some(row("alice", Some(other), None, later, false)),
+                Verdict::Failed(AlreadyUsed),
+            ),
+            (
+                true,
+                Some(row("alice", None, None, earlier, false)),
+                Verdict::Failed(Expired),
+            ),
+            (
+                true,
+                Some(row("alice", None, Some(other), later, false)),
+                Verdict::Failed(WrongChallenge),
+            ),
+            (
+                true,
+                Some(row("alice", None, Some(this), later, true)),
+                Verdict::Failed(Unknown),
+            ),
+            (
+                true,
+                Some(row("alice", None, Some(this), later, false)),
+                Verdict::LostRace,
+            ),
+            (
+                true,
+                Some(row("alice", None, None, later, false)),
+                Verdict::LostRace,
+            ),
+        ];
+        for (issued, nonce, want) in cases {
+            assert_eq!(
+                why_not(issued, nonce.as_ref(), "alice", this, now),
+                want,
+                "{nonce:?}"
+            );
+        }
+    }
+}

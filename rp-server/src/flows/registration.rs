@@ -1,0 +1,275 @@
+//! Adding a passkey: by a signed-in user, or by someone holding an admin's enrolment
+//! token (account recovery). [`verify_new_passkey`] is the one registration finish,
+//! shared with passkey-first sign-up.
+
+use chrono::{DateTime, Utc};
+use rp_shared::token::EnrolmentToken;
+use uuid::Uuid;
+use webauthn_rs_core::proto::RegisterPublicKeyCredential;
+
+use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection};
+use super::credentials::{CredentialError, CredentialSummary, clean_nickname};
+use crate::AppState;
+use crate::audit::{self, Action, Actor, ClientContext, Event};
+use crate::auth::CognitoUser;
+use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::passkeys::aaguid_of;
+use crate::store::{self, Inserted, StoredCredential, User};
+
+/// Who may register a passkey: a signed-in user, or someone holding an enrolment token
+/// an admin issued for account recovery (`Authorization: Bearer rpe_…`).
+pub enum Registrant {
+    Cognito(CognitoUser),
+    Enrolment { token_id: Uuid, user: User },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(transparent)]
+    Ceremony(#[from] CeremonyError),
+    #[error("{0}")]
+    InvalidNickname(String),
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("This passkey is already registered.")]
+    Duplicate,
+    #[error("The enrolment token is not valid (unknown, used, revoked or expired).")]
+    EnrolmentTokenInvalid,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl HasReason for RegistrationError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Ceremony(e) => e.reason(),
+            Self::InvalidNickname(_) => "invalid_request",
+            Self::Rejected(r) => r.reason,
+            Self::Duplicate => "duplicate",
+            Self::EnrolmentTokenInvalid => "enrolment_token",
+            Self::Db(_) => "storage",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<CredentialError> for RegistrationError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::Db(e) => Self::Db(e),
+            other => Self::InvalidNickname(other.to_string()),
+        }
+    }
+}
+
+/// The registrant an enrolment token stands for, when it is usable (unknown, used,
+/// revoked and expired tokens are all `None`).
+pub async fn enrolment_registrant(
+    state: &AppState,
+    token: &str,
+) -> sqlx::Result<Option<Registrant>> {
+    let Some(hash) = EnrolmentToken::parse_and_hash(token) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let Some(t) = store::enrolment::usable_enrolment_token(&state.db, &hash, now).await? else {
+        return Ok(None);
+    };
+    Ok(store::users::user_by_id(&state.db, t.user_id)
+        .await?
+        .map(|user| Registrant::Enrolment {
+            token_id: t.id,
+            user,
+        }))
+}
+
+/// Starts registering a passkey for the registrant.
+pub async fn options(
+    state: &AppState,
+    who: Registrant,
+    nickname: Option<&str>,
+) -> Result<CeremonyOptions, RegistrationError> {
+    let nickname = clean_nickname(nickname)?;
+    let mut tx = state.db.begin().await?;
+    let (user, enrolment) = match who {
+        Registrant::Cognito(who) => (
+            store::users::upsert_user(&mut tx, &who.sub, &who.username, state.clock.now()).await?,
+            None,
+        ),
+        Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
+    };
+    let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
+    let (options, reg_state) = state
+        .rp
+        .start_registration(
+            user.id,
+            &user.username,
+            existing.into_iter().map(|c| c.credential_id).collect(),
+        )
+        .map_err(|e| anyhow::anyhow!("starting registration: {e:?}"))?;
+    let ceremony_state = match enrolment {
+        None => CeremonyState::Registration {
+            nickname,
+            state: reg_state,
+        },
+        Some(token_id) => CeremonyState::Enrolment {
+            token_id,
+            nickname,
+            state: reg_state,
+        },
+    };
+    let ceremony_id = ceremony::start(state, &mut *tx, Some(user.id), &ceremony_state).await?;
+    tx.commit().await?;
+    Ok(CeremonyOptions {
+        ceremony_id,
+        public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
+    })
+}
+
+/// Finishes registering: verifies the authenticator's response and stores the passkey
+/// (spending the enrolment token with it, atomically, when one was used).
+pub async fn verify(
+    state: &AppState,
+    who: &Registrant,
+    client: &ClientContext,
+    ceremony_id: Uuid,
+    response: &RegisterPublicKeyCredential,
+    nickname: Option<&str>,
+) -> Result<CredentialSummary, RegistrationError> {
+    let result = finish(state, who, client, ceremony_id, response, nickname).await;
+    ceremony::count(CeremonyKind::Registration, &result);
+    result
+}
+
+async fn finish(
+    state: &AppState,
+    who: &Registrant,
+    client: &ClientContext,
+    ceremony_id: Uuid,
+    response: &RegisterPublicKeyCredential,
+    nickname: Option<&str>,
+) -> Result<CredentialSummary, RegistrationError> {
+    let override_nickname = clean_nickname(nickname)?;
+    let (user, kind, presented_token) = match who {
+        // No user row means no registration was ever started by this user.
+        Registrant::Cognito(u) => (
+            store::users::user_by_sub(&state.db, &u.sub)
+                .await?
+                .ok_or(CeremonyError::NotFound)?,
+            CeremonyKind::Registration,
+            None,
+        ),
+        Registrant::Enrolment { token_id, user } => {
+            (user.clone(), CeremonyKind::Enrolment, Some(*token_id))
+        }
+    };
+    let taken = ceremony::take(state, ceremony_id, &[kind], Some(user.id)).await??;
+    let (reg_state, nickname, enrolment) = match taken.state {
+        CeremonyState::Registration { state, nickname } => (state, nickname, None),
+        CeremonyState::Enrolment {
+            state,
+            nickname,
+            token_id,
+        } => (state, nickname, Some(token_id)),
+        other => {
+            return Err(
+                anyhow::anyhow!("a {:?} ceremony taken as a registration", other.kind()).into(),
+            );
+        }
+    };
+    // The token that started an enrolment ceremony must be the one finishing it.
+    if enrolment != presented_token {
+        return Err(CeremonyError::NotFound.into());
+    }
+    let now = state.clock.now();
+    let stored = verify_new_passkey(
+        state,
+        CeremonyKind::Registration,
+        &reg_state,
+        response,
+        user.id,
+        override_nickname.or(nickname),
+        now,
+    )?;
+
+    let mut tx = state.db.begin().await?;
+    if let Some(token_id) = enrolment
+        && !store::enrolment::use_enrolment_token(&mut *tx, token_id, now).await?
+    {
+        return Err(RegistrationError::EnrolmentTokenInvalid);
+    }
+    if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, &stored).await? {
+        return Err(RegistrationError::Duplicate);
+    }
+    let actor = match enrolment {
+        Some(id) => Actor::Enrolment(id),
+        None => Actor::User(user.cognito_sub.clone()),
+    };
+    if let Some(token_id) = enrolment {
+        audit::record(
+            &mut *tx,
+            now,
+            Event::new(actor.clone(), Action::EnrolmentTokenUsed)
+                .user(user.id, &user.cognito_sub)
+                .credential(&stored.credential_id)
+                .client(client)
+                .details(serde_json::json!({ "tokenId": token_id })),
+        )
+        .await?;
+    }
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(actor, Action::CredentialRegistered)
+            .user(user.id, &user.cognito_sub)
+            .credential(&stored.credential_id)
+            .client(client)
+            .details(serde_json::json!({ "aaguid": stored.aaguid, "backupEligible": stored.backup_eligible })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CredentialSummary::from(&stored))
+}
+
+/// The one registration finish: verifies a new passkey against the ceremony's state and
+/// returns the row to store for `user_id` (not stored yet).
+pub fn verify_new_passkey(
+    state: &AppState,
+    kind: CeremonyKind,
+    reg_state: &webauthn_rs_core::proto::RegistrationState,
+    response: &RegisterPublicKeyCredential,
+    user_id: Uuid,
+    nickname: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<StoredCredential, RegistrationError> {
+    let passkey = state
+        .rp
+        .finish_registration(response, reg_state)
+        .map_err(|e| RegistrationError::Rejected(ceremony::rejection(kind, &e)))?;
+    let transports = response
+        .response
+        .transports
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned))
+        .filter(|t| t != "unknown")
+        .collect();
+    Ok(StoredCredential {
+        credential_id: passkey.cred_id.to_vec(),
+        user_id,
+        aaguid: aaguid_of(&response.response.attestation_object),
+        sign_count: i64::from(passkey.counter),
+        backup_eligible: passkey.backup_eligible,
+        backup_state: passkey.backup_state,
+        transports,
+        user_verified: Some(passkey.user_verified),
+        created_at: now,
+        last_used_at: None,
+        revoked: None,
+        nickname,
+        passkey,
+    })
+}

@@ -1,0 +1,315 @@
+//! Signing in with a passkey: options for a discoverable credential, and the finish that
+//! verifies an assertion and issues the one-time nonce Cognito's Verify trigger redeems.
+//! A finish costs two statements: consume the ceremony and load the credential; record
+//! the use, the nonce and the audit event.
+
+use rp_shared::nonce::Nonce;
+use uuid::Uuid;
+use webauthn_rs_core::proto::PublicKeyCredential;
+
+use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection, SignInNonce};
+use crate::AppState;
+use crate::audit::{Action, Actor, ClientContext, Event};
+use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::store::credentials::{self, SignIn};
+use crate::store::nonces::NewNonce;
+use crate::store::{StoredCredential, ceremonies};
+
+/// The kinds of ceremony an assertion may finish.
+const ANSWERABLE: [CeremonyKind; 2] = [CeremonyKind::SignIn, CeremonyKind::Challenge];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    Ceremony(#[from] CeremonyError),
+    #[error("This passkey is not registered.")]
+    UnknownCredential,
+    #[error("This passkey has been removed from the account; sign in another way.")]
+    CredentialRevoked,
+    #[error("The passkey's user handle does not match its account.")]
+    UserHandleMismatch,
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("The authenticator's signature counter went backwards; the credential may be cloned.")]
+    CounterRegression,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl HasReason for SignInError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Ceremony(e) => e.reason(),
+            Self::UnknownCredential => "unknown_credential",
+            Self::CredentialRevoked => "revoked_credential",
+            Self::UserHandleMismatch => "user_handle",
+            Self::Rejected(r) => r.reason,
+            Self::CounterRegression => "counter_regression",
+            Self::Db(_) => "storage",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Options for a usernameless sign-in (a discoverable credential; usable with
+/// conditional mediation / autofill).
+pub async fn options(state: &AppState) -> Result<CeremonyOptions, SignInError> {
+    let (options, auth_state) = state
+        .rp
+        .start_authentication(Vec::new())
+        .map_err(|e| anyhow::anyhow!("starting authentication: {e:?}"))?;
+    let ceremony_id = ceremony::start(
+        state,
+        &state.db,
+        None,
+        &CeremonyState::SignIn { state: auth_state },
+    )
+    .await?;
+    Ok(CeremonyOptions {
+        ceremony_id,
+        public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
+    })
+}
+
+/// How a ceremony being answered was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answering {
+    /// Usernameless: the authenticator names the user.
+    Usernameless,
+    /// Started by the Create Auth Challenge trigger; `owner` is the user with passkeys
+    /// it was issued for (none: an unknown user or one without passkeys).
+    Challenge { owner: Option<Uuid> },
+}
+
+/// Which credential may answer which ceremony: a revoked one never; a trigger's
+/// challenge only its user's passkeys (and nothing when it was issued for nobody); a
+/// usernameless sign-in only a passkey whose user handle names its owner.
+pub fn may_answer(
+    answering: Answering,
+    credential_owner: Uuid,
+    revoked: bool,
+    user_handle: Option<&[u8]>,
+) -> Result<(), SignInError> {
+    if revoked {
+        return Err(SignInError::CredentialRevoked);
+    }
+    match answering {
+        Answering::Challenge { owner } if owner == Some(credential_owner) => Ok(()),
+        Answering::Challenge { .. } => Err(SignInError::UnknownCredential),
+        Answering::Usernameless if user_handle == Some(credential_owner.as_bytes().as_slice()) => {
+            Ok(())
+        }
+        Answering::Usernameless => Err(SignInError::UserHandleMismatch),
+    }
+}
+
+/// Finishes a sign-in (usernameless, or one started by the Create Auth Challenge
+/// trigger) and returns a one-time nonce for Cognito.
+pub async fn verify(
+    state: &AppState,
+    ceremony_id: Uuid,
+    response: &PublicKeyCredential,
+    client: &ClientContext,
+) -> Result<SignInNonce, SignInError> {
+    let result = finish(state, ceremony_id, response, client).await;
+    ceremony::count(CeremonyKind::SignIn, &result);
+    result
+}
+
+async fn finish(
+    state: &AppState,
+    ceremony_id: Uuid,
+    response: &PublicKeyCredential,
+    client: &ClientContext,
+) -> Result<SignInNonce, SignInError> {
+    let now = state.clock.now();
+    let taken =
+        ceremonies::take_with_credential(&state.db, ceremony_id, &ANSWERABLE, &response.raw_id)
+            .await?;
+    let (taken, found) = match taken {
+        Some((taken, found)) => (Some(taken), found),
+        None => (None, None),
+    };
+    let taken = ceremony::fresh(taken, now)?;
+    let (stored, user) = found.ok_or(SignInError::UnknownCredential)?;
+    let (auth_state, answering, bound_challenge_id) = match taken.state {
+        CeremonyState::SignIn { state } => (state, Answering::Usernameless, None),
+        CeremonyState::Challenge {
+            state,
+            challenge_id,
+        } => (
+            state,
+            Answering::Challenge { owner: taken.owner },
+            Some(challenge_id),
+        ),
+        other => {
+            return Err(anyhow::anyhow!("a {:?} ceremony taken as a sign-in", other.kind()).into());
+        }
+    };
+    may_answer(
+        answering,
+        stored.user_id,
+        stored.revoked.is_some(),
+        response.get_user_unique_id(),
+    )?;
+
+    let verified = state
+        .rp
+        .finish_authentication(response, auth_state, stored.current_passkey());
+    let result = match verified {
+        Ok(r) => r,
+        Err(e) => {
+            let rejection = ceremony::rejection(CeremonyKind::SignIn, &e);
+            crate::audit::record(
+                &state.db,
+                now,
+                failed_event(&stored, &user.cognito_sub, client, rejection.code),
+            )
+            .await?;
+            return Err(SignInError::Rejected(rejection));
+        }
+    };
+
+    let nonce = Nonce::generate();
+    let expires_at = now + ceremony::nonce_ttl(state);
+    let hash = nonce.hash();
+    let event = Event::new(
+        Actor::User(user.cognito_sub.clone()),
+        Action::AuthenticationSucceeded,
+    )
+    .user(user.id, &user.cognito_sub)
+    .credential(&stored.credential_id)
+    .client(client)
+    .details(serde_json::json!({
+        "signCount": result.counter(),
+        "userVerified": result.user_verified(),
+        "usernameless": answering == Answering::Usernameless,
+    }));
+    let audit = event.row(now);
+    let advanced = credentials::record_sign_in(
+        &state.db,
+        &SignIn {
+            credential_id: &stored.credential_id,
+            sign_count: i64::from(result.counter()),
+            backup_state: result.backup_state(),
+            user_verified: result.user_verified(),
+            at: now,
+            nonce: NewNonce {
+                hash: &hash,
+                user_id: user.id,
+                cognito_sub: &user.cognito_sub,
+                credential_id: &stored.credential_id,
+                bound_challenge_id,
+                created_at: now,
+                expires_at,
+            },
+            audit: &audit,
+        },
+    )
+    .await?;
+    if !advanced {
+        // A concurrent sign-in got there first with the same or a later counter.
+        return Err(SignInError::CounterRegression);
+    }
+    Ok(SignInNonce {
+        nonce: nonce.expose().to_owned(),
+        username: user.username,
+        expires_at,
+    })
+}
+
+fn failed_event<'a>(
+    stored: &'a StoredCredential,
+    sub: &'a str,
+    client: &'a ClientContext,
+    code: &str,
+) -> Event<'a> {
+    Event::new(Actor::Anonymous, Action::AuthenticationFailed)
+        .user(stored.user_id, sub)
+        .credential(&stored.credential_id)
+        .client(client)
+        .details(serde_json::json!({ "code": code }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_credential_may_answer_which_ceremony() {
+        let alice = Uuid::new_v4();
+        let bob = Uuid::new_v4();
+        let handle = |u: &Uuid| Some(u.as_bytes().to_vec());
+        type Want = Result<(), &'static str>;
+        type Case = (Answering, Uuid, bool, Option<Vec<u8>>, Want);
+        let cases: Vec<Case> = vec![
+            // Usernameless: the user handle must name the passkey's owner.
+            (
+                Answering::Usernameless,
+                alice,
+                false,
+                handle(&alice),
+                Ok(()),
+            ),
+            (
+                Answering::Usernameless,
+                alice,
+                false,
+                handle(&bob),
+                Err("user_handle"),
+            ),
+            (
+                Answering::Usernameless,
+                alice,
+                false,
+                None,
+                Err("user_handle"),
+            ),
+            // A trigger's challenge: only its user's passkeys.
+            (
+                Answering::Challenge { owner: Some(alice) },
+                alice,
+                false,
+                None,
+                Ok(()),
+            ),
+            (
+                Answering::Challenge { owner: Some(alice) },
+                bob,
+                false,
+                handle(&bob),
+                Err("unknown_credential"),
+            ),
+            // Issued for an unknown user or one without passkeys: nothing answers it.
+            (
+                Answering::Challenge { owner: None },
+                alice,
+                false,
+                handle(&alice),
+                Err("unknown_credential"),
+            ),
+            // Revoked: never, whatever the ceremony.
+            (
+                Answering::Usernameless,
+                alice,
+                true,
+                handle(&alice),
+                Err("revoked_credential"),
+            ),
+            (
+                Answering::Challenge { owner: Some(alice) },
+                alice,
+                true,
+                None,
+                Err("revoked_credential"),
+            ),
+        ];
+        for (answering, owner, revoked, user_handle, want) in cases {
+            let got = may_answer(answering, owner, revoked, user_handle.as_deref())
+                .map_err(|e| e.reason());
+            assert_eq!(got, want, "{answering:?}, revoked {revoked}");
+        }
+    }
+}

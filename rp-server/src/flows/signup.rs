@@ -1,0 +1,246 @@
+//! Passkey-first sign-up: a new user creates a passkey, rp-server creates the Cognito
+//! user (AdminCreateUser, message suppressed, then a long random permanent password
+//! nobody knows) and answers a nonce so the browser is signed in at once. Nothing is
+//! kept half-made: a failure after the Cognito user was created deletes it again.
+
+use rp_shared::nonce::Nonce;
+use uuid::Uuid;
+use webauthn_rs_core::proto::RegisterPublicKeyCredential;
+
+use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection, SignInNonce};
+use super::registration::{RegistrationError, verify_new_passkey};
+use crate::AppState;
+use crate::audit::{self, Action, Actor, ClientContext, Event};
+use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::cognito::{CognitoAdmin, CognitoError};
+use crate::store::nonces::NewNonce;
+use crate::store::{self, Inserted};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpError {
+    #[error("Passkey sign-up is not enabled on this server.")]
+    Disabled,
+    #[error("This is not a valid email address.")]
+    InvalidEmail,
+    #[error("An account with this email already exists; sign in instead.")]
+    EmailTaken,
+    #[error(transparent)]
+    Ceremony(#[from] CeremonyError),
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("This passkey is already registered.")]
+    Duplicate,
+    #[error(transparent)]
+    Cognito(CognitoError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl HasReason for SignUpError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Disabled | Self::InvalidEmail => "invalid_request",
+            Self::EmailTaken => "email_taken",
+            Self::Ceremony(e) => e.reason(),
+            Self::Rejected(r) => r.reason,
+            Self::Duplicate => "duplicate",
+            Self::Cognito(_) => "cognito",
+            Self::Db(_) => "storage",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<CognitoError> for SignUpError {
+    fn from(e: CognitoError) -> Self {
+        match e {
+            CognitoError::EmailTaken => Self::EmailTaken,
+            other => Self::Cognito(other),
+        }
+    }
+}
+
+impl From<RegistrationError> for SignUpError {
+    fn from(e: RegistrationError) -> Self {
+        match e {
+            RegistrationError::Ceremony(e) => Self::Ceremony(e),
+            RegistrationError::Rejected(r) => Self::Rejected(r),
+            RegistrationError::Duplicate => Self::Duplicate,
+            RegistrationError::Db(e) => Self::Db(e),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+fn enabled(state: &AppState) -> Result<&CognitoAdmin, SignUpError> {
+    state.cognito.as_deref().ok_or(SignUpError::Disabled)
+}
+
+/// Trimmed, lower-cased, and plausibly an address: `local@domain.tld`, at most 254
+/// characters, no spaces, quotes or control characters.
+pub fn clean_email(raw: &str) -> Result<String, SignUpError> {
+    let email = raw.trim().to_lowercase();
+    if email.len() > 254
+        || email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(SignUpError::InvalidEmail);
+    }
+    let (local, domain) = email.split_once('@').ok_or(SignUpError::InvalidEmail)?;
+    let labels: Vec<&str> = domain.split('.').collect();
+    if local.is_empty()
+        || domain.contains('@')
+        || labels.len() < 2
+        || labels.iter().any(|l| l.is_empty())
+    {
+        return Err(SignUpError::InvalidEmail);
+    }
+    Ok(email)
+}
+
+/// Starts a sign-up: registration options for a new passkey bound to a fresh user handle.
+pub async fn options(state: &AppState, email: &str) -> Result<CeremonyOptions, SignUpError> {
+    let cognito = enabled(state)?;
+    let email = clean_email(email)?;
+    if cognito.email_taken(&email).await? {
+        return Err(SignUpError::EmailTaken);
+    }
+    let user_handle = Uuid::new_v4();
+    let (options, reg_state) = state
+        .rp
+        .start_registration(user_handle, &email, Vec::new())
+        .map_err(|e| anyhow::anyhow!("starting sign-up: {e:?}"))?;
+    let ceremony_id = ceremony::start(
+        state,
+        &state.db,
+        None,
+        &CeremonyState::SignUp {
+            email,
+            user_handle,
+            state: reg_state,
+        },
+    )
+    .await?;
+    Ok(CeremonyOptions {
+        ceremony_id,
+        public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
+    })
+}
+
+/// Finishes a sign-up: verifies the passkey, creates the Cognito user, stores the
+/// passkey, and answers a nonce for the first sign-in.
+pub async fn verify(
+    state: &AppState,
+    client: &ClientContext,
+    ceremony_id: Uuid,
+    response: &RegisterPublicKeyCredential,
+) -> Result<SignInNonce, SignUpError> {
+    let result = finish(state, client, ceremony_id, response).await;
+    ceremony::count(CeremonyKind::SignUp, &result);
+    result
+}
+
+async fn finish(
+    state: &AppState,
+    client: &ClientContext,
+    ceremony_id: Uuid,
+    response: &RegisterPublicKeyCredential,
+) -> Result<SignInNonce, SignUpError> {
+    let cognito = enabled(state)?;
+    let taken = ceremony::take(state, ceremony_id, &[CeremonyKind::SignUp], None).await??;
+    let CeremonyState::SignUp {
+        email,
+        user_handle,
+        state: reg_state,
+    } = taken.state
+    else {
+        return Err(
+            anyhow::anyhow!("a {:?} ceremony taken as a sign-up", taken.state.kind()).into(),
+        );
+    };
+    let now = state.clock.now();
+    let stored = verify_new_passkey(
+        state,
+        CeremonyKind::SignUp,
+        &reg_state,
+        response,
+        user_handle,
+        None,
+        now,
+    )?;
+    // Refuse a credential id we already know before creating anything in Cognito.
+    if store::credentials::credential(&state.db, &stored.credential_id)
+        .await?
+        .is_some()
+    {
+        return Err(SignUpError::Duplicate);
+    }
+    if cognito.email_taken(&email).await? {
+        return Err(SignUpError::EmailTaken);
+    }
+    let created = cognito.create_user(&email).await?;
+
+    let nonce = Nonce::generate();
+    let expires_at = now + ceremony::nonce_ttl(state);
+    let stored_locally = async {
+        let mut tx = state.db.begin().await?;
+        let user =
+            store::users::insert_user(&mut tx, user_handle, &created.sub, &created.username, now)
+                .await?;
+        if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, &stored).await?
+        {
+            return Err(SignUpError::Duplicate);
+        }
+        store::nonces::insert_nonce(
+            &mut *tx,
+            &NewNonce {
+                hash: &nonce.hash(),
+                user_id: user.id,
+                cognito_sub: &user.cognito_sub,
+                credential_id: &stored.credential_id,
+                bound_challenge_id: None,
+                created_at: now,
+                expires_at,
+            },
+        )
+        .await?;
+        let actor = Actor::User(user.cognito_sub.clone());
+        audit::record(
+            &mut *tx,
+            now,
+            Event::new(actor.clone(), Action::UserSignedUp)
+                .user(user.id, &user.cognito_sub)
+                .credential(&stored.credential_id)
+                .client(client)
+                .details(serde_json::json!({ "username": user.username, "aaguid": stored.aaguid })),
+        )
+        .await?;
+        audit::record(
+            &mut *tx,
+            now,
+            Event::new(actor, Action::CredentialRegistered)
+                .user(user.id, &user.cognito_sub)
+                .credential(&stored.credential_id)
+                .client(client),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, SignUpError>(user)
+    }
+    .await;
+    match stored_locally {
+        Ok(user) => Ok(SignInNonce {
+            nonce: nonce.expose().to_owned(),
+            username: user.username,
+            expires_at,
+        }),
+        Err(e) => {
+            // Undo the Cognito side so a retry can start clean.
+            cognito.delete_user(&created.username).await;
+            Err(e)
+        }
+    }
+}

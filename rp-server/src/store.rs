@@ -1,0 +1,72 @@
+//! Postgres access, one module per aggregate; every SQL statement of rp-server lives
+//! here. Functions take an executor (a pool or a transaction) so the flow owns the
+//! transaction; every expiry comparison uses the time passed in. Hot paths combine their
+//! work in one statement (data-modifying CTEs), which is atomic on its own.
+
+pub mod audit;
+pub mod ceremonies;
+pub mod challenges;
+pub mod credentials;
+pub mod enrolment;
+pub mod nonces;
+pub mod users;
+
+pub use audit::AuditRow;
+pub use credentials::{Inserted, Revocation, RevokeWhich, StoredCredential};
+pub use enrolment::EnrolmentToken;
+pub use users::User;
+
+use chrono::{DateTime, Utc};
+
+pub type Db = sqlx::PgPool;
+
+/// Embedded migrations from the workspace's `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The database answers.
+pub async fn ping(db: &Db) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+}
+
+/// Returns the named server key, creating it from the CSPRNG on first use. Every
+/// instance sharing the database gets the same key.
+pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result<Vec<u8>> {
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+    // Two statements (start-up only): one statement's snapshot might miss a key another
+    // instance committed while this insert waited on it.
+    sqlx::query("INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(fresh.as_slice())
+        .bind(now)
+        .execute(db)
+        .await?;
+    sqlx::query_scalar("SELECT secret FROM server_keys WHERE name = $1")
+        .bind(name)
+        .fetch_one(db)
+        .await
+}
+
+/// Deletes expired ceremonies, challenges, nonces and enrolment tokens in small batches
+/// so the purge never holds long locks. Returns how many rows went.
+pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
+    let mut total = 0;
+    for table in ["ceremonies", "challenges", "nonces", "enrolment_tokens"] {
+        loop {
+            let sql = format!(
+                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+            );
+            let n = sqlx::query(&sql)
+                .bind(now)
+                .bind(batch)
+                .execute(db)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < batch as u64 {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}

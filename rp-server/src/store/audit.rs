@@ -1,0 +1,142 @@
+//! The audit log's rows. [`AuditRow`] is one event as stored; combined statements of
+//! other modules insert it in their own CTEs through [`insert_from`].
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// One audit event, ready to insert.
+#[derive(Debug, Clone)]
+pub struct AuditRow<'a> {
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: &'static str,
+    pub user_id: Option<Uuid>,
+    pub cognito_sub: Option<&'a str>,
+    pub credential_id: Option<&'a [u8]>,
+    pub ip: Option<String>,
+    pub user_agent: Option<&'a str>,
+    pub details: serde_json::Value,
+}
+
+const COLUMNS: &str =
+    "occurred_at, actor, action, user_id, cognito_sub, credential_id, ip, user_agent, details";
+
+/// `INSERT INTO audit_events ... SELECT <the row's nine parameters, from $first> FROM
+/// <source>`: a CTE body that writes the row once for each row of `source` (so exactly
+/// when the change it records happened). Bind the row with [`bind`] at `$first`.
+pub fn insert_from(source: &str, first: usize) -> String {
+    let p = |i: usize| first + i;
+    format!(
+        "INSERT INTO audit_events ({COLUMNS}) SELECT ${}, ${}, ${}, ${}, ${}, ${}, ${}::inet, ${}, ${} FROM {source}",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7),
+        p(8)
+    )
+}
+
+/// Binds an [`AuditRow`]'s nine parameters to any query, in the order
+/// [`insert_from`] names them.
+macro_rules! bind_row {
+    ($query:expr, $row:expr) => {{
+        let row: &$crate::store::audit::AuditRow<'_> = $row;
+        $query
+            .bind(row.occurred_at)
+            .bind(&row.actor)
+            .bind(row.action)
+            .bind(row.user_id)
+            .bind(row.cognito_sub)
+            .bind(row.credential_id)
+            .bind(&row.ip)
+            .bind(row.user_agent)
+            .bind(&row.details)
+    }};
+}
+pub(crate) use bind_row;
+
+pub async fn insert(db: impl PgExecutor<'_>, row: &AuditRow<'_>) -> sqlx::Result<()> {
+    let sql = format!(
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, $9)"
+    );
+    bind_row!(sqlx::query(&sql), row).execute(db).await?;
+    Ok(())
+}
+
+/// One stored event as admins read it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub cognito_sub: Option<String>,
+    pub credential_id: Option<Vec<u8>>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter<'a> {
+    pub sub: Option<&'a str>,
+    pub credential_id: Option<&'a [u8]>,
+    pub action: Option<&'a str>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset cursor: only events before this `(occurred_at, id)`.
+    pub before: Option<(DateTime<Utc>, i64)>,
+    pub limit: i64,
+}
+
+/// Events matching the filter, newest first.
+pub async fn events(
+    db: impl PgExecutor<'_>,
+    f: &EventFilter<'_>,
+) -> sqlx::Result<Vec<StoredEvent>> {
+    sqlx::query_as(
+        "SELECT id, occurred_at, actor, action, cognito_sub, credential_id, host(ip) AS ip, user_agent, details
+           FROM audit_events
+          WHERE ($1::text IS NULL OR cognito_sub = $1)
+            AND ($2::bytea IS NULL OR credential_id = $2)
+            AND ($3::text IS NULL OR action = $3)
+            AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+            AND ($5::timestamptz IS NULL OR occurred_at < $5)
+            AND ($6::timestamptz IS NULL OR (occurred_at, id) < ($6, $7))
+          ORDER BY occurred_at DESC, id DESC
+          LIMIT $8",
+    )
+    .bind(f.sub)
+    .bind(f.credential_id)
+    .bind(f.action)
+    .bind(f.since)
+    .bind(f.until)
+    .bind(f.before.map(|c| c.0))
+    .bind(f.before.map(|c| c.1).unwrap_or(0))
+    .bind(f.limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Events of `action` per UTC day since `since`.
+pub async fn per_day(
+    db: impl PgExecutor<'_>,
+    action: &str,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<(chrono::NaiveDate, i64)>> {
+    sqlx::query_as(
+        "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*)
+           FROM audit_events
+          WHERE action = $1 AND occurred_at >= $2
+          GROUP BY day ORDER BY day",
+    )
+    .bind(action)
+    .bind(since)
+    .fetch_all(db)
+    .await
+}

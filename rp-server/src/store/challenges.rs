@@ -1,0 +1,79 @@
+//! Challenges handed to the Create Auth Challenge trigger; a nonce can only be redeemed
+//! for a challenge issued to the same user.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::ceremony::CeremonyState;
+
+pub struct NewChallenge<'a> {
+    pub id: Uuid,
+    /// The Cognito user it is for ("" when Cognito did not name one).
+    pub cognito_sub: &'a str,
+    /// Cognito said the user does not exist: treat as unknown whatever `cognito_sub` is.
+    pub user_not_found: bool,
+    pub user_pool_id: &'a str,
+    pub client_id: &'a str,
+    pub ceremony_id: Uuid,
+    pub ceremony: &'a CeremonyState,
+    pub created_at: DateTime<Utc>,
+    pub ceremony_expires_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The audit event's actor and action, and its details (to which `withPasskeys` is
+    /// added).
+    pub audit: (&'a str, &'a str, serde_json::Value),
+}
+
+/// A usable credential of the challenged user, for `allowCredentials`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AllowedCredential {
+    pub credential_id: Vec<u8>,
+    pub transports: Vec<String>,
+}
+
+/// Issues a challenge in one statement: finds the user's usable credentials, stores the
+/// ceremony (owned by the user only when they have passkeys, so nothing else can answer
+/// it), the challenge, and the audit event. Returns the credentials (empty for an unknown
+/// user or one without passkeys: the caller answers fake options then).
+pub async fn issue(
+    db: impl PgExecutor<'_>,
+    c: &NewChallenge<'_>,
+) -> sqlx::Result<Vec<AllowedCredential>> {
+    sqlx::query_as(
+        "WITH u AS (
+            SELECT id FROM users WHERE cognito_sub = $1 AND $1 <> '' AND NOT $2
+         ), creds AS (
+            SELECT c.credential_id, c.transports, c.created_at FROM credentials c
+             WHERE c.user_id = (SELECT id FROM u) AND c.revoked_at IS NULL
+         ), ceremony AS (
+            INSERT INTO ceremonies (id, kind, user_id, state, created_at, expires_at)
+            SELECT $3, $4, (SELECT id FROM u WHERE EXISTS (SELECT 1 FROM creds)), $5, $6, $7
+         ), challenge AS (
+            INSERT INTO challenges (id, cognito_sub, user_pool_id, client_id, ceremony_id, created_at, expires_at)
+            VALUES ($8, $1, $9, $10, $3, $6, $11)
+         ), audit AS (
+            INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, details)
+            SELECT $6, $12, $13, (SELECT id FROM u), NULLIF($1, ''),
+                   $14::jsonb || jsonb_build_object('withPasskeys', EXISTS (SELECT 1 FROM creds))
+         )
+         SELECT credential_id, transports FROM creds ORDER BY created_at, credential_id",
+    )
+    .bind(c.cognito_sub)
+    .bind(c.user_not_found)
+    .bind(c.ceremony_id)
+    .bind(c.ceremony.kind().as_str())
+    .bind(Json(c.ceremony))
+    .bind(c.created_at)
+    .bind(c.ceremony_expires_at)
+    .bind(c.id)
+    .bind(c.user_pool_id)
+    .bind(c.client_id)
+    .bind(c.expires_at)
+    .bind(c.audit.0)
+    .bind(c.audit.1)
+    .bind(&c.audit.2)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,323 @@
+//! Stored passkeys. Credentials are revoked, never deleted: a revoked id stays so it can
+//! never be used or registered again. The counter and backup flags in their own columns
+//! are authoritative and only ever updated conditionally.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+use webauthn_rs_core::proto::Credential;
+
+use super::audit::{self, AuditRow};
+
+/// A stored passkey.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    pub credential_id: Vec<u8>,
+    pub user_id: Uuid,
+    /// webauthn-rs-core's credential (public key, policy, extensions) as registered.
+    pub passkey: Credential,
+    pub nickname: Option<String>,
+    pub aaguid: Option<Uuid>,
+    pub sign_count: i64,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub transports: Vec<String>,
+    pub user_verified: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked: Option<Revocation>,
+}
+
+/// When, by whom and why a credential was revoked.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+pub(super) const COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CredentialRow {
+    credential_id: Vec<u8>,
+    user_id: Uuid,
+    passkey: Json<Credential>,
+    nickname: Option<String>,
+    aaguid: Option<Uuid>,
+    sign_count: i64,
+    backup_eligible: bool,
+    backup_state: bool,
+    transports: Vec<String>,
+    user_verified: Option<bool>,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    revoked_by: Option<String>,
+    revoked_reason: Option<String>,
+}
+
+impl From<CredentialRow> for StoredCredential {
+    fn from(r: CredentialRow) -> Self {
+        Self {
+            credential_id: r.credential_id,
+            user_id: r.user_id,
+            passkey: r.passkey.0,
+            nickname: r.nickname,
+            aaguid: r.aaguid,
+            sign_count: r.sign_count,
+            backup_eligible: r.backup_eligible,
+            backup_state: r.backup_state,
+            transports: r.transports,
+            user_verified: r.user_verified,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked: r.revoked_at.map(|at| Revocation {
+                at,
+                by: r.revoked_by.unwrap_or_default(),
+                reason: r.revoked_reason,
+            }),
+        }
+    }
+}
+
+impl StoredCredential {
+    /// The passkey to verify an assertion with: the registered key, with the
+    /// authoritative counter and backup state from their columns, and the transports the
+    /// browser reported at registration (hints for `allowCredentials`).
+    pub fn current_passkey(&self) -> Credential {
+        let mut passkey = self.passkey.clone();
+        passkey.counter = u32::try_from(self.sign_count).unwrap_or(u32::MAX);
+        passkey.backup_state = self.backup_state;
+        let transports: Vec<_> = self
+            .transports
+            .iter()
+            .filter_map(|t| serde_json::from_value(serde_json::Value::String(t.clone())).ok())
+            .collect();
+        passkey.transports = (!transports.is_empty()).then_some(transports);
+        passkey
+    }
+}
+
+/// Outcome of inserting a credential.
+pub enum Inserted {
+    Yes,
+    /// A credential with this id already exists (for this or another user).
+    Duplicate,
+}
+
+pub async fn insert_credential(
+    conn: &mut PgConnection,
+    c: &StoredCredential,
+) -> sqlx::Result<Inserted> {
+    let result = sqlx::query(
+        "INSERT INTO credentials (credential_id, user_id, passkey, nickname, aaguid, sign_count,
+             backup_eligible, backup_state, transports, user_verified, created_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (credential_id) DO NOTHING",
+    )
+    .bind(&c.credential_id)
+    .bind(c.user_id)
+    .bind(Json(&c.passkey))
+    .bind(&c.nickname)
+    .bind(c.aaguid)
+    .bind(c.sign_count)
+    .bind(c.backup_eligible)
+    .bind(c.backup_state)
+    .bind(&c.transports)
+    .bind(c.user_verified)
+    .bind(c.created_at)
+    .bind(c.last_used_at)
+    .execute(conn)
+    .await?;
+    Ok(if result.rows_affected() == 1 {
+        Inserted::Yes
+    } else {
+        Inserted::Duplicate
+    })
+}
+
+/// The user's usable (not revoked) credentials.
+pub async fn credentials_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<StoredCredential>> {
+    list_credentials(db, user_id, false).await
+}
+
+/// Every credential the user ever had, revoked ones included (for admins).
+pub async fn all_credentials_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<StoredCredential>> {
+    list_credentials(db, user_id, true).await
+}
+
+async fn list_credentials(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    include_revoked: bool,
+) -> sqlx::Result<Vec<StoredCredential>> {
+    let rows: Vec<CredentialRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM credentials
+          WHERE user_id = $1 AND ($2 OR revoked_at IS NULL)
+          ORDER BY created_at, credential_id"
+    ))
+    .bind(user_id)
+    .bind(include_revoked)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// A credential by id, revoked or not (callers check [`StoredCredential::revoked`]).
+pub async fn credential(
+    db: impl PgExecutor<'_>,
+    credential_id: &[u8],
+) -> sqlx::Result<Option<StoredCredential>> {
+    let row: Option<CredentialRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM credentials WHERE credential_id = $1"
+    ))
+    .bind(credential_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// What a successful assertion changes: the credential's counter and flags, a new
+/// nonce, and the audit event.
+pub struct SignIn<'a> {
+    pub credential_id: &'a [u8],
+    pub sign_count: i64,
+    pub backup_state: bool,
+    pub user_verified: bool,
+    pub at: DateTime<Utc>,
+    pub nonce: super::nonces::NewNonce<'a>,
+    pub audit: &'a AuditRow<'a>,
+}
+
+/// Records a successful sign-in in one statement: the credential's use, but only if its
+/// signature counter moved forward (or both old and new are 0, for authenticators
+/// without a counter) and it is not revoked; and, only then, the nonce and the audit
+/// event. The condition is in the UPDATE itself, so two concurrent sign-ins with the
+/// same counter cannot both pass and a stale counter never overwrites a newer one.
+/// Returns false (and changes nothing) when the counter did not advance.
+pub async fn record_sign_in(db: impl PgExecutor<'_>, s: &SignIn<'_>) -> sqlx::Result<bool> {
+    let sql = format!(
+        "WITH used AS (
+            UPDATE credentials
+               SET sign_count = $2, backup_state = $3, user_verified = $4, last_used_at = $5
+             WHERE credential_id = $1 AND revoked_at IS NULL
+               AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))
+            RETURNING 1
+         ), nonce AS (
+            INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)
+            SELECT $6, $7, $8, $1, $9, $5, $10 FROM used
+         ), audit AS ({})
+         SELECT count(*) FROM used",
+        audit::insert_from("used", 11)
+    );
+    let q = sqlx::query_scalar::<_, i64>(&sql)
+        .bind(s.credential_id)
+        .bind(s.sign_count)
+        .bind(s.backup_state)
+        .bind(s.user_verified)
+        .bind(s.at)
+        .bind(s.nonce.hash)
+        .bind(s.nonce.user_id)
+        .bind(s.nonce.cognito_sub)
+        .bind(s.nonce.bound_challenge_id)
+        .bind(s.nonce.expires_at);
+    let q = audit::bind_row!(q, s.audit);
+    Ok(q.fetch_one(db).await? == 1)
+}
+
+pub async fn rename_credential(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    credential_id: &[u8],
+    nickname: Option<&str>,
+) -> sqlx::Result<Option<StoredCredential>> {
+    let row: Option<CredentialRow> = sqlx::query_as(&format!(
+        "UPDATE credentials SET nickname = $3 WHERE user_id = $1 AND credential_id = $2 AND revoked_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(credential_id)
+    .bind(nickname)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Which credentials to revoke.
+pub enum RevokeWhich<'a> {
+    /// One credential, optionally only if it belongs to this user.
+    One(&'a [u8], Option<Uuid>),
+    /// Every usable credential of the user (an account reset).
+    AllOf(Uuid),
+}
+
+/// Revokes credentials (they stay, so their ids can never be used or registered again)
+/// and deletes their unredeemed nonces, in one statement. Returns the ids revoked now.
+pub async fn revoke_credentials(
+    conn: &mut PgConnection,
+    which: RevokeWhich<'_>,
+    by: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Vec<u8>>> {
+    let (one, owner, all_of) = match which {
+        RevokeWhich::One(id, owner) => (Some(id), owner, None),
+        RevokeWhich::AllOf(user) => (None, None, Some(user)),
+    };
+    sqlx::query_scalar(
+        "WITH revoked AS (
+            UPDATE credentials SET revoked_at = $4, revoked_by = $5, revoked_reason = $6
+             WHERE revoked_at IS NULL
+               AND ($1::bytea IS NULL OR credential_id = $1)
+               AND ($2::uuid IS NULL OR user_id = $2)
+               AND ($3::uuid IS NULL OR user_id = $3)
+            RETURNING credential_id
+         ), dead AS (
+            DELETE FROM nonces WHERE credential_id IN (SELECT credential_id FROM revoked) AND redeemed_at IS NULL
+         )
+         SELECT credential_id FROM revoked",
+    )
+    .bind(one)
+    .bind(owner)
+    .bind(all_of)
+    .bind(now)
+    .bind(by)
+    .bind(reason)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Counts for the admin statistics.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Counts {
+    pub users_with_passkeys: i64,
+    pub active: i64,
+    pub revoked: i64,
+}
+
+pub async fn counts(db: impl PgExecutor<'_>) -> sqlx::Result<Counts> {
+    sqlx::query_as(
+        "SELECT count(DISTINCT user_id) FILTER (WHERE revoked_at IS NULL) AS users_with_passkeys,
+                count(*) FILTER (WHERE revoked_at IS NULL) AS active,
+                count(*) FILTER (WHERE revoked_at IS NOT NULL) AS revoked
+           FROM credentials",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Usable credentials per AAGUID, most common first.
+pub async fn by_aaguid(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Option<Uuid>, i64)>> {
+    sqlx::query_as(
+        "SELECT aaguid, count(*) FROM credentials WHERE revoked_at IS NULL GROUP BY aaguid ORDER BY count(*) DESC, aaguid",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,145 @@
+//! One-time nonces, stored only as SHA-256 hashes, and their redemption by the Verify
+//! Auth Challenge trigger.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+pub struct NewNonce<'a> {
+    pub hash: &'a [u8],
+    pub user_id: Uuid,
+    pub cognito_sub: &'a str,
+    pub credential_id: &'a [u8],
+    /// Username-first: the nonce is only good for the challenge that started it.
+    pub bound_challenge_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n.hash)
+    .bind(n.user_id)
+    .bind(n.cognito_sub)
+    .bind(n.credential_id)
+    .bind(n.bound_challenge_id)
+    .bind(n.created_at)
+    .bind(n.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A nonce as it stood when a redemption did not go through.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NonceRow {
+    pub cognito_sub: String,
+    pub credential_id: Vec<u8>,
+    pub bound_challenge_id: Option<Uuid>,
+    pub redeemed_challenge_id: Option<Uuid>,
+    pub expires_at: DateTime<Utc>,
+    pub credential_revoked: bool,
+}
+
+/// What one redemption statement saw and did.
+#[derive(Debug)]
+pub struct Redemption {
+    /// The nonce's credential, when this call redeemed it.
+    pub redeemed: Option<Vec<u8>>,
+    /// Whether the challenge id was issued to this user and has not expired.
+    pub challenge_issued: bool,
+    /// The nonce as it stood before this statement, when it exists.
+    pub nonce: Option<NonceRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RedemptionRow {
+    redeemed: Option<Vec<u8>>,
+    challenge_issued: bool,
+    cognito_sub: Option<String>,
+    credential_id: Option<Vec<u8>>,
+    bound_challenge_id: Option<Uuid>,
+    redeemed_challenge_id: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+    credential_revoked: bool,
+}
+
+/// Redeems the nonce for `challenge_id` in one statement: the challenge must have been
+/// issued to `sub` and be unexpired; the nonce must be `sub`'s, unspent, unexpired,
+/// unbound or bound to this challenge, and its credential not revoked. Exactly one of
+/// any number of concurrent calls can match `redeemed_at IS NULL` (the row lock makes
+/// the rest wait and re-check); the audit event is written by the same statement. When
+/// nothing was redeemed the answer carries the nonce as it stood, to say why. `audit` is
+/// the actor and action of the event recorded on success.
+pub async fn redeem(
+    db: impl PgExecutor<'_>,
+    hash: &[u8],
+    sub: &str,
+    challenge_id: Uuid,
+    now: DateTime<Utc>,
+    audit: (&str, &str),
+) -> sqlx::Result<Redemption> {
+    let row: RedemptionRow = sqlx::query_as(
+        "WITH challenge AS (
+            SELECT 1 FROM challenges WHERE id = $3 AND cognito_sub = $2 AND expires_at > $4
+         ), redeemed AS (
+            UPDATE nonces SET redeemed_at = $4, redeemed_challenge_id = $3
+             WHERE nonce_hash = $1 AND cognito_sub = $2 AND redeemed_at IS NULL AND expires_at > $4
+               AND (bound_challenge_id IS NULL OR bound_challenge_id = $3)
+               AND EXISTS (SELECT 1 FROM challenge)
+               AND NOT EXISTS (SELECT 1 FROM credentials c
+                                WHERE c.credential_id = nonces.credential_id AND c.revoked_at IS NOT NULL)
+            RETURNING user_id, credential_id
+         ), audit AS (
+            INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
+            SELECT $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed
+         )
+         SELECT (SELECT credential_id FROM redeemed) AS redeemed,
+                EXISTS (SELECT 1 FROM challenge) AS challenge_issued,
+                n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id, n.expires_at,
+                COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
+           FROM (SELECT 1) AS one
+           LEFT JOIN nonces n ON n.nonce_hash = $1
+           LEFT JOIN credentials c ON c.credential_id = n.credential_id",
+    )
+    .bind(hash)
+    .bind(sub)
+    .bind(challenge_id)
+    .bind(now)
+    .bind(audit.0)
+    .bind(audit.1)
+    .fetch_one(db)
+    .await?;
+    let nonce = match (row.cognito_sub, row.credential_id, row.expires_at) {
+        (Some(cognito_sub), Some(credential_id), Some(expires_at)) => Some(NonceRow {
+            cognito_sub,
+            credential_id,
+            bound_challenge_id: row.bound_challenge_id,
+            redeemed_challenge_id: row.redeemed_challenge_id,
+            expires_at,
+            credential_revoked: row.credential_revoked,
+        }),
+        _ => None,
+    };
+    Ok(Redemption {
+        redeemed: row.redeemed,
+        challenge_issued: row.challenge_issued,
+        nonce,
+    })
+}
+
+/// The nonce as it stands now (after a redemption lost a race, to say why).
+pub async fn nonce(db: impl PgExecutor<'_>, hash: &[u8]) -> sqlx::Result<Option<NonceRow>> {
+    sqlx::query_as(
+        "SELECT n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id, n.expires_at,
+                COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
+           FROM nonces n LEFT JOIN credentials c ON c.credential_id = n.credential_id
+          WHERE n.nonce_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(db)
+    .await
+}

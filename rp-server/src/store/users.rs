@@ -1,0 +1,85 @@
+//! Users: a Cognito user who has (or is registering) passkeys. `id` doubles as the
+//! WebAuthn user handle: random, never derived from the email or username.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub cognito_sub: String,
+    pub username: String,
+}
+
+/// Finds the user by Cognito `sub`, creating them (with a fresh random WebAuthn user
+/// handle) when new, and refreshing the stored username when it changed.
+pub async fn upsert_user(
+    conn: &mut PgConnection,
+    sub: &str,
+    username: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<User> {
+    sqlx::query_as(
+        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (cognito_sub) DO UPDATE
+           SET username = EXCLUDED.username,
+               updated_at = CASE WHEN users.username = EXCLUDED.username THEN users.updated_at ELSE EXCLUDED.updated_at END
+         RETURNING id, cognito_sub, username",
+    )
+    .bind(Uuid::new_v4())
+    .bind(sub)
+    .bind(username)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// Creates the user row of a passkey-first sign-up, with the user handle its passkey
+/// was created for.
+pub async fn insert_user(
+    conn: &mut PgConnection,
+    id: Uuid,
+    sub: &str,
+    username: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<User> {
+    sqlx::query_as(
+        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)
+         RETURNING id, cognito_sub, username",
+    )
+    .bind(id)
+    .bind(sub)
+    .bind(username)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn user_by_sub(db: impl PgExecutor<'_>, sub: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as("SELECT id, cognito_sub, username FROM users WHERE cognito_sub = $1")
+        .bind(sub)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn user_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+    sqlx::query_as("SELECT id, cognito_sub, username FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn user_by_username(
+    db: impl PgExecutor<'_>,
+    username: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "SELECT id, cognito_sub, username FROM users WHERE username = $1 ORDER BY created_at LIMIT 1",
+    )
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}
