@@ -6,7 +6,6 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -14,7 +13,7 @@ use cognito_standin::config::{
     ClientConfig, Config as StandinConfig, PoolConfig, SeedUser, TriggerConfig,
 };
 use rp_server::clock::Clock;
-use rp_server::config::{Config as RpConfig, LogFormat, Origin};
+use rp_server::config::{Config as RpConfig, LogFormat, Origin, Required};
 use secrecy::SecretString;
 
 const POOL_ID: &str = "eu-west-1_LocalPool";
@@ -144,34 +143,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let sdk = aws_config_for(&cognito_url).await;
     let issuer = format!("{cognito_url}/{POOL_ID}");
-    let rp_config = RpConfig {
+    let mut rp_config = RpConfig::new(Required {
         database_url: SecretString::from(cli.database_url.clone()),
-        db_max_connections: 10,
-        listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, cli.rp_port)),
         rp_id: "localhost".to_owned(),
-        rp_name: "Passkeys for Cognito (local)".to_owned(),
         origins: vec![
             Origin::Web(url::Url::parse(&rp_url)?),
             Origin::Web(url::Url::parse(&demo_url)?),
             Origin::Web(url::Url::parse("http://localhost:5173")?),
         ],
+        cognito_issuer: issuer.clone(),
         cognito_jwks_url: url::Url::parse(&format!(
             "http://127.0.0.1:{}/{POOL_ID}/.well-known/jwks.json",
             cli.cognito_port
         ))?,
-        cognito_issuer: issuer.clone(),
         cognito_client_ids: vec![CLIENT_ID.to_owned()],
         service_token: SecretString::from(service_token.clone()),
-        admin_token: Some(SecretString::from(admin_token.clone())),
-        ceremony_ttl: Duration::from_secs(300),
-        nonce_ttl: Duration::from_secs(120),
-        enrolment_ttl: Duration::from_secs(900),
-        rate_limit_per_min: 600,
-        trusted_proxies: vec![],
-        auto_migrate: true,
-        log_format: LogFormat::Pretty,
-        signup_user_pool_id: Some(POOL_ID.to_owned()),
-    };
+    });
+    rp_config.listen_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.rp_port));
+    rp_config.rp_name = "Passkeys for Cognito (local)".to_owned();
+    rp_config.admin_token = Some(SecretString::from(admin_token.clone()));
+    rp_config.log_format = LogFormat::Pretty;
+    rp_config.signup_user_pool_id = Some(POOL_ID.to_owned());
     let admin = rp_server::cognito::CognitoAdmin::new(
         aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         POOL_ID.to_owned(),

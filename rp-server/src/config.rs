@@ -28,7 +28,7 @@ pub struct DatabaseArgs {
         long,
         env = "RP_DB_MAX_CONNECTIONS",
         value_name = "RP_DB_MAX_CONNECTIONS",
-        default_value_t = 10
+        default_value_t = DEFAULT_DB_MAX_CONNECTIONS
     )]
     pub db_max_connections: u32,
 }
@@ -97,7 +97,7 @@ pub struct ServeArgs {
         long,
         env = "RP_CEREMONY_TTL_SECS",
         value_name = "RP_CEREMONY_TTL_SECS",
-        default_value_t = 300
+        default_value_t = DEFAULT_CEREMONY_TTL_SECS
     )]
     pub ceremony_ttl_secs: u64,
 
@@ -106,7 +106,7 @@ pub struct ServeArgs {
         long,
         env = "RP_NONCE_TTL_SECS",
         value_name = "RP_NONCE_TTL_SECS",
-        default_value_t = 120
+        default_value_t = DEFAULT_NONCE_TTL_SECS
     )]
     pub nonce_ttl_secs: u64,
 
@@ -115,7 +115,7 @@ pub struct ServeArgs {
         long,
         env = "RP_ENROLMENT_TTL_SECS",
         value_name = "RP_ENROLMENT_TTL_SECS",
-        default_value_t = 900
+        default_value_t = DEFAULT_ENROLMENT_TTL_SECS
     )]
     pub enrolment_ttl_secs: u64,
 
@@ -124,7 +124,7 @@ pub struct ServeArgs {
         long,
         env = "RP_RATE_LIMIT_PER_MIN",
         value_name = "RP_RATE_LIMIT_PER_MIN",
-        default_value_t = 600
+        default_value_t = DEFAULT_RATE_LIMIT_PER_MIN
     )]
     pub rate_limit_per_min: u32,
 
@@ -214,6 +214,52 @@ pub struct Config {
     /// The user pool passkey-first sign-up creates users in; `Some` means sign-up is on.
     pub signup_user_pool_id: Option<String>,
 }
+
+/// The settings no deployment can do without; [`Config::new`] gives every other one the
+/// default `rp-server serve` applies.
+pub struct Required {
+    pub database_url: SecretString,
+    pub rp_id: String,
+    pub origins: Vec<Origin>,
+    pub cognito_issuer: String,
+    pub cognito_jwks_url: Url,
+    pub cognito_client_ids: Vec<String>,
+    pub service_token: SecretString,
+}
+
+impl Config {
+    /// A configuration from the required settings, every other one at its documented
+    /// default. The local stack and the tests start here and adjust fields.
+    pub fn new(r: Required) -> Self {
+        Self {
+            database_url: r.database_url,
+            db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rp_name: r.rp_id.clone(),
+            rp_id: r.rp_id,
+            origins: r.origins,
+            cognito_issuer: r.cognito_issuer,
+            cognito_jwks_url: r.cognito_jwks_url,
+            cognito_client_ids: r.cognito_client_ids,
+            service_token: r.service_token,
+            admin_token: None,
+            ceremony_ttl: Duration::from_secs(DEFAULT_CEREMONY_TTL_SECS),
+            nonce_ttl: Duration::from_secs(DEFAULT_NONCE_TTL_SECS),
+            enrolment_ttl: Duration::from_secs(DEFAULT_ENROLMENT_TTL_SECS),
+            rate_limit_per_min: DEFAULT_RATE_LIMIT_PER_MIN,
+            trusted_proxies: Vec::new(),
+            auto_migrate: true,
+            log_format: LogFormat::Json,
+            signup_user_pool_id: None,
+        }
+    }
+}
+
+pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
+pub const DEFAULT_CEREMONY_TTL_SECS: u64 = 300;
+pub const DEFAULT_NONCE_TTL_SECS: u64 = 120;
+pub const DEFAULT_ENROLMENT_TTL_SECS: u64 = 900;
+pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
 
 /// A setting that failed validation; the message names the variable.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
-//! A Cognito-shaped token issuer for tests: a freshly generated RSA key, its JWKS served
+//! A Cognito-shaped token issuer for tests: an RSA key committed with the test kit
+//! (`keys/`, test-only: generating keys per test cost time for nothing), its JWKS served
 //! over loopback HTTP at `<issuer>/.well-known/jwks.json`, and access/id tokens with
-//! Cognito's claims. Negative tests can mint anything (other keys, `alg: none`, ...).
+//! Cognito's claims. Negative tests can mint anything (another key, `alg: none`, ...).
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +12,6 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use openssl::rsa::Rsa;
 use serde_json::{Value, json};
 
 pub const POOL_ID: &str = "eu-west-1_TestPool";
@@ -24,18 +24,28 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    pub fn generate(kid: &str) -> anyhow::Result<Self> {
-        let rsa = Rsa::generate(2048).context("generating an RSA key")?;
-        let pem = rsa.private_key_to_pem().context("encoding the RSA key")?;
-        let encoding = EncodingKey::from_rsa_pem(&pem).context("loading the RSA key")?;
-        let jwk = json!({
-            "kty": "RSA",
-            "alg": "RS256",
-            "use": "sig",
-            "kid": kid,
-            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
-            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
-        });
+    /// The pool's key.
+    pub fn pool(kid: &str) -> anyhow::Result<Self> {
+        Self::committed(
+            kid,
+            include_str!("../keys/pool.pem"),
+            include_str!("../keys/pool.jwk.json"),
+        )
+    }
+
+    /// A key the pool never published: what an impostor signs with.
+    pub fn impostor(kid: &str) -> anyhow::Result<Self> {
+        Self::committed(
+            kid,
+            include_str!("../keys/impostor.pem"),
+            include_str!("../keys/impostor.jwk.json"),
+        )
+    }
+
+    fn committed(kid: &str, pem: &str, jwk: &str) -> anyhow::Result<Self> {
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).context("loading the RSA key")?;
+        let mut jwk: Value = serde_json::from_str(jwk).context("reading the JWK")?;
+        jwk["kid"] = Value::String(kid.to_owned());
         Ok(Self {
             kid: kid.to_owned(),
             encoding,
@@ -68,7 +78,7 @@ pub fn now_secs() -> u64 {
 
 impl TokenIssuer {
     pub async fn start() -> anyhow::Result<Self> {
-        let key = SigningKey::generate("test-key-1")?;
+        let key = SigningKey::pool("test-key-1")?;
         let jwks = json!({ "keys": [key.jwk.clone()] });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;

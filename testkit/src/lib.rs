@@ -1,8 +1,10 @@
 //! Test support shared by the workspace's suites. Everything here is real: a software
 //! authenticator that produces genuine WebAuthn responses, RSA-signed Cognito-shaped
-//! tokens served with a JWKS over loopback HTTP, and fresh databases on a real Postgres.
+//! tokens served with a JWKS over loopback HTTP, fresh databases on a real Postgres, and
+//! an in-process rp-server on top of them ([`rp::TestRp`]).
 
 pub mod authenticator;
 pub mod db;
 pub mod idp;
 pub mod lambda;
+pub mod rp;

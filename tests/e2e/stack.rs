@@ -47,6 +47,8 @@ pub struct Stack {
     _lambda: LocalLambda,
     _children: Vec<tokio::process::Child>,
     _dir: PathBuf,
+    /// Last: dropped once the processes using it are gone.
+    _database: testkit::db::TestDatabase,
 }
 
 pub fn bin(name: &str) -> PathBuf {
@@ -92,7 +94,7 @@ impl Stack {
     }
 
     pub async fn start_with(o: Options) -> Self {
-        let database_url = testkit::db::fresh_database().await.unwrap();
+        let database = testkit::db::fresh_database().await.unwrap();
         let (rp_port, cognito_port) = (free_port(), free_port());
         let rp_url = format!("http://127.0.0.1:{rp_port}");
         let cognito_url = format!("http://127.0.0.1:{cognito_port}");
@@ -159,7 +161,7 @@ explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_R
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", &database.url)
             .env("RP_LISTEN_ADDR", format!("127.0.0.1:{rp_port}"))
             .env("RP_ID", "localhost")
             .env("RP_ORIGINS", ORIGIN)
@@ -202,6 +204,7 @@ explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_R
             _lambda: lambda,
             _children: vec![standin, rp],
             _dir: dir,
+            _database: database,
         }
     }
 

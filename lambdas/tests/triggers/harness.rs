@@ -2,77 +2,35 @@
 //! Cognito sends them.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use cognito_triggers::{Config, Deps};
 use rp_server::clock::Clock;
-use rp_server::config::{LogFormat, Origin};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use testkit::authenticator::SoftAuthenticator;
-use testkit::idp::TokenIssuer;
+use testkit::rp::TestRp;
 
-pub const ORIGIN: &str = "https://app.example.test";
-pub const SERVICE_TOKEN: &str = "service-token-0123456789abcdef0123456789";
+pub use testkit::rp::{ORIGIN, SERVICE_TOKEN};
 
+/// The shared in-process rp-server ([`TestRp`]) with what the trigger tests ask of it.
 pub struct Rp {
+    inner: TestRp,
     pub base: String,
-    pub http: reqwest::Client,
-    pub idp: TokenIssuer,
     pub clock: Clock,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Rp {
     pub async fn start() -> Self {
-        let idp = TokenIssuer::start().await.unwrap();
-        let config = rp_server::config::Config {
-            database_url: SecretString::from(testkit::db::fresh_database().await.unwrap()),
-            db_max_connections: 10,
-            listen_addr: "127.0.0.1:0".parse().unwrap(),
-            rp_id: "example.test".to_owned(),
-            rp_name: "Example".to_owned(),
-            origins: vec![Origin::Web(url::Url::parse(ORIGIN).unwrap())],
-            cognito_issuer: idp.issuer.clone(),
-            cognito_jwks_url: url::Url::parse(&idp.jwks_url).unwrap(),
-            cognito_client_ids: vec![idp.client_id.clone()],
-            service_token: SecretString::from(SERVICE_TOKEN.to_owned()),
-            admin_token: None,
-            ceremony_ttl: Duration::from_secs(300),
-            nonce_ttl: Duration::from_secs(120),
-            enrolment_ttl: Duration::from_secs(900),
-            rate_limit_per_min: 0,
-            trusted_proxies: vec![],
-            auto_migrate: true,
-            log_format: LogFormat::Pretty,
-            signup_user_pool_id: None,
-        };
-        let clock = Clock::manual(chrono::Utc::now());
-        let app = rp_server::Application::build(config, clock.clone())
-            .await
-            .unwrap();
-        let base = format!("http://{}", app.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
-            let _ = rx.await;
-        }));
+        let inner = TestRp::spawn_with(|c| c.admin_token = None).await;
         Self {
-            base,
-            http: reqwest::Client::new(),
-            idp,
-            clock,
-            _stop: tx,
+            base: inner.base.clone(),
+            clock: inner.clock.clone(),
+            inner,
         }
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
-        if let Some(b) = bearer {
-            req = req.bearer_auth(b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let r = self.inner.post(path, bearer, body).await;
+        (r.status, r.body)
     }
 
     /// Registers a passkey for a new user; returns the user's (sub, username).
@@ -82,7 +40,7 @@ impl Rp {
         authn: &mut SoftAuthenticator,
     ) -> (String, String) {
         let sub = uuid::Uuid::new_v4().to_string();
-        let token = self.idp.access_token(&sub, name).unwrap();
+        let token = self.inner.idp.access_token(&sub, name).unwrap();
         let (s, options) = self
             .post("/v1/registration/options", Some(&token), &json!({}))
             .await;

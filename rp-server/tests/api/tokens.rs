@@ -20,12 +20,12 @@ async fn only_valid_access_tokens_of_allowed_clients_are_accepted() {
         app.idp.sign(&c).unwrap()
     };
     // Same kid, different key: the signature does not verify.
-    let impostor = SigningKey::generate(&app.idp.key.kid)
+    let impostor = SigningKey::impostor(&app.idp.key.kid)
         .unwrap()
         .sign(&good)
         .unwrap();
     // An unknown kid (fetching the JWKS again does not find it).
-    let unknown_kid = SigningKey::generate("other-kid")
+    let unknown_kid = SigningKey::impostor("other-kid")
         .unwrap()
         .sign(&good)
         .unwrap();

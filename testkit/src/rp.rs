@@ -1,0 +1,288 @@
+//! `TestRp`: one in-process rp-server per test, with its own database (dropped with
+//! it), token issuer and manual clock, and the requests tests make again and again.
+//! Shared by the API suite and the trigger suite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+
+use rp_server::clock::Clock;
+use rp_server::config::{Config, LogFormat, Origin, Required};
+use rp_server::{AppState, Application};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::authenticator::SoftAuthenticator;
+use crate::idp::TokenIssuer;
+
+pub const RP_ID: &str = "example.test";
+pub const ORIGIN: &str = "https://app.example.test";
+pub const SERVICE_TOKEN: &str = "service-token-0123456789abcdef0123456789";
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef0123456789ab";
+
+pub struct TestRp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub idp: TokenIssuer,
+    pub state: AppState,
+    pub clock: Clock,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Last: dropped (with the database) after the server was told to stop.
+    _db: crate::db::TestDatabase,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn code(&self) -> &str {
+        self.body
+            .pointer("/error/code")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected error code; body: {}",
+            self.body
+        );
+        assert!(
+            self.body
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .is_some_and(|m| !m.is_empty()),
+            "error without message: {}",
+            self.body
+        );
+    }
+}
+
+/// The configuration every test starts from: the committed test key's issuer, two
+/// allowed app clients, a web and an Android origin, the admin API on, no rate limit.
+pub fn base_config(idp: &TokenIssuer, database_url: String) -> Config {
+    let mut config = Config::new(Required {
+        database_url: SecretString::from(database_url),
+        rp_id: RP_ID.to_owned(),
+        origins: vec![
+            Origin::Web(url(ORIGIN)),
+            Origin::Android("android:apk-key-hash:test_hash-1".to_owned()),
+        ],
+        cognito_issuer: idp.issuer.clone(),
+        cognito_jwks_url: url(&idp.jwks_url),
+        cognito_client_ids: vec![idp.client_id.clone(), "otherclient".to_owned()],
+        service_token: SecretString::from(SERVICE_TOKEN.to_owned()),
+    });
+    config.db_max_connections = 20;
+    config.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.rp_name = "Example".to_owned();
+    config.admin_token = Some(SecretString::from(ADMIN_TOKEN.to_owned()));
+    config.rate_limit_per_min = 0;
+    config.log_format = LogFormat::Pretty;
+    config
+}
+
+#[allow(clippy::expect_used)]
+fn url(s: &str) -> url::Url {
+    url::Url::parse(s).expect("a test URL")
+}
+
+impl TestRp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(adjust, None).await
+    }
+
+    /// With passkey-first sign-up on, creating users in `cognito`'s pool.
+    pub async fn spawn_with_signup(
+        cognito: rp_server::cognito::CognitoAdmin,
+        pool_id: &str,
+    ) -> Self {
+        let pool_id = pool_id.to_owned();
+        Self::spawn_full(
+            move |c| c.signup_user_pool_id = Some(pool_id),
+            Some(cognito),
+        )
+        .await
+    }
+
+    async fn spawn_full(
+        adjust: impl FnOnce(&mut Config),
+        cognito: Option<rp_server::cognito::CognitoAdmin>,
+    ) -> Self {
+        let idp = TokenIssuer::start().await.expect("token issuer");
+        let db = crate::db::fresh_database().await.expect("test database");
+        let mut config = base_config(&idp, db.url.clone());
+        adjust(&mut config);
+        let clock = Clock::manual(chrono::Utc::now());
+        let app = Application::build_with(config, clock.clone(), cognito)
+            .await
+            .expect("build app");
+        let addr: SocketAddr = app.local_addr().unwrap();
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .user_agent("rp-server-tests/1")
+                .build()
+                .unwrap(),
+            idp,
+            state,
+            clock,
+            _shutdown: tx,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Response {
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Response {
+        let mut req = self.http.post(self.url(path)).json(body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        self.send(req).await
+    }
+
+    pub fn token(&self, user: &User) -> String {
+        self.idp.access_token(&user.sub, &user.username).unwrap()
+    }
+
+    /// Registers a new passkey on `authn` for `user`; returns the credential summary.
+    pub async fn register(&self, user: &User, authn: &mut SoftAuthenticator) -> Value {
+        let token = self.token(user);
+        let options = self
+            .post(
+                "/v1/registration/options",
+                Some(&token),
+                &json!({ "nickname": "Laptop" }),
+            )
+            .await
+            .expect(200);
+        let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+        self.post(
+            "/v1/registration/verify",
+            Some(&token),
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await
+        .expect(201)
+    }
+
+    /// Usernameless sign-in; returns the raw verify response.
+    pub async fn sign_in(&self, authn: &mut SoftAuthenticator) -> Response {
+        let options = self
+            .post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect(200);
+        let assertion = authn.get(&options["publicKey"], ORIGIN).unwrap();
+        self.post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+        )
+        .await
+    }
+
+    /// What the Create Auth Challenge trigger asks for.
+    pub async fn challenge(&self, user: &User) -> Value {
+        self.post(
+            "/internal/v1/challenges",
+            Some(SERVICE_TOKEN),
+            &json!({
+                "userPoolId": crate::idp::POOL_ID,
+                "clientId": self.idp.client_id,
+                "userSub": user.sub,
+                "username": user.username,
+                "userNotFound": false,
+            }),
+        )
+        .await
+        .expect(200)
+    }
+
+    pub async fn redeem(&self, nonce: &str, sub: &str, challenge_id: &Value) -> Value {
+        self.post(
+            "/internal/v1/nonces/redeem",
+            Some(SERVICE_TOKEN),
+            &json!({ "nonce": nonce, "userSub": sub, "challengeId": challenge_id }),
+        )
+        .await
+        .expect(200)
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id")
+            .fetch_all(&self.state.db)
+            .await
+            .unwrap()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub sub: String,
+    pub username: String,
+}
+
+impl User {
+    pub fn new(name: &str) -> Self {
+        Self {
+            sub: uuid::Uuid::new_v4().to_string(),
+            username: name.to_owned(),
+        }
+    }
+}
