@@ -9,5 +9,6 @@ pub mod challenge;
 pub mod credentials;
 pub mod redemption;
 pub mod registration;
+pub mod sealed;
 pub mod sign_in;
 pub mod signup;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: store::Db,
     pub rp: Arc<RelyingParty>,
+    /// Seals usernameless sign-in ceremonies into their ids.
+    pub sealer: Arc<flows::sealed::Sealer>,
     pub tokens: Arc<AccessTokenVerifier>,
     pub clock: Clock,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
@@ -104,6 +106,9 @@ impl Application {
             .await
             .context("reading server keys from the database")?;
         let rp = RelyingParty::new(&config, fake_key)?;
+        let seal_key = store::server_key(&db, "sign-in-ceremony-seal", clock.now())
+            .await
+            .context("reading server keys from the database")?;
         let http_client = reqwest::Client::builder()
             .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -123,6 +128,7 @@ impl Application {
             config: Arc::new(config),
             db,
             rp: Arc::new(rp),
+            sealer: Arc::new(flows::sealed::Sealer::new(seal_key)),
             tokens: Arc::new(tokens),
             clock,
             metrics: metrics::handle(),

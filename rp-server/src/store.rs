@@ -47,11 +47,18 @@ pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result
         .await
 }
 
-/// Deletes expired ceremonies, challenges, nonces and enrolment tokens in small batches
+/// Deletes expired ceremonies (and spent sealed ones), challenges, nonces and enrolment
+/// tokens in small batches
 /// so the purge never holds long locks. Returns how many rows went.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
     let mut total = 0;
-    for table in ["ceremonies", "challenges", "nonces", "enrolment_tokens"] {
+    for table in [
+        "ceremonies",
+        "spent_ceremonies",
+        "challenges",
+        "nonces",
+        "enrolment_tokens",
+    ] {
         loop {
             let sql = format!(
                 "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"

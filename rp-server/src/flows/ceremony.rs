@@ -15,10 +15,31 @@ use crate::store::ceremonies::{self, NewCeremony, Taken};
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CeremonyOptions {
-    pub ceremony_id: Uuid,
+    /// Opaque: pass it back unchanged to finish the ceremony.
+    pub ceremony_id: String,
     /// `PublicKeyCredentialCreationOptionsJSON` or `PublicKeyCredentialRequestOptionsJSON`.
     #[schema(value_type = Object)]
     pub public_key: serde_json::Value,
+}
+
+/// A ceremony id as a client presents it: a stored ceremony's UUID, or a sealed
+/// usernameless sign-in ([`super::sealed`]). Anything else is a malformed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CeremonyRef {
+    Stored(Uuid),
+    Sealed(String),
+}
+
+impl<'de> Deserialize<'de> for CeremonyRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if super::sealed::Sealer::is_sealed(&s) {
+            return Ok(Self::Sealed(s));
+        }
+        Uuid::parse_str(&s)
+            .map(Self::Stored)
+            .map_err(|_| serde::de::Error::custom("ceremonyId is not a ceremony id"))
+    }
 }
 
 /// Why a stored ceremony cannot be finished.

@@ -123,7 +123,7 @@ pub async fn options(
     let ceremony_id = ceremony::start(state, &mut *tx, Some(user.id), &ceremony_state).await?;
     tx.commit().await?;
     Ok(CeremonyOptions {
-        ceremony_id,
+        ceremony_id: ceremony_id.to_string(),
         public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
     })
 }

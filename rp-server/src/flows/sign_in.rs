@@ -1,19 +1,23 @@
 //! Signing in with a passkey: options for a discoverable credential, and the finish that
 //! verifies an assertion and issues the one-time nonce Cognito's Verify trigger redeems.
-//! A finish costs two statements: consume the ceremony and load the credential; record
-//! the use, the nonce and the audit event.
+//! Options store nothing (the usernameless ceremony is sealed into its id); a finish
+//! costs two statements: consume the ceremony and load the credential; record the use,
+//! the nonce and the audit event.
 
 use rp_shared::nonce::Nonce;
 use uuid::Uuid;
 use webauthn_rs_core::proto::PublicKeyCredential;
 
-use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection, SignInNonce};
+use super::ceremony::{
+    self, CeremonyError, CeremonyOptions, CeremonyRef, HasReason, Rejection, SignInNonce,
+};
 use crate::AppState;
 use crate::audit::{Action, Actor, ClientContext, Event};
 use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::store::ceremonies::Taken;
 use crate::store::credentials::{self, SignIn};
 use crate::store::nonces::NewNonce;
-use crate::store::{StoredCredential, ceremonies};
+use crate::store::{StoredCredential, User, ceremonies};
 
 /// The kinds of ceremony an assertion may finish.
 const ANSWERABLE: [CeremonyKind; 2] = [CeremonyKind::SignIn, CeremonyKind::Challenge];
@@ -54,19 +58,19 @@ impl HasReason for SignInError {
 }
 
 /// Options for a usernameless sign-in (a discoverable credential; usable with
-/// conditional mediation / autofill).
+/// conditional mediation / autofill). The ceremony is sealed into its id: nothing is
+/// stored until it is finished.
 pub async fn options(state: &AppState) -> Result<CeremonyOptions, SignInError> {
     let (options, auth_state) = state
         .rp
         .start_authentication(Vec::new())
         .map_err(|e| anyhow::anyhow!("starting authentication: {e:?}"))?;
-    let ceremony_id = ceremony::start(
-        state,
-        &state.db,
-        None,
-        &CeremonyState::SignIn { state: auth_state },
-    )
-    .await?;
+    let expires_at = state.clock.now() + ceremony::ttl(state);
+    let ceremony_id = state
+        .sealer
+        .seal(Uuid::new_v4(), expires_at, &auth_state)
+        .map_err(anyhow::Error::from)?;
+    crate::metrics::ceremony_started(CeremonyKind::SignIn.metric());
     Ok(CeremonyOptions {
         ceremony_id,
         public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
@@ -109,7 +113,7 @@ pub fn may_answer(
 /// trigger) and returns a one-time nonce for Cognito.
 pub async fn verify(
     state: &AppState,
-    ceremony_id: Uuid,
+    ceremony_id: &CeremonyRef,
     response: &PublicKeyCredential,
     client: &ClientContext,
 ) -> Result<SignInNonce, SignInError> {
@@ -120,19 +124,12 @@ pub async fn verify(
 
 async fn finish(
     state: &AppState,
-    ceremony_id: Uuid,
+    ceremony_id: &CeremonyRef,
     response: &PublicKeyCredential,
     client: &ClientContext,
 ) -> Result<SignInNonce, SignInError> {
     let now = state.clock.now();
-    let taken =
-        ceremonies::take_with_credential(&state.db, ceremony_id, &ANSWERABLE, &response.raw_id)
-            .await?;
-    let (taken, found) = match taken {
-        Some((taken, found)) => (Some(taken), found),
-        None => (None, None),
-    };
-    let taken = ceremony::fresh(taken, now)?;
+    let (taken, found) = take(state, ceremony_id, &response.raw_id, now).await?;
     let (stored, user) = found.ok_or(SignInError::UnknownCredential)?;
     let (auth_state, answering, bound_challenge_id) = match taken.state {
         CeremonyState::SignIn { state } => (state, Answering::Usernameless, None),
@@ -218,6 +215,48 @@ async fn finish(
         username: user.username,
         expires_at,
     })
+}
+
+/// Consumes the ceremony (a stored one, or a sealed one by spending its id) and loads
+/// the credential that claims to answer it, in one statement either way.
+async fn take(
+    state: &AppState,
+    ceremony_id: &CeremonyRef,
+    credential_id: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Taken, Option<(StoredCredential, User)>), SignInError> {
+    match ceremony_id {
+        CeremonyRef::Stored(id) => {
+            let found =
+                ceremonies::take_with_credential(&state.db, *id, &ANSWERABLE, credential_id)
+                    .await?;
+            let (taken, credential) = match found {
+                Some((taken, credential)) => (Some(taken), credential),
+                None => (None, None),
+            };
+            Ok((ceremony::fresh(taken, now)?, credential))
+        }
+        CeremonyRef::Sealed(sealed) => {
+            let open = state.sealer.unseal(sealed).ok_or(CeremonyError::NotFound)?;
+            if open.expires_at <= now {
+                return Err(CeremonyError::Expired.into());
+            }
+            let credential = ceremonies::spend_with_credential(
+                &state.db,
+                open.id,
+                open.expires_at,
+                credential_id,
+            )
+            .await?
+            .ok_or(CeremonyError::NotFound)?;
+            let taken = Taken {
+                state: CeremonyState::SignIn { state: open.state },
+                owner: None,
+                expires_at: open.expires_at,
+            };
+            Ok((taken, credential))
+        }
+    }
 }
 
 fn failed_event<'a>(

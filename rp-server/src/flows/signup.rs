@@ -125,7 +125,7 @@ pub async fn options(state: &AppState, email: &str) -> Result<CeremonyOptions, S
     )
     .await?;
     Ok(CeremonyOptions {
-        ceremony_id,
+        ceremony_id: ceremony_id.to_string(),
         public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
     })
 }

@@ -4,13 +4,12 @@
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 use webauthn_rs_core::proto::PublicKeyCredential;
 
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
 use crate::AppState;
-use crate::flows::ceremony::{CeremonyOptions, SignInNonce};
+use crate::flows::ceremony::{CeremonyOptions, CeremonyRef, SignInNonce};
 use crate::flows::sign_in::{self, SignInError};
 use rp_shared::error::ErrorBody;
 
@@ -20,7 +19,9 @@ pub struct AuthenticationOptionsRequest {}
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticationVerifyRequest {
-    pub ceremony_id: Uuid,
+    /// As `options` (or the Create trigger's challenge) gave it.
+    #[schema(value_type = String)]
+    pub ceremony_id: CeremonyRef,
     /// The result of `PublicKeyCredential.toJSON()` from `navigator.credentials.get()`.
     #[schema(value_type = Object)]
     pub credential: PublicKeyCredential,
@@ -50,7 +51,7 @@ pub async fn verify(
     Json(body): Json<AuthenticationVerifyRequest>,
 ) -> Result<Json<SignInNonce>, ApiError> {
     Ok(Json(
-        sign_in::verify(&state, body.ceremony_id, &body.credential, &client).await?,
+        sign_in::verify(&state, &body.ceremony_id, &body.credential, &client).await?,
     ))
 }
 

@@ -2,6 +2,7 @@
 //! consumed exactly once whatever the outcome.
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, Row as _};
 use uuid::Uuid;
@@ -81,20 +82,10 @@ pub async fn take_with_credential(
     of_kinds: &[CeremonyKind],
     credential_id: &[u8],
 ) -> sqlx::Result<Option<(Taken, Option<(StoredCredential, User)>)>> {
-    let sql = format!(
-        "WITH taken AS (
-            DELETE FROM ceremonies WHERE id = $1 AND kind = ANY($2)
-            RETURNING state AS ceremony_state, user_id AS ceremony_owner, expires_at AS ceremony_expires_at
-         )
-         SELECT t.*, {cols}, u.cognito_sub AS owner_sub, u.username AS owner_username
-           FROM taken t
-           LEFT JOIN credentials c ON c.credential_id = $3
-           LEFT JOIN users u ON u.id = c.user_id",
-        cols = CREDENTIAL_COLUMNS
-            .split(", ")
-            .map(|c| format!("c.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let sql = with_credential(
+        "DELETE FROM ceremonies WHERE id = $1 AND kind = ANY($2)
+         RETURNING state AS ceremony_state, user_id AS ceremony_owner, expires_at AS ceremony_expires_at",
+        "$3",
     );
     let Some(row) = sqlx::query(&sql)
         .bind(id)
@@ -110,18 +101,61 @@ pub async fn take_with_credential(
         owner: row.try_get("ceremony_owner")?,
         expires_at: row.try_get("ceremony_expires_at")?,
     };
-    let credential = match row.try_get::<Option<Vec<u8>>, _>("credential_id")? {
-        None => None,
-        Some(_) => {
-            let stored =
-                StoredCredential::from(<CredentialRow as sqlx::FromRow<_>>::from_row(&row)?);
-            let user = User {
-                id: stored.user_id,
-                cognito_sub: row.try_get("owner_sub")?,
-                username: row.try_get("owner_username")?,
-            };
-            Some((stored, user))
-        }
+    Ok(Some((taken, credential_of(&row)?)))
+}
+
+/// Spends a sealed ceremony (records its id, so it finishes at most once) and, in the
+/// same statement, loads the credential that claims to answer it with its owner.
+/// `None`: it was spent before.
+pub async fn spend_with_credential(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+    credential_id: &[u8],
+) -> sqlx::Result<Option<Option<(StoredCredential, User)>>> {
+    let sql = with_credential(
+        "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2)
+         ON CONFLICT (id) DO NOTHING RETURNING id AS spent_id",
+        "$3",
+    );
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(expires_at)
+        .bind(credential_id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|row| credential_of(&row)).transpose()
+}
+
+/// `WITH taken AS (<taking>) SELECT taken's columns, the credential named by
+/// `credential_param` (if any) and its owner's sub and username`.
+fn with_credential(taking: &str, credential_param: &str) -> String {
+    let cols = CREDENTIAL_COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH taken AS ({taking})
+         SELECT t.*, {cols}, u.cognito_sub AS owner_sub, u.username AS owner_username
+           FROM taken t
+           LEFT JOIN credentials c ON c.credential_id = {credential_param}
+           LEFT JOIN users u ON u.id = c.user_id"
+    )
+}
+
+fn credential_of(row: &PgRow) -> sqlx::Result<Option<(StoredCredential, User)>> {
+    if row
+        .try_get::<Option<Vec<u8>>, _>("credential_id")?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let stored = StoredCredential::from(<CredentialRow as sqlx::FromRow<_>>::from_row(row)?);
+    let user = User {
+        id: stored.user_id,
+        cognito_sub: row.try_get("owner_sub")?,
+        username: row.try_get("owner_username")?,
     };
-    Ok(Some((taken, credential)))
+    Ok(Some((stored, user)))
 }

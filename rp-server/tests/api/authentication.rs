@@ -91,6 +91,44 @@ async fn an_authentication_ceremony_finishes_once_and_expires() {
     .expect_error(410, "CEREMONY_EXPIRED");
 }
 
+/// A usernameless ceremony travels sealed in its id: altering any part of it (to pick
+/// another challenge or a later expiry) makes it unknown, and it still finishes once.
+#[tokio::test]
+async fn a_sealed_ceremony_cannot_be_altered_or_replayed() {
+    let app = TestApp::spawn().await;
+    let mut authn = SoftAuthenticator::new();
+    app.register(&User::new("u"), &mut authn).await;
+    let options = app
+        .post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200);
+    let sealed = options["ceremonyId"].as_str().unwrap().to_owned();
+    let assertion = authn.get(&options["publicKey"], ORIGIN).unwrap();
+    for at in [4, sealed.len() / 2, sealed.len() - 2] {
+        let mut altered = sealed.clone().into_bytes();
+        altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        app.post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": altered, "credential": assertion }),
+        )
+        .await
+        .expect_error(410, "CEREMONY_NOT_FOUND");
+    }
+    // Twenty concurrent finishes of one ceremony: exactly one signs in.
+    let body = json!({ "ceremonyId": sealed, "credential": assertion });
+    let app = &app;
+    let tries = futures::future::join_all(
+        (0..20).map(|_| async { app.post("/v1/authentication/verify", None, &body).await }),
+    )
+    .await;
+    assert_eq!(tries.iter().filter(|r| r.status == 200).count(), 1);
+    for r in tries.iter().filter(|r| r.status != 200) {
+        r.expect_error(410, "CEREMONY_NOT_FOUND");
+    }
+}
+
 #[tokio::test]
 async fn a_counter_going_backwards_is_rejected() {
     let app = TestApp::spawn().await;
