@@ -64,11 +64,7 @@ fn secret_file(dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = rp_shared::token::Secret::generate().expose().to_owned();
     std::fs::write(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
 }
