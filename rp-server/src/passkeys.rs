@@ -137,9 +137,7 @@ impl RelyingParty {
     }
 
     fn fake_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(&self.fake_key)
-            .unwrap_or_else(|_| unreachable_hmac());
+        let mut mac = keyed_mac(&self.fake_key);
         for p in parts {
             mac.update(&(p.len() as u64).to_be_bytes());
             mac.update(p);
@@ -156,6 +154,14 @@ impl RelyingParty {
     ) -> Result<AuthenticationResult, WebauthnError> {
         state.set_allowed_credentials(vec![credential]);
         self.core.authenticate_credential(response, &state)
+    }
+}
+
+/// HMAC-SHA256 keyed with a server key.
+pub fn keyed_mac(key: &[u8]) -> Hmac<Sha256> {
+    match <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable_hmac(),
     }
 }
 

@@ -116,6 +116,8 @@ test("sign up with a passkey, sign out, sign in with autofill", async () => {
   const { page, context } = await device();
   const tokens = await signUp(page, "new.user@example.com");
   assert.match(await page.locator("#who").innerText(), /new\.user@example\.com/);
+  // The list loads after the tokens show; wait for it before counting.
+  await page.locator("#passkeys tr[data-id]").first().waitFor();
   assert.equal(await page.locator("#passkeys tr").count(), 1);
   await page.screenshot({ path: join(shots, "signed-in.png"), fullPage: true });
 

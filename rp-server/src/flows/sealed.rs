@@ -39,11 +39,7 @@ impl Sealer {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes keys of any length.
-        match <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(&self.key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable_hmac(),
-        }
+        crate::passkeys::keyed_mac(&self.key)
     }
 
     /// Whether `id` is in the sealed form (rather than a stored ceremony's UUID).
@@ -90,11 +86,6 @@ impl Sealer {
             state: serde_json::from_slice(state).ok()?,
         })
     }
-}
-
-#[allow(clippy::panic)]
-fn unreachable_hmac() -> Hmac<Sha256> {
-    panic!("HMAC-SHA256 accepts keys of any length")
 }
 
 #[cfg(test)]
