@@ -552,15 +552,7 @@ pub fn global_sign_out(s: &Standin, input: &Value) -> Result<Value, CognitoError
     let origin = claims["origin_jti"].as_str().unwrap_or_default().to_owned();
     s.with_pool(&pool_id, |p| {
         p.revoked.insert(origin);
-        let mut gone = Vec::new();
-        p.refresh_tokens.retain(|_, g| {
-            let mine = g.username == username;
-            if mine {
-                gone.push(g.origin_jti.clone());
-            }
-            !mine
-        });
-        p.revoked.extend(gone);
+        p.sign_out_everywhere(&username);
         Ok(json!({}))
     })
 }

@@ -329,6 +329,7 @@ async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoE
         "AdminSetUserPassword" => users::admin_set_user_password(s, &input),
         "AdminGetUser" => users::admin_get_user(s, &input),
         "AdminDeleteUser" => users::admin_delete_user(s, &input),
+        "AdminUserGlobalSignOut" => users::admin_user_global_sign_out(s, &input),
         "ListUsers" => users::list_users(s, &input),
         other => Err(CognitoError::new(
             "UnknownOperationException",

@@ -245,6 +245,20 @@ impl Pool {
         None
     }
 
+    /// Ends every session of `username`: its refresh tokens go, and the access tokens
+    /// minted from them stop working.
+    pub fn sign_out_everywhere(&mut self, username: &str) {
+        let mut gone = Vec::new();
+        self.refresh_tokens.retain(|_, g| {
+            let mine = g.username == username;
+            if mine {
+                gone.push(g.origin_jti.clone());
+            }
+            !mine
+        });
+        self.revoked.extend(gone);
+    }
+
     pub fn user(&self, name: &str) -> Result<&User, CognitoError> {
         self.find(name)
             .map(|i| &self.users[i])

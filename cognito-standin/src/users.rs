@@ -274,16 +274,20 @@ pub fn admin_delete_user(s: &Standin, input: &Value) -> Result<Value, CognitoErr
     s.with_pool(pool_id, |p| {
         let i = p.find(name).ok_or_else(CognitoError::user_not_found)?;
         let user = p.users.remove(i);
-        let mut gone = Vec::new();
-        p.refresh_tokens.retain(|_, g| {
-            let mine = g.username == user.username;
-            if mine {
-                gone.push(g.origin_jti.clone());
-            }
-            !mine
-        });
-        p.revoked.extend(gone);
+        p.sign_out_everywhere(&user.username);
         p.sessions.retain(|_, sess| sess.username != user.username);
+        Ok(json!({}))
+    })
+}
+
+/// `AdminUserGlobalSignOut`: every refresh token of the user, and the access tokens
+/// minted from them, stop working (an unknown user is `UserNotFoundException`).
+pub fn admin_user_global_sign_out(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    s.with_pool(pool_id, |p| {
+        let username = p.user(name)?.username.clone();
+        p.sign_out_everywhere(&username);
         Ok(json!({}))
     })
 }

@@ -17,7 +17,7 @@ pub struct Config {
     /// Timeout of each rp-server call (`RP_TIMEOUT_MS`, default 2000; Cognito gives a
     /// trigger 5 s in all).
     pub timeout: Duration,
-    /// PreSignUp: confirm the user and mark the email verified (`AUTO_CONFIRM`, default false).
+    /// PreSignUp: confirm the user (`AUTO_CONFIRM`, default false). Never verifies an email.
     pub auto_confirm: bool,
 }
 

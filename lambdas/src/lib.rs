@@ -222,20 +222,18 @@ async fn check_answer(deps: &Deps, event: &Value) -> Result<(), String> {
 }
 
 /// PreSignUp: leaves sign-up as Cognito would, unless `AUTO_CONFIRM=true`, which
-/// confirms the user and marks the email verified (for pools where rp-server's passkey
-/// sign-up has already proven control of the address).
+/// confirms the user. It never marks an email or phone number verified: a PreSignUp
+/// trigger has not seen the address proven, and with self-service `SignUp` open anyone
+/// could otherwise register someone else's address as verified. (Cognito ignores these
+/// flags for `PreSignUp_AdminCreateUser` anyway; rp-server's own sign-up sets
+/// `email_verified` through AdminCreateUser's attributes where it has proven the address.)
 pub fn pre_sign_up(deps: &Deps, event: Value) -> Result<Value, Error> {
-    let typed: CognitoEventUserPoolsPreSignup = serde_json::from_value(event.clone())?;
+    let _typed: CognitoEventUserPoolsPreSignup = serde_json::from_value(event.clone())?;
     if !deps.config.auto_confirm {
         return Ok(event);
     }
-    let has_email = typed
-        .request
-        .user_attributes
-        .get("email")
-        .is_some_and(|e| !e.is_empty());
     Ok(respond(
         event,
-        json!({ "autoConfirmUser": true, "autoVerifyEmail": has_email }),
+        json!({ "autoConfirmUser": true, "autoVerifyEmail": false, "autoVerifyPhone": false }),
     ))
 }

@@ -134,30 +134,65 @@ pub async fn revoke(
     credential(db, id).await
 }
 
-/// Account reset: revokes every usable credential of the user (and their pending
-/// enrolment tokens). Returns the ids revoked.
+/// What an account reset did.
+#[derive(Debug, Clone)]
+pub struct ResetOutcome {
+    /// The credential ids revoked, base64url.
+    pub revoked: Vec<String>,
+    /// Whether the user's Cognito refresh tokens were revoked too (AdminUserGlobalSignOut):
+    /// `done`, `failed` or `not_configured`.
+    pub cognito_sign_out: &'static str,
+}
+
+/// Account reset: revokes every usable credential of the user and their pending
+/// enrolment tokens, and ends their sessions: access tokens issued until now are refused
+/// by rp-server, and, when rp-server administers the pool, Cognito signs the user out
+/// everywhere (refresh tokens die too).
 pub async fn reset(
     db: &Db,
     user: &User,
     actor: &str,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, AdminError> {
+    cognito: Option<&crate::cognito::CognitoAdmin>,
+) -> Result<ResetOutcome, AdminError> {
+    // Before the local change, so its audit event can say how it went; signing out is
+    // idempotent, so a failed transaction below can simply be retried.
+    let cognito_sign_out = match cognito {
+        None => "not_configured",
+        Some(c) => match c.global_sign_out(&user.username).await {
+            Ok(()) => "done",
+            Err(e) => {
+                tracing::error!(error = %e, sub = %user.cognito_sub, "AdminUserGlobalSignOut failed during an account reset");
+                "failed"
+            }
+        },
+    };
     let mut tx = db.begin().await?;
     let revoked =
         credentials::revoke_credentials(&mut tx, RevokeWhich::AllOf(user.id), actor, reason, now)
             .await?;
     enrolment::revoke_pending_of(&mut *tx, user.id, now).await?;
+    users::end_sessions(&mut *tx, user.id, now).await?;
+    let revoked: Vec<String> = revoked.iter().map(|i| b64(i)).collect();
     audit::record(
         &mut *tx,
         now,
         Event::new(Actor::Admin(actor.to_owned()), Action::AccountReset)
             .user(user.id, &user.cognito_sub)
-            .details(serde_json::json!({ "reason": reason, "revoked": revoked.iter().map(|i| b64(i)).collect::<Vec<_>>() })),
+            .details(serde_json::json!({
+                "reason": reason,
+                "revoked": revoked,
+                "sessionsEndedAt": now,
+                "cognitoGlobalSignOut": cognito_sign_out,
+            })),
     )
     .await?;
     tx.commit().await?;
-    Ok(revoked.iter().map(|i| b64(i)).collect())
+    Ok(ResetOutcome {
+        revoked,
+        cognito_sign_out,
+    })
 }
 
 /// What admins see of an enrolment token.

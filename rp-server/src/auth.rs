@@ -11,13 +11,14 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
+use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq as _;
-use tokio::sync::RwLock;
 use url::Url;
 
 /// How often an unknown `kid` may trigger a JWKS refetch, so random kids cannot make
 /// us hammer Cognito.
-const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+/// The JWKS is fetched again at most this often (on an unknown `kid`).
+pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
 
 /// The bearer token of an `Authorization` header, if well-formed.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -43,6 +44,11 @@ pub struct CognitoUser {
     pub sub: String,
     pub username: String,
     pub client_id: String,
+    /// When the user last authenticated (the token's `auth_time`, seconds since the
+    /// epoch); refreshed tokens keep it, so it tells how fresh the sign-in is.
+    pub auth_time: Option<i64>,
+    /// When the token was issued (`iat`, seconds since the epoch).
+    pub issued_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,11 +77,17 @@ struct AccessClaims {
     username: Option<String>,
     #[serde(rename = "cognito:username")]
     cognito_username: Option<String>,
+    auth_time: Option<i64>,
+    iat: Option<i64>,
 }
 
+/// The pool's keys as last fetched. Readers copy an `Arc` under a lock held for no
+/// longer than that: a request whose `kid` is cached never waits for a refresh.
+#[derive(Default)]
 struct KeyCache {
-    keys: HashMap<String, DecodingKey>,
-    fetched_at: Option<Instant>,
+    keys: Arc<HashMap<String, DecodingKey>>,
+    /// When a refresh was last attempted, and whether it worked.
+    last_attempt: Option<(Instant, bool)>,
 }
 
 /// Verifies Cognito access tokens: RS256 signature by a key of the pool's JWKS
@@ -87,6 +99,9 @@ pub struct AccessTokenVerifier {
     client_ids: Vec<String>,
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
+    /// Single flight: at most one refresh at a time; only unknown-`kid` requests wait on it.
+    refresh: tokio::sync::Mutex<()>,
+    min_refresh: Duration,
 }
 
 impl AccessTokenVerifier {
@@ -95,16 +110,16 @@ impl AccessTokenVerifier {
         jwks_url: Url,
         client_ids: Vec<String>,
         http: reqwest::Client,
+        min_refresh: Duration,
     ) -> Self {
         Self {
             issuer,
             jwks_url,
             client_ids,
             http,
-            cache: RwLock::new(KeyCache {
-                keys: HashMap::new(),
-                fetched_at: None,
-            }),
+            cache: RwLock::new(KeyCache::default()),
+            refresh: tokio::sync::Mutex::new(()),
+            min_refresh,
         }
     }
 
@@ -144,45 +159,51 @@ impl AccessTokenVerifier {
             sub: claims.sub,
             username,
             client_id,
+            auth_time: claims.auth_time,
+            issued_at: claims.iat,
         })
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
-        {
-            let cache = self.cache.read().await;
-            if let Some(k) = cache.keys.get(kid) {
-                return Ok(k.clone());
-            }
-            if cache
-                .fetched_at
-                .is_some_and(|t| t.elapsed() < JWKS_MIN_REFRESH)
-            {
-                return Err(TokenError::UnknownKey);
-            }
-        }
-        let mut cache = self.cache.write().await;
-        // Another request may have refreshed while we waited for the lock.
+    /// What the cache says about `kid`: its key, a verdict, or that a refresh may help.
+    fn cached(&self, kid: &str) -> Option<Result<DecodingKey, TokenError>> {
+        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = cache.keys.get(kid) {
-            return Ok(k.clone());
+            return Some(Ok(k.clone()));
         }
-        if cache
-            .fetched_at
-            .is_some_and(|t| t.elapsed() < JWKS_MIN_REFRESH)
-        {
-            return Err(TokenError::UnknownKey);
+        match cache.last_attempt {
+            Some((at, ok)) if at.elapsed() < self.min_refresh => Some(Err(if ok {
+                TokenError::UnknownKey
+            } else {
+                // The last refresh failed: the key may well exist; we cannot tell.
+                TokenError::Jwks("the JWKS could not be fetched".to_owned())
+            })),
+            _ => None,
         }
-        let set = self.fetch().await;
-        cache.fetched_at = Some(Instant::now());
-        let set = set?;
-        cache.keys = set
-            .keys
-            .iter()
-            .filter_map(|jwk| {
-                let kid = jwk.common.key_id.clone()?;
-                DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
-            })
-            .collect();
-        tracing::info!(keys = cache.keys.len(), "refreshed the user pool's JWKS");
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
+        if let Some(answer) = self.cached(kid) {
+            return answer;
+        }
+        let _single_flight = self.refresh.lock().await;
+        // A refresh may have finished while this request waited for it.
+        if let Some(answer) = self.cached(kid) {
+            return answer;
+        }
+        let fetched = self.fetch().await.map(|set| {
+            set.keys
+                .iter()
+                .filter_map(|jwk| {
+                    let kid = jwk.common.key_id.clone()?;
+                    DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
+                })
+                .collect::<HashMap<_, _>>()
+        });
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.last_attempt = Some((Instant::now(), fetched.is_ok()));
+        let keys = fetched?;
+        tracing::info!(keys = keys.len(), "refreshed the user pool's JWKS");
+        cache.keys = Arc::new(keys);
         cache.keys.get(kid).cloned().ok_or(TokenError::UnknownKey)
     }
 

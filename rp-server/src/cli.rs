@@ -202,7 +202,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::Reset { sub, reason } => {
             let user = admin::find_user(&db, &UserRef::Sub(sub)).await?;
-            let revoked = admin::reset(&db, &user, &actor, reason.as_deref(), now).await?;
+            // The CLI reaches only the database: sessions end in rp-server; Cognito's
+            // refresh tokens live on unless the admin API (or the console) signs out.
+            let revoked = admin::reset(&db, &user, &actor, reason.as_deref(), now, None)
+                .await?
+                .revoked;
             print(json, &revoked, |o| {
                 writeln!(
                     o,

@@ -137,6 +137,19 @@ impl CognitoAdmin {
         Ok(created)
     }
 
+    /// Signs the user out everywhere: their refresh tokens (and the access tokens minted
+    /// from them) stop working.
+    pub async fn global_sign_out(&self, username: &str) -> Result<(), CognitoError> {
+        self.client
+            .admin_user_global_sign_out()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await
+            .map_err(|e| failed("AdminUserGlobalSignOut", e))?;
+        Ok(())
+    }
+
     /// Best-effort removal of a user this server just created (undoing a sign-up that
     /// could not be finished). Failure is logged: an operator may need to remove it.
     pub async fn delete_user(&self, username: &str) {

@@ -128,6 +128,24 @@ pub struct ServeArgs {
     )]
     pub rate_limit_per_min: u32,
 
+    /// Seconds since the user's last sign-in (the access token's auth_time) within which adding or deleting a passkey is allowed; older sessions must sign in again (0 turns the check off).
+    #[arg(
+        long,
+        env = "RP_REAUTH_MAX_AGE_SECS",
+        value_name = "RP_REAUTH_MAX_AGE_SECS",
+        default_value_t = DEFAULT_REAUTH_MAX_AGE_SECS
+    )]
+    pub reauth_max_age_secs: u64,
+
+    /// Days audit events are kept; older ones are deleted by the background purge (0 keeps them forever).
+    #[arg(
+        long,
+        env = "RP_AUDIT_RETENTION_DAYS",
+        value_name = "RP_AUDIT_RETENTION_DAYS",
+        default_value_t = DEFAULT_AUDIT_RETENTION_DAYS
+    )]
+    pub audit_retention_days: u32,
+
     /// Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted for the client IP.
     #[arg(
         long,
@@ -148,7 +166,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RP_SIGNUP_ENABLED", value_name = "RP_SIGNUP_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
     pub signup_enabled: bool,
 
-    /// The user pool that passkey-first sign-up creates users in, e.g. eu-west-1_AbC.
+    /// The user pool rp-server administers, e.g. eu-west-1_AbC: passkey-first sign-up creates users in it, and an account reset signs the user out of it (AdminUserGlobalSignOut). Needs AWS credentials.
     #[arg(
         long,
         env = "RP_COGNITO_USER_POOL_ID",
@@ -208,11 +226,21 @@ pub struct Config {
     pub nonce_ttl: Duration,
     pub enrolment_ttl: Duration,
     pub rate_limit_per_min: u32,
+    /// How often the JWKS may be fetched again on an unknown `kid` (not a setting:
+    /// [`crate::auth::JWKS_MIN_REFRESH`]; tests shorten it).
+    pub jwks_min_refresh: Duration,
+    /// How recent a sign-in must be to add or delete a passkey; `None` turns the check off.
+    pub reauth_max_age: Option<Duration>,
+    /// How long audit events are kept; `None` keeps them forever.
+    pub audit_retention: Option<Duration>,
     pub trusted_proxies: Vec<IpNet>,
     pub auto_migrate: bool,
     pub log_format: LogFormat,
     /// The user pool passkey-first sign-up creates users in; `Some` means sign-up is on.
     pub signup_user_pool_id: Option<String>,
+    /// The user pool rp-server may administer (sign-up, sign-out on reset); `Some` when
+    /// `RP_COGNITO_USER_POOL_ID` is set.
+    pub cognito_user_pool_id: Option<String>,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -247,10 +275,14 @@ impl Config {
             nonce_ttl: Duration::from_secs(DEFAULT_NONCE_TTL_SECS),
             enrolment_ttl: Duration::from_secs(DEFAULT_ENROLMENT_TTL_SECS),
             rate_limit_per_min: DEFAULT_RATE_LIMIT_PER_MIN,
+            jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
+            reauth_max_age: Some(Duration::from_secs(DEFAULT_REAUTH_MAX_AGE_SECS)),
+            audit_retention: retention(DEFAULT_AUDIT_RETENTION_DAYS),
             trusted_proxies: Vec::new(),
             auto_migrate: true,
             log_format: LogFormat::Json,
             signup_user_pool_id: None,
+            cognito_user_pool_id: None,
         }
     }
 }
@@ -260,6 +292,12 @@ pub const DEFAULT_CEREMONY_TTL_SECS: u64 = 300;
 pub const DEFAULT_NONCE_TTL_SECS: u64 = 120;
 pub const DEFAULT_ENROLMENT_TTL_SECS: u64 = 900;
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
+pub const DEFAULT_REAUTH_MAX_AGE_SECS: u64 = 900;
+
+fn retention(days: u32) -> Option<Duration> {
+    (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400))
+}
 
 /// A setting that failed validation; the message names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -342,25 +380,38 @@ impl TryFrom<ServeArgs> for Config {
         if !(10..=600).contains(&args.nonce_ttl_secs) {
             return Err(bad("RP_NONCE_TTL_SECS", "must be between 10 and 600"));
         }
-        let signup_user_pool_id = match (
-            args.signup_enabled,
-            args.cognito_user_pool_id.as_deref().map(str::trim),
-        ) {
-            (false, _) => None,
-            (true, None | Some("")) => {
-                return Err(bad(
-                    "RP_COGNITO_USER_POOL_ID",
-                    "is required when RP_SIGNUP_ENABLED=true",
-                ));
-            }
-            (true, Some(id)) if !id.contains('_') => {
+        let cognito_user_pool_id = match args.cognito_user_pool_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(id) if !id.contains('_') => {
                 return Err(bad(
                     "RP_COGNITO_USER_POOL_ID",
                     "must look like <region>_<id>",
                 ));
             }
-            (true, Some(id)) => Some(id.to_owned()),
+            Some(id) => Some(id.to_owned()),
         };
+        let signup_user_pool_id = match (args.signup_enabled, &cognito_user_pool_id) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(bad(
+                    "RP_COGNITO_USER_POOL_ID",
+                    "is required when RP_SIGNUP_ENABLED=true",
+                ));
+            }
+            (true, Some(id)) => Some(id.clone()),
+        };
+        if args.reauth_max_age_secs > 86_400 * 30 {
+            return Err(bad(
+                "RP_REAUTH_MAX_AGE_SECS",
+                "must be between 0 (off) and 2592000 (30 days)",
+            ));
+        }
+        if args.audit_retention_days > 36_500 {
+            return Err(bad(
+                "RP_AUDIT_RETENTION_DAYS",
+                "must be between 0 (keep forever) and 36500",
+            ));
+        }
         if args.database.db_max_connections == 0 {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
@@ -384,10 +435,15 @@ impl TryFrom<ServeArgs> for Config {
             nonce_ttl: Duration::from_secs(args.nonce_ttl_secs),
             enrolment_ttl: Duration::from_secs(args.enrolment_ttl_secs),
             rate_limit_per_min: args.rate_limit_per_min,
+            jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
+            reauth_max_age: (args.reauth_max_age_secs > 0)
+                .then(|| Duration::from_secs(args.reauth_max_age_secs)),
+            audit_retention: retention(args.audit_retention_days),
             trusted_proxies: args.trusted_proxies,
             auto_migrate: args.auto_migrate,
             log_format: args.log_format,
             signup_user_pool_id,
+            cognito_user_pool_id,
         })
     }
 }

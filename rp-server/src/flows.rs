@@ -10,5 +10,6 @@ pub mod credentials;
 pub mod redemption;
 pub mod registration;
 pub mod sealed;
+pub mod session;
 pub mod sign_in;
 pub mod signup;

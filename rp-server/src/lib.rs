@@ -46,7 +46,8 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub rate_limiter: Option<Arc<RateLimiter>>,
-    /// Set when passkey-first sign-up is on.
+    /// Set when rp-server administers the user pool (`RP_COGNITO_USER_POOL_ID`): sign-up
+    /// (when on) and sign-out at an account reset use it.
     pub cognito: Option<Arc<cognito::CognitoAdmin>>,
 }
 
@@ -84,7 +85,11 @@ impl Application {
     /// Validates the environment, connects, migrates (unless disabled) and binds. The
     /// Cognito admin client of sign-up comes from the AWS SDK's standard environment.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let cognito = match &config.signup_user_pool_id {
+        let cognito = match config
+            .cognito_user_pool_id
+            .as_ref()
+            .or(config.signup_user_pool_id.as_ref())
+        {
             Some(pool) => Some(cognito::CognitoAdmin::from_environment(pool.clone()).await),
             None => None,
         };
@@ -118,9 +123,11 @@ impl Application {
             config.cognito_jwks_url.clone(),
             config.cognito_client_ids.clone(),
             http_client,
+            config.jwks_min_refresh,
         );
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
-        let config_signup = config.signup_user_pool_id.is_some();
+        let administers_pool =
+            config.signup_user_pool_id.is_some() || config.cognito_user_pool_id.is_some();
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
@@ -133,7 +140,7 @@ impl Application {
             clock,
             metrics: metrics::handle(),
             rate_limiter,
-            cognito: cognito.filter(|_| config_signup).map(Arc::new),
+            cognito: cognito.filter(|_| administers_pool).map(Arc::new),
         };
         Ok(Self { listener, state })
     }

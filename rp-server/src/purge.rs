@@ -1,5 +1,6 @@
-//! Background purge of expired ceremonies, challenges and nonces. It runs on its own
-//! task in small batches, so it never blocks a request.
+//! Background purge of expired ceremonies, challenges, nonces and enrolment tokens, and
+//! of audit events past `RP_AUDIT_RETENTION_DAYS`. It runs on its own task in small
+//! batches, so it never blocks a request.
 
 use std::time::Duration;
 
@@ -22,16 +23,26 @@ pub async fn once(state: &AppState) -> u64 {
     if let Some(limiter) = &state.rate_limiter {
         limiter.forget_idle();
     }
-    match crate::store::purge_expired(&state.db, state.clock.now(), BATCH).await {
-        Ok(n) => {
-            if n > 0 {
-                tracing::debug!(rows = n, "purged expired rows");
-            }
-            n
-        }
+    let now = state.clock.now();
+    let mut purged = match crate::store::purge_expired(&state.db, now, BATCH).await {
+        Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %e, "purge of expired rows failed");
             0
         }
+    };
+    if let Some(keep) = state
+        .config
+        .audit_retention
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+    {
+        match crate::store::purge_audit(&state.db, now - keep, BATCH).await {
+            Ok(n) => purged += n,
+            Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
+        }
     }
+    if purged > 0 {
+        tracing::debug!(rows = purged, "purged expired rows");
+    }
+    purged
 }

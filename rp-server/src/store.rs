@@ -47,6 +47,27 @@ pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result
         .await
 }
 
+/// Deletes audit events that occurred before `before`, in small batches. Returns how many
+/// went.
+pub async fn purge_audit(db: &Db, before: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN
+               (SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(batch)
+        .execute(db)
+        .await?
+        .rows_affected();
+        total += n;
+        if n < batch as u64 {
+            return Ok(total);
+        }
+    }
+}
+
 /// Deletes expired ceremonies (and spent sealed ones), challenges, nonces and enrolment
 /// tokens in small batches
 /// so the purge never holds long locks. Returns how many rows went.

@@ -53,6 +53,11 @@ impl SigningKey {
         })
     }
 
+    /// The public key as a JWK (with its `kid`).
+    pub fn jwk(&self) -> &Value {
+        &self.jwk
+    }
+
     pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());

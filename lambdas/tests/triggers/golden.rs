@@ -95,21 +95,19 @@ async fn pre_sign_up_golden() {
     let input = fixture(&format!("{AWS}presignup.json"), &[]);
     // Default: sign-up exactly as Cognito would (the event comes back unchanged).
     assert_eq!(run(&offline(false), &input).await, input);
+    // AUTO_CONFIRM confirms, and never vouches for an address nobody proved: not even
+    // when the event arrives with the flags set.
     let out = run(&offline(true), &input).await;
     assert_eq!(out["response"]["autoConfirmUser"], true);
-    assert_eq!(out["response"]["autoVerifyEmail"], true);
-    assert_eq!(out["response"]["autoVerifyPhone"], true, "left as it was");
+    assert_eq!(out["response"]["autoVerifyEmail"], false);
+    assert_eq!(out["response"]["autoVerifyPhone"], false);
 
     let guide = fixture("guide/presignup.json", &[("sub", "s"), ("username", "u")]);
     let out = run(&offline(true), &guide).await;
     assert_eq!(
         out["response"],
-        json!({ "autoConfirmUser": true, "autoVerifyEmail": true, "autoVerifyPhone": false })
+        json!({ "autoConfirmUser": true, "autoVerifyEmail": false, "autoVerifyPhone": false })
     );
-    let mut no_email = guide.clone();
-    no_email["request"]["userAttributes"] = json!({ "phone_number": "+15550100" });
-    let out = run(&offline(true), &no_email).await;
-    assert_eq!(out["response"]["autoVerifyEmail"], false);
 }
 
 #[tokio::test]

@@ -47,8 +47,47 @@ impl From<&StoredCredential> for CredentialSummary {
     }
 }
 
+/// Whether a session is fresh enough to change credentials: its last sign-in
+/// (`auth_time`) is at most `max_age` ago (`None`: no limit). A token without
+/// `auth_time`, or one from the future, is not.
+pub fn recently_signed_in(
+    auth_time: Option<i64>,
+    now: DateTime<Utc>,
+    max_age: Option<std::time::Duration>,
+) -> bool {
+    let Some(max_age) = max_age else {
+        return true;
+    };
+    let Some(at) = auth_time else {
+        return false;
+    };
+    let age = now.timestamp() - at;
+    // A minute of clock skew between Cognito and us is tolerated.
+    (-60..=i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX)).contains(&age)
+}
+
+/// The reauthentication rule for a Cognito caller about to add or delete a passkey.
+pub fn require_recent_sign_in(state: &AppState, who: &CognitoUser) -> Result<(), ReauthRequired> {
+    if recently_signed_in(
+        who.auth_time,
+        state.clock.now(),
+        state.config.reauth_max_age,
+    ) {
+        Ok(())
+    } else {
+        Err(ReauthRequired)
+    }
+}
+
+/// Adding or deleting a passkey needs a fresh sign-in (`RP_REAUTH_MAX_AGE_SECS`).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("Sign in again to change your passkeys.")]
+pub struct ReauthRequired;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    #[error(transparent)]
+    ReauthRequired(#[from] ReauthRequired),
     #[error("{0}")]
     InvalidNickname(String),
     #[error("The credential id must be base64url.")]
@@ -135,6 +174,7 @@ pub async fn delete(
     client: &ClientContext,
     id: &str,
 ) -> Result<(), CredentialError> {
+    require_recent_sign_in(state, who)?;
     let id = credential_id(id)?;
     let user = store::users::user_by_sub(&state.db, &who.sub)
         .await?
@@ -163,4 +203,34 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_change_needs_a_recent_sign_in() {
+        let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default();
+        let t = now.timestamp();
+        let limit = Some(std::time::Duration::from_secs(900));
+        let cases = [
+            (Some(t), limit, true),
+            (Some(t - 900), limit, true),
+            (Some(t - 901), limit, false),
+            (Some(t - 86_400), limit, false),
+            (None, limit, false),
+            (Some(t + 30), limit, true),    // skew
+            (Some(t + 3600), limit, false), // from the future
+            (Some(t - 86_400), None, true), // check off
+            (None, None, true),
+        ];
+        for (auth_time, max_age, want) in cases {
+            assert_eq!(
+                recently_signed_in(auth_time, now, max_age),
+                want,
+                "{auth_time:?} {max_age:?}"
+            );
+        }
+    }
 }

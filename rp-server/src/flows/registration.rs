@@ -8,7 +8,9 @@ use uuid::Uuid;
 use webauthn_rs_core::proto::RegisterPublicKeyCredential;
 
 use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection};
-use super::credentials::{CredentialError, CredentialSummary, clean_nickname};
+use super::credentials::{
+    CredentialError, CredentialSummary, ReauthRequired, clean_nickname, require_recent_sign_in,
+};
 use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
@@ -25,6 +27,8 @@ pub enum Registrant {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
+    #[error(transparent)]
+    ReauthRequired(#[from] ReauthRequired),
     #[error(transparent)]
     Ceremony(#[from] CeremonyError),
     #[error("{0}")]
@@ -44,6 +48,7 @@ pub enum RegistrationError {
 impl HasReason for RegistrationError {
     fn reason(&self) -> &'static str {
         match self {
+            Self::ReauthRequired(_) => "reauth_required",
             Self::Ceremony(e) => e.reason(),
             Self::InvalidNickname(_) => "invalid_request",
             Self::Rejected(r) => r.reason,
@@ -59,6 +64,7 @@ impl From<CredentialError> for RegistrationError {
     fn from(e: CredentialError) -> Self {
         match e {
             CredentialError::Db(e) => Self::Db(e),
+            CredentialError::ReauthRequired(e) => Self::ReauthRequired(e),
             other => Self::InvalidNickname(other.to_string()),
         }
     }
@@ -91,6 +97,9 @@ pub async fn options(
     who: Registrant,
     nickname: Option<&str>,
 ) -> Result<CeremonyOptions, RegistrationError> {
+    if let Registrant::Cognito(who) = &who {
+        require_recent_sign_in(state, who)?;
+    }
     let nickname = clean_nickname(nickname)?;
     let mut tx = state.db.begin().await?;
     let (user, enrolment) = match who {
@@ -151,6 +160,9 @@ async fn finish(
     response: &RegisterPublicKeyCredential,
     nickname: Option<&str>,
 ) -> Result<CredentialSummary, RegistrationError> {
+    if let Registrant::Cognito(who) = who {
+        require_recent_sign_in(state, who)?;
+    }
     let override_nickname = clean_nickname(nickname)?;
     let (user, kind, presented_token) = match who {
         // No user row means no registration was ever started by this user.

@@ -75,6 +75,9 @@ impl From<RegistrationError> for SignUpError {
 }
 
 fn enabled(state: &AppState) -> Result<&CognitoAdmin, SignUpError> {
+    if state.config.signup_user_pool_id.is_none() {
+        return Err(SignUpError::Disabled);
+    }
     state.cognito.as_deref().ok_or(SignUpError::Disabled)
 }
 

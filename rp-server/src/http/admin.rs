@@ -184,9 +184,15 @@ pub struct ResetResult {
     pub user_sub: String,
     /// The credential ids revoked.
     pub revoked: Vec<String>,
+    /// Whether Cognito signed the user out everywhere (AdminUserGlobalSignOut): `done`,
+    /// `failed` or `not_configured` (without `RP_COGNITO_USER_POOL_ID`). rp-server refuses
+    /// the user's earlier access tokens either way.
+    pub cognito_global_sign_out: String,
 }
 
-/// Account reset: revokes all of the user's credentials and pending enrolment tokens.
+/// Account reset: revokes all of the user's credentials and pending enrolment tokens and
+/// ends their sessions (earlier access tokens answer `SESSION_REVOKED`; Cognito signs the
+/// user out when rp-server administers the pool).
 #[utoipa::path(post, path = "/admin/v1/users/{sub}/reset", tag = "admin", security(("admin" = [])),
     params(("sub" = String, Path, description = "The user's Cognito sub")), request_body = Reason,
     responses((status = 200, body = ResetResult), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -197,17 +203,19 @@ pub async fn reset(
     Json(body): Json<Reason>,
 ) -> Result<Json<ResetResult>, ApiError> {
     let user = admin::find_user(&state.db, &UserRef::Sub(sub)).await?;
-    let revoked = admin::reset(
+    let outcome = admin::reset(
         &state.db,
         &user,
         &who.actor,
         reason(&body)?,
         state.clock.now(),
+        state.cognito.as_deref(),
     )
     .await?;
     Ok(Json(ResetResult {
         user_sub: user.cognito_sub,
-        revoked,
+        revoked: outcome.revoked,
+        cognito_global_sign_out: outcome.cognito_sign_out.to_owned(),
     }))
 }
 

@@ -79,6 +79,7 @@ impl From<CredentialError> for ApiError {
             }
             CredentialError::InvalidId => ApiError::bad_request("INVALID_CREDENTIAL_ID", message),
             CredentialError::NotFound => ApiError::not_found("CREDENTIAL_NOT_FOUND", message),
+            CredentialError::ReauthRequired(e) => e.into(),
             CredentialError::Db(e) => e.into(),
         }
     }

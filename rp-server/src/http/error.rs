@@ -11,6 +11,12 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 401 with its own code, for clients that react to it (e.g. `REAUTH_REQUIRED`).
+    #[error("{message}")]
+    UnauthorizedCode {
+        code: &'static str,
+        message: &'static str,
+    },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
@@ -27,6 +33,14 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// 503 naming what is unavailable (e.g. `JWKS_UNAVAILABLE`), with `Retry-After`.
+    #[error("{message}")]
+    DependencyUnavailable {
+        code: &'static str,
+        message: &'static str,
+        #[source]
+        error: anyhow::Error,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -69,7 +83,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::UnauthorizedCode { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
@@ -77,7 +91,9 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::VerificationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DependencyUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,13 +105,24 @@ impl ApiError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Gone { code, .. }
-            | Self::VerificationFailed { code, .. } => code,
+            | Self::VerificationFailed { code, .. }
+            | Self::UnauthorizedCode { code, .. }
+            | Self::DependencyUnavailable { code, .. } => code,
             Self::Unauthorized(_) => "UNAUTHENTICATED",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<crate::flows::credentials::ReauthRequired> for ApiError {
+    fn from(_: crate::flows::credentials::ReauthRequired) -> Self {
+        Self::UnauthorizedCode {
+            code: "REAUTH_REQUIRED",
+            message: "Sign in again to change your passkeys.",
         }
     }
 }
@@ -145,18 +172,27 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
                 "An internal error occurred.".to_owned()
             }
+            Self::DependencyUnavailable { error, message, .. } => {
+                tracing::error!(error = %format!("{error:#}"), "dependency unavailable");
+                (*message).to_owned()
+            }
             Self::RateLimited { .. } => "Too many requests; slow down.".to_owned(),
             other => other.to_string(),
         };
         let mut response =
             (status, axum::Json(ErrorBody::new(self.code(), message))).into_response();
+        if let Self::DependencyUnavailable { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if let Self::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),
             );
         }
-        if let Self::Unauthorized(_) = self {
+        if let Self::Unauthorized(_) | Self::UnauthorizedCode { .. } = self {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

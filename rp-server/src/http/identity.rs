@@ -18,10 +18,21 @@ impl FromRequestParts<AppState> for SignedIn {
             "A Cognito access token is required (Authorization: Bearer).",
         ))?;
         match state.tokens.verify(token).await {
-            Ok(user) => Ok(Self(user)),
-            Err(TokenError::Jwks(e)) => Err(ApiError::Unavailable(anyhow::anyhow!(
-                "JWKS fetch failed: {e}"
-            ))),
+            Ok(user) => match crate::flows::session::check(state, &user).await {
+                Ok(()) => Ok(Self(user)),
+                Err(crate::flows::session::SessionError::Revoked) => {
+                    Err(ApiError::UnauthorizedCode {
+                        code: "SESSION_REVOKED",
+                        message: "This session has been ended; sign in again.",
+                    })
+                }
+                Err(crate::flows::session::SessionError::Db(e)) => Err(e.into()),
+            },
+            Err(TokenError::Jwks(e)) => Err(ApiError::DependencyUnavailable {
+                code: "JWKS_UNAVAILABLE",
+                message: "The user pool's signing keys cannot be fetched right now; try again shortly.",
+                error: anyhow::anyhow!("JWKS fetch failed: {e}"),
+            }),
             Err(e) => {
                 tracing::info!(reason = %e, "access token rejected");
                 Err(ApiError::Unauthorized("The access token is not valid."))

@@ -78,6 +78,7 @@ impl From<RegistrationError> for ApiError {
     fn from(e: RegistrationError) -> Self {
         let message = e.to_string();
         match e {
+            RegistrationError::ReauthRequired(e) => e.into(),
             RegistrationError::Ceremony(e) => e.into(),
             RegistrationError::InvalidNickname(_) => {
                 ApiError::bad_request("INVALID_NICKNAME", message)

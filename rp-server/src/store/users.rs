@@ -83,3 +83,32 @@ pub async fn user_by_username(
     .fetch_optional(db)
     .await
 }
+
+/// Refuses, from now on, the user's access tokens issued at or before `at` (an account
+/// reset).
+pub async fn end_sessions(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET sessions_not_before = $2, updated_at = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// When the user's sessions were last ended, if ever.
+pub async fn sessions_not_before(
+    db: impl PgExecutor<'_>,
+    sub: &str,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "SELECT sessions_not_before FROM users WHERE cognito_sub = $1",
+    )
+    .bind(sub)
+    .fetch_optional(db)
+    .await?
+    .flatten())
+}

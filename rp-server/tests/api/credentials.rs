@@ -119,3 +119,73 @@ async fn every_state_change_is_audited_with_who_and_where() {
     assert!(row.3.is_some());
     assert_eq!(row.4.as_deref(), Some(a.credentials[0].id.as_slice()));
 }
+
+/// A stolen or leaked access token must not be enough to add an attacker's passkey or
+/// delete the owner's: both need a sign-in within RP_REAUTH_MAX_AGE_SECS (900 s).
+#[tokio::test]
+async fn adding_or_deleting_a_passkey_needs_a_recent_sign_in() {
+    let app = TestApp::spawn().await;
+    let u = User::new("u");
+    let mut authn = SoftAuthenticator::new();
+    let summary = app.register(&u, &mut authn).await; // a fresh token: allowed
+    let id = summary["id"].as_str().unwrap();
+
+    let mut claims = app.idp.access_claims(&u.sub, &u.username);
+    claims["auth_time"] = json!(testkit::idp::now_secs() - 3600);
+    let stale = app.idp.sign(&claims).unwrap();
+    app.post("/v1/registration/options", Some(&stale), &json!({}))
+        .await
+        .expect_error(401, "REAUTH_REQUIRED");
+    let fresh = app.token(&u);
+    let options = app
+        .post("/v1/registration/options", Some(&fresh), &json!({}))
+        .await
+        .expect(200);
+    let credential = SoftAuthenticator::new()
+        .create(&options["publicKey"], crate::harness::ORIGIN)
+        .unwrap();
+    app.post(
+        "/v1/registration/verify",
+        Some(&stale),
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    )
+    .await
+    .expect_error(401, "REAUTH_REQUIRED");
+    let r = app
+        .send(
+            app.http
+                .delete(app.url(&format!("/v1/credentials/{id}")))
+                .bearer_auth(&stale),
+        )
+        .await;
+    r.expect_error(401, "REAUTH_REQUIRED");
+    let mut no_auth_time = claims.clone();
+    no_auth_time.as_object_mut().unwrap().remove("auth_time");
+    let r = app
+        .send(
+            app.http
+                .delete(app.url(&format!("/v1/credentials/{id}")))
+                .bearer_auth(app.idp.sign(&no_auth_time).unwrap()),
+        )
+        .await;
+    r.expect_error(401, "REAUTH_REQUIRED");
+    // Reading and renaming stay open to the older session; the passkey is still there.
+    app.get("/v1/credentials", Some(&stale)).await.expect(200);
+    app.send(
+        app.http
+            .patch(app.url(&format!("/v1/credentials/{id}")))
+            .bearer_auth(&stale)
+            .json(&json!({ "nickname": "Old laptop" })),
+    )
+    .await
+    .expect(200);
+
+    // RP_REAUTH_MAX_AGE_SECS=0 turns the check off.
+    let off = TestApp::spawn_with(|c| c.reauth_max_age = None).await;
+    let mut claims = off.idp.access_claims(&u.sub, &u.username);
+    claims["auth_time"] = json!(testkit::idp::now_secs() - 86_400);
+    let old = off.idp.sign(&claims).unwrap();
+    off.post("/v1/registration/options", Some(&old), &json!({}))
+        .await
+        .expect(200);
+}

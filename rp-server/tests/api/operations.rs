@@ -166,3 +166,28 @@ async fn expired_rows_are_purged_in_the_background() {
         (1, 0, 1, 0)
     );
 }
+
+/// Unauthenticated requests write audit rows; they must not pile up forever.
+#[tokio::test]
+async fn audit_events_past_the_retention_are_purged() {
+    let app = TestApp::spawn_with(|c| {
+        c.audit_retention = Some(std::time::Duration::from_secs(86_400));
+    })
+    .await;
+    let u = User::new("u");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&u, &mut authn).await; // credential.registered
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    app.sign_in(&mut authn).await.expect(200); // authentication.succeeded, now
+    rp_server::purge::once(&app.state).await;
+    assert_eq!(app.audit_actions().await, ["authentication.succeeded"]);
+
+    // Retention off (RP_AUDIT_RETENTION_DAYS=0): nothing is purged, however old.
+    let keep = TestApp::spawn_with(|c| c.audit_retention = None).await;
+    keep.register(&u, &mut authn).await;
+    keep.clock
+        .advance(std::time::Duration::from_secs(4000 * 86_400));
+    rp_server::purge::once(&keep.state).await;
+    assert_eq!(keep.audit_actions().await, ["credential.registered"]);
+}

@@ -325,3 +325,94 @@ async fn sign_up_is_off_unless_enabled() {
     .await
     .expect_error(404, "SIGNUP_DISABLED");
 }
+
+/// An account reset must end the attacker's session too: rp-server refuses access tokens
+/// issued before it (`SESSION_REVOKED`), and Cognito signs the user out everywhere
+/// (AdminUserGlobalSignOut), so a refresh token cannot mint new ones.
+#[tokio::test]
+async fn an_account_reset_ends_the_users_sessions() {
+    let p = pool("").await;
+    let app = spawn(&p).await;
+    // A Cognito session of the seeded user, with a refresh token.
+    let auth = p
+        .client
+        .initiate_auth()
+        .client_id("client")
+        .auth_flow(cip::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "taken@example.test")
+        .auth_parameters("PASSWORD", "Taken-password-1")
+        .send()
+        .await
+        .unwrap();
+    let tokens = auth.authentication_result.unwrap();
+    let refresh = tokens.refresh_token.unwrap();
+    let me = p
+        .client
+        .get_user()
+        .access_token(tokens.access_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let sub = me
+        .user_attributes
+        .iter()
+        .find(|a| a.name == "sub")
+        .and_then(|a| a.value.clone())
+        .unwrap();
+    let user = testkit::rp::User {
+        sub: sub.clone(),
+        username: me.username.clone(),
+    };
+    let mut authn = SoftAuthenticator::new();
+    app.register(&user, &mut authn).await;
+    let before = app.token(&user);
+    app.get("/v1/credentials", Some(&before)).await.expect(200);
+
+    // (The server's clock is the test's: the reset happens a little later than `before`.)
+    app.clock.advance(std::time::Duration::from_secs(5));
+    let reset = app
+        .send(
+            app.http
+                .post(app.url(&format!("/admin/v1/users/{sub}/reset")))
+                .bearer_auth(crate::harness::ADMIN_TOKEN)
+                .json(&json!({ "reason": "account takeover" })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reset["cognitoGlobalSignOut"], "done");
+    assert_eq!(reset["revoked"].as_array().unwrap().len(), 1);
+
+    // The token from before the reset is refused everywhere it was accepted.
+    app.get("/v1/credentials", Some(&before))
+        .await
+        .expect_error(401, "SESSION_REVOKED");
+    app.post("/v1/registration/options", Some(&before), &json!({}))
+        .await
+        .expect_error(401, "SESSION_REVOKED");
+    // One from a sign-in after it works.
+    let mut claims = app.idp.access_claims(&user.sub, &user.username);
+    let later = testkit::idp::now_secs() + 10;
+    claims["iat"] = json!(later);
+    claims["auth_time"] = json!(later);
+    app.get("/v1/credentials", Some(&app.idp.sign(&claims).unwrap()))
+        .await
+        .expect(200);
+    // Cognito's refresh token no longer mints tokens.
+    let refreshed = p
+        .client
+        .initiate_auth()
+        .client_id("client")
+        .auth_flow(cip::types::AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", refresh)
+        .send()
+        .await;
+    let err = refreshed.unwrap_err().into_service_error();
+    assert!(err.is_not_authorized_exception(), "{err:?}");
+    let details: serde_json::Value =
+        sqlx::query_scalar("SELECT details FROM audit_events WHERE action = 'account.reset'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(details["cognitoGlobalSignOut"], "done");
+    assert!(details["sessionsEndedAt"].is_string());
+}
