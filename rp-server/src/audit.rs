@@ -48,6 +48,7 @@ impl Actor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     UserSignedUp,
+    SignupAbandoned,
     CredentialRegistered,
     CredentialRenamed,
     CredentialDeleted,
@@ -67,6 +68,7 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserSignedUp => "user.signed_up",
+            Self::SignupAbandoned => "user.signup_abandoned",
             Self::CredentialRegistered => "credential.registered",
             Self::CredentialRenamed => "credential.renamed",
             Self::CredentialDeleted => "credential.deleted",

@@ -11,6 +11,14 @@ pub struct CreatedUser {
     pub sub: String,
 }
 
+/// A user of the pool as a listing shows it.
+#[derive(Debug, Clone)]
+pub struct PoolUser {
+    pub username: String,
+    pub sub: String,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CognitoError {
     #[error("a user with this email already exists")]
@@ -56,6 +64,15 @@ impl CognitoAdmin {
     }
 
     pub async fn email_taken(&self, email: &str) -> Result<bool, CognitoError> {
+        Ok(!self.users_with_email(email, 1).await?.is_empty())
+    }
+
+    /// Users whose `email` attribute is `email` (at most `limit`).
+    pub async fn users_with_email(
+        &self,
+        email: &str,
+        limit: i32,
+    ) -> Result<Vec<PoolUser>, CognitoError> {
         let filter = format!(
             "email = \"{}\"",
             email.replace('\\', "\\\\").replace('"', "\\\"")
@@ -65,11 +82,27 @@ impl CognitoAdmin {
             .list_users()
             .user_pool_id(&self.user_pool_id)
             .filter(filter)
-            .limit(1)
+            .limit(limit)
             .send()
             .await
             .map_err(|e| failed("ListUsers", e))?;
-        Ok(!found.users().is_empty())
+        Ok(found
+            .users()
+            .iter()
+            .map(|u| PoolUser {
+                created: u
+                    .user_create_date()
+                    .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
+                username: u.username().unwrap_or_default().to_owned(),
+                sub: u
+                    .attributes()
+                    .iter()
+                    .find(|a| a.name() == "sub")
+                    .and_then(|a| a.value())
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect())
     }
 
     /// Creates a confirmed user with this email and a long random permanent password
@@ -150,13 +183,9 @@ impl CognitoAdmin {
         Ok(())
     }
 
-    /// Best-effort removal of a user this server just created (undoing a sign-up that
-    /// could not be finished). Failure is logged: an operator may need to remove it.
-    pub async fn delete_user(&self, username: &str) {
-        if username.is_empty() {
-            return;
-        }
-        if let Err(e) = self
+    /// Deletes a user; one that is already gone counts as deleted.
+    pub async fn try_delete_user(&self, username: &str) -> Result<(), CognitoError> {
+        match self
             .client
             .admin_delete_user()
             .user_pool_id(&self.user_pool_id)
@@ -164,7 +193,29 @@ impl CognitoAdmin {
             .send()
             .await
         {
-            tracing::error!(username, error = %failed("AdminDeleteUser", e), "could not undo a half-finished sign-up; delete this Cognito user by hand");
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_user_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(failed("AdminDeleteUser", e)),
+        }
+    }
+
+    /// Best-effort removal of a user this server just created (undoing a sign-up that
+    /// could not be finished). Failure is logged; the sign-up sweep tries again later.
+    pub async fn delete_user(&self, username: &str) -> bool {
+        if username.is_empty() {
+            return false;
+        }
+        match self.try_delete_user(username).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(username, error = %e, "could not undo a half-finished sign-up; the sign-up sweep will retry");
+                false
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Background purge of expired ceremonies, challenges, nonces and enrolment tokens, and
-//! of audit events past `RP_AUDIT_RETENTION_DAYS`. It runs on its own task in small
+//! of audit events past `RP_AUDIT_RETENTION_DAYS`, and the sweep of sign-ups that never
+//! finished. It runs on its own task in small
 //! batches, so it never blocks a request.
 
 use std::time::Duration;
@@ -40,6 +41,10 @@ pub async fn once(state: &AppState) -> u64 {
             Ok(n) => purged += n,
             Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
         }
+    }
+    match crate::flows::signup::sweep(state).await {
+        Ok(n) => purged += n as u64,
+        Err(e) => tracing::warn!(error = %e, "the sweep of abandoned sign-ups failed"),
     }
     if purged > 0 {
         tracing::debug!(rows = purged, "purged expired rows");

@@ -9,6 +9,7 @@ pub mod challenges;
 pub mod credentials;
 pub mod enrolment;
 pub mod nonces;
+pub mod signups;
 pub mod users;
 
 pub use audit::AuditRow;

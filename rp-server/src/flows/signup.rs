@@ -184,12 +184,38 @@ async fn finish(
     if cognito.email_taken(&email).await? {
         return Err(SignUpError::EmailTaken);
     }
-    let created = cognito.create_user(&email).await?;
+    // Recorded before Cognito is asked, so a crash from here to the commit below leaves
+    // a row the sweep finds ([`sweep`]), not a passkey-less account holding the email.
+    store::signups::insert_pending(
+        &state.db,
+        user_handle,
+        &email,
+        now,
+        now + ceremony::ttl(state),
+    )
+    .await?;
+    let created = match cognito.create_user(&email).await {
+        Ok(created) => created,
+        Err(e) => {
+            if matches!(e, CognitoError::EmailTaken) {
+                // Nothing of ours exists: the address belongs to someone else.
+                store::signups::remove(&state.db, user_handle).await?;
+            }
+            return Err(e.into());
+        }
+    };
+    if let Err(e) = store::signups::set_username(&state.db, user_handle, &created.username).await {
+        if cognito.delete_user(&created.username).await {
+            store::signups::remove(&state.db, user_handle).await.ok();
+        }
+        return Err(e.into());
+    }
 
     let nonce = Nonce::generate();
     let expires_at = now + ceremony::nonce_ttl(state);
     let stored_locally = async {
         let mut tx = state.db.begin().await?;
+        store::signups::remove(&mut *tx, user_handle).await?;
         let user =
             store::users::insert_user(&mut tx, user_handle, &created.sub, &created.username, now)
                 .await?;
@@ -241,9 +267,80 @@ async fn finish(
             expires_at,
         }),
         Err(e) => {
-            // Undo the Cognito side so a retry can start clean.
-            cognito.delete_user(&created.username).await;
+            // Undo the Cognito side so a retry can start clean; if that fails too, the
+            // pending row stays for the sweep.
+            if cognito.delete_user(&created.username).await {
+                store::signups::remove(&state.db, user_handle).await.ok();
+            }
             Err(e)
         }
     }
+}
+
+/// Undoes sign-ups that never finished (a crash between creating the Cognito user and
+/// storing the passkey): deletes their Cognito user, so the address is free again, and
+/// their pending row. A user rp-server knows (the sign-up did finish) is never touched;
+/// one found only by email must have been created during the sign-up. Returns how many
+/// were undone.
+pub async fn sweep(state: &AppState) -> Result<usize, SignUpError> {
+    let Some(cognito) = state.cognito.as_deref() else {
+        return Ok(0);
+    };
+    let now = state.clock.now();
+    let mut undone = 0;
+    for pending in store::signups::abandoned(&state.db, now, 50).await? {
+        let usernames: Vec<String> = match &pending.cognito_username {
+            Some(username) => {
+                if store::users::user_by_username(&state.db, username)
+                    .await?
+                    .is_some()
+                {
+                    Vec::new()
+                } else {
+                    vec![username.clone()]
+                }
+            }
+            None => {
+                let mut ours = Vec::new();
+                for u in cognito.users_with_email(&pending.email, 10).await? {
+                    let during = u.created.is_some_and(|c| {
+                        c >= pending.created_at - chrono::Duration::minutes(1)
+                            && c <= pending.expires_at
+                    });
+                    if during
+                        && store::users::user_by_sub(&state.db, &u.sub)
+                            .await?
+                            .is_none()
+                    {
+                        ours.push(u.username);
+                    }
+                }
+                ours
+            }
+        };
+        let mut all_gone = true;
+        for username in &usernames {
+            if let Err(e) = cognito.try_delete_user(username).await {
+                tracing::warn!(error = %e, "the sign-up sweep could not delete a Cognito user; retrying later");
+                all_gone = false;
+            }
+        }
+        if !all_gone {
+            continue;
+        }
+        let mut tx = state.db.begin().await?;
+        store::signups::remove(&mut *tx, pending.id).await?;
+        for username in &usernames {
+            audit::record(
+                &mut *tx,
+                now,
+                Event::new(Actor::Service, Action::SignupAbandoned)
+                    .details(serde_json::json!({ "username": username })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        undone += 1;
+    }
+    Ok(undone)
 }

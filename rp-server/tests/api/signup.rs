@@ -416,3 +416,108 @@ async fn an_account_reset_ends_the_users_sessions() {
     assert_eq!(details["cognitoGlobalSignOut"], "done");
     assert!(details["sessionsEndedAt"].is_string());
 }
+
+async fn sign_up(app: &TestApp, email: &str) -> String {
+    let options = app
+        .post("/v1/signup/options", None, &json!({ "email": email }))
+        .await
+        .expect(200);
+    let credential = SoftAuthenticator::new()
+        .create(&options["publicKey"], ORIGIN)
+        .unwrap();
+    let signed_in = app
+        .post(
+            "/v1/signup/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await
+        .expect(200);
+    signed_in["username"].as_str().unwrap().to_owned()
+}
+
+/// A crash between AdminCreateUser and the commit would leave a confirmed Cognito user
+/// without a passkey holding the email forever. The pending row recorded before Cognito
+/// is asked lets the background sweep undo it once the ceremony could no longer finish;
+/// a finished sign-up is never touched.
+#[tokio::test]
+async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
+    let p = pool("").await;
+    let app = spawn(&p).await;
+    let finished = sign_up(&app, "finished@example.test").await;
+    assert_eq!(
+        count(&app, "pending_signups").await,
+        0,
+        "finished: no row left"
+    );
+
+    // Two crashed sign-ups: one after Cognito answered (its username was recorded), one
+    // while AdminCreateUser was under way (only the email is known).
+    let now = app.clock.now();
+    let ttl = chrono::Duration::seconds(300);
+    for (email, record_username) in [("crashed@example.test", true), ("mid@example.test", false)] {
+        let created = p
+            .client
+            .admin_create_user()
+            .user_pool_id(POOL)
+            .username(email)
+            .user_attributes(
+                cip::types::AttributeType::builder()
+                    .name("email")
+                    .value(email)
+                    .build()
+                    .unwrap(),
+            )
+            .message_action(cip::types::MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
+        let id = uuid::Uuid::new_v4();
+        rp_server::store::signups::insert_pending(&app.state.db, id, email, now, now + ttl)
+            .await
+            .unwrap();
+        if record_username {
+            let username = created.user().unwrap().username().unwrap();
+            rp_server::store::signups::set_username(&app.state.db, id, username)
+                .await
+                .unwrap();
+        }
+    }
+    // A stale row naming the finished user (as if its removal had been lost) must not
+    // cost that user their account.
+    rp_server::store::signups::insert_pending(
+        &app.state.db,
+        uuid::Uuid::new_v4(),
+        "finished@example.test",
+        now,
+        now + ttl,
+    )
+    .await
+    .unwrap();
+
+    rp_server::purge::once(&app.state).await;
+    assert_eq!(
+        users_with_email(&p, "crashed@example.test").await,
+        1,
+        "not yet"
+    );
+    app.clock.advance(std::time::Duration::from_secs(301));
+    rp_server::purge::once(&app.state).await;
+    assert_eq!(users_with_email(&p, "crashed@example.test").await, 0);
+    assert_eq!(users_with_email(&p, "mid@example.test").await, 0);
+    assert_eq!(users_with_email(&p, "finished@example.test").await, 1);
+    assert_eq!(count(&app, "pending_signups").await, 0);
+    let abandoned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'user.signup_abandoned'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(abandoned, 2);
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE username = $1")
+        .bind(&finished)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(known, 1);
+}
