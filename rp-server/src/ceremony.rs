@@ -36,6 +36,8 @@ pub enum CeremonyState {
     /// without passkeys (then nothing can answer it).
     Challenge {
         challenge_id: Uuid,
+        /// The Cognito user it was issued for, as Cognito named them ("" if it did not).
+        cognito_sub: String,
         state: AuthenticationState,
     },
 }

@@ -111,6 +111,11 @@ impl Application {
             .await
             .context("reading server keys from the database")?;
         let rp = RelyingParty::new(&config, fake_key)?;
+        rp.learn_shapes(
+            store::credentials::shapes(&db)
+                .await
+                .context("reading the shapes of stored passkeys")?,
+        );
         let seal_key = store::server_key(&db, "sign-in-ceremony-seal", clock.now())
             .await
             .context("reading server keys from the database")?;

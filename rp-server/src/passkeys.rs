@@ -21,6 +21,12 @@ use crate::config::Config;
 
 pub struct RelyingParty {
     core: WebauthnCore,
+    /// A P-256 credential nobody holds the private key of: assertions that cannot be
+    /// checked against a real credential are checked against it, so the answer costs
+    /// the same time whether or not a passkey exists.
+    decoy: Credential,
+    /// What real users' `allowCredentials` look like, for fake options.
+    shapes: std::sync::RwLock<FakeShapes>,
     /// Keys the fake options given for unknown users, so they are stable per username.
     fake_key: Vec<u8>,
 }
@@ -45,7 +51,14 @@ impl RelyingParty {
             Some(false),
             Some(false),
         );
-        Ok(Self { core, fake_key })
+        let decoy = serde_json::from_str(DECOY_CREDENTIAL)
+            .map_err(|e| SetupError(format!("the decoy credential: {e}")))?;
+        Ok(Self {
+            core,
+            fake_key,
+            decoy,
+            shapes: std::sync::RwLock::new(FakeShapes::default()),
+        })
     }
 
     /// Options for registering a discoverable, user-verified passkey for `user_handle`,
@@ -113,27 +126,56 @@ impl RelyingParty {
     }
 
     /// Plausible `allowCredentials` for a user who does not exist or has no passkey:
-    /// one or two credential ids derived from the username with a server key, so asking
-    /// twice for the same username gives the same ids and nothing tells it apart from a
-    /// real user. The challenge itself is real; verification fails as for any unknown
-    /// credential.
+    /// as many entries, of such id lengths and transports, as real users' passkeys have
+    /// ([`FakeShapes`], learned from the database), each drawn with a server-keyed HMAC
+    /// of the username, so asking twice for the same username gives the same answer and
+    /// nothing tells it apart from a real user. The challenge itself is real;
+    /// verification fails as for any unknown credential.
     pub fn fake_allow_credentials(&self, username: &str) -> Vec<AllowCredentials> {
         let normalised = username.trim().to_lowercase();
-        let seed = self.fake_mac(&[b"fake-credentials", normalised.as_bytes()]);
-        let count = 1 + usize::from(seed[0] % 2);
-        (0..count)
+        let shapes = self
+            .shapes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let draw = |what: &[u8], i: u8| -> f64 {
+            let mac = self.fake_mac(&[what, normalised.as_bytes(), &[i]]);
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&mac[..8]);
+            (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let count = pick(&shapes.per_user, draw(b"fake-count", 0))
+            .unwrap_or(1)
+            .clamp(1, 10);
+        (0..count as u8)
             .map(|i| {
-                let id = self.fake_mac(&[b"fake-credential-id", normalised.as_bytes(), &[i as u8]]);
-                AllowCredentials {
-                    type_: "public-key".to_owned(),
-                    id: id[..if seed[1].is_multiple_of(2) { 16 } else { 32 }].to_vec(),
-                    transports: Some(vec![
-                        AuthenticatorTransport::Hybrid,
-                        AuthenticatorTransport::Internal,
-                    ]),
+                let len = pick(&shapes.id_lengths, draw(b"fake-length", i))
+                    .unwrap_or(16)
+                    .clamp(16, 1023);
+                let mut id = Vec::with_capacity(len);
+                let mut block = 0u8;
+                while id.len() < len {
+                    id.extend_from_slice(&self.fake_mac(&[
+                        b"fake-credential-id",
+                        normalised.as_bytes(),
+                        &[i, block],
+                    ]));
+                    block = block.wrapping_add(1);
                 }
+                id.truncate(len);
+                let transports =
+                    pick(&shapes.transports, draw(b"fake-transports", i)).unwrap_or_default();
+                allow_credential(id, &transports)
             })
             .collect()
+    }
+
+    /// Learns the shapes fake options copy from real users' passkeys.
+    pub fn learn_shapes(&self, shapes: FakeShapes) {
+        if shapes.per_user.is_empty() {
+            return;
+        }
+        *self.shapes.write().unwrap_or_else(|p| p.into_inner()) = shapes;
     }
 
     fn fake_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -143,6 +185,19 @@ impl RelyingParty {
             mac.update(p);
         }
         mac.finalize().into_bytes().into()
+    }
+
+    /// Spends the time of a signature check on an assertion that has no credential to be
+    /// checked against (it always fails), so that answer takes as long as a real one.
+    pub fn verify_against_decoy(
+        &self,
+        response: &PublicKeyCredential,
+        mut state: AuthenticationState,
+    ) {
+        let mut decoy = self.decoy.clone();
+        decoy.cred_id = response.raw_id.clone();
+        state.set_allowed_credentials(vec![decoy]);
+        let _ = self.core.authenticate_credential(response, &state);
     }
 
     /// Verifies an assertion against the one credential it claims to come from.
@@ -169,6 +224,59 @@ pub fn keyed_mac(key: &[u8]) -> Hmac<Sha256> {
 fn unreachable_hmac() -> Hmac<Sha256> {
     panic!("HMAC-SHA256 accepts keys of any length")
 }
+
+/// How real users' passkeys are distributed: how many a user has, their id lengths and
+/// their stored transports, each with how often it occurs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeShapes {
+    pub per_user: Vec<(usize, i64)>,
+    pub id_lengths: Vec<(usize, i64)>,
+    pub transports: Vec<(Vec<String>, i64)>,
+}
+
+impl Default for FakeShapes {
+    /// Before any passkey exists: one platform passkey, as most users have.
+    fn default() -> Self {
+        Self {
+            per_user: vec![(1, 1)],
+            id_lengths: vec![(16, 1)],
+            transports: vec![(vec!["hybrid".to_owned(), "internal".to_owned()], 1)],
+        }
+    }
+}
+
+/// The value at quantile `u` (0 ≤ u < 1) of a weighted distribution.
+fn pick<T: Clone>(weighted: &[(T, i64)], u: f64) -> Option<T> {
+    let total: i64 = weighted.iter().map(|(_, w)| (*w).max(0)).sum();
+    if total <= 0 {
+        return None;
+    }
+    let mut target = u * total as f64;
+    for (value, w) in weighted {
+        target -= (*w).max(0) as f64;
+        if target < 0.0 {
+            return Some(value.clone());
+        }
+    }
+    weighted.last().map(|(v, _)| v.clone())
+}
+
+/// An `allowCredentials` entry as the browser gets it: stored transports that are
+/// transports (none: no hint).
+pub fn allow_credential(id: Vec<u8>, transports: &[String]) -> AllowCredentials {
+    let transports: Vec<AuthenticatorTransport> = transports
+        .iter()
+        .filter_map(|t| serde_json::from_value(serde_json::Value::String(t.clone())).ok())
+        .collect();
+    AllowCredentials {
+        type_: "public-key".to_owned(),
+        id,
+        transports: (!transports.is_empty()).then_some(transports),
+    }
+}
+
+/// The decoy: a public key whose private key was thrown away when it was made.
+const DECOY_CREDENTIAL: &str = r#"{"cred": {"key": {"EC_EC2": {"x": "o82YexqZWDb2DCxTr6nTTZ_sL4xYBSOSHX5U9rxRo88", "y": "uTSffES3RMQUFMyssohFB5p6xLLcrpiEYslCob4-ZaM", "curve": "SECP256R1"}}, "type_": "ES256"}, "counter": 0, "cred_id": "_N1lVVC92P8rqrGW0jiJj0xgGKmookY-W_c-2cdTNkQ", "extensions": {"appid": "NotRequested", "cred_props": {"Unsigned": {"rk": true}}, "cred_protect": "Ignored", "hmac_create_secret": "NotRequested"}, "transports": null, "attestation": {"data": "None", "metadata": "None"}, "backup_state": true, "user_verified": true, "backup_eligible": true, "attestation_format": "none", "registration_policy": "required"}"#;
 
 /// The AAGUID from a registration's attestation object (`authData` bytes 37..53 when
 /// attested credential data is present). webauthn-rs-core keeps it only for attested

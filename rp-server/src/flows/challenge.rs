@@ -4,7 +4,7 @@
 
 use rp_shared::internal::{ChallengeRequest, ChallengeResponse};
 use uuid::Uuid;
-use webauthn_rs_core::proto::{AllowCredentials, AuthenticatorTransport};
+use webauthn_rs_core::proto::AllowCredentials;
 
 use super::ceremony::{self, HasReason};
 use crate::AppState;
@@ -49,6 +49,7 @@ pub async fn issue(
     let ceremony_expires_at = now + ceremony::ttl(state);
     let ceremony_state = CeremonyState::Challenge {
         challenge_id,
+        cognito_sub: req.user_sub.clone(),
         state: auth_state,
     };
     let actor = Actor::Service.label();
@@ -93,14 +94,5 @@ pub async fn issue(
 }
 
 fn allow(c: AllowedCredential) -> AllowCredentials {
-    let transports: Vec<AuthenticatorTransport> = c
-        .transports
-        .into_iter()
-        .filter_map(|t| serde_json::from_value(serde_json::Value::String(t)).ok())
-        .collect();
-    AllowCredentials {
-        type_: "public-key".to_owned(),
-        id: c.credential_id,
-        transports: (!transports.is_empty()).then_some(transports),
-    }
+    crate::passkeys::allow_credential(c.credential_id, &c.transports)
 }

@@ -6,7 +6,7 @@
 
 use rp_shared::nonce::Nonce;
 use uuid::Uuid;
-use webauthn_rs_core::proto::PublicKeyCredential;
+use webauthn_rs_core::proto::{AuthenticationResult, PublicKeyCredential};
 
 use super::ceremony::{
     self, CeremonyError, CeremonyOptions, CeremonyRef, HasReason, Rejection, SignInNonce,
@@ -36,6 +36,12 @@ pub enum SignInError {
     Rejected(Rejection),
     #[error("The authenticator's signature counter went backwards; the credential may be cloned.")]
     CounterRegression,
+    /// A ceremony of the Create trigger was not answered by a valid assertion of its
+    /// user. Why (the metric label) is not told the client: an unknown id, another
+    /// user's passkey and a bad signature must look alike, or the answer would tell
+    /// which usernames have passkeys.
+    #[error("The WebAuthn response could not be verified.")]
+    ChallengeNotAnswered(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -51,6 +57,7 @@ impl HasReason for SignInError {
             Self::UserHandleMismatch => "user_handle",
             Self::Rejected(r) => r.reason,
             Self::CounterRegression => "counter_regression",
+            Self::ChallengeNotAnswered(reason) => reason,
             Self::Db(_) => "storage",
             Self::Internal(_) => "internal",
         }
@@ -130,44 +137,43 @@ async fn finish(
 ) -> Result<SignInNonce, SignInError> {
     let now = state.clock.now();
     let (taken, found) = take(state, ceremony_id, &response.raw_id, now).await?;
-    let (stored, user) = found.ok_or(SignInError::UnknownCredential)?;
-    let (auth_state, answering, bound_challenge_id) = match taken.state {
+    let (auth_state, answering, challenge) = match taken.state {
         CeremonyState::SignIn { state } => (state, Answering::Usernameless, None),
         CeremonyState::Challenge {
             state,
             challenge_id,
+            cognito_sub,
         } => (
             state,
             Answering::Challenge { owner: taken.owner },
-            Some(challenge_id),
+            Some((challenge_id, cognito_sub)),
         ),
         other => {
             return Err(anyhow::anyhow!("a {:?} ceremony taken as a sign-in", other.kind()).into());
         }
     };
-    may_answer(
-        answering,
-        stored.user_id,
-        stored.revoked.is_some(),
-        response.get_user_unique_id(),
-    )?;
-
-    let verified = state
-        .rp
-        .finish_authentication(response, auth_state, stored.current_passkey());
-    let result = match verified {
-        Ok(r) => r,
-        Err(e) => {
-            let rejection = ceremony::rejection(CeremonyKind::SignIn, &e);
-            crate::audit::record(
-                &state.db,
-                now,
-                failed_event(&stored, &user.cognito_sub, client, rejection.code),
-            )
-            .await?;
-            return Err(SignInError::Rejected(rejection));
+    let verified = answer(state, answering, found, response, auth_state, client, now).await;
+    let (stored, user, result) = match (verified, &challenge) {
+        (Ok(v), _) => v,
+        (Err(e), Some((_, sub))) if e.hides_who_answered() => {
+            let reason = e.reason();
+            if !matches!(e, SignInError::Rejected(_)) {
+                // (A rejected signature was audited with its credential already.)
+                let mut event = Event::new(Actor::Anonymous, Action::AuthenticationFailed)
+                    .client(client)
+                    .details(
+                        serde_json::json!({ "code": "VERIFICATION_FAILED", "reason": reason }),
+                    );
+                if !sub.is_empty() {
+                    event = event.cognito_sub(sub);
+                }
+                crate::audit::record(&state.db, now, event).await?;
+            }
+            return Err(SignInError::ChallengeNotAnswered(reason));
         }
+        (Err(e), _) => return Err(e),
     };
+    let bound_challenge_id = challenge.map(|(id, _)| id);
 
     let nonce = Nonce::generate();
     let expires_at = now + ceremony::nonce_ttl(state);
@@ -255,6 +261,66 @@ async fn take(
                 expires_at: open.expires_at,
             };
             Ok((taken, credential))
+        }
+    }
+}
+
+impl SignInError {
+    /// Failures a ceremony of the Create trigger answers with one code.
+    fn hides_who_answered(&self) -> bool {
+        match self {
+            Self::UnknownCredential | Self::CredentialRevoked => true,
+            Self::Rejected(r) => !r.malformed,
+            _ => false,
+        }
+    }
+}
+
+/// Checks that the credential may answer the ceremony and verifies the assertion
+/// (auditing a signature that does not verify).
+async fn answer(
+    state: &AppState,
+    answering: Answering,
+    found: Option<(StoredCredential, User)>,
+    response: &PublicKeyCredential,
+    auth_state: webauthn_rs_core::proto::AuthenticationState,
+    client: &ClientContext,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(StoredCredential, User, AuthenticationResult), SignInError> {
+    let checked = match found {
+        None => Err(SignInError::UnknownCredential),
+        Some((stored, user)) => may_answer(
+            answering,
+            stored.user_id,
+            stored.revoked.is_some(),
+            response.get_user_unique_id(),
+        )
+        .map(|()| (stored, user)),
+    };
+    let (stored, user) = match checked {
+        Ok(found) => found,
+        Err(e) => {
+            if let Answering::Challenge { .. } = answering {
+                // As long as checking a real passkey's signature would take.
+                state.rp.verify_against_decoy(response, auth_state);
+            }
+            return Err(e);
+        }
+    };
+    match state
+        .rp
+        .finish_authentication(response, auth_state, stored.current_passkey())
+    {
+        Ok(result) => Ok((stored, user, result)),
+        Err(e) => {
+            let rejection = ceremony::rejection(CeremonyKind::SignIn, &e);
+            crate::audit::record(
+                &state.db,
+                now,
+                failed_event(&stored, &user.cognito_sub, client, rejection.code),
+            )
+            .await?;
+            Err(SignInError::Rejected(rejection))
         }
     }
 }

@@ -67,6 +67,9 @@ impl From<SignInError> for ApiError {
             }
             SignInError::Rejected(r) => r.into(),
             SignInError::CounterRegression => ApiError::verification("COUNTER_REGRESSION", message),
+            SignInError::ChallengeNotAnswered(_) => {
+                ApiError::verification("VERIFICATION_FAILED", message)
+            }
             SignInError::Db(e) => e.into(),
             SignInError::Internal(e) => ApiError::Internal(e),
         }

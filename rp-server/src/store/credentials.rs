@@ -321,3 +321,39 @@ pub async fn by_aaguid(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Option<Uuid
     .fetch_all(db)
     .await
 }
+
+/// How usable passkeys are distributed (for fake options): passkeys per user, id
+/// lengths and stored transports, each with its count. (Full scans: the background
+/// purge runs this once a minute, off the request path.)
+pub async fn shapes(db: &super::Db) -> sqlx::Result<crate::passkeys::FakeShapes> {
+    let per_user: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT n, count(*) FROM (
+            SELECT count(*) AS n FROM credentials WHERE revoked_at IS NULL GROUP BY user_id
+         ) per_user GROUP BY n ORDER BY n",
+    )
+    .fetch_all(db)
+    .await?;
+    let id_lengths: Vec<(i32, i64)> = sqlx::query_as(
+        "SELECT octet_length(credential_id), count(*) FROM credentials
+          WHERE revoked_at IS NULL GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(db)
+    .await?;
+    let transports: Vec<(Vec<String>, i64)> = sqlx::query_as(
+        "SELECT transports, count(*) FROM credentials
+          WHERE revoked_at IS NULL GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(crate::passkeys::FakeShapes {
+        per_user: per_user
+            .into_iter()
+            .map(|(n, c)| (usize::try_from(n).unwrap_or(1), c))
+            .collect(),
+        id_lengths: id_lengths
+            .into_iter()
+            .map(|(n, c)| (usize::try_from(n).unwrap_or(16), c))
+            .collect(),
+        transports,
+    })
+}

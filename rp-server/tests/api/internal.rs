@@ -362,7 +362,7 @@ async fn unknown_users_get_stable_plausible_options() {
         &json!({ "ceremonyId": ghost1["ceremonyId"], "credential": assertion }),
     )
     .await
-    .expect_error(422, "UNKNOWN_CREDENTIAL");
+    .expect_error(422, "VERIFICATION_FAILED");
 }
 
 #[tokio::test]
@@ -387,5 +387,147 @@ async fn a_challenge_only_accepts_its_users_passkeys() {
         &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
     )
     .await
-    .expect_error(422, "UNKNOWN_CREDENTIAL");
+    .expect_error(422, "VERIFICATION_FAILED");
+}
+
+/// Whoever knows a username can start its custom challenge; what the challenge answers
+/// to a wrong assertion must not tell whether the user exists or has passkeys: an id
+/// from fake options, another user's passkey and a real passkey id with a bad signature
+/// all answer the same status, code and message, in comparable time.
+#[tokio::test]
+async fn a_challenge_answers_alike_whoever_the_user_is() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (User::new("alice"), User::new("bob"));
+    let mut a = SoftAuthenticator::new();
+    let mut b = SoftAuthenticator::new();
+    app.register(&alice, &mut a).await;
+    app.register(&bob, &mut b).await;
+    let ghost = User::new("ghost");
+
+    // An attacker's authenticator holding a key of its own under a chosen credential id.
+    let forge = |id: Vec<u8>| {
+        let mut m = SoftAuthenticator::new();
+        m.reuse_credential_id = Some(id);
+        m
+    };
+    let registration = app
+        .post(
+            "/v1/registration/options",
+            Some(&app.token(&User::new("mallory"))),
+            &json!({}),
+        )
+        .await
+        .expect(200);
+    let attempt = |challenge: Value, authn: &mut SoftAuthenticator, id: Vec<u8>| {
+        let assertion = authn
+            .assert_with(&id, &challenge["publicKey"], ORIGIN)
+            .unwrap();
+        json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion })
+    };
+    let alice_id = a.credentials[0].id.clone();
+    let mut bad_signature = forge(alice_id.clone());
+    bad_signature
+        .create(&registration["publicKey"], ORIGIN)
+        .unwrap();
+    let ghost_options = app.challenge(&ghost).await;
+    let ghost_id = rp_shared::credential_id::decode(
+        ghost_options["publicKey"]["allowCredentials"][0]["id"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut fake_holder = forge(ghost_id.clone());
+    fake_holder
+        .create(&registration["publicKey"], ORIGIN)
+        .unwrap();
+
+    let mut answers = Vec::new();
+    let mut real_times = Vec::new();
+    let mut fake_times = Vec::new();
+    for _ in 0..9 {
+        let body = attempt(
+            app.challenge(&alice).await,
+            &mut bad_signature,
+            alice_id.clone(),
+        );
+        let started = std::time::Instant::now();
+        answers.push(app.post("/v1/authentication/verify", None, &body).await);
+        real_times.push(started.elapsed());
+
+        let body = attempt(
+            app.challenge(&ghost).await,
+            &mut fake_holder,
+            ghost_id.clone(),
+        );
+        let started = std::time::Instant::now();
+        answers.push(app.post("/v1/authentication/verify", None, &body).await);
+        fake_times.push(started.elapsed());
+    }
+    let b_id = b.credentials[0].id.clone();
+    let body = attempt(app.challenge(&alice).await, &mut b, b_id);
+    answers.push(app.post("/v1/authentication/verify", None, &body).await);
+    for r in &answers {
+        r.expect_error(422, "VERIFICATION_FAILED");
+        assert_eq!(r.body, answers[0].body);
+    }
+    // Comparable time: medians within a tolerance far wider than this machine's noise
+    // and far narrower than any extra round trip a real user could cost.
+    real_times.sort();
+    fake_times.sort();
+    let (real, fake) = (real_times[4], fake_times[4]);
+    let gap = real.abs_diff(fake);
+    assert!(
+        gap < std::time::Duration::from_millis(20),
+        "real {real:?} vs fake {fake:?}"
+    );
+}
+
+/// Fake options for unknown users look like real users' options: as many entries, of the
+/// id lengths and transports real passkeys have (learned from the database by the
+/// background pass), and still stable per username.
+#[tokio::test]
+async fn fake_options_follow_the_shape_of_real_ones() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (User::new("alice"), User::new("bob"));
+    let mut a = SoftAuthenticator::new();
+    let mut b = SoftAuthenticator::new();
+    app.register(&alice, &mut a).await;
+    app.register(&bob, &mut b).await;
+    app.register(&bob, &mut SoftAuthenticator::new()).await; // bob has two
+    rp_server::purge::once(&app.state).await; // learns the shapes
+
+    let shape = |options: &Value| -> Vec<(usize, Value)> {
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let id = rp_shared::credential_id::decode(c["id"].as_str().unwrap()).unwrap();
+                (
+                    id.len(),
+                    c.get("transports").cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    };
+    let real_entry = shape(&app.challenge(&alice).await)[0].clone();
+    assert_eq!(shape(&app.challenge(&bob).await).len(), 2);
+    let mut counts = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let ghost = User::new(&format!("ghost{i}@example.test"));
+        let fake = shape(&app.challenge(&ghost).await);
+        assert_eq!(
+            fake,
+            shape(&app.challenge(&ghost).await),
+            "stable per username"
+        );
+        for entry in &fake {
+            assert_eq!(
+                entry, &real_entry,
+                "id length and transports as real passkeys have"
+            );
+        }
+        counts.insert(fake.len());
+    }
+    assert_eq!(counts, [1, 2].into(), "as many entries as real users have");
 }
