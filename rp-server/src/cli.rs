@@ -21,6 +21,10 @@ pub struct AdminArgs {
     /// Who is acting, for the audit log [default: admin:cli:$USER].
     #[arg(long, global = true)]
     pub actor: Option<String>,
+    /// The user pool rp-server administers: `reset` then also signs the user out of it
+    /// (AdminUserGlobalSignOut, with the AWS SDK's standard credentials).
+    #[arg(long, env = "RP_COGNITO_USER_POOL_ID", global = true)]
+    pub cognito_user_pool_id: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -202,11 +206,19 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::Reset { sub, reason } => {
             let user = admin::find_user(&db, &UserRef::Sub(sub)).await?;
-            // The CLI reaches only the database: sessions end in rp-server; Cognito's
-            // refresh tokens live on unless the admin API (or the console) signs out.
-            let revoked = admin::reset(&db, &user, &actor, reason.as_deref(), now, None)
-                .await?
-                .revoked;
+            let cognito = match args.cognito_user_pool_id.as_deref().map(str::trim) {
+                Some(pool) if !pool.is_empty() => {
+                    Some(crate::cognito::CognitoAdmin::from_environment(pool.to_owned()).await)
+                }
+                _ => None,
+            };
+            let outcome =
+                admin::reset(&db, &user, &actor, reason.as_deref(), now, cognito.as_ref()).await?;
+            eprintln!(
+                "sessions ended; Cognito sign-out: {}",
+                outcome.cognito_sign_out
+            );
+            let revoked = outcome.revoked;
             print(json, &revoked, |o| {
                 writeln!(
                     o,

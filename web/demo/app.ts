@@ -41,11 +41,31 @@ function explain(e: unknown): string {
         : `Your passkey was not accepted: ${e.message}`;
       case "already_registered": return "This device already has a passkey for your account.";
       case "conflict": return "An account with this email already exists. Sign in instead.";
+      case "reauth_required": return "For your security, sign in again (with a passkey or your password) before changing your passkeys.";
       case "cognito": return `Sign-in failed: ${e.message}`;
       default: return e.message;
     }
   }
   return String(e);
+}
+
+// Adding or deleting a passkey needs a recent sign-in (rp-server's RP_REAUTH_MAX_AGE_SECS).
+// When the session is too old, sign in again with a passkey and retry; a user without
+// one is asked to sign in again with their password.
+async function freshly<T>(action: (accessToken: string) => Promise<T>): Promise<T> {
+  try {
+    return await action(tokens!.accessToken);
+  } catch (e) {
+    if (!(e instanceof PasskeyError) || e.code !== "reauth_required") throw e;
+    say("ok", "Confirm it's you: sign in again with your passkey.");
+    const id = decode(tokens!.idToken) as Record<string, unknown>;
+    const username = String(id.email ?? id["cognito:username"] ?? "");
+    const again = await passkeys.signInWithPasskey(username ? { username } : {}).catch(() => {
+      throw e; // no passkey at hand: explain() asks for a new sign-in
+    });
+    tokens = again.tokens;
+    return action(again.tokens.accessToken);
+  }
 }
 
 function decode(jwt: string): unknown {
@@ -89,8 +109,12 @@ function row(p: CredentialSummary): HTMLTableRowElement {
   });
   tr.querySelector(".delete")!.addEventListener("click", async () => {
     if (!tokens) return;
-    await passkeys.deletePasskey(tokens.accessToken, p.id).catch((e) => say("error", explain(e)));
-    say("ok", "Passkey deleted.");
+    try {
+      await freshly((accessToken) => passkeys.deletePasskey(accessToken, p.id));
+      say("ok", "Passkey deleted.");
+    } catch (e) {
+      say("error", explain(e));
+    }
     await refreshPasskeys();
   });
   return tr;
@@ -165,7 +189,7 @@ $("signup").addEventListener("click", async () => {
 $("add-passkey").addEventListener("click", async () => {
   if (!tokens) return;
   try {
-    const p = await passkeys.registerPasskey({ accessToken: tokens.accessToken, nickname: "This device" });
+    const p = await freshly((accessToken) => passkeys.registerPasskey({ accessToken, nickname: "This device" }));
     say("ok", `Passkey added${p.authenticatorName ? ` (${p.authenticatorName})` : ""}.`);
     await refreshPasskeys();
   } catch (e) {

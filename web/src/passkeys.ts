@@ -41,6 +41,7 @@ export type PasskeyErrorCode =
   | "rejected" // rp-server refused the passkey (unknown, revoked, verification failed)
   | "expired" // the ceremony expired or was used; start again
   | "unauthenticated" // an access or enrolment token is missing or invalid
+  | "reauth_required" // adding or deleting a passkey needs a recent sign-in: sign in again, then retry
   | "conflict" // e.g. the email is taken at sign-up
   | "rate_limited"
   | "cognito" // Cognito refused the answer or the sign-in
@@ -173,7 +174,8 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     const code: string = data?.error?.code ?? `HTTP_${res.status}`;
     const message: string = data?.error?.message ?? `The passkey server answered ${res.status}.`;
     const kind: PasskeyErrorCode =
-      res.status === 401 ? "unauthenticated"
+      res.status === 401 && code === "REAUTH_REQUIRED" ? "reauth_required"
+      : res.status === 401 ? "unauthenticated"
       : res.status === 409 ? "conflict"
       : res.status === 410 ? "expired"
       : res.status === 422 ? "rejected"
