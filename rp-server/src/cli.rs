@@ -144,7 +144,7 @@ fn credential_line(admin: &admin::AdminCredential) -> String {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let db = crate::connect_lazy(&args.database.database_url, 2)?;
+    let db = crate::connect_lazy(&args.database.database_url, 2, args.database.timeouts()?)?;
     let actor = args.actor.clone().unwrap_or_else(|| {
         format!(
             "admin:cli:{}",

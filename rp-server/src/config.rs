@@ -31,6 +31,63 @@ pub struct DatabaseArgs {
         default_value_t = DEFAULT_DB_MAX_CONNECTIONS
     )]
     pub db_max_connections: u32,
+
+    /// Milliseconds a request waits for a pooled database connection before answering 503.
+    /// With the statement timeout it must fit inside the trigger's budget (RP_TIMEOUT_MS, 2 s).
+    #[arg(
+        long,
+        env = "RP_DB_ACQUIRE_TIMEOUT_MS",
+        value_name = "RP_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = DEFAULT_DB_ACQUIRE_TIMEOUT_MS
+    )]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds Postgres may spend on one statement before it is cancelled (503).
+    #[arg(
+        long,
+        env = "RP_DB_STATEMENT_TIMEOUT_MS",
+        value_name = "RP_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = DEFAULT_DB_STATEMENT_TIMEOUT_MS
+    )]
+    pub db_statement_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    /// The pool's timeouts, validated.
+    pub fn timeouts(&self) -> Result<DbTimeouts, ConfigError> {
+        if !(50..=30_000).contains(&self.db_acquire_timeout_ms) {
+            return Err(bad(
+                "RP_DB_ACQUIRE_TIMEOUT_MS",
+                "must be between 50 and 30000",
+            ));
+        }
+        if !(50..=600_000).contains(&self.db_statement_timeout_ms) {
+            return Err(bad(
+                "RP_DB_STATEMENT_TIMEOUT_MS",
+                "must be between 50 and 600000",
+            ));
+        }
+        Ok(DbTimeouts {
+            acquire: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement: Duration::from_millis(self.db_statement_timeout_ms),
+        })
+    }
+}
+
+/// How long a request may wait for a connection, and Postgres for a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbTimeouts {
+    pub acquire: Duration,
+    pub statement: Duration,
+}
+
+impl Default for DbTimeouts {
+    fn default() -> Self {
+        Self {
+            acquire: Duration::from_millis(DEFAULT_DB_ACQUIRE_TIMEOUT_MS),
+            statement: Duration::from_millis(DEFAULT_DB_STATEMENT_TIMEOUT_MS),
+        }
+    }
 }
 
 /// Every setting of `rp-server serve`. Each is an environment variable (shown in
@@ -213,6 +270,7 @@ impl Origin {
 pub struct Config {
     pub database_url: SecretString,
     pub db_max_connections: u32,
+    pub db_timeouts: DbTimeouts,
     pub listen_addr: SocketAddr,
     pub rp_id: String,
     pub rp_name: String,
@@ -262,6 +320,7 @@ impl Config {
         Self {
             database_url: r.database_url,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            db_timeouts: DbTimeouts::default(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             rp_name: r.rp_id.clone(),
             rp_id: r.rp_id,
@@ -294,6 +353,8 @@ pub const DEFAULT_ENROLMENT_TTL_SECS: u64 = 900;
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
 pub const DEFAULT_REAUTH_MAX_AGE_SECS: u64 = 900;
+pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 750;
+pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
 
 fn retention(days: u32) -> Option<Duration> {
     (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400))
@@ -412,6 +473,7 @@ impl TryFrom<ServeArgs> for Config {
                 "must be between 0 (keep forever) and 36500",
             ));
         }
+        let db_timeouts = args.database.timeouts()?;
         if args.database.db_max_connections == 0 {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
@@ -419,6 +481,7 @@ impl TryFrom<ServeArgs> for Config {
         Ok(Config {
             database_url: args.database.database_url,
             db_max_connections: args.database.db_max_connections,
+            db_timeouts,
             listen_addr: args.listen_addr,
             rp_name: args
                 .rp_name

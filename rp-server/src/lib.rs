@@ -39,6 +39,8 @@ use crate::passkeys::RelyingParty;
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: store::Db,
+    /// One connection for `/readyz`, apart from the requests' pool.
+    pub probe: store::Db,
     pub rp: Arc<RelyingParty>,
     /// Seals usernameless sign-in ceremonies into their ids.
     pub sealer: Arc<flows::sealed::Sealer>,
@@ -52,18 +54,25 @@ pub struct AppState {
 }
 
 /// Opens a connection pool (lazily: the server starts even if the database is briefly
-/// down, and `/readyz` says so).
+/// down, and `/readyz` says so). Requests wait at most `timeouts.acquire` for a
+/// connection and Postgres cancels a statement after `timeouts.statement`; both answer
+/// 503, inside the trigger's budget.
 pub fn connect_lazy(
     database_url: &secrecy::SecretString,
     max_connections: u32,
+    timeouts: config::DbTimeouts,
 ) -> anyhow::Result<store::Db> {
     let options: PgConnectOptions = database_url
         .expose_secret()
-        .parse()
-        .context("DATABASE_URL is not a valid Postgres connection string")?;
+        .parse::<PgConnectOptions>()
+        .context("DATABASE_URL is not a valid Postgres connection string")?
+        .options([(
+            "statement_timeout",
+            timeouts.statement.as_millis().to_string(),
+        )]);
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(std::time::Duration::from_secs(5))
+        .acquire_timeout(timeouts.acquire)
         .connect_lazy_with(options))
 }
 
@@ -103,7 +112,21 @@ impl Application {
         clock: Clock,
         cognito: Option<cognito::CognitoAdmin>,
     ) -> anyhow::Result<Self> {
-        let db = connect_lazy(&config.database_url, config.db_max_connections)?;
+        let db = connect_lazy(
+            &config.database_url,
+            config.db_max_connections,
+            config.db_timeouts,
+        )?;
+        // Readiness probes get a connection of their own: they never wait for, or take,
+        // the ones requests need, and answer within a second.
+        let probe = connect_lazy(
+            &config.database_url,
+            1,
+            config::DbTimeouts {
+                acquire: std::time::Duration::from_millis(900),
+                statement: std::time::Duration::from_millis(900),
+            },
+        )?;
         if config.auto_migrate {
             migrate(&db).await?;
         }
@@ -139,6 +162,7 @@ impl Application {
         let state = AppState {
             config: Arc::new(config),
             db,
+            probe,
             rp: Arc::new(rp),
             sealer: Arc::new(flows::sealed::Sealer::new(seal_key)),
             tokens: Arc::new(tokens),

@@ -49,7 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(args) => rp_server::cli::run(args).await,
         Command::Migrate(db) => {
             rp_server::telemetry::init(LogFormat::Pretty);
-            let pool = rp_server::connect_lazy(&db.database_url, 1)?;
+            let pool = rp_server::connect_lazy(&db.database_url, 1, db.timeouts()?)?;
             rp_server::migrate(&pool).await?;
             tracing::info!("migrations applied");
             Ok(())

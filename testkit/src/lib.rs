@@ -7,4 +7,5 @@ pub mod authenticator;
 pub mod db;
 pub mod idp;
 pub mod lambda;
+pub mod pg;
 pub mod rp;

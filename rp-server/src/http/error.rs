@@ -149,13 +149,31 @@ impl From<crate::flows::ceremony::Rejection> for ApiError {
     }
 }
 
+/// Whether a database error means Postgres could not be reached or stopped serving (503,
+/// try again) rather than a bug (500): pool timeouts, dropped connections, and SQLSTATE
+/// classes 08 (connection exception) and 57 (operator intervention: shutdown, restart,
+/// a cancelled statement — the statement timeout).
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(e.into())
-            }
-            other => Self::Internal(other.into()),
+        if database_unavailable(&e) {
+            Self::Unavailable(e.into())
+        } else {
+            Self::Internal(e.into())
         }
     }
 }
@@ -181,10 +199,18 @@ impl IntoResponse for ApiError {
         };
         let mut response =
             (status, axum::Json(ErrorBody::new(self.code(), message))).into_response();
-        if let Self::DependencyUnavailable { .. } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match &self {
+            Self::DependencyUnavailable { .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::Unavailable(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         if let Self::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(

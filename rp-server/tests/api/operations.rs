@@ -191,3 +191,85 @@ async fn audit_events_past_the_retention_are_purged() {
     rp_server::purge::once(&keep.state).await;
     assert_eq!(keep.audit_actions().await, ["credential.registered"]);
 }
+
+/// `pg_ctl restart -m fast` under load: requests that meet the dead connections answer
+/// 503 with `Retry-After` (SQLSTATE 57P01 used to be a 500), the pool recovers on its
+/// own, and `/readyz` answers at once while Postgres is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_answers_503_never_500() {
+    let cluster = std::sync::Arc::new(testkit::pg::Cluster::start().unwrap());
+    let url = cluster.url();
+    let app = TestApp::spawn_with(move |c| c.database_url = secrecy::SecretString::from(url)).await;
+    let u = User::new("u");
+    app.register(&u, &mut SoftAuthenticator::new()).await;
+
+    let app = &app;
+    let u = &u;
+    let load = async {
+        let mut statuses = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            let tries = futures::future::join_all((0..4).map(|_| async {
+                let r = app
+                    .post(
+                        "/internal/v1/challenges",
+                        Some(crate::harness::SERVICE_TOKEN),
+                        &json!({
+                            "userPoolId": testkit::idp::POOL_ID,
+                            "clientId": app.idp.client_id,
+                            "userSub": u.sub,
+                            "username": u.username,
+                            "userNotFound": false,
+                        }),
+                    )
+                    .await;
+                if r.status == 503 {
+                    assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+                }
+                r.status
+            }))
+            .await;
+            statuses.extend(tries);
+        }
+        statuses
+    };
+    let restart = {
+        let cluster = cluster.clone();
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tokio::task::spawn_blocking(move || cluster.restart_fast().unwrap())
+                .await
+                .unwrap();
+        }
+    };
+    let (statuses, ()) = tokio::join!(load, restart);
+    assert!(!statuses.contains(&500), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    // Recovered: the pool reconnects by itself.
+    let mut ready = false;
+    for _ in 0..50 {
+        if app.get("/readyz", None).await.status == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready);
+    app.challenge(u).await;
+
+    // Postgres down: readiness says so within a second.
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.stop().unwrap())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    app.get("/readyz", None)
+        .await
+        .expect_error(503, "UNAVAILABLE");
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    let r = app.get("/v1/credentials", Some(&app.token(u))).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+}
