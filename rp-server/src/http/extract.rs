@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -25,36 +25,80 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType {
+                message: "Expected `Content-Type: application/json`.".to_owned(),
+            });
         }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        message: "The request body is too large.".to_owned(),
+                    }
+                } else {
+                    ApiError::bad_request("INVALID_REQUEST", "The request body could not be read.")
+                }
+            })?;
+        if has_escaped_control(&body) {
+            return Err(invalid_text());
+        }
+        serde_json::from_slice(&body).map(Json).map_err(|e| {
+            if e.is_data() {
+                // serde's message names the field and the expected type; it never echoes values back.
+                ApiError::bad_request(
+                    "INVALID_REQUEST",
+                    format!("The request body does not match the schema: {e}"),
+                )
+            } else {
+                ApiError::bad_request("MALFORMED_JSON", "The request body is not valid JSON.")
+            }
+        })
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(e) => {
-            // serde's message names the field and the expected type; it never echoes values back.
-            ApiError::bad_request(
-                "INVALID_REQUEST",
-                format!(
-                    "The request body does not match the schema: {}",
-                    e.body_text()
-                ),
-            )
-        }
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("MALFORMED_JSON", "The request body is not valid JSON.")
-        }
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType {
-            message: "Expected `Content-Type: application/json`.".to_owned(),
-        },
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
-            message: "The request body is too large.".to_owned(),
-        },
-        _ => ApiError::bad_request("INVALID_REQUEST", "The request body could not be read."),
-    }
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+fn invalid_text() -> ApiError {
+    ApiError::bad_request(
+        "INVALID_TEXT",
+        "Text in a request may not contain NUL or other control characters.",
+    )
+}
+
+/// Whether a JSON body escapes a control character other than tab, line feed and
+/// carriage return (`\u0000` to `\u001f`) anywhere: no field of ours takes one, and
+/// Postgres refuses NUL in text. (Raw control characters are invalid JSON already.)
+fn has_escaped_control(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(i, w)| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && w[2] == b'0'
+            && w[3] == b'0'
+            && (w[4] == b'0' || w[4] == b'1')
+            && w[5].is_ascii_hexdigit()
+            && !matches!(&w[4..6], b"09" | b"0a" | b"0A" | b"0d" | b"0D")
+            // An escaped backslash before it makes it literal text, not an escape.
+            && body[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// Whether percent-encoded URL text (a path or a query) encodes a control character.
+fn has_encoded_control(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    b.windows(3)
+        .any(|w| w[0] == b'%' && (w[1] == b'0' || w[1] == b'1') && w[2].is_ascii_hexdigit())
+        || raw.bytes().any(|c| c.is_ascii_control())
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -74,6 +118,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_control(parts.uri.path()) {
+            return Err(invalid_text());
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(e @ PathRejection::FailedToDeserializePathParams(_)) => {
@@ -95,6 +142,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(has_encoded_control) {
+            return Err(invalid_text());
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
@@ -119,5 +169,24 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientContext {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
         Ok(Self { ip, user_agent })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_found_in_json_and_urls() {
+        assert!(has_escaped_control(br#"{"userSub":"a\u0000b"}"#));
+        assert!(has_escaped_control(br#"{"reason":"\u001F"}"#));
+        assert!(!has_escaped_control(
+            br#"{"reason":"line\nbreak\u000a\u0009"}"#
+        ));
+        assert!(!has_escaped_control(br#"{"reason":"a literal \\u0000"}"#));
+        assert!(!has_escaped_control(br#"{"nickname":"\u00e9t\u00e9"}"#));
+        assert!(has_encoded_control("/admin/v1/users/a%00b/reset"));
+        assert!(has_encoded_control("sub=%1f"));
+        assert!(!has_encoded_control("sub=abc%20def&username=%C3%A9"));
     }
 }
