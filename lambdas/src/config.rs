@@ -48,11 +48,15 @@ impl Config {
         let rp_server_url = value("RP_SERVER_URL")
             .map(|u| Url::parse(&u).map_err(|e| bad("RP_SERVER_URL", &format!("not a URL ({e})"))))
             .transpose()?;
-        if rp_server_url
-            .as_ref()
-            .is_some_and(|u| !matches!(u.scheme(), "https" | "http"))
-        {
-            return Err(bad("RP_SERVER_URL", "must be an https (or http) URL"));
+        if let Some(u) = &rp_server_url {
+            let plain_but_local = u.scheme() == "http" && rp_shared::loopback::is_loopback(u);
+            if u.scheme() != "https" && !plain_but_local {
+                // The service token travels with every call: never in clear text over a network.
+                return Err(bad(
+                    "RP_SERVER_URL",
+                    "must be an https URL (http is accepted only for a loopback host)",
+                ));
+            }
         }
         let service_token = value("RP_SERVICE_TOKEN").map(SecretString::from);
         if rp_server_url.is_some() && service_token.is_none() {
@@ -124,6 +128,16 @@ mod tests {
         for (pairs, variable) in [
             (vec![("RP_SERVER_URL", "not a url")], "RP_SERVER_URL"),
             (vec![("RP_SERVER_URL", "ftp://x")], "RP_SERVER_URL"),
+            (
+                vec![
+                    ("RP_SERVER_URL", "http://rp.internal:8081"),
+                    (
+                        "RP_SERVICE_TOKEN",
+                        "service-token-0123456789abcdef0123456789",
+                    ),
+                ],
+                "RP_SERVER_URL",
+            ),
             (
                 vec![("RP_SERVER_URL", "https://rp.example.com")],
                 "RP_SERVICE_TOKEN",

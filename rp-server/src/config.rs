@@ -106,6 +106,14 @@ pub struct ServeArgs {
     )]
     pub listen_addr: SocketAddr,
 
+    /// A second, private listener: when set, /internal/*, /admin/* and /metrics are served only here (and answer 404 on RP_LISTEN_ADDR). Unset: one listener serves everything (local development).
+    #[arg(
+        long,
+        env = "RP_INTERNAL_LISTEN_ADDR",
+        value_name = "RP_INTERNAL_LISTEN_ADDR"
+    )]
+    pub internal_listen_addr: Option<String>,
+
     /// WebAuthn relying party id: the registrable domain passkeys are bound to, e.g. example.com.
     #[arg(long, env = "RP_ID", value_name = "RP_ID")]
     pub rp_id: String,
@@ -272,6 +280,9 @@ pub struct Config {
     pub db_max_connections: u32,
     pub db_timeouts: DbTimeouts,
     pub listen_addr: SocketAddr,
+    /// Where `/internal/*`, `/admin/*` and `/metrics` are served when they must not be
+    /// on the public listener.
+    pub internal_listen_addr: Option<SocketAddr>,
     pub rp_id: String,
     pub rp_name: String,
     pub origins: Vec<Origin>,
@@ -322,6 +333,7 @@ impl Config {
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
             db_timeouts: DbTimeouts::default(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            internal_listen_addr: None,
             rp_name: r.rp_id.clone(),
             rp_id: r.rp_id,
             origins: r.origins,
@@ -394,9 +406,7 @@ impl TryFrom<ServeArgs> for Config {
         let issuer = args.cognito_issuer.trim().trim_end_matches('/').to_owned();
         let issuer_url = Url::parse(&issuer)
             .map_err(|e| bad("RP_COGNITO_ISSUER", format!("not a URL ({e})")))?;
-        if !matches!(issuer_url.scheme(), "https" | "http") {
-            return Err(bad("RP_COGNITO_ISSUER", "must be an https URL"));
-        }
+        check_https("RP_COGNITO_ISSUER", &issuer_url)?;
         let jwks = match &args.cognito_jwks_url {
             Some(u) => Url::parse(u.trim())
                 .map_err(|e| bad("RP_COGNITO_JWKS_URL", format!("not a URL ({e})")))?,
@@ -407,6 +417,7 @@ impl TryFrom<ServeArgs> for Config {
                 )
             })?,
         };
+        check_https("RP_COGNITO_JWKS_URL", &jwks)?;
 
         let client_ids: Vec<String> = args
             .cognito_client_ids
@@ -474,6 +485,15 @@ impl TryFrom<ServeArgs> for Config {
             ));
         }
         let db_timeouts = args.database.timeouts()?;
+        let internal_listen_addr = match args.internal_listen_addr.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
+                bad(
+                    "RP_INTERNAL_LISTEN_ADDR",
+                    format!("not a socket address ({e})"),
+                )
+            })?),
+        };
         if args.database.db_max_connections == 0 {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
@@ -483,6 +503,7 @@ impl TryFrom<ServeArgs> for Config {
             db_max_connections: args.database.db_max_connections,
             db_timeouts,
             listen_addr: args.listen_addr,
+            internal_listen_addr,
             rp_name: args
                 .rp_name
                 .filter(|n| !n.trim().is_empty())
@@ -508,6 +529,20 @@ impl TryFrom<ServeArgs> for Config {
             signup_user_pool_id,
             cognito_user_pool_id,
         })
+    }
+}
+
+/// https, or http only to a loopback host (a local stand-in): keys and tokens never
+/// travel in clear text over a network.
+fn check_https(variable: &'static str, url: &Url) -> Result<(), ConfigError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if rp_shared::loopback::is_loopback(url) => Ok(()),
+        "http" => Err(bad(
+            variable,
+            "must be an https URL (http is accepted only for a loopback host)",
+        )),
+        _ => Err(bad(variable, "must be an https URL")),
     }
 }
 
@@ -660,6 +695,18 @@ mod tests {
             (&["--rp-origins=https://example.com/path"], "RP_ORIGINS"),
             (&["--rp-origins=android:apk-key-hash:"], "RP_ORIGINS"),
             (&["--cognito-issuer=not a url"], "RP_COGNITO_ISSUER"),
+            (
+                &["--cognito-issuer=http://cognito.example.com/pool"],
+                "RP_COGNITO_ISSUER",
+            ),
+            (
+                &["--cognito-jwks-url=http://10.0.0.5/jwks.json"],
+                "RP_COGNITO_JWKS_URL",
+            ),
+            (
+                &["--internal-listen-addr=nonsense"],
+                "RP_INTERNAL_LISTEN_ADDR",
+            ),
             (&["--cognito-client-ids= ,"], "RP_COGNITO_CLIENT_IDS"),
             (&["--service-token=short"], "RP_SERVICE_TOKEN"),
             (

@@ -86,8 +86,35 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The whole application as a function of its state.
+/// The whole application as a function of its state, on one listener (local
+/// development, tests).
 pub fn app(state: AppState) -> Router {
+    let (public, private) = routers(&state);
+    finish(public.merge(private), &state)
+}
+
+/// The application split in two: what the internet may reach (`/v1/*`, health and
+/// readiness, the OpenAPI document) and what only the VPC may (`/internal/*`,
+/// `/admin/*`, `/metrics`, plus health and readiness for its load balancer). Each answers
+/// 404 for the other's paths.
+pub fn apps(state: AppState) -> (Router, Router) {
+    let (public, private) = routers(&state);
+    let (health, _) = health().split_for_parts();
+    (
+        finish(public, &state),
+        finish(private.merge(health), &state),
+    )
+}
+
+fn health() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+}
+
+/// The public and the private routes (without layers), and the OpenAPI document of both
+/// served on the public side.
+fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
     let browser = OpenApiRouter::new()
         .routes(routes!(registration::options))
         .routes(routes!(registration::verify))
@@ -113,27 +140,34 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(admin::revoke_enrolment))
         .routes(routes!(admin::audit_events))
         .routes(routes!(admin::stats));
-    let ops = OpenApiRouter::new()
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics));
+    let metrics = OpenApiRouter::new().routes(routes!(ops::metrics));
 
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (public, public_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(browser)
+        .merge(health())
+        .split_for_parts();
+    let (private, private_doc) = OpenApiRouter::new()
         .merge(internal)
         .merge(admin)
-        .merge(ops)
+        .merge(metrics)
         .split_for_parts();
+    let mut openapi = public_doc;
+    openapi.merge(private_doc);
     let openapi = std::sync::Arc::new(openapi);
+    let public = public.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let openapi = openapi.clone();
+            async move { axum::Json(openapi.as_ref().clone()) }
+        }),
+    );
+    (public, private)
+}
 
+/// The layers every router gets: latency, 404s in the API's shape, body limit, CORS,
+/// client IP, request ids and tracing.
+fn finish(router: Router<AppState>, state: &AppState) -> Router {
     router
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || {
-                let openapi = openapi.clone();
-                async move { axum::Json(openapi.as_ref().clone()) }
-            }),
-        )
         .route_layer(middleware::from_fn(record_latency))
         .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such endpoint.") })
         .method_not_allowed_fallback(|| async {
@@ -141,7 +175,7 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Outermost of the app's own layers, so preflights and every error carry CORS headers.
-        .layer(cors(&state))
+        .layer(cors(state))
         .layer(middleware::from_fn_with_state(state.clone(), ratelimit::resolve_client_ip))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -150,7 +184,7 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+        .with_state(state.clone())
 }
 
 fn cors(state: &AppState) -> CorsLayer {

@@ -85,8 +85,24 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
+}
+
 pub struct Application {
     listener: tokio::net::TcpListener,
+    /// `RP_INTERNAL_LISTEN_ADDR`'s listener, when the private routes have their own.
+    internal: Option<tokio::net::TcpListener>,
     state: AppState,
 }
 
@@ -159,6 +175,14 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
+        let internal = match config.internal_listen_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -171,11 +195,20 @@ impl Application {
             rate_limiter,
             cognito: cognito.filter(|_| administers_pool).map(Arc::new),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            internal,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The private listener's address, when there is one.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -189,14 +222,27 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge::run(self.state.clone()));
-        let router = http::app(self.state);
-        let result = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = match self.internal {
+            None => serve(self.listener, http::app(self.state), shutdown).await,
+            Some(internal) => {
+                let (public, private) = http::apps(self.state);
+                // One shutdown signal for both listeners.
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    shutdown.await;
+                    let _ = stop.send(true);
+                });
+                let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                    let _ = rx.wait_for(|stopped| *stopped).await;
+                };
+                let (a, b) = tokio::join!(
+                    serve(self.listener, public, on_stop(stopped.clone())),
+                    serve(internal, private, on_stop(stopped)),
+                );
+                a.and(b)
+            }
+        };
         purge.abort();
-        result.context("serving HTTP")
+        result
     }
 }

@@ -10,6 +10,7 @@
 pub mod credential_id;
 pub mod error;
 pub mod internal;
+pub mod loopback;
 pub mod nonce;
 pub mod token;
 pub mod triggers;

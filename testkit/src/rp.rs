@@ -22,6 +22,8 @@ pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef0123456789ab";
 
 pub struct TestRp {
     pub base: String,
+    /// The private listener's base URL, when `internal_listen_addr` was set.
+    pub internal_base: Option<String>,
     pub http: reqwest::Client,
     pub idp: TokenIssuer,
     pub state: AppState,
@@ -141,6 +143,7 @@ impl TestRp {
             .await
             .expect("build app");
         let addr: SocketAddr = app.local_addr().unwrap();
+        let internal_base = app.internal_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
@@ -148,6 +151,7 @@ impl TestRp {
         }));
         Self {
             base: format!("http://{addr}"),
+            internal_base,
             http: reqwest::Client::builder()
                 .user_agent("rp-server-tests/1")
                 .build()

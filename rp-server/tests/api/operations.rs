@@ -273,3 +273,73 @@ async fn a_postgres_restart_answers_503_never_500() {
     let r = app.get("/v1/credentials", Some(&app.token(u))).await;
     assert_eq!(r.status, 503, "{}", r.body);
 }
+
+/// With RP_INTERNAL_LISTEN_ADDR, the internal API, the admin API and the metrics are
+/// served only on the private listener and answer 404 on the public one; the browser
+/// API stays public. (The deployment exposes only the public listener.)
+#[tokio::test]
+async fn internal_admin_and_metrics_can_live_on_a_private_listener() {
+    let app = TestApp::spawn_with(|c| {
+        c.internal_listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let private = app.internal_base.clone().unwrap();
+    let u = User::new("u");
+    app.register(&u, &mut SoftAuthenticator::new()).await;
+    let challenge = json!({
+        "userPoolId": testkit::idp::POOL_ID,
+        "clientId": app.idp.client_id,
+        "userSub": u.sub,
+        "username": u.username,
+        "userNotFound": false,
+    });
+    let service = crate::harness::SERVICE_TOKEN;
+    let admin = crate::harness::ADMIN_TOKEN;
+
+    // Public: the private routes do not exist.
+    app.post("/internal/v1/challenges", Some(service), &challenge)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    app.send(app.http.get(app.url("/admin/v1/stats")).bearer_auth(admin))
+        .await
+        .expect_error(404, "NOT_FOUND");
+    app.get("/metrics", None)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    app.post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200);
+    app.get("/healthz", None).await.expect(200);
+    app.get("/openapi.json", None).await.expect(200);
+
+    // Private: they do, and the browser API does not.
+    let on_private = |path: &str| format!("{private}{path}");
+    let r = app
+        .send(
+            app.http
+                .post(on_private("/internal/v1/challenges"))
+                .bearer_auth(service)
+                .json(&challenge),
+        )
+        .await;
+    r.expect(200);
+    app.send(
+        app.http
+            .get(on_private("/admin/v1/stats"))
+            .bearer_auth(admin),
+    )
+    .await
+    .expect(200);
+    let metrics = app.send(app.http.get(on_private("/metrics"))).await;
+    assert_eq!(metrics.status, 200);
+    app.send(app.http.get(on_private("/readyz")))
+        .await
+        .expect(200);
+    app.send(
+        app.http
+            .post(on_private("/v1/authentication/options"))
+            .json(&json!({})),
+    )
+    .await
+    .expect_error(404, "NOT_FOUND");
+}
