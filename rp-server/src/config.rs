@@ -202,6 +202,15 @@ pub struct ServeArgs {
     )]
     pub reauth_max_age_secs: u64,
 
+    /// Seconds in-flight requests may take to finish after SIGTERM before the process exits anyway (keep it inside the orchestrator's stop timeout; ECS gives 30 s).
+    #[arg(
+        long,
+        env = "RP_SHUTDOWN_GRACE_SECS",
+        value_name = "RP_SHUTDOWN_GRACE_SECS",
+        default_value_t = DEFAULT_SHUTDOWN_GRACE_SECS
+    )]
+    pub shutdown_grace_secs: u64,
+
     /// Days audit events are kept; older ones are deleted by the background purge (0 keeps them forever).
     #[arg(
         long,
@@ -298,6 +307,8 @@ pub struct Config {
     /// How often the JWKS may be fetched again on an unknown `kid` (not a setting:
     /// [`crate::auth::JWKS_MIN_REFRESH`]; tests shorten it).
     pub jwks_min_refresh: Duration,
+    /// How long in-flight requests may drain after the shutdown signal.
+    pub shutdown_grace: Duration,
     /// How recent a sign-in must be to add or delete a passkey; `None` turns the check off.
     pub reauth_max_age: Option<Duration>,
     /// How long audit events are kept; `None` keeps them forever.
@@ -347,6 +358,7 @@ impl Config {
             enrolment_ttl: Duration::from_secs(DEFAULT_ENROLMENT_TTL_SECS),
             rate_limit_per_min: DEFAULT_RATE_LIMIT_PER_MIN,
             jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
+            shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
             reauth_max_age: Some(Duration::from_secs(DEFAULT_REAUTH_MAX_AGE_SECS)),
             audit_retention: retention(DEFAULT_AUDIT_RETENTION_DAYS),
             trusted_proxies: Vec::new(),
@@ -366,6 +378,7 @@ pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
 pub const DEFAULT_REAUTH_MAX_AGE_SECS: u64 = 900;
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 750;
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
 
 fn retention(days: u32) -> Option<Duration> {
@@ -472,6 +485,9 @@ impl TryFrom<ServeArgs> for Config {
             }
             (true, Some(id)) => Some(id.clone()),
         };
+        if !(1..=300).contains(&args.shutdown_grace_secs) {
+            return Err(bad("RP_SHUTDOWN_GRACE_SECS", "must be between 1 and 300"));
+        }
         if args.reauth_max_age_secs > 86_400 * 30 {
             return Err(bad(
                 "RP_REAUTH_MAX_AGE_SECS",
@@ -520,6 +536,7 @@ impl TryFrom<ServeArgs> for Config {
             enrolment_ttl: Duration::from_secs(args.enrolment_ttl_secs),
             rate_limit_per_min: args.rate_limit_per_min,
             jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             reauth_max_age: (args.reauth_max_age_secs > 0)
                 .then(|| Duration::from_secs(args.reauth_max_age_secs)),
             audit_retention: retention(args.audit_retention_days),

@@ -222,24 +222,47 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge::run(self.state.clone()));
-        let result = match self.internal {
-            None => serve(self.listener, http::app(self.state), shutdown).await,
-            Some(internal) => {
-                let (public, private) = http::apps(self.state);
-                // One shutdown signal for both listeners.
-                let (stop, stopped) = tokio::sync::watch::channel(false);
-                tokio::spawn(async move {
-                    shutdown.await;
-                    let _ = stop.send(true);
-                });
-                let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                    let _ = rx.wait_for(|stopped| *stopped).await;
-                };
-                let (a, b) = tokio::join!(
-                    serve(self.listener, public, on_stop(stopped.clone())),
-                    serve(internal, private, on_stop(stopped)),
-                );
-                a.and(b)
+        let grace = self.state.config.shutdown_grace;
+        // One shutdown signal for every listener, and for the grace period.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        };
+        let serving = async {
+            match self.internal {
+                None => {
+                    serve(
+                        self.listener,
+                        http::app(self.state),
+                        on_stop(stopped.clone()),
+                    )
+                    .await
+                }
+                Some(internal) => {
+                    let (public, private) = http::apps(self.state);
+                    let (a, b) = tokio::join!(
+                        serve(self.listener, public, on_stop(stopped.clone())),
+                        serve(internal, private, on_stop(stopped.clone())),
+                    );
+                    a.and(b)
+                }
+            }
+        };
+        // In-flight requests drain for at most the grace period: a client that never
+        // finishes its request must not keep the process alive after SIGTERM.
+        let give_up = async {
+            on_stop(stopped.clone()).await;
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            result = serving => result,
+            () = give_up => {
+                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; exiting with connections still open");
+                Ok(())
             }
         };
         purge.abort();

@@ -343,3 +343,40 @@ async fn internal_admin_and_metrics_can_live_on_a_private_listener() {
     .await
     .expect_error(404, "NOT_FOUND");
 }
+
+/// A client that sends half a request must not keep the process alive after the
+/// shutdown signal: in-flight requests drain for at most RP_SHUTDOWN_GRACE_SECS.
+#[tokio::test]
+async fn shutdown_ends_within_the_grace_period_despite_a_stalled_client() {
+    use tokio::io::AsyncWriteExt as _;
+    let idp = testkit::idp::TokenIssuer::start().await.unwrap();
+    let db = testkit::db::fresh_database().await.unwrap();
+    let mut config = testkit::rp::base_config(&idp, db.url.clone());
+    config.shutdown_grace = std::time::Duration::from_secs(1);
+    let app = rp_server::Application::build_with(config, rp_server::clock::Clock::system(), None)
+        .await
+        .unwrap();
+    let addr = app.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    // Half a request: the body never comes.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /v1/authentication/options HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
+    assert!(
+        finished.is_ok(),
+        "still serving 10 s after the shutdown signal"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop(stalled);
+}
