@@ -1,7 +1,8 @@
-//! Background purge of expired ceremonies, challenges, nonces and enrolment tokens, and
-//! of audit events past `RP_AUDIT_RETENTION_DAYS`, and the sweep of sign-ups that never
-//! finished. It runs on its own task in small
-//! batches, so it never blocks a request.
+//! Background work: the purge of expired ceremonies, challenges, nonces and enrolment
+//! tokens and of audit events past `RP_AUDIT_RETENTION_DAYS`, the sweep of sign-ups that
+//! never finished (every minute), and learning the shape of real passkeys for fake
+//! options (every ten minutes). It runs on its own task in small batches, so it never
+//! blocks a request; the first pass comes a minute after start.
 
 use std::time::Duration;
 
@@ -10,12 +11,27 @@ use crate::AppState;
 pub const INTERVAL: Duration = Duration::from_secs(60);
 const BATCH: i64 = 1000;
 
+/// Fake options follow real ones this many purge passes apart. Rarely: an unknown
+/// user's options change only when the learned shapes do.
+const LEARN_EVERY: u64 = 10;
+
 pub async fn run(state: AppState) {
-    let mut tick = tokio::time::interval(INTERVAL);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for pass in 1u64.. {
         tick.tick().await;
         once(&state).await;
+        if pass % LEARN_EVERY == 0 {
+            learn_shapes(&state).await;
+        }
+    }
+}
+
+/// Fake options for unknown users copy the current shape of real users' passkeys.
+pub async fn learn_shapes(state: &AppState) {
+    match crate::store::credentials::shapes(&state.db).await {
+        Ok(shapes) => state.rp.learn_shapes(shapes),
+        Err(e) => tracing::warn!(error = %e, "reading the shapes of stored passkeys failed"),
     }
 }
 
@@ -41,11 +57,6 @@ pub async fn once(state: &AppState) -> u64 {
             Ok(n) => purged += n,
             Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
         }
-    }
-    // Fake options for unknown users copy the current shape of real users' passkeys.
-    match crate::store::credentials::shapes(&state.db).await {
-        Ok(shapes) => state.rp.learn_shapes(shapes),
-        Err(e) => tracing::warn!(error = %e, "reading the shapes of stored passkeys failed"),
     }
     match crate::flows::signup::sweep(state).await {
         Ok(n) => purged += n as u64,

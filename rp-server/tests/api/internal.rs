@@ -494,7 +494,7 @@ async fn fake_options_follow_the_shape_of_real_ones() {
     app.register(&alice, &mut a).await;
     app.register(&bob, &mut b).await;
     app.register(&bob, &mut SoftAuthenticator::new()).await; // bob has two
-    rp_server::purge::once(&app.state).await; // learns the shapes
+    rp_server::purge::learn_shapes(&app.state).await;
 
     let shape = |options: &Value| -> Vec<(usize, Value)> {
         options["publicKey"]["allowCredentials"]
