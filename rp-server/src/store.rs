@@ -51,27 +51,19 @@ pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result
 /// Deletes audit events that occurred before `before`, in small batches. Returns how many
 /// went.
 pub async fn purge_audit(db: &Db, before: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
-    let mut total = 0;
-    loop {
-        let n = sqlx::query(
-            "DELETE FROM audit_events WHERE id IN
-               (SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
-        )
-        .bind(before)
-        .bind(batch)
-        .execute(db)
-        .await?
-        .rows_affected();
-        total += n;
-        if n < batch as u64 {
-            return Ok(total);
-        }
-    }
+    delete_in_batches(
+        db,
+        "DELETE FROM audit_events WHERE id IN
+           (SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
+        before,
+        batch,
+    )
+    .await
 }
 
 /// Deletes expired ceremonies (and spent sealed ones), challenges, nonces and enrolment
-/// tokens in small batches
-/// so the purge never holds long locks. Returns how many rows went.
+/// tokens in small batches so the purge never holds long locks. Returns how many rows
+/// went.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
     let mut total = 0;
     for table in [
@@ -81,21 +73,27 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Res
         "nonces",
         "enrolment_tokens",
     ] {
-        loop {
-            let sql = format!(
-                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"
-            );
-            let n = sqlx::query(&sql)
-                .bind(now)
-                .bind(batch)
-                .execute(db)
-                .await?
-                .rows_affected();
-            total += n;
-            if n < batch as u64 {
-                break;
-            }
-        }
+        let sql = format!(
+            "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+        );
+        total += delete_in_batches(db, &sql, now, batch).await?;
     }
     Ok(total)
+}
+
+/// Runs a `DELETE` taking (a time, a batch size) until it deletes less than a batch.
+async fn delete_in_batches(db: &Db, sql: &str, at: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(sql)
+            .bind(at)
+            .bind(batch)
+            .execute(db)
+            .await?
+            .rows_affected();
+        total += n;
+        if n < batch as u64 {
+            return Ok(total);
+        }
+    }
 }
