@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod registration;
 pub mod signup;
 
+use rp_shared::error::ErrorCode;
 use std::time::Instant;
 
 use axum::Router;
@@ -153,6 +154,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .split_for_parts();
     let mut openapi = public_doc;
     openapi.merge(private_doc);
+    document_common_errors(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let public = public.route(
         "/openapi.json",
@@ -164,14 +166,89 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
     (public, private)
 }
 
+/// Adds the answers every operation of a kind can give, so the document lists every
+/// status the server returns: 400/413/415 wherever there is a JSON body (malformed,
+/// too large, not JSON), 429 on the rate-limited browser API, and 503 wherever a
+/// database (or Cognito) is behind the answer. All in the one error shape, whose `code`
+/// is one of `ErrorCode`.
+fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    // Answers without touching the database (the usernameless options are sealed).
+    let stateless = ["/healthz", "/metrics", "/v1/authentication/options"];
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description));
+            };
+            if operation.request_body.is_some() {
+                add(
+                    "400",
+                    "Malformed JSON (`MALFORMED_JSON`), a body that does not match the schema (`INVALID_REQUEST`) or a control character in text (`INVALID_TEXT`)",
+                );
+                add(
+                    "413",
+                    "The body is larger than 64 KiB (`PAYLOAD_TOO_LARGE`)",
+                );
+                add(
+                    "415",
+                    "The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)",
+                );
+            }
+            if path.contains('{') || path.contains("/admin/") {
+                add(
+                    "400",
+                    "A malformed path or query parameter (`INVALID_PATH`, `INVALID_CREDENTIAL_ID`, `INVALID_TEXT`)",
+                );
+            }
+            if path.starts_with("/v1/") {
+                add(
+                    "429",
+                    "Too many requests from this client (`RATE_LIMITED`, with `Retry-After`)",
+                );
+            }
+            if !stateless.contains(&path.as_str()) {
+                add(
+                    "503",
+                    "Postgres (or Cognito) is unavailable (`UNAVAILABLE`, with `Retry-After`)",
+                );
+            }
+        }
+    }
+}
+
 /// The layers every router gets: latency, 404s in the API's shape, body limit, CORS,
 /// client IP, request ids and tracing.
 fn finish(router: Router<AppState>, state: &AppState) -> Router {
     router
         .route_layer(middleware::from_fn(record_latency))
-        .fallback(|| async { ApiError::not_found("NOT_FOUND", "No such endpoint.") })
+        .fallback(|| async { ApiError::not_found(ErrorCode::NotFound, "No such endpoint.") })
         .method_not_allowed_fallback(|| async {
-            ApiError::not_found("METHOD_NOT_ALLOWED", "This endpoint does not accept that method.")
+            ApiError::not_found(ErrorCode::MethodNotAllowed, "This endpoint does not accept that method.")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Outermost of the app's own layers, so preflights and every error carry CORS headers.

@@ -14,19 +14,105 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
-    /// Stable error code, e.g. `CEREMONY_EXPIRED`. Clients branch on this.
+    /// Stable error code, one of [`ErrorCode`], e.g. `CEREMONY_EXPIRED`. Clients branch
+    /// on this. (A string, so a client built against an older list still parses a newer
+    /// code.)
+    #[cfg_attr(feature = "openapi", schema(value_type = ErrorCode))]
     pub code: String,
     /// Human-readable explanation. Never contains secrets or internal detail.
     pub message: String,
 }
 
 impl ErrorBody {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             error: ErrorDetail {
-                code: code.into(),
+                code: code.as_str().to_owned(),
                 message: message.into(),
             },
+        }
+    }
+}
+
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal: $doc:literal,)*) => {
+        /// Every error code the server answers with: the one list the code, the OpenAPI
+        /// document and clients share.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum ErrorCode {
+            $(
+                #[doc = $doc]
+                $variant,
+            )*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedJson => "MALFORMED_JSON": "The body is not valid JSON.",
+    InvalidRequest => "INVALID_REQUEST": "The body, path or query does not match the schema.",
+    InvalidText => "INVALID_TEXT": "A text input holds a control character.",
+    InvalidPath => "INVALID_PATH": "A path parameter is malformed.",
+    InvalidNickname => "INVALID_NICKNAME": "A passkey nickname is too long or holds control characters.",
+    InvalidEmail => "INVALID_EMAIL": "Not a valid email address.",
+    InvalidCredentialId => "INVALID_CREDENTIAL_ID": "A credential id is not base64url.",
+    InvalidCursor => "INVALID_CURSOR": "An audit-log cursor this server did not issue.",
+    MalformedCredential => "MALFORMED_CREDENTIAL": "The WebAuthn response could not be decoded.",
+    Unauthenticated => "UNAUTHENTICATED": "A token is missing or not valid.",
+    ReauthRequired => "REAUTH_REQUIRED": "Adding or deleting a passkey needs a recent sign-in.",
+    SessionRevoked => "SESSION_REVOKED": "The session was ended by an account reset.",
+    NotFound => "NOT_FOUND": "No such endpoint.",
+    MethodNotAllowed => "METHOD_NOT_ALLOWED": "The endpoint does not accept this method.",
+    CredentialNotFound => "CREDENTIAL_NOT_FOUND": "No such passkey (or not the caller's).",
+    UserNotFound => "USER_NOT_FOUND": "No such user.",
+    EnrolmentTokenNotFound => "ENROLMENT_TOKEN_NOT_FOUND": "No such enrolment token.",
+    SignupDisabled => "SIGNUP_DISABLED": "Passkey-first sign-up is off.",
+    AdminApiDisabled => "ADMIN_API_DISABLED": "The admin API is off (no RP_ADMIN_TOKEN).",
+    CredentialExists => "CREDENTIAL_EXISTS": "The passkey is already registered.",
+    EmailTaken => "EMAIL_TAKEN": "An account with this email exists.",
+    CeremonyNotFound => "CEREMONY_NOT_FOUND": "The ceremony does not exist or was used.",
+    CeremonyExpired => "CEREMONY_EXPIRED": "The ceremony expired.",
+    PayloadTooLarge => "PAYLOAD_TOO_LARGE": "The body is too large.",
+    UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE": "The body is not application/json.",
+    VerificationFailed => "VERIFICATION_FAILED": "The WebAuthn response did not verify.",
+    UnknownCredential => "UNKNOWN_CREDENTIAL": "The passkey is not registered.",
+    CredentialRevoked => "CREDENTIAL_REVOKED": "The passkey was removed from the account.",
+    UserHandleMismatch => "USER_HANDLE_MISMATCH": "The passkey's user handle does not name its owner.",
+    CounterRegression => "COUNTER_REGRESSION": "The signature counter went backwards.",
+    OriginNotAllowed => "ORIGIN_NOT_ALLOWED": "The response came from an origin not allowed.",
+    UserVerificationRequired => "USER_VERIFICATION_REQUIRED": "User verification (PIN or biometrics) is required.",
+    BackupFlagsInconsistent => "BACKUP_FLAGS_INCONSISTENT": "The backup flags contradict the registered passkey.",
+    RateLimited => "RATE_LIMITED": "Too many requests; see Retry-After.",
+    Unavailable => "UNAVAILABLE": "A dependency (Postgres, Cognito) is unavailable; see Retry-After.",
+    JwksUnavailable => "JWKS_UNAVAILABLE": "The user pool's signing keys cannot be fetched; see Retry-After.",
+    Internal => "INTERNAL": "A bug; details are in the server log.",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_names_and_are_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{} twice", code.as_str());
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::Value::String(code.as_str().to_owned()))
+            );
         }
     }
 }

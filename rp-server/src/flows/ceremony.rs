@@ -2,6 +2,7 @@
 //! classifying WebAuthn failures.
 
 use chrono::{DateTime, Duration, Utc};
+use rp_shared::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -122,7 +123,7 @@ pub struct Rejection {
     /// Metric label.
     pub reason: &'static str,
     /// API error code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: &'static str,
 }
 
@@ -151,18 +152,18 @@ pub fn rejection(kind: CeremonyKind, e: &WebauthnError) -> Rejection {
         return Rejection {
             malformed,
             reason: "malformed",
-            code: "MALFORMED_CREDENTIAL",
+            code: ErrorCode::MalformedCredential,
             message: "The WebAuthn response could not be decoded.",
         };
     }
     let (reason, message) = crate::passkeys::classify(e);
     let code = match reason {
-        "counter_regression" => "COUNTER_REGRESSION",
-        "origin" => "ORIGIN_NOT_ALLOWED",
-        "user_verification" => "USER_VERIFICATION_REQUIRED",
-        "backup_flags" => "BACKUP_FLAGS_INCONSISTENT",
-        "unknown_credential" => "UNKNOWN_CREDENTIAL",
-        _ => "VERIFICATION_FAILED",
+        "counter_regression" => ErrorCode::CounterRegression,
+        "origin" => ErrorCode::OriginNotAllowed,
+        "user_verification" => ErrorCode::UserVerificationRequired,
+        "backup_flags" => ErrorCode::BackupFlagsInconsistent,
+        "unknown_credential" => ErrorCode::UnknownCredential,
+        _ => ErrorCode::VerificationFailed,
     };
     Rejection {
         malformed,

@@ -162,7 +162,7 @@ async fn finish(
                 let mut event = Event::new(Actor::Anonymous, Action::AuthenticationFailed)
                     .client(client)
                     .details(
-                        serde_json::json!({ "code": "VERIFICATION_FAILED", "reason": reason }),
+                        serde_json::json!({ "code": rp_shared::error::ErrorCode::VerificationFailed.as_str(), "reason": reason }),
                     );
                 if !sub.is_empty() {
                     event = event.cognito_sub(sub);
@@ -317,7 +317,7 @@ async fn answer(
             crate::audit::record(
                 &state.db,
                 now,
-                failed_event(&stored, &user.cognito_sub, client, rejection.code),
+                failed_event(&stored, &user.cognito_sub, client, rejection.code.as_str()),
             )
             .await?;
             Err(SignInError::Rejected(rejection))

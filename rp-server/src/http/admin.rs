@@ -7,6 +7,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use rp_shared::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -25,16 +26,17 @@ impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::UserNotFound => ApiError::not_found(
-                "USER_NOT_FOUND",
+                ErrorCode::UserNotFound,
                 "No such user (rp-server knows users once they start a registration).",
             ),
             AdminError::CredentialNotFound => {
-                ApiError::not_found("CREDENTIAL_NOT_FOUND", "No such credential.")
+                ApiError::not_found(ErrorCode::CredentialNotFound, "No such credential.")
             }
-            AdminError::TokenNotFound => {
-                ApiError::not_found("ENROLMENT_TOKEN_NOT_FOUND", "No such enrolment token.")
-            }
-            AdminError::Invalid(m) => ApiError::bad_request("INVALID_REQUEST", m),
+            AdminError::TokenNotFound => ApiError::not_found(
+                ErrorCode::EnrolmentTokenNotFound,
+                "No such enrolment token.",
+            ),
+            AdminError::Invalid(m) => ApiError::bad_request(ErrorCode::InvalidRequest, m),
             AdminError::Db(e) => e.into(),
         }
     }
@@ -51,7 +53,7 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(expected) = &state.config.admin_token else {
             return Err(ApiError::not_found(
-                "ADMIN_API_DISABLED",
+                ErrorCode::AdminApiDisabled,
                 "The admin API is off (RP_ADMIN_TOKEN is not set).",
             ));
         };
@@ -110,7 +112,7 @@ pub async fn user(
         (None, Some(u)) => UserRef::Username(u),
         _ => {
             return Err(ApiError::bad_request(
-                "INVALID_REQUEST",
+                ErrorCode::InvalidRequest,
                 "Give exactly one of `sub` or `username`.",
             ));
         }
@@ -148,7 +150,7 @@ pub struct Reason {
 fn reason(r: &Reason) -> Result<Option<&str>, ApiError> {
     match r.reason.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) if s.chars().count() > 500 => Err(ApiError::bad_request(
-            "INVALID_REQUEST",
+            ErrorCode::InvalidRequest,
             "A reason has at most 500 characters.",
         )),
         other => Ok(other),
@@ -336,7 +338,7 @@ pub async fn audit_events(
     };
     Ok(Json(admin::audit_log(&state.db, &filter).await.map_err(
         |e| match e {
-            AdminError::Invalid(m) => ApiError::bad_request("INVALID_CURSOR", m),
+            AdminError::Invalid(m) => ApiError::bad_request(ErrorCode::InvalidCursor, m),
             other => other.into(),
         },
     )?))

@@ -2,6 +2,7 @@
 //! one-time nonce that the browser hands to Cognito as the custom challenge answer.
 
 use axum::extract::State;
+use rp_shared::error::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use webauthn_rs_core::proto::PublicKeyCredential;
@@ -60,15 +61,21 @@ impl From<SignInError> for ApiError {
         let message = e.to_string();
         match e {
             SignInError::Ceremony(e) => e.into(),
-            SignInError::UnknownCredential => ApiError::verification("UNKNOWN_CREDENTIAL", message),
-            SignInError::CredentialRevoked => ApiError::verification("CREDENTIAL_REVOKED", message),
+            SignInError::UnknownCredential => {
+                ApiError::verification(ErrorCode::UnknownCredential, message)
+            }
+            SignInError::CredentialRevoked => {
+                ApiError::verification(ErrorCode::CredentialRevoked, message)
+            }
             SignInError::UserHandleMismatch => {
-                ApiError::verification("USER_HANDLE_MISMATCH", message)
+                ApiError::verification(ErrorCode::UserHandleMismatch, message)
             }
             SignInError::Rejected(r) => r.into(),
-            SignInError::CounterRegression => ApiError::verification("COUNTER_REGRESSION", message),
+            SignInError::CounterRegression => {
+                ApiError::verification(ErrorCode::CounterRegression, message)
+            }
             SignInError::ChallengeNotAnswered(_) => {
-                ApiError::verification("VERIFICATION_FAILED", message)
+                ApiError::verification(ErrorCode::VerificationFailed, message)
             }
             SignInError::Db(e) => e.into(),
             SignInError::Internal(e) => ApiError::Internal(e),

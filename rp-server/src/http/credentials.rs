@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use rp_shared::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -75,10 +76,14 @@ impl From<CredentialError> for ApiError {
         let message = e.to_string();
         match e {
             CredentialError::InvalidNickname(_) => {
-                ApiError::bad_request("INVALID_NICKNAME", message)
+                ApiError::bad_request(ErrorCode::InvalidNickname, message)
             }
-            CredentialError::InvalidId => ApiError::bad_request("INVALID_CREDENTIAL_ID", message),
-            CredentialError::NotFound => ApiError::not_found("CREDENTIAL_NOT_FOUND", message),
+            CredentialError::InvalidId => {
+                ApiError::bad_request(ErrorCode::InvalidCredentialId, message)
+            }
+            CredentialError::NotFound => {
+                ApiError::not_found(ErrorCode::CredentialNotFound, message)
+            }
             CredentialError::ReauthRequired(e) => e.into(),
             CredentialError::Db(e) => e.into(),
         }

@@ -3,32 +3,32 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rp_shared::error::ErrorBody;
+use rp_shared::error::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{0}")]
     Unauthorized(&'static str),
     /// 401 with its own code, for clients that react to it (e.g. `REAUTH_REQUIRED`).
     #[error("{message}")]
     UnauthorizedCode {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
     },
     #[error("{message}")]
-    NotFound { code: &'static str, message: String },
+    NotFound { code: ErrorCode, message: String },
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     #[error("{message}")]
-    Gone { code: &'static str, message: String },
+    Gone { code: ErrorCode, message: String },
     #[error("{message}")]
     PayloadTooLarge { message: String },
     #[error("{message}")]
     UnsupportedMediaType { message: String },
     #[error("{message}")]
-    VerificationFailed { code: &'static str, message: String },
+    VerificationFailed { code: ErrorCode, message: String },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     #[error("service unavailable")]
@@ -36,7 +36,7 @@ pub enum ApiError {
     /// 503 naming what is unavailable (e.g. `JWKS_UNAVAILABLE`), with `Retry-After`.
     #[error("{message}")]
     DependencyUnavailable {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
         #[source]
         error: anyhow::Error,
@@ -46,31 +46,31 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
         }
     }
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::NotFound {
             code,
             message: message.into(),
         }
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
         }
     }
-    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn gone(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Gone {
             code,
             message: message.into(),
         }
     }
-    pub fn verification(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn verification(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::VerificationFailed {
             code,
             message: message.into(),
@@ -99,7 +99,7 @@ impl ApiError {
     }
 
     /// The stable code clients branch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::BadRequest { code, .. }
             | Self::NotFound { code, .. }
@@ -107,13 +107,13 @@ impl ApiError {
             | Self::Gone { code, .. }
             | Self::VerificationFailed { code, .. }
             | Self::UnauthorizedCode { code, .. }
-            | Self::DependencyUnavailable { code, .. } => code,
-            Self::Unauthorized(_) => "UNAUTHENTICATED",
-            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
-            Self::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Unavailable(_) => "UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL",
+            | Self::DependencyUnavailable { code, .. } => *code,
+            Self::Unauthorized(_) => ErrorCode::Unauthenticated,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -121,7 +121,7 @@ impl ApiError {
 impl From<crate::flows::credentials::ReauthRequired> for ApiError {
     fn from(_: crate::flows::credentials::ReauthRequired) -> Self {
         Self::UnauthorizedCode {
-            code: "REAUTH_REQUIRED",
+            code: ErrorCode::ReauthRequired,
             message: "Sign in again to change your passkeys.",
         }
     }
@@ -131,8 +131,8 @@ impl From<crate::flows::ceremony::CeremonyError> for ApiError {
     fn from(e: crate::flows::ceremony::CeremonyError) -> Self {
         use crate::flows::ceremony::CeremonyError;
         let code = match e {
-            CeremonyError::NotFound => "CEREMONY_NOT_FOUND",
-            CeremonyError::Expired => "CEREMONY_EXPIRED",
+            CeremonyError::NotFound => ErrorCode::CeremonyNotFound,
+            CeremonyError::Expired => ErrorCode::CeremonyExpired,
         };
         Self::gone(code, e.to_string())
     }

@@ -1,5 +1,6 @@
 //! Extractors whose rejections use the API's error shape.
 
+use rp_shared::error::ErrorCode;
 use std::net::IpAddr;
 
 use axum::extract::rejection::PathRejection;
@@ -38,7 +39,10 @@ where
                         message: "The request body is too large.".to_owned(),
                     }
                 } else {
-                    ApiError::bad_request("INVALID_REQUEST", "The request body could not be read.")
+                    ApiError::bad_request(
+                        ErrorCode::InvalidRequest,
+                        "The request body could not be read.",
+                    )
                 }
             })?;
         if has_escaped_control(&body) {
@@ -48,11 +52,14 @@ where
             if e.is_data() {
                 // serde's message names the field and the expected type; it never echoes values back.
                 ApiError::bad_request(
-                    "INVALID_REQUEST",
+                    ErrorCode::InvalidRequest,
                     format!("The request body does not match the schema: {e}"),
                 )
             } else {
-                ApiError::bad_request("MALFORMED_JSON", "The request body is not valid JSON.")
+                ApiError::bad_request(
+                    ErrorCode::MalformedJson,
+                    "The request body is not valid JSON.",
+                )
             }
         })
     }
@@ -71,7 +78,7 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
 
 fn invalid_text() -> ApiError {
     ApiError::bad_request(
-        "INVALID_TEXT",
+        ErrorCode::InvalidText,
         "Text in a request may not contain NUL or other control characters.",
     )
 }
@@ -124,9 +131,12 @@ where
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(e @ PathRejection::FailedToDeserializePathParams(_)) => {
-                Err(ApiError::bad_request("INVALID_PATH", e.body_text()))
+                Err(ApiError::bad_request(ErrorCode::InvalidPath, e.body_text()))
             }
-            Err(_) => Err(ApiError::bad_request("INVALID_PATH", "Invalid path.")),
+            Err(_) => Err(ApiError::bad_request(
+                ErrorCode::InvalidPath,
+                "Invalid path.",
+            )),
         }
     }
 }
@@ -148,7 +158,7 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e| ApiError::bad_request("INVALID_REQUEST", e.body_text()))
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRequest, e.body_text()))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use rp_shared::error::ErrorCode;
 
 use super::error::ApiError;
 use crate::AppState;
@@ -22,14 +23,14 @@ impl FromRequestParts<AppState> for SignedIn {
                 Ok(()) => Ok(Self(user)),
                 Err(crate::flows::session::SessionError::Revoked) => {
                     Err(ApiError::UnauthorizedCode {
-                        code: "SESSION_REVOKED",
+                        code: ErrorCode::SessionRevoked,
                         message: "This session has been ended; sign in again.",
                     })
                 }
                 Err(crate::flows::session::SessionError::Db(e)) => Err(e.into()),
             },
             Err(TokenError::Jwks(e)) => Err(ApiError::DependencyUnavailable {
-                code: "JWKS_UNAVAILABLE",
+                code: ErrorCode::JwksUnavailable,
                 message: "The user pool's signing keys cannot be fetched right now; try again shortly.",
                 error: anyhow::anyhow!("JWKS fetch failed: {e}"),
             }),

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use rp_shared::error::ErrorBody;
+use rp_shared::error::ErrorCode;
 use rp_shared::internal::{ChallengeRequest, ChallengeResponse, RedeemRequest, RedeemResponse};
 
 use super::error::ApiError;
@@ -43,7 +44,7 @@ impl From<ChallengeError> for ApiError {
     fn from(e: ChallengeError) -> Self {
         match e {
             ChallengeError::MissingUsername => {
-                ApiError::bad_request("INVALID_REQUEST", e.to_string())
+                ApiError::bad_request(ErrorCode::InvalidRequest, e.to_string())
             }
             ChallengeError::Db(e) => e.into(),
             ChallengeError::Internal(e) => ApiError::Internal(e),

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use rp_shared::error::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -81,10 +82,12 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::ReauthRequired(e) => e.into(),
             RegistrationError::Ceremony(e) => e.into(),
             RegistrationError::InvalidNickname(_) => {
-                ApiError::bad_request("INVALID_NICKNAME", message)
+                ApiError::bad_request(ErrorCode::InvalidNickname, message)
             }
             RegistrationError::Rejected(r) => r.into(),
-            RegistrationError::Duplicate => ApiError::conflict("CREDENTIAL_EXISTS", message),
+            RegistrationError::Duplicate => {
+                ApiError::conflict(ErrorCode::CredentialExists, message)
+            }
             RegistrationError::EnrolmentTokenInvalid => ApiError::Unauthorized(
                 "The enrolment token is not valid (unknown, used, revoked or expired).",
             ),

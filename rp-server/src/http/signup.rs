@@ -1,6 +1,7 @@
 //! Passkey-first sign-up ([`crate::flows::signup`]); on when `RP_SIGNUP_ENABLED=true`.
 
 use axum::extract::State;
+use rp_shared::error::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -64,12 +65,12 @@ impl From<SignUpError> for ApiError {
     fn from(e: SignUpError) -> Self {
         let message = e.to_string();
         match e {
-            SignUpError::Disabled => ApiError::not_found("SIGNUP_DISABLED", message),
-            SignUpError::InvalidEmail => ApiError::bad_request("INVALID_EMAIL", message),
-            SignUpError::EmailTaken => ApiError::conflict("EMAIL_TAKEN", message),
+            SignUpError::Disabled => ApiError::not_found(ErrorCode::SignupDisabled, message),
+            SignUpError::InvalidEmail => ApiError::bad_request(ErrorCode::InvalidEmail, message),
+            SignUpError::EmailTaken => ApiError::conflict(ErrorCode::EmailTaken, message),
             SignUpError::Ceremony(e) => e.into(),
             SignUpError::Rejected(r) => r.into(),
-            SignUpError::Duplicate => ApiError::conflict("CREDENTIAL_EXISTS", message),
+            SignUpError::Duplicate => ApiError::conflict(ErrorCode::CredentialExists, message),
             SignUpError::Cognito(e) => ApiError::Unavailable(anyhow::Error::new(e)),
             SignUpError::Db(e) => e.into(),
             SignUpError::Internal(e) => ApiError::Internal(e),

@@ -380,3 +380,52 @@ async fn shutdown_ends_within_the_grace_period_despite_a_stalled_client() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     drop(stalled);
 }
+
+/// The document lists every status the server answers with and the one list of error
+/// codes, so clients can rely on them.
+#[tokio::test]
+async fn the_openapi_document_lists_every_status_and_error_code() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json", None).await.expect(200);
+    let stateless = ["/healthz", "/metrics", "/v1/authentication/options"];
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let has = |status: &str| op["responses"].get(status).is_some();
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(has(status), "{method} {path} lacks {status}");
+                }
+            }
+            if !stateless.contains(&path.as_str()) {
+                assert!(has("503"), "{method} {path} lacks 503");
+            }
+            if path.starts_with("/v1/") {
+                assert!(has("429"), "{method} {path} lacks 429");
+            }
+        }
+    }
+    assert!(operations > 20);
+    assert!(
+        doc["paths"]["/v1/credentials/{id}"]["delete"]["responses"]
+            .get("400")
+            .is_some()
+    );
+    let listed: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in rp_shared::error::ErrorCode::ALL {
+        assert!(
+            listed.contains(&code.as_str()),
+            "{} not listed",
+            code.as_str()
+        );
+    }
+}
