@@ -202,6 +202,24 @@ pub struct ServeArgs {
     )]
     pub reauth_max_age_secs: u64,
 
+    /// Most client connections served at once; past it, new connections wait to be accepted (so the process never runs out of file descriptors and always answers /healthz).
+    #[arg(
+        long,
+        env = "RP_MAX_CONNECTIONS",
+        value_name = "RP_MAX_CONNECTIONS",
+        default_value_t = DEFAULT_MAX_CONNECTIONS
+    )]
+    pub max_connections: usize,
+
+    /// Seconds a client may take to send a request's headers, and may keep an idle connection open; then the connection is closed.
+    #[arg(
+        long,
+        env = "RP_HEADER_READ_TIMEOUT_SECS",
+        value_name = "RP_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS
+    )]
+    pub header_read_timeout_secs: u64,
+
     /// Seconds in-flight requests may take to finish after SIGTERM before the process exits anyway (keep it inside the orchestrator's stop timeout; ECS gives 30 s).
     #[arg(
         long,
@@ -309,6 +327,10 @@ pub struct Config {
     pub jwks_min_refresh: Duration,
     /// How long in-flight requests may drain after the shutdown signal.
     pub shutdown_grace: Duration,
+    /// Most connections served at once (per listener).
+    pub max_connections: usize,
+    /// How long a client may take to send headers, or idle between requests.
+    pub header_read_timeout: Duration,
     /// How recent a sign-in must be to add or delete a passkey; `None` turns the check off.
     pub reauth_max_age: Option<Duration>,
     /// How long audit events are kept; `None` keeps them forever.
@@ -359,6 +381,8 @@ impl Config {
             rate_limit_per_min: DEFAULT_RATE_LIMIT_PER_MIN,
             jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
             shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             reauth_max_age: Some(Duration::from_secs(DEFAULT_REAUTH_MAX_AGE_SECS)),
             audit_retention: retention(DEFAULT_AUDIT_RETENTION_DAYS),
             trusted_proxies: Vec::new(),
@@ -379,6 +403,8 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
 pub const DEFAULT_REAUTH_MAX_AGE_SECS: u64 = 900;
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 750;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
 
 fn retention(days: u32) -> Option<Duration> {
@@ -485,6 +511,15 @@ impl TryFrom<ServeArgs> for Config {
             }
             (true, Some(id)) => Some(id.clone()),
         };
+        if !(1..=100_000).contains(&args.max_connections) {
+            return Err(bad("RP_MAX_CONNECTIONS", "must be between 1 and 100000"));
+        }
+        if !(1..=600).contains(&args.header_read_timeout_secs) {
+            return Err(bad(
+                "RP_HEADER_READ_TIMEOUT_SECS",
+                "must be between 1 and 600",
+            ));
+        }
         if !(1..=300).contains(&args.shutdown_grace_secs) {
             return Err(bad("RP_SHUTDOWN_GRACE_SECS", "must be between 1 and 300"));
         }
@@ -537,6 +572,8 @@ impl TryFrom<ServeArgs> for Config {
             rate_limit_per_min: args.rate_limit_per_min,
             jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+            max_connections: args.max_connections,
+            header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
             reauth_max_age: (args.reauth_max_age_secs > 0)
                 .then(|| Duration::from_secs(args.reauth_max_age_secs)),
             audit_retention: retention(args.audit_retention_days),

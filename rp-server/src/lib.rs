@@ -85,18 +85,80 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Serves `router` on `listener` until `shutdown`: at most `config.max_connections`
+/// connections at once (more wait to be accepted, so descriptors never run out), each
+/// closed when a client takes longer than `config.header_read_timeout` to send headers
+/// or stays idle that long; on shutdown the listener closes and open connections finish
+/// their requests (the caller bounds that with the grace period).
 async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    config: &config::Config,
 ) -> anyhow::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(config.header_read_timeout));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.context("connection permits closed")?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // E.g. out of descriptors: wait rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = router
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let first_byte_within = config.header_read_timeout;
+        tokio::spawn(async move {
+            // A connection that sends nothing at all is closed too (hyper's header timer
+            // starts with the first byte).
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(first_byte_within, stream.peek(&mut first)).await,
+                Ok(Ok(n)) if n > 0
+            ) {
+                drop(permit);
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            let _ = watcher.watch(connection).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 pub struct Application {
@@ -235,18 +297,21 @@ impl Application {
         let serving = async {
             match self.internal {
                 None => {
+                    let config = self.state.config.clone();
                     serve(
                         self.listener,
                         http::app(self.state),
                         on_stop(stopped.clone()),
+                        &config,
                     )
                     .await
                 }
                 Some(internal) => {
+                    let config = self.state.config.clone();
                     let (public, private) = http::apps(self.state);
                     let (a, b) = tokio::join!(
-                        serve(self.listener, public, on_stop(stopped.clone())),
-                        serve(internal, private, on_stop(stopped.clone())),
+                        serve(self.listener, public, on_stop(stopped.clone()), &config),
+                        serve(internal, private, on_stop(stopped.clone()), &config),
                     );
                     a.and(b)
                 }

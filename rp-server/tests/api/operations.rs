@@ -429,3 +429,60 @@ async fn the_openapi_document_lists_every_status_and_error_code() {
         );
     }
 }
+
+/// Slow or idle clients cannot hold connections: one that does not finish its headers,
+/// or idles, is closed after RP_HEADER_READ_TIMEOUT_SECS; and at most
+/// RP_MAX_CONNECTIONS are served at once, so the process cannot run out of descriptors
+/// (a request waits for a slot instead, and gets it once the idle ones are closed).
+#[tokio::test]
+async fn slow_and_idle_clients_are_closed_and_connections_are_bounded() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn_with(|c| {
+        c.header_read_timeout = std::time::Duration::from_secs(1);
+        c.max_connections = 2;
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    // Half the headers, then nothing: closed after about a second.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "a slow client kept its connection");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+
+    // Two idle connections take both slots; a request waits, then gets through once
+    // they are closed.
+    let idle: Vec<tokio::net::TcpStream> =
+        futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(addr.clone())))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reqwest::Client::new().get(app.url("/healthz")).send(),
+    )
+    .await;
+    let r = r.expect("no answer within 10 s");
+    assert_eq!(
+        r.map(|r| r.status().as_u16()).map_err(|e| format!("{e:?}")),
+        Ok(200)
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "served beyond the bound: {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
