@@ -98,7 +98,6 @@ async fn serve(
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
 
     let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -129,9 +128,17 @@ async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = router
-            .clone()
-            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        // Each request learns its peer (the rate limiter and audit log read it); the
+        // router itself is shared, not rebuilt per connection.
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let mut router = router.clone();
+                async move { tower_service::Service::call(&mut router, req).await }
+            });
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let first_byte_within = config.header_read_timeout;
@@ -147,10 +154,7 @@ async fn serve(
                 return;
             }
             let connection = builder
-                .serve_connection_with_upgrades(
-                    TokioIo::new(stream),
-                    TowerToHyperService::new(service),
-                )
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
             let _ = watcher.watch(connection).await;
             drop(permit);
