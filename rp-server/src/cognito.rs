@@ -94,13 +94,7 @@ impl CognitoAdmin {
                     .user_create_date()
                     .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
                 username: u.username().unwrap_or_default().to_owned(),
-                sub: u
-                    .attributes()
-                    .iter()
-                    .find(|a| a.name() == "sub")
-                    .and_then(|a| a.value())
-                    .unwrap_or_default()
-                    .to_owned(),
+                sub: sub_of(u.attributes()),
             })
             .collect())
     }
@@ -139,13 +133,7 @@ impl CognitoAdmin {
             detail: "no user in the answer".to_owned(),
         })?;
         let username = user.username().unwrap_or_default().to_owned();
-        let sub = user
-            .attributes()
-            .iter()
-            .find(|a| a.name() == "sub")
-            .and_then(|a| a.value())
-            .unwrap_or_default()
-            .to_owned();
+        let sub = sub_of(user.attributes());
         let created = CreatedUser { username, sub };
         if created.username.is_empty() || created.sub.is_empty() {
             self.delete_user(&created.username).await;
@@ -218,6 +206,16 @@ impl CognitoAdmin {
             }
         }
     }
+}
+
+/// The `sub` attribute among a user's attributes ("" when absent).
+fn sub_of(attributes: &[AttributeType]) -> String {
+    attributes
+        .iter()
+        .find(|a| a.name() == "sub")
+        .and_then(|a| a.value())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// 64 random base64url characters plus one of each class most password policies ask for.
