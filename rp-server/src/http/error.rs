@@ -76,9 +76,6 @@ impl ApiError {
             message: message.into(),
         }
     }
-    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(e.into())
-    }
 
     pub fn status(&self) -> StatusCode {
         match self {
