@@ -459,6 +459,24 @@ async fn slow_and_idle_clients_are_closed_and_connections_are_bounded() {
     assert!(read.is_ok(), "a slow client kept its connection");
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
 
+    // A kept-alive connection that idles after its answer: closed after about a second.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = kept.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        kept.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(read.is_ok(), "an idle kept-alive connection stayed open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+
     // Two idle connections take both slots; a request waits, then gets through once
     // they are closed.
     let idle: Vec<tokio::net::TcpStream> =

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Asserts what deploy/template.yaml exposes to the internet.
+
+rp-server serves /internal/*, /admin/* and /metrics only on RP_INTERNAL_LISTEN_ADDR.
+This check reads the template (with cfn-lint's parser, which understands the
+intrinsic functions) and fails unless:
+
+- rp-server's container sets RP_INTERNAL_LISTEN_ADDR to a port other than
+  RP_LISTEN_ADDR's;
+- every internet-facing load balancer forwards only to rp-server's public port, and
+  its listeners answer the private paths themselves (a fixed response) before any
+  forward;
+- no security group admits the internet (0.0.0.0/0, ::/0) except an internet-facing
+  load balancer's, and only on 80/443; rp-server's tasks admit no address range at
+  all, and admit the internal port only from security groups of internal load
+  balancers;
+- the function that calls rp-server (RP_SERVER_URL) runs in the VPC;
+- rp-server keeps idle connections open longer than every load balancer does
+  (otherwise a balancer reuses a connection rp-server is closing: a 502).
+
+`--self-test` breaks the template in each of those ways and checks that every break
+is caught, so the check itself cannot silently pass.
+"""
+import copy
+import fnmatch
+import sys
+
+from cfnlint.decode import decode
+
+PRIVATE_PATHS = ["/internal/v1/redeem", "/admin/v1/stats", "/metrics"]
+OPEN = {"0.0.0.0/0", "::/0"}
+
+
+def ref(value):
+    """The logical id a Ref or GetAtt names, or None."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            return att[0] if isinstance(att, list) else str(att).split(".")[0]
+    return None
+
+
+def of_type(resources, kind):
+    return {k: v for k, v in resources.items() if v.get("Type") == kind}
+
+
+def port_of(addr):
+    return int(str(addr).rsplit(":", 1)[1])
+
+
+def problems_of(template):
+    problems = []
+    res = template.get("Resources", {})
+
+    # rp-server's ports and timeouts, from its container definition.
+    env = {}
+    for td in of_type(res, "AWS::ECS::TaskDefinition").values():
+        for c in td["Properties"].get("ContainerDefinitions", []):
+            for e in c.get("Environment", []):
+                env[e["Name"]] = e.get("Value")
+    if "RP_LISTEN_ADDR" not in env:
+        return ["rp-server's container does not set RP_LISTEN_ADDR"]
+    public_port = port_of(env["RP_LISTEN_ADDR"])
+    internal_port = None
+    if "RP_INTERNAL_LISTEN_ADDR" not in env:
+        problems.append("rp-server's container does not set RP_INTERNAL_LISTEN_ADDR: /internal/*, /admin/* and /metrics share the public port")
+    else:
+        internal_port = port_of(env["RP_INTERNAL_LISTEN_ADDR"])
+        if internal_port == public_port:
+            problems.append("RP_INTERNAL_LISTEN_ADDR uses the public port")
+    idle_secs = int(env.get("RP_HEADER_READ_TIMEOUT_SECS", 10))
+
+    # Which container port each target group reaches (from the ECS service).
+    tg_port = {k: v["Properties"].get("Port") for k, v in of_type(res, "AWS::ElasticLoadBalancingV2::TargetGroup").items()}
+    service_sgs = set()
+    for svc in of_type(res, "AWS::ECS::Service").values():
+        p = svc["Properties"]
+        for lb in p.get("LoadBalancers", []):
+            tg_port[ref(lb["TargetGroupArn"])] = lb["ContainerPort"]
+        for sg in p.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {}).get("SecurityGroups", []):
+            service_sgs.add(ref(sg))
+
+    # Load balancers, their security groups, listeners and rules.
+    lbs = of_type(res, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    public_lbs = {k for k, v in lbs.items() if v["Properties"].get("Scheme", "internet-facing") == "internet-facing"}
+    sg_lbs = {}
+    for k, v in lbs.items():
+        for sg in v["Properties"].get("SecurityGroups", []):
+            sg_lbs.setdefault(ref(sg), set()).add(k)
+        attrs = {a["Key"]: a["Value"] for a in v["Properties"].get("LoadBalancerAttributes", [])}
+        lb_idle = int(attrs.get("idle_timeout.timeout_seconds", 60))
+        if idle_secs <= lb_idle:
+            problems.append(f"RP_HEADER_READ_TIMEOUT_SECS ({idle_secs}) is not above {k}'s idle timeout ({lb_idle})")
+
+    listeners = of_type(res, "AWS::ElasticLoadBalancingV2::Listener")
+    rules = of_type(res, "AWS::ElasticLoadBalancingV2::ListenerRule")
+
+    def forwards(actions):
+        for a in actions:
+            if a.get("Type") == "forward":
+                if "TargetGroupArn" in a:
+                    yield ref(a["TargetGroupArn"])
+                for tg in a.get("ForwardConfig", {}).get("TargetGroups", []):
+                    yield ref(tg["TargetGroupArn"])
+
+    for lk, listener in listeners.items():
+        lp = listener["Properties"]
+        if ref(lp["LoadBalancerArn"]) not in public_lbs:
+            continue
+        own_rules = sorted(
+            (r["Properties"] for r in rules.values() if ref(r["Properties"]["ListenerArn"]) == lk),
+            key=lambda r: int(r["Priority"]),
+        )
+        for tg in list(forwards(lp.get("DefaultActions", []))) + [tg for r in own_rules for tg in forwards(r["Actions"])]:
+            if tg_port.get(tg) != public_port:
+                problems.append(f"internet-facing listener {lk} forwards to {tg} (port {tg_port.get(tg)}), not rp-server's public port {public_port}")
+        if any(a.get("Type") == "redirect" for a in lp.get("DefaultActions", [])):
+            continue  # e.g. HTTP → HTTPS: answers every path with a redirect
+        for path in PRIVATE_PATHS:
+            first = next(
+                (r for r in own_rules for c in r.get("Conditions", []) if c.get("Field") == "path-pattern"
+                 and any(fnmatch.fnmatchcase(path, pat) for pat in c.get("PathPatternConfig", {}).get("Values", c.get("Values", [])))),
+                None,
+            )
+            if first is None or any(a.get("Type") != "fixed-response" for a in first["Actions"]):
+                problems.append(f"internet-facing listener {lk} does not answer {path} itself (a fixed-response rule before any forward)")
+
+    # Security group ingress, inline and as separate resources.
+    ingress = []
+    for k, v in of_type(res, "AWS::EC2::SecurityGroup").items():
+        for rule in v["Properties"].get("SecurityGroupIngress", []):
+            ingress.append((k, rule))
+    for v in of_type(res, "AWS::EC2::SecurityGroupIngress").values():
+        ingress.append((ref(v["Properties"]["GroupId"]), v["Properties"]))
+    for sg, rule in ingress:
+        lo, hi = int(rule.get("FromPort", 0)), int(rule.get("ToPort", 65535))
+        cidr = rule.get("CidrIp", rule.get("CidrIpv6"))
+        source = ref(rule.get("SourceSecurityGroupId"))
+        if isinstance(cidr, str) and cidr in OPEN:
+            only_public = sg in sg_lbs and sg_lbs[sg] <= public_lbs
+            if not only_public or not {lo, hi} <= {80, 443} or lo != hi:
+                problems.append(f"security group {sg} admits the internet on ports {lo}-{hi}")
+        if sg in service_sgs:
+            if cidr is not None:
+                problems.append(f"rp-server's security group {sg} admits an address range ({cidr}); only load balancers may reach it")
+            if internal_port is not None and lo <= internal_port <= hi:
+                if source is None or source not in sg_lbs or sg_lbs[source] & public_lbs:
+                    problems.append(f"rp-server's internal port {internal_port} is reachable from {source or cidr}, not only from internal load balancers")
+
+    # The trigger function reaches the internal port from inside the VPC.
+    for k, v in of_type(res, "AWS::Serverless::Function").items():
+        variables = v["Properties"].get("Environment", {}).get("Variables", {})
+        if "RP_SERVER_URL" in variables and not v["Properties"].get("VpcConfig", {}).get("SecurityGroupIds"):
+            problems.append(f"function {k} calls rp-server but does not run in the VPC (no VpcConfig)")
+    return problems
+
+
+def break_in(template, how):
+    t = copy.deepcopy(template)
+    r = t["Resources"]
+    container = r["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    if how == "the public listener forwards to the internal port":
+        r["HttpsListener"]["Properties"]["DefaultActions"][0]["TargetGroupArn"] = {"Ref": "InternalTargetGroup"}
+    elif how == "the private-paths rule is gone":
+        del r["HttpsPrivatePathsRule"]
+    elif how == "the private-paths rule forwards":
+        r["HttpsPrivatePathsRule"]["Properties"]["Actions"] = [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}]
+    elif how == "the internal listener is unset":
+        container["Environment"] = [e for e in container["Environment"] if e["Name"] != "RP_INTERNAL_LISTEN_ADDR"]
+    elif how == "the tasks admit the internet":
+        r["ServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"].append({"IpProtocol": "tcp", "FromPort": 8081, "ToPort": 8081, "CidrIp": "0.0.0.0/0"})
+    elif how == "the public balancer reaches the internal port":
+        r["ServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"].append({"IpProtocol": "tcp", "FromPort": 8081, "ToPort": 8081, "SourceSecurityGroupId": {"Ref": "LoadBalancerSecurityGroup"}})
+    elif how == "the internal balancer is internet-facing":
+        r["InternalLoadBalancer"]["Properties"]["Scheme"] = "internet-facing"
+    elif how == "the internal balancer admits the internet":
+        r["InternalLoadBalancerFromAdmins"]["Properties"]["CidrIp"] = "0.0.0.0/0"
+    elif how == "the function is outside the VPC":
+        del r["TriggersFunction"]["Properties"]["VpcConfig"]
+    elif how == "rp-server closes idle connections first":
+        for e in container["Environment"]:
+            if e["Name"] == "RP_HEADER_READ_TIMEOUT_SECS":
+                e["Value"] = "30"
+    else:
+        raise ValueError(how)
+    return t
+
+
+BREAKS = [
+    "the public listener forwards to the internal port",
+    "the private-paths rule is gone",
+    "the private-paths rule forwards",
+    "the internal listener is unset",
+    "the tasks admit the internet",
+    "the public balancer reaches the internal port",
+    "the internal balancer is internet-facing",
+    "the internal balancer admits the internet",
+    "the function is outside the VPC",
+    "rp-server closes idle connections first",
+]
+
+
+def main():
+    path = next((a for a in sys.argv[1:] if not a.startswith("--")), "deploy/template.yaml")
+    template, matches = decode(path)
+    if matches:
+        sys.exit(f"{path}: {matches}")
+    problems = problems_of(template)
+    if problems:
+        sys.exit("\n".join(problems))
+    print("the internet reaches only rp-server's public port, and the private paths nowhere")
+    if "--self-test" in sys.argv:
+        missed = [how for how in BREAKS if not problems_of(break_in(template, how))]
+        if missed:
+            sys.exit(f"the exposure check misses: {missed}")
+        print(f"self-test: all {len(BREAKS)} breaks caught")
+
+
+if __name__ == "__main__":
+    main()
