@@ -7,10 +7,62 @@ use serde_json::{Value, json};
 
 use crate::config::PoolConfig;
 use crate::error::CognitoError;
-use crate::pool::{AuthSession, Pool, RefreshGrant, Round, SessionKind, UserStatus, opaque_token};
+use crate::pool::{
+    AuthSession, Pool, RefreshGrant, Round, SessionKind, SrpSession, UserStatus, opaque_token,
+};
 use crate::{Standin, Trigger, required, string_map};
 
 const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
+
+/// A required entry of `AuthParameters` or `ChallengeResponses`, refused as Cognito
+/// refuses it.
+fn param<'a>(map: &'a Value, name: &str) -> Result<&'a str, CognitoError> {
+    map.get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            CognitoError::invalid_parameter(format!("Missing required parameter {name}"))
+        })
+}
+
+/// `SECRET_HASH = base64(HMAC-SHA256(client secret, username ‖ client id))`, required
+/// from a client with a secret and refused from one without.
+pub(crate) fn check_secret_hash(
+    p: &Pool,
+    client_id: &str,
+    username: &str,
+    given: Option<&Value>,
+) -> Result<(), CognitoError> {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let client = p.client(client_id)?;
+    let given = given.and_then(Value::as_str);
+    match (&client.secret, given) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(CognitoError::not_authorized(format!(
+            "Client {client_id} is not configured with a secret."
+        ))),
+        (Some(_), None) => Err(CognitoError::not_authorized(format!(
+            "Client {client_id} is configured with secret but SECRET_HASH was not received"
+        ))),
+        (Some(secret), Some(given)) => {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+                .map_err(|e| CognitoError::new("InternalErrorException", e.to_string()))?;
+            mac.update(username.as_bytes());
+            mac.update(client_id.as_bytes());
+            let ok = base64::engine::general_purpose::STANDARD
+                .decode(given)
+                .is_ok_and(|g| mac.verify_slice(&g).is_ok());
+            if ok {
+                Ok(())
+            } else {
+                Err(CognitoError::not_authorized(format!(
+                    "Unable to verify secret hash for client {client_id}"
+                )))
+            }
+        }
+    }
+}
 
 /// Who a custom-auth sign-in is for, as read at its start.
 struct Subject {
@@ -33,11 +85,15 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
         .get("AuthParameters")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let client_metadata = string_map(input, "ClientMetadata");
+    // Cognito does not pass InitiateAuth's ClientMetadata to Define and Create (only
+    // to PreSignUp-like triggers this stand-in does not run here).
     match flow {
         "CUSTOM_AUTH" => {
-            s.with_pool(&pool_id, |p| p.client_allows(&client_id, "ALLOW_CUSTOM_AUTH"))?;
-            let name = required(&params, "USERNAME")?.to_owned();
+            let name = param(&params, "USERNAME")?.to_owned();
+            s.with_pool(&pool_id, |p| {
+                p.client_allows(&client_id, "ALLOW_CUSTOM_AUTH")?;
+                check_secret_hash(p, &client_id, &name, params.get("SECRET_HASH"))
+            })?;
             let subject = s.with_pool(&pool_id, |p| match p.find(&name) {
                 Some(i) => {
                     let u = &p.users[i];
@@ -53,7 +109,7 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
                         user_not_found: false,
                     })
                 }
-                None if p.config.prevent_user_existence_errors => Ok(Subject {
+                None if p.hides_user_existence(&client_id) => Ok(Subject {
                     username: name.clone(),
                     attributes: BTreeMap::new(),
                     user_not_found: true,
@@ -66,7 +122,52 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
                     "Custom auth lambda trigger is not configured for the user pool.",
                 ));
             }
-            custom_round(s, &pool, &client_id, subject, Vec::new(), &client_metadata).await
+            custom_round(s, &pool, &client_id, subject, Vec::new(), None).await
+        }
+        "USER_SRP_AUTH" => {
+            let name = param(&params, "USERNAME")?.to_owned();
+            let a_hex = param(&params, "SRP_A")?.to_owned();
+            s.with_pool(&pool_id, |p| {
+                p.client_allows(&client_id, "ALLOW_USER_SRP_AUTH")?;
+                check_secret_hash(p, &client_id, &name, params.get("SECRET_HASH"))?;
+                let pool_name = p.config.name().to_owned();
+                let (username, verifier, found) = match p.find(&name) {
+                    Some(i) => {
+                        let u = &p.users[i];
+                        if !u.enabled {
+                            return Err(CognitoError::not_authorized("User is disabled."));
+                        }
+                        let verifier = u
+                            .srp
+                            .clone()
+                            .map_or_else(|| crate::srp::Verifier::decoy(&pool_name, &u.username), Ok)?;
+                        (u.username.clone(), verifier, true)
+                    }
+                    None if p.hides_user_existence(&client_id) => {
+                        (name.clone(), crate::srp::Verifier::decoy(&pool_name, &name)?, false)
+                    }
+                    None => return Err(CognitoError::user_not_found()),
+                };
+                let round = crate::srp::ServerRound::start(&verifier)?;
+                let params = json!({
+                    "SALT": verifier.salt_hex,
+                    "SRP_B": round.b_pub_hex,
+                    "SECRET_BLOCK": round.secret_block,
+                    "USER_ID_FOR_SRP": username,
+                    "USERNAME": username,
+                });
+                // Cognito answers PASSWORD_VERIFIER without a Session: the client's
+                // answer names the round by its secret block (the key kept here).
+                let session = new_session(p, SessionKind::PasswordVerifier, &client_id, &username, !found, Vec::new(), json!({}), None);
+                if let Some(mut sess) = p.sessions.remove(&session) {
+                    sess.srp = Some(SrpSession { round: round.clone(), a_hex, verifier });
+                    p.sessions.insert(round.secret_block.clone(), sess);
+                }
+                Ok(json!({
+                    "ChallengeName": "PASSWORD_VERIFIER",
+                    "ChallengeParameters": params,
+                }))
+            })
         }
         "USER_PASSWORD_AUTH" | "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => {
             let allow = if admin { "ALLOW_ADMIN_USER_PASSWORD_AUTH" } else { "ALLOW_USER_PASSWORD_AUTH" };
@@ -75,10 +176,11 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
             }
             s.with_pool(&pool_id, |p| {
                 p.client_allows(&client_id, allow)?;
-                let name = required(&params, "USERNAME")?;
-                let password = required(&params, "PASSWORD")?;
+                let name = param(&params, "USERNAME")?;
+                let password = param(&params, "PASSWORD")?;
+                check_secret_hash(p, &client_id, name, params.get("SECRET_HASH"))?;
                 let Some(i) = p.find(name) else {
-                    return Err(if p.config.prevent_user_existence_errors {
+                    return Err(if p.hides_user_existence(&client_id) {
                         CognitoError::bad_credentials()
                     } else {
                         CognitoError::user_not_found()
@@ -91,38 +193,13 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
                 if !user.enabled {
                     return Err(CognitoError::not_authorized("User is disabled."));
                 }
-                match user.status {
-                    UserStatus::Unconfirmed => Err(CognitoError::new("UserNotConfirmedException", "User is not confirmed.")),
-                    UserStatus::ForceChangePassword => {
-                        let username = user.username.clone();
-                        let attributes: BTreeMap<_, _> = user
-                            .attributes
-                            .iter()
-                            .filter(|(k, _)| k.as_str() != "sub")
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                        let session = new_session(p, SessionKind::NewPasswordRequired, &client_id, &username, false, Vec::new(), json!({}), None);
-                        Ok(json!({
-                            "ChallengeName": "NEW_PASSWORD_REQUIRED",
-                            "Session": session,
-                            "ChallengeParameters": {
-                                "USER_ID_FOR_SRP": username,
-                                "requiredAttributes": "[]",
-                                "userAttributes": serde_json::to_string(&attributes).unwrap_or_default(),
-                            },
-                        }))
-                    }
-                    UserStatus::Confirmed => {
-                        let username = user.username.clone();
-                        let issuer = s.issuer(&p.config.id);
-                        Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &username, &client_id, None)? }))
-                    }
-                }
+                let username = user.username.clone();
+                password_verified(s, p, &username, &client_id)
             })
         }
         "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => s.with_pool(&pool_id, |p| {
             p.client_allows(&client_id, "ALLOW_REFRESH_TOKEN_AUTH")?;
-            let token = required(&params, "REFRESH_TOKEN")?;
+            let token = param(&params, "REFRESH_TOKEN")?;
             let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
             let grant = p.refresh_tokens.get(token).cloned().ok_or_else(invalid)?;
             if grant.client_id != client_id || p.revoked.contains(&grant.origin_jti) {
@@ -138,6 +215,58 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
         other => Err(CognitoError::invalid_parameter(format!(
             "Unsupported auth flow {other} in the Cognito stand-in."
         ))),
+    }
+}
+
+/// After a correct password (plain or SRP): the user's status decides — tokens, a new
+/// password first, or not confirmed yet.
+fn password_verified(
+    s: &Standin,
+    p: &mut Pool,
+    username: &str,
+    client_id: &str,
+) -> Result<Value, CognitoError> {
+    let user = p.user(username)?;
+    match user.status {
+        UserStatus::Unconfirmed => Err(CognitoError::new(
+            "UserNotConfirmedException",
+            "User is not confirmed.",
+        )),
+        UserStatus::ForceChangePassword => {
+            let username = user.username.clone();
+            let attributes: BTreeMap<_, _> = user
+                .attributes
+                .iter()
+                .filter(|(k, _)| k.as_str() != "sub")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let session = new_session(
+                p,
+                SessionKind::NewPasswordRequired,
+                client_id,
+                &username,
+                false,
+                Vec::new(),
+                json!({}),
+                None,
+            );
+            Ok(json!({
+                "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                "Session": session,
+                "ChallengeParameters": {
+                    "USER_ID_FOR_SRP": username,
+                    "requiredAttributes": "[]",
+                    "userAttributes": serde_json::to_string(&attributes).unwrap_or_default(),
+                },
+            }))
+        }
+        UserStatus::Confirmed => {
+            let username = user.username.clone();
+            let issuer = s.issuer(&p.config.id);
+            Ok(
+                json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &username, client_id, None)? }),
+            )
+        }
     }
 }
 
@@ -163,6 +292,10 @@ fn new_session(
 ) -> String {
     let now = Utc::now();
     p.purge_expired(now);
+    let lifetime = p
+        .client(client_id)
+        .map(|c| c.session_lifetime_secs())
+        .unwrap_or(180);
     let id = opaque_token(96);
     p.sessions.insert(
         id.clone(),
@@ -174,7 +307,8 @@ fn new_session(
             rounds,
             private_parameters,
             challenge_metadata,
-            expires_at: now + Duration::seconds(p.config.session_ttl_secs as i64),
+            srp: None,
+            expires_at: now + Duration::seconds(lifetime as i64),
         },
     );
     id
@@ -188,20 +322,24 @@ async fn custom_round(
     client_id: &str,
     subject: Subject,
     rounds: Vec<Round>,
-    client_metadata: &Value,
+    // Only RespondToAuthChallenge's reaches Define and Create.
+    client_metadata: Option<&Value>,
 ) -> Result<Value, CognitoError> {
     let session_json: Vec<Value> = rounds.iter().map(Round::to_json).collect();
+    let mut define_request = json!({
+        "userAttributes": subject.attributes,
+        "session": session_json,
+        "userNotFound": subject.user_not_found,
+    });
+    if let Some(m) = client_metadata {
+        define_request["clientMetadata"] = m.clone();
+    }
     let define_event = s.event(
         pool,
         "DefineAuthChallenge_Authentication",
         &subject.username,
         Some(client_id),
-        json!({
-            "userAttributes": subject.attributes,
-            "session": session_json,
-            "clientMetadata": client_metadata,
-            "userNotFound": subject.user_not_found,
-        }),
+        define_request,
         json!({ "challengeName": null, "issueTokens": null, "failAuthentication": null }),
     );
     let defined = s
@@ -244,18 +382,21 @@ async fn custom_round(
         }
     }
 
+    let mut create_request = json!({
+        "userAttributes": subject.attributes,
+        "challengeName": CUSTOM_CHALLENGE,
+        "session": session_json,
+        "userNotFound": subject.user_not_found,
+    });
+    if let Some(m) = client_metadata {
+        create_request["clientMetadata"] = m.clone();
+    }
     let create_event = s.event(
         pool,
         "CreateAuthChallenge_Authentication",
         &subject.username,
         Some(client_id),
-        json!({
-            "userAttributes": subject.attributes,
-            "challengeName": CUSTOM_CHALLENGE,
-            "session": session_json,
-            "clientMetadata": client_metadata,
-            "userNotFound": subject.user_not_found,
-        }),
+        create_request,
         json!({ "publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null }),
     );
     let created = s
@@ -320,23 +461,36 @@ pub async fn respond_to_auth_challenge(
         ));
     }
     let challenge_name = required(input, "ChallengeName")?.to_owned();
-    let session_id = required(input, "Session")?.to_owned();
     let responses = input
         .get("ChallengeResponses")
         .cloned()
         .unwrap_or_else(|| json!({}));
+    // A PASSWORD_VERIFIER answer needs no Session: its secret block names the round.
+    let session_id = match input.get("Session").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ if challenge_name == "PASSWORD_VERIFIER" => {
+            param(&responses, "PASSWORD_CLAIM_SECRET_BLOCK")?.to_owned()
+        }
+        _ => required(input, "Session")?.to_owned(),
+    };
     let client_metadata = string_map(input, "ClientMetadata");
-    let given_username = required(&responses, "USERNAME")?.to_owned();
+    let given_username = param(&responses, "USERNAME")?.to_owned();
 
     // Sessions are single use: taken out whatever happens next.
     let (session, subject) = s.with_pool(&pool_id, |p| {
+        check_secret_hash(p, &client_id, &given_username, responses.get("SECRET_HASH"))?;
         let now = Utc::now();
         let session = p
             .sessions
             .remove(&session_id)
             .ok_or_else(CognitoError::invalid_session)?;
-        if session.expires_at <= now || session.client_id != client_id {
+        if session.client_id != client_id {
             return Err(CognitoError::invalid_session());
+        }
+        if session.expires_at <= now {
+            return Err(CognitoError::not_authorized(
+                "Invalid session for the user, session is expired.",
+            ));
         }
         let subject = if session.user_not_found {
             if !given_username.eq_ignore_ascii_case(&session.username) {
@@ -369,22 +523,60 @@ pub async fn respond_to_auth_challenge(
             if challenge_name != "NEW_PASSWORD_REQUIRED" {
                 return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
             }
-            let new_password = required(&responses, "NEW_PASSWORD")?;
+            let new_password = param(&responses, "NEW_PASSWORD")?;
             s.with_pool(&pool_id, |p| {
                 p.check_password_policy(new_password)?;
+                let pool_name = p.config.name().to_owned();
                 let user = p.user_mut(&subject.username)?;
-                user.set_password(new_password);
+                user.set_password(&pool_name, new_password)?;
                 user.status = UserStatus::Confirmed;
                 user.modified = Utc::now();
                 let issuer = s.issuer(&p.config.id);
                 Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, &client_id, None)? }))
             })
         }
+        SessionKind::PasswordVerifier => {
+            if challenge_name != "PASSWORD_VERIFIER" {
+                return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
+            }
+            let signature = param(&responses, "PASSWORD_CLAIM_SIGNATURE")?;
+            let block = param(&responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+            let timestamp = param(&responses, "TIMESTAMP")?;
+            let srp = session
+                .srp
+                .clone()
+                .ok_or_else(CognitoError::invalid_session)?;
+            if block != srp.round.secret_block {
+                return Err(CognitoError::invalid_session());
+            }
+            s.with_pool(&pool_id, |p| {
+                let proved = srp
+                    .round
+                    .verify(
+                        &srp.verifier,
+                        p.config.name(),
+                        &session.username,
+                        &srp.a_hex,
+                        timestamp,
+                        signature,
+                    )
+                    .map_err(|e| match e {
+                        crate::srp::VerifyError::BadA => {
+                            CognitoError::invalid_parameter("SRP_A cannot be 0 mod N.")
+                        }
+                        crate::srp::VerifyError::Openssl(e) => e.into(),
+                    })?;
+                if !proved || subject.user_not_found {
+                    return Err(CognitoError::bad_credentials());
+                }
+                password_verified(s, p, &subject.username, &client_id)
+            })
+        }
         SessionKind::Custom => {
             if challenge_name != CUSTOM_CHALLENGE {
                 return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
             }
-            let answer = required(&responses, "ANSWER")?.to_owned();
+            let answer = param(&responses, "ANSWER")?.to_owned();
             let pool = s.pool_config(&pool_id)?;
             let verify_event = s.event(
                 &pool,
@@ -423,7 +615,15 @@ pub async fn respond_to_auth_challenge(
                 challenge_result: correct,
                 challenge_metadata: session.challenge_metadata,
             });
-            custom_round(s, &pool, &client_id, subject, rounds, &client_metadata).await
+            custom_round(
+                s,
+                &pool,
+                &client_id,
+                subject,
+                rounds,
+                Some(&client_metadata),
+            )
+            .await
         }
     }
 }
@@ -484,14 +684,14 @@ fn issue_tokens(
         "jti": uuid::Uuid::new_v4(),
         "username": user.username,
     });
-    let sign = |c: &Value| {
+    let sign = |key: crate::tokens::Key, c: &Value| {
         s.signer
-            .sign(c)
+            .sign(key, c)
             .map_err(|e| CognitoError::new("InternalErrorException", e.to_string()))
     };
     let mut result = json!({
-        "AccessToken": sign(&access_claims)?,
-        "IdToken": sign(&Value::Object(id_claims))?,
+        "AccessToken": sign(crate::tokens::Key::Access, &access_claims)?,
+        "IdToken": sign(crate::tokens::Key::Id, &Value::Object(id_claims))?,
         "ExpiresIn": ttl,
         "TokenType": "Bearer",
     });
@@ -517,7 +717,7 @@ fn access_token(s: &Standin, input: &Value) -> Result<(String, Value), CognitoEr
     let pool_ids: Vec<String> = s.pools().keys().cloned().collect();
     for pool_id in pool_ids {
         let issuer = s.issuer(&pool_id);
-        if let Some(claims) = s.signer.verify(token, &issuer) {
+        if let Some(claims) = s.signer.verify(crate::tokens::Key::Access, token, &issuer) {
             if claims["token_use"] != "access" {
                 return Err(CognitoError::not_authorized("Invalid Access Token"));
             }

@@ -8,7 +8,13 @@
 //! [[pools]]
 //! id = "eu-west-1_LocalPool"
 //! username_attributes = ["email"]         # sign in with the email; usernames are UUIDs
-//! prevent_user_existence_errors = true
+//!                                         # (or alias_attributes = ["email"], or neither)
+//! [pools.password_policy]                 # Cognito's defaults
+//! minimum_length = 8
+//! require_lowercase = true
+//! require_uppercase = true
+//! require_numbers = true
+//! require_symbols = true
 //!
 //! [pools.triggers]                        # Lambda function names
 //! lambda_endpoint = "http://127.0.0.1:9001"   # Invoke API; omit for in-process triggers
@@ -19,7 +25,10 @@
 //!
 //! [[pools.clients]]
 //! id = "localclient"
-//! explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+//! explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+//! prevent_user_existence_errors = true    # Cognito: ENABLED; off (LEGACY) by default
+//! auth_session_validity = 3               # minutes a challenge Session lasts (3–15)
+//! # secret = "…"                          # a confidential client: SECRET_HASH required
 //!
 //! [[pools.users]]
 //! username = "alice@example.com"
@@ -59,16 +68,15 @@ pub struct PoolConfig {
     /// `email` here lets a verified email stand in for the username.
     #[serde(default)]
     pub alias_attributes: Vec<String>,
-    #[serde(default = "yes")]
-    pub prevent_user_existence_errors: bool,
-    /// Lifetime of an auth challenge `Session` (Cognito: 3 minutes by default).
-    #[serde(default = "default_session_ttl")]
-    pub session_ttl_secs: u64,
     /// Access and id token lifetime.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,
-    #[serde(default = "default_min_password")]
-    pub password_min_length: usize,
+    #[serde(default)]
+    pub password_policy: PasswordPolicy,
+    /// Operations that answer `InternalErrorException` (a test plays a Cognito outage
+    /// of one call with it; not a Cognito setting).
+    #[serde(default)]
+    pub unavailable_operations: Vec<String>,
     #[serde(default)]
     pub triggers: TriggerConfig,
     #[serde(default)]
@@ -80,33 +88,79 @@ pub struct PoolConfig {
 fn yes() -> bool {
     true
 }
-fn default_session_ttl() -> u64 {
-    180
-}
 fn default_token_ttl() -> u64 {
     3600
 }
+
+/// Cognito's `PasswordPolicyType` (its defaults: 8 characters, every class).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicy {
+    #[serde(default = "default_min_password")]
+    pub minimum_length: usize,
+    #[serde(default = "yes")]
+    pub require_lowercase: bool,
+    #[serde(default = "yes")]
+    pub require_uppercase: bool,
+    #[serde(default = "yes")]
+    pub require_numbers: bool,
+    #[serde(default = "yes")]
+    pub require_symbols: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            minimum_length: default_min_password(),
+            require_lowercase: true,
+            require_uppercase: true,
+            require_numbers: true,
+            require_symbols: true,
+        }
+    }
+}
+
 fn default_min_password() -> usize {
     8
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerConfig {
     /// Lambda Invoke API endpoint; unset means the triggers run in-process (the local
     /// stack links the handler library).
     pub lambda_endpoint: Option<String>,
-    /// How long Cognito waits for a trigger (5 s).
+    /// How long Cognito waits for one attempt of a trigger (5 s).
     #[serde(default = "default_trigger_timeout")]
     pub timeout_ms: u64,
+    /// Attempts of a trigger that times out or meets a Lambda service error (Cognito: 3).
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
     pub define_auth_challenge: Option<String>,
     pub create_auth_challenge: Option<String>,
     pub verify_auth_challenge_response: Option<String>,
     pub pre_sign_up: Option<String>,
 }
 
+impl Default for TriggerConfig {
+    fn default() -> Self {
+        Self {
+            lambda_endpoint: None,
+            timeout_ms: default_trigger_timeout(),
+            attempts: default_attempts(),
+            define_auth_challenge: None,
+            create_auth_challenge: None,
+            verify_auth_challenge_response: None,
+            pre_sign_up: None,
+        }
+    }
+}
+
 fn default_trigger_timeout() -> u64 {
     5000
+}
+fn default_attempts() -> u32 {
+    3
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +171,33 @@ pub struct ClientConfig {
     pub name: Option<String>,
     #[serde(default = "default_flows")]
     pub explicit_auth_flows: Vec<String>,
+    /// `PreventUserExistenceErrors: ENABLED`. Off (`LEGACY`) unless set, as for a client
+    /// created through the API.
+    #[serde(default)]
+    pub prevent_user_existence_errors: bool,
+    /// `AuthSessionValidity`: minutes a custom-auth or password-verifier `Session` lasts
+    /// (3–15, default 3).
+    #[serde(default = "default_session_validity")]
+    pub auth_session_validity: u32,
+    /// Tests only: the session lifetime in seconds, overriding `auth_session_validity`
+    /// (Cognito's minimum of 3 minutes is long for a test).
+    #[serde(default)]
+    pub auth_session_validity_secs_for_tests: Option<u64>,
+    /// The client secret of a confidential client: requests must carry `SECRET_HASH`.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+fn default_session_validity() -> u32 {
+    3
+}
+
+impl ClientConfig {
+    /// How long a challenge `Session` of this client lasts.
+    pub fn session_lifetime_secs(&self) -> u64 {
+        self.auth_session_validity_secs_for_tests
+            .unwrap_or(u64::from(self.auth_session_validity) * 60)
+    }
 }
 
 fn default_flows() -> Vec<String> {
@@ -164,6 +245,29 @@ impl Config {
             if p.clients.is_empty() {
                 bail!("pool `{}` has no [[pools.clients]]", p.id);
             }
+            for c in &p.clients {
+                if !(3..=15).contains(&c.auth_session_validity) {
+                    bail!(
+                        "client `{}`: auth_session_validity must be 3–15 minutes",
+                        c.id
+                    );
+                }
+            }
+            if !(6..=99).contains(&p.password_policy.minimum_length) {
+                bail!(
+                    "pool `{}`: password_policy.minimum_length must be 6–99",
+                    p.id
+                );
+            }
+            if p.triggers.attempts == 0 {
+                bail!("pool `{}`: triggers.attempts must be at least 1", p.id);
+            }
+            if !p.username_attributes.is_empty() && !p.alias_attributes.is_empty() {
+                bail!(
+                    "pool `{}`: username_attributes and alias_attributes exclude each other (as in Cognito)",
+                    p.id
+                );
+            }
             for a in p.username_attributes.iter().chain(&p.alias_attributes) {
                 if a != "email" && a != "phone_number" && a != "preferred_username" {
                     bail!("pool `{}`: unsupported attribute `{a}`", p.id);
@@ -183,6 +287,11 @@ impl Config {
 }
 
 impl PoolConfig {
+    /// The pool id after its `<region>_` (what SRP calls the pool name).
+    pub fn name(&self) -> &str {
+        self.id.split_once('_').map(|(_, n)| n).unwrap_or(&self.id)
+    }
+
     pub fn region(&self) -> &str {
         self.id
             .split_once('_')

@@ -46,6 +46,12 @@ impl CognitoError {
     }
 }
 
+impl From<openssl::error::ErrorStack> for CognitoError {
+    fn from(e: openssl::error::ErrorStack) -> Self {
+        Self::new("InternalErrorException", e.to_string())
+    }
+}
+
 impl IntoResponse for CognitoError {
     fn into_response(self) -> Response {
         let body = json!({ "__type": self.name, "message": self.message }).to_string();

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod pool;
+pub mod srp;
 pub mod tokens;
 pub mod triggers;
 pub mod users;
@@ -98,15 +99,13 @@ impl Standin {
                 invokers.insert(p.id.clone(), i);
             }
         }
+        let mut pools = HashMap::new();
+        for p in &config.pools {
+            pools.insert(p.id.clone(), Pool::new(p.clone(), now)?);
+        }
         Ok(Self {
             public_url,
-            pools: Mutex::new(
-                config
-                    .pools
-                    .iter()
-                    .map(|p| (p.id.clone(), Pool::new(p.clone(), now)))
-                    .collect(),
-            ),
+            pools: Mutex::new(pools),
             invokers,
             signer: Signer::generate()?,
         })
@@ -118,6 +117,23 @@ impl Standin {
         self.with_pool(pool_id, |p| Ok(p.user(username)?.confirmation_code.clone()))
             .ok()
             .flatten()
+    }
+
+    /// Whether `op` plays an outage (`unavailable_operations`) in the pool the request
+    /// names (by `UserPoolId` or `ClientId`).
+    fn unavailable(&self, op: &str, input: &Value) -> bool {
+        let pool_id = match input.get("UserPoolId").and_then(Value::as_str) {
+            Some(id) => Some(id.to_owned()),
+            None => input
+                .get("ClientId")
+                .and_then(Value::as_str)
+                .and_then(|c| self.pool_of_client(c).ok()),
+        };
+        pool_id.is_some_and(|id| {
+            self.pools()
+                .get(&id)
+                .is_some_and(|p| p.config.unavailable_operations.iter().any(|o| o == op))
+        })
     }
 
     pub fn issuer(&self, pool_id: &str) -> String {
@@ -185,12 +201,24 @@ impl Standin {
                 ),
             ));
         };
+        // Cognito retries an attempt that timed out or met a Lambda service error (not
+        // one where the function itself failed), up to `attempts` in all.
         let timeout = Duration::from_millis(pool.triggers.timeout_ms);
-        match invoker.invoke(function, event, timeout).await {
+        let mut attempt = 1;
+        let outcome = loop {
+            match invoker.invoke(function, event.clone(), timeout).await {
+                Err(InvokeError::Unreachable(msg)) if attempt < pool.triggers.attempts => {
+                    tracing::info!(trigger = trigger.name(), attempt, error = %msg, "retrying the trigger, as Cognito does");
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        match outcome {
             Ok(v) if v.is_object() => Ok(Some(v)),
-            Ok(_) => Err(CognitoError::new(
+            Ok(_) | Err(InvokeError::InvalidResponse(_)) => Err(CognitoError::new(
                 "InvalidLambdaResponseException",
-                "Invalid lambda response received",
+                "Unrecognizable lambda output",
             )),
             Err(InvokeError::Function(msg)) => Err(CognitoError::new(
                 "UserLambdaValidationException",
@@ -199,10 +227,6 @@ impl Standin {
             Err(InvokeError::Unreachable(msg)) => Err(CognitoError::new(
                 "UnexpectedLambdaException",
                 format!("{} invocation failed due to error {msg}.", trigger.name()),
-            )),
-            Err(InvokeError::InvalidResponse(msg)) => Err(CognitoError::new(
-                "InvalidLambdaResponseException",
-                format!("Invalid lambda response received: {msg}"),
             )),
         }
     }
@@ -315,6 +339,12 @@ async fn api(State(standin): State<Arc<Standin>>, headers: HeaderMap, body: Byte
 }
 
 async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoError> {
+    if s.unavailable(op, &input) {
+        return Err(CognitoError::new(
+            "InternalErrorException",
+            "Internal server error.",
+        ));
+    }
     match op {
         "InitiateAuth" => auth::initiate_auth(s, &input, false).await,
         "AdminInitiateAuth" => auth::initiate_auth(s, &input, true).await,
@@ -331,6 +361,8 @@ async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoE
         "AdminDeleteUser" => users::admin_delete_user(s, &input),
         "AdminUserGlobalSignOut" => users::admin_user_global_sign_out(s, &input),
         "ListUsers" => users::list_users(s, &input),
+        "DescribeUserPool" => users::describe_user_pool(s, &input),
+        "DescribeUserPoolClient" => users::describe_user_pool_client(s, &input),
         other => Err(CognitoError::new(
             "UnknownOperationException",
             format!("The stand-in does not implement {other}."),

@@ -34,6 +34,8 @@ pub struct User {
     /// Includes `sub`.
     pub attributes: BTreeMap<String, String>,
     password: Option<(Vec<u8>, [u8; 32])>,
+    /// The password's SRP verifier (`USER_SRP_AUTH`).
+    pub srp: Option<crate::srp::Verifier>,
     pub status: UserStatus,
     pub enabled: bool,
     pub created: DateTime<Utc>,
@@ -54,6 +56,7 @@ impl User {
             username,
             attributes,
             password: None,
+            srp: None,
             status: UserStatus::Unconfirmed,
             enabled: true,
             created: now,
@@ -69,11 +72,23 @@ impl User {
             .unwrap_or_default()
     }
 
-    pub fn set_password(&mut self, password: &str) {
+    /// Sets the password, and its SRP verifier for `pool_name` (the pool id after its
+    /// `<region>_`).
+    pub fn set_password(
+        &mut self,
+        pool_name: &str,
+        password: &str,
+    ) -> Result<(), openssl::error::ErrorStack> {
         let mut salt = vec![0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let hash = hash_password(&salt, password);
+        self.srp = Some(crate::srp::Verifier::new(
+            pool_name,
+            &self.username,
+            password,
+        )?);
         self.password = Some((salt, hash));
+        Ok(())
     }
 
     pub fn password_matches(&self, password: &str) -> bool {
@@ -140,6 +155,7 @@ impl Round {
 pub enum SessionKind {
     Custom,
     NewPasswordRequired,
+    PasswordVerifier,
 }
 
 /// An issued `Session`: single use, expires.
@@ -153,7 +169,18 @@ pub struct AuthSession {
     pub rounds: Vec<Round>,
     pub private_parameters: Value,
     pub challenge_metadata: Option<String>,
+    /// `PASSWORD_VERIFIER`: what the proof is checked against.
+    pub srp: Option<SrpSession>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A `PASSWORD_VERIFIER` in progress: the server's round, the client's `SRP_A`, and the
+/// verifier used (a decoy for a user who does not exist).
+#[derive(Debug, Clone)]
+pub struct SrpSession {
+    pub round: crate::srp::ServerRound,
+    pub a_hex: String,
+    pub verifier: crate::srp::Verifier,
 }
 
 #[derive(Debug, Clone)]
@@ -174,7 +201,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(config: PoolConfig, now: DateTime<Utc>) -> Self {
+    pub fn new(config: PoolConfig, now: DateTime<Utc>) -> Result<Self, openssl::error::ErrorStack> {
         let mut pool = Self {
             config,
             users: Vec::new(),
@@ -187,22 +214,58 @@ impl Pool {
             let username = pool.username_for(&seed.username, &mut attributes);
             let mut user = User::new(username, attributes, now);
             if let Some(p) = &seed.password {
-                user.set_password(p);
+                user.set_password(pool.config.name(), p)?;
             }
             user.status = UserStatus::Confirmed;
             pool.users.push(user);
         }
-        pool
+        Ok(pool)
     }
 
     pub fn uses_email_as_username(&self) -> bool {
         self.config.username_attributes.iter().any(|a| a == "email")
     }
 
+    pub fn has_email_alias(&self) -> bool {
+        self.config.alias_attributes.iter().any(|a| a == "email")
+    }
+
+    /// Refuses a new user's `Username` the way Cognito does for this pool's shape: an
+    /// email where the email is the username attribute, anything *but* an email-looking
+    /// name where the email is an alias.
+    pub fn check_new_username(&self, name: &str) -> Result<(), CognitoError> {
+        if self.uses_email_as_username() && !looks_like_email(name) {
+            return Err(CognitoError::invalid_parameter(
+                "Username should be an email.",
+            ));
+        }
+        if self.has_email_alias() && looks_like_email(name) {
+            return Err(CognitoError::invalid_parameter(
+                "Username cannot be of email format, since user pool is configured for email alias.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The app client with this id.
+    pub fn client(&self, client_id: &str) -> Result<&crate::config::ClientConfig, CognitoError> {
+        self.config
+            .clients
+            .iter()
+            .find(|c| c.id == client_id)
+            .ok_or_else(|| CognitoError::resource_not_found("User pool client does not exist."))
+    }
+
+    /// `PreventUserExistenceErrors: ENABLED` on this client.
+    pub fn hides_user_existence(&self, client_id: &str) -> bool {
+        self.client(client_id)
+            .is_ok_and(|c| c.prevent_user_existence_errors)
+    }
+
     /// The stored username for a new user given `name` at sign-up: in pools where the
     /// email is a username attribute, `name` is the email and the username is the sub.
     pub fn username_for(&self, name: &str, attributes: &mut BTreeMap<String, String>) -> String {
-        if self.uses_email_as_username() && name.contains('@') {
+        if self.uses_email_as_username() && looks_like_email(name) {
             attributes
                 .entry("email".to_owned())
                 .or_insert_with(|| name.to_owned());
@@ -226,7 +289,7 @@ impl Pool {
             return Some(i);
         }
         let email_signs_in = self.uses_email_as_username();
-        let email_alias = self.config.alias_attributes.iter().any(|a| a == "email");
+        let email_alias = self.has_email_alias();
         if email_signs_in || email_alias {
             let found = self.users.iter().position(|u| {
                 u.attributes
@@ -283,12 +346,7 @@ impl Pool {
     }
 
     pub fn client_allows(&self, client_id: &str, flow: &str) -> Result<(), CognitoError> {
-        let client = self
-            .config
-            .clients
-            .iter()
-            .find(|c| c.id == client_id)
-            .ok_or_else(|| CognitoError::resource_not_found("User pool client does not exist."))?;
+        let client = self.client(client_id)?;
         if client.explicit_auth_flows.iter().any(|f| f == flow) {
             Ok(())
         } else {
@@ -299,15 +357,40 @@ impl Pool {
         }
     }
 
+    /// Cognito's password policy: length, then each required character class, with
+    /// Cognito's messages. Its symbols are `^ $ * . [ ] { } ( ) ? - " ! @ # % & / \ , > < ' : ; | _ ~ ` + =`
+    /// and a space that is neither first nor last.
     pub fn check_password_policy(&self, password: &str) -> Result<(), CognitoError> {
-        if password.chars().count() < self.config.password_min_length {
-            return Err(CognitoError::new(
+        let policy = &self.config.password_policy;
+        let refuse = |why: &str| {
+            Err(CognitoError::new(
                 "InvalidPasswordException",
-                format!(
-                    "Password did not conform with policy: Password not long enough (minimum {})",
-                    self.config.password_min_length
-                ),
+                format!("Password did not conform with policy: {why}"),
+            ))
+        };
+        let count = password.chars().count();
+        if count > 256 {
+            return Err(CognitoError::invalid_parameter(
+                "1 validation error detected: Value at 'password' failed to satisfy constraint: Member must have length less than or equal to 256",
             ));
+        }
+        if count < policy.minimum_length {
+            return refuse("Password not long enough");
+        }
+        const SYMBOLS: &str = "^$*.[]{}()?-\"!@#%&/\\,><':;|_~`+=";
+        let inner_space = password.trim() == password && password.contains(' ');
+        if policy.require_numbers && !password.chars().any(|c| c.is_ascii_digit()) {
+            return refuse("Password must have numeric characters");
+        }
+        if policy.require_symbols && !(password.chars().any(|c| SYMBOLS.contains(c)) || inner_space)
+        {
+            return refuse("Password must have symbol characters");
+        }
+        if policy.require_uppercase && !password.chars().any(|c| c.is_ascii_uppercase()) {
+            return refuse("Password must have uppercase characters");
+        }
+        if policy.require_lowercase && !password.chars().any(|c| c.is_ascii_lowercase()) {
+            return refuse("Password must have lowercase characters");
         }
         Ok(())
     }
@@ -315,6 +398,13 @@ impl Pool {
     pub fn purge_expired(&mut self, now: DateTime<Utc>) {
         self.sessions.retain(|_, s| s.expires_at > now);
     }
+}
+
+/// Whether Cognito takes `name` for an email address (`local@domain`).
+pub fn looks_like_email(name: &str) -> bool {
+    name.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+    })
 }
 
 /// An opaque random token (sessions, refresh tokens).

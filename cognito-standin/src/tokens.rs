@@ -1,4 +1,5 @@
-//! RS256 tokens with Cognito's claims, and the JWKS that verifies them.
+//! RS256 tokens with Cognito's claims, and the JWKS that verifies them. As in Cognito,
+//! ID tokens and access tokens are signed with two different keys, both published.
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -7,17 +8,24 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use openssl::rsa::Rsa;
 use serde_json::{Value, json};
 
-pub struct Signer {
+/// Which of the pool's two signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Id,
+    Access,
+}
+
+struct KeyPair {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: Value,
 }
 
-impl Signer {
+impl KeyPair {
     /// A fresh 2048-bit RSA key (tokens do not outlive the process, like its users).
-    pub fn generate() -> anyhow::Result<Self> {
-        let rsa = Rsa::generate(2048).context("generating the signing key")?;
+    fn generate() -> anyhow::Result<Self> {
+        let rsa = Rsa::generate(2048).context("generating a signing key")?;
         let kid = URL_SAFE_NO_PAD.encode(sha2_prefix(&rsa.n().to_vec()));
         let encoding = EncodingKey::from_rsa_pem(&rsa.private_key_to_pem()?)?;
         let decoding = DecodingKey::from_rsa_pem(&rsa.public_key_to_pem()?)?;
@@ -36,24 +44,48 @@ impl Signer {
             jwk,
         })
     }
+}
 
+pub struct Signer {
+    id: KeyPair,
+    access: KeyPair,
+}
+
+impl Signer {
+    pub fn generate() -> anyhow::Result<Self> {
+        Ok(Self {
+            id: KeyPair::generate()?,
+            access: KeyPair::generate()?,
+        })
+    }
+
+    fn pair(&self, key: Key) -> &KeyPair {
+        match key {
+            Key::Id => &self.id,
+            Key::Access => &self.access,
+        }
+    }
+
+    /// Both keys, as Cognito's `jwks.json` lists them.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.jwk] })
+        json!({ "keys": [self.id.jwk, self.access.jwk] })
     }
 
-    pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
+    pub fn sign(&self, key: Key, claims: &Value) -> anyhow::Result<String> {
+        let pair = self.pair(key);
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        header.kid = Some(pair.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &pair.encoding)?)
     }
 
-    /// Verifies one of our own tokens (signature, `exp`, `iss`) and returns its claims.
-    pub fn verify(&self, token: &str, issuer: &str) -> Option<Value> {
+    /// Verifies one of our own tokens signed with `key` (signature, `exp`, `iss`) and
+    /// returns its claims.
+    pub fn verify(&self, key: Key, token: &str, issuer: &str) -> Option<Value> {
         let mut v = Validation::new(Algorithm::RS256);
         v.set_issuer(&[issuer]);
         v.validate_aud = false;
         v.leeway = 0;
-        jsonwebtoken::decode::<Value>(token, &self.decoding, &v)
+        jsonwebtoken::decode::<Value>(token, &self.pair(key).decoding, &v)
             .ok()
             .map(|d| d.claims)
     }

@@ -1,7 +1,8 @@
 //! Invoking the pool's Lambda triggers, as Cognito does: through the Lambda Invoke API
 //! at a configured endpoint, or in-process (the local stack links the handler library).
-//! A function error (HTTP 500 or `X-Amz-Function-Error`) is a trigger failure; no answer
-//! within the trigger timeout is an unexpected Lambda failure.
+//! A function error (`X-Amz-Function-Error`) is a trigger failure; no answer within the
+//! trigger timeout, or a Lambda service error (HTTP 429 or 5xx without a function
+//! error), is an unexpected Lambda failure, which Cognito retries.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,7 +16,8 @@ use serde_json::Value;
 pub enum InvokeError {
     /// The function ran and failed (→ `UserLambdaValidationException`).
     Function(String),
-    /// The function could not be reached or timed out (→ `UnexpectedLambdaException`).
+    /// The function could not be reached, timed out, or Lambda answered a service error
+    /// (→ `UnexpectedLambdaException`); Cognito tries again.
     Unreachable(String),
     /// The function answered something that is not an event (→ `InvalidLambdaResponseException`).
     InvalidResponse(String),
@@ -49,13 +51,18 @@ impl Invoker {
         timeout: Duration,
     ) -> Result<Value, InvokeError> {
         match self {
-            Self::InProcess(handler) => match tokio::time::timeout(timeout, handler(event)).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(InvokeError::Function(e)),
-                Err(_) => Err(InvokeError::Unreachable(format!(
-                    "Socket timeout while invoking Lambda function {function}"
-                ))),
-            },
+            // Spawned: like a real function, an attempt Cognito stopped waiting for runs
+            // on to its end.
+            Self::InProcess(handler) => {
+                match tokio::time::timeout(timeout, tokio::spawn(handler(event))).await {
+                    Ok(Ok(Ok(v))) => Ok(v),
+                    Ok(Ok(Err(e))) => Err(InvokeError::Function(e)),
+                    Ok(Err(panicked)) => Err(InvokeError::Function(panicked.to_string())),
+                    Err(_) => Err(InvokeError::Unreachable(format!(
+                        "Socket timeout while invoking Lambda function {function}"
+                    ))),
+                }
+            }
             Self::Http { endpoint, client } => {
                 let url = format!("{endpoint}/2015-03-31/functions/{function}/invocations");
                 let sent = client.post(url).json(&event).timeout(timeout).send().await;
@@ -74,7 +81,7 @@ impl Invoker {
                     .text()
                     .await
                     .map_err(|e| InvokeError::Unreachable(e.to_string()))?;
-                if function_error || status.is_server_error() {
+                if function_error {
                     let message = serde_json::from_str::<Value>(&body)
                         .ok()
                         .and_then(|v| {
@@ -89,6 +96,9 @@ impl Invoker {
                     return Err(InvokeError::Unreachable(format!(
                         "Lambda answered HTTP {status}"
                     )));
+                }
+                if body.trim().is_empty() {
+                    return Err(InvokeError::InvalidResponse("empty output".to_owned()));
                 }
                 serde_json::from_str(&body)
                     .map_err(|e| InvokeError::InvalidResponse(format!("invalid JSON: {e}")))

@@ -40,7 +40,8 @@ async fn pre_sign_up(
                 .iter()
                 .filter(|(k, _)| k.as_str() != "sub")
                 .collect::<std::collections::BTreeMap<_, _>>(),
-            "validationData": string_map(input, "ValidationData"),
+            // A list of {Name, Value} on the wire, a map in the event.
+            "validationData": crate::attributes(input, "ValidationData"),
             "clientMetadata": string_map(input, "ClientMetadata"),
         }),
         json!({ "autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false }),
@@ -59,12 +60,9 @@ pub async fn sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError> 
     let password = required(input, "Password")?.to_owned();
     let mut attrs = attributes(input, "UserAttributes");
     let username = s.with_pool(&pool_id, |p| {
+        crate::auth::check_secret_hash(p, &client_id, &name, input.get("SecretHash"))?;
         p.check_password_policy(&password)?;
-        if p.uses_email_as_username() && !name.contains('@') {
-            return Err(CognitoError::invalid_parameter(
-                "Username should be an email.",
-            ));
-        }
+        p.check_new_username(&name)?;
         let username = p.username_for(&name, &mut attrs);
         if p.find(&username).is_some() || p.find(&name).is_some() {
             return Err(if p.uses_email_as_username() {
@@ -91,7 +89,7 @@ pub async fn sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError> 
             return Err(exists());
         }
         let mut user = User::new(username.clone(), attrs.clone(), Utc::now());
-        user.set_password(&password);
+        user.set_password(p.config.name(), &password)?;
         if flag("autoVerifyEmail") && user.attributes.contains_key("email") {
             user.attributes.insert("email_verified".to_owned(), "true".to_owned());
         }
@@ -177,11 +175,7 @@ pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, Cogn
         if let Some(t) = &temporary {
             p.check_password_policy(t)?;
         }
-        if p.uses_email_as_username() && !name.contains('@') {
-            return Err(CognitoError::invalid_parameter(
-                "Username should be an email.",
-            ));
-        }
+        p.check_new_username(&name)?;
         let username = p.username_for(&name, &mut attrs);
         if p.find(&name).is_some() {
             return Err(if p.uses_email_as_username() {
@@ -212,11 +206,11 @@ pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, Cogn
         }
         let mut user = User::new(username.clone(), attrs.clone(), Utc::now());
         let password = temporary.clone().unwrap_or_else(|| opaque_token(12));
-        user.set_password(&password);
+        user.set_password(p.config.name(), &password)?;
         user.status = UserStatus::ForceChangePassword;
-        if response.get("autoVerifyEmail").and_then(Value::as_bool) == Some(true) && user.attributes.contains_key("email") {
-            user.attributes.insert("email_verified".to_owned(), "true".to_owned());
-        }
+        // Cognito ignores autoConfirmUser, autoVerifyEmail and autoVerifyPhone in a
+        // PreSignUp_AdminCreateUser answer: the administrator decides those.
+        let _ = &response;
         if !suppress {
             tracing::info!(pool = %p.config.id, username = %user.username, "invitation (the stand-in sends no email); temporary password set");
         }
@@ -237,8 +231,9 @@ pub fn admin_set_user_password(s: &Standin, input: &Value) -> Result<Value, Cogn
         .unwrap_or(false);
     s.with_pool(pool_id, |p| {
         p.check_password_policy(password)?;
+        let pool_name = p.config.name().to_owned();
         let user = p.user_mut(name)?;
-        user.set_password(password);
+        user.set_password(&pool_name, password)?;
         user.status = if permanent {
             UserStatus::Confirmed
         } else {
@@ -358,5 +353,57 @@ pub fn list_users(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
             out["PaginationToken"] = json!((start + limit).to_string());
         }
         Ok(out)
+    })
+}
+
+/// `DescribeUserPool`: the settings rp-server reads (how users are named, the password
+/// policy, the triggers).
+pub fn describe_user_pool(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    s.with_pool(pool_id, |p| {
+        let c = &p.config;
+        let policy = &c.password_policy;
+        let mut pool = json!({
+            "Id": c.id,
+            "Name": c.name(),
+            "Arn": format!("arn:aws:cognito-idp:{}:000000000000:userpool/{}", c.region(), c.id),
+            "Policies": { "PasswordPolicy": {
+                "MinimumLength": policy.minimum_length,
+                "RequireUppercase": policy.require_uppercase,
+                "RequireLowercase": policy.require_lowercase,
+                "RequireNumbers": policy.require_numbers,
+                "RequireSymbols": policy.require_symbols,
+                "TemporaryPasswordValidityDays": 7,
+            }},
+            "LambdaConfig": {},
+            "UsernameConfiguration": { "CaseSensitive": false },
+            "EstimatedNumberOfUsers": p.users.len(),
+            "MfaConfiguration": "OFF",
+        });
+        if !c.username_attributes.is_empty() {
+            pool["UsernameAttributes"] = json!(c.username_attributes);
+        }
+        if !c.alias_attributes.is_empty() {
+            pool["AliasAttributes"] = json!(c.alias_attributes);
+        }
+        Ok(json!({ "UserPool": pool }))
+    })
+}
+
+/// `DescribeUserPoolClient`.
+pub fn describe_user_pool_client(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let client_id = required(input, "ClientId")?;
+    s.with_pool(pool_id, |p| {
+        let c = p.client(client_id)?;
+        Ok(json!({ "UserPoolClient": {
+            "UserPoolId": p.config.id,
+            "ClientId": c.id,
+            "ClientName": c.name.clone().unwrap_or_else(|| c.id.clone()),
+            "ExplicitAuthFlows": c.explicit_auth_flows,
+            "PreventUserExistenceErrors": if c.prevent_user_existence_errors { "ENABLED" } else { "LEGACY" },
+            "AuthSessionValidity": c.auth_session_validity,
+            "EnableTokenRevocation": true,
+        }}))
     })
 }

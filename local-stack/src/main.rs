@@ -102,13 +102,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             id: POOL_ID.to_owned(),
             username_attributes: vec!["email".to_owned()],
             alias_attributes: vec![],
-            prevent_user_existence_errors: true,
-            session_ttl_secs: 180,
             token_ttl_secs: 3600,
-            password_min_length: 8,
+            password_policy: Default::default(),
+            unavailable_operations: vec![],
             triggers: TriggerConfig {
                 lambda_endpoint: None,
                 timeout_ms: 5000,
+                attempts: 3,
                 define_auth_challenge: Some(FUNCTION.to_owned()),
                 create_auth_challenge: Some(FUNCTION.to_owned()),
                 verify_auth_challenge_response: Some(FUNCTION.to_owned()),
@@ -125,10 +125,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ]
                 .map(str::to_owned)
                 .to_vec(),
+                prevent_user_existence_errors: true,
+                auth_session_validity: 3,
+                auth_session_validity_secs_for_tests: None,
+                secret: None,
             }],
             users: vec![SeedUser {
                 username: "demo@example.com".to_owned(),
-                password: Some("demo-password".to_owned()),
+                password: Some("Demo-password-1".to_owned()),
                 attributes: [("email_verified".to_owned(), "true".to_owned())].into(),
             }],
         }],
@@ -136,6 +140,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let standin = cognito_standin::Server::bind(standin_config, Some(handler))
         .await
         .context("starting the Cognito stand-in (is the port free? --cognito-port)")?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.changed().await;
+    };
+    // Serving before rp-server starts: it asks the pool how it names users.
+    let standin_task = tokio::spawn(standin.run(signal(stop_rx.clone())));
 
     let sdk = aws_config_for(&cognito_url).await;
     let issuer = format!("{cognito_url}/{POOL_ID}");
@@ -175,18 +186,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
          OpenAPI            {rp_url}/openapi.json\n  \
          Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
          issuer / JWKS      {issuer}/.well-known/jwks.json\n  \
-         demo user          demo@example.com / demo-password\n  \
+         demo user          demo@example.com / Demo-password-1\n  \
          tokens             {}/service-token, {}/admin-token\n\n  \
          Ctrl-C stops everything.\n",
         cli.state_dir.display(),
         cli.state_dir.display()
     );
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.changed().await;
-    };
-    let standin_task = tokio::spawn(standin.run(signal(stop_rx.clone())));
     let demo = demo_router(&cli.web_dir, &rp_url, &cognito_url)?;
     let demo_listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, cli.demo_port)))

@@ -29,7 +29,19 @@ struct Invocation {
     deadline: SystemTime,
 }
 
+/// Answers to hold back: the next `count` invocations for `trigger_source` are answered
+/// only after `delay`, though the function finished (a caller that stopped waiting
+/// sees a timeout after the work was done).
+struct Hold {
+    trigger_source: String,
+    count: usize,
+    delay: Duration,
+}
+
 struct Shared {
+    holds: std::sync::Mutex<Vec<Hold>>,
+    /// Invocations so far, by the event's `triggerSource`.
+    seen: std::sync::Mutex<HashMap<String, usize>>,
     function_name: String,
     timeout: Duration,
     queue_tx: mpsc::UnboundedSender<Invocation>,
@@ -103,6 +115,8 @@ impl LocalLambda {
     pub async fn serve(function_name: &str, timeout: Duration) -> anyhow::Result<Self> {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            holds: std::sync::Mutex::new(Vec::new()),
+            seen: std::sync::Mutex::new(HashMap::new()),
             function_name: function_name.to_owned(),
             timeout,
             queue_tx,
@@ -148,6 +162,32 @@ impl LocalLambda {
         format!("http://{}", self.addr)
     }
 
+    /// Holds back the answers of the next `count` invocations whose event has this
+    /// `triggerSource` for `delay` after the function returned them: the function did
+    /// its work, but a caller with a shorter timeout gives up (and Cognito retries).
+    pub fn hold_answers(&self, trigger_source: &str, count: usize, delay: Duration) {
+        self.shared
+            .holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Hold {
+                trigger_source: trigger_source.to_owned(),
+                count,
+                delay,
+            });
+    }
+
+    /// How many invocations carried an event with this `triggerSource`.
+    pub fn invocations(&self, trigger_source: &str) -> usize {
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(trigger_source)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Stops the function process (dropping the `LocalLambda` does too).
     pub fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -182,6 +222,24 @@ async fn invoke(
     if let Some(body) = s.init_error.lock().await.clone() {
         return function_error(body);
     }
+    let source = serde_json::from_slice::<serde_json::Value>(&payload)
+        .ok()
+        .and_then(|v| v["triggerSource"].as_str().map(str::to_owned));
+    if let Some(source) = &source {
+        *s.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(source.clone())
+            .or_default() += 1;
+    }
+    let hold = source.and_then(|source| {
+        let mut holds = s.holds.lock().unwrap_or_else(|p| p.into_inner());
+        let h = holds
+            .iter_mut()
+            .find(|h| h.trigger_source == source && h.count > 0)?;
+        h.count -= 1;
+        Some(h.delay)
+    });
     let id = uuid::Uuid::new_v4().to_string();
     let (tx, rx) = oneshot::channel();
     s.waiting.lock().await.insert(id.clone(), tx);
@@ -191,12 +249,17 @@ async fn invoke(
         deadline: SystemTime::now() + s.timeout,
     });
     match tokio::time::timeout(s.timeout, rx).await {
-        Ok(Ok(Outcome::Ok(body))) => (
-            StatusCode::OK,
-            [("x-amz-executed-version", "$LATEST")],
-            body,
-        )
-            .into_response(),
+        Ok(Ok(Outcome::Ok(body))) => {
+            if let Some(delay) = hold {
+                tokio::time::sleep(delay).await;
+            }
+            (
+                StatusCode::OK,
+                [("x-amz-executed-version", "$LATEST")],
+                body,
+            )
+                .into_response()
+        }
         Ok(Ok(Outcome::Error(body))) => function_error(body),
         Ok(Err(_)) | Err(_) => {
             s.waiting.lock().await.remove(&id);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use serde_json::{Value, json};
 
-use crate::{CLIENT, POOL, code, config, handler, message, start};
+use crate::{CLIENT, POOL, code, config, config_with, handler, message, start};
 
 const TRIGGERS: &str = r#"
 [pools.triggers]
@@ -97,6 +97,7 @@ async fn a_custom_challenge_round_trip_with_cognitos_events() {
         .session(started.session().unwrap())
         .challenge_responses("USERNAME", &username)
         .challenge_responses("ANSWER", "42")
+        .client_metadata("step", "answer")
         .send()
         .await
         .unwrap();
@@ -135,10 +136,18 @@ async fn a_custom_challenge_round_trip_with_cognitos_events() {
         );
         assert_eq!(e["request"]["userNotFound"], false);
     }
-    // Client metadata is per call: InitiateAuth's reaches Define and Create only.
-    assert_eq!(events[0]["request"]["clientMetadata"]["app"], "test");
-    assert_eq!(events[1]["request"]["clientMetadata"]["app"], "test");
-    assert_eq!(events[2]["request"]["clientMetadata"], json!({}));
+    // As in Cognito: InitiateAuth's ClientMetadata reaches neither Define nor Create;
+    // RespondToAuthChallenge's reaches Verify and the Define after it.
+    assert!(events[0]["request"].get("clientMetadata").is_none());
+    assert!(events[1]["request"].get("clientMetadata").is_none());
+    assert_eq!(
+        events[2]["request"]["clientMetadata"],
+        json!({ "step": "answer" })
+    );
+    assert_eq!(
+        events[3]["request"]["clientMetadata"],
+        json!({ "step": "answer" })
+    );
     assert_eq!(
         events[2]["request"]["privateChallengeParameters"]["answer"],
         "42"
@@ -153,7 +162,10 @@ async fn a_custom_challenge_round_trip_with_cognitos_events() {
 #[tokio::test]
 async fn wrong_answers_reused_and_expired_sessions() {
     let s = start(
-        config(&format!("session_ttl_secs = 1\n{TRIGGERS}")),
+        config_with(
+            &format!("username_attributes = [\"email\"]\n{TRIGGERS}"),
+            "auth_session_validity_secs_for_tests = 1",
+        ),
         Some(quiz(Default::default())),
     )
     .await;
@@ -205,7 +217,10 @@ async fn wrong_answers_reused_and_expired_sessions() {
     let e = answer(fresh.session().unwrap().to_owned(), "42")
         .await
         .unwrap_err();
-    assert_eq!(message(&e), "Invalid session for the user.");
+    assert_eq!(
+        message(&e),
+        "Invalid session for the user, session is expired."
+    );
     // The wrong user's name with a valid session.
     let fresh = begin().await.unwrap();
     let e = c
@@ -251,11 +266,13 @@ async fn unknown_users_are_challenged_but_never_signed_in() {
         .unwrap_err();
     assert_eq!(code(&e), "NotAuthorizedException");
 
-    // Without PreventUserExistenceErrors the unknown user is named.
+    // Without PreventUserExistenceErrors (a client's default, LEGACY) the unknown
+    // user is named.
     let s = start(
-        config(&format!(
-            "prevent_user_existence_errors = false\n{TRIGGERS}"
-        )),
+        config_with(
+            &format!("username_attributes = [\"email\"]\n{TRIGGERS}"),
+            "",
+        ),
         Some(quiz(Default::default())),
     )
     .await;
@@ -319,7 +336,12 @@ async fn failing_slow_and_confused_triggers() {
         message(&e)
     );
 
-    let slow: cognito_standin::triggers::InProcessHandler = Arc::new(|e| {
+    // A trigger that does not answer in time is tried three times, as Cognito does,
+    // then the call fails.
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let slow: cognito_standin::triggers::InProcessHandler = Arc::new(move |e| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Box::pin(async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
             Ok(e)
@@ -329,6 +351,67 @@ async fn failing_slow_and_confused_triggers() {
     assert_eq!(
         code(&begin(s.client.clone()).await),
         "UnexpectedLambdaException"
+    );
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    // Slow once, then quick: the retry carries the sign-in on.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let first_slow: cognito_standin::triggers::InProcessHandler = {
+        let calls = calls.clone();
+        let quiz = quiz(Default::default());
+        Arc::new(move |e| {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let quiz = quiz.clone();
+            Box::pin(async move {
+                if n == 0 {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                quiz(e).await
+            })
+        })
+    };
+    let s = start(
+        config(&format!("{TRIGGERS}timeout_ms = 300\n")),
+        Some(first_slow),
+    )
+    .await;
+    let started = s
+        .client
+        .initiate_auth()
+        .client_id(CLIENT)
+        .auth_flow(AuthFlowType::CustomAuth)
+        .auth_parameters("USERNAME", "seed@example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.challenge_parameters().unwrap()["question"], "6*7");
+
+    // A function error is the function's answer: not retried.
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = failures.clone();
+    let s = start(
+        config(TRIGGERS),
+        Some(handler(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err("nope".to_owned())
+        })),
+    )
+    .await;
+    assert_eq!(
+        code(&begin(s.client.clone()).await),
+        "UserLambdaValidationException"
+    );
+    assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Output that is not an event.
+    let s = start(config(TRIGGERS), Some(handler(|_| Ok(json!("hello"))))).await;
+    let e = begin(s.client.clone()).await;
+    assert_eq!(
+        (code(&e).as_str(), message(&e).as_str()),
+        (
+            "InvalidLambdaResponseException",
+            "Unrecognizable lambda output"
+        )
     );
 
     let confused = handler(|mut e| {

@@ -6,6 +6,7 @@
 
 mod custom_auth;
 mod protocol;
+mod strict;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,16 +27,27 @@ pub struct Running {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A pool whose email is the username attribute, and whose client hides user
+/// existence (`PreventUserExistenceErrors: ENABLED`).
 pub fn config(extra_pool_toml: &str) -> Config {
+    config_with(
+        &format!("username_attributes = [\"email\"]\n{extra_pool_toml}"),
+        "prevent_user_existence_errors = true",
+    )
+}
+
+/// A pool with these settings (its shape included) and its client with these.
+pub fn config_with(pool_toml: &str, client_toml: &str) -> Config {
     let text = format!(
         r#"
 listen = "127.0.0.1:0"
 [[pools]]
 id = "{POOL}"
-username_attributes = ["email"]
-{extra_pool_toml}
+{pool_toml}
 [[pools.clients]]
 id = "{CLIENT}"
+explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+{client_toml}
 [[pools.users]]
 username = "seed@example.test"
 password = "Seed-password-1"

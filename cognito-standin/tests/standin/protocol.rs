@@ -117,23 +117,31 @@ async fn sign_up_confirm_and_password_sign_in() {
     assert_eq!(id["cognito:username"], sub.as_str());
     assert_eq!(id["origin_jti"], access["origin_jti"]);
 
-    // The JWKS verifies the tokens.
-    let jwks: Value = reqwest::get(format!("{}/{POOL}/.well-known/jwks.json", s.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwks["keys"][0].clone()).unwrap();
+    // The JWKS verifies the tokens: two keys, as in Cognito, one for ID tokens and one
+    // for access tokens, each found by its kid.
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        reqwest::get(format!("{}/{POOL}/.well-known/jwks.json", s.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(jwks.keys.len(), 2);
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_issuer(&[format!("{}/{POOL}", s.url)]);
     v.validate_aud = false;
-    jsonwebtoken::decode::<Value>(
-        result.access_token().unwrap(),
-        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
-        &v,
-    )
-    .unwrap();
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    let (access_token, id_token) = (result.access_token().unwrap(), result.id_token().unwrap());
+    assert_ne!(kid(access_token), kid(id_token));
+    for token in [access_token, id_token] {
+        let jwk = jwks.find(&kid(token)).unwrap();
+        jsonwebtoken::decode::<Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+            &v,
+        )
+        .unwrap();
+    }
     let oidc: Value = reqwest::get(format!("{}/{POOL}/.well-known/openid-configuration", s.url))
         .await
         .unwrap()
@@ -269,7 +277,7 @@ async fn wrong_passwords_unknown_users_and_duplicates() {
 
 #[tokio::test]
 async fn admin_users_and_list_filters() {
-    let s = start(config("password_min_length = 12"), None).await;
+    let s = start(config("[pools.password_policy]\nminimum_length = 12"), None).await;
     let c = &s.client;
     let created = c
         .admin_create_user()
