@@ -1,12 +1,19 @@
-"""boto3 (unmodified) against the Cognito stand-in: the calls this product relies on.
+"""boto3 (unmodified) against the Cognito stand-in: the calls this product relies on,
+and Cognito's SRP (USER_SRP_AUTH) checked with pycognito's independent client
+implementation, with and without a client secret (SECRET_HASH).
 
-Run by the end-to-end suite; needs `pip install boto3` (scripts/test installs it).
+Run by the end-to-end suite; needs `pip install boto3 pycognito` (scripts/test
+installs them).
 """
+import base64
+import hashlib
+import hmac
 import os
 import sys
 
 import boto3
 from botocore.exceptions import ClientError
+from pycognito.aws_srp import AWSSRP
 
 client = boto3.client(
     "cognito-idp",
@@ -47,4 +54,43 @@ try:
     sys.exit("a revoked refresh token worked")
 except ClientError as e:
     assert e.response["Error"]["Code"] == "NotAuthorizedException", e.response
+
+# SRP, as Amplify's default signIn does it, computed by pycognito (not by us).
+for client_id, secret in [(app, None), (os.environ["SECRET_CLIENT_ID"], os.environ["CLIENT_SECRET"])]:
+    srp = AWSSRP("dave@example.test", "Dave-password-1", pool, client_id, client=client, client_secret=secret)
+    tokens = srp.authenticate_user()["AuthenticationResult"]
+    assert client.get_user(AccessToken=tokens["AccessToken"])["Username"] == me["Username"]
+    try:
+        AWSSRP("dave@example.test", "Wrong-password-1", pool, client_id, client=client, client_secret=secret).authenticate_user()
+        sys.exit("SRP accepted a wrong password")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "NotAuthorizedException", e.response
+    # An unknown user is refused like a wrong password (PreventUserExistenceErrors).
+    try:
+        AWSSRP("nobody@example.test", "Dave-password-1", pool, client_id, client=client, client_secret=secret).authenticate_user()
+        sys.exit("SRP signed in an unknown user")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "NotAuthorizedException", e.response
+
+# A confidential client: no SECRET_HASH, or a wrong one, is refused.
+secret_client = os.environ["SECRET_CLIENT_ID"]
+for params in [{}, {"SECRET_HASH": base64.b64encode(b"not it").decode()}]:
+    try:
+        client.initiate_auth(ClientId=secret_client, AuthFlow="CUSTOM_AUTH",
+                             AuthParameters={"USERNAME": "dave@example.test", **params})
+        sys.exit(f"a confidential client was used without its secret: {params}")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "NotAuthorizedException", e.response
+good = base64.b64encode(hmac.new(os.environ["CLIENT_SECRET"].encode(),
+                                 ("dave@example.test" + secret_client).encode(), hashlib.sha256).digest()).decode()
+started = client.initiate_auth(ClientId=secret_client, AuthFlow="CUSTOM_AUTH",
+                               AuthParameters={"USERNAME": "dave@example.test", "SECRET_HASH": good})
+assert started["ChallengeName"] == "CUSTOM_CHALLENGE"
+
+# Cognito's messages for a missing USERNAME.
+try:
+    client.initiate_auth(ClientId=app, AuthFlow="USER_SRP_AUTH", AuthParameters={"SRP_A": "02"})
+    sys.exit("no USERNAME accepted")
+except ClientError as e:
+    assert e.response["Error"]["Message"] == "Missing required parameter USERNAME", e.response
 print("boto3 ok")

@@ -29,19 +29,50 @@ pub enum AdminError {
     Invalid(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Cognito(#[from] crate::cognito::CognitoError),
 }
 
 /// How an admin names a user.
 #[derive(Debug, Clone)]
 pub enum UserRef {
     Sub(String),
+    /// The Cognito username (a UUID in pools where the email signs in).
     Username(String),
+    /// The `email` attribute, looked up in the pool (`ListUsers`): what an admin knows
+    /// whatever the pool's shape.
+    Email(String),
 }
 
-pub async fn find_user(db: &Db, r: &UserRef) -> Result<User, AdminError> {
+pub async fn find_user(
+    db: &Db,
+    cognito: Option<&crate::cognito::CognitoAdmin>,
+    r: &UserRef,
+) -> Result<User, AdminError> {
     let found = match r {
         UserRef::Sub(s) => users::user_by_sub(db, s).await?,
         UserRef::Username(u) => users::user_by_username(db, u).await?,
+        UserRef::Email(email) => {
+            let cognito = cognito.ok_or_else(|| {
+                AdminError::Invalid(
+                    "looking a user up by email needs RP_COGNITO_USER_POOL_ID".to_owned(),
+                )
+            })?;
+            // Several pool users may carry one email (unverified aliases); rp-server
+            // knows only those who started a registration.
+            let mut known = Vec::new();
+            for u in cognito.users_with_email(email, 10).await? {
+                if let Some(user) = users::user_by_sub(db, &u.sub).await? {
+                    known.push(user);
+                }
+            }
+            if known.len() > 1 {
+                return Err(AdminError::Invalid(
+                    "several users have this email; give the sub".to_owned(),
+                ));
+            }
+            known.pop()
+        }
     };
     found.ok_or(AdminError::UserNotFound)
 }

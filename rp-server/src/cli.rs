@@ -96,6 +96,9 @@ pub struct UserSelector {
     pub sub: Option<String>,
     #[arg(long)]
     pub username: Option<String>,
+    /// Looked up in the pool: needs RP_COGNITO_USER_POOL_ID and AWS credentials.
+    #[arg(long)]
+    pub email: Option<String>,
 }
 
 fn print<T: Serialize>(
@@ -155,12 +158,21 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let json = args.json;
     match args.command {
         AdminCommand::List(sel) => {
-            let r = match (sel.sub, sel.username) {
-                (Some(s), _) => UserRef::Sub(s),
-                (None, Some(u)) => UserRef::Username(u),
-                (None, None) => anyhow::bail!("give --sub or --username"),
+            let (r, cognito) = match (sel.sub, sel.username, sel.email) {
+                (Some(s), _, _) => (UserRef::Sub(s), None),
+                (None, Some(u), _) => (UserRef::Username(u), None),
+                (None, None, Some(e)) => {
+                    let pool = std::env::var("RP_COGNITO_USER_POOL_ID").map_err(|_| {
+                        anyhow::anyhow!("--email looks the user up in the pool: set RP_COGNITO_USER_POOL_ID (and AWS credentials)")
+                    })?;
+                    (
+                        UserRef::Email(e),
+                        Some(crate::cognito::CognitoAdmin::from_environment(pool).await),
+                    )
+                }
+                (None, None, None) => anyhow::bail!("give --sub, --username or --email"),
             };
-            let user = admin::find_user(&db, &r).await?;
+            let user = admin::find_user(&db, cognito.as_ref(), &r).await?;
             let creds = admin::credentials(&db, &user).await?;
             print(json, &creds, |o| {
                 writeln!(
@@ -205,7 +217,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             })
         }
         AdminCommand::Reset { sub, reason } => {
-            let user = admin::find_user(&db, &UserRef::Sub(sub)).await?;
+            let user = admin::find_user(&db, None, &UserRef::Sub(sub)).await?;
             let cognito = match args.cognito_user_pool_id.as_deref().map(str::trim) {
                 Some(pool) if !pool.is_empty() => {
                     Some(crate::cognito::CognitoAdmin::from_environment(pool.to_owned()).await)
@@ -252,7 +264,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             })
         }
         AdminCommand::Tokens { sub } => {
-            let user = admin::find_user(&db, &UserRef::Sub(sub)).await?;
+            let user = admin::find_user(&db, None, &UserRef::Sub(sub)).await?;
             let tokens = admin::enrolment_tokens(&db, &user, now).await?;
             print(json, &tokens, |o| {
                 for t in &tokens {

@@ -1,8 +1,56 @@
-//! The Cognito admin calls of passkey-first sign-up, through the official SDK.
+//! The Cognito admin calls of passkey-first sign-up, account resets and admin lookups,
+//! through the official SDK; and what rp-server learns of the pool at start (how it
+//! names users, how long its app clients' sign-in sessions last).
 
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::{AttributeType, MessageActionType};
 use rand::RngCore as _;
+
+/// How a user pool names its users, which decides the `Username` sign-up sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum PoolShape {
+    /// `UsernameAttributes: [email]`: the email is the sign-in name; Cognito makes the
+    /// username a UUID. Sign-up sends the email as `Username`.
+    EmailUsername,
+    /// `AliasAttributes: [email]`: a username may not look like an email, and the email
+    /// signs in only once verified. Sign-up sends a new UUID as `Username`.
+    EmailAlias,
+    /// Plain usernames (no email sign-in). Sign-up sends the email as `Username`, so
+    /// the user can still type it to sign in.
+    Username,
+}
+
+impl PoolShape {
+    /// The shape `DescribeUserPool` reports.
+    pub fn of(username_attributes: &[String], alias_attributes: &[String]) -> Self {
+        let has = |v: &[String]| v.iter().any(|a| a.eq_ignore_ascii_case("email"));
+        if has(username_attributes) {
+            Self::EmailUsername
+        } else if has(alias_attributes) {
+            Self::EmailAlias
+        } else {
+            Self::Username
+        }
+    }
+
+    /// The `Username` to create a user with this email under.
+    pub fn username_for(self, email: &str) -> String {
+        match self {
+            Self::EmailUsername | Self::Username => email.to_owned(),
+            Self::EmailAlias => uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailUsername => "email_username",
+            Self::EmailAlias => "email_alias",
+            Self::Username => "username",
+        }
+    }
+}
 
 /// A user created in the pool.
 #[derive(Debug, Clone)]
@@ -44,6 +92,9 @@ fn failed<E: std::fmt::Debug + cip::error::ProvideErrorMetadata>(
 pub struct CognitoAdmin {
     client: cip::Client,
     user_pool_id: String,
+    /// `RP_COGNITO_POOL_SHAPE`, or what `DescribeUserPool` said once asked (at start,
+    /// or at the first sign-up if Cognito could not be reached then).
+    shape: tokio::sync::OnceCell<PoolShape>,
 }
 
 impl CognitoAdmin {
@@ -51,7 +102,65 @@ impl CognitoAdmin {
         Self {
             client,
             user_pool_id,
+            shape: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Takes the pool's shape from `RP_COGNITO_POOL_SHAPE` instead of asking Cognito.
+    pub fn with_shape(self, shape: Option<PoolShape>) -> Self {
+        Self {
+            shape: tokio::sync::OnceCell::new_with(shape),
+            ..self
+        }
+    }
+
+    /// How the pool names users: the setting, or else Cognito's answer to
+    /// `DescribeUserPool` (asked once).
+    pub async fn shape(&self) -> Result<PoolShape, CognitoError> {
+        self.shape
+            .get_or_try_init(|| async {
+                let described = self
+                    .client
+                    .describe_user_pool()
+                    .user_pool_id(&self.user_pool_id)
+                    .send()
+                    .await
+                    .map_err(|e| failed("DescribeUserPool", e))?;
+                let pool = described.user_pool().ok_or_else(|| CognitoError::Failed {
+                    operation: "DescribeUserPool",
+                    detail: "no pool in the answer".to_owned(),
+                })?;
+                let names = |v: &[cip::types::UsernameAttributeType]| {
+                    v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>()
+                };
+                let aliases = |v: &[cip::types::AliasAttributeType]| {
+                    v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>()
+                };
+                Ok(PoolShape::of(
+                    &names(pool.username_attributes()),
+                    &aliases(pool.alias_attributes()),
+                ))
+            })
+            .await
+            .copied()
+    }
+
+    /// An app client's `AuthSessionValidity`: how long Cognito keeps a custom-auth
+    /// session, in minutes (Cognito's default, 3, when the answer leaves it out).
+    pub async fn session_validity_minutes(&self, client_id: &str) -> Result<u32, CognitoError> {
+        let described = self
+            .client
+            .describe_user_pool_client()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(client_id)
+            .send()
+            .await
+            .map_err(|e| failed("DescribeUserPoolClient", e))?;
+        Ok(described
+            .user_pool_client()
+            .and_then(|c| c.auth_session_validity())
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(3))
     }
 
     /// From the SDK's standard sources: `AWS_REGION`, the credential chain, and
@@ -99,10 +208,12 @@ impl CognitoAdmin {
             .collect())
     }
 
-    /// Creates a confirmed user with this email and a long random permanent password
-    /// nobody knows (so the account exists for CUSTOM_AUTH but has no usable password).
-    /// If the password cannot be set the half-made user is deleted again.
+    /// Creates a confirmed user with this email, named as the pool's shape requires, and
+    /// a long random permanent password nobody knows (so the account exists for
+    /// CUSTOM_AUTH but has no usable password). If the password cannot be set the
+    /// half-made user is deleted again.
     pub async fn create_user(&self, email: &str) -> Result<CreatedUser, CognitoError> {
+        let shape = self.shape().await?;
         let attribute = |name: &str, value: &str| {
             AttributeType::builder()
                 .name(name)
@@ -117,7 +228,7 @@ impl CognitoAdmin {
             .client
             .admin_create_user()
             .user_pool_id(&self.user_pool_id)
-            .username(email)
+            .username(shape.username_for(email))
             .user_attributes(attribute("email", email)?)
             .message_action(MessageActionType::Suppress)
             .send()
@@ -208,6 +319,37 @@ impl CognitoAdmin {
     }
 }
 
+/// What is wrong, or cannot be checked, about the ceremony lifetime against each app
+/// client's `AuthSessionValidity`: a username-first ceremony outliving the Cognito
+/// session it answers fails at Cognito after the user has touched the authenticator.
+/// Each line names the setting to change; rp-server logs them as warnings at start.
+pub async fn session_validity_warnings(
+    ceremony_ttl: std::time::Duration,
+    client_ids: &[String],
+    admin: Option<&CognitoAdmin>,
+) -> Vec<String> {
+    let secs = ceremony_ttl.as_secs();
+    let Some(admin) = admin else {
+        return vec![format!(
+            "cannot check RP_CEREMONY_TTL_SECS ({secs} s) against the app clients' AuthSessionValidity without RP_COGNITO_USER_POOL_ID; keep it at most the clients' session validity (Cognito's default is 3 minutes)"
+        )];
+    };
+    let mut warnings = Vec::new();
+    for client in client_ids {
+        match admin.session_validity_minutes(client).await {
+            Ok(minutes) if secs > u64::from(minutes) * 60 => warnings.push(format!(
+                "RP_CEREMONY_TTL_SECS ({secs} s) outlasts app client {client}'s AuthSessionValidity ({minutes} min): a username-first sign-in slower than that fails at Cognito; lower RP_CEREMONY_TTL_SECS to {} or raise AuthSessionValidity",
+                u64::from(minutes) * 60
+            )),
+            Ok(_) => {}
+            Err(e) => warnings.push(format!(
+                "cannot check RP_CEREMONY_TTL_SECS against app client {client}'s AuthSessionValidity ({e}); allow cognito-idp:DescribeUserPoolClient, or keep it at most the client's session validity (Cognito's default is 3 minutes)"
+            )),
+        }
+    }
+    warnings
+}
+
 /// The `sub` attribute among a user's attributes ("" when absent).
 fn sub_of(attributes: &[AttributeType]) -> String {
     attributes
@@ -218,13 +360,54 @@ fn sub_of(attributes: &[AttributeType]) -> String {
         .to_owned()
 }
 
-/// 64 random base64url characters plus one of each class most password policies ask for.
+/// A password no one knows that every policy Cognito allows accepts: 128 characters
+/// (a policy asks for at most 99; Cognito takes up to 256) from the OS random
+/// generator, with a lowercase letter, an uppercase letter, a digit and one of
+/// Cognito's symbols guaranteed.
 fn unusable_password() -> String {
     use base64::Engine as _;
-    let mut bytes = [0u8; 48];
+    let mut bytes = [0u8; 93];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!(
-        "{}Aa1!",
+        "{}aA1^",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unusable_password_meets_every_policy_cognito_allows() {
+        for _ in 0..100 {
+            let p = unusable_password();
+            assert_eq!(p.chars().count(), 128);
+            assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(p.chars().any(|c| c.is_ascii_digit()));
+            assert!(
+                p.chars()
+                    .any(|c| "^$*.[]{}()?-\"!@#%&/\\,><':;|_~`+=".contains(c))
+            );
+        }
+        assert_ne!(unusable_password(), unusable_password());
+    }
+
+    #[test]
+    fn usernames_follow_the_pool_shape() {
+        let s = |u: &[&str], a: &[&str]| {
+            let v = |x: &[&str]| x.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+            PoolShape::of(&v(u), &v(a))
+        };
+        assert_eq!(s(&["email"], &[]), PoolShape::EmailUsername);
+        assert_eq!(s(&["phone_number", "email"], &[]), PoolShape::EmailUsername);
+        assert_eq!(s(&[], &["email"]), PoolShape::EmailAlias);
+        assert_eq!(s(&[], &["preferred_username"]), PoolShape::Username);
+        assert_eq!(s(&[], &[]), PoolShape::Username);
+        assert_eq!(PoolShape::EmailUsername.username_for("a@b.c"), "a@b.c");
+        assert_eq!(PoolShape::Username.username_for("a@b.c"), "a@b.c");
+        let alias = PoolShape::EmailAlias.username_for("a@b.c");
+        assert!(!alias.contains('@') && uuid::Uuid::parse_str(&alias).is_ok());
+    }
 }

@@ -157,7 +157,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RP_ADMIN_TOKEN", value_name = "RP_ADMIN_TOKEN", value_parser = secret, hide_env_values = true)]
     pub admin_token: Option<SecretString>,
 
-    /// Lifetime of a registration or authentication ceremony, in seconds (30-3600).
+    /// Lifetime of a registration or authentication ceremony, in seconds (30-3600). Keep it within the app clients' AuthSessionValidity (Cognito's default: 3 minutes), or a slow username-first sign-in fails at Cognito after the user touched the authenticator; rp-server warns at start when it outlasts it.
     #[arg(
         long,
         env = "RP_CEREMONY_TTL_SECS",
@@ -266,6 +266,14 @@ pub struct ServeArgs {
     )]
     pub cognito_user_pool_id: Option<String>,
 
+    /// How the pool names users: `email_username` (UsernameAttributes: email), `email_alias` (AliasAttributes: email) or `username` (plain usernames). Unset: learnt at start with DescribeUserPool (needs cognito-idp:DescribeUserPool). Sign-up names new users after it.
+    #[arg(
+        long,
+        env = "RP_COGNITO_POOL_SHAPE",
+        value_name = "RP_COGNITO_POOL_SHAPE"
+    )]
+    pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
+
     /// Log format: `json` (one object per line, for production) or `pretty`.
     #[arg(
         long,
@@ -343,6 +351,8 @@ pub struct Config {
     /// The user pool rp-server may administer (sign-up, sign-out on reset); `Some` when
     /// `RP_COGNITO_USER_POOL_ID` is set.
     pub cognito_user_pool_id: Option<String>,
+    /// `RP_COGNITO_POOL_SHAPE`; `None` asks Cognito at start.
+    pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -390,12 +400,15 @@ impl Config {
             log_format: LogFormat::Json,
             signup_user_pool_id: None,
             cognito_user_pool_id: None,
+            cognito_pool_shape: None,
         }
     }
 }
 
 pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
-pub const DEFAULT_CEREMONY_TTL_SECS: u64 = 300;
+/// Cognito's default `AuthSessionValidity` (3 minutes): a username-first ceremony must
+/// not outlive the Cognito session it answers.
+pub const DEFAULT_CEREMONY_TTL_SECS: u64 = 180;
 pub const DEFAULT_NONCE_TTL_SECS: u64 = 120;
 pub const DEFAULT_ENROLMENT_TTL_SECS: u64 = 900;
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
@@ -582,6 +595,7 @@ impl TryFrom<ServeArgs> for Config {
             log_format: args.log_format,
             signup_user_pool_id,
             cognito_user_pool_id,
+            cognito_pool_shape: args.cognito_pool_shape,
         })
     }
 }
@@ -732,7 +746,7 @@ mod tests {
             c.cognito_jwks_url.as_str(),
             "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json"
         );
-        assert_eq!(c.ceremony_ttl, Duration::from_secs(300));
+        assert_eq!(c.ceremony_ttl, Duration::from_secs(180));
         assert_eq!(c.nonce_ttl, Duration::from_secs(120));
         assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8080");
         assert!(c.admin_token.is_none());
@@ -774,6 +788,7 @@ mod tests {
                 &["--signup-enabled=true", "--cognito-user-pool-id=nopool"],
                 "RP_COGNITO_USER_POOL_ID",
             ),
+            (&["--cognito-pool-shape=email"], "RP_COGNITO_POOL_SHAPE"),
         ];
         for (extra, variable) in cases {
             let err = with(extra).expect_err(&format!("{extra:?} should be rejected"));

@@ -238,6 +238,38 @@ impl Application {
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let administers_pool =
             config.signup_user_pool_id.is_some() || config.cognito_user_pool_id.is_some();
+        let cognito = cognito
+            .filter(|_| administers_pool)
+            .map(|c| c.with_shape(config.cognito_pool_shape));
+        // What rp-server learns of the pool at start; Cognito being slow or down
+        // delays the start by at most this much (sign-up asks again when it needs to).
+        const ASK_COGNITO_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+        if let Some(admin) = &cognito {
+            match tokio::time::timeout(ASK_COGNITO_FOR, admin.shape()).await {
+                Ok(Ok(shape)) => tracing::info!(shape = shape.as_str(), "user pool shape"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "could not learn how the user pool names users; allow cognito-idp:DescribeUserPool or set RP_COGNITO_POOL_SHAPE")
+                }
+                Err(_) => tracing::warn!(
+                    "Cognito did not say how the user pool names users within 5 s; sign-up asks again"
+                ),
+            }
+        }
+        let warnings = tokio::time::timeout(
+            ASK_COGNITO_FOR,
+            cognito::session_validity_warnings(
+                config.ceremony_ttl,
+                &config.cognito_client_ids,
+                cognito.as_ref(),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            vec!["cannot check RP_CEREMONY_TTL_SECS against the app clients' AuthSessionValidity: Cognito did not answer within 5 s".to_owned()]
+        });
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
@@ -259,7 +291,7 @@ impl Application {
             clock,
             metrics: metrics::handle(),
             rate_limiter,
-            cognito: cognito.filter(|_| administers_pool).map(Arc::new),
+            cognito: cognito.map(Arc::new),
         };
         Ok(Self {
             listener,

@@ -8,13 +8,7 @@ use testkit::authenticator::SoftAuthenticator;
 use crate::stack::{Options, Stack, error_code};
 
 async fn user_with_passkey(stack: &Stack, email: &str) -> (String, SoftAuthenticator) {
-    let username = stack.password_user(email, "Some-password-1").await;
-    let tokens = stack.password_sign_in(email, "Some-password-1").await;
-    let mut authn = SoftAuthenticator::new();
-    stack
-        .register_passkey(tokens.access_token().unwrap(), &mut authn)
-        .await;
-    (username, authn)
+    stack.user_with_passkey(email, "Some-password-1").await
 }
 
 /// A wrong answer gets another challenge (and no tokens) until the third.

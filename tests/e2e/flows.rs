@@ -162,7 +162,8 @@ async fn sign_up_signed_in_sign_out_then_passkey_first_sign_in() {
     assert_eq!(me.username(), username);
 }
 
-/// The whole suite through boto3 too (Python's official SDK), when Python is here.
+/// The calls the product relies on through boto3 too (Python's official SDK), and SRP
+/// through pycognito's independent implementation of Cognito's variant.
 #[tokio::test]
 async fn boto3_drives_the_stand_in() {
     let stack = Stack::start().await;
@@ -175,6 +176,8 @@ async fn boto3_drives_the_stand_in() {
         .env("COGNITO_URL", &stack.cognito_url)
         .env("POOL_ID", POOL)
         .env("CLIENT_ID", crate::stack::CLIENT)
+        .env("SECRET_CLIENT_ID", crate::stack::SECRET_CLIENT)
+        .env("CLIENT_SECRET", crate::stack::CLIENT_SECRET)
         .output()
         .await
         .expect("python3 is required for this test");

@@ -17,6 +17,31 @@ pub const POOL: &str = "eu-west-1_E2ePool";
 pub const CLIENT: &str = "e2eclient";
 pub const ORIGIN: &str = "http://localhost:8000";
 pub const SERVICE_TOKEN: &str = "e2e-service-token-0123456789abcdef0123456789";
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef0123456789ab";
+/// A second, confidential app client: its calls need `SECRET_HASH`.
+pub const SECRET_CLIENT: &str = "e2esecretclient";
+pub const CLIENT_SECRET: &str = "e2e-client-secret-0123456789abcdef";
+
+/// How the pool names users: the three shapes Cognito pools come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `UsernameAttributes: [email]`.
+    EmailUsername,
+    /// `AliasAttributes: [email]`.
+    EmailAlias,
+    /// Plain usernames.
+    Username,
+}
+
+impl Shape {
+    fn toml(self) -> &'static str {
+        match self {
+            Self::EmailUsername => r#"username_attributes = ["email"]"#,
+            Self::EmailAlias => r#"alias_attributes = ["email"]"#,
+            Self::Username => "",
+        }
+    }
+}
 
 /// How a test wants its stack.
 pub struct Options {
@@ -24,8 +49,9 @@ pub struct Options {
     /// Overrides where the trigger function reaches rp-server (to break it).
     pub triggers_rp_url: Option<String>,
     pub triggers_timeout_ms: u64,
-    /// Cognito's wait for a trigger.
+    /// Cognito's wait for one attempt of a trigger.
     pub trigger_timeout_ms: u64,
+    pub shape: Shape,
 }
 
 impl Default for Options {
@@ -35,6 +61,7 @@ impl Default for Options {
             triggers_rp_url: None,
             triggers_timeout_ms: 2000,
             trigger_timeout_ms: 5000,
+            shape: Shape::EmailUsername,
         }
     }
 }
@@ -44,7 +71,8 @@ pub struct Stack {
     pub cognito_url: String,
     pub cognito: cip::Client,
     pub http: reqwest::Client,
-    _lambda: LocalLambda,
+    pub shape: Shape,
+    pub lambda: LocalLambda,
     _children: Vec<tokio::process::Child>,
     _dir: PathBuf,
     /// Last: dropped once the processes using it are gone.
@@ -123,8 +151,7 @@ impl Stack {
 listen = "127.0.0.1:{cognito_port}"
 [[pools]]
 id = "{POOL}"
-username_attributes = ["email"]
-prevent_user_existence_errors = true
+{shape}
 [pools.triggers]
 lambda_endpoint = "{endpoint}"
 timeout_ms = {timeout}
@@ -134,8 +161,15 @@ verify_auth_challenge_response = "cognito-triggers"
 pre_sign_up = "cognito-triggers"
 [[pools.clients]]
 id = "{CLIENT}"
-explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+prevent_user_existence_errors = true
+[[pools.clients]]
+id = "{SECRET_CLIENT}"
+explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+prevent_user_existence_errors = true
+secret = "{CLIENT_SECRET}"
 "#,
+            shape = o.shape.toml(),
             endpoint = lambda.endpoint(),
             timeout = o.trigger_timeout_ms,
         );
@@ -166,8 +200,9 @@ explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_R
             .env("RP_ID", "localhost")
             .env("RP_ORIGINS", ORIGIN)
             .env("RP_COGNITO_ISSUER", format!("{cognito_url}/{POOL}"))
-            .env("RP_COGNITO_CLIENT_IDS", CLIENT)
+            .env("RP_COGNITO_CLIENT_IDS", format!("{CLIENT},{SECRET_CLIENT}"))
             .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
+            .env("RP_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RP_NONCE_TTL_SECS", o.nonce_ttl_secs.to_string())
             .env("RP_RATE_LIMIT_PER_MIN", "0")
             .env("RP_SIGNUP_ENABLED", "true")
@@ -201,7 +236,8 @@ explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_R
             cognito_url,
             cognito: cip::Client::new(&sdk),
             http: reqwest::Client::new(),
-            _lambda: lambda,
+            shape: o.shape,
+            lambda,
             _children: vec![standin, rp],
             _dir: dir,
             _database: database,
@@ -217,20 +253,23 @@ explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_R
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
-    /// A confirmed user with a password, as an existing Cognito user would be.
+    /// A confirmed user with a password and a verified email, as an existing Cognito
+    /// user would be, named as the pool's shape requires: the email where it is the
+    /// username attribute, the email's local part otherwise. Returns the username.
     pub async fn password_user(&self, email: &str, password: &str) -> String {
+        let name = match self.shape {
+            Shape::EmailUsername => email.to_owned(),
+            Shape::EmailAlias | Shape::Username => email.split('@').next().unwrap().to_owned(),
+        };
+        let attribute =
+            |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
         let created = self
             .cognito
             .admin_create_user()
             .user_pool_id(POOL)
-            .username(email)
-            .user_attributes(
-                AttributeType::builder()
-                    .name("email")
-                    .value(email)
-                    .build()
-                    .unwrap(),
-            )
+            .username(&name)
+            .user_attributes(attribute("email", email))
+            .user_attributes(attribute("email_verified", "true"))
             .message_action(MessageActionType::Suppress)
             .send()
             .await
@@ -238,13 +277,28 @@ explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_R
         self.cognito
             .admin_set_user_password()
             .user_pool_id(POOL)
-            .username(email)
+            .username(&name)
             .password(password)
             .permanent(true)
             .send()
             .await
             .unwrap();
         created.user().unwrap().username().unwrap().to_owned()
+    }
+
+    /// A password user (see [`Stack::password_user`]) who signed in and added a passkey:
+    /// their username and their authenticator.
+    pub async fn user_with_passkey(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (String, SoftAuthenticator) {
+        let username = self.password_user(email, password).await;
+        let tokens = self.password_sign_in(email, password).await;
+        let mut authn = SoftAuthenticator::new();
+        self.register_passkey(tokens.access_token().unwrap(), &mut authn)
+            .await;
+        (username, authn)
     }
 
     pub async fn password_sign_in(&self, email: &str, password: &str) -> AuthenticationResultType {

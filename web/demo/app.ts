@@ -156,7 +156,8 @@ $("password-signin").addEventListener("click", async () => {
   try {
     if (useAmplify) {
       passkeys.abortConditional();
-      const r = await signIn({ username, password, options: { authFlowType: "USER_PASSWORD_AUTH" } });
+      // Amplify's default: USER_SRP_AUTH (the password never leaves the browser).
+      const r = await signIn({ username, password });
       if (!r.isSignedIn) throw new Error(`Unexpected step ${r.nextStep.signInStep}`);
       const { tokens: t } = await fetchAuthSession();
       await showSignedIn({ idToken: t!.idToken!.toString(), accessToken: t!.accessToken.toString() }, "with a password");

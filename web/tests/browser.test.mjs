@@ -132,13 +132,18 @@ test("sign up with a passkey, sign out, sign in with autofill", async () => {
   await context.close();
 });
 
-test("a password user adds a passkey, then signs in with it", async () => {
-  const { page, context } = await device();
+test("a password user signs in with Amplify's default (SRP), adds a passkey, then signs in with it", async () => {
+  const { page, context } = await device({ adapter: "amplify" });
+  const flows = [];
+  page.on("request", (r) => {
+    if (r.headers()["x-amz-target"]?.endsWith(".InitiateAuth")) flows.push(JSON.parse(r.postData()).AuthFlow);
+  });
   await page.fill("#username", "demo@example.com");
   await page.click("#show-password");
-  await page.fill("#password", "demo-password");
+  await page.fill("#password", "Demo-password-1");
   await page.click("#password-signin");
   await signedIn(page, "demo@example.com");
+  assert.deepEqual(flows, ["USER_SRP_AUTH"]);
   await page.click("#add-passkey");
   await page.locator("#passkeys tr[data-id]").waitFor();
   assert.match(await message(page), /Passkey added/);

@@ -38,6 +38,7 @@ impl From<AdminError> for ApiError {
             ),
             AdminError::Invalid(m) => ApiError::bad_request(ErrorCode::InvalidRequest, m),
             AdminError::Db(e) => e.into(),
+            AdminError::Cognito(e) => ApiError::Unavailable(anyhow::Error::new(e)),
         }
     }
 }
@@ -89,6 +90,8 @@ pub struct UserQuery {
     pub sub: Option<String>,
     /// The user's Cognito username (as in their access tokens).
     pub username: Option<String>,
+    /// The user's email, looked up in the pool (needs `RP_COGNITO_USER_POOL_ID`).
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -99,7 +102,7 @@ pub struct UserCredentials {
     pub credentials: Vec<AdminCredential>,
 }
 
-/// A user's credentials (revoked ones included), by `sub` or `username`.
+/// A user's credentials (revoked ones included), by `sub`, `username` or `email`.
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin", security(("admin" = [])), params(UserQuery),
     responses((status = 200, body = UserCredentials), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn user(
@@ -107,17 +110,18 @@ pub async fn user(
     _: Admin,
     Query(q): Query<UserQuery>,
 ) -> Result<Json<UserCredentials>, ApiError> {
-    let r = match (q.sub, q.username) {
-        (Some(s), None) => UserRef::Sub(s),
-        (None, Some(u)) => UserRef::Username(u),
+    let r = match (q.sub, q.username, q.email) {
+        (Some(s), None, None) => UserRef::Sub(s),
+        (None, Some(u), None) => UserRef::Username(u),
+        (None, None, Some(e)) => UserRef::Email(e),
         _ => {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidRequest,
-                "Give exactly one of `sub` or `username`.",
+                "Give exactly one of `sub`, `username` or `email`.",
             ));
         }
     };
-    let user = admin::find_user(&state.db, &r).await?;
+    let user = admin::find_user(&state.db, state.cognito.as_deref(), &r).await?;
     let credentials = admin::credentials(&state.db, &user).await?;
     Ok(Json(UserCredentials {
         user_sub: user.cognito_sub,
@@ -204,7 +208,7 @@ pub async fn reset(
     Path(sub): Path<String>,
     Json(body): Json<Reason>,
 ) -> Result<Json<ResetResult>, ApiError> {
-    let user = admin::find_user(&state.db, &UserRef::Sub(sub)).await?;
+    let user = admin::find_user(&state.db, None, &UserRef::Sub(sub)).await?;
     let outcome = admin::reset(
         &state.db,
         &user,
@@ -275,7 +279,7 @@ pub async fn list_enrolment(
     _: Admin,
     Path(sub): Path<String>,
 ) -> Result<Json<EnrolmentTokenList>, ApiError> {
-    let user = admin::find_user(&state.db, &UserRef::Sub(sub)).await?;
+    let user = admin::find_user(&state.db, None, &UserRef::Sub(sub)).await?;
     Ok(Json(EnrolmentTokenList {
         tokens: admin::enrolment_tokens(&state.db, &user, state.clock.now()).await?,
     }))

@@ -13,16 +13,24 @@ struct Pool {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A pool whose email is the username attribute (the shape most pools have).
 async fn pool(extra: &str) -> Pool {
+    pool_shaped("username_attributes = [\"email\"]", extra, "").await
+}
+
+/// A pool with this shape (`username_attributes`, `alias_attributes` or neither),
+/// these other pool settings, and these settings of its client `client`.
+async fn pool_shaped(shape: &str, extra: &str, client: &str) -> Pool {
     let config: cognito_standin::config::Config = toml::from_str(&format!(
         r#"
 listen = "127.0.0.1:0"
 [[pools]]
 id = "{POOL}"
-username_attributes = ["email"]
+{shape}
 {extra}
 [[pools.clients]]
 id = "client"
+{client}
 [[pools.users]]
 username = "taken@example.test"
 password = "Taken-password-1"
@@ -245,9 +253,9 @@ async fn a_taken_email_is_refused_without_creating_anything() {
 
 #[tokio::test]
 async fn a_cognito_failure_after_the_passkey_check_leaves_nothing_half_stored() {
-    // A password policy our random password cannot meet: AdminSetUserPassword fails
-    // after AdminCreateUser succeeded.
-    let p = pool("password_min_length = 99").await;
+    // AdminSetUserPassword fails (Cognito has an outage of that call) after
+    // AdminCreateUser succeeded.
+    let p = pool(r#"unavailable_operations = ["AdminSetUserPassword"]"#).await;
     let app = spawn(&p).await;
     let options = app
         .post(
@@ -520,4 +528,118 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
         .await
         .unwrap();
     assert_eq!(known, 1);
+}
+
+/// Sign-up on every pool shape: the Cognito username is the email where Cognito allows
+/// it, and a UUID where the email is an alias (Cognito refuses an email-like username
+/// there: before, every sign-up on such a pool failed after the passkey was made).
+/// Each user then signs in passkey-first under that username, and an admin finds them
+/// by email.
+#[tokio::test]
+async fn sign_up_names_users_as_each_pool_shape_requires() {
+    for (shape, email_is_username) in [("alias_attributes = [\"email\"]", false), ("", true)] {
+        let p = pool_shaped(shape, "", "").await;
+        let app = spawn(&p).await;
+        let email = "shape@example.test";
+        let options = app
+            .post("/v1/signup/options", None, &json!({ "email": email }))
+            .await
+            .expect(200);
+        let mut authn = SoftAuthenticator::new();
+        let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+        let signed_in = app
+            .post(
+                "/v1/signup/verify",
+                None,
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+            )
+            .await
+            .expect(200);
+        let username = signed_in["username"].as_str().unwrap().to_owned();
+        if email_is_username {
+            assert_eq!(username, email, "{shape}");
+        } else {
+            assert!(
+                uuid::Uuid::parse_str(&username).is_ok(),
+                "{shape}: {username}"
+            );
+        }
+        let user = p
+            .client
+            .admin_get_user()
+            .user_pool_id(POOL)
+            .username(&username)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(user.user_status().unwrap().as_str(), "CONFIRMED");
+        assert!(
+            user.user_attributes()
+                .iter()
+                .any(|a| a.name() == "email" && a.value() == Some(email)),
+            "{shape}"
+        );
+        assert_eq!(
+            app.sign_in(&mut authn).await.expect(200)["username"],
+            username.as_str()
+        );
+        let found = app
+            .send(
+                app.http
+                    .get(app.url(&format!("/admin/v1/users?email={email}")))
+                    .bearer_auth(testkit::rp::ADMIN_TOKEN),
+            )
+            .await
+            .expect(200);
+        assert_eq!(found["username"], username.as_str());
+        assert_eq!(found["credentials"].as_array().unwrap().len(), 1);
+    }
+}
+
+/// At start rp-server compares its ceremony lifetime with each app client's
+/// AuthSessionValidity, and says so when it cannot.
+#[tokio::test]
+async fn the_ceremony_lifetime_is_checked_against_the_session_validity() {
+    let p = pool_shaped(
+        "username_attributes = [\"email\"]",
+        "",
+        "auth_session_validity = 5",
+    )
+    .await;
+    let admin = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
+    assert_eq!(
+        admin.shape().await.unwrap(),
+        rp_server::cognito::PoolShape::EmailUsername
+    );
+    let clients = ["client".to_owned()];
+    let warnings = |secs: u64| {
+        rp_server::cognito::session_validity_warnings(
+            std::time::Duration::from_secs(secs),
+            &clients,
+            Some(&admin),
+        )
+    };
+    assert_eq!(warnings(300).await, Vec::<String>::new());
+    let too_long = warnings(301).await;
+    assert_eq!(too_long.len(), 1);
+    assert!(
+        too_long[0].contains(
+            "RP_CEREMONY_TTL_SECS (301 s) outlasts app client client's AuthSessionValidity (5 min)"
+        ),
+        "{too_long:?}"
+    );
+    let unknown = rp_server::cognito::session_validity_warnings(
+        std::time::Duration::from_secs(180),
+        &["nosuchclient".to_owned()],
+        Some(&admin),
+    )
+    .await;
+    assert!(unknown[0].starts_with("cannot check"), "{unknown:?}");
+    let without_pool = rp_server::cognito::session_validity_warnings(
+        std::time::Duration::from_secs(60),
+        &clients,
+        None,
+    )
+    .await;
+    assert!(without_pool[0].contains("without RP_COGNITO_USER_POOL_ID"));
 }
