@@ -13,6 +13,7 @@ use cognito_standin::config::{
     ClientConfig, Config as StandinConfig, PoolConfig, SeedUser, TriggerConfig,
 };
 use rp_server::clock::Clock;
+use rp_server::cognito::PoolShape;
 use rp_server::config::{Config as RpConfig, LogFormat, Origin, Required};
 use secrecy::SecretString;
 
@@ -41,6 +42,10 @@ struct Cli {
     /// Where the service and admin tokens are kept between runs.
     #[arg(long, default_value = "target/local-stack")]
     state_dir: PathBuf,
+    /// How the local user pool names users (rp-server learns it from the pool, as it
+    /// would from Cognito).
+    #[arg(long, value_enum, default_value = "email_username")]
+    pool_shape: rp_server::cognito::PoolShape,
 }
 
 #[tokio::main]
@@ -100,8 +105,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         public_url: Some(cognito_url.clone()),
         pools: vec![PoolConfig {
             id: POOL_ID.to_owned(),
-            username_attributes: vec!["email".to_owned()],
-            alias_attributes: vec![],
+            username_attributes: match cli.pool_shape {
+                PoolShape::EmailUsername => vec!["email".to_owned()],
+                _ => vec![],
+            },
+            alias_attributes: match cli.pool_shape {
+                PoolShape::EmailAlias => vec!["email".to_owned()],
+                _ => vec![],
+            },
             token_ttl_secs: 3600,
             password_policy: Default::default(),
             unavailable_operations: vec![],
@@ -131,9 +142,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 secret: None,
             }],
             users: vec![SeedUser {
-                username: "demo@example.com".to_owned(),
+                // An email alias pool refuses email-like usernames.
+                username: match cli.pool_shape {
+                    PoolShape::EmailAlias => "demo".to_owned(),
+                    _ => "demo@example.com".to_owned(),
+                },
                 password: Some("Demo-password-1".to_owned()),
-                attributes: [("email_verified".to_owned(), "true".to_owned())].into(),
+                attributes: [
+                    ("email".to_owned(), "demo@example.com".to_owned()),
+                    ("email_verified".to_owned(), "true".to_owned()),
+                ]
+                .into(),
             }],
         }],
     };

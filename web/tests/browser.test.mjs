@@ -43,7 +43,8 @@ before(async () => {
   demo = `http://localhost:${demoPort}`;
   stack = spawn(
     join(root, "target", "debug", "local-stack"),
-    ["--rp-port", rpPort, "--cognito-port", cognitoPort, "--demo-port", demoPort, "--web-dir", join(root, "web"), "--state-dir", mkdtempSync(join(tmpdir(), "stack-"))].map(String),
+    // POOL_SHAPE=email_alias|username runs the demo against another shape of pool.
+    ["--rp-port", rpPort, "--cognito-port", cognitoPort, "--demo-port", demoPort, "--web-dir", join(root, "web"), "--state-dir", mkdtempSync(join(tmpdir(), "stack-")), "--pool-shape", process.env.POOL_SHAPE ?? "email_username"].map(String),
     { env: { ...process.env, DATABASE_URL: url.toString(), RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   await new Promise((resolve, reject) => {
