@@ -62,6 +62,9 @@ pub enum Action {
     EnrolmentTokenIssued,
     EnrolmentTokenUsed,
     EnrolmentTokenRevoked,
+    EmailCodeSent,
+    EmailCodeVerified,
+    EmailCodeFailed,
 }
 
 impl Action {
@@ -82,6 +85,9 @@ impl Action {
             Self::EnrolmentTokenIssued => "enrolment_token.issued",
             Self::EnrolmentTokenUsed => "enrolment_token.used",
             Self::EnrolmentTokenRevoked => "enrolment_token.revoked",
+            Self::EmailCodeSent => "email.code_sent",
+            Self::EmailCodeVerified => "email.code_verified",
+            Self::EmailCodeFailed => "email.code_failed",
         }
     }
 }

@@ -28,6 +28,10 @@ pub enum CeremonyState {
         email: String,
         user_handle: Uuid,
         state: RegistrationState,
+        /// The hash of the `signupToken` that proved the address, spent when the
+        /// sign-up finishes; `None` when sign-up does not verify addresses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verified_by: Option<Vec<u8>>,
     },
     /// A usernameless sign-in (`/v1/authentication/options`).
     SignIn { state: AuthenticationState },

@@ -208,11 +208,16 @@ impl CognitoAdmin {
             .collect())
     }
 
-    /// Creates a confirmed user with this email, named as the pool's shape requires, and
+    /// Creates a confirmed user with this email (marked verified when sign-up proved it
+    /// with a code), named as the pool's shape requires, and
     /// a long random permanent password nobody knows (so the account exists for
     /// CUSTOM_AUTH but has no usable password). If the password cannot be set the
     /// half-made user is deleted again.
-    pub async fn create_user(&self, email: &str) -> Result<CreatedUser, CognitoError> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        email_verified: bool,
+    ) -> Result<CreatedUser, CognitoError> {
         let shape = self.shape().await?;
         let attribute = |name: &str, value: &str| {
             AttributeType::builder()
@@ -224,12 +229,16 @@ impl CognitoAdmin {
                     detail: e.to_string(),
                 })
         };
+        let mut attributes = vec![attribute("email", email)?];
+        if email_verified {
+            attributes.push(attribute("email_verified", "true")?);
+        }
         let created = self
             .client
             .admin_create_user()
             .user_pool_id(&self.user_pool_id)
             .username(shape.username_for(email))
-            .user_attributes(attribute("email", email)?)
+            .set_user_attributes(Some(attributes))
             .message_action(MessageActionType::Suppress)
             .send()
             .await

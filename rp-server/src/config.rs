@@ -274,6 +274,35 @@ pub struct ServeArgs {
     )]
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
 
+    /// How rp-server sends mail (one-time codes): `smtp` (RP_SMTP_URL) or `ses` (Amazon SES v2 through the AWS SDK, credentials from the standard chain). Unset: no mail, no email codes.
+    #[arg(long, env = "RP_EMAIL_TRANSPORT", value_name = "RP_EMAIL_TRANSPORT")]
+    pub email_transport: Option<EmailTransportKind>,
+
+    /// SMTP server for RP_EMAIL_TRANSPORT=smtp: `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS), or `smtp://127.0.0.1:2525` (plain, loopback only). Works with Amazon SES's SMTP interface.
+    #[arg(long, env = "RP_SMTP_URL", value_name = "RP_SMTP_URL", value_parser = secret, hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender of rp-server's mail, e.g. `Example <no-reply@example.com>`. Required with RP_EMAIL_TRANSPORT.
+    #[arg(long, env = "RP_EMAIL_FROM", value_name = "RP_EMAIL_FROM")]
+    pub email_from: Option<String>,
+
+    /// Lifetime of an email one-time code, in seconds (60-3600).
+    #[arg(
+        long,
+        env = "RP_EMAIL_CODE_TTL_SECS",
+        value_name = "RP_EMAIL_CODE_TTL_SECS",
+        default_value_t = DEFAULT_EMAIL_CODE_TTL_SECS
+    )]
+    pub email_code_ttl_secs: u64,
+
+    /// A page of your app that completes an emailed code: messages then carry a link to it with the code in the URL fragment (`#code=…&purpose=…`), so opening the mail on this device finishes without typing. https (http only for a loopback host).
+    #[arg(long, env = "RP_EMAIL_LINK_URL", value_name = "RP_EMAIL_LINK_URL")]
+    pub email_link_url: Option<Url>,
+
+    /// Passkey-first sign-up needs a verified email (a `signupToken` from /v1/email/verify). Default: on whenever email is configured. Off lets anyone create an account for any address (squatting).
+    #[arg(long, env = "RP_SIGNUP_VERIFY_EMAIL", value_name = "RP_SIGNUP_VERIFY_EMAIL", action = clap::ArgAction::Set)]
+    pub signup_verify_email: Option<bool>,
+
     /// Log format: `json` (one object per line, for production) or `pretty`.
     #[arg(
         long,
@@ -282,6 +311,28 @@ pub struct ServeArgs {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmailTransportKind {
+    Smtp,
+    Ses,
+}
+
+/// How rp-server sends mail.
+#[derive(Debug, Clone)]
+pub enum EmailTransport {
+    /// An SMTP server (the URL may carry credentials).
+    Smtp(SecretString),
+    /// Amazon SES v2 through the AWS SDK.
+    Ses,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub transport: EmailTransport,
+    /// The `From` mailbox, e.g. `Example <no-reply@example.com>`.
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -353,6 +404,13 @@ pub struct Config {
     pub cognito_user_pool_id: Option<String>,
     /// `RP_COGNITO_POOL_SHAPE`; `None` asks Cognito at start.
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
+    /// Mail delivery; `None`: no mail, and `/v1/email/*` is off.
+    pub email: Option<EmailConfig>,
+    pub email_code_ttl: Duration,
+    /// Where emailed links point (`RP_EMAIL_LINK_URL`).
+    pub email_link_url: Option<Url>,
+    /// Sign-up needs a `signupToken` from a verified email code.
+    pub signup_verify_email: bool,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -401,6 +459,10 @@ impl Config {
             signup_user_pool_id: None,
             cognito_user_pool_id: None,
             cognito_pool_shape: None,
+            email: None,
+            email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
+            email_link_url: None,
+            signup_verify_email: false,
         }
     }
 }
@@ -419,6 +481,7 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
+pub const DEFAULT_EMAIL_CODE_TTL_SECS: u64 = 600;
 
 fn retention(days: u32) -> Option<Duration> {
     (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400))
@@ -561,6 +624,20 @@ impl TryFrom<ServeArgs> for Config {
         if args.database.db_max_connections == 0 {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
+        let email = email_config(&args)?;
+        if !(60..=3600).contains(&args.email_code_ttl_secs) {
+            return Err(bad("RP_EMAIL_CODE_TTL_SECS", "must be between 60 and 3600"));
+        }
+        if let Some(link) = &args.email_link_url {
+            check_https("RP_EMAIL_LINK_URL", link)?;
+        }
+        let signup_verify_email = args.signup_verify_email.unwrap_or(email.is_some());
+        if signup_verify_email && email.is_none() {
+            return Err(bad(
+                "RP_SIGNUP_VERIFY_EMAIL",
+                "needs email delivery (RP_EMAIL_TRANSPORT) to send the codes",
+            ));
+        }
 
         Ok(Config {
             database_url: args.database.database_url,
@@ -596,6 +673,10 @@ impl TryFrom<ServeArgs> for Config {
             signup_user_pool_id,
             cognito_user_pool_id,
             cognito_pool_shape: args.cognito_pool_shape,
+            email,
+            email_code_ttl: Duration::from_secs(args.email_code_ttl_secs),
+            email_link_url: args.email_link_url,
+            signup_verify_email,
         })
     }
 }
@@ -612,6 +693,63 @@ fn check_https(variable: &'static str, url: &Url) -> Result<(), ConfigError> {
         )),
         _ => Err(bad(variable, "must be an https URL")),
     }
+}
+
+/// The mail settings: a transport, its URL (TLS unless the host is loopback), a sender.
+fn email_config(args: &ServeArgs) -> Result<Option<EmailConfig>, ConfigError> {
+    let Some(kind) = args.email_transport else {
+        if args.smtp_url.is_some() || args.email_from.is_some() {
+            return Err(bad(
+                "RP_EMAIL_TRANSPORT",
+                "is required with RP_SMTP_URL or RP_EMAIL_FROM (smtp or ses)",
+            ));
+        }
+        return Ok(None);
+    };
+    let from = args
+        .email_from
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| bad("RP_EMAIL_FROM", "is required with RP_EMAIL_TRANSPORT"))?;
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(bad(
+            "RP_EMAIL_FROM",
+            "must be an address or `Name <address>`",
+        ));
+    }
+    let transport = match kind {
+        EmailTransportKind::Ses => EmailTransport::Ses,
+        EmailTransportKind::Smtp => {
+            let raw = args
+                .smtp_url
+                .clone()
+                .ok_or_else(|| bad("RP_SMTP_URL", "is required with RP_EMAIL_TRANSPORT=smtp"))?;
+            let url =
+                Url::parse(raw.expose_secret()).map_err(|_| bad("RP_SMTP_URL", "is not a URL"))?;
+            let tls = url.scheme() == "smtps"
+                || url
+                    .query_pairs()
+                    .any(|(k, v)| k == "tls" && v == "required");
+            match url.scheme() {
+                "smtps" | "smtp" if tls || rp_shared::loopback::is_loopback(&url) => {}
+                "smtp" => {
+                    return Err(bad(
+                        "RP_SMTP_URL",
+                        "must use TLS (smtps://, or smtp://…?tls=required); plain smtp:// only for a loopback host",
+                    ));
+                }
+                _ => return Err(bad("RP_SMTP_URL", "must be an smtp:// or smtps:// URL")),
+            }
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw.expose_secret())
+                .map_err(|e| bad("RP_SMTP_URL", format!("not usable ({e})")))?;
+            EmailTransport::Smtp(raw)
+        }
+    };
+    Ok(Some(EmailConfig {
+        transport,
+        from: from.to_owned(),
+    }))
 }
 
 fn check_token(variable: &'static str, token: &SecretString) -> Result<(), ConfigError> {
@@ -737,6 +875,28 @@ mod tests {
     }
 
     #[test]
+    fn email_settings_default_to_verified_sign_up() {
+        let c = with(&[
+            "--email-transport=smtp",
+            "--email-from=Example <no-reply@example.com>",
+            "--smtp-url=smtps://user:pass@email-smtp.eu-west-1.amazonaws.com:465",
+        ])
+        .unwrap();
+        assert!(c.email.is_some() && c.signup_verify_email);
+        assert_eq!(c.email_code_ttl, Duration::from_secs(600));
+        let c = with(&[
+            "--email-transport=smtp",
+            "--email-from=a@b.c",
+            "--smtp-url=smtp://mail.example.com:587?tls=required",
+            "--signup-verify-email=false",
+        ])
+        .unwrap();
+        assert!(!c.signup_verify_email);
+        let c = with(&[]).unwrap();
+        assert!(c.email.is_none() && !c.signup_verify_email);
+    }
+
+    #[test]
     fn valid_configuration_gets_defaults() {
         let c = with(&[]).unwrap();
         assert_eq!(c.rp_name, "example.com");
@@ -789,6 +949,37 @@ mod tests {
                 "RP_COGNITO_USER_POOL_ID",
             ),
             (&["--cognito-pool-shape=email"], "RP_COGNITO_POOL_SHAPE"),
+            (&["--smtp-url=smtp://127.0.0.1:25"], "RP_EMAIL_TRANSPORT"),
+            (
+                &["--email-transport=smtp", "--email-from=a@b.c"],
+                "RP_SMTP_URL",
+            ),
+            (&["--email-transport=ses"], "RP_EMAIL_FROM"),
+            (
+                &["--email-transport=ses", "--email-from=not an address"],
+                "RP_EMAIL_FROM",
+            ),
+            (
+                &[
+                    "--email-transport=smtp",
+                    "--email-from=a@b.c",
+                    "--smtp-url=smtp://mail.example.com:25",
+                ],
+                "RP_SMTP_URL",
+            ),
+            (&["--signup-verify-email=true"], "RP_SIGNUP_VERIFY_EMAIL"),
+            (
+                &["--email-link-url=http://app.example.com/email"],
+                "RP_EMAIL_LINK_URL",
+            ),
+            (
+                &[
+                    "--email-transport=ses",
+                    "--email-from=a@b.c",
+                    "--email-code-ttl-secs=5",
+                ],
+                "RP_EMAIL_CODE_TTL_SECS",
+            ),
         ];
         for (extra, variable) in cases {
             let err = with(extra).expect_err(&format!("{extra:?} should be rejected"));

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod authentication;
 pub mod credentials;
+pub mod email;
 pub mod error;
 pub mod extract;
 pub mod identity;
@@ -51,6 +52,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "authentication", description = "Signing in with a passkey; yields a one-time nonce for Cognito"),
         (name = "credentials", description = "A user's own passkeys (Cognito access token)"),
         (name = "signup", description = "Passkey-first sign-up (when RP_SIGNUP_ENABLED=true)"),
+        (name = "email", description = "Email one-time codes: verified sign-up (when RP_EMAIL_TRANSPORT is set)"),
         (name = "internal", description = "Called by the Cognito trigger Lambdas (service token)"),
         (name = "admin", description = "Credential administration (RP_ADMIN_TOKEN)"),
         (name = "operations", description = "Health, readiness, metrics"),
@@ -125,6 +127,8 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(credentials::rename, credentials::delete))
         .routes(routes!(signup::options))
         .routes(routes!(signup::verify))
+        .routes(routes!(email::codes))
+        .routes(routes!(email::verify))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit,

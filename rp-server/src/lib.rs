@@ -15,6 +15,7 @@ pub mod cognito;
 pub mod config;
 pub mod flows;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod passkeys;
 pub mod purge;
@@ -51,6 +52,8 @@ pub struct AppState {
     /// Set when rp-server administers the user pool (`RP_COGNITO_USER_POOL_ID`): sign-up
     /// (when on) and sign-out at an account reset use it.
     pub cognito: Option<Arc<cognito::CognitoAdmin>>,
+    /// Email one-time codes and their delivery (`RP_EMAIL_TRANSPORT`).
+    pub email: Option<Arc<flows::email::EmailCodes>>,
 }
 
 /// Opens a connection pool (lazily: the server starts even if the database is briefly
@@ -281,6 +284,16 @@ impl Application {
             ),
             None => None,
         };
+        let email = match &config.email {
+            Some(email) => {
+                let mailer = mail::Mailer::new(email).await?;
+                let key = store::server_key(&db, "email-code", clock.now())
+                    .await
+                    .context("reading server keys from the database")?;
+                Some(Arc::new(flows::email::EmailCodes::new(mailer, key)))
+            }
+            None => None,
+        };
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -292,6 +305,7 @@ impl Application {
             metrics: metrics::handle(),
             rate_limiter,
             cognito: cognito.map(Arc::new),
+            email,
         };
         Ok(Self {
             listener,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod ceremonies;
 pub mod challenges;
 pub mod credentials;
+pub mod email_codes;
 pub mod enrolment;
 pub mod nonces;
 pub mod signups;
@@ -61,8 +62,8 @@ pub async fn purge_audit(db: &Db, before: DateTime<Utc>, batch: i64) -> sqlx::Re
     .await
 }
 
-/// Deletes expired ceremonies (and spent sealed ones), challenges, nonces and enrolment
-/// tokens in small batches so the purge never holds long locks. Returns how many rows
+/// Deletes expired ceremonies (and spent sealed ones), challenges, nonces, enrolment
+/// tokens, email codes, email send records and sign-up tokens in small batches so the purge never holds long locks. Returns how many rows
 /// went.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
     let mut total = 0;
@@ -72,6 +73,9 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Res
         "challenges",
         "nonces",
         "enrolment_tokens",
+        "email_codes",
+        "email_sends",
+        "signup_tokens",
     ] {
         let sql = format!(
             "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"

@@ -38,6 +38,12 @@ impl TokenKind for SecretKind {
     const PREFIX: &'static str = "rps_";
 }
 
+/// Proof that an address received a sign-up code (`/v1/email/verify` → `/v1/signup/*`).
+pub struct SignupTokenKind;
+impl TokenKind for SignupTokenKind {
+    const PREFIX: &'static str = "rpv_";
+}
+
 /// A freshly generated token. Its `Debug` form hides the value so it cannot reach a log.
 pub struct OpaqueToken<K> {
     encoded: String,
@@ -47,6 +53,7 @@ pub struct OpaqueToken<K> {
 pub type Nonce = OpaqueToken<NonceKind>;
 pub type EnrolmentToken = OpaqueToken<EnrolmentKind>;
 pub type Secret = OpaqueToken<SecretKind>;
+pub type SignupToken = OpaqueToken<SignupTokenKind>;
 
 impl<K: TokenKind> OpaqueToken<K> {
     /// Draws a new token from the operating system's CSPRNG.

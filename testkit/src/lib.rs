@@ -1,7 +1,8 @@
 //! Test support shared by the workspace's suites. Everything here is real: a software
 //! authenticator that produces genuine WebAuthn responses, RSA-signed Cognito-shaped
 //! tokens served with a JWKS over loopback HTTP, fresh databases on a real Postgres, and
-//! an in-process rp-server on top of them ([`rp::TestRp`]).
+//! an in-process rp-server on top of them ([`rp::TestRp`]), a local Lambda, and an SMTP
+//! server on loopback ([`smtp::Mailbox`]).
 
 pub mod authenticator;
 pub mod db;
@@ -9,3 +10,4 @@ pub mod idp;
 pub mod lambda;
 pub mod pg;
 pub mod rp;
+pub mod smtp;

@@ -130,7 +130,8 @@ impl TestRp {
         .await
     }
 
-    async fn spawn_full(
+    /// With `adjust` applied to the configuration and this Cognito admin client.
+    pub async fn spawn_full(
         adjust: impl FnOnce(&mut Config),
         cognito: Option<rp_server::cognito::CognitoAdmin>,
     ) -> Self {

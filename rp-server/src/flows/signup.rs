@@ -24,6 +24,10 @@ pub enum SignUpError {
     InvalidEmail,
     #[error("An account with this email already exists; sign in instead.")]
     EmailTaken,
+    #[error(
+        "Verify the email first: ask /v1/email/codes for a sign-up code and give the signupToken it earns."
+    )]
+    EmailNotVerified,
     #[error(transparent)]
     Ceremony(#[from] CeremonyError),
     #[error("{0}")]
@@ -43,6 +47,7 @@ impl HasReason for SignUpError {
         match self {
             Self::Disabled | Self::InvalidEmail => "invalid_request",
             Self::EmailTaken => "email_taken",
+            Self::EmailNotVerified => "email_not_verified",
             Self::Ceremony(e) => e.reason(),
             Self::Rejected(r) => r.reason,
             Self::Duplicate => "duplicate",
@@ -105,9 +110,28 @@ pub fn clean_email(raw: &str) -> Result<String, SignUpError> {
 }
 
 /// Starts a sign-up: registration options for a new passkey bound to a fresh user handle.
-pub async fn options(state: &AppState, email: &str) -> Result<CeremonyOptions, SignUpError> {
+/// With `RP_SIGNUP_VERIFY_EMAIL`, `signup_token` must be a live token earned by this
+/// address's sign-up code.
+pub async fn options(
+    state: &AppState,
+    email: &str,
+    signup_token: Option<&str>,
+) -> Result<CeremonyOptions, SignUpError> {
     let cognito = enabled(state)?;
     let email = clean_email(email)?;
+    let verified_by = if state.config.signup_verify_email {
+        let hash = signup_token
+            .and_then(rp_shared::token::SignupToken::parse_and_hash)
+            .ok_or(SignUpError::EmailNotVerified)?;
+        if !store::email_codes::signup_token_valid(&state.db, &hash, &email, state.clock.now())
+            .await?
+        {
+            return Err(SignUpError::EmailNotVerified);
+        }
+        Some(hash.to_vec())
+    } else {
+        None
+    };
     if cognito.email_taken(&email).await? {
         return Err(SignUpError::EmailTaken);
     }
@@ -124,6 +148,7 @@ pub async fn options(state: &AppState, email: &str) -> Result<CeremonyOptions, S
             email,
             user_handle,
             state: reg_state,
+            verified_by,
         },
     )
     .await?;
@@ -158,6 +183,7 @@ async fn finish(
         email,
         user_handle,
         state: reg_state,
+        verified_by,
     } = taken.state
     else {
         return Err(
@@ -184,6 +210,13 @@ async fn finish(
     if cognito.email_taken(&email).await? {
         return Err(SignUpError::EmailTaken);
     }
+    // The proof of the address works once: spent before the account exists (a sign-up
+    // that fails after this asks for a new code).
+    if let Some(hash) = &verified_by
+        && !store::email_codes::spend_signup_token(&state.db, hash, &email, now).await?
+    {
+        return Err(SignUpError::EmailNotVerified);
+    }
     // Recorded before Cognito is asked, so a crash from here to the commit below leaves
     // a row the sweep finds ([`sweep`]), not a passkey-less account holding the email.
     store::signups::insert_pending(
@@ -194,7 +227,7 @@ async fn finish(
         now + ceremony::ttl(state),
     )
     .await?;
-    let created = match cognito.create_user(&email).await {
+    let created = match cognito.create_user(&email, verified_by.is_some()).await {
         Ok(created) => created,
         Err(e) => {
             if matches!(e, CognitoError::EmailTaken) {

@@ -15,9 +15,13 @@ use crate::flows::signup::{self, SignUpError};
 use rp_shared::error::ErrorBody;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SignupOptionsRequest {
     /// The new user's email; it becomes their Cognito sign-in name.
     pub email: String,
+    /// Proof of the address from `/v1/email/verify` (purpose `sign_up`); required when
+    /// the server verifies addresses (`RP_SIGNUP_VERIFY_EMAIL`).
+    pub signup_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,13 +37,16 @@ pub struct SignupVerifyRequest {
 #[utoipa::path(post, path = "/v1/signup/options", tag = "signup",
     request_body = SignupOptionsRequest,
     responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "`EMAIL_NOT_VERIFIED`: no valid signupToken"),
         (status = 404, body = ErrorBody, description = "sign-up is not enabled"),
         (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn options(
     State(state): State<AppState>,
     Json(body): Json<SignupOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
-    Ok(Json(signup::options(&state, &body.email).await?))
+    Ok(Json(
+        signup::options(&state, &body.email, body.signup_token.as_deref()).await?,
+    ))
 }
 
 /// Finishes a sign-up: verifies the passkey, creates the Cognito user, stores the
@@ -48,6 +55,7 @@ pub async fn options(
 #[utoipa::path(post, path = "/v1/signup/verify", tag = "signup",
     request_body = SignupVerifyRequest,
     responses((status = 200, body = SignInNonce), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "`EMAIL_NOT_VERIFIED`: the signupToken was spent meanwhile"),
         (status = 404, body = ErrorBody, description = "sign-up is not enabled"),
         (status = 409, body = ErrorBody), (status = 410, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -68,6 +76,10 @@ impl From<SignUpError> for ApiError {
             SignUpError::Disabled => ApiError::not_found(ErrorCode::SignupDisabled, message),
             SignUpError::InvalidEmail => ApiError::bad_request(ErrorCode::InvalidEmail, message),
             SignUpError::EmailTaken => ApiError::conflict(ErrorCode::EmailTaken, message),
+            SignUpError::EmailNotVerified => ApiError::UnauthorizedCode {
+                code: ErrorCode::EmailNotVerified,
+                message: "Verify the email first: a sign-up code from /v1/email/codes earns the signupToken.",
+            },
             SignUpError::Ceremony(e) => e.into(),
             SignUpError::Rejected(r) => r.into(),
             SignUpError::Duplicate => ApiError::conflict(ErrorCode::CredentialExists, message),

@@ -23,6 +23,14 @@ impl TestApp {
         Self(TestRp::spawn_with(adjust).await)
     }
 
+    /// With `adjust` applied to the configuration and this Cognito admin client.
+    pub async fn spawn_full(
+        adjust: impl FnOnce(&mut rp_server::config::Config),
+        cognito: rp_server::cognito::CognitoAdmin,
+    ) -> Self {
+        Self(TestRp::spawn_full(adjust, Some(cognito)).await)
+    }
+
     /// With passkey-first sign-up on, creating users in `cognito`'s pool.
     pub async fn spawn_with_signup(
         cognito: rp_server::cognito::CognitoAdmin,

@@ -10,6 +10,7 @@ mod admin;
 mod authentication;
 mod bad_input;
 mod credentials;
+mod email;
 mod internal;
 mod operations;
 mod registration;

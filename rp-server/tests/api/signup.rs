@@ -6,21 +6,21 @@ use testkit::authenticator::SoftAuthenticator;
 
 use crate::harness::{ORIGIN, SERVICE_TOKEN, TestApp};
 
-const POOL: &str = "eu-west-1_SignupTest";
+pub(crate) const POOL: &str = "eu-west-1_SignupTest";
 
-struct Pool {
-    client: cip::Client,
+pub(crate) struct Pool {
+    pub(crate) client: cip::Client,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// A pool whose email is the username attribute (the shape most pools have).
-async fn pool(extra: &str) -> Pool {
+pub(crate) async fn pool(extra: &str) -> Pool {
     pool_shaped("username_attributes = [\"email\"]", extra, "").await
 }
 
 /// A pool with this shape (`username_attributes`, `alias_attributes` or neither),
 /// these other pool settings, and these settings of its client `client`.
-async fn pool_shaped(shape: &str, extra: &str, client: &str) -> Pool {
+pub(crate) async fn pool_shaped(shape: &str, extra: &str, client: &str) -> Pool {
     let config: cognito_standin::config::Config = toml::from_str(&format!(
         r#"
 listen = "127.0.0.1:0"

@@ -1,0 +1,317 @@
+//! Email one-time codes: six digits from the OS random generator, stored only as a keyed
+//! hash, one live code per address and purpose (a new one replaces the old), at most
+//! [`MAX_ATTEMPTS`] guesses, a resend no sooner than [`RESEND_AFTER_SECS`], and daily
+//! limits per address and per client IP. A verified sign-up code earns a `signupToken`
+//! that `/v1/signup/*` takes as proof of the address.
+//!
+//! The answer to a code request is the same whether or not the address has an account:
+//! the code row is written either way, and delivery (a code, or for a sign-up to a taken
+//! address an "account exists" notice) runs after the answer, so neither its content
+//! nor its timing tells.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac as _};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+
+use super::signup::{SignUpError, clean_email};
+use crate::AppState;
+use crate::audit::{self, Action, Actor, ClientContext, Event};
+use crate::mail::{self, Mailer};
+use crate::store::email_codes::{self, Attempt};
+
+/// Guesses a code allows before it is dead.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// A new code for the same address and purpose is refused this soon after the last.
+pub const RESEND_AFTER_SECS: i64 = 60;
+/// Codes one address may be sent in a day.
+pub const PER_ADDRESS_PER_DAY: i64 = 10;
+/// Codes one client IP may ask for in a day.
+pub const PER_IP_PER_DAY: i64 = 100;
+
+/// What a code is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Sign in without a passkey (needs `RP_EMAIL_SIGNIN`).
+    SignIn,
+    /// Prove the address before passkey-first sign-up.
+    SignUp,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::SignUp => "sign_up",
+        }
+    }
+}
+
+/// Mail delivery and the key codes are hashed with.
+pub struct EmailCodes {
+    pub mailer: Mailer,
+    key: Vec<u8>,
+}
+
+impl EmailCodes {
+    pub fn new(mailer: Mailer, key: Vec<u8>) -> Self {
+        Self { mailer, key }
+    }
+
+    /// The keyed hash a code is stored as: bound to its address and purpose, so a hash
+    /// says nothing without the server's key and cannot be moved to another address.
+    fn hash(&self, email: &str, purpose: Purpose, code: &str) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(purpose.as_str().as_bytes());
+        mac.update(&[0]);
+        mac.update(email.as_bytes());
+        mac.update(&[0]);
+        mac.update(code.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("Email codes are not enabled on this server.")]
+    Disabled,
+    #[error("Signing in with an email code is not enabled on this server.")]
+    SignInDisabled,
+    #[error("This is not a valid email address.")]
+    InvalidEmail,
+    #[error("Too many codes requested; try again later.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("The code is wrong.")]
+    CodeInvalid,
+    #[error("The code expired, was used, or ran out of attempts; ask for a new one.")]
+    CodeExpired,
+    #[error(transparent)]
+    SignUp(SignUpError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<SignUpError> for EmailError {
+    fn from(e: SignUpError) -> Self {
+        match e {
+            SignUpError::InvalidEmail => Self::InvalidEmail,
+            SignUpError::Db(e) => Self::Db(e),
+            other => Self::SignUp(other),
+        }
+    }
+}
+
+/// When a sent code dies, and when another may be asked for.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeSent {
+    pub expires_at: DateTime<Utc>,
+    pub resend_after: DateTime<Utc>,
+}
+
+/// What a verified code earns.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupProof {
+    /// Give it to `/v1/signup/options` with the same email; it works once.
+    pub signup_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn codes(state: &AppState) -> Result<&Arc<EmailCodes>, EmailError> {
+    state.email.as_ref().ok_or(EmailError::Disabled)
+}
+
+/// Which purposes this server serves at all.
+fn offered(state: &AppState, purpose: Purpose) -> Result<(), EmailError> {
+    match purpose {
+        Purpose::SignUp if state.config.signup_user_pool_id.is_none() => {
+            Err(EmailError::SignUp(SignUpError::Disabled))
+        }
+        Purpose::SignUp => Ok(()),
+        // Email sign-in (RP_EMAIL_SIGNIN) is not offered yet.
+        Purpose::SignIn => Err(EmailError::SignInDisabled),
+    }
+}
+
+/// How long a code, and the sign-up token it earns, stay good (`RP_EMAIL_CODE_TTL_SECS`).
+fn lifetime(state: &AppState) -> Duration {
+    Duration::from_std(state.config.email_code_ttl).unwrap_or_else(|_| Duration::minutes(10))
+}
+
+/// A six-digit code, uniform over 000000–999999, from the OS random generator.
+fn new_code() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+}
+
+/// Sends a code (or, for a sign-up to a taken address, a notice). The answer is the same
+/// whether or not the address has an account.
+pub async fn send_code(
+    state: &AppState,
+    client: &ClientContext,
+    email: &str,
+    purpose: Purpose,
+) -> Result<CodeSent, EmailError> {
+    let codes = codes(state)?.clone();
+    offered(state, purpose)?;
+    let email = clean_email(email)?;
+    let now = state.clock.now();
+    let recent = email_codes::recent(
+        &state.db,
+        &email,
+        purpose.as_str(),
+        client.ip,
+        now - Duration::days(1),
+        now,
+    )
+    .await?;
+    if let Some(since) = recent.live_since {
+        let wait = RESEND_AFTER_SECS - (now - since).num_seconds();
+        if wait > 0 {
+            return Err(EmailError::RateLimited {
+                retry_after_secs: wait as u64,
+            });
+        }
+    }
+    if recent.for_email >= PER_ADDRESS_PER_DAY || recent.from_ip >= PER_IP_PER_DAY {
+        return Err(EmailError::RateLimited {
+            retry_after_secs: 3600,
+        });
+    }
+    let code = new_code();
+    let expires_at = now + lifetime(state);
+    email_codes::replace(
+        &state.db,
+        &email,
+        purpose.as_str(),
+        &codes.hash(&email, purpose, &code),
+        client.ip,
+        now,
+        expires_at,
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        now,
+        Event::new(Actor::Anonymous, Action::EmailCodeSent)
+            .client(client)
+            .details(serde_json::json!({ "email": email, "purpose": purpose.as_str() })),
+    )
+    .await?;
+
+    // Delivery after the answer: whether the address has an account changes what is
+    // sent, never what the caller sees or how long it waits.
+    let rp_name = state.config.rp_name.clone();
+    let minutes = state.config.email_code_ttl.as_secs() / 60;
+    let link = state.config.email_link_url.clone();
+    let cognito = state.cognito.clone();
+    tokio::spawn(async move {
+        let message = match purpose {
+            Purpose::SignUp => {
+                let taken = match &cognito {
+                    Some(c) => c.email_taken(&email).await,
+                    None => Ok(false),
+                };
+                match taken {
+                    Ok(true) => mail::account_exists(&rp_name),
+                    Ok(false) => mail::code(&rp_name, &code, true, minutes, link.as_ref()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not check the address before sending a sign-up code; nothing sent");
+                        return;
+                    }
+                }
+            }
+            Purpose::SignIn => mail::code(&rp_name, &code, false, minutes, link.as_ref()),
+        };
+        if let Err(e) = codes.mailer.send(&email, &message).await {
+            tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
+        }
+    });
+    Ok(CodeSent {
+        expires_at,
+        resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
+    })
+}
+
+/// Checks a sign-up code; a right one earns a `signupToken` for the address.
+pub async fn verify_signup_code(
+    state: &AppState,
+    client: &ClientContext,
+    email: &str,
+    code: &str,
+) -> Result<SignupProof, EmailError> {
+    let codes = codes(state)?;
+    let purpose = Purpose::SignUp;
+    offered(state, purpose)?;
+    let email = clean_email(email)?;
+    let now = state.clock.now();
+    // A malformed code is a wrong code: it counts as an attempt like any other.
+    let attempt = email_codes::attempt(
+        &state.db,
+        &email,
+        purpose.as_str(),
+        &codes.hash(&email, purpose, code.trim()),
+        MAX_ATTEMPTS,
+        now,
+    )
+    .await?;
+    let details = serde_json::json!({ "email": email, "purpose": purpose.as_str() });
+    let failed = |why: &str| {
+        let mut d = details.clone();
+        d["reason"] = why.into();
+        Event::new(Actor::Anonymous, Action::EmailCodeFailed)
+            .client(client)
+            .details(d)
+    };
+    match attempt {
+        Attempt::Wrong => {
+            audit::record(&state.db, now, failed("wrong")).await?;
+            Err(EmailError::CodeInvalid)
+        }
+        Attempt::Gone => {
+            audit::record(&state.db, now, failed("expired_spent_or_exhausted")).await?;
+            Err(EmailError::CodeExpired)
+        }
+        Attempt::Matched => {
+            let token = rp_shared::token::SignupToken::generate();
+            let expires_at = now + lifetime(state);
+            let mut tx = state.db.begin().await?;
+            email_codes::insert_signup_token(&mut *tx, &token.hash(), &email, now, expires_at)
+                .await?;
+            audit::record(
+                &mut *tx,
+                now,
+                Event::new(Actor::Anonymous, Action::EmailCodeVerified)
+                    .client(client)
+                    .details(details),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(SignupProof {
+                signup_token: token.expose().to_owned(),
+                expires_at,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits_and_vary() {
+        let many: std::collections::HashSet<String> = (0..200).map(|_| new_code()).collect();
+        assert!(
+            many.iter()
+                .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        );
+        assert!(many.len() > 190);
+    }
+}

@@ -1,0 +1,86 @@
+//! Email one-time codes ([`crate::flows::email`]); on when `RP_EMAIL_TRANSPORT` is set.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use rp_shared::error::{ErrorBody, ErrorCode};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::extract::{ClientContext, Json};
+use crate::AppState;
+use crate::flows::email::{self, CodeSent, EmailError, Purpose, SignupProof};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailCodeRequest {
+    pub email: String,
+    pub purpose: Purpose,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailVerifyRequest {
+    pub email: String,
+    /// The six digits from the message.
+    pub code: String,
+    pub purpose: Purpose,
+}
+
+/// Sends a one-time code to the address. The answer is the same whether or not the
+/// address has an account; for a sign-up to an address that has one, the message says
+/// so instead of carrying a code.
+#[utoipa::path(post, path = "/v1/email/codes", tag = "email",
+    request_body = EmailCodeRequest,
+    responses((status = 202, body = CodeSent), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "email codes, sign-up or email sign-in are not enabled"),
+        (status = 429, body = ErrorBody, description = "a resend too soon, or a daily limit (see Retry-After)"),
+        (status = 503, body = ErrorBody)))]
+pub async fn codes(
+    State(state): State<AppState>,
+    client: ClientContext,
+    Json(body): Json<EmailCodeRequest>,
+) -> Result<(StatusCode, Json<CodeSent>), ApiError> {
+    let sent = email::send_code(&state, &client, &body.email, body.purpose).await?;
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+/// Checks a code. A right sign-up code answers `{signupToken, expiresAt}` for
+/// `/v1/signup/options`.
+#[utoipa::path(post, path = "/v1/email/verify", tag = "email",
+    request_body = EmailVerifyRequest,
+    responses((status = 200, body = SignupProof), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "email codes, sign-up or email sign-in are not enabled"),
+        (status = 410, body = ErrorBody, description = "`CODE_EXPIRED`: expired, used, or out of attempts"),
+        (status = 422, body = ErrorBody, description = "`CODE_INVALID`: a wrong code"),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    client: ClientContext,
+    Json(body): Json<EmailVerifyRequest>,
+) -> Result<Json<SignupProof>, ApiError> {
+    match body.purpose {
+        Purpose::SignUp => Ok(Json(
+            email::verify_signup_code(&state, &client, &body.email, &body.code).await?,
+        )),
+        Purpose::SignIn => Err(EmailError::SignInDisabled.into()),
+    }
+}
+
+impl From<EmailError> for ApiError {
+    fn from(e: EmailError) -> Self {
+        let message = e.to_string();
+        match e {
+            EmailError::Disabled => ApiError::not_found(ErrorCode::EmailDisabled, message),
+            EmailError::SignInDisabled => {
+                ApiError::not_found(ErrorCode::EmailSigninDisabled, message)
+            }
+            EmailError::InvalidEmail => ApiError::bad_request(ErrorCode::InvalidEmail, message),
+            EmailError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited { retry_after_secs }
+            }
+            EmailError::CodeInvalid => ApiError::verification(ErrorCode::CodeInvalid, message),
+            EmailError::CodeExpired => ApiError::gone(ErrorCode::CodeExpired, message),
+            EmailError::SignUp(e) => e.into(),
+            EmailError::Db(e) => e.into(),
+        }
+    }
+}

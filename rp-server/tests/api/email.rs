@@ -1,0 +1,258 @@
+//! Email one-time codes over a real SMTP server on loopback: verified passkey-first
+//! sign-up, and the rules of codes (attempts, expiry, resend, one live code, no
+//! enumeration, nothing secret in the audit log).
+
+use serde_json::json;
+use testkit::authenticator::SoftAuthenticator;
+use testkit::smtp::Mailbox;
+
+use crate::harness::{ORIGIN, TestApp};
+use crate::signup::{POOL, Pool, pool};
+
+async fn spawn(p: &Pool, mail: &Mailbox) -> TestApp {
+    let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
+    let smtp = mail.url.clone();
+    TestApp::spawn_full(
+        move |c| {
+            c.signup_user_pool_id = Some(POOL.to_owned());
+            c.email = Some(rp_server::config::EmailConfig {
+                transport: rp_server::config::EmailTransport::Smtp(smtp.into()),
+                from: "Example <no-reply@example.com>".to_owned(),
+            });
+            c.signup_verify_email = true;
+            c.email_link_url = url::Url::parse("https://app.example.com/email").ok();
+        },
+        cognito,
+    )
+    .await
+}
+
+async fn send(app: &TestApp, email: &str, purpose: &str) -> testkit::rp::Response {
+    app.post(
+        "/v1/email/codes",
+        None,
+        &json!({ "email": email, "purpose": purpose }),
+    )
+    .await
+}
+
+async fn verify(app: &TestApp, email: &str, code: &str) -> testkit::rp::Response {
+    app.post(
+        "/v1/email/verify",
+        None,
+        &json!({ "email": email, "code": code, "purpose": "sign_up" }),
+    )
+    .await
+}
+
+/// Creates the passkey and finishes the sign-up started with these options.
+async fn finish(app: &TestApp, options: &serde_json::Value) -> testkit::rp::Response {
+    let credential = SoftAuthenticator::new()
+        .create(&options["publicKey"], ORIGIN)
+        .unwrap();
+    app.post(
+        "/v1/signup/verify",
+        None,
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sign_up_needs_a_verified_email_and_marks_it_verified() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn(&p, &mail).await;
+    let email = "verified@example.test";
+
+    // No proof, or a made-up one: refused before any passkey is made.
+    for token in [
+        None,
+        Some("rpv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
+        app.post(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": email, "signupToken": token }),
+        )
+        .await
+        .expect_error(401, "EMAIL_NOT_VERIFIED");
+    }
+
+    let sent = send(&app, email, "sign_up").await.expect(202);
+    assert!(sent["expiresAt"].is_string() && sent["resendAfter"].is_string());
+    let message = mail.wait_for(email, 1).await.unwrap();
+    let code = message.code().expect("a code in the subject");
+    assert!(message.subject.ends_with("is your Example code"));
+    assert!(message.raw.contains("text/html") && message.raw.contains("text/plain"));
+    assert!(message.raw.contains("https://app.example.com/email#code="));
+
+    // A wrong code, then the right one.
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    verify(&app, email, wrong)
+        .await
+        .expect_error(422, "CODE_INVALID");
+    let proof = verify(&app, email, &code).await.expect(200);
+    let token = proof["signupToken"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("rpv_"));
+    // A code works once.
+    verify(&app, email, &code)
+        .await
+        .expect_error(410, "CODE_EXPIRED");
+
+    // The proof is for this address only.
+    app.post(
+        "/v1/signup/options",
+        None,
+        &json!({ "email": "other@example.test", "signupToken": token }),
+    )
+    .await
+    .expect_error(401, "EMAIL_NOT_VERIFIED");
+
+    let options = app
+        .post(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": email, "signupToken": token }),
+        )
+        .await
+        .expect(200);
+    let signed_up = finish(&app, &options).await.expect(200);
+    let user = p
+        .client
+        .admin_get_user()
+        .user_pool_id(POOL)
+        .username(signed_up["username"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        user.user_attributes()
+            .iter()
+            .any(|a| a.name() == "email_verified" && a.value() == Some("true"))
+    );
+
+    // The token was spent by that sign-up.
+    let again = app
+        .post(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": "verified2@example.test", "signupToken": token }),
+        )
+        .await;
+    again.expect_error(401, "EMAIL_NOT_VERIFIED");
+
+    // Nothing secret in the audit log.
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT details::text FROM audit_events WHERE action LIKE 'email.%' ORDER BY id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    assert!(details.len() >= 4, "{details:?}");
+    assert!(
+        details
+            .iter()
+            .all(|d| !d.contains(&code) && !d.contains(&token))
+    );
+}
+
+#[tokio::test]
+async fn codes_allow_five_guesses_expire_and_are_replaced() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn(&p, &mail).await;
+    let email = "guess@example.test";
+    send(&app, email, "sign_up").await.expect(202);
+    let code = mail.wait_for(email, 1).await.unwrap().code().unwrap();
+    let wrong = if code == "999999" { "999998" } else { "999999" };
+    for _ in 0..5 {
+        verify(&app, email, wrong)
+            .await
+            .expect_error(422, "CODE_INVALID");
+    }
+    // Out of attempts: even the right code is dead.
+    verify(&app, email, &code)
+        .await
+        .expect_error(410, "CODE_EXPIRED");
+
+    // A resend within a minute is refused with Retry-After; after it, a new code
+    // replaces the old one.
+    let r = send(&app, email, "sign_up").await;
+    r.expect_error(429, "RATE_LIMITED");
+    app.clock.advance(std::time::Duration::from_secs(61));
+    send(&app, email, "sign_up").await.expect(202);
+    let second = mail.wait_for(email, 2).await.unwrap().code().unwrap();
+    app.clock.advance(std::time::Duration::from_secs(61));
+    send(&app, email, "sign_up").await.expect(202);
+    let third = mail.wait_for(email, 3).await.unwrap().code().unwrap();
+    if second != third {
+        verify(&app, email, &second)
+            .await
+            .expect_error(422, "CODE_INVALID");
+    }
+    // Codes expire (RP_EMAIL_CODE_TTL_SECS, 600 by default).
+    app.clock.advance(std::time::Duration::from_secs(601));
+    verify(&app, email, &third)
+        .await
+        .expect_error(410, "CODE_EXPIRED");
+}
+
+#[tokio::test]
+async fn a_taken_address_gets_a_notice_and_the_caller_learns_nothing() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn(&p, &mail).await;
+    // "taken@example.test" is the pool's seed user.
+    let taken = send(&app, "taken@example.test", "sign_up")
+        .await
+        .expect(202);
+    let free = send(&app, "free@example.test", "sign_up").await.expect(202);
+    assert_eq!(
+        taken.as_object().unwrap().keys().collect::<Vec<_>>(),
+        free.as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+    let notice = mail.wait_for("taken@example.test", 1).await.unwrap();
+    assert_eq!(notice.code(), None);
+    assert!(
+        notice.subject.contains("already have"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        mail.wait_for("free@example.test", 1)
+            .await
+            .unwrap()
+            .code()
+            .is_some()
+    );
+
+    // Email sign-in is off unless RP_EMAIL_SIGNIN says otherwise.
+    send(&app, "taken@example.test", "sign_in")
+        .await
+        .expect_error(404, "EMAIL_SIGNIN_DISABLED");
+}
+
+#[tokio::test]
+async fn each_address_and_each_client_has_a_daily_limit() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn(&p, &mail).await;
+    for _ in 0..rp_server::flows::email::PER_ADDRESS_PER_DAY {
+        send(&app, "busy@example.test", "sign_up").await.expect(202);
+        app.clock.advance(std::time::Duration::from_secs(61));
+    }
+    send(&app, "busy@example.test", "sign_up")
+        .await
+        .expect_error(429, "RATE_LIMITED");
+    // A day later the address may ask again.
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    send(&app, "busy@example.test", "sign_up").await.expect(202);
+
+    // One client asking for many addresses is stopped too.
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    for i in 0..rp_server::flows::email::PER_IP_PER_DAY {
+        send(&app, &format!("spray{i}@example.test"), "sign_up")
+            .await
+            .expect(202);
+    }
+    send(&app, "one-more@example.test", "sign_up")
+        .await
+        .expect_error(429, "RATE_LIMITED");
+}
