@@ -64,6 +64,9 @@ pub struct CreatedUser {
 pub struct PoolUser {
     pub username: String,
     pub sub: String,
+    /// `email_verified` is true.
+    pub email_verified: bool,
+    pub enabled: bool,
     pub created: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -204,6 +207,11 @@ impl CognitoAdmin {
                     .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
                 username: u.username().unwrap_or_default().to_owned(),
                 sub: sub_of(u.attributes()),
+                email_verified: u
+                    .attributes()
+                    .iter()
+                    .any(|a| a.name() == "email_verified" && a.value() == Some("true")),
+                enabled: u.enabled(),
             })
             .collect())
     }

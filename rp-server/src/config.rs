@@ -299,6 +299,15 @@ pub struct ServeArgs {
     #[arg(long, env = "RP_EMAIL_LINK_URL", value_name = "RP_EMAIL_LINK_URL")]
     pub email_link_url: Option<Url>,
 
+    /// Who may sign in with an email code: `off`, `any` user, or `no_passkey` (only users without an active passkey). Needs email delivery and RP_COGNITO_USER_POOL_ID. An email code is phishable: keep it off where accounts are valuable.
+    #[arg(
+        long,
+        env = "RP_EMAIL_SIGNIN",
+        value_name = "RP_EMAIL_SIGNIN",
+        default_value = "off"
+    )]
+    pub email_signin: EmailSignIn,
+
     /// Passkey-first sign-up needs a verified email (a `signupToken` from /v1/email/verify). Default: on whenever email is configured. Off lets anyone create an account for any address (squatting).
     #[arg(long, env = "RP_SIGNUP_VERIFY_EMAIL", value_name = "RP_SIGNUP_VERIFY_EMAIL", action = clap::ArgAction::Set)]
     pub signup_verify_email: Option<bool>,
@@ -311,6 +320,16 @@ pub struct ServeArgs {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+}
+
+/// Who may sign in with an email code (`RP_EMAIL_SIGNIN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum EmailSignIn {
+    Off,
+    Any,
+    /// Only users with no active passkey (a fallback that cannot bypass a passkey).
+    NoPasskey,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -411,6 +430,8 @@ pub struct Config {
     pub email_link_url: Option<Url>,
     /// Sign-up needs a `signupToken` from a verified email code.
     pub signup_verify_email: bool,
+    /// Who may sign in with an email code.
+    pub email_signin: EmailSignIn,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -463,6 +484,7 @@ impl Config {
             email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
             email_link_url: None,
             signup_verify_email: false,
+            email_signin: EmailSignIn::Off,
         }
     }
 }
@@ -631,6 +653,20 @@ impl TryFrom<ServeArgs> for Config {
         if let Some(link) = &args.email_link_url {
             check_https("RP_EMAIL_LINK_URL", link)?;
         }
+        if args.email_signin != EmailSignIn::Off {
+            if email.is_none() {
+                return Err(bad(
+                    "RP_EMAIL_SIGNIN",
+                    "needs email delivery (RP_EMAIL_TRANSPORT) to send the codes",
+                ));
+            }
+            if cognito_user_pool_id.is_none() {
+                return Err(bad(
+                    "RP_EMAIL_SIGNIN",
+                    "needs RP_COGNITO_USER_POOL_ID to find the account of an address",
+                ));
+            }
+        }
         let signup_verify_email = args.signup_verify_email.unwrap_or(email.is_some());
         if signup_verify_email && email.is_none() {
             return Err(bad(
@@ -677,6 +713,7 @@ impl TryFrom<ServeArgs> for Config {
             email_code_ttl: Duration::from_secs(args.email_code_ttl_secs),
             email_link_url: args.email_link_url,
             signup_verify_email,
+            email_signin: args.email_signin,
         })
     }
 }
@@ -892,6 +929,13 @@ mod tests {
         ])
         .unwrap();
         assert!(!c.signup_verify_email);
+        let c = with(&[
+            "--email-transport=smtp",
+            "--email-from=a@b.c",
+            "--smtp-url=smtp://127.0.0.1:2525",
+        ])
+        .unwrap();
+        assert!(c.email.is_some(), "plain SMTP to a loopback host");
         let c = with(&[]).unwrap();
         assert!(c.email.is_none() && !c.signup_verify_email);
     }
@@ -967,7 +1011,25 @@ mod tests {
                 ],
                 "RP_SMTP_URL",
             ),
+            (
+                &[
+                    "--email-transport=smtp",
+                    "--email-from=a@b.c",
+                    "--smtp-url=smtp://10.0.0.5:25",
+                ],
+                "RP_SMTP_URL",
+            ),
             (&["--signup-verify-email=true"], "RP_SIGNUP_VERIFY_EMAIL"),
+            (&["--email-signin=any"], "RP_EMAIL_SIGNIN"),
+            (
+                &[
+                    "--email-signin=no_passkey",
+                    "--email-transport=ses",
+                    "--email-from=a@b.c",
+                ],
+                "RP_EMAIL_SIGNIN",
+            ),
+            (&["--email-signin=sometimes"], "RP_EMAIL_SIGNIN"),
             (
                 &["--email-link-url=http://app.example.com/email"],
                 "RP_EMAIL_LINK_URL",

@@ -188,3 +188,101 @@ async fn a_slow_create_does_not_leave_the_user_stuck() {
         2
     );
 }
+
+/// With mail on, on a pool where the email is an alias: sign-up proves the address with
+/// a code (so Cognito marks it verified and it signs in username-first at once), and a
+/// new device with no passkey signs in by email code, through the real triggers.
+#[tokio::test]
+async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
+    let stack = Stack::start_with(Options {
+        shape: Shape::EmailAlias,
+        email: true,
+        ..Options::default()
+    })
+    .await;
+    let mail = stack.mail.as_ref().unwrap();
+    let email = "mo@example.test";
+    let code = |n| async move {
+        mail.wait_for(email, n)
+            .await
+            .unwrap()
+            .code()
+            .expect("a code")
+    };
+
+    // Sign-up: code → signupToken → passkey → signed in.
+    let (s, _) = stack
+        .rp(
+            "/v1/email/codes",
+            None,
+            &json!({ "email": email, "purpose": "sign_up" }),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (s, proof) = stack
+        .rp(
+            "/v1/email/verify",
+            None,
+            &json!({ "email": email, "code": code(1).await, "purpose": "sign_up" }),
+        )
+        .await;
+    assert_eq!(s, 200, "{proof}");
+    let (s, options) = stack
+        .rp(
+            "/v1/signup/options",
+            None,
+            &json!({ "email": email, "signupToken": proof["signupToken"] }),
+        )
+        .await;
+    assert_eq!(s, 200, "{options}");
+    let mut phone = SoftAuthenticator::new();
+    let credential = phone.create(&options["publicKey"], ORIGIN).unwrap();
+    let (s, signed_up) = stack
+        .rp(
+            "/v1/signup/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(s, 200, "{signed_up}");
+    let username = signed_up["username"].as_str().unwrap().to_owned();
+
+    // The alias is verified, so the email signs in username-first straight away.
+    let (session, params) = stack.begin_custom(email).await;
+    assert_eq!(params["USERNAME"], username);
+    let nonce = stack.answer_challenge(&params, &mut phone).await;
+    let done = stack.answer(&session, email, &nonce).await.unwrap();
+    let id = claims(done.authentication_result().unwrap().id_token().unwrap());
+    assert_eq!(id["email_verified"], true);
+
+    // A new laptop with no passkey: an email code, then Cognito as for a passkey.
+    let (s, _) = stack
+        .rp(
+            "/v1/email/codes",
+            None,
+            &json!({ "email": email, "purpose": "sign_in" }),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (s, signed_in) = stack
+        .rp(
+            "/v1/email/verify",
+            None,
+            &json!({ "email": email, "code": code(2).await, "purpose": "sign_in" }),
+        )
+        .await;
+    assert_eq!(s, 200, "{signed_in}");
+    assert_eq!(signed_in["username"], username.as_str());
+    let (session, _) = stack.begin_custom(&username).await;
+    let done = stack
+        .answer(&session, &username, signed_in["nonce"].as_str().unwrap())
+        .await
+        .unwrap();
+    let access = claims(
+        done.authentication_result()
+            .unwrap()
+            .access_token()
+            .unwrap(),
+    );
+    assert_eq!(access["username"], username.as_str());
+}

@@ -52,6 +52,8 @@ pub struct Options {
     /// Cognito's wait for one attempt of a trigger.
     pub trigger_timeout_ms: u64,
     pub shape: Shape,
+    /// Mail through a real SMTP server on loopback: verified sign-up and email sign-in.
+    pub email: bool,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             triggers_timeout_ms: 2000,
             trigger_timeout_ms: 5000,
             shape: Shape::EmailUsername,
+            email: false,
         }
     }
 }
@@ -73,6 +76,8 @@ pub struct Stack {
     pub http: reqwest::Client,
     pub shape: Shape,
     pub lambda: LocalLambda,
+    /// With `Options::email`.
+    pub mail: Option<testkit::smtp::Mailbox>,
     _children: Vec<tokio::process::Child>,
     _dir: PathBuf,
     /// Last: dropped once the processes using it are gone.
@@ -191,9 +196,20 @@ secret = "{CLIENT_SECRET}"
         )
         .await;
 
-        let mut rp = tokio::process::Command::new(bin("rp-server"))
-            .arg("serve")
-            .env_clear()
+        let mail = if o.email {
+            Some(testkit::smtp::Mailbox::start().await.unwrap())
+        } else {
+            None
+        };
+        let mut rp = tokio::process::Command::new(bin("rp-server"));
+        rp.arg("serve").env_clear();
+        if let Some(mail) = &mail {
+            rp.env("RP_EMAIL_TRANSPORT", "smtp")
+                .env("RP_SMTP_URL", &mail.url)
+                .env("RP_EMAIL_FROM", "Passkeys <no-reply@example.test>")
+                .env("RP_EMAIL_SIGNIN", "any");
+        }
+        let mut rp = rp
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &database.url)
             .env("RP_LISTEN_ADDR", format!("127.0.0.1:{rp_port}"))
@@ -238,6 +254,7 @@ secret = "{CLIENT_SECRET}"
             http: reqwest::Client::new(),
             shape: o.shape,
             lambda,
+            mail,
             _children: vec![standin, rp],
             _dir: dir,
             _database: database,

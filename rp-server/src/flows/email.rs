@@ -2,7 +2,9 @@
 //! hash, one live code per address and purpose (a new one replaces the old), at most
 //! [`MAX_ATTEMPTS`] guesses, a resend no sooner than [`RESEND_AFTER_SECS`], and daily
 //! limits per address and per client IP. A verified sign-up code earns a `signupToken`
-//! that `/v1/signup/*` takes as proof of the address.
+//! that `/v1/signup/*` takes as proof of the address; a verified sign-in code (when
+//! `RP_EMAIL_SIGNIN` allows it) earns the same `{nonce, username, expiresAt}` as a
+//! passkey, which Cognito's Verify trigger redeems unchanged.
 //!
 //! The answer to a code request is the same whether or not the address has an account:
 //! the code row is written either way, and delivery (a code, or for a sign-up to a taken
@@ -18,11 +20,15 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
 
+use super::ceremony::{self, SignInNonce};
 use super::signup::{SignUpError, clean_email};
 use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
+use crate::cognito::PoolUser;
+use crate::config::EmailSignIn;
 use crate::mail::{self, Mailer};
 use crate::store::email_codes::{self, Attempt};
+use crate::store::nonces::NewNonce;
 
 /// Guesses a code allows before it is dead.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -93,6 +99,8 @@ pub enum EmailError {
     CodeExpired,
     #[error(transparent)]
     SignUp(SignUpError),
+    #[error("Cognito could not be reached: {0}")]
+    Cognito(#[from] crate::cognito::CognitoError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -135,9 +143,39 @@ fn offered(state: &AppState, purpose: Purpose) -> Result<(), EmailError> {
             Err(EmailError::SignUp(SignUpError::Disabled))
         }
         Purpose::SignUp => Ok(()),
-        // Email sign-in (RP_EMAIL_SIGNIN) is not offered yet.
-        Purpose::SignIn => Err(EmailError::SignInDisabled),
+        Purpose::SignIn if state.config.email_signin == EmailSignIn::Off => {
+            Err(EmailError::SignInDisabled)
+        }
+        Purpose::SignIn => Ok(()),
     }
+}
+
+/// The account a sign-in code may sign in: the one enabled pool user whose *verified*
+/// email this is — with `RP_EMAIL_SIGNIN=no_passkey`, only if they have no active
+/// passkey. `None` otherwise (no such user, several, unverified, or one with a passkey).
+async fn sign_in_account(state: &AppState, email: &str) -> Result<Option<PoolUser>, EmailError> {
+    let Some(cognito) = state.cognito.as_deref() else {
+        return Ok(None);
+    };
+    let mut eligible: Vec<PoolUser> = cognito
+        .users_with_email(email, 10)
+        .await?
+        .into_iter()
+        .filter(|u| u.email_verified && u.enabled)
+        .collect();
+    if eligible.len() != 1 {
+        return Ok(None);
+    }
+    let account = eligible.remove(0);
+    if state.config.email_signin == EmailSignIn::NoPasskey
+        && let Some(user) = crate::store::users::user_by_sub(&state.db, &account.sub).await?
+        && !crate::store::credentials::credentials_of(&state.db, user.id)
+            .await?
+            .is_empty()
+    {
+        return Ok(None);
+    }
+    Ok(Some(account))
 }
 
 /// How long a code, and the sign-up token it earns, stay good (`RP_EMAIL_CODE_TTL_SECS`).
@@ -211,6 +249,7 @@ pub async fn send_code(
     let minutes = state.config.email_code_ttl.as_secs() / 60;
     let link = state.config.email_link_url.clone();
     let cognito = state.cognito.clone();
+    let state = state.clone();
     tokio::spawn(async move {
         let message = match purpose {
             Purpose::SignUp => {
@@ -227,7 +266,15 @@ pub async fn send_code(
                     }
                 }
             }
-            Purpose::SignIn => mail::code(&rp_name, &code, false, minutes, link.as_ref()),
+            // Only an account that may sign in this way gets a code; others get nothing.
+            Purpose::SignIn => match sign_in_account(&state, &email).await {
+                Ok(Some(_)) => mail::code(&rp_name, &code, false, minutes, link.as_ref()),
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not find the account of an address; no sign-in code sent");
+                    return;
+                }
+            },
         };
         if let Err(e) = codes.mailer.send(&email, &message).await {
             tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
@@ -239,15 +286,16 @@ pub async fn send_code(
     })
 }
 
-/// Checks a sign-up code; a right one earns a `signupToken` for the address.
-pub async fn verify_signup_code(
+/// Tries a code: counts the attempt, audits a failure, and answers the cleaned address
+/// when the code was right (it is spent then).
+async fn check(
     state: &AppState,
     client: &ClientContext,
     email: &str,
     code: &str,
-) -> Result<SignupProof, EmailError> {
+    purpose: Purpose,
+) -> Result<String, EmailError> {
     let codes = codes(state)?;
-    let purpose = Purpose::SignUp;
     offered(state, purpose)?;
     let email = clean_email(email)?;
     let now = state.clock.now();
@@ -261,44 +309,101 @@ pub async fn verify_signup_code(
         now,
     )
     .await?;
-    let details = serde_json::json!({ "email": email, "purpose": purpose.as_str() });
-    let failed = |why: &str| {
-        let mut d = details.clone();
-        d["reason"] = why.into();
+    let (reason, error) = match attempt {
+        Attempt::Matched => return Ok(email),
+        Attempt::Wrong => ("wrong", EmailError::CodeInvalid),
+        Attempt::Gone => ("expired_spent_or_exhausted", EmailError::CodeExpired),
+    };
+    audit::record(
+        &state.db,
+        now,
         Event::new(Actor::Anonymous, Action::EmailCodeFailed)
             .client(client)
-            .details(d)
+            .details(serde_json::json!({ "email": email, "purpose": purpose.as_str(), "reason": reason })),
+    )
+    .await?;
+    Err(error)
+}
+
+/// Checks a sign-up code; a right one earns a `signupToken` for the address.
+pub async fn verify_signup_code(
+    state: &AppState,
+    client: &ClientContext,
+    email: &str,
+    code: &str,
+) -> Result<SignupProof, EmailError> {
+    let email = check(state, client, email, code, Purpose::SignUp).await?;
+    let now = state.clock.now();
+    let token = rp_shared::token::SignupToken::generate();
+    let expires_at = now + lifetime(state);
+    let mut tx = state.db.begin().await?;
+    email_codes::insert_signup_token(&mut *tx, &token.hash(), &email, now, expires_at).await?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::Anonymous, Action::EmailCodeVerified)
+            .client(client)
+            .details(serde_json::json!({ "email": email, "purpose": "sign_up" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignupProof {
+        signup_token: token.expose().to_owned(),
+        expires_at,
+    })
+}
+
+/// Checks a sign-in code; a right one for an account that may sign in this way earns
+/// a nonce, exactly as a passkey sign-in does.
+pub async fn verify_signin_code(
+    state: &AppState,
+    client: &ClientContext,
+    email: &str,
+    code: &str,
+) -> Result<SignInNonce, EmailError> {
+    let email = check(state, client, email, code, Purpose::SignIn).await?;
+    // No code was mailed for an address without such an account; a right guess of the
+    // stored one (one in a million) earns nothing either.
+    let Some(account) = sign_in_account(state, &email).await? else {
+        return Err(EmailError::CodeInvalid);
     };
-    match attempt {
-        Attempt::Wrong => {
-            audit::record(&state.db, now, failed("wrong")).await?;
-            Err(EmailError::CodeInvalid)
-        }
-        Attempt::Gone => {
-            audit::record(&state.db, now, failed("expired_spent_or_exhausted")).await?;
-            Err(EmailError::CodeExpired)
-        }
-        Attempt::Matched => {
-            let token = rp_shared::token::SignupToken::generate();
-            let expires_at = now + lifetime(state);
-            let mut tx = state.db.begin().await?;
-            email_codes::insert_signup_token(&mut *tx, &token.hash(), &email, now, expires_at)
-                .await?;
-            audit::record(
-                &mut *tx,
-                now,
-                Event::new(Actor::Anonymous, Action::EmailCodeVerified)
-                    .client(client)
-                    .details(details),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(SignupProof {
-                signup_token: token.expose().to_owned(),
-                expires_at,
-            })
-        }
-    }
+    let now = state.clock.now();
+    let nonce = rp_shared::nonce::Nonce::generate();
+    let expires_at = now + ceremony::nonce_ttl(state);
+    let mut tx = state.db.begin().await?;
+    let user =
+        crate::store::users::upsert_user(&mut tx, &account.sub, &account.username, now).await?;
+    crate::store::nonces::insert_nonce(
+        &mut *tx,
+        &NewNonce {
+            hash: &nonce.hash(),
+            user_id: user.id,
+            cognito_sub: &user.cognito_sub,
+            credential_id: None,
+            bound_challenge_id: None,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(
+            Actor::User(user.cognito_sub.clone()),
+            Action::EmailCodeVerified,
+        )
+        .user(user.id, &user.cognito_sub)
+        .client(client)
+        .details(serde_json::json!({ "email": email, "purpose": "sign_in" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignInNonce {
+        nonce: nonce.expose().to_owned(),
+        username: user.username,
+        expires_at,
+    })
 }
 
 #[cfg(test)]

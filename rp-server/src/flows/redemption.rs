@@ -17,8 +17,9 @@ use crate::store::nonces::{self, NonceRow};
 /// Why a nonce did not redeem now, from what the redemption statement saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Cognito retrying the call that redeemed it: valid again, with its credential.
-    AlreadyRedeemedHere(Vec<u8>),
+    /// Cognito retrying the call that redeemed it: valid again, with its credential
+    /// (none for an email code).
+    AlreadyRedeemedHere(Option<Vec<u8>>),
     Failed(RedeemFailure),
     /// It looked redeemable, so a concurrent call redeemed it first: look again.
     LostRace,
@@ -67,7 +68,7 @@ pub async fn redeem(state: &AppState, req: &RedeemRequest) -> sqlx::Result<Redee
             RedeemResponse {
                 valid: true,
                 reason: None,
-                credential_id: Some(rp_shared::credential_id::encode(&credential_id)),
+                credential_id: credential_id.map(|c| rp_shared::credential_id::encode(&c)),
             }
         }
         Err(reason) => {
@@ -97,7 +98,7 @@ async fn attempt(
     state: &AppState,
     req: &RedeemRequest,
     now: DateTime<Utc>,
-) -> sqlx::Result<Result<Vec<u8>, RedeemFailure>> {
+) -> sqlx::Result<Result<Option<Vec<u8>>, RedeemFailure>> {
     let Some(hash) = Nonce::parse_and_hash(&req.nonce) else {
         return Ok(Err(RedeemFailure::Unknown));
     };
@@ -152,7 +153,7 @@ mod tests {
         let row =
             |sub: &str, redeemed: Option<Uuid>, bound: Option<Uuid>, expires, revoked| NonceRow {
                 cognito_sub: sub.to_owned(),
-                credential_id: vec![7],
+                credential_id: Some(vec![7]),
                 bound_challenge_id: bound,
                 redeemed_challenge_id: redeemed,
                 expires_at: expires,
@@ -174,7 +175,7 @@ mod tests {
             (
                 true,
                 Some(row("alice", Some(this), None, later, false)),
-                Verdict::AlreadyRedeemedHere(vec![7]),
+                Verdict::AlreadyRedeemedHere(Some(vec![7])),
             ),
             // A retry after the nonce's lifetime is no longer valid.
             (

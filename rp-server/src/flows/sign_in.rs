@@ -203,7 +203,7 @@ async fn finish(
                 hash: &hash,
                 user_id: user.id,
                 cognito_sub: &user.cognito_sub,
-                credential_id: &stored.credential_id,
+                credential_id: Some(&stored.credential_id),
                 bound_challenge_id,
                 created_at: now,
                 expires_at,

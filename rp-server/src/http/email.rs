@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
 use crate::AppState;
+use crate::flows::ceremony::SignInNonce;
 use crate::flows::email::{self, CodeSent, EmailError, Purpose, SignupProof};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,11 +44,22 @@ pub async fn codes(
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 
+/// What a right code earns.
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Verified {
+    /// `sign_up`: proof of the address for `/v1/signup/options`.
+    SignUp(SignupProof),
+    /// `sign_in`: the same answer as `/v1/authentication/verify`; finish with Cognito.
+    SignIn(SignInNonce),
+}
+
 /// Checks a code. A right sign-up code answers `{signupToken, expiresAt}` for
-/// `/v1/signup/options`.
+/// `/v1/signup/options`; a right sign-in code `{nonce, username, expiresAt}`, exactly
+/// like `/v1/authentication/verify`.
 #[utoipa::path(post, path = "/v1/email/verify", tag = "email",
     request_body = EmailVerifyRequest,
-    responses((status = 200, body = SignupProof), (status = 400, body = ErrorBody),
+    responses((status = 200, body = Verified), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "email codes, sign-up or email sign-in are not enabled"),
         (status = 410, body = ErrorBody, description = "`CODE_EXPIRED`: expired, used, or out of attempts"),
         (status = 422, body = ErrorBody, description = "`CODE_INVALID`: a wrong code"),
@@ -56,13 +68,15 @@ pub async fn verify(
     State(state): State<AppState>,
     client: ClientContext,
     Json(body): Json<EmailVerifyRequest>,
-) -> Result<Json<SignupProof>, ApiError> {
-    match body.purpose {
-        Purpose::SignUp => Ok(Json(
+) -> Result<Json<Verified>, ApiError> {
+    Ok(Json(match body.purpose {
+        Purpose::SignUp => Verified::SignUp(
             email::verify_signup_code(&state, &client, &body.email, &body.code).await?,
-        )),
-        Purpose::SignIn => Err(EmailError::SignInDisabled.into()),
-    }
+        ),
+        Purpose::SignIn => Verified::SignIn(
+            email::verify_signin_code(&state, &client, &body.email, &body.code).await?,
+        ),
+    }))
 }
 
 impl From<EmailError> for ApiError {
@@ -80,6 +94,7 @@ impl From<EmailError> for ApiError {
             EmailError::CodeInvalid => ApiError::verification(ErrorCode::CodeInvalid, message),
             EmailError::CodeExpired => ApiError::gone(ErrorCode::CodeExpired, message),
             EmailError::SignUp(e) => e.into(),
+            EmailError::Cognito(e) => ApiError::Unavailable(anyhow::Error::new(e)),
             EmailError::Db(e) => e.into(),
         }
     }

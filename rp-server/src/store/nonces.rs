@@ -9,7 +9,8 @@ pub struct NewNonce<'a> {
     pub hash: &'a [u8],
     pub user_id: Uuid,
     pub cognito_sub: &'a str,
-    pub credential_id: &'a [u8],
+    /// The passkey that earned it; `None` for an email code.
+    pub credential_id: Option<&'a [u8]>,
     /// Username-first: the nonce is only good for the challenge that started it.
     pub bound_challenge_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -37,7 +38,7 @@ pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Re
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NonceRow {
     pub cognito_sub: String,
-    pub credential_id: Vec<u8>,
+    pub credential_id: Option<Vec<u8>>,
     pub bound_challenge_id: Option<Uuid>,
     pub redeemed_challenge_id: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
@@ -47,8 +48,8 @@ pub struct NonceRow {
 /// What one redemption statement saw and did.
 #[derive(Debug)]
 pub struct Redemption {
-    /// The nonce's credential, when this call redeemed it.
-    pub redeemed: Option<Vec<u8>>,
+    /// When this call redeemed it: the nonce's credential (`None` for an email code).
+    pub redeemed: Option<Option<Vec<u8>>>,
     /// Whether the challenge id was issued to this user and has not expired.
     pub challenge_issued: bool,
     /// The nonce as it stood before this statement, when it exists.
@@ -57,7 +58,8 @@ pub struct Redemption {
 
 #[derive(sqlx::FromRow)]
 struct RedemptionRow {
-    redeemed: Option<Vec<u8>>,
+    redeemed: bool,
+    redeemed_credential_id: Option<Vec<u8>>,
     challenge_issued: bool,
     cognito_sub: Option<String>,
     credential_id: Option<Vec<u8>>,
@@ -97,7 +99,8 @@ pub async fn redeem(
             INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
             SELECT $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed
          )
-         SELECT (SELECT credential_id FROM redeemed) AS redeemed,
+         SELECT EXISTS (SELECT 1 FROM redeemed) AS redeemed,
+                (SELECT credential_id FROM redeemed) AS redeemed_credential_id,
                 EXISTS (SELECT 1 FROM challenge) AS challenge_issued,
                 n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
@@ -113,10 +116,10 @@ pub async fn redeem(
     .bind(audit.1)
     .fetch_one(db)
     .await?;
-    let nonce = match (row.cognito_sub, row.credential_id, row.expires_at) {
-        (Some(cognito_sub), Some(credential_id), Some(expires_at)) => Some(NonceRow {
+    let nonce = match (row.cognito_sub, row.expires_at) {
+        (Some(cognito_sub), Some(expires_at)) => Some(NonceRow {
             cognito_sub,
-            credential_id,
+            credential_id: row.credential_id,
             bound_challenge_id: row.bound_challenge_id,
             redeemed_challenge_id: row.redeemed_challenge_id,
             expires_at,
@@ -125,7 +128,7 @@ pub async fn redeem(
         _ => None,
     };
     Ok(Redemption {
-        redeemed: row.redeemed,
+        redeemed: row.redeemed.then_some(row.redeemed_credential_id),
         challenge_issued: row.challenge_issued,
         nonce,
     })

@@ -256,3 +256,144 @@ async fn each_address_and_each_client_has_a_daily_limit() {
         .await
         .expect_error(429, "RATE_LIMITED");
 }
+
+/// A confirmed pool user with this email, verified or not; returns (username, sub).
+async fn pool_user(p: &Pool, email: &str, verified: bool) -> (String, String) {
+    let attribute = |n: &str, v: &str| {
+        aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+            .name(n)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let created = p
+        .client
+        .admin_create_user()
+        .user_pool_id(POOL)
+        .username(email)
+        .user_attributes(attribute("email", email))
+        .user_attributes(attribute(
+            "email_verified",
+            if verified { "true" } else { "false" },
+        ))
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let user = created.user().unwrap();
+    let sub = user
+        .attributes()
+        .iter()
+        .find(|a| a.name() == "sub")
+        .and_then(|a| a.value())
+        .unwrap()
+        .to_owned();
+    (user.username().unwrap().to_owned(), sub)
+}
+
+async fn spawn_signin(p: &Pool, mail: &Mailbox, who: rp_server::config::EmailSignIn) -> TestApp {
+    let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
+    let smtp = mail.url.clone();
+    TestApp::spawn_full(
+        move |c| {
+            c.cognito_user_pool_id = Some(POOL.to_owned());
+            c.email = Some(rp_server::config::EmailConfig {
+                transport: rp_server::config::EmailTransport::Smtp(smtp.into()),
+                from: "no-reply@example.com".to_owned(),
+            });
+            c.email_signin = who;
+        },
+        cognito,
+    )
+    .await
+}
+
+async fn verify_signin(app: &TestApp, email: &str, code: &str) -> testkit::rp::Response {
+    app.post(
+        "/v1/email/verify",
+        None,
+        &json!({ "email": email, "code": code, "purpose": "sign_in" }),
+    )
+    .await
+}
+
+/// Email sign-in ends in the same nonce a passkey earns, and the Verify trigger's
+/// redemption accepts it; only a verified address of an existing account gets a code.
+#[tokio::test]
+async fn an_email_code_signs_in_through_the_same_nonce() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn_signin(&p, &mail, rp_server::config::EmailSignIn::Any).await;
+    let (username, sub) = pool_user(&p, "ivy@example.test", true).await;
+    pool_user(&p, "unverified@example.test", false).await;
+
+    let app = &app;
+    let answers: Vec<serde_json::Value> = futures::future::join_all(
+        [
+            "ivy@example.test",
+            "nobody@example.test",
+            "unverified@example.test",
+        ]
+        .map(|e| async move { send(app, e, "sign_in").await.expect(202) }),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a["expiresAt"].is_string()));
+    let code = mail
+        .wait_for("ivy@example.test", 1)
+        .await
+        .unwrap()
+        .code()
+        .unwrap();
+    let signed_in = verify_signin(app, "ivy@example.test", &code)
+        .await
+        .expect(200);
+    assert_eq!(signed_in["username"], username.as_str());
+
+    // The Verify trigger redeems it like a passkey's nonce (no credential to name).
+    let challenge = app
+        .post(
+            "/internal/v1/challenges",
+            Some(crate::harness::SERVICE_TOKEN),
+            &json!({ "userPoolId": POOL, "clientId": "client", "userSub": sub, "username": username }),
+        )
+        .await
+        .expect(200);
+    let r = app
+        .redeem(
+            signed_in["nonce"].as_str().unwrap(),
+            &sub,
+            &challenge["challengeId"],
+        )
+        .await;
+    assert_eq!(r["valid"], true, "{r}");
+    assert!(r.get("credentialId").is_none_or(serde_json::Value::is_null));
+
+    // Nothing went to the address without an account, or to the unverified one.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(mail.count_for("nobody@example.test"), 0);
+    assert_eq!(mail.count_for("unverified@example.test"), 0);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"email.code_verified".to_owned())
+    );
+}
+
+/// With `RP_EMAIL_SIGNIN=no_passkey` a user with a passkey cannot be signed in by email
+/// (the fallback never bypasses a passkey).
+#[tokio::test]
+async fn no_passkey_mode_refuses_users_with_a_passkey() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn_signin(&p, &mail, rp_server::config::EmailSignIn::NoPasskey).await;
+    let (username, sub) = pool_user(&p, "kit@example.test", true).await;
+    let kit = testkit::rp::User { sub, username };
+    app.register(&kit, &mut SoftAuthenticator::new()).await;
+    send(&app, "kit@example.test", "sign_in").await.expect(202);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(mail.count_for("kit@example.test"), 0);
+
+    // Off by default.
+    let off = spawn_signin(&p, &mail, rp_server::config::EmailSignIn::Off).await;
+    send(&off, "kit@example.test", "sign_in")
+        .await
+        .expect_error(404, "EMAIL_SIGNIN_DISABLED");
+}
