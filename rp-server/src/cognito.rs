@@ -179,6 +179,36 @@ impl CognitoAdmin {
         Ok(!self.users_with_email(email, 1).await?.is_empty())
     }
 
+    /// The verified email of the user with this `sub`, if they have one.
+    pub async fn verified_email_of(&self, sub: &str) -> Result<Option<String>, CognitoError> {
+        let found = self
+            .client
+            .list_users()
+            .user_pool_id(&self.user_pool_id)
+            .filter(format!(
+                "sub = \"{}\"",
+                sub.replace('\\', "\\\\").replace('"', "\\\"")
+            ))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| failed("ListUsers", e))?;
+        let attributes = found
+            .users()
+            .first()
+            .map(|u| u.attributes())
+            .unwrap_or_default();
+        let value = |name: &str| {
+            attributes
+                .iter()
+                .find(|a| a.name() == name)
+                .and_then(|a| a.value())
+        };
+        Ok((value("email_verified") == Some("true"))
+            .then(|| value("email").map(str::to_owned))
+            .flatten())
+    }
+
     /// Users whose `email` attribute is `email` (at most `limit`).
     pub async fn users_with_email(
         &self,

@@ -308,6 +308,10 @@ pub struct ServeArgs {
     )]
     pub email_signin: EmailSignIn,
 
+    /// Email the user when a passkey is added, deleted or revoked and when an admin resets the account (to their verified email; needs RP_COGNITO_USER_POOL_ID to find it). Default: on whenever email is configured.
+    #[arg(long, env = "RP_EMAIL_NOTIFY", value_name = "RP_EMAIL_NOTIFY", action = clap::ArgAction::Set)]
+    pub email_notify: Option<bool>,
+
     /// Passkey-first sign-up needs a verified email (a `signupToken` from /v1/email/verify). Default: on whenever email is configured. Off lets anyone create an account for any address (squatting).
     #[arg(long, env = "RP_SIGNUP_VERIFY_EMAIL", value_name = "RP_SIGNUP_VERIFY_EMAIL", action = clap::ArgAction::Set)]
     pub signup_verify_email: Option<bool>,
@@ -432,6 +436,8 @@ pub struct Config {
     pub signup_verify_email: bool,
     /// Who may sign in with an email code.
     pub email_signin: EmailSignIn,
+    /// Security notices by email (`RP_EMAIL_NOTIFY`).
+    pub email_notify: bool,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -485,6 +491,7 @@ impl Config {
             email_link_url: None,
             signup_verify_email: false,
             email_signin: EmailSignIn::Off,
+            email_notify: false,
         }
     }
 }
@@ -667,7 +674,14 @@ impl TryFrom<ServeArgs> for Config {
                 ));
             }
         }
+        if args.email_notify == Some(true) && email.is_none() {
+            return Err(bad(
+                "RP_EMAIL_NOTIFY",
+                "needs email delivery (RP_EMAIL_TRANSPORT)",
+            ));
+        }
         let signup_verify_email = args.signup_verify_email.unwrap_or(email.is_some());
+        let email_notify = args.email_notify.unwrap_or(email.is_some());
         if signup_verify_email && email.is_none() {
             return Err(bad(
                 "RP_SIGNUP_VERIFY_EMAIL",
@@ -714,6 +728,7 @@ impl TryFrom<ServeArgs> for Config {
             email_link_url: args.email_link_url,
             signup_verify_email,
             email_signin: args.email_signin,
+            email_notify,
         })
     }
 }
@@ -1030,6 +1045,7 @@ mod tests {
                 "RP_EMAIL_SIGNIN",
             ),
             (&["--email-signin=sometimes"], "RP_EMAIL_SIGNIN"),
+            (&["--email-notify=true"], "RP_EMAIL_NOTIFY"),
             (
                 &["--email-link-url=http://app.example.com/email"],
                 "RP_EMAIL_LINK_URL",

@@ -8,6 +8,7 @@ pub mod ceremony;
 pub mod challenge;
 pub mod credentials;
 pub mod email;
+pub mod notices;
 pub mod redemption;
 pub mod registration;
 pub mod sealed;

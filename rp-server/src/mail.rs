@@ -194,6 +194,26 @@ pub fn account_exists(rp_name: &str) -> Mail {
     }
 }
 
+/// A security notice: what happened to the account, and when. Never a secret.
+pub fn notice(rp_name: &str, what: &str, when: chrono::DateTime<chrono::Utc>) -> Mail {
+    let when = when.format("%Y-%m-%d %H:%M UTC");
+    Mail {
+        subject: format!("Security notice from {rp_name}"),
+        text: format!(
+            "{what} on {when}.\n\nIf this was you, there is nothing to do. If it was not, \
+             sign in and review your passkeys, or contact support.\n"
+        ),
+        html: html(
+            rp_name,
+            &format!(
+                "<p>{} on {when}.</p><p>If this was you, there is nothing to do. If it was not, \
+                 sign in and review your passkeys, or contact support.</p>",
+                escape(what)
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

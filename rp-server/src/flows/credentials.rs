@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::notices::{self, Notice};
 use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
@@ -179,6 +180,13 @@ pub async fn delete(
     let user = store::users::user_by_sub(&state.db, &who.sub)
         .await?
         .ok_or(CredentialError::NotFound)?;
+    let name = store::credentials::credential(&state.db, &id)
+        .await?
+        .map(|c| {
+            let c = CredentialSummary::from(&c);
+            notices::passkey_name(c.nickname.as_deref(), c.authenticator_name.as_deref())
+        })
+        .unwrap_or_default();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let revoked = store::credentials::revoke_credentials(
@@ -202,6 +210,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    notices::send(state, &who.sub, Notice::PasskeyDeleted { name }, now);
     Ok(())
 }
 

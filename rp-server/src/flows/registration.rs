@@ -11,6 +11,7 @@ use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection
 use super::credentials::{
     CredentialError, CredentialSummary, ReauthRequired, clean_nickname, require_recent_sign_in,
 };
+use super::notices::{self, Notice};
 use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
@@ -149,6 +150,17 @@ pub async fn verify(
 ) -> Result<CredentialSummary, RegistrationError> {
     let result = finish(state, who, client, ceremony_id, response, nickname).await;
     ceremony::count(CeremonyKind::Registration, &result);
+    if let Ok(added) = &result {
+        let sub = match who {
+            Registrant::Cognito(u) => &u.sub,
+            Registrant::Enrolment { user, .. } => &user.cognito_sub,
+        };
+        let name = notices::passkey_name(
+            added.nickname.as_deref(),
+            added.authenticator_name.as_deref(),
+        );
+        notices::send(state, sub, Notice::PasskeyAdded { name }, added.created_at);
+    }
     result
 }
 

@@ -20,6 +20,7 @@ use crate::admin::{
     IssuedEnrolmentToken, Stats, UserRef,
 };
 use crate::auth;
+use crate::flows::notices::{self, Notice};
 use rp_shared::error::ErrorBody;
 
 impl From<AdminError> for ApiError {
@@ -172,16 +173,19 @@ pub async fn revoke(
     Json(body): Json<Reason>,
 ) -> Result<Json<AdminCredential>, ApiError> {
     let id = admin::credential_id(&id)?;
-    Ok(Json(
-        admin::revoke(
-            &state.db,
-            &id,
-            &who.actor,
-            reason(&body)?,
-            state.clock.now(),
-        )
-        .await?,
-    ))
+    let now = state.clock.now();
+    let revoked = admin::revoke(&state.db, &id, &who.actor, reason(&body)?, now).await?;
+    let name = notices::passkey_name(
+        revoked.summary.nickname.as_deref(),
+        revoked.summary.authenticator_name.as_deref(),
+    );
+    notices::send(
+        &state,
+        &revoked.user_sub,
+        Notice::PasskeyRevoked { name },
+        now,
+    );
+    Ok(Json(revoked))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -209,15 +213,17 @@ pub async fn reset(
     Json(body): Json<Reason>,
 ) -> Result<Json<ResetResult>, ApiError> {
     let user = admin::find_user(&state.db, None, &UserRef::Sub(sub)).await?;
+    let now = state.clock.now();
     let outcome = admin::reset(
         &state.db,
         &user,
         &who.actor,
         reason(&body)?,
-        state.clock.now(),
+        now,
         state.cognito.as_deref(),
     )
     .await?;
+    notices::send(&state, &user.cognito_sub, Notice::AccountReset, now);
     Ok(Json(ResetResult {
         user_sub: user.cognito_sub,
         revoked: outcome.revoked,

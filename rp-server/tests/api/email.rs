@@ -397,3 +397,90 @@ async fn no_passkey_mode_refuses_users_with_a_passkey() {
         .await
         .expect_error(404, "EMAIL_SIGNIN_DISABLED");
 }
+
+/// Security notices: a passkey added, deleted or revoked and an account reset each mail
+/// the user's verified address, naming what happened and when.
+#[tokio::test]
+async fn account_changes_are_notified_by_email() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
+    let smtp = mail.url.clone();
+    let app = TestApp::spawn_full(
+        move |c| {
+            c.cognito_user_pool_id = Some(POOL.to_owned());
+            c.email = Some(rp_server::config::EmailConfig {
+                transport: rp_server::config::EmailTransport::Smtp(smtp.into()),
+                from: "no-reply@example.com".to_owned(),
+            });
+            c.email_notify = true;
+        },
+        cognito,
+    )
+    .await;
+    let email = "nell@example.test";
+    let (username, sub) = pool_user(&p, email, true).await;
+    let nell = testkit::rp::User {
+        sub: sub.clone(),
+        username,
+    };
+    let admin = |path: String| {
+        app.http
+            .post(app.url(&path))
+            .bearer_auth(crate::harness::ADMIN_TOKEN)
+            .json(&json!({ "reason": "test" }))
+    };
+
+    let first = app.register(&nell, &mut SoftAuthenticator::new()).await;
+    let added = mail.wait_for(email, 1).await.unwrap();
+    assert_eq!(added.subject, "Security notice from Example");
+    assert!(
+        added.raw.contains("was added to your account"),
+        "{}",
+        added.raw
+    );
+
+    app.send(
+        app.http
+            .delete(app.url(&format!(
+                "/v1/credentials/{}",
+                first["id"].as_str().unwrap()
+            )))
+            .bearer_auth(app.token(&nell)),
+    )
+    .await
+    .expect(204);
+    assert!(
+        mail.wait_for(email, 2)
+            .await
+            .unwrap()
+            .raw
+            .contains("was deleted")
+    );
+
+    let second = app.register(&nell, &mut SoftAuthenticator::new()).await;
+    mail.wait_for(email, 3).await.unwrap();
+    app.send(admin(format!(
+        "/admin/v1/credentials/{}/revoke",
+        second["id"].as_str().unwrap()
+    )))
+    .await
+    .expect(200);
+    assert!(
+        mail.wait_for(email, 4)
+            .await
+            .unwrap()
+            .raw
+            .contains("revoked by an administrator")
+    );
+
+    app.send(admin(format!("/admin/v1/users/{sub}/reset")))
+        .await
+        .expect(200);
+    assert!(
+        mail.wait_for(email, 5)
+            .await
+            .unwrap()
+            .raw
+            .contains("was reset")
+    );
+}
