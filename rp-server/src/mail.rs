@@ -134,10 +134,11 @@ fn html(rp_name: &str, body: &str) -> String {
     )
 }
 
-/// A one-time code, with a link that completes it when `link` is set (the code goes in
-/// the URL fragment, which browsers never send to a server).
+/// A one-time code for `to`, with a link that completes it when `link` is set (code,
+/// purpose and address go in the URL fragment, which browsers never send to a server).
 pub fn code(
     rp_name: &str,
+    to: &str,
     code: &str,
     sign_up: bool,
     minutes: u64,
@@ -146,10 +147,12 @@ pub fn code(
     let what = purpose_words(sign_up);
     let link = link.map(|l| {
         let mut l = l.clone();
-        l.set_fragment(Some(&format!(
-            "code={code}&purpose={}",
-            if sign_up { "sign_up" } else { "sign_in" }
-        )));
+        let fragment = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", code)
+            .append_pair("purpose", if sign_up { "sign_up" } else { "sign_in" })
+            .append_pair("email", to)
+            .finish();
+        l.set_fragment(Some(&fragment));
         l
     });
     let mut text = format!(
@@ -221,7 +224,7 @@ mod tests {
     #[test]
     fn a_code_message_carries_the_code_and_an_escaped_name() {
         let link = url::Url::parse("https://app.example.com/email").ok();
-        let m = code("A <b>&", "042917", true, 10, link.as_ref());
+        let m = code("A <b>&", "x@y.z", "042917", true, 10, link.as_ref());
         assert_eq!(m.subject, "042917 is your A <b>& code");
         assert!(m.text.contains("042917") && m.text.contains("10 minutes"));
         assert!(

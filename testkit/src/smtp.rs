@@ -17,6 +17,50 @@ pub struct Received {
 }
 
 impl Received {
+    /// The decoded text/plain part (or the whole body of a single-part message).
+    pub fn text(&self) -> String {
+        let raw = self.raw.replace("\r\n", "\n");
+        let parts: Vec<&str> = match boundary(&raw) {
+            Some(b) => raw.split(&format!("--{b}")).collect(),
+            None => vec![raw.as_str()],
+        };
+        for part in parts {
+            let (head, body) = part
+                .trim_start_matches('\n')
+                .split_once("\n\n")
+                .unwrap_or((part, ""));
+            let content_type = header(head, "Content-Type")
+                .unwrap_or_default()
+                .to_lowercase();
+            if !(content_type.is_empty() || content_type.starts_with("text/plain")) {
+                continue;
+            }
+            let encoding = header(head, "Content-Transfer-Encoding")
+                .unwrap_or_default()
+                .to_lowercase();
+            return match encoding.as_str() {
+                "quoted-printable" => quoted_printable(body),
+                "base64" => {
+                    use base64::Engine as _;
+                    let compact: String = body.split_whitespace().collect();
+                    base64::engine::general_purpose::STANDARD
+                        .decode(compact)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default()
+                }
+                _ => body.to_owned(),
+            };
+        }
+        String::new()
+    }
+
+    /// The first link in the text part.
+    pub fn link(&self) -> Option<String> {
+        let text = self.text();
+        let start = text.find("https://").or_else(|| text.find("http://"))?;
+        Some(text[start..].split_whitespace().next()?.to_owned())
+    }
+
     /// The six-digit code of a code message (its subject starts with it).
     pub fn code(&self) -> Option<String> {
         let first = self.subject.split_whitespace().next()?;
@@ -117,6 +161,35 @@ impl Drop for Mailbox {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The multipart boundary of a message, if it has one.
+fn boundary(raw: &str) -> Option<String> {
+    let content_type = header(raw, "Content-Type")?;
+    let b = content_type.split("boundary=").nth(1)?;
+    Some(b.split(';').next()?.trim().trim_matches('"').to_owned())
+}
+
+/// Decodes quoted-printable text (soft line breaks, `=XX` escapes).
+fn quoted_printable(body: &str) -> String {
+    let joined = body.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len() + 1
+            && let Some(hex) = joined.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A header's value (unfolded) from a raw message.

@@ -259,7 +259,7 @@ pub async fn send_code(
                 };
                 match taken {
                     Ok(true) => mail::account_exists(&rp_name),
-                    Ok(false) => mail::code(&rp_name, &code, true, minutes, link.as_ref()),
+                    Ok(false) => mail::code(&rp_name, &email, &code, true, minutes, link.as_ref()),
                     Err(e) => {
                         tracing::error!(error = %e, "could not check the address before sending a sign-up code; nothing sent");
                         return;
@@ -268,7 +268,7 @@ pub async fn send_code(
             }
             // Only an account that may sign in this way gets a code; others get nothing.
             Purpose::SignIn => match sign_in_account(&state, &email).await {
-                Ok(Some(_)) => mail::code(&rp_name, &code, false, minutes, link.as_ref()),
+                Ok(Some(_)) => mail::code(&rp_name, &email, &code, false, minutes, link.as_ref()),
                 Ok(None) => return,
                 Err(e) => {
                     tracing::error!(error = %e, "could not find the account of an address; no sign-in code sent");

@@ -84,7 +84,18 @@ async fn sign_up_needs_a_verified_email_and_marks_it_verified() {
     let code = message.code().expect("a code in the subject");
     assert!(message.subject.ends_with("is your Example code"));
     assert!(message.raw.contains("text/html") && message.raw.contains("text/plain"));
-    assert!(message.raw.contains("https://app.example.com/email#code="));
+    assert_eq!(
+        message.link().as_deref(),
+        Some(
+            format!("https://app.example.com/email#code={code}&purpose=sign_up&email=verified%40example.test")
+                .as_str()
+        )
+    );
+    assert!(
+        message
+            .text()
+            .contains(&format!("Your Example code is {code}"))
+    );
 
     // A wrong code, then the right one.
     let wrong = if code == "000000" { "000001" } else { "000000" };
