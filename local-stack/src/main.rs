@@ -190,6 +190,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     rp_config.admin_token = Some(SecretString::from(admin_token.clone()));
     rp_config.log_format = LogFormat::Pretty;
     rp_config.signup_user_pool_id = Some(POOL_ID.to_owned());
+    rp_config.cognito_user_pool_id = Some(POOL_ID.to_owned());
+    // Mail goes to a real SMTP server on loopback (aiosmtpd) whose mailbox the demo
+    // page shows: verified sign-up, email sign-in and security notices, no account.
+    let mailbox = match testkit::smtp::Mailbox::start().await {
+        Ok(mailbox) => {
+            rp_config.email = Some(rp_server::config::EmailConfig {
+                transport: rp_server::config::EmailTransport::Smtp(SecretString::from(
+                    mailbox.url.clone(),
+                )),
+                from: "Passkeys for Cognito <no-reply@localhost>".to_owned(),
+            });
+            rp_config.signup_verify_email = true;
+            rp_config.email_signin = rp_server::config::EmailSignIn::Any;
+            rp_config.email_notify = true;
+            rp_config.email_link_url = Some(url::Url::parse(&demo_url)?);
+            Some(Arc::new(mailbox))
+        }
+        Err(e) => {
+            eprintln!(
+                "local-stack: no mail ({e:#}); email codes are off. `python3 -m pip install aiosmtpd` turns them on."
+            );
+            None
+        }
+    };
     let admin = rp_server::cognito::CognitoAdmin::new(
         aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         POOL_ID.to_owned(),
@@ -212,7 +236,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.state_dir.display()
     );
 
-    let demo = demo_router(&cli.web_dir, &rp_url, &cognito_url)?;
+    let demo = demo_router(&cli.web_dir, &rp_url, &cognito_url, mailbox)?;
     let demo_listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, cli.demo_port)))
             .await
@@ -242,6 +266,7 @@ fn demo_router(
     web: &std::path::Path,
     rp_url: &str,
     cognito_url: &str,
+    mailbox: Option<Arc<testkit::smtp::Mailbox>>,
 ) -> anyhow::Result<axum::Router> {
     let index = web.join("demo/index.html");
     if !web.join("dist/demo.js").exists() {
@@ -256,13 +281,29 @@ fn demo_router(
         "userPoolId": POOL_ID,
         "clientId": CLIENT_ID,
         "region": "eu-west-1",
+        "mailbox": mailbox.is_some(),
     });
+    // The local mailbox, newest first: what the demo page shows as "mail".
+    let mail = move || {
+        let mailbox = mailbox.clone();
+        async move {
+            let messages: Vec<serde_json::Value> = mailbox
+                .map(|m| m.messages())
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+                .map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text(), "link": m.link() }))
+                .collect();
+            axum::Json(serde_json::json!({ "messages": messages }))
+        }
+    };
     Ok(axum::Router::new()
         .route_service("/", tower_http::services::ServeFile::new(index))
         .route(
             "/config.json",
             axum::routing::get(move || async move { axum::Json(config) }),
         )
+        .route("/mailbox.json", axum::routing::get(mail))
         .nest_service(
             "/dist",
             tower_http::services::ServeDir::new(web.join("dist")),

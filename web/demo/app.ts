@@ -10,6 +10,8 @@ interface DemoConfig {
   userPoolId: string;
   clientId: string;
   region: string;
+  /** The local stack sends mail (email codes are on) and shows its mailbox. */
+  mailbox: boolean;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -36,13 +38,17 @@ function explain(e: unknown): string {
   if (e instanceof PasskeyError) {
     switch (e.code) {
       case "cancelled": return "Passkey sign-in was cancelled, or no passkey was available on this device.";
-      case "rejected": return e.detail === "CREDENTIAL_REVOKED"
-        ? "This passkey was removed from your account. Sign in another way and add a new one."
-        : `Your passkey was not accepted: ${e.message}`;
+      case "rejected":
+        if (e.detail === "CODE_INVALID") return "That code is not right. Check the email and try again.";
+        return e.detail === "CREDENTIAL_REVOKED"
+          ? "This passkey was removed from your account. Sign in another way and add a new one."
+          : `Your passkey was not accepted: ${e.message}`;
       case "already_registered": return "This device already has a passkey for your account.";
       case "conflict": return "An account with this email already exists. Sign in instead.";
       case "reauth_required": return "For your security, sign in again (with a passkey or your password) before changing your passkeys.";
       case "cognito": return `Sign-in failed: ${e.message}`;
+      case "rate_limited": return "Please wait a minute before asking for another code.";
+      case "expired": return e.detail === "CODE_EXPIRED" ? "That code expired or was used up. Ask for a new one." : e.message;
       default: return e.message;
     }
   }
@@ -146,6 +152,34 @@ $("passkey-signin").addEventListener("click", async () => {
     await showSignedIn(r.tokens, "with a passkey");
   } catch (e) {
     say("error", explain(e));
+    // No passkey here, or the prompt was dismissed: offer a code by email, as the
+    // reference designs do.
+    if (config.mailbox && e instanceof PasskeyError && e.code === "cancelled") {
+      $("email-signin-box").classList.remove("hidden");
+    }
+  }
+});
+
+$("signin-send").addEventListener("click", async () => {
+  const email = $<HTMLInputElement>("username").value.trim();
+  if (!email) return say("error", "Enter your email above first.");
+  try {
+    await passkeys.sendEmailCode({ email, purpose: "sign_in" });
+    $("signin-code-box").classList.remove("hidden");
+    say("ok", `If ${email} has an account, a code is on its way.`);
+    void refreshMailbox();
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("signin-code-submit").addEventListener("click", async () => {
+  const email = $<HTMLInputElement>("username").value.trim();
+  try {
+    const r = await passkeys.signInWithEmailCode({ email, code: $<HTMLInputElement>("signin-code").value.trim() });
+    await showSignedIn(r.tokens, "with an email code");
+  } catch (e) {
+    say("error", explain(e));
   }
 });
 
@@ -177,15 +211,83 @@ $("password-signin").addEventListener("click", async () => {
   }
 });
 
+// Sign-up proves the address first when the server sends mail: a code, then the passkey.
+async function createAccount(email: string, signupToken?: string) {
+  const r = await passkeys.signUpWithPasskey({ email, signupToken });
+  await showSignedIn(r.tokens, "with your new passkey");
+}
+
 $("signup").addEventListener("click", async () => {
   passkeys.abortConditional();
+  const email = $<HTMLInputElement>("signup-email").value.trim();
   try {
-    const r = await passkeys.signUpWithPasskey({ email: $<HTMLInputElement>("signup-email").value.trim() });
-    await showSignedIn(r.tokens, "with your new passkey");
+    if (!config.mailbox) return await createAccount(email);
+    await passkeys.sendEmailCode({ email, purpose: "sign_up" });
+    $("signup-code-box").classList.remove("hidden");
+    say("ok", `We sent a code to ${email}.`);
+    void refreshMailbox();
   } catch (e) {
     say("error", explain(e));
   }
 });
+
+$("signup-verify").addEventListener("click", async () => {
+  const email = $<HTMLInputElement>("signup-email").value.trim();
+  try {
+    const { signupToken } = await passkeys.verifySignUpEmail({ email, code: $<HTMLInputElement>("signup-code").value.trim() });
+    await createAccount(email, signupToken);
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+// The link in a code message opens this page with the code in the fragment.
+async function completeLink() {
+  if (!location.hash.includes("code=")) return;
+  const hash = location.hash;
+  history.replaceState(null, "", location.pathname + location.search);
+  try {
+    const done = await passkeys.completeEmailLink(hash);
+    if (done?.purpose === "sign_in") await showSignedIn(done.result.tokens, "with an email link");
+    else if (done?.purpose === "sign_up") {
+      $<HTMLInputElement>("signup-email").value = done.email;
+      await createAccount(done.email, done.signupToken);
+    }
+  } catch (e) {
+    say("error", explain(e));
+  }
+}
+
+// The local stack's mailbox (mail goes nowhere else).
+async function refreshMailbox() {
+  if (!config.mailbox) return;
+  const { messages } = await (await fetch("/mailbox.json")).json();
+  $("mailbox").replaceChildren(
+    ...messages.map((m: { to: string; subject: string; text: string; link: string | null }) => {
+      const item = document.createElement("div");
+      item.className = "mail";
+      item.innerHTML = `<div><b class="subject"></b> <span class="to sub"></span></div><pre class="text"></pre>`;
+      (item.querySelector(".subject") as HTMLElement).textContent = m.subject;
+      (item.querySelector(".to") as HTMLElement).textContent = `to ${m.to}`;
+      (item.querySelector(".text") as HTMLElement).textContent = m.text;
+      if (m.link) {
+        const a = document.createElement("a");
+        a.href = m.link;
+        a.className = "mail-link";
+        a.textContent = "Open the link";
+        item.append(a);
+      }
+      return item;
+    }),
+  );
+}
+if (config.mailbox) {
+  $("mailbox-card").classList.remove("hidden");
+  setInterval(() => void refreshMailbox(), 2000);
+  void refreshMailbox();
+}
+void completeLink();
+window.addEventListener("hashchange", () => void completeLink());
 
 $("add-passkey").addEventListener("click", async () => {
   if (!tokens) return;

@@ -153,6 +153,20 @@ export interface SignInResult {
   tokens: CognitoTokens;
 }
 
+/** What an emailed code is for. */
+export type EmailPurpose = "sign_in" | "sign_up";
+
+/** When a sent code dies, and when another may be asked for. */
+export interface CodeSent {
+  expiresAt: string;
+  resendAfter: string;
+}
+
+/** What a link from a code message completes (see `completeEmailLink`). */
+export type EmailLinkResult =
+  | { purpose: "sign_in"; result: SignInResult }
+  | { purpose: "sign_up"; email: string; signupToken: string };
+
 export function createPasskeyClient(options: PasskeyClientOptions) {
   const rp = options.rpUrl.replace(/\/+$/, "");
   let conditional: AbortController | null = null;
@@ -266,9 +280,51 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       return call("POST", "/v1/registration/verify", { ceremonyId, credential, nickname: opts.nickname }, opts.accessToken);
     },
 
-    /** Passkey-first sign-up: creates the Cognito user and signs them in. */
-    async signUpWithPasskey(opts: { email: string }): Promise<SignInResult> {
-      const { ceremonyId, publicKey } = await call("POST", "/v1/signup/options", { email: opts.email });
+    /**
+     * Emails a one-time code. The answer is the same whether or not the address has an
+     * account (no enumeration); `rate_limited` when asked again too soon.
+     */
+    async sendEmailCode(opts: { email: string; purpose: EmailPurpose }): Promise<CodeSent> {
+      return call("POST", "/v1/email/codes", { email: opts.email, purpose: opts.purpose });
+    },
+
+    /**
+     * Proves the address before sign-up: a right code answers the `signupToken` that
+     * `signUpWithPasskey` takes. A wrong code is `rejected` (`CODE_INVALID`); an expired,
+     * used or exhausted one `expired` (`CODE_EXPIRED`).
+     */
+    async verifySignUpEmail(opts: { email: string; code: string }): Promise<{ signupToken: string; expiresAt: string }> {
+      return call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_up" });
+    },
+
+    /** Signs in with an emailed code (when the server allows it), then with Cognito as for a passkey. */
+    async signInWithEmailCode(opts: { email: string; code: string }): Promise<SignInResult> {
+      const { nonce, username } = await call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_in" });
+      return finishWithCognito(username, nonce);
+    },
+
+    /**
+     * Completes the link of a code message on the device that opened it: its fragment
+     * (`#code=…&purpose=…&email=…`, never sent to a server) signs in, or proves the
+     * address for sign-up. `null` when `hash` is not such a link.
+     */
+    async completeEmailLink(hash: string): Promise<EmailLinkResult | null> {
+      const f = new URLSearchParams(hash.replace(/^#/, ""));
+      const code = f.get("code");
+      const email = f.get("email");
+      const purpose = f.get("purpose");
+      if (!code || !email || (purpose !== "sign_in" && purpose !== "sign_up")) return null;
+      if (purpose === "sign_in") return { purpose, result: await this.signInWithEmailCode({ email, code }) };
+      const { signupToken } = await this.verifySignUpEmail({ email, code });
+      return { purpose, email, signupToken };
+    },
+
+    /**
+     * Passkey-first sign-up: creates the Cognito user and signs them in. Servers that
+     * verify addresses need the `signupToken` of `verifySignUpEmail`.
+     */
+    async signUpWithPasskey(opts: { email: string; signupToken?: string }): Promise<SignInResult> {
+      const { ceremonyId, publicKey } = await call("POST", "/v1/signup/options", { email: opts.email, signupToken: opts.signupToken });
       const credential = await create(publicKey);
       const { nonce, username } = await call("POST", "/v1/signup/verify", { ceremonyId, credential });
       return finishWithCognito(username, nonce);

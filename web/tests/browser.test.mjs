@@ -107,9 +107,30 @@ async function signOut(page) {
   await page.locator("#signin-card").waitFor({ state: "visible" });
 }
 
+/** The local stack's mailbox, newest first. */
+async function mailbox() {
+  return (await (await fetch(`${demo}/mailbox.json`)).json()).messages;
+}
+
+/** The `n`th message (1-based) to `to`, waiting for it to arrive. */
+async function mail(to, n = 1) {
+  for (let i = 0; i < 100; i++) {
+    const mine = (await mailbox()).filter((m) => m.to.includes(to)).reverse();
+    if (mine.length >= n) return mine[n - 1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no message ${n} for ${to}`);
+}
+
+const codeOf = (m) => m.subject.split(" ")[0];
+
+/** Verified sign-up: an emailed code, then the passkey. */
 async function signUp(page, email) {
   await page.fill("#signup-email", email);
   await page.click("#signup");
+  await page.locator("#signup-code-box").waitFor({ state: "visible" });
+  await page.fill("#signup-code", codeOf(await mail(email)));
+  await page.click("#signup-verify");
   return signedIn(page, email);
 }
 
@@ -196,3 +217,54 @@ for (const adapter of ["amplify", "direct"]) {
     await context.close();
   });
 }
+
+test("a new device with no passkey signs in with an email code, after a wrong one", async () => {
+  const first = await device();
+  await signUp(first.page, "traveller@example.com");
+  await first.context.close();
+
+  // Another device: its authenticator holds no passkey for this account.
+  const { page, context } = await device();
+  await setEmail(page, "traveller@example.com");
+  await page.click("#passkey-signin");
+  await page.locator("#email-signin-box").waitFor({ state: "visible" });
+  await page.click("#signin-send");
+  await page.locator("#signin-code-box").waitFor({ state: "visible" });
+  const code = codeOf(await mail("traveller@example.com", 2));
+  await page.fill("#signin-code", code === "000000" ? "000001" : "000000");
+  await page.click("#signin-code-submit");
+  await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("not right"));
+  await page.fill("#signin-code", code);
+  await page.click("#signin-code-submit");
+  const tokens = await signedIn(page, "traveller@example.com");
+  assert.equal(tokens.idToken.email_verified, true);
+  assert.match(await message(page), /email code/);
+  await page.screenshot({ path: join(shots, "email-code.png"), fullPage: true });
+  await context.close();
+});
+
+test("the link in a sign-in email signs in on the device that opens it", async () => {
+  const first = await device();
+  await signUp(first.page, "linker@example.com");
+  await first.context.close();
+
+  const { page, context } = await device();
+  const { rpUrl } = await (await fetch(`${demo}/config.json`)).json();
+  const sent = await fetch(`${rpUrl}/v1/email/codes`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "linker@example.com", purpose: "sign_in" }),
+  });
+  assert.equal(sent.status, 202);
+  const link = (await mail("linker@example.com", 2)).link;
+  assert.match(link, /#code=\d{6}&purpose=sign_in&email=linker%40example\.com$/);
+  // Opened from the mail: a new tab on this device.
+  const tab = await context.newPage();
+  await tab.goto(link);
+  await signedIn(tab, "linker@example.com");
+  assert.match(await message(tab), /email link/);
+  // The code left the address bar.
+  assert.ok(!tab.url().includes("code="));
+  await page.close();
+  await context.close();
+});
