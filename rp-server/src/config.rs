@@ -274,6 +274,15 @@ pub struct ServeArgs {
     )]
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
 
+    /// Origins on other domains that may use RP_ID's passkeys (WebAuthn Related Origin Requests), comma-separated https origins, at most 5 distinct registrable-domain labels (example.com, example.co.uk and example.de count as one, `example`). Served at /.well-known/webauthn.
+    #[arg(
+        long,
+        env = "RP_RELATED_ORIGINS",
+        value_name = "RP_RELATED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub related_origins: Vec<String>,
+
     /// How rp-server sends mail (one-time codes): `smtp` (RP_SMTP_URL) or `ses` (Amazon SES v2 through the AWS SDK, credentials from the standard chain). Unset: no mail, no email codes.
     #[arg(long, env = "RP_EMAIL_TRANSPORT", value_name = "RP_EMAIL_TRANSPORT")]
     pub email_transport: Option<EmailTransportKind>,
@@ -427,6 +436,9 @@ pub struct Config {
     pub cognito_user_pool_id: Option<String>,
     /// `RP_COGNITO_POOL_SHAPE`; `None` asks Cognito at start.
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
+    /// Related origins (`RP_RELATED_ORIGINS`): accepted in ceremonies and listed at
+    /// `/.well-known/webauthn`.
+    pub related_origins: Vec<Url>,
     /// Mail delivery; `None`: no mail, and `/v1/email/*` is off.
     pub email: Option<EmailConfig>,
     pub email_code_ttl: Duration,
@@ -486,6 +498,7 @@ impl Config {
             signup_user_pool_id: None,
             cognito_user_pool_id: None,
             cognito_pool_shape: None,
+            related_origins: Vec::new(),
             email: None,
             email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
             email_link_url: None,
@@ -653,6 +666,7 @@ impl TryFrom<ServeArgs> for Config {
         if args.database.db_max_connections == 0 {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
+        let related_origins = related_origins(&args.related_origins)?;
         let email = email_config(&args)?;
         if !(60..=3600).contains(&args.email_code_ttl_secs) {
             return Err(bad("RP_EMAIL_CODE_TTL_SECS", "must be between 60 and 3600"));
@@ -723,6 +737,7 @@ impl TryFrom<ServeArgs> for Config {
             signup_user_pool_id,
             cognito_user_pool_id,
             cognito_pool_shape: args.cognito_pool_shape,
+            related_origins,
             email,
             email_code_ttl: Duration::from_secs(args.email_code_ttl_secs),
             email_link_url: args.email_link_url,
@@ -834,6 +849,61 @@ fn validate_rp_id(raw: &str) -> Result<String, ConfigError> {
         Ok(_) => Err(bad("RP_ID", "must be a domain name, not an IP address")),
         Err(e) => Err(bad("RP_ID", format!("not a valid domain ({e})"))),
     }
+}
+
+/// WebAuthn Level 3's limit on distinct registrable-domain labels in a related origins
+/// list: a browser stops reading the list after this many.
+pub const MAX_RELATED_ORIGIN_LABELS: usize = 5;
+
+/// `RP_RELATED_ORIGINS`: https origins (no path), within the label limit.
+fn related_origins(raw: &[String]) -> Result<Vec<Url>, ConfigError> {
+    let mut origins = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for raw in raw.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        let url = Url::parse(raw)
+            .map_err(|e| bad("RP_RELATED_ORIGINS", format!("`{raw}` is not a URL ({e})")))?;
+        if url.scheme() != "https"
+            || url.path() != "/"
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(bad(
+                "RP_RELATED_ORIGINS",
+                format!("`{raw}`: a related origin is https://host[:port], nothing more"),
+            ));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let label = registrable_label(host).ok_or_else(|| {
+            bad(
+                "RP_RELATED_ORIGINS",
+                format!("`{raw}`: its host is not under a public suffix"),
+            )
+        })?;
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+        origins.push(url);
+    }
+    if labels.len() > MAX_RELATED_ORIGIN_LABELS {
+        return Err(bad(
+            "RP_RELATED_ORIGINS",
+            format!(
+                "names {} distinct registrable-domain labels ({}); browsers read at most {MAX_RELATED_ORIGIN_LABELS}",
+                labels.len(),
+                labels.join(", ")
+            ),
+        ));
+    }
+    Ok(origins)
+}
+
+/// The label of a host's registrable domain (`shop.example.co.uk` → `example`), as the
+/// WebAuthn spec counts related origins.
+pub fn registrable_label(host: &str) -> Option<String> {
+    let domain = psl::domain_str(host)?;
+    let suffix = psl::suffix_str(host)?;
+    let label = domain.strip_suffix(suffix)?.trim_end_matches('.');
+    (!label.is_empty()).then(|| label.to_lowercase())
 }
 
 fn parse_origin(raw: &str, rp_id: &str) -> Result<Origin, ConfigError> {
@@ -956,6 +1026,25 @@ mod tests {
     }
 
     #[test]
+    fn related_origins_count_registrable_labels() {
+        assert_eq!(
+            registrable_label("shop.example.co.uk").as_deref(),
+            Some("example")
+        );
+        assert_eq!(registrable_label("example.com").as_deref(), Some("example"));
+        assert_eq!(
+            registrable_label("www.example-shop.de").as_deref(),
+            Some("example-shop")
+        );
+        // Five labels, one of them under three suffixes: within the limit.
+        let c = with(&[
+            "--related-origins=https://example.co.uk,https://shop.example.de,https://a.com,https://b.com,https://c.com,https://d.com",
+        ]);
+        assert!(c.is_ok(), "{c:?}");
+        assert_eq!(c.unwrap().related_origins.len(), 6);
+    }
+
+    #[test]
     fn valid_configuration_gets_defaults() {
         let c = with(&[]).unwrap();
         assert_eq!(c.rp_name, "example.com");
@@ -1046,6 +1135,20 @@ mod tests {
             ),
             (&["--email-signin=sometimes"], "RP_EMAIL_SIGNIN"),
             (&["--email-notify=true"], "RP_EMAIL_NOTIFY"),
+            (
+                &["--related-origins=http://example.org"],
+                "RP_RELATED_ORIGINS",
+            ),
+            (
+                &["--related-origins=https://example.org/login"],
+                "RP_RELATED_ORIGINS",
+            ),
+            (
+                &[
+                    "--related-origins=https://a.com,https://b.com,https://c.com,https://d.com,https://e.com,https://f.com",
+                ],
+                "RP_RELATED_ORIGINS",
+            ),
             (
                 &["--email-link-url=http://app.example.com/email"],
                 "RP_EMAIL_LINK_URL",

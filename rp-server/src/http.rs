@@ -13,6 +13,7 @@ pub mod ops;
 pub mod ratelimit;
 pub mod registration;
 pub mod signup;
+pub mod wellknown;
 
 use rp_shared::error::ErrorCode;
 use std::time::Instant;
@@ -150,6 +151,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
     let (public, public_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(browser)
         .merge(health())
+        .routes(routes!(wellknown::webauthn))
         .split_for_parts();
     let (private, private_doc) = OpenApiRouter::new()
         .merge(internal)

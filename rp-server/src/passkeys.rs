@@ -37,10 +37,12 @@ pub struct SetupError(String);
 
 impl RelyingParty {
     pub fn new(config: &Config, fake_key: Vec<u8>) -> Result<Self, SetupError> {
+        // RP_ORIGINS, and the related origins that may use RP_ID's passkeys.
         let origins = config
             .origins
             .iter()
             .map(|o| o.as_url())
+            .chain(config.related_origins.iter().cloned().map(Ok))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SetupError(e.to_string()))?;
         let core = WebauthnCore::new_unsafe_experts_only(

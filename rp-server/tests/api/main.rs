@@ -16,3 +16,4 @@ mod operations;
 mod registration;
 mod signup;
 mod tokens;
+mod webauthn_features;
