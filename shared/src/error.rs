@@ -21,6 +21,11 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation. Never contains secrets or internal detail.
     pub message: String,
+    /// Facts the client can act on, for some codes: `UNKNOWN_CREDENTIAL` and
+    /// `CREDENTIAL_REVOKED` carry `{credentialId, rpId}` for the Signal API
+    /// (`PublicKeyCredential.signalUnknownCredential`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ErrorBody {
@@ -29,6 +34,7 @@ impl ErrorBody {
             error: ErrorDetail {
                 code: code.as_str().to_owned(),
                 message: message.into(),
+                details: None,
             },
         }
     }

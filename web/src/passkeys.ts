@@ -54,6 +54,8 @@ export class PasskeyError extends Error {
     message: string,
     /** rp-server's or Cognito's own error code, when there is one. */
     readonly detail?: string,
+    /** rp-server's `error.details`, e.g. `{credentialId, rpId}` for a refused passkey. */
+    readonly details?: Record<string, any>,
   ) {
     super(message);
     this.name = "PasskeyError";
@@ -195,7 +197,41 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       : res.status === 422 ? "rejected"
       : res.status === 429 ? "rate_limited"
       : "server";
-    throw new PasskeyError(kind, message, code);
+    throw new PasskeyError(kind, message, code, data?.error?.details);
+  }
+
+  // --- Signal API: tell the password manager what the server knows ---------------------
+  // Feature-detected, best effort: a browser without it, or one that refuses, changes
+  // nothing for the flow that called it.
+
+  async function signal(name: string, args: Json): Promise<void> {
+    const fn = PKC()?.[name];
+    if (typeof fn !== "function") return;
+    try {
+      await fn.call(PKC(), args);
+    } catch {
+      /* ignored: signals are hints */
+    }
+  }
+
+  /** A refused passkey (deleted, revoked, or unknown here): the manager stops offering it. */
+  async function signalRefused(e: unknown): Promise<void> {
+    if (!(e instanceof PasskeyError)) return;
+    if (e.detail !== "UNKNOWN_CREDENTIAL" && e.detail !== "CREDENTIAL_REVOKED") return;
+    const { credentialId, rpId } = e.details ?? {};
+    if (credentialId && rpId) await signal("signalUnknownCredential", { rpId, credentialId });
+  }
+
+  /** The passkeys the server still accepts for this user; the manager hides the rest. */
+  async function signalAccepted(accessToken: string): Promise<void> {
+    if (typeof PKC()?.signalAllAcceptedCredentials !== "function") return;
+    const list = await call("GET", "/v1/credentials", undefined, accessToken).catch(() => null);
+    if (!list?.userId) return;
+    await signal("signalAllAcceptedCredentials", {
+      rpId: list.rpId,
+      userId: list.userId,
+      allAcceptedCredentialIds: list.credentials.map((c: CredentialSummary) => c.id),
+    });
   }
 
   function ensureWebAuthn() {
@@ -234,6 +270,29 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     }
   }
 
+  /** The passkey sign-in itself (`signInWithPasskey` adds the Signal API calls). */
+  async function passkeySignIn(opts: { conditional?: boolean; username?: string }): Promise<SignInResult> {
+    if (opts.username) {
+      let params: Record<string, string>;
+      try {
+        params = await options.cognito.startCustomAuth(opts.username);
+      } catch (e) {
+        throw new PasskeyError("cognito", (e as any)?.message ?? "Cognito refused the sign-in.", (e as any)?.name);
+      }
+      const assertion = await get(JSON.parse(params.publicKey));
+      const { nonce } = await call("POST", "/v1/authentication/verify", { ceremonyId: params.ceremonyId, credential: assertion });
+      return finishWithCognito(params.USERNAME ?? opts.username, nonce, params);
+    }
+    conditional?.abort();
+    const controller = opts.conditional ? new AbortController() : null;
+    conditional = controller;
+    const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", {});
+    const assertion = await get(publicKey, opts.conditional ? "conditional" : undefined, controller?.signal);
+    if (conditional === controller) conditional = null;
+    const { nonce, username } = await call("POST", "/v1/authentication/verify", { ceremonyId, credential: assertion });
+    return finishWithCognito(username, nonce);
+  }
+
   return {
     /** Whether the browser can offer passkeys in the username field's autofill. */
     async conditionalMediationAvailable(): Promise<boolean> {
@@ -246,25 +305,14 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
      * field). With `username`: Cognito first, restricted to that user's passkeys.
      */
     async signInWithPasskey(opts: { conditional?: boolean; username?: string } = {}): Promise<SignInResult> {
-      if (opts.username) {
-        let params: Record<string, string>;
-        try {
-          params = await options.cognito.startCustomAuth(opts.username);
-        } catch (e) {
-          throw new PasskeyError("cognito", (e as any)?.message ?? "Cognito refused the sign-in.", (e as any)?.name);
-        }
-        const assertion = await get(JSON.parse(params.publicKey));
-        const { nonce } = await call("POST", "/v1/authentication/verify", { ceremonyId: params.ceremonyId, credential: assertion });
-        return finishWithCognito(params.USERNAME ?? opts.username, nonce, params);
+      try {
+        const result = await passkeySignIn(opts);
+        void signalAccepted(result.tokens.accessToken);
+        return result;
+      } catch (e) {
+        await signalRefused(e);
+        throw e;
       }
-      conditional?.abort();
-      const controller = opts.conditional ? new AbortController() : null;
-      conditional = controller;
-      const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", {});
-      const assertion = await get(publicKey, opts.conditional ? "conditional" : undefined, controller?.signal);
-      if (conditional === controller) conditional = null;
-      const { nonce, username } = await call("POST", "/v1/authentication/verify", { ceremonyId, credential: assertion });
-      return finishWithCognito(username, nonce);
     },
 
     /** Aborts a pending conditional (autofill) request, e.g. before a modal sign-in. */
@@ -300,7 +348,9 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     /** Signs in with an emailed code (when the server allows it), then with Cognito as for a passkey. */
     async signInWithEmailCode(opts: { email: string; code: string }): Promise<SignInResult> {
       const { nonce, username } = await call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_in" });
-      return finishWithCognito(username, nonce);
+      const result = await finishWithCognito(username, nonce);
+      void signalAccepted(result.tokens.accessToken);
+      return result;
     },
 
     /**
@@ -327,7 +377,9 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       const { ceremonyId, publicKey } = await call("POST", "/v1/signup/options", { email: opts.email, signupToken: opts.signupToken });
       const credential = await create(publicKey);
       const { nonce, username } = await call("POST", "/v1/signup/verify", { ceremonyId, credential });
-      return finishWithCognito(username, nonce);
+      const result = await finishWithCognito(username, nonce);
+      void signalAccepted(result.tokens.accessToken);
+      return result;
     },
 
     async listPasskeys(accessToken: string): Promise<CredentialSummary[]> {
@@ -340,6 +392,17 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
 
     async deletePasskey(accessToken: string, id: string): Promise<void> {
       await call("DELETE", `/v1/credentials/${encodeURIComponent(id)}`, undefined, accessToken);
+      await signalAccepted(accessToken);
+    },
+
+    /**
+     * After the user's name or display name changed (e.g. a new email), tells the
+     * password manager, so its passkey shows the new name.
+     */
+    async signalUserDetails(accessToken: string, name: string, displayName: string): Promise<void> {
+      if (typeof PKC()?.signalCurrentUserDetails !== "function") return;
+      const list = await call("GET", "/v1/credentials", undefined, accessToken).catch(() => null);
+      if (list?.userId) await signal("signalCurrentUserDetails", { rpId: list.rpId, userId: list.userId, name, displayName });
     },
   };
 }

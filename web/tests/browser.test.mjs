@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +30,7 @@ const freePort = () =>
     });
   });
 
-let stack, browser, demo;
+let stack, browser, demo, stateDir;
 
 before(async () => {
   const server = process.env.DATABASE_URL;
@@ -44,7 +44,7 @@ before(async () => {
   stack = spawn(
     join(root, "target", "debug", "local-stack"),
     // POOL_SHAPE=email_alias|username runs the demo against another shape of pool.
-    ["--rp-port", rpPort, "--cognito-port", cognitoPort, "--demo-port", demoPort, "--web-dir", join(root, "web"), "--state-dir", mkdtempSync(join(tmpdir(), "stack-")), "--pool-shape", process.env.POOL_SHAPE ?? "email_username"].map(String),
+    ["--rp-port", rpPort, "--cognito-port", cognitoPort, "--demo-port", demoPort, "--web-dir", join(root, "web"), "--state-dir", (stateDir = mkdtempSync(join(tmpdir(), "stack-"))), "--pool-shape", process.env.POOL_SHAPE ?? "email_username"].map(String),
     { env: { ...process.env, DATABASE_URL: url.toString(), RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   await new Promise((resolve, reject) => {
@@ -82,6 +82,19 @@ async function device({ adapter } = {}) {
       isUserVerified: true,
       automaticPresenceSimulation: true,
     },
+  });
+  // Records the Signal API calls (and still makes them, where the browser has them).
+  await page.addInitScript(() => {
+    window.__signals = [];
+    const PKC = window.PublicKeyCredential;
+    for (const name of ["signalUnknownCredential", "signalAllAcceptedCredentials", "signalCurrentUserDetails"]) {
+      const native = PKC?.[name];
+      if (!PKC) continue;
+      PKC[name] = async (args) => {
+        window.__signals.push({ name, args });
+        return typeof native === "function" ? native.call(PKC, args) : undefined;
+      };
+    }
   });
   await page.goto(adapter ? `${demo}/?adapter=${adapter}` : demo);
   await page.waitForSelector("#passkey-signin");
@@ -177,16 +190,56 @@ test("a password user signs in with Amplify's default (SRP), adds a passkey, the
   await context.close();
 });
 
-test("a deleted passkey no longer signs in, with a clear message", async () => {
-  const { page, context } = await device();
+const signals = (page) => page.evaluate(() => window.__signals);
+const heldBy = async (cdp, authenticatorId) => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials.length;
+
+test("a deleted passkey leaves the browser too (Signal API: the accepted list)", async () => {
+  const { page, context, cdp, authenticatorId } = await device();
   await signUp(page, "deleter@example.com");
+  const id = await page.locator("#passkeys tr[data-id]").getAttribute("data-id");
+  // Signed in: the password manager learns which passkeys the server accepts.
+  await page.waitForFunction(() => window.__signals.some((s) => s.name === "signalAllAcceptedCredentials"));
+  const accepted = (await signals(page)).find((s) => s.name === "signalAllAcceptedCredentials").args;
+  assert.equal(accepted.rpId, "localhost");
+  assert.deepEqual(accepted.allAcceptedCredentialIds, [id]);
+  assert.equal(typeof accepted.userId, "string");
+  assert.equal(await heldBy(cdp, authenticatorId), 1);
+
   await page.locator("#passkeys tr[data-id] .delete").click();
   await page.locator("#passkeys tr[data-id]").waitFor({ state: "detached" });
+  await page.waitForFunction(() =>
+    window.__signals.some((s) => s.name === "signalAllAcceptedCredentials" && s.args.allAcceptedCredentialIds.length === 0),
+  );
+  // Chromium's virtual authenticator acts on the signal: the passkey is gone from it.
+  assert.equal(await heldBy(cdp, authenticatorId), 0);
   await signOut(page);
+  await page.click("#passkey-signin");
+  await page.waitForFunction(() => document.querySelector("#message")?.className === "error");
+  assert.match(await message(page), /no passkey was available/);
+  assert.ok(await page.locator("#tokens-card").isHidden());
+  await context.close();
+});
+
+test("a revoked passkey is refused with a clear message, and the browser forgets it (Signal API)", async () => {
+  const { page, context, cdp, authenticatorId } = await device();
+  await signUp(page, "revoked@example.com");
+  const id = await page.locator("#passkeys tr[data-id]").getAttribute("data-id");
+  await signOut(page);
+  // An administrator revokes it: the browser does not know yet.
+  const { rpUrl } = await (await fetch(`${demo}/config.json`)).json();
+  const revoked = await fetch(`${rpUrl}/admin/v1/credentials/${id}/revoke`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${readFileSync(join(stateDir, "admin-token"), "utf8").trim()}` },
+    body: JSON.stringify({ reason: "lost phone" }),
+  });
+  assert.equal(revoked.status, 200);
+  await page.evaluate(() => (window.__signals = []));
   await page.click("#passkey-signin");
   await page.waitForFunction(() => document.querySelector("#message")?.className === "error");
   assert.match(await message(page), /removed from your account/);
   assert.ok(await page.locator("#tokens-card").isHidden());
+  assert.deepEqual(await signals(page), [{ name: "signalUnknownCredential", args: { rpId: "localhost", credentialId: id } }]);
+  assert.equal(await heldBy(cdp, authenticatorId), 0);
   await page.screenshot({ path: join(shots, "deleted-passkey.png"), fullPage: true });
   await context.close();
 });

@@ -122,16 +122,32 @@ fn credential_id(raw: &str) -> Result<Vec<u8>, CredentialError> {
     rp_shared::credential_id::decode(raw).ok_or(CredentialError::InvalidId)
 }
 
+/// A user's passkeys, with what the client needs to tell the password manager which
+/// ones are still accepted (Signal API).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Passkeys {
+    pub credentials: Vec<CredentialSummary>,
+    /// The relying party id the passkeys belong to.
+    pub rp_id: String,
+    /// The user's WebAuthn user handle (base64url), as `signalAllAcceptedCredentials`
+    /// takes it; absent for a user who never registered a passkey.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
 /// The caller's usable passkeys.
-pub async fn list(
-    state: &AppState,
-    who: &CognitoUser,
-) -> Result<Vec<CredentialSummary>, CredentialError> {
-    let credentials = match store::users::user_by_sub(&state.db, &who.sub).await? {
+pub async fn list(state: &AppState, who: &CognitoUser) -> Result<Passkeys, CredentialError> {
+    let user = store::users::user_by_sub(&state.db, &who.sub).await?;
+    let credentials = match &user {
         Some(user) => store::credentials::credentials_of(&state.db, user.id).await?,
         None => Vec::new(),
     };
-    Ok(credentials.iter().map(CredentialSummary::from).collect())
+    Ok(Passkeys {
+        credentials: credentials.iter().map(CredentialSummary::from).collect(),
+        rp_id: state.config.rp_id.clone(),
+        user_id: user.map(|u| rp_shared::credential_id::encode(u.id.as_bytes())),
+    })
 }
 
 /// Renames one of the caller's passkeys.

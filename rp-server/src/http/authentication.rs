@@ -51,9 +51,26 @@ pub async fn verify(
     client: ClientContext,
     Json(body): Json<AuthenticationVerifyRequest>,
 ) -> Result<Json<SignInNonce>, ApiError> {
-    Ok(Json(
-        sign_in::verify(&state, &body.ceremony_id, &body.credential, &client).await?,
-    ))
+    sign_in::verify(&state, &body.ceremony_id, &body.credential, &client)
+        .await
+        .map(Json)
+        .map_err(|e| {
+            // The passkey the browser offered is gone: say which, so the client can tell
+            // the password manager (Signal API) and it stops offering it.
+            let gone = matches!(
+                e,
+                SignInError::UnknownCredential | SignInError::CredentialRevoked
+            );
+            let error = ApiError::from(e);
+            if gone {
+                error.with_details(serde_json::json!({
+                    "credentialId": rp_shared::credential_id::encode(&body.credential.raw_id),
+                    "rpId": state.config.rp_id,
+                }))
+            } else {
+                error
+            }
+        })
 }
 
 impl From<SignInError> for ApiError {

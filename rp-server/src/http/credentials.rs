@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use rp_shared::error::ErrorCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
@@ -11,13 +11,8 @@ use super::extract::{ClientContext, Json, Path};
 use super::identity::SignedIn;
 use super::no_content;
 use crate::AppState;
-use crate::flows::credentials::{self, CredentialError, CredentialSummary};
+use crate::flows::credentials::{self, CredentialError, CredentialSummary, Passkeys};
 use rp_shared::error::ErrorBody;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CredentialList {
-    pub credentials: Vec<CredentialSummary>,
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,14 +23,12 @@ pub struct RenameRequest {
 
 /// The caller's passkeys.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("cognito" = [])),
-    responses((status = 200, body = CredentialList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Passkeys), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     SignedIn(who): SignedIn,
-) -> Result<Json<CredentialList>, ApiError> {
-    Ok(Json(CredentialList {
-        credentials: credentials::list(&state, &who).await?,
-    }))
+) -> Result<Json<Passkeys>, ApiError> {
+    Ok(Json(credentials::list(&state, &who).await?))
 }
 
 /// Renames one of the caller's passkeys.

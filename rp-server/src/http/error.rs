@@ -43,6 +43,12 @@ pub enum ApiError {
     },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// Another error with `details` in its body (see [`ApiError::with_details`]).
+    #[error("{inner}")]
+    Detailed {
+        inner: Box<ApiError>,
+        details: serde_json::Value,
+    },
 }
 
 impl ApiError {
@@ -77,8 +83,17 @@ impl ApiError {
         }
     }
 
+    /// This error with facts for the client in `error.details`.
+    pub fn with_details(self, details: serde_json::Value) -> Self {
+        Self::Detailed {
+            inner: Box::new(self),
+            details,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::Detailed { inner, .. } => inner.status(),
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) | Self::UnauthorizedCode { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -98,6 +113,7 @@ impl ApiError {
     /// The stable code clients branch on.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::Detailed { inner, .. } => inner.code(),
             Self::BadRequest { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
@@ -177,6 +193,13 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Details go with client errors (a refused passkey), which log nothing and
+        // set no headers of their own.
+        if let Self::Detailed { inner, details } = self {
+            let mut body = ErrorBody::new(inner.code(), inner.to_string());
+            body.error.details = Some(details);
+            return (inner.status(), axum::Json(body)).into_response();
+        }
         let status = self.status();
         let message = match &self {
             Self::Unavailable(e) => {

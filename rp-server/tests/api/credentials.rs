@@ -20,7 +20,11 @@ async fn users_see_rename_and_delete_only_their_own_passkeys() {
         .get("/v1/credentials", Some(&app.token(&User::new("nobody"))))
         .await
         .expect(200);
-    assert_eq!(empty, json!({ "credentials": [] }));
+    // A user who never registered has no user handle yet.
+    assert_eq!(
+        empty,
+        json!({ "credentials": [], "rpId": crate::harness::RP_ID })
+    );
 
     let path = |id: &serde_json::Value| format!("/v1/credentials/{}", id.as_str().unwrap());
     let renamed = app

@@ -96,3 +96,64 @@ async fn related_origins_are_published_and_accepted() {
     .await
     .expect_error(422, "ORIGIN_NOT_ALLOWED");
 }
+
+/// What the client needs for the Signal API: a refused passkey's id and the RP ID in the
+/// error, and the accepted list with the user handle in `GET /v1/credentials`.
+#[tokio::test]
+async fn refusals_and_the_passkey_list_carry_what_the_signal_api_needs() {
+    let app = TestApp::spawn().await;
+    let user = User::new("sig@example.com");
+    let token = app.token(&user);
+    let options = app
+        .post("/v1/registration/options", Some(&token), &json!({}))
+        .await
+        .expect(200);
+    let user_handle = options["publicKey"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut authn = SoftAuthenticator::new();
+    let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+    let added = app
+        .post(
+            "/v1/registration/verify",
+            Some(&token),
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await
+        .expect(201);
+    let id = added["id"].as_str().unwrap().to_owned();
+
+    let list = app
+        .send(app.http.get(app.url("/v1/credentials")).bearer_auth(&token))
+        .await
+        .expect(200);
+    assert_eq!(list["rpId"], crate::harness::RP_ID);
+    assert_eq!(list["userId"], user_handle.as_str());
+    assert_eq!(list["credentials"][0]["id"], id.as_str());
+
+    // Deleted: the next sign-in with it is refused, naming it.
+    app.send(
+        app.http
+            .delete(app.url(&format!("/v1/credentials/{id}")))
+            .bearer_auth(&token),
+    )
+    .await
+    .expect(204);
+    let refused = app.sign_in(&mut authn).await;
+    refused.expect_error(422, "CREDENTIAL_REVOKED");
+    let body = &refused.body;
+    assert_eq!(
+        body["error"]["details"],
+        json!({ "credentialId": id, "rpId": crate::harness::RP_ID })
+    );
+
+    // A passkey this server never saw: the same, as UNKNOWN_CREDENTIAL.
+    let stranger = TestApp::spawn().await;
+    let refused = stranger.sign_in(&mut authn).await;
+    refused.expect_error(422, "UNKNOWN_CREDENTIAL");
+    assert_eq!(
+        refused.body["error"]["details"]["credentialId"],
+        id.as_str()
+    );
+}
