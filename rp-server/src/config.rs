@@ -274,6 +274,10 @@ pub struct ServeArgs {
     )]
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
 
+    /// WebAuthn hints added to every ceremony's options, comma-separated: `security-key`, `client-device`, `hybrid` (the browser steers the user to that kind of authenticator). A request's own `hints` replace them.
+    #[arg(long, env = "RP_HINTS", value_name = "RP_HINTS", value_delimiter = ',')]
+    pub hints: Vec<crate::flows::ceremony::Hint>,
+
     /// Origins on other domains that may use RP_ID's passkeys (WebAuthn Related Origin Requests), comma-separated https origins, at most 5 distinct registrable-domain labels (example.com, example.co.uk and example.de count as one, `example`). Served at /.well-known/webauthn.
     #[arg(
         long,
@@ -436,6 +440,8 @@ pub struct Config {
     pub cognito_user_pool_id: Option<String>,
     /// `RP_COGNITO_POOL_SHAPE`; `None` asks Cognito at start.
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
+    /// Default WebAuthn hints (`RP_HINTS`).
+    pub hints: Vec<crate::flows::ceremony::Hint>,
     /// Related origins (`RP_RELATED_ORIGINS`): accepted in ceremonies and listed at
     /// `/.well-known/webauthn`.
     pub related_origins: Vec<Url>,
@@ -499,6 +505,7 @@ impl Config {
             cognito_user_pool_id: None,
             cognito_pool_shape: None,
             related_origins: Vec::new(),
+            hints: Vec::new(),
             email: None,
             email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
             email_link_url: None,
@@ -738,6 +745,7 @@ impl TryFrom<ServeArgs> for Config {
             cognito_user_pool_id,
             cognito_pool_shape: args.cognito_pool_shape,
             related_origins,
+            hints: args.hints,
             email,
             email_code_ttl: Duration::from_secs(args.email_code_ttl_secs),
             email_link_url: args.email_link_url,
@@ -1139,6 +1147,7 @@ mod tests {
                 &["--related-origins=http://example.org"],
                 "RP_RELATED_ORIGINS",
             ),
+            (&["--hints=phone"], "RP_HINTS"),
             (
                 &["--related-origins=https://example.org/login"],
                 "RP_RELATED_ORIGINS",

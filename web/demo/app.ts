@@ -183,6 +183,24 @@ $("signin-code-submit").addEventListener("click", async () => {
   }
 });
 
+// What this browser can do decides what the page offers.
+const capabilities = await passkeys.capabilities();
+(window as any).passkeyCapabilities = capabilities;
+$("capabilities").textContent = `This browser: ${Object.entries(capabilities)
+  .filter(([, yes]) => yes)
+  .map(([name]) => name)
+  .join(", ") || "no passkey features reported"}.`;
+if (capabilities.hybridTransport) $("phone-signin").classList.remove("hidden");
+$("phone-signin").addEventListener("click", async () => {
+  passkeys.abortConditional();
+  try {
+    const r = await passkeys.signInWithPasskey({ hints: ["hybrid"] });
+    await showSignedIn(r.tokens, "with a passkey from your phone");
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
 $("show-password").addEventListener("click", () => $("password-box").classList.remove("hidden"));
 $("password-signin").addEventListener("click", async () => {
   const username = $<HTMLInputElement>("username").value.trim();

@@ -150,6 +150,18 @@ function webauthnError(e: unknown): PasskeyError {
 
 // --- the client ----------------------------------------------------------------------------
 
+/** A WebAuthn hint: steer the user to a security key, this device, or a phone. */
+export type Hint = "security-key" | "client-device" | "hybrid";
+
+export interface SignInOptions {
+  /** Offer passkeys in the username field's autofill instead of a prompt. */
+  conditional?: boolean;
+  /** Cognito first, restricted to this user's passkeys. */
+  username?: string;
+  /** Hints for a passkey-first sign-in (e.g. `["hybrid"]` for "use a phone"). */
+  hints?: Hint[];
+}
+
 export interface SignInResult {
   username: string;
   tokens: CognitoTokens;
@@ -271,7 +283,7 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
   }
 
   /** The passkey sign-in itself (`signInWithPasskey` adds the Signal API calls). */
-  async function passkeySignIn(opts: { conditional?: boolean; username?: string }): Promise<SignInResult> {
+  async function passkeySignIn(opts: SignInOptions): Promise<SignInResult> {
     if (opts.username) {
       let params: Record<string, string>;
       try {
@@ -286,7 +298,7 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     conditional?.abort();
     const controller = opts.conditional ? new AbortController() : null;
     conditional = controller;
-    const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", {});
+    const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", opts.hints ? { hints: opts.hints } : {});
     const assertion = await get(publicKey, opts.conditional ? "conditional" : undefined, controller?.signal);
     if (conditional === controller) conditional = null;
     const { nonce, username } = await call("POST", "/v1/authentication/verify", { ceremonyId, credential: assertion });
@@ -294,9 +306,32 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
   }
 
   return {
+    /**
+     * What this browser can do (`PublicKeyCredential.getClientCapabilities()` where it
+     * exists, e.g. `conditionalGet`, `conditionalCreate`, `hybridTransport`,
+     * `passkeyPlatformAuthenticator`, `signalUnknownCredential`; otherwise what the older
+     * feature checks tell). Decide from it whether to start autofill, offer a silent
+     * upgrade, or show "use a phone".
+     */
+    async capabilities(): Promise<Record<string, boolean>> {
+      const pk = PKC();
+      if (!pk) return {};
+      if (typeof pk.getClientCapabilities === "function") {
+        try {
+          return await pk.getClientCapabilities();
+        } catch {
+          /* fall back to the older checks */
+        }
+      }
+      return {
+        conditionalGet: Boolean(await pk.isConditionalMediationAvailable?.().catch(() => false)),
+        passkeyPlatformAuthenticator: Boolean(await pk.isUserVerifyingPlatformAuthenticatorAvailable?.().catch(() => false)),
+      };
+    },
+
     /** Whether the browser can offer passkeys in the username field's autofill. */
     async conditionalMediationAvailable(): Promise<boolean> {
-      return Boolean(await PKC()?.isConditionalMediationAvailable?.());
+      return Boolean((await this.capabilities()).conditionalGet);
     },
 
     /**
@@ -304,7 +339,7 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
      * `conditional: true` the prompt is the autofill of an `autocomplete="username webauthn"`
      * field). With `username`: Cognito first, restricted to that user's passkeys.
      */
-    async signInWithPasskey(opts: { conditional?: boolean; username?: string } = {}): Promise<SignInResult> {
+    async signInWithPasskey(opts: SignInOptions = {}): Promise<SignInResult> {
       try {
         const result = await passkeySignIn(opts);
         void signalAccepted(result.tokens.accessToken);
@@ -322,8 +357,8 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     },
 
     /** Adds a passkey for a signed-in user (or with an admin-issued enrolment token). */
-    async registerPasskey(opts: { accessToken: string; nickname?: string }): Promise<CredentialSummary> {
-      const { ceremonyId, publicKey } = await call("POST", "/v1/registration/options", { nickname: opts.nickname }, opts.accessToken);
+    async registerPasskey(opts: { accessToken: string; nickname?: string; hints?: Hint[] }): Promise<CredentialSummary> {
+      const { ceremonyId, publicKey } = await call("POST", "/v1/registration/options", { nickname: opts.nickname, hints: opts.hints }, opts.accessToken);
       const credential = await create(publicKey);
       return call("POST", "/v1/registration/verify", { ceremonyId, credential, nickname: opts.nickname }, opts.accessToken);
     },

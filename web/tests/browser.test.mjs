@@ -321,3 +321,16 @@ test("the link in a sign-in email signs in on the device that opens it", async (
   await page.close();
   await context.close();
 });
+
+test("the page offers what the browser can do (client capabilities)", async () => {
+  const { page, context } = await device();
+  const reported = await page.evaluate(() => PublicKeyCredential.getClientCapabilities());
+  const used = await page.evaluate(() => window.passkeyCapabilities);
+  assert.deepEqual(used, reported);
+  assert.equal(used.conditionalGet, true);
+  for (const [name, yes] of Object.entries(reported)) {
+    if (yes) assert.match(await page.locator("#capabilities").innerText(), new RegExp(name));
+  }
+  assert.equal(await page.locator("#phone-signin").isVisible(), Boolean(reported.hybridTransport));
+  await context.close();
+});

@@ -23,6 +23,34 @@ pub struct CeremonyOptions {
     pub public_key: serde_json::Value,
 }
 
+/// A WebAuthn hint: which kind of authenticator the browser should steer the user to
+/// (`PublicKeyCredentialHints`). Hints change the browser's UI, never what verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum Hint {
+    /// A removable security key.
+    SecurityKey,
+    /// This device's own authenticator.
+    ClientDevice,
+    /// A phone, through a QR code (hybrid transport).
+    Hybrid,
+}
+
+impl CeremonyOptions {
+    /// Adds the hints to the options (the request's, or else `RP_HINTS`); none leaves
+    /// the options as they are.
+    pub fn with_hints(mut self, state: &AppState, requested: Option<&[Hint]>) -> Self {
+        let hints = requested.unwrap_or(&state.config.hints);
+        if !hints.is_empty()
+            && let Some(options) = self.public_key.as_object_mut()
+        {
+            options.insert("hints".to_owned(), serde_json::json!(hints));
+        }
+        self
+    }
+}
+
 /// A ceremony id as a client presents it: a stored ceremony's UUID, or a sealed
 /// usernameless sign-in ([`super::sealed`]). Anything else is a malformed request.
 #[derive(Debug, Clone, PartialEq, Eq)]

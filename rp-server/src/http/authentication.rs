@@ -10,12 +10,17 @@ use webauthn_rs_core::proto::PublicKeyCredential;
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
 use crate::AppState;
-use crate::flows::ceremony::{CeremonyOptions, CeremonyRef, SignInNonce};
+use crate::flows::ceremony::{CeremonyOptions, CeremonyRef, Hint, SignInNonce};
 use crate::flows::sign_in::{self, SignInError};
 use rp_shared::error::ErrorBody;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct AuthenticationOptionsRequest {}
+pub struct AuthenticationOptionsRequest {
+    /// WebAuthn hints for this ceremony, replacing `RP_HINTS` (e.g. `["hybrid"]` for
+    /// "use a phone").
+    #[serde(default)]
+    pub hints: Option<Vec<Hint>>,
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -35,9 +40,13 @@ pub struct AuthenticationVerifyRequest {
     responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn options(
     State(state): State<AppState>,
-    Json(_body): Json<AuthenticationOptionsRequest>,
+    Json(body): Json<AuthenticationOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
-    Ok(Json(sign_in::options(&state).await?))
+    Ok(Json(
+        sign_in::options(&state)
+            .await?
+            .with_hints(&state, body.hints.as_deref()),
+    ))
 }
 
 /// Finishes a sign-in (usernameless, or one started by the Create Auth Challenge

@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::extract::{ClientContext, Json};
 use crate::AppState;
 use crate::flows::ceremony::CeremonyOptions;
+use crate::flows::ceremony::Hint;
 use crate::flows::credentials::CredentialSummary;
 use crate::flows::registration::{self, Registrant, RegistrationError};
 use rp_shared::error::ErrorBody;
@@ -23,6 +24,10 @@ pub struct RegistrationOptionsRequest {
     /// A name for the new passkey, e.g. "Work laptop".
     #[serde(default)]
     pub nickname: Option<String>,
+    /// WebAuthn hints for this ceremony, replacing `RP_HINTS` (e.g. `["security-key"]`
+    /// in an admin console).
+    #[serde(default)]
+    pub hints: Option<Vec<Hint>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,7 +52,9 @@ pub async fn options(
     Json(body): Json<RegistrationOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     Ok(Json(
-        registration::options(&state, who, body.nickname.as_deref()).await?,
+        registration::options(&state, who, body.nickname.as_deref())
+            .await?
+            .with_hints(&state, body.hints.as_deref()),
     ))
 }
 

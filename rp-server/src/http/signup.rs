@@ -45,7 +45,9 @@ pub async fn options(
     Json(body): Json<SignupOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     Ok(Json(
-        signup::options(&state, &body.email, body.signup_token.as_deref()).await?,
+        signup::options(&state, &body.email, body.signup_token.as_deref())
+            .await?
+            .with_hints(&state, None),
     ))
 }
 

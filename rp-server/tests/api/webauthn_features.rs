@@ -1,4 +1,5 @@
-//! The WebAuthn features of recent browsers: Related Origin Requests.
+//! The WebAuthn features of recent browsers: Related Origin Requests, the Signal API's
+//! server side, hints.
 
 use serde_json::json;
 use testkit::authenticator::SoftAuthenticator;
@@ -156,4 +157,53 @@ async fn refusals_and_the_passkey_list_carry_what_the_signal_api_needs() {
         refused.body["error"]["details"]["credentialId"],
         id.as_str()
     );
+}
+
+/// `RP_HINTS` adds WebAuthn hints to every ceremony's options; a request's own replace
+/// them; without either the options carry none.
+#[tokio::test]
+async fn hints_come_from_the_setting_or_the_request() {
+    use rp_server::flows::ceremony::Hint;
+    let plain = TestApp::spawn().await;
+    let options = plain
+        .post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200);
+    assert!(options["publicKey"].get("hints").is_none());
+
+    let app = TestApp::spawn_with(|c| c.hints = vec![Hint::ClientDevice]).await;
+    let options = app
+        .post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200);
+    assert_eq!(options["publicKey"]["hints"], json!(["client-device"]));
+    let options = app
+        .post(
+            "/v1/authentication/options",
+            None,
+            &json!({ "hints": ["hybrid"] }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(options["publicKey"]["hints"], json!(["hybrid"]));
+    let token = app.token(&User::new("keys@example.com"));
+    let options = app
+        .post(
+            "/v1/registration/options",
+            Some(&token),
+            &json!({ "hints": ["security-key", "client-device"] }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        options["publicKey"]["hints"],
+        json!(["security-key", "client-device"])
+    );
+    app.post(
+        "/v1/authentication/options",
+        None,
+        &json!({ "hints": ["phone"] }),
+    )
+    .await
+    .expect_error(400, "INVALID_REQUEST");
 }
