@@ -14,6 +14,10 @@ pub enum CeremonyState {
     Registration {
         nickname: Option<String>,
         state: RegistrationState,
+        /// Started with `mediation: "conditional"` (a silent upgrade): only such a
+        /// ceremony may finish without user presence and verification.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        conditional: bool,
     },
     /// Someone holding an admin's enrolment token adding a passkey for its user (the
     /// ceremony's owner).

@@ -111,6 +111,25 @@ impl RelyingParty {
         Ok(credential)
     }
 
+    /// Finishes a *conditional create* (WebAuthn Level 3): a password manager making a
+    /// passkey without a prompt may answer with user presence and user verification
+    /// both false. webauthn-rs-core refuses a registration without them, so the flags
+    /// are checked here (decision 0009): when the attestation statement is `none` (it
+    /// signs nothing, so the flags are not under a signature), core is shown the
+    /// response with UP and UV set and verifies everything else as usual, and the
+    /// credential records the UV the authenticator really reported. Any other
+    /// attestation format must carry both flags itself.
+    pub fn finish_conditional_registration(
+        &self,
+        response: &RegisterPublicKeyCredential,
+        state: &RegistrationState,
+    ) -> Result<Credential, WebauthnError> {
+        let (shown, really_verified) = with_presence_flags(response)?;
+        let mut credential = self.core.register_credential(&shown, state, None)?;
+        credential.user_verified = really_verified;
+        Ok(credential)
+    }
+
     /// Options for signing in with `credentials`; an empty list asks for a
     /// discoverable credential (usernameless sign-in).
     pub fn start_authentication(
@@ -299,6 +318,47 @@ pub fn aaguid_of(attestation_object: &[u8]) -> Option<Uuid> {
     (!aaguid.is_nil()).then_some(aaguid)
 }
 
+/// The response with UP and UV set in its authenticator data, and whether UV was set
+/// originally. Only an attestation of format `none` (no signature over the data) may be
+/// adjusted; another format must already carry both flags.
+fn with_presence_flags(
+    response: &RegisterPublicKeyCredential,
+) -> Result<(RegisterPublicKeyCredential, bool), WebauthnError> {
+    const UP: u8 = 0x01;
+    const UV: u8 = 0x04;
+    let malformed = || WebauthnError::ParseNOMFailure;
+    let mut value: ciborium::Value =
+        ciborium::from_reader(response.response.attestation_object.as_slice())
+            .map_err(|_| malformed())?;
+    let map = value.as_map_mut().ok_or_else(malformed)?;
+    let format = map
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("fmt"))
+        .and_then(|(_, v)| v.as_text())
+        .map(str::to_owned)
+        .ok_or_else(malformed)?;
+    let auth_data = map
+        .iter_mut()
+        .find(|(k, _)| k.as_text() == Some("authData"))
+        .and_then(|(_, v)| v.as_bytes_mut())
+        .filter(|d| d.len() > 32)
+        .ok_or_else(malformed)?;
+    let flags = auth_data[32];
+    let really_verified = flags & UV != 0;
+    if flags & (UP | UV) == UP | UV {
+        return Ok((response.clone(), really_verified));
+    }
+    if format != "none" {
+        return Err(WebauthnError::UserNotPresent);
+    }
+    auth_data[32] = flags | UP | UV;
+    let mut encoded = Vec::new();
+    ciborium::into_writer(&value, &mut encoded).map_err(|_| malformed())?;
+    let mut shown = response.clone();
+    shown.response.attestation_object = encoded;
+    Ok((shown, really_verified))
+}
+
 /// A short, stable name for a WebAuthn error in logs and metrics, and the API code a
 /// client sees. Details stay in the server log.
 pub fn classify(e: &WebauthnError) -> (&'static str, &'static str) {
@@ -339,5 +399,62 @@ pub fn classify(e: &WebauthnError) -> (&'static str, &'static str) {
             "invalid_response",
             "The WebAuthn response could not be verified.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An attestation response of this format whose authenticator data has these flags.
+    fn response(format: &str, flags: u8) -> RegisterPublicKeyCredential {
+        let mut auth_data = vec![0u8; 37];
+        auth_data[32] = flags;
+        let object = ciborium::Value::Map(vec![
+            ("fmt".into(), format.into()),
+            ("attStmt".into(), ciborium::Value::Map(vec![])),
+            ("authData".into(), ciborium::Value::Bytes(auth_data)),
+        ]);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&object, &mut bytes).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+            "response": {
+                "attestationObject": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes),
+                "clientDataJSON": "e30",
+            },
+        }))
+        .unwrap()
+    }
+
+    fn flags_of(r: &RegisterPublicKeyCredential) -> u8 {
+        let v: ciborium::Value =
+            ciborium::from_reader(r.response.attestation_object.as_slice()).unwrap();
+        let map = v.as_map().unwrap();
+        map.iter()
+            .find(|(k, _)| k.as_text() == Some("authData"))
+            .unwrap()
+            .1
+            .as_bytes()
+            .unwrap()[32]
+    }
+
+    #[test]
+    fn only_unsigned_authenticator_data_has_its_flags_raised() {
+        // `none`: raised for core, and the real UV reported.
+        let (shown, verified) = with_presence_flags(&response("none", 0x00)).unwrap();
+        assert_eq!(flags_of(&shown) & 0x05, 0x05);
+        assert!(!verified);
+        let (_, verified) = with_presence_flags(&response("none", 0x04)).unwrap();
+        assert!(verified);
+        // A signed format keeps what it signed: without the flags it is refused.
+        assert!(matches!(
+            with_presence_flags(&response("packed", 0x00)),
+            Err(WebauthnError::UserNotPresent)
+        ));
+        let (shown, verified) = with_presence_flags(&response("packed", 0x05)).unwrap();
+        assert_eq!(flags_of(&shown), 0x05);
+        assert!(verified);
     }
 }

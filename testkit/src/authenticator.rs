@@ -32,6 +32,8 @@ pub struct ResidentCredential {
 /// Behaviour of the next ceremonies.
 #[derive(Clone, Debug)]
 pub struct Behaviour {
+    /// The UP flag (false: what a password manager's conditional create may answer).
+    pub user_present: bool,
     pub user_verified: bool,
     pub backup_eligible: bool,
     pub backup_state: bool,
@@ -44,6 +46,7 @@ pub struct Behaviour {
 impl Default for Behaviour {
     fn default() -> Self {
         Self {
+            user_present: true,
             user_verified: true,
             backup_eligible: true,
             backup_state: true,
@@ -96,7 +99,10 @@ impl SoftAuthenticator {
 
     fn flags(&self, extra: u8) -> u8 {
         let b = &self.behaviour;
-        let mut f = UP | extra;
+        let mut f = extra;
+        if b.user_present {
+            f |= UP;
+        }
         if b.user_verified {
             f |= UV;
         }

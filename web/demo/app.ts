@@ -201,6 +201,16 @@ $("phone-signin").addEventListener("click", async () => {
   }
 });
 
+// After a password sign-in, the browser's password manager may add a passkey silently.
+function offerUpgrade() {
+  if (!tokens) return;
+  void passkeys.upgradeToPasskey(tokens.accessToken).then(async (added) => {
+    if (!added) return;
+    say("ok", "Signed in with a password. Your password manager also saved a passkey for next time.");
+    await refreshPasskeys();
+  });
+}
+
 $("show-password").addEventListener("click", () => $("password-box").classList.remove("hidden"));
 $("password-signin").addEventListener("click", async () => {
   const username = $<HTMLInputElement>("username").value.trim();
@@ -213,6 +223,7 @@ $("password-signin").addEventListener("click", async () => {
       if (!r.isSignedIn) throw new Error(`Unexpected step ${r.nextStep.signInStep}`);
       const { tokens: t } = await fetchAuthSession();
       await showSignedIn({ idToken: t!.idToken!.toString(), accessToken: t!.accessToken.toString() }, "with a password");
+      offerUpgrade();
     } else {
       const res = await fetch(config.cognitoEndpoint, {
         method: "POST",
@@ -223,6 +234,7 @@ $("password-signin").addEventListener("click", async () => {
       if (!res.ok) throw new Error(data.message ?? "Password sign-in failed");
       const a = data.AuthenticationResult;
       await showSignedIn({ idToken: a.IdToken, accessToken: a.AccessToken, refreshToken: a.RefreshToken }, "with a password");
+      offerUpgrade();
     }
   } catch (e) {
     say("error", explain(e));

@@ -405,6 +405,24 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     },
 
     /**
+     * A silent upgrade right after a password sign-in (conditional create): where the
+     * browser supports it, its password manager adds a passkey without a prompt.
+     * Resolves to the new passkey, or `null` when unsupported, declined or refused —
+     * never an error, so it can follow any sign-in.
+     */
+    async upgradeToPasskey(accessToken: string): Promise<CredentialSummary | null> {
+      if (!(await this.capabilities()).conditionalCreate) return null;
+      try {
+        const { ceremonyId, publicKey } = await call("POST", "/v1/registration/options", { mediation: "conditional" }, accessToken);
+        const cred = await navigator.credentials.create({ publicKey: creationOptions(publicKey), mediation: "conditional" } as any);
+        if (!cred) return null;
+        return await call("POST", "/v1/registration/verify", { ceremonyId, credential: credentialJson(cred) }, accessToken);
+      } catch {
+        return null;
+      }
+    },
+
+    /**
      * Passkey-first sign-up: creates the Cognito user and signs them in. Servers that
      * verify addresses need the `signupToken` of `verifySignUpEmail`.
      */

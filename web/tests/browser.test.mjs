@@ -334,3 +334,24 @@ test("the page offers what the browser can do (client capabilities)", async () =
   assert.equal(await page.locator("#phone-signin").isVisible(), Boolean(reported.hybridTransport));
   await context.close();
 });
+
+test("after a password sign-in the page asks for a silent passkey upgrade where the browser can do it", async () => {
+  const { page, context, cdp, authenticatorId } = await device();
+  const upgrades = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/v1/registration/options") && r.postData()?.includes('"conditional"')) upgrades.push(r);
+  });
+  const capable = Boolean((await page.evaluate(() => window.passkeyCapabilities)).conditionalCreate);
+  await page.fill("#username", "demo@example.com");
+  await page.click("#show-password");
+  await page.fill("#password", "Demo-password-1");
+  await page.click("#password-signin");
+  await signedIn(page, "demo@example.com");
+  await page.waitForTimeout(1500);
+  assert.equal(upgrades.length, capable ? 1 : 0, `conditionalCreate ${capable}`);
+  // How far Chromium's virtual authenticator takes conditional create (it has no
+  // password manager to consent for the user): reported, not required.
+  const held = (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials.length;
+  console.log(`conditional create: capability ${capable}, requested ${upgrades.length}, passkeys held ${held}`);
+  await context.close();
+});

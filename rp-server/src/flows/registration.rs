@@ -97,6 +97,7 @@ pub async fn options(
     state: &AppState,
     who: Registrant,
     nickname: Option<&str>,
+    conditional: bool,
 ) -> Result<CeremonyOptions, RegistrationError> {
     if let Registrant::Cognito(who) = &who {
         require_recent_sign_in(state, who)?;
@@ -123,6 +124,7 @@ pub async fn options(
         None => CeremonyState::Registration {
             nickname,
             state: reg_state,
+            conditional,
         },
         Some(token_id) => CeremonyState::Enrolment {
             token_id,
@@ -132,9 +134,18 @@ pub async fn options(
     };
     let ceremony_id = ceremony::start(state, &mut *tx, Some(user.id), &ceremony_state).await?;
     tx.commit().await?;
+    let mut public_key = serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?;
+    // A silent upgrade cannot ask for verification; it is checked at the finish.
+    if conditional
+        && let Some(selection) = public_key
+            .get_mut("authenticatorSelection")
+            .and_then(serde_json::Value::as_object_mut)
+    {
+        selection.insert("userVerification".to_owned(), "preferred".into());
+    }
     Ok(CeremonyOptions {
         ceremony_id: ceremony_id.to_string(),
-        public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
+        public_key,
     })
 }
 
@@ -190,13 +201,17 @@ async fn finish(
         }
     };
     let taken = ceremony::take(state, ceremony_id, &[kind], Some(user.id)).await??;
-    let (reg_state, nickname, enrolment) = match taken.state {
-        CeremonyState::Registration { state, nickname } => (state, nickname, None),
+    let (reg_state, nickname, enrolment, conditional) = match taken.state {
+        CeremonyState::Registration {
+            state,
+            nickname,
+            conditional,
+        } => (state, nickname, None, conditional),
         CeremonyState::Enrolment {
             state,
             nickname,
             token_id,
-        } => (state, nickname, Some(token_id)),
+        } => (state, nickname, Some(token_id), false),
         other => {
             return Err(
                 anyhow::anyhow!("a {:?} ceremony taken as a registration", other.kind()).into(),
@@ -210,8 +225,11 @@ async fn finish(
     let now = state.clock.now();
     let stored = verify_new_passkey(
         state,
-        CeremonyKind::Registration,
-        &reg_state,
+        &Finishing {
+            kind: CeremonyKind::Registration,
+            state: &reg_state,
+            conditional,
+        },
         response,
         user.id,
         override_nickname.or(nickname),
@@ -259,19 +277,32 @@ async fn finish(
 
 /// The one registration finish: verifies a new passkey against the ceremony's state and
 /// returns the row to store for `user_id` (not stored yet).
+/// The registration ceremony a new passkey answers.
+pub struct Finishing<'a> {
+    pub kind: CeremonyKind,
+    pub state: &'a webauthn_rs_core::proto::RegistrationState,
+    /// Started as a silent upgrade (`mediation: "conditional"`): the only kind that may
+    /// finish without user presence and verification.
+    pub conditional: bool,
+}
+
 pub fn verify_new_passkey(
     state: &AppState,
-    kind: CeremonyKind,
-    reg_state: &webauthn_rs_core::proto::RegistrationState,
+    ceremony: &Finishing<'_>,
     response: &RegisterPublicKeyCredential,
     user_id: Uuid,
     nickname: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<StoredCredential, RegistrationError> {
-    let passkey = state
-        .rp
-        .finish_registration(response, reg_state)
-        .map_err(|e| RegistrationError::Rejected(ceremony::rejection(kind, &e)))?;
+    let finished = if ceremony.conditional {
+        state
+            .rp
+            .finish_conditional_registration(response, ceremony.state)
+    } else {
+        state.rp.finish_registration(response, ceremony.state)
+    };
+    let passkey = finished
+        .map_err(|e| RegistrationError::Rejected(ceremony::rejection(ceremony.kind, &e)))?;
     let transports = response
         .response
         .transports

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use webauthn_rs_core::proto::RegisterPublicKeyCredential;
 
 use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection, SignInNonce};
-use super::registration::{RegistrationError, verify_new_passkey};
+use super::registration::{Finishing, RegistrationError, verify_new_passkey};
 use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::ceremony::{CeremonyKind, CeremonyState};
@@ -193,8 +193,11 @@ async fn finish(
     let now = state.clock.now();
     let stored = verify_new_passkey(
         state,
-        CeremonyKind::SignUp,
-        &reg_state,
+        &Finishing {
+            kind: CeremonyKind::SignUp,
+            state: &reg_state,
+            conditional: false,
+        },
         response,
         user_handle,
         None,

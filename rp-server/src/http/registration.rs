@@ -28,6 +28,17 @@ pub struct RegistrationOptionsRequest {
     /// in an admin console).
     #[serde(default)]
     pub hints: Option<Vec<Hint>>,
+    /// `conditional`: a silent upgrade (`navigator.credentials.create({mediation:
+    /// "conditional"})`, e.g. right after a password sign-in). Only such a ceremony may
+    /// finish without user presence and verification.
+    #[serde(default)]
+    pub mediation: Option<Mediation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mediation {
+    Conditional,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,9 +63,14 @@ pub async fn options(
     Json(body): Json<RegistrationOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     Ok(Json(
-        registration::options(&state, who, body.nickname.as_deref())
-            .await?
-            .with_hints(&state, body.hints.as_deref()),
+        registration::options(
+            &state,
+            who,
+            body.nickname.as_deref(),
+            body.mediation == Some(Mediation::Conditional),
+        )
+        .await?
+        .with_hints(&state, body.hints.as_deref()),
     ))
 }
 

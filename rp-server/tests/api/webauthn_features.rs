@@ -207,3 +207,82 @@ async fn hints_come_from_the_setting_or_the_request() {
     .await
     .expect_error(400, "INVALID_REQUEST");
 }
+
+/// Conditional create (a silent upgrade after a password sign-in): only a ceremony
+/// started with `mediation: "conditional"` may finish without user presence and
+/// verification; every other keeps requiring both.
+#[tokio::test]
+async fn only_a_conditional_ceremony_accepts_a_passkey_made_without_a_prompt() {
+    let app = TestApp::spawn().await;
+    let user = User::new("upgrade@example.com");
+    let token = app.token(&user);
+    let register = |body: serde_json::Value, authn: SoftAuthenticator| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let mut authn = authn;
+            let options = app
+                .post("/v1/registration/options", Some(&token), &body)
+                .await
+                .expect(200);
+            let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+            let r = app
+                .post(
+                    "/v1/registration/verify",
+                    Some(&token),
+                    &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+                )
+                .await;
+            (options, r, authn)
+        }
+    };
+    let silent = || {
+        let mut authn = SoftAuthenticator::new();
+        authn.behaviour.user_present = false;
+        authn.behaviour.user_verified = false;
+        authn
+    };
+
+    // A normal ceremony refuses a passkey made without presence or verification.
+    let (_, refused, _) = register(json!({}), silent()).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+
+    // A conditional one accepts it, and asks for verification only as a preference.
+    let (options, made, mut authn) =
+        register(json!({ "mediation": "conditional" }), silent()).await;
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["userVerification"],
+        "preferred"
+    );
+    let made = made.expect(201);
+    let stored = app
+        .send(
+            app.http
+                .get(app.url(&format!(
+                    "/admin/v1/credentials/{}",
+                    made["id"].as_str().unwrap()
+                )))
+                .bearer_auth(crate::harness::ADMIN_TOKEN),
+        )
+        .await
+        .expect(200);
+    assert_eq!(stored["userVerified"], false);
+
+    // Signing in with it later still needs verification, as every sign-in does.
+    authn.behaviour.user_present = true;
+    authn.behaviour.user_verified = false;
+    app.sign_in(&mut authn)
+        .await
+        .expect_error(422, "USER_VERIFICATION_REQUIRED");
+    authn.behaviour.user_verified = true;
+    app.sign_in(&mut authn).await.expect(200);
+
+    // An unknown mediation is a malformed request.
+    app.post(
+        "/v1/registration/options",
+        Some(&token),
+        &json!({ "mediation": "silent" }),
+    )
+    .await
+    .expect_error(400, "INVALID_REQUEST");
+}
