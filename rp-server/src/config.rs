@@ -278,6 +278,24 @@ pub struct ServeArgs {
     #[arg(long, env = "RP_HINTS", value_name = "RP_HINTS", value_delimiter = ',')]
     pub hints: Vec<crate::flows::ceremony::Hint>,
 
+    /// iOS apps that may use RP_ID's passkeys, comma-separated `TEAMID.bundle.id` (e.g. `ABCDE12345.com.example.app`). Served at /.well-known/apple-app-site-association.
+    #[arg(
+        long,
+        env = "RP_APPLE_APP_IDS",
+        value_name = "RP_APPLE_APP_IDS",
+        value_delimiter = ','
+    )]
+    pub apple_app_ids: Vec<String>,
+
+    /// Android apps that may use RP_ID's passkeys, comma-separated `package.name:SHA256_FINGERPRINT` (the colon-separated hex of the signing certificate's SHA-256, as keytool and Play Console print it). Served at /.well-known/assetlinks.json; each app's `android:apk-key-hash:` origin is accepted without listing it in RP_ORIGINS.
+    #[arg(
+        long,
+        env = "RP_ANDROID_APPS",
+        value_name = "RP_ANDROID_APPS",
+        value_delimiter = ','
+    )]
+    pub android_apps: Vec<String>,
+
     /// Origins on other domains that may use RP_ID's passkeys (WebAuthn Related Origin Requests), comma-separated https origins, at most 5 distinct registrable-domain labels (example.com, example.co.uk and example.de count as one, `example`). Served at /.well-known/webauthn.
     #[arg(
         long,
@@ -440,6 +458,11 @@ pub struct Config {
     pub cognito_user_pool_id: Option<String>,
     /// `RP_COGNITO_POOL_SHAPE`; `None` asks Cognito at start.
     pub cognito_pool_shape: Option<crate::cognito::PoolShape>,
+    /// iOS apps (`RP_APPLE_APP_IDS`), for apple-app-site-association.
+    pub apple_app_ids: Vec<String>,
+    /// Android apps (`RP_ANDROID_APPS`), for assetlinks.json; their origins are in
+    /// `origins` too.
+    pub android_apps: Vec<AndroidApp>,
     /// Default WebAuthn hints (`RP_HINTS`).
     pub hints: Vec<crate::flows::ceremony::Hint>,
     /// Related origins (`RP_RELATED_ORIGINS`): accepted in ceremonies and listed at
@@ -505,6 +528,8 @@ impl Config {
             cognito_user_pool_id: None,
             cognito_pool_shape: None,
             related_origins: Vec::new(),
+            apple_app_ids: Vec::new(),
+            android_apps: Vec::new(),
             hints: Vec::new(),
             email: None,
             email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
@@ -556,7 +581,7 @@ impl TryFrom<ServeArgs> for Config {
 
     fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
         let rp_id = validate_rp_id(&args.rp_id)?;
-        let origins = args
+        let mut origins = args
             .rp_origins
             .iter()
             .map(|o| o.trim())
@@ -674,6 +699,15 @@ impl TryFrom<ServeArgs> for Config {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
         let related_origins = related_origins(&args.related_origins)?;
+        let apple_app_ids = apple_app_ids(&args.apple_app_ids)?;
+        let android_apps = android_apps(&args.android_apps)?;
+        // Each Android app's origin is accepted without repeating it in RP_ORIGINS.
+        for app in &android_apps {
+            let origin = Origin::Android(app.origin());
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
         let email = email_config(&args)?;
         if !(60..=3600).contains(&args.email_code_ttl_secs) {
             return Err(bad("RP_EMAIL_CODE_TTL_SECS", "must be between 60 and 3600"));
@@ -745,6 +779,8 @@ impl TryFrom<ServeArgs> for Config {
             cognito_user_pool_id,
             cognito_pool_shape: args.cognito_pool_shape,
             related_origins,
+            apple_app_ids,
+            android_apps,
             hints: args.hints,
             email,
             email_code_ttl: Duration::from_secs(args.email_code_ttl_secs),
@@ -857,6 +893,97 @@ fn validate_rp_id(raw: &str) -> Result<String, ConfigError> {
         Ok(_) => Err(bad("RP_ID", "must be a domain name, not an IP address")),
         Err(e) => Err(bad("RP_ID", format!("not a valid domain ({e})"))),
     }
+}
+
+/// An Android app allowed to use the RP ID's passkeys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AndroidApp {
+    pub package_name: String,
+    /// The signing certificate's SHA-256, 32 bytes.
+    pub fingerprint: [u8; 32],
+}
+
+impl AndroidApp {
+    /// `AB:CD:…`, as assetlinks.json lists it.
+    pub fn fingerprint_hex(&self) -> String {
+        self.fingerprint
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// `android:apk-key-hash:<base64url of the fingerprint>`, the origin its passkey
+    /// ceremonies carry.
+    pub fn origin(&self) -> String {
+        format!(
+            "android:apk-key-hash:{}",
+            rp_shared::credential_id::encode(&self.fingerprint)
+        )
+    }
+}
+
+/// `RP_APPLE_APP_IDS`: `TEAMID.bundle.id`, a ten-character team id.
+fn apple_app_ids(raw: &[String]) -> Result<Vec<String>, ConfigError> {
+    raw.iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .map(|id| {
+            let valid = id.split_once('.').is_some_and(|(team, bundle)| {
+                team.len() == 10
+                    && team.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                    && !bundle.is_empty()
+                    && bundle
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            });
+            if valid {
+                Ok(id.to_owned())
+            } else {
+                Err(bad(
+                    "RP_APPLE_APP_IDS",
+                    format!("`{id}` is not TEAMID.bundle.id (a ten-character team id, then the bundle id)"),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// `RP_ANDROID_APPS`: `package.name:AB:CD:…` (32 colon-separated hex bytes).
+fn android_apps(raw: &[String]) -> Result<Vec<AndroidApp>, ConfigError> {
+    raw.iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .map(|entry| {
+            let refuse = |why: &str| bad("RP_ANDROID_APPS", format!("`{entry}`: {why}"));
+            let (package, hex) = entry
+                .split_once(':')
+                .ok_or_else(|| refuse("expected package.name:SHA256_FINGERPRINT"))?;
+            let segment_ok = |s: &str| {
+                s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            if !(package.contains('.') && package.split('.').all(segment_ok)) {
+                return Err(refuse("not an Android package name (like com.example.app)"));
+            }
+            let bytes: Vec<u8> = hex
+                .split(':')
+                .map(|h| {
+                    (h.len() == 2)
+                        .then(|| u8::from_str_radix(h, 16).ok())
+                        .flatten()
+                })
+                .collect::<Option<_>>()
+                .ok_or_else(|| refuse("the fingerprint must be 32 colon-separated hex bytes"))?;
+            let fingerprint: [u8; 32] = bytes.try_into().map_err(|_| {
+                refuse("the fingerprint must be 32 colon-separated hex bytes (SHA-256)")
+            })?;
+            Ok(AndroidApp {
+                package_name: package.to_owned(),
+                fingerprint,
+            })
+        })
+        .collect()
 }
 
 /// WebAuthn Level 3's limit on distinct registrable-domain labels in a related origins
@@ -1034,6 +1161,28 @@ mod tests {
     }
 
     #[test]
+    fn native_apps_are_parsed_and_android_origins_derived() {
+        let fingerprint = (0..32)
+            .map(|i| format!("{i:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let c = with(&[
+            "--apple-app-ids=ABCDE12345.com.example.app",
+            &format!("--android-apps=com.example.app:{fingerprint}"),
+        ])
+        .unwrap();
+        assert_eq!(c.apple_app_ids, ["ABCDE12345.com.example.app"]);
+        let app = &c.android_apps[0];
+        assert_eq!(app.package_name, "com.example.app");
+        assert_eq!(app.fingerprint_hex(), fingerprint);
+        assert_eq!(
+            app.origin(),
+            "android:apk-key-hash:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+        );
+        assert!(c.origins.contains(&Origin::Android(app.origin())));
+    }
+
+    #[test]
     fn related_origins_count_registrable_labels() {
         assert_eq!(
             registrable_label("shop.example.co.uk").as_deref(),
@@ -1148,6 +1297,14 @@ mod tests {
                 "RP_RELATED_ORIGINS",
             ),
             (&["--hints=phone"], "RP_HINTS"),
+            (&["--apple-app-ids=com.example.app"], "RP_APPLE_APP_IDS"),
+            (
+                &["--apple-app-ids=abcde12345.com.example.app"],
+                "RP_APPLE_APP_IDS",
+            ),
+            (&["--android-apps=com.example.app"], "RP_ANDROID_APPS"),
+            (&["--android-apps=com.example.app:AB:CD"], "RP_ANDROID_APPS"),
+            (&["--android-apps=example:AB:CD"], "RP_ANDROID_APPS"),
             (
                 &["--related-origins=https://example.org/login"],
                 "RP_RELATED_ORIGINS",

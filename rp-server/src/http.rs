@@ -152,6 +152,8 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .merge(browser)
         .merge(health())
         .routes(routes!(wellknown::webauthn))
+        .routes(routes!(wellknown::apple_app_site_association))
+        .routes(routes!(wellknown::assetlinks))
         .split_for_parts();
     let (private, private_doc) = OpenApiRouter::new()
         .merge(internal)

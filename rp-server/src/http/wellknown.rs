@@ -1,5 +1,7 @@
-//! `/.well-known/webauthn`: the related origins that may use RP_ID's passkeys (WebAuthn
-//! Level 3, Related Origin Requests). Browsers fetch it from `https://<RP_ID>/…`.
+//! The well-known files that let others use RP_ID's passkeys: `/.well-known/webauthn`
+//! (related origins, WebAuthn Level 3), `/.well-known/apple-app-site-association` (iOS
+//! apps) and `/.well-known/assetlinks.json` (Android apps). Browsers and the platforms
+//! fetch them from `https://<RP_ID>/…`; each answers 404 when its setting is unset.
 
 use axum::extract::State;
 use axum::http::header;
@@ -39,4 +41,80 @@ pub async fn webauthn(State(state): State<AppState>) -> Result<Response, ApiErro
         axum::Json(RelatedOrigins { origins }),
     )
         .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppleAppSiteAssociation {
+    pub webcredentials: WebCredentials,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebCredentials {
+    /// `TEAMID.bundle.id` of each app.
+    pub apps: Vec<String>,
+}
+
+/// The iOS apps that may use the passkeys (`RP_APPLE_APP_IDS`); 404 without.
+#[utoipa::path(get, path = "/.well-known/apple-app-site-association", tag = "operations",
+    responses((status = 200, body = AppleAppSiteAssociation, content_type = "application/json"),
+        (status = 404, body = ErrorBody, description = "no iOS apps are configured")))]
+pub async fn apple_app_site_association(
+    State(state): State<AppState>,
+) -> Result<axum::Json<AppleAppSiteAssociation>, ApiError> {
+    if state.config.apple_app_ids.is_empty() {
+        return Err(ApiError::not_found(
+            ErrorCode::NotFound,
+            "No such endpoint.",
+        ));
+    }
+    Ok(axum::Json(AppleAppSiteAssociation {
+        webcredentials: WebCredentials {
+            apps: state.config.apple_app_ids.clone(),
+        },
+    }))
+}
+
+/// One Digital Asset Links statement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssetLink {
+    pub relation: Vec<String>,
+    pub target: AndroidTarget,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AndroidTarget {
+    pub namespace: String,
+    pub package_name: String,
+    /// `AB:CD:…`.
+    pub sha256_cert_fingerprints: Vec<String>,
+}
+
+/// The Android apps that may use the passkeys (`RP_ANDROID_APPS`); 404 without.
+#[utoipa::path(get, path = "/.well-known/assetlinks.json", tag = "operations",
+    responses((status = 200, body = Vec<AssetLink>, content_type = "application/json"),
+        (status = 404, body = ErrorBody, description = "no Android apps are configured")))]
+pub async fn assetlinks(
+    State(state): State<AppState>,
+) -> Result<axum::Json<Vec<AssetLink>>, ApiError> {
+    if state.config.android_apps.is_empty() {
+        return Err(ApiError::not_found(
+            ErrorCode::NotFound,
+            "No such endpoint.",
+        ));
+    }
+    Ok(axum::Json(
+        state
+            .config
+            .android_apps
+            .iter()
+            .map(|app| AssetLink {
+                relation: vec!["delegate_permission/common.get_login_creds".to_owned()],
+                target: AndroidTarget {
+                    namespace: "android_app".to_owned(),
+                    package_name: app.package_name.clone(),
+                    sha256_cert_fingerprints: vec![app.fingerprint_hex()],
+                },
+            })
+            .collect(),
+    ))
 }

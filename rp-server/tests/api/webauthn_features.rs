@@ -286,3 +286,92 @@ async fn only_a_conditional_ceremony_accepts_a_passkey_made_without_a_prompt() {
     .await
     .expect_error(400, "INVALID_REQUEST");
 }
+
+/// Native apps: the two files that let iOS and Android apps use the RP ID's passkeys,
+/// each only when its setting is set, and a ceremony from an Android app's origin.
+#[tokio::test]
+async fn native_apps_get_their_well_known_files_and_their_origin() {
+    let plain = TestApp::spawn().await;
+    for path in [
+        "/.well-known/apple-app-site-association",
+        "/.well-known/assetlinks.json",
+    ] {
+        plain
+            .send(plain.http.get(plain.url(path)))
+            .await
+            .expect_error(404, "NOT_FOUND");
+    }
+
+    let app_entry = rp_server::config::AndroidApp {
+        package_name: "com.example.app".to_owned(),
+        fingerprint: [0xAB; 32],
+    };
+    let origin = app_entry.origin();
+    let app = TestApp::spawn_with({
+        let app_entry = app_entry.clone();
+        move |c| {
+            c.apple_app_ids = vec!["ABCDE12345.com.example.app".to_owned()];
+            // What configuration parsing does with RP_ANDROID_APPS.
+            c.origins
+                .push(rp_server::config::Origin::Android(app_entry.origin()));
+            c.android_apps = vec![app_entry];
+        }
+    })
+    .await;
+    let aasa = app
+        .http
+        .get(app.url("/.well-known/apple-app-site-association"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aasa.status(), 200, "served directly, no redirect");
+    assert_eq!(aasa.headers()["content-type"], "application/json");
+    assert_eq!(
+        aasa.json::<serde_json::Value>().await.unwrap(),
+        json!({ "webcredentials": { "apps": ["ABCDE12345.com.example.app"] } })
+    );
+    let links = app
+        .send(app.http.get(app.url("/.well-known/assetlinks.json")))
+        .await
+        .expect(200);
+    assert_eq!(
+        links,
+        json!([{
+            "relation": ["delegate_permission/common.get_login_creds"],
+            "target": {
+                "namespace": "android_app",
+                "package_name": "com.example.app",
+                "sha256_cert_fingerprints": [vec!["AB"; 32].join(":")],
+            },
+        }])
+    );
+
+    // A passkey made and used in the Android app.
+    let user = User::new("droid@example.com");
+    let token = app.token(&user);
+    let options = app
+        .post("/v1/registration/options", Some(&token), &json!({}))
+        .await
+        .expect(200);
+    let mut authn = SoftAuthenticator::new();
+    let credential = authn.create(&options["publicKey"], &origin).unwrap();
+    app.post(
+        "/v1/registration/verify",
+        Some(&token),
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    )
+    .await
+    .expect(201);
+    let options = app
+        .post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200);
+    let assertion = authn.get(&options["publicKey"], &origin).unwrap();
+    app.post(
+        "/v1/authentication/verify",
+        None,
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+    )
+    .await
+    .expect(200);
+}
