@@ -190,7 +190,9 @@ pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, Cogn
         }
         Ok(username)
     })?;
-    let response = pre_sign_up(
+    // Cognito ignores autoConfirmUser, autoVerifyEmail and autoVerifyPhone in a
+    // PreSignUp_AdminCreateUser answer: the administrator decides those.
+    pre_sign_up(
         s,
         &pool_id,
         "PreSignUp_AdminCreateUser",
@@ -208,9 +210,6 @@ pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, Cogn
         let password = temporary.clone().unwrap_or_else(|| opaque_token(12));
         user.set_password(p.config.name(), &password)?;
         user.status = UserStatus::ForceChangePassword;
-        // Cognito ignores autoConfirmUser, autoVerifyEmail and autoVerifyPhone in a
-        // PreSignUp_AdminCreateUser answer: the administrator decides those.
-        let _ = &response;
         if !suppress {
             tracing::info!(pool = %p.config.id, username = %user.username, "invitation (the stand-in sends no email); temporary password set");
         }

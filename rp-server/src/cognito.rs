@@ -185,10 +185,7 @@ impl CognitoAdmin {
             .client
             .list_users()
             .user_pool_id(&self.user_pool_id)
-            .filter(format!(
-                "sub = \"{}\"",
-                sub.replace('\\', "\\\\").replace('"', "\\\"")
-            ))
+            .filter(equals_filter("sub", sub))
             .limit(1)
             .send()
             .await
@@ -215,10 +212,7 @@ impl CognitoAdmin {
         email: &str,
         limit: i32,
     ) -> Result<Vec<PoolUser>, CognitoError> {
-        let filter = format!(
-            "email = \"{}\"",
-            email.replace('\\', "\\\\").replace('"', "\\\"")
-        );
+        let filter = equals_filter("email", email);
         let found = self
             .client
             .list_users()
@@ -395,6 +389,15 @@ pub async fn session_validity_warnings(
         }
     }
     warnings
+}
+
+/// A `ListUsers` filter matching `attribute` exactly, the value quoted as Cognito's
+/// filter syntax wants (backslash and double quote escaped).
+fn equals_filter(attribute: &str, value: &str) -> String {
+    format!(
+        "{attribute} = \"{}\"",
+        value.replace('\\', "\\\\").replace('"', "\\\"")
+    )
 }
 
 /// The `sub` attribute among a user's attributes ("" when absent).

@@ -245,36 +245,10 @@ pub async fn send_code(
 
     // Delivery after the answer: whether the address has an account changes what is
     // sent, never what the caller sees or how long it waits.
-    let rp_name = state.config.rp_name.clone();
-    let minutes = state.config.email_code_ttl.as_secs() / 60;
-    let link = state.config.email_link_url.clone();
-    let cognito = state.cognito.clone();
     let state = state.clone();
     tokio::spawn(async move {
-        let message = match purpose {
-            Purpose::SignUp => {
-                let taken = match &cognito {
-                    Some(c) => c.email_taken(&email).await,
-                    None => Ok(false),
-                };
-                match taken {
-                    Ok(true) => mail::account_exists(&rp_name),
-                    Ok(false) => mail::code(&rp_name, &email, &code, true, minutes, link.as_ref()),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not check the address before sending a sign-up code; nothing sent");
-                        return;
-                    }
-                }
-            }
-            // Only an account that may sign in this way gets a code; others get nothing.
-            Purpose::SignIn => match sign_in_account(&state, &email).await {
-                Ok(Some(_)) => mail::code(&rp_name, &email, &code, false, minutes, link.as_ref()),
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not find the account of an address; no sign-in code sent");
-                    return;
-                }
-            },
+        let Some(message) = message_for(&state, purpose, &email, &code).await else {
+            return;
         };
         if let Err(e) = codes.mailer.send(&email, &message).await {
             tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
@@ -284,6 +258,43 @@ pub async fn send_code(
         expires_at,
         resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
     })
+}
+
+/// What a code request mails: a sign-up code, or an "account exists" notice for a taken
+/// address; a sign-in code only to an account that may sign in this way. `None`: nothing.
+async fn message_for(
+    state: &AppState,
+    purpose: Purpose,
+    email: &str,
+    code: &str,
+) -> Option<mail::Mail> {
+    let rp_name = &state.config.rp_name;
+    let minutes = state.config.email_code_ttl.as_secs() / 60;
+    let link = state.config.email_link_url.as_ref();
+    match purpose {
+        Purpose::SignUp => {
+            let taken = match &state.cognito {
+                Some(c) => c.email_taken(email).await,
+                None => Ok(false),
+            };
+            match taken {
+                Ok(true) => Some(mail::account_exists(rp_name)),
+                Ok(false) => Some(mail::code(rp_name, email, code, true, minutes, link)),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not check the address before sending a sign-up code; nothing sent");
+                    None
+                }
+            }
+        }
+        Purpose::SignIn => match sign_in_account(state, email).await {
+            Ok(Some(_)) => Some(mail::code(rp_name, email, code, false, minutes, link)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "could not find the account of an address; no sign-in code sent");
+                None
+            }
+        },
+    }
 }
 
 /// Tries a code: counts the attempt, audits a failure, and answers the cleaned address
