@@ -229,11 +229,16 @@ impl TestRp {
 
     /// Usernameless sign-in; returns the raw verify response.
     pub async fn sign_in(&self, authn: &mut SoftAuthenticator) -> Response {
+        self.sign_in_at(authn, ORIGIN).await
+    }
+
+    /// Usernameless sign-in from a page (or app) at `origin`.
+    pub async fn sign_in_at(&self, authn: &mut SoftAuthenticator, origin: &str) -> Response {
         let options = self
             .post("/v1/authentication/options", None, &json!({}))
             .await
             .expect(200);
-        let assertion = authn.get(&options["publicKey"], ORIGIN).unwrap();
+        let assertion = authn.get(&options["publicKey"], origin).unwrap();
         self.post(
             "/v1/authentication/verify",
             None,

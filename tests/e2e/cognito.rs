@@ -200,33 +200,40 @@ async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
         ..Options::default()
     })
     .await;
-    let mail = stack.mail.as_ref().unwrap();
     let email = "mo@example.test";
-    let code = |n| async move {
-        mail.wait_for(email, n)
-            .await
-            .unwrap()
-            .code()
-            .expect("a code")
+    // Asks for a code, reads the `n`th message to the address, and answers with its code.
+    let by_email = |purpose: &'static str, n: usize| {
+        let stack = &stack;
+        async move {
+            let (s, _) = stack
+                .rp(
+                    "/v1/email/codes",
+                    None,
+                    &json!({ "email": email, "purpose": purpose }),
+                )
+                .await;
+            assert_eq!(s, 202);
+            let mail = stack.mail.as_ref().unwrap();
+            let code = mail
+                .wait_for(email, n)
+                .await
+                .unwrap()
+                .code()
+                .expect("a code");
+            let (s, verified) = stack
+                .rp(
+                    "/v1/email/verify",
+                    None,
+                    &json!({ "email": email, "code": code, "purpose": purpose }),
+                )
+                .await;
+            assert_eq!(s, 200, "{verified}");
+            verified
+        }
     };
 
     // Sign-up: code → signupToken → passkey → signed in.
-    let (s, _) = stack
-        .rp(
-            "/v1/email/codes",
-            None,
-            &json!({ "email": email, "purpose": "sign_up" }),
-        )
-        .await;
-    assert_eq!(s, 202);
-    let (s, proof) = stack
-        .rp(
-            "/v1/email/verify",
-            None,
-            &json!({ "email": email, "code": code(1).await, "purpose": "sign_up" }),
-        )
-        .await;
-    assert_eq!(s, 200, "{proof}");
+    let proof = by_email("sign_up", 1).await;
     let (s, options) = stack
         .rp(
             "/v1/signup/options",
@@ -256,22 +263,7 @@ async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
     assert_eq!(id["email_verified"], true);
 
     // A new laptop with no passkey: an email code, then Cognito as for a passkey.
-    let (s, _) = stack
-        .rp(
-            "/v1/email/codes",
-            None,
-            &json!({ "email": email, "purpose": "sign_in" }),
-        )
-        .await;
-    assert_eq!(s, 202);
-    let (s, signed_in) = stack
-        .rp(
-            "/v1/email/verify",
-            None,
-            &json!({ "email": email, "code": code(2).await, "purpose": "sign_in" }),
-        )
-        .await;
-    assert_eq!(s, 200, "{signed_in}");
+    let signed_in = by_email("sign_in", 2).await;
     assert_eq!(signed_in["username"], username.as_str());
     let (session, _) = stack.begin_custom(&username).await;
     let done = stack

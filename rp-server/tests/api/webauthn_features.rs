@@ -65,37 +65,14 @@ async fn related_origins_are_published_and_accepted() {
     .await
     .expect(201);
     for origin in [SHOP, ORIGIN] {
-        let options = app
-            .post("/v1/authentication/options", None, &json!({}))
-            .await
-            .expect(200);
-        let assertion = authn.get(&options["publicKey"], origin).unwrap();
-        let signed_in = app
-            .post(
-                "/v1/authentication/verify",
-                None,
-                &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
-            )
-            .await
-            .expect(200);
+        let signed_in = app.sign_in_at(&mut authn, origin).await.expect(200);
         assert_eq!(signed_in["username"], "ann@example.com");
     }
 
     // An origin on neither list is refused.
-    let options = app
-        .post("/v1/authentication/options", None, &json!({}))
+    app.sign_in_at(&mut authn, "https://example-shop.evil.test")
         .await
-        .expect(200);
-    let assertion = authn
-        .get(&options["publicKey"], "https://example-shop.evil.test")
-        .unwrap();
-    app.post(
-        "/v1/authentication/verify",
-        None,
-        &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
-    )
-    .await
-    .expect_error(422, "ORIGIN_NOT_ALLOWED");
+        .expect_error(422, "ORIGIN_NOT_ALLOWED");
 }
 
 /// What the client needs for the Signal API: a refused passkey's id and the RP ID in the
@@ -362,16 +339,5 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
     )
     .await
     .expect(201);
-    let options = app
-        .post("/v1/authentication/options", None, &json!({}))
-        .await
-        .expect(200);
-    let assertion = authn.get(&options["publicKey"], &origin).unwrap();
-    app.post(
-        "/v1/authentication/verify",
-        None,
-        &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
-    )
-    .await
-    .expect(200);
+    app.sign_in_at(&mut authn, &origin).await.expect(200);
 }
