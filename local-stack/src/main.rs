@@ -46,6 +46,13 @@ struct Cli {
     /// would from Cognito).
     #[arg(long, value_enum, default_value = "email_username")]
     pool_shape: rp_server::cognito::PoolShape,
+    /// iOS apps that may use the local RP ID's passkeys (TEAMID.bundle.id, comma-separated).
+    #[arg(long, env = "RP_APPLE_APP_IDS", value_delimiter = ',')]
+    apple_app_ids: Vec<String>,
+    /// Android apps that may use them (package.name:SHA256_FINGERPRINT, comma-separated);
+    /// their `android:apk-key-hash:` origins are accepted, as in rp-server.
+    #[arg(long, env = "RP_ANDROID_APPS", value_delimiter = ',')]
+    android_apps: Vec<String>,
 }
 
 #[tokio::main]
@@ -186,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         service_token: SecretString::from(service_token.clone()),
     });
     rp_config.listen_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.rp_port));
+    rp_config.set_native_apps(&cli.apple_app_ids, &cli.android_apps)?;
     rp_config.rp_name = "Passkeys for Cognito (local)".to_owned();
     rp_config.admin_token = Some(SecretString::from(admin_token.clone()));
     rp_config.log_format = LogFormat::Pretty;

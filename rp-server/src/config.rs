@@ -581,7 +581,7 @@ impl TryFrom<ServeArgs> for Config {
 
     fn try_from(args: ServeArgs) -> Result<Self, ConfigError> {
         let rp_id = validate_rp_id(&args.rp_id)?;
-        let mut origins = args
+        let origins = args
             .rp_origins
             .iter()
             .map(|o| o.trim())
@@ -699,15 +699,6 @@ impl TryFrom<ServeArgs> for Config {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
         let related_origins = related_origins(&args.related_origins)?;
-        let apple_app_ids = apple_app_ids(&args.apple_app_ids)?;
-        let android_apps = android_apps(&args.android_apps)?;
-        // Each Android app's origin is accepted without repeating it in RP_ORIGINS.
-        for app in &android_apps {
-            let origin = Origin::Android(app.origin());
-            if !origins.contains(&origin) {
-                origins.push(origin);
-            }
-        }
         let email = email_config(&args)?;
         if !(60..=3600).contains(&args.email_code_ttl_secs) {
             return Err(bad("RP_EMAIL_CODE_TTL_SECS", "must be between 60 and 3600"));
@@ -744,7 +735,7 @@ impl TryFrom<ServeArgs> for Config {
             ));
         }
 
-        Ok(Config {
+        let mut config = Config {
             database_url: args.database.database_url,
             db_max_connections: args.database.db_max_connections,
             db_timeouts,
@@ -779,8 +770,8 @@ impl TryFrom<ServeArgs> for Config {
             cognito_user_pool_id,
             cognito_pool_shape: args.cognito_pool_shape,
             related_origins,
-            apple_app_ids,
-            android_apps,
+            apple_app_ids: Vec::new(),
+            android_apps: Vec::new(),
             hints: args.hints,
             email,
             email_code_ttl: Duration::from_secs(args.email_code_ttl_secs),
@@ -788,7 +779,30 @@ impl TryFrom<ServeArgs> for Config {
             signup_verify_email,
             email_signin: args.email_signin,
             email_notify,
-        })
+        };
+        config.set_native_apps(&args.apple_app_ids, &args.android_apps)?;
+        Ok(config)
+    }
+}
+
+impl Config {
+    /// Sets the native apps allowed to use the RP ID's passkeys (`RP_APPLE_APP_IDS`,
+    /// `RP_ANDROID_APPS`), validated as at start, and accepts each Android app's
+    /// `android:apk-key-hash:` origin without repeating it in `RP_ORIGINS`.
+    pub fn set_native_apps(
+        &mut self,
+        apple_app_ids: &[String],
+        android: &[String],
+    ) -> Result<(), ConfigError> {
+        self.apple_app_ids = self::apple_app_ids(apple_app_ids)?;
+        self.android_apps = android_apps(android)?;
+        for app in &self.android_apps {
+            let origin = Origin::Android(app.origin());
+            if !self.origins.contains(&origin) {
+                self.origins.push(origin);
+            }
+        }
+        Ok(())
     }
 }
 
