@@ -8,54 +8,22 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { codeOf, startStack } from "./support/stack.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
 const shots = join(here, "..", "test-results");
 mkdirSync(shots, { recursive: true });
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-let stack, browser, demo, stateDir;
+let stack, browser, demo, mailbox, mail;
 
 before(async () => {
-  const server = process.env.DATABASE_URL;
-  assert.ok(server, "DATABASE_URL must point at a PostgreSQL server (scripts/test sets it)");
-  const name = `browser_${Date.now()}_${process.pid}`;
-  execFileSync("psql", [server, "-qc", `CREATE DATABASE ${name}`]);
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  const [rpPort, cognitoPort, demoPort] = [await freePort(), await freePort(), await freePort()];
-  demo = `http://localhost:${demoPort}`;
-  stack = spawn(
-    join(root, "target", "debug", "local-stack"),
-    // POOL_SHAPE=email_alias|username runs the demo against another shape of pool.
-    ["--rp-port", rpPort, "--cognito-port", cognitoPort, "--demo-port", demoPort, "--web-dir", join(root, "web"), "--state-dir", (stateDir = mkdtempSync(join(tmpdir(), "stack-"))), "--pool-shape", process.env.POOL_SHAPE ?? "email_username"].map(String),
-    { env: { ...process.env, DATABASE_URL: url.toString(), RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
-  );
-  await new Promise((resolve, reject) => {
-    let out = "";
-    stack.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("local stack is up")) resolve();
-    });
-    stack.on("exit", (code) => reject(new Error(`local-stack exited with ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`local-stack did not start: ${out}`)), 60_000);
-  });
+  // POOL_SHAPE=email_alias|username runs the demo against another shape of pool.
+  stack = await startStack({ name: "browser", args: ["--pool-shape", process.env.POOL_SHAPE ?? "email_username"] });
+  ({ demo, mailbox, mail } = stack);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -64,7 +32,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  stack?.kill("SIGINT");
+  stack?.stop();
 });
 
 /** A fresh browser profile with a platform authenticator that holds passkeys. */
@@ -120,22 +88,6 @@ async function signOut(page) {
   await page.locator("#signin-card").waitFor({ state: "visible" });
 }
 
-/** The local stack's mailbox, newest first. */
-async function mailbox() {
-  return (await (await fetch(`${demo}/mailbox.json`)).json()).messages;
-}
-
-/** The `n`th message (1-based) to `to`, waiting for it to arrive. */
-async function mail(to, n = 1) {
-  for (let i = 0; i < 100; i++) {
-    const mine = (await mailbox()).filter((m) => m.to.includes(to)).reverse();
-    if (mine.length >= n) return mine[n - 1];
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no message ${n} for ${to}`);
-}
-
-const codeOf = (m) => m.subject.split(" ")[0];
 
 /** Verified sign-up: an emailed code, then the passkey. */
 async function signUp(page, email) {
@@ -229,7 +181,7 @@ test("a revoked passkey is refused with a clear message, and the browser forgets
   const { rpUrl } = await (await fetch(`${demo}/config.json`)).json();
   const revoked = await fetch(`${rpUrl}/admin/v1/credentials/${id}/revoke`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${readFileSync(join(stateDir, "admin-token"), "utf8").trim()}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${stack.adminToken}` },
     body: JSON.stringify({ reason: "lost phone" }),
   });
   assert.equal(revoked.status, 200);

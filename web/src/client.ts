@@ -1,0 +1,359 @@
+// The platform-neutral passkey client: the rp-server calls and the sign-in, sign-up and
+// passkey-management flows. It touches no browser or native API of its own: the
+// authenticator is reached through a `CeremonyAdapter` (browser.ts, react-native.ts, or
+// your own) and Cognito through a `CognitoAdapter` (cognito.ts). It needs only `fetch`,
+// `AbortController` and `URLSearchParams`, which browsers, Node.js 18+ and React Native
+// all have (platform.d.ts declares exactly these for the neutral type check).
+
+import { PasskeyError, type PasskeyErrorCode } from "./errors";
+
+export type Json = Record<string, any>;
+
+/** Cognito's custom-auth round trip, as the two adapters implement it. */
+export interface CognitoAdapter {
+  /** `InitiateAuth(CUSTOM_AUTH)`: returns the challenge parameters. */
+  startCustomAuth(username: string): Promise<Record<string, string>>;
+  /** `RespondToAuthChallenge(ANSWER)`: resolves to the tokens, or throws. */
+  answer(nonce: string): Promise<CognitoTokens>;
+}
+
+export interface CognitoTokens {
+  idToken: string;
+  accessToken: string;
+  refreshToken?: string;
+}
+
+export interface CredentialSummary {
+  id: string;
+  nickname: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  aaguid: string | null;
+  authenticatorName?: string;
+  backupEligible: boolean;
+  backupState: boolean;
+  transports: string[];
+}
+
+/**
+ * The authenticator side of a ceremony, in the WebAuthn JSON forms
+ * (`PublicKeyCredentialCreationOptionsJSON` in, `RegistrationResponseJSON` out, and so
+ * on): what `PublicKeyCredential.parseCreationOptionsFromJSON` / `toJSON()` exchange in a
+ * browser and what native passkey APIs take and return.
+ *
+ * Adapters throw `PasskeyError`s (a dismissed prompt is `cancelled`, whatever the
+ * platform calls it), so the flows and the app branch on one set of codes.
+ */
+export interface CeremonyAdapter {
+  /** Creates a passkey. `mediation: "conditional"` only where `capabilities()` reports `conditionalCreate`. */
+  create(options: Json, opts?: { mediation?: "conditional" }): Promise<Json>;
+  /** Signs a challenge with a passkey. `mediation: "conditional"` only where `capabilities()` reports `conditionalGet`. */
+  get(options: Json, opts?: { mediation?: "conditional"; signal?: AbortSignal }): Promise<Json>;
+  /** What the platform can do, in `getClientCapabilities()`'s names. */
+  capabilities(): Promise<Record<string, boolean>>;
+  /**
+   * The WebAuthn Signal API calls the platform has (the flows skip absent ones, and
+   * ignore a failed one: signals are hints).
+   */
+  signals(): Partial<Record<SignalName, (args: Json) => Promise<void>>>;
+}
+
+/** The Signal API's three calls. */
+export type SignalName = "signalUnknownCredential" | "signalAllAcceptedCredentials" | "signalCurrentUserDetails";
+
+export interface PasskeyClientOptions {
+  /** rp-server's base URL, e.g. https://passkeys.example.com */
+  rpUrl: string;
+  cognito: CognitoAdapter;
+  /** The authenticator: `browserCeremonies()`, `reactNativeCeremonies(Passkey)`, or your own. */
+  ceremonies: CeremonyAdapter;
+}
+
+/** A WebAuthn hint: steer the user to a security key, this device, or a phone. */
+export type Hint = "security-key" | "client-device" | "hybrid";
+
+export interface SignInOptions {
+  /** Offer passkeys in the username field's autofill instead of a prompt. */
+  conditional?: boolean;
+  /** Cognito first, restricted to this user's passkeys. */
+  username?: string;
+  /** Hints for a passkey-first sign-in (e.g. `["hybrid"]` for "use a phone"). */
+  hints?: Hint[];
+}
+
+export interface SignInResult {
+  username: string;
+  tokens: CognitoTokens;
+}
+
+/** What an emailed code is for. */
+export type EmailPurpose = "sign_in" | "sign_up";
+
+/** When a sent code dies, and when another may be asked for. */
+export interface CodeSent {
+  expiresAt: string;
+  resendAfter: string;
+}
+
+/** What a link from a code message completes (see `completeEmailLink`). */
+export type EmailLinkResult =
+  | { purpose: "sign_in"; result: SignInResult }
+  | { purpose: "sign_up"; email: string; signupToken: string };
+
+/** The client: every flow, over the given ceremony and Cognito adapters. */
+export function createPasskeyClient(options: PasskeyClientOptions) {
+  const rp = options.rpUrl.replace(/\/+$/, "");
+  let conditional: AbortController | null = null;
+
+  async function call(method: string, path: string, body?: Json, bearer?: string): Promise<any> {
+    let res: Response;
+    try {
+      res = await fetch(rp + path, {
+        method,
+        headers: { ...(body ? { "content-type": "application/json" } : {}), ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      throw new PasskeyError("network", "Could not reach the passkey server.", String(e));
+    }
+    if (res.status === 204) return null;
+    const data = await res.json().catch(() => ({}));
+    if (res.ok) return data;
+    const code: string = data?.error?.code ?? `HTTP_${res.status}`;
+    const message: string = data?.error?.message ?? `The passkey server answered ${res.status}.`;
+    const kind: PasskeyErrorCode =
+      res.status === 401 && code === "REAUTH_REQUIRED" ? "reauth_required"
+      : res.status === 401 ? "unauthenticated"
+      : res.status === 409 ? "conflict"
+      : res.status === 410 ? "expired"
+      : res.status === 422 ? "rejected"
+      : res.status === 429 ? "rate_limited"
+      : "server";
+    throw new PasskeyError(kind, message, code, data?.error?.details);
+  }
+
+  const ceremonies = options.ceremonies;
+
+  // --- Signal API: tell the password manager what the server knows ---------------------
+  // Feature-detected, best effort: a platform without it, or one that refuses, changes
+  // nothing for the flow that called it.
+
+  async function signal(name: SignalName, args: Json): Promise<void> {
+    const fn = ceremonies.signals()[name];
+    if (!fn) return;
+    try {
+      await fn(args);
+    } catch {
+      /* ignored: signals are hints */
+    }
+  }
+
+  /** A refused passkey (deleted, revoked, or unknown here): the manager stops offering it. */
+  async function signalRefused(e: unknown): Promise<void> {
+    if (!(e instanceof PasskeyError)) return;
+    if (e.detail !== "UNKNOWN_CREDENTIAL" && e.detail !== "CREDENTIAL_REVOKED") return;
+    const { credentialId, rpId } = e.details ?? {};
+    if (credentialId && rpId) await signal("signalUnknownCredential", { rpId, credentialId });
+  }
+
+  /** The passkeys the server still accepts for this user; the manager hides the rest. */
+  async function signalAccepted(accessToken: string): Promise<void> {
+    if (!ceremonies.signals().signalAllAcceptedCredentials) return;
+    const list = await call("GET", "/v1/credentials", undefined, accessToken).catch(() => null);
+    if (!list?.userId) return;
+    await signal("signalAllAcceptedCredentials", {
+      rpId: list.rpId,
+      userId: list.userId,
+      allAcceptedCredentialIds: list.credentials.map((c: CredentialSummary) => c.id),
+    });
+  }
+
+  /** Any failure of an adapter that is not already a PasskeyError becomes one. */
+  async function ceremony<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof PasskeyError) throw e;
+      throw new PasskeyError("platform", (e as any)?.message ?? String(e), (e as any)?.name);
+    }
+  }
+  const get = (publicKey: Json, mediation?: "conditional", signal?: AbortSignal) =>
+    ceremony(() => ceremonies.get(publicKey, { mediation, signal }));
+  const create = (publicKey: Json) => ceremony(() => ceremonies.create(publicKey));
+
+  async function finishWithCognito(username: string, nonce: string, started?: Record<string, string>): Promise<SignInResult> {
+    try {
+      if (!started) await options.cognito.startCustomAuth(username);
+      return { username, tokens: await options.cognito.answer(nonce) };
+    } catch (e) {
+      if (e instanceof PasskeyError) throw e;
+      throw new PasskeyError("cognito", (e as any)?.message ?? "Cognito refused the sign-in.", (e as any)?.name);
+    }
+  }
+
+  /** The passkey sign-in itself (`signInWithPasskey` adds the Signal API calls). */
+  async function passkeySignIn(opts: SignInOptions): Promise<SignInResult> {
+    if (opts.username) {
+      let params: Record<string, string>;
+      try {
+        params = await options.cognito.startCustomAuth(opts.username);
+      } catch (e) {
+        throw new PasskeyError("cognito", (e as any)?.message ?? "Cognito refused the sign-in.", (e as any)?.name);
+      }
+      const assertion = await get(JSON.parse(params.publicKey));
+      const { nonce } = await call("POST", "/v1/authentication/verify", { ceremonyId: params.ceremonyId, credential: assertion });
+      return finishWithCognito(params.USERNAME ?? opts.username, nonce, params);
+    }
+    conditional?.abort();
+    const controller = opts.conditional ? new AbortController() : null;
+    conditional = controller;
+    const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", opts.hints ? { hints: opts.hints } : {});
+    const assertion = await get(publicKey, opts.conditional ? "conditional" : undefined, controller?.signal);
+    if (conditional === controller) conditional = null;
+    const { nonce, username } = await call("POST", "/v1/authentication/verify", { ceremonyId, credential: assertion });
+    return finishWithCognito(username, nonce);
+  }
+
+  return {
+    /**
+     * What this browser or device can do (`getClientCapabilities()`'s names, e.g.
+     * `conditionalGet`, `conditionalCreate`, `hybridTransport`,
+     * `passkeyPlatformAuthenticator`, `signalUnknownCredential`). Decide from it whether
+     * to start autofill, offer a silent upgrade, or show "use a phone".
+     */
+    async capabilities(): Promise<Record<string, boolean>> {
+      return ceremonies.capabilities().catch(() => ({}));
+    },
+
+    /** Whether the browser can offer passkeys in the username field's autofill. */
+    async conditionalMediationAvailable(): Promise<boolean> {
+      return Boolean((await this.capabilities()).conditionalGet);
+    },
+
+    /**
+     * Signs in with a passkey. Without `username`: passkey first (one prompt; with
+     * `conditional: true` the prompt is the autofill of an `autocomplete="username webauthn"`
+     * field). With `username`: Cognito first, restricted to that user's passkeys.
+     */
+    async signInWithPasskey(opts: SignInOptions = {}): Promise<SignInResult> {
+      try {
+        const result = await passkeySignIn(opts);
+        void signalAccepted(result.tokens.accessToken);
+        return result;
+      } catch (e) {
+        await signalRefused(e);
+        throw e;
+      }
+    },
+
+    /** Aborts a pending conditional (autofill) request, e.g. before a modal sign-in. */
+    abortConditional(): void {
+      conditional?.abort();
+      conditional = null;
+    },
+
+    /** Adds a passkey for a signed-in user (or with an admin-issued enrolment token). */
+    async registerPasskey(opts: { accessToken: string; nickname?: string; hints?: Hint[] }): Promise<CredentialSummary> {
+      const { ceremonyId, publicKey } = await call("POST", "/v1/registration/options", { nickname: opts.nickname, hints: opts.hints }, opts.accessToken);
+      const credential = await create(publicKey);
+      return call("POST", "/v1/registration/verify", { ceremonyId, credential, nickname: opts.nickname }, opts.accessToken);
+    },
+
+    /**
+     * Emails a one-time code. The answer is the same whether or not the address has an
+     * account (no enumeration); `rate_limited` when asked again too soon.
+     */
+    async sendEmailCode(opts: { email: string; purpose: EmailPurpose }): Promise<CodeSent> {
+      return call("POST", "/v1/email/codes", { email: opts.email, purpose: opts.purpose });
+    },
+
+    /**
+     * Proves the address before sign-up: a right code answers the `signupToken` that
+     * `signUpWithPasskey` takes. A wrong code is `rejected` (`CODE_INVALID`); an expired,
+     * used or exhausted one `expired` (`CODE_EXPIRED`).
+     */
+    async verifySignUpEmail(opts: { email: string; code: string }): Promise<{ signupToken: string; expiresAt: string }> {
+      return call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_up" });
+    },
+
+    /** Signs in with an emailed code (when the server allows it), then with Cognito as for a passkey. */
+    async signInWithEmailCode(opts: { email: string; code: string }): Promise<SignInResult> {
+      const { nonce, username } = await call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_in" });
+      const result = await finishWithCognito(username, nonce);
+      void signalAccepted(result.tokens.accessToken);
+      return result;
+    },
+
+    /**
+     * Completes the link of a code message on the device that opened it: its fragment
+     * (`#code=…&purpose=…&email=…`, never sent to a server) signs in, or proves the
+     * address for sign-up. `null` when `hash` is not such a link.
+     */
+    async completeEmailLink(hash: string): Promise<EmailLinkResult | null> {
+      const f = new URLSearchParams(hash.replace(/^#/, ""));
+      const code = f.get("code");
+      const email = f.get("email");
+      const purpose = f.get("purpose");
+      if (!code || !email || (purpose !== "sign_in" && purpose !== "sign_up")) return null;
+      if (purpose === "sign_in") return { purpose, result: await this.signInWithEmailCode({ email, code }) };
+      const { signupToken } = await this.verifySignUpEmail({ email, code });
+      return { purpose, email, signupToken };
+    },
+
+    /**
+     * A silent upgrade right after a password sign-in (conditional create): where the
+     * browser supports it, its password manager adds a passkey without a prompt.
+     * Resolves to the new passkey, or `null` when unsupported, declined or refused —
+     * never an error, so it can follow any sign-in.
+     */
+    async upgradeToPasskey(accessToken: string): Promise<CredentialSummary | null> {
+      if (!(await this.capabilities()).conditionalCreate) return null;
+      try {
+        const { ceremonyId, publicKey } = await call("POST", "/v1/registration/options", { mediation: "conditional" }, accessToken);
+        const credential = await ceremonies.create(publicKey, { mediation: "conditional" });
+        return await call("POST", "/v1/registration/verify", { ceremonyId, credential }, accessToken);
+      } catch {
+        return null;
+      }
+    },
+
+    /**
+     * Passkey-first sign-up: creates the Cognito user and signs them in. Servers that
+     * verify addresses need the `signupToken` of `verifySignUpEmail`.
+     */
+    async signUpWithPasskey(opts: { email: string; signupToken?: string }): Promise<SignInResult> {
+      const { ceremonyId, publicKey } = await call("POST", "/v1/signup/options", { email: opts.email, signupToken: opts.signupToken });
+      const credential = await create(publicKey);
+      const { nonce, username } = await call("POST", "/v1/signup/verify", { ceremonyId, credential });
+      const result = await finishWithCognito(username, nonce);
+      void signalAccepted(result.tokens.accessToken);
+      return result;
+    },
+
+    async listPasskeys(accessToken: string): Promise<CredentialSummary[]> {
+      return (await call("GET", "/v1/credentials", undefined, accessToken)).credentials;
+    },
+
+    async renamePasskey(accessToken: string, id: string, nickname: string | null): Promise<CredentialSummary> {
+      return call("PATCH", `/v1/credentials/${encodeURIComponent(id)}`, { nickname }, accessToken);
+    },
+
+    async deletePasskey(accessToken: string, id: string): Promise<void> {
+      await call("DELETE", `/v1/credentials/${encodeURIComponent(id)}`, undefined, accessToken);
+      await signalAccepted(accessToken);
+    },
+
+    /**
+     * After the user's name or display name changed (e.g. a new email), tells the
+     * password manager, so its passkey shows the new name.
+     */
+    async signalUserDetails(accessToken: string, name: string, displayName: string): Promise<void> {
+      if (!ceremonies.signals().signalCurrentUserDetails) return;
+      const list = await call("GET", "/v1/credentials", undefined, accessToken).catch(() => null);
+      if (list?.userId) await signal("signalCurrentUserDetails", { rpId: list.rpId, userId: list.userId, name, displayName });
+    },
+  };
+}
+
+export type PasskeyClient = ReturnType<typeof createPasskeyClient>;
+

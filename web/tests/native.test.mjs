@@ -1,0 +1,191 @@
+// The platform-neutral client under Node.js, as a React Native app runs it: the built
+// `dist/native.js` with its `react-native-passkey` ceremony adapter over a software
+// Android passkey provider (tests/support/android-passkey.mjs: the app's
+// `android:apk-key-hash:` origin, Credential Manager's assetlinks.json check and errors),
+// against the real local stack (rp-server, the Cognito stand-in and the triggers, mail
+// over SMTP on loopback). Every flow runs with the direct Cognito adapter and with
+// Amplify JS v6, which runs under Node as in React Native.
+//
+// Needs what browser.test.mjs needs, without Chromium.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { Amplify } from "aws-amplify";
+import { confirmSignIn, fetchAuthSession, signIn, signOut } from "aws-amplify/auth";
+import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, reactNativeCeremonies } from "../dist/native.js";
+import { androidPasskey } from "./support/android-passkey.mjs";
+import { codeOf, startStack } from "./support/stack.mjs";
+
+const APP = { packageName: "com.example.passkeys", fingerprint: createHash("sha256").update("the app's signing certificate").digest() };
+const OTHER_APP = { packageName: "com.example.impostor", fingerprint: createHash("sha256").update("another certificate").digest() };
+const APPLE_APP = "ABCDE12345.com.example.passkeys";
+const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+
+let stack, config;
+
+before(async () => {
+  stack = await startStack({
+    name: "native",
+    args: ["--android-apps", `${APP.packageName}:${hex(APP.fingerprint)}`, "--apple-app-ids", APPLE_APP],
+  });
+  config = stack.config;
+  assert.ok(config.mailbox, "the local stack needs its SMTP mailbox (python3 -m pip install aiosmtpd)");
+  Amplify.configure({
+    Auth: { Cognito: { userPoolId: config.userPoolId, userPoolClientId: config.clientId, userPoolEndpoint: config.cognitoEndpoint } },
+  });
+});
+
+after(() => stack?.stop());
+
+/** A phone with the app installed: a passkey provider and the client over it. */
+function phone(adapter, { app = APP, checkAssociation = true } = {}) {
+  const passkey = androidPasskey({
+    app,
+    // Android reads https://<RP_ID>/.well-known/assetlinks.json; here rp-server serves the RP ID's site.
+    assetLinks: checkAssociation ? async () => (await fetch(`${config.rpUrl}/.well-known/assetlinks.json`)).json() : null,
+  });
+  const cognito =
+    adapter === "amplify"
+      ? amplifyCognito({ signIn, confirmSignIn, fetchAuthSession })
+      : directCognito({ clientId: config.clientId, endpoint: config.cognitoEndpoint });
+  const client = createPasskeyClient({ rpUrl: config.rpUrl, cognito, ceremonies: reactNativeCeremonies(passkey) });
+  return { passkey, client };
+}
+
+/** Amplify keeps one signed-in user per app: sign out between the flows, as an app does. */
+async function signedOut(adapter) {
+  if (adapter === "amplify") await signOut();
+}
+
+const claims = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
+
+function assertSignedIn(result, email) {
+  assert.equal(claims(result.tokens.idToken).email, email);
+  assert.equal(claims(result.tokens.accessToken).token_use, "access");
+}
+
+async function rejectsWith(promise, code, detail) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof PasskeyError, `a PasskeyError, not ${e}`);
+    assert.equal(e.code, code, e.message);
+    if (detail) assert.equal(e.detail, detail);
+    return true;
+  });
+}
+
+/** Verified sign-up on `device`: the emailed code, then a passkey. */
+async function signUp(device, email) {
+  await device.client.sendEmailCode({ email, purpose: "sign_up" });
+  const { signupToken } = await device.client.verifySignUpEmail({ email, code: codeOf(await stack.mail(email)) });
+  return device.client.signUpWithPasskey({ email, signupToken });
+}
+
+test("the well-known files list the apps, and the Android origin is derived from the fingerprint", async () => {
+  const aasa = await fetch(`${config.rpUrl}/.well-known/apple-app-site-association`);
+  assert.equal(aasa.status, 200);
+  assert.match(aasa.headers.get("content-type"), /^application\/json/);
+  assert.deepEqual((await aasa.json()).webcredentials.apps, [APPLE_APP]);
+  const links = await (await fetch(`${config.rpUrl}/.well-known/assetlinks.json`)).json();
+  assert.deepEqual(links[0].target, { namespace: "android_app", package_name: APP.packageName, sha256_cert_fingerprints: [hex(APP.fingerprint)] });
+  assert.equal(phone("direct").passkey.origin, `android:apk-key-hash:${APP.fingerprint.toString("base64url")}`);
+});
+
+for (const adapter of ["direct", "amplify"]) {
+  test(`${adapter}: sign-up with an email code, then usernameless and username-first sign-in`, async () => {
+    const email = `native-${adapter}@example.com`;
+    const device = phone(adapter);
+    const up = await signUp(device, email);
+    assertSignedIn(up, email);
+    const [created] = device.passkey.credentials;
+    assert.deepEqual((await device.client.listPasskeys(up.tokens.accessToken)).map((c) => c.id), [created.id]);
+    await signedOut(adapter);
+
+    const usernameless = await device.client.signInWithPasskey();
+    assertSignedIn(usernameless, email);
+    assert.equal(usernameless.username, up.username);
+    await signedOut(adapter);
+
+    const usernameFirst = await device.client.signInWithPasskey({ username: email });
+    assertSignedIn(usernameFirst, email);
+    await signedOut(adapter);
+
+    // The provider hears which passkeys the server accepts (Signal API), after each sign-in.
+    const accepted = device.passkey.signals.filter((s) => s.name === "signalAllAcceptedCredentials");
+    assert.ok(accepted.length >= 1);
+    assert.deepEqual(accepted.at(-1), { name: "signalAllAcceptedCredentials", rpId: "localhost", userId: created.userHandle, allAcceptedCredentialIds: [created.id] });
+  });
+
+  test(`${adapter}: a new phone has no passkey, falls back to an email code, then adds its own`, async () => {
+    const email = `native-new-phone-${adapter}@example.com`;
+    const first = phone(adapter);
+    await signUp(first, email);
+    await signedOut(adapter);
+
+    // Credential Manager answers NoCredentials: the same code as a browser's "no passkey".
+    const second = phone(adapter);
+    await rejectsWith(second.client.signInWithPasskey(), "cancelled", "NoCredentials");
+    await rejectsWith(second.client.signInWithPasskey({ username: email }), "cancelled", "NoCredentials");
+
+    await second.client.sendEmailCode({ email, purpose: "sign_in" });
+    const byCode = await second.client.signInWithEmailCode({ email, code: codeOf(await stack.mail(email, 2)) });
+    assertSignedIn(byCode, email);
+    const added = await second.client.registerPasskey({ accessToken: byCode.tokens.accessToken, nickname: "Pixel" });
+    assert.equal(added.nickname, "Pixel");
+    assert.equal(added.id, second.passkey.credentials[0].id);
+    assert.equal((await second.client.listPasskeys(byCode.tokens.accessToken)).length, 2);
+    await signedOut(adapter);
+
+    // Registering the same phone again is refused by the provider (excludeCredentials).
+    const again = await second.client.signInWithPasskey();
+    assertSignedIn(again, email);
+    await rejectsWith(second.client.registerPasskey({ accessToken: again.tokens.accessToken }), "already_registered", "CredentialAlreadyExists");
+    await signedOut(adapter);
+  });
+}
+
+test("a dismissed sheet is `cancelled`, and the next attempt works", async () => {
+  const email = "native-dismissed@example.com";
+  const device = phone("direct");
+  await signUp(device, email);
+  device.passkey.dismissNextPrompt();
+  await rejectsWith(device.client.signInWithPasskey(), "cancelled", "UserCancelled");
+  assertSignedIn(await device.client.signInWithPasskey(), email);
+});
+
+test("an app missing from assetlinks.json gets no passkey, and rp-server refuses its origin anyway", async () => {
+  /** The sign-up an impostor app attempts, up to the passkey. */
+  async function impostorSignUp(device, email) {
+    await device.client.sendEmailCode({ email, purpose: "sign_up" });
+    const { signupToken } = await device.client.verifySignUpEmail({ email, code: codeOf(await stack.mail(email)) });
+    return device.client.signUpWithPasskey({ email, signupToken });
+  }
+  // Credential Manager checks the association first: the app cannot even ask.
+  const impostor = phone("direct", { app: OTHER_APP });
+  await rejectsWith(impostorSignUp(impostor, "native-impostor@example.com"), "security", "RequestFailed");
+  assert.equal(impostor.passkey.credentials.length, 0);
+
+  // A provider that skips the check (a rooted phone) still meets rp-server's origin list.
+  const rogue = phone("direct", { app: OTHER_APP, checkAssociation: false });
+  await rejectsWith(impostorSignUp(rogue, "native-rogue@example.com"), "rejected", "ORIGIN_NOT_ALLOWED");
+
+  const victim = phone("direct");
+  await signUp(victim, "native-victim@example.com");
+  rogue.passkey.credentials.push(...victim.passkey.credentials); // even with the victim's key
+  await rejectsWith(rogue.client.signInWithPasskey(), "rejected", "ORIGIN_NOT_ALLOWED");
+});
+
+test("a revoked passkey is signalled as unknown to the provider", async () => {
+  const email = "native-revoked@example.com";
+  const device = phone("direct");
+  await signUp(device, email);
+  const [credential] = device.passkey.credentials;
+  const res = await fetch(`${config.rpUrl}/admin/v1/credentials/${credential.id}/revoke`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${stack.adminToken}` },
+    body: JSON.stringify({ reason: "lost phone" }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  await rejectsWith(device.client.signInWithPasskey(), "rejected", "CREDENTIAL_REVOKED");
+  assert.deepEqual(device.passkey.signals.at(-1), { name: "signalUnknownCredential", rpId: "localhost", credentialId: credential.id });
+});
