@@ -100,6 +100,23 @@ async function run(op: () => Promise<Credential | null>, none: string): Promise<
   return credentialJson(cred);
 }
 
+// getClientCapabilities() where it exists, otherwise what the older checks tell.
+async function capabilities(): Promise<Record<string, boolean>> {
+  const pk = PKC();
+  if (!pk) return {};
+  if (typeof pk.getClientCapabilities === "function") {
+    try {
+      return await pk.getClientCapabilities();
+    } catch {
+      /* fall back to the older checks */
+    }
+  }
+  return {
+    conditionalGet: Boolean(await pk.isConditionalMediationAvailable?.().catch(() => false)),
+    passkeyPlatformAuthenticator: Boolean(await pk.isUserVerifyingPlatformAuthenticatorAvailable?.().catch(() => false)),
+  };
+}
+
 const SIGNALS: SignalName[] = ["signalUnknownCredential", "signalAllAcceptedCredentials", "signalCurrentUserDetails"];
 
 /** Ceremonies with the browser's WebAuthn API (`navigator.credentials`). */
@@ -112,29 +129,17 @@ export function browserCeremonies(): CeremonyAdapter {
       );
     },
 
-    get(options, opts = {}) {
+    async get(options, opts = {}) {
+      let mediation = opts.mediation;
+      // Immediate mediation is new (Chromium's `immediateGet`); elsewhere, a modal prompt.
+      if (mediation === "immediate" && !(await capabilities()).immediateGet) mediation = undefined;
       return run(
-        () => navigator.credentials.get({ publicKey: requestOptions(options), mediation: opts.mediation, signal: opts.signal } as CredentialRequestOptions),
+        () => navigator.credentials.get({ publicKey: requestOptions(options), mediation, signal: opts.signal } as CredentialRequestOptions),
         "No passkey was chosen.",
       );
     },
 
-    // getClientCapabilities() where it exists, otherwise what the older checks tell.
-    async capabilities() {
-      const pk = PKC();
-      if (!pk) return {};
-      if (typeof pk.getClientCapabilities === "function") {
-        try {
-          return await pk.getClientCapabilities();
-        } catch {
-          /* fall back to the older checks */
-        }
-      }
-      return {
-        conditionalGet: Boolean(await pk.isConditionalMediationAvailable?.().catch(() => false)),
-        passkeyPlatformAuthenticator: Boolean(await pk.isUserVerifyingPlatformAuthenticatorAvailable?.().catch(() => false)),
-      };
-    },
+    capabilities,
 
     // Looked up at each call: a page may install them (or a test wrap them) after load.
     signals() {

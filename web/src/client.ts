@@ -47,8 +47,13 @@ export interface CredentialSummary {
 export interface CeremonyAdapter {
   /** Creates a passkey. `mediation: "conditional"` only where `capabilities()` reports `conditionalCreate`. */
   create(options: Json, opts?: { mediation?: "conditional" }): Promise<Json>;
-  /** Signs a challenge with a passkey. `mediation: "conditional"` only where `capabilities()` reports `conditionalGet`. */
-  get(options: Json, opts?: { mediation?: "conditional"; signal?: AbortSignal }): Promise<Json>;
+  /**
+   * Signs a challenge with a passkey. `mediation: "conditional"` only where
+   * `capabilities()` reports `conditionalGet`; `"immediate"` shows the sheet only if a
+   * passkey is at hand and otherwise fails at once (`cancelled`), where the platform can
+   * (`immediateGet`), and is an ordinary prompt elsewhere.
+   */
+  get(options: Json, opts?: { mediation?: Mediation; signal?: AbortSignal }): Promise<Json>;
   /** What the platform can do, in `getClientCapabilities()`'s names. */
   capabilities(): Promise<Record<string, boolean>>;
   /**
@@ -57,6 +62,9 @@ export interface CeremonyAdapter {
    */
   signals(): Partial<Record<SignalName, (args: Json) => Promise<void>>>;
 }
+
+/** How a sign-in asks: autofill (`conditional`), or only if a passkey is at hand (`immediate`). */
+export type Mediation = "conditional" | "immediate";
 
 /** The Signal API's three calls. */
 export type SignalName = "signalUnknownCredential" | "signalAllAcceptedCredentials" | "signalCurrentUserDetails";
@@ -75,6 +83,13 @@ export type Hint = "security-key" | "client-device" | "hybrid";
 export interface SignInOptions {
   /** Offer passkeys in the username field's autofill instead of a prompt. */
   conditional?: boolean;
+  /**
+   * Show the passkey sheet only if this device has a passkey at hand; otherwise fail at
+   * once with `cancelled` and no sheet, so the app can offer another way (iOS's and
+   * Android's "prefer immediately available credentials"; browsers with immediate
+   * mediation; an ordinary prompt elsewhere). Passkey-first sign-in only.
+   */
+  immediate?: boolean;
   /** Cognito first, restricted to this user's passkeys. */
   username?: string;
   /** Hints for a passkey-first sign-in (e.g. `["hybrid"]` for "use a phone"). */
@@ -177,7 +192,7 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       throw new PasskeyError("platform", (e as any)?.message ?? String(e), (e as any)?.name);
     }
   }
-  const get = (publicKey: Json, mediation?: "conditional", signal?: AbortSignal) =>
+  const get = (publicKey: Json, mediation?: Mediation, signal?: AbortSignal) =>
     ceremony(() => ceremonies.get(publicKey, { mediation, signal }));
   const create = (publicKey: Json) => ceremony(() => ceremonies.create(publicKey));
 
@@ -208,7 +223,8 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     const controller = opts.conditional ? new AbortController() : null;
     conditional = controller;
     const { ceremonyId, publicKey } = await call("POST", "/v1/authentication/options", opts.hints ? { hints: opts.hints } : {});
-    const assertion = await get(publicKey, opts.conditional ? "conditional" : undefined, controller?.signal);
+    const mediation = opts.conditional ? "conditional" : opts.immediate ? "immediate" : undefined;
+    const assertion = await get(publicKey, mediation, controller?.signal);
     if (conditional === controller) conditional = null;
     const { nonce, username } = await call("POST", "/v1/authentication/verify", { ceremonyId, credential: assertion });
     return finishWithCognito(username, nonce);
@@ -233,7 +249,8 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     /**
      * Signs in with a passkey. Without `username`: passkey first (one prompt; with
      * `conditional: true` the prompt is the autofill of an `autocomplete="username webauthn"`
-     * field). With `username`: Cognito first, restricted to that user's passkeys.
+     * field; with `immediate: true` there is no prompt at all unless a passkey is at hand).
+     * With `username`: Cognito first, restricted to that user's passkeys.
      */
     async signInWithPasskey(opts: SignInOptions = {}): Promise<SignInResult> {
       try {

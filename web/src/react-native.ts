@@ -17,6 +17,8 @@ import { PasskeyError, type PasskeyErrorCode } from "./errors";
 export interface NativePasskeyModule {
   create(request: Json): Promise<Json>;
   get(request: Json): Promise<Json>;
+  /** Only a passkey at hand, else `NoCredentials` without a sheet (react-native-passkey 3.5+). */
+  getImmediate?(request: Json): Promise<Json>;
   /** iOS: only the device's own passkeys (iCloud Keychain, a password manager). */
   createPlatformKey?(request: Json): Promise<Json>;
   getPlatformKey?(request: Json): Promise<Json>;
@@ -24,6 +26,7 @@ export interface NativePasskeyModule {
   createSecurityKey?(request: Json): Promise<Json>;
   getSecurityKey?(request: Json): Promise<Json>;
   isSupported(): boolean;
+  /** The Signal API (react-native-passkey 3.6+; iOS 26+, recent Google Play services). */
   signalUnknownCredential?(request: { rpId: string; credentialId: string }): Promise<void>;
   signalAllAcceptedCredentials?(request: { rpId: string; userId: string; allAcceptedCredentialIds: string[] }): Promise<void>;
 }
@@ -114,7 +117,8 @@ export function reactNativeCeremonies(passkey: NativePasskeyModule): CeremonyAda
     },
 
     async get(options, opts = {}) {
-      if (opts.mediation) throw new PasskeyError("unsupported", "Autofill (conditional) sign-in is not available in apps.");
+      if (opts.mediation === "conditional") throw new PasskeyError("unsupported", "Autofill (conditional) sign-in is not available in apps.");
+      if (opts.mediation === "immediate" && passkey.getImmediate) return run(passkey.getImmediate.bind(passkey), options);
       return run(pick(passkey, options.hints, passkey.get, passkey.getPlatformKey, passkey.getSecurityKey), options);
     },
 
@@ -126,6 +130,7 @@ export function reactNativeCeremonies(passkey: NativePasskeyModule): CeremonyAda
         hybridTransport: on,
         conditionalGet: false,
         conditionalCreate: false,
+        immediateGet: on && typeof passkey.getImmediate === "function",
         signalUnknownCredential: on && typeof passkey.signalUnknownCredential === "function",
         signalAllAcceptedCredentials: on && typeof passkey.signalAllAcceptedCredentials === "function",
         signalCurrentUserDetails: false,

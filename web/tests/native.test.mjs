@@ -106,6 +106,11 @@ for (const adapter of ["direct", "amplify"]) {
     assert.equal(usernameless.username, up.username);
     await signedOut(adapter);
 
+    // "Only if a passkey is at hand" (the app's opening screen): the same sign-in.
+    assertSignedIn(await device.client.signInWithPasskey({ immediate: true }), email);
+    assert.equal(device.passkey.calls.at(-1), "getImmediate");
+    await signedOut(adapter);
+
     const usernameFirst = await device.client.signInWithPasskey({ username: email });
     assertSignedIn(usernameFirst, email);
     await signedOut(adapter);
@@ -126,6 +131,8 @@ for (const adapter of ["direct", "amplify"]) {
     const second = phone(adapter);
     await rejectsWith(second.client.signInWithPasskey(), "cancelled", "NoCredentials");
     await rejectsWith(second.client.signInWithPasskey({ username: email }), "cancelled", "NoCredentials");
+    await rejectsWith(second.client.signInWithPasskey({ immediate: true }), "cancelled", "NoCredentials");
+    assert.deepEqual(second.passkey.calls, ["get", "get", "getImmediate"]);
 
     await second.client.sendEmailCode({ email, purpose: "sign_in" });
     const byCode = await second.client.signInWithEmailCode({ email, code: codeOf(await stack.mail(email, 2)) });

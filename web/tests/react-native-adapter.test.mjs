@@ -66,9 +66,21 @@ test("apps have no conditional mediation, and say so in capabilities", async () 
   const ceremonies = reactNativeCeremonies(module(RESULT));
   const caps = await ceremonies.capabilities();
   assert.equal(caps.conditionalGet, false);
+  assert.equal(caps.immediateGet, false, "this module has no getImmediate");
   assert.equal(caps.conditionalCreate, false);
   await assert.rejects(ceremonies.create(OPTIONS, { mediation: "conditional" }), (e) => e.code === "unsupported");
   await assert.rejects(ceremonies.get({}, { mediation: "conditional" }), (e) => e.code === "unsupported");
+});
+
+test("an immediate sign-in uses getImmediate where the library has it, else get", async () => {
+  const m = module(RESULT);
+  await reactNativeCeremonies(m).get({ challenge: "x", rpId: "example.com" }, { mediation: "immediate" });
+  const calls = [];
+  const withImmediate = { ...module(RESULT), getImmediate: async (request) => (calls.push(request), RESULT) };
+  const ceremonies = reactNativeCeremonies(withImmediate);
+  assert.equal((await ceremonies.capabilities()).immediateGet, true);
+  await ceremonies.get({ challenge: "x", rpId: "example.com" }, { mediation: "immediate" });
+  assert.deepEqual([m.calls.map((c) => c.name), calls.length], [["get"], 1]);
 });
 
 test("a security-key or client-device hint picks iOS's matching sheet; none picks both", async () => {

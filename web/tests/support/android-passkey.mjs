@@ -32,6 +32,7 @@ export function androidPasskey({ app, assetLinks }) {
   const fingerprintHex = [...app.fingerprint].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
   const credentials = []; // { id, rpId, userHandle, privateKey }
   const signals = [];
+  const calls = []; // the methods the app called, in order
   let dismissNext = false;
 
   async function checkAssociation(rpId) {
@@ -43,6 +44,31 @@ export function androidPasskey({ app, assetLinks }) {
       s.target.package_name === app.packageName &&
       s.target.sha256_cert_fingerprints?.includes(fingerprintHex));
     if (!listed) throw refuse("RequestFailed", `${app.packageName} is not in ${rpId}'s assetlinks.json`);
+  }
+
+  async function signAssertion(request) {
+    await checkAssociation(request.rpId);
+    const allowed = new Set((request.allowCredentials ?? []).map((c) => c.id));
+    const usable = credentials.filter((c) => c.rpId === request.rpId && (allowed.size === 0 || allowed.has(c.id)));
+    if (usable.length === 0) throw refuse("NoCredentials", "No credentials available for login.");
+    userPresent();
+    const credential = usable[usable.length - 1];
+    const authData = Buffer.concat([sha256(request.rpId), Buffer.from([FLAGS]), Buffer.alloc(4)]);
+    const data = clientData("webauthn.get", request.challenge);
+    const signature = sign("sha256", Buffer.concat([authData, sha256(data)]), credential.privateKey);
+    return {
+      id: credential.id,
+      rawId: credential.id,
+      type: "public-key",
+      authenticatorAttachment: "platform",
+      response: {
+        clientDataJSON: b64url(data),
+        authenticatorData: b64url(authData),
+        signature: b64url(signature),
+        userHandle: credential.userHandle,
+      },
+      clientExtensionResults: {},
+    };
   }
 
   function clientData(type, challenge) {
@@ -61,6 +87,7 @@ export function androidPasskey({ app, assetLinks }) {
     credentials,
     /** Signal API calls received, in order. */
     signals,
+    calls,
     /** The next prompt is dismissed by the user. */
     dismissNextPrompt() {
       dismissNext = true;
@@ -69,6 +96,7 @@ export function androidPasskey({ app, assetLinks }) {
     isSupported: () => true,
 
     async create(request) {
+      calls.push("create");
       await checkAssociation(request.rp.id);
       if (!request.pubKeyCredParams?.some((p) => p.alg === -7)) throw refuse("NotSupported", "no supported algorithm");
       const excluded = new Set((request.excludeCredentials ?? []).map((c) => c.id));
@@ -102,29 +130,16 @@ export function androidPasskey({ app, assetLinks }) {
       };
     },
 
-    async get(request) {
-      await checkAssociation(request.rpId);
-      const allowed = new Set((request.allowCredentials ?? []).map((c) => c.id));
-      const usable = credentials.filter((c) => c.rpId === request.rpId && (allowed.size === 0 || allowed.has(c.id)));
-      if (usable.length === 0) throw refuse("NoCredentials", "No credentials available for login.");
-      userPresent();
-      const credential = usable[usable.length - 1];
-      const authData = Buffer.concat([sha256(request.rpId), Buffer.from([FLAGS]), Buffer.alloc(4)]);
-      const data = clientData("webauthn.get", request.challenge);
-      const signature = sign("sha256", Buffer.concat([authData, sha256(data)]), credential.privateKey);
-      return {
-        id: credential.id,
-        rawId: credential.id,
-        type: "public-key",
-        authenticatorAttachment: "platform",
-        response: {
-          clientDataJSON: b64url(data),
-          authenticatorData: b64url(authData),
-          signature: b64url(signature),
-          userHandle: credential.userHandle,
-        },
-        clientExtensionResults: {},
-      };
+    get(request) {
+      calls.push("get");
+      return signAssertion(request);
+    },
+
+    // preferImmediatelyAvailableCredentials: the same, and with nothing at hand Credential
+    // Manager answers NoCredentials without showing a sheet (as get() does on Android).
+    getImmediate(request) {
+      calls.push("getImmediate");
+      return signAssertion(request);
     },
 
     async signalUnknownCredential(request) {
