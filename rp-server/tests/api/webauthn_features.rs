@@ -284,15 +284,14 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
         fingerprint: [0xAB; 32],
     };
     let origin = app_entry.origin();
-    let app = TestApp::spawn_with({
-        let app_entry = app_entry.clone();
-        move |c| {
-            c.apple_app_ids = vec!["ABCDE12345.com.example.app".to_owned()];
-            // What configuration parsing does with RP_ANDROID_APPS.
-            c.origins
-                .push(rp_server::config::Origin::Android(app_entry.origin()));
-            c.android_apps = vec![app_entry];
-        }
+    let app = TestApp::spawn_with(|c| {
+        // As RP_APPLE_APP_IDS and RP_ANDROID_APPS are read at start.
+        c.set_native_apps(
+            &["ABCDE12345.com.example.app".to_owned()],
+            &[format!("com.example.app:{}", vec!["AB"; 32].join(":"))],
+        )
+        .unwrap();
+        assert_eq!(c.android_apps, [app_entry]);
     })
     .await;
     let aasa = app
@@ -340,4 +339,14 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
     .await
     .expect(201);
     app.sign_in_at(&mut authn, &origin).await.expect(200);
+
+    // Another app (another signing certificate) is not in RP_ANDROID_APPS: refused, even
+    // with this user's passkey.
+    let other = rp_server::config::AndroidApp {
+        package_name: "com.example.app".to_owned(),
+        fingerprint: [0xCD; 32],
+    };
+    app.sign_in_at(&mut authn, &other.origin())
+        .await
+        .expect_error(422, "ORIGIN_NOT_ALLOWED");
 }
