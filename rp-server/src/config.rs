@@ -278,7 +278,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RP_HINTS", value_name = "RP_HINTS", value_delimiter = ',')]
     pub hints: Vec<crate::flows::ceremony::Hint>,
 
-    /// iOS apps that may use RP_ID's passkeys, comma-separated `TEAMID.bundle.id` (e.g. `ABCDE12345.com.example.app`). Served at /.well-known/apple-app-site-association.
+    /// iOS apps that may use RP_ID's passkeys, comma-separated `TEAMID.bundle.id` (e.g. `ABCDE12345.com.example.app`). Served at /.well-known/apple-app-site-association; their ceremonies' origin, `https://<RP_ID>`, is then accepted without listing it in RP_ORIGINS.
     #[arg(
         long,
         env = "RP_APPLE_APP_IDS",
@@ -787,8 +787,10 @@ impl TryFrom<ServeArgs> for Config {
 
 impl Config {
     /// Sets the native apps allowed to use the RP ID's passkeys (`RP_APPLE_APP_IDS`,
-    /// `RP_ANDROID_APPS`), validated as at start, and accepts each Android app's
-    /// `android:apk-key-hash:` origin without repeating it in `RP_ORIGINS`.
+    /// `RP_ANDROID_APPS`), validated as at start, and accepts the origins their
+    /// ceremonies carry without repeating them in `RP_ORIGINS`: each Android app's
+    /// `android:apk-key-hash:`, and for iOS apps `https://<RP_ID>` (what ASAuthorization
+    /// puts in clientDataJSON, whichever app asks).
     pub fn set_native_apps(
         &mut self,
         apple_app_ids: &[String],
@@ -796,8 +798,17 @@ impl Config {
     ) -> Result<(), ConfigError> {
         self.apple_app_ids = self::apple_app_ids(apple_app_ids)?;
         self.android_apps = android_apps(android)?;
-        for app in &self.android_apps {
-            let origin = Origin::Android(app.origin());
+        let mut derived: Vec<Origin> = self
+            .android_apps
+            .iter()
+            .map(|app| Origin::Android(app.origin()))
+            .collect();
+        if !self.apple_app_ids.is_empty() {
+            let site = Url::parse(&format!("https://{}", self.rp_id))
+                .map_err(|e| bad("RP_ID", format!("not a host for an https origin ({e})")))?;
+            derived.push(Origin::Web(site));
+        }
+        for origin in derived {
             if !self.origins.contains(&origin) {
                 self.origins.push(origin);
             }
@@ -1175,7 +1186,7 @@ mod tests {
     }
 
     #[test]
-    fn native_apps_are_parsed_and_android_origins_derived() {
+    fn native_apps_are_parsed_and_their_origins_derived() {
         let fingerprint = (0..32)
             .map(|i| format!("{i:02X}"))
             .collect::<Vec<_>>()
@@ -1194,6 +1205,13 @@ mod tests {
             "android:apk-key-hash:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
         );
         assert!(c.origins.contains(&Origin::Android(app.origin())));
+
+        // iOS apps' ceremonies carry https://<RP_ID>: accepted with RP_APPLE_APP_IDS only.
+        let ios = Origin::Web(Url::parse("https://example.com").unwrap());
+        let origins = "--rp-origins=https://app.example.com";
+        let apple = with(&[origins, "--apple-app-ids=ABCDE12345.com.example.app"]).unwrap();
+        assert!(apple.origins.contains(&ios));
+        assert!(!with(&[origins]).unwrap().origins.contains(&ios));
     }
 
     #[test]

@@ -1,10 +1,10 @@
 // The platform-neutral client under Node.js, as a React Native app runs it: the built
 // `dist/native.js` with its `react-native-passkey` ceremony adapter over a software
-// Android passkey provider (tests/support/android-passkey.mjs: the app's
-// `android:apk-key-hash:` origin, Credential Manager's assetlinks.json check and errors),
-// against the real local stack (rp-server, the Cognito stand-in and the triggers, mail
-// over SMTP on loopback). Every flow runs with the direct Cognito adapter and with
-// Amplify JS v6, which runs under Node as in React Native.
+// passkey provider as Android and iOS behave (tests/support/native-passkey.mjs: the
+// `android:apk-key-hash:` or `https://<RP_ID>` origin, the well-known file checks, the
+// platforms' errors), against the real local stack (rp-server, the Cognito stand-in and
+// the triggers, mail over SMTP on loopback). Every flow runs on both platforms, with the
+// direct Cognito adapter and with Amplify JS v6, which runs under Node as in React Native.
 //
 // Needs what browser.test.mjs needs, without Chromium.
 
@@ -14,12 +14,17 @@ import { createHash } from "node:crypto";
 import { Amplify } from "aws-amplify";
 import { confirmSignIn, fetchAuthSession, signIn, signOut } from "aws-amplify/auth";
 import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, reactNativeCeremonies } from "../dist/native.js";
-import { androidPasskey } from "./support/android-passkey.mjs";
+import { nativePasskey } from "./support/native-passkey.mjs";
 import { codeOf, startStack } from "./support/stack.mjs";
 
-const APP = { packageName: "com.example.passkeys", fingerprint: createHash("sha256").update("the app's signing certificate").digest() };
-const OTHER_APP = { packageName: "com.example.impostor", fingerprint: createHash("sha256").update("another certificate").digest() };
-const APPLE_APP = "ABCDE12345.com.example.passkeys";
+const APPS = {
+  android: { packageName: "com.example.passkeys", fingerprint: createHash("sha256").update("the app's signing certificate").digest() },
+  ios: { appId: "ABCDE12345.com.example.passkeys" },
+};
+const IMPOSTORS = {
+  android: { packageName: "com.example.impostor", fingerprint: createHash("sha256").update("another certificate").digest() },
+  ios: { appId: "ZYXWV98765.com.example.impostor" },
+};
 const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
 
 let stack, config;
@@ -27,7 +32,7 @@ let stack, config;
 before(async () => {
   stack = await startStack({
     name: "native",
-    args: ["--android-apps", `${APP.packageName}:${hex(APP.fingerprint)}`, "--apple-app-ids", APPLE_APP],
+    args: ["--android-apps", `${APPS.android.packageName}:${hex(APPS.android.fingerprint)}`, "--apple-app-ids", APPS.ios.appId],
   });
   config = stack.config;
   assert.ok(config.mailbox, "the local stack needs its SMTP mailbox (python3 -m pip install aiosmtpd)");
@@ -39,11 +44,12 @@ before(async () => {
 after(() => stack?.stop());
 
 /** A phone with the app installed: a passkey provider and the client over it. */
-function phone(adapter, { app = APP, checkAssociation = true } = {}) {
-  const passkey = androidPasskey({
+function phone(platform, adapter, { app = APPS[platform], checkAssociation = true } = {}) {
+  const passkey = nativePasskey({
+    platform,
     app,
-    // Android reads https://<RP_ID>/.well-known/assetlinks.json; here rp-server serves the RP ID's site.
-    assetLinks: checkAssociation ? async () => (await fetch(`${config.rpUrl}/.well-known/assetlinks.json`)).json() : null,
+    // The platform reads https://<RP_ID>/.well-known/<file>; here rp-server serves the RP ID's site.
+    wellKnown: checkAssociation ? async (_rpId, file) => (await fetch(`${config.rpUrl}/.well-known/${file}`)).json() : null,
   });
   const cognito =
     adapter === "amplify"
@@ -81,20 +87,23 @@ async function signUp(device, email) {
   return device.client.signUpWithPasskey({ email, signupToken });
 }
 
-test("the well-known files list the apps, and the Android origin is derived from the fingerprint", async () => {
+test("the well-known files list the apps, and the phones carry the origins rp-server derives", async () => {
   const aasa = await fetch(`${config.rpUrl}/.well-known/apple-app-site-association`);
   assert.equal(aasa.status, 200);
   assert.match(aasa.headers.get("content-type"), /^application\/json/);
-  assert.deepEqual((await aasa.json()).webcredentials.apps, [APPLE_APP]);
+  assert.deepEqual((await aasa.json()).webcredentials.apps, [APPS.ios.appId]);
   const links = await (await fetch(`${config.rpUrl}/.well-known/assetlinks.json`)).json();
-  assert.deepEqual(links[0].target, { namespace: "android_app", package_name: APP.packageName, sha256_cert_fingerprints: [hex(APP.fingerprint)] });
-  assert.equal(phone("direct").passkey.origin, `android:apk-key-hash:${APP.fingerprint.toString("base64url")}`);
+  const { packageName, fingerprint } = APPS.android;
+  assert.deepEqual(links[0].target, { namespace: "android_app", package_name: packageName, sha256_cert_fingerprints: [hex(fingerprint)] });
+  assert.equal(phone("android", "direct").passkey.origin("localhost"), `android:apk-key-hash:${fingerprint.toString("base64url")}`);
+  assert.equal(phone("ios", "direct").passkey.origin("localhost"), "https://localhost");
 });
 
-for (const adapter of ["direct", "amplify"]) {
-  test(`${adapter}: sign-up with an email code, then usernameless and username-first sign-in`, async () => {
-    const email = `native-${adapter}@example.com`;
-    const device = phone(adapter);
+for (const [platform, adapter] of [["android", "direct"], ["android", "amplify"], ["ios", "direct"], ["ios", "amplify"]]) {
+  const noPasskey = platform === "android" ? "NoCredentials" : "UserCancelled"; // iOS opens a sheet to dismiss
+  test(`${platform}, ${adapter}: sign-up with an email code, then usernameless and username-first sign-in`, async () => {
+    const email = `native-${platform}-${adapter}@example.com`;
+    const device = phone(platform, adapter);
     const up = await signUp(device, email);
     assertSignedIn(up, email);
     const [created] = device.passkey.credentials;
@@ -121,16 +130,16 @@ for (const adapter of ["direct", "amplify"]) {
     assert.deepEqual(accepted.at(-1), { name: "signalAllAcceptedCredentials", rpId: "localhost", userId: created.userHandle, allAcceptedCredentialIds: [created.id] });
   });
 
-  test(`${adapter}: a new phone has no passkey, falls back to an email code, then adds its own`, async () => {
-    const email = `native-new-phone-${adapter}@example.com`;
-    const first = phone(adapter);
+  test(`${platform}, ${adapter}: a new phone has no passkey, falls back to an email code, then adds its own`, async () => {
+    const email = `native-new-phone-${platform}-${adapter}@example.com`;
+    const first = phone(platform, adapter);
     await signUp(first, email);
     await signedOut(adapter);
 
-    // Credential Manager answers NoCredentials: the same code as a browser's "no passkey".
-    const second = phone(adapter);
-    await rejectsWith(second.client.signInWithPasskey(), "cancelled", "NoCredentials");
-    await rejectsWith(second.client.signInWithPasskey({ username: email }), "cancelled", "NoCredentials");
+    // No passkey here: the same code as a browser's NotAllowedError, on either platform.
+    const second = phone(platform, adapter);
+    await rejectsWith(second.client.signInWithPasskey(), "cancelled", noPasskey);
+    await rejectsWith(second.client.signInWithPasskey({ username: email }), "cancelled", noPasskey);
     await rejectsWith(second.client.signInWithPasskey({ immediate: true }), "cancelled", "NoCredentials");
     assert.deepEqual(second.passkey.calls, ["get", "get", "getImmediate"]);
 
@@ -153,14 +162,14 @@ for (const adapter of ["direct", "amplify"]) {
 
 test("a dismissed sheet is `cancelled`, and the next attempt works", async () => {
   const email = "native-dismissed@example.com";
-  const device = phone("direct");
+  const device = phone("ios", "direct");
   await signUp(device, email);
   device.passkey.dismissNextPrompt();
   await rejectsWith(device.client.signInWithPasskey(), "cancelled", "UserCancelled");
   assertSignedIn(await device.client.signInWithPasskey(), email);
 });
 
-test("an app missing from assetlinks.json gets no passkey, and rp-server refuses its origin anyway", async () => {
+test("an Android app missing from assetlinks.json gets no passkey, and rp-server refuses its origin anyway", async () => {
   /** The sign-up an impostor app attempts, up to the passkey. */
   async function impostorSignUp(device, email) {
     await device.client.sendEmailCode({ email, purpose: "sign_up" });
@@ -168,23 +177,31 @@ test("an app missing from assetlinks.json gets no passkey, and rp-server refuses
     return device.client.signUpWithPasskey({ email, signupToken });
   }
   // Credential Manager checks the association first: the app cannot even ask.
-  const impostor = phone("direct", { app: OTHER_APP });
+  const impostor = phone("android", "direct", { app: IMPOSTORS.android });
   await rejectsWith(impostorSignUp(impostor, "native-impostor@example.com"), "security", "RequestFailed");
   assert.equal(impostor.passkey.credentials.length, 0);
 
   // A provider that skips the check (a rooted phone) still meets rp-server's origin list.
-  const rogue = phone("direct", { app: OTHER_APP, checkAssociation: false });
+  const rogue = phone("android", "direct", { app: IMPOSTORS.android, checkAssociation: false });
   await rejectsWith(impostorSignUp(rogue, "native-rogue@example.com"), "rejected", "ORIGIN_NOT_ALLOWED");
 
-  const victim = phone("direct");
+  const victim = phone("android", "direct");
   await signUp(victim, "native-victim@example.com");
   rogue.passkey.credentials.push(...victim.passkey.credentials); // even with the victim's key
   await rejectsWith(rogue.client.signInWithPasskey(), "rejected", "ORIGIN_NOT_ALLOWED");
 });
 
+test("an iOS app missing from apple-app-site-association gets no passkey", async () => {
+  const impostor = phone("ios", "direct", { app: IMPOSTORS.ios });
+  await rejectsWith(impostor.client.signInWithPasskey(), "security", "RequestFailed");
+  // Its origin would be the RP's own (https://<RP_ID>): only Apple's association check
+  // stands between another team's app and the RP's passkeys, which is why the file lists
+  // exactly RP_APPLE_APP_IDS.
+});
+
 test("a revoked passkey is signalled as unknown to the provider", async () => {
   const email = "native-revoked@example.com";
-  const device = phone("direct");
+  const device = phone("android", "direct");
   await signUp(device, email);
   const [credential] = device.passkey.credentials;
   const res = await fetch(`${config.rpUrl}/admin/v1/credentials/${credential.id}/revoke`, {

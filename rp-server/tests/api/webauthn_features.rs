@@ -339,6 +339,10 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
     .await
     .expect(201);
     app.sign_in_at(&mut authn, &origin).await.expect(200);
+    // The same passkey from the iOS app (synced): ASAuthorization's origin is https://<RP_ID>.
+    app.sign_in_at(&mut authn, &format!("https://{}", testkit::rp::RP_ID))
+        .await
+        .expect(200);
 
     // Another app (another signing certificate) is not in RP_ANDROID_APPS: refused, even
     // with this user's passkey.
