@@ -9,7 +9,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::admin::{self, AuditFilter, UserRef};
+use crate::cognito::CognitoAdmin;
 use crate::config::DatabaseArgs;
+use crate::flows::notices::{self, Notice};
+use crate::mail::Mailer;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -25,6 +28,18 @@ pub struct AdminArgs {
     /// (AdminUserGlobalSignOut, with the AWS SDK's standard credentials).
     #[arg(long, env = "RP_COGNITO_USER_POOL_ID", global = true)]
     pub cognito_user_pool_id: Option<String>,
+    /// Mail, as for `serve`: `revoke` and `reset` then email the user a security notice
+    /// (to their verified email, found in RP_COGNITO_USER_POOL_ID), as the admin API does.
+    #[command(flatten)]
+    pub email: crate::config::EmailArgs,
+    /// Send those notices (default: on whenever RP_EMAIL_TRANSPORT is set, as for `serve`).
+    #[arg(long, env = "RP_EMAIL_NOTIFY", value_name = "RP_EMAIL_NOTIFY", action = clap::ArgAction::Set, global = true)]
+    pub email_notify: Option<bool>,
+    /// The name notices give (as for `serve`; default RP_ID).
+    #[arg(long, env = "RP_NAME", value_name = "RP_NAME", global = true)]
+    pub rp_name: Option<String>,
+    #[arg(long, env = "RP_ID", global = true, hide = true)]
+    pub rp_id: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -146,6 +161,63 @@ fn credential_line(admin: &admin::AdminCredential) -> String {
     )
 }
 
+/// Where `revoke` and `reset` send their security notices.
+struct Notifier {
+    mailer: Mailer,
+    cognito: CognitoAdmin,
+    rp_name: String,
+}
+
+impl Notifier {
+    /// From the mail settings; `None` when notices are off or cannot reach anyone.
+    async fn from_args(args: &AdminArgs) -> anyhow::Result<Option<Self>> {
+        let Some(email) = args.email.config()? else {
+            if args.email_notify == Some(true) {
+                anyhow::bail!("RP_EMAIL_NOTIFY needs mail: set RP_EMAIL_TRANSPORT");
+            }
+            return Ok(None);
+        };
+        if args.email_notify == Some(false) {
+            return Ok(None);
+        }
+        let Some(pool) = pool_id(args) else {
+            eprintln!(
+                "no security notice: RP_COGNITO_USER_POOL_ID is needed to find the user's verified email"
+            );
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            mailer: Mailer::new(&email).await?,
+            cognito: CognitoAdmin::from_environment(pool).await,
+            rp_name: args
+                .rp_name
+                .clone()
+                .or_else(|| args.rp_id.clone())
+                .unwrap_or_else(|| "your account".to_owned()),
+        }))
+    }
+
+    /// Sends it and says what happened; a failure is reported, never fails the change
+    /// (it is committed), as with the admin API.
+    async fn notify(notifier: Option<&Self>, sub: &str, notice: Notice, at: DateTime<Utc>) {
+        let Some(n) = notifier else { return };
+        match notices::deliver(&n.mailer, &n.cognito, &n.rp_name, sub, &notice, at).await {
+            Ok(true) => eprintln!("security notice sent to the user's verified email"),
+            Ok(false) => eprintln!("no security notice: the user has no verified email"),
+            Err(e) => eprintln!("warning: the security notice was not sent: {e:#}"),
+        }
+    }
+}
+
+/// RP_COGNITO_USER_POOL_ID, if set to something.
+fn pool_id(args: &AdminArgs) -> Option<String> {
+    args.cognito_user_pool_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+}
+
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let db = crate::connect_lazy(&args.database.database_url, 2, args.database.timeouts()?)?;
     let actor = args.actor.clone().unwrap_or_else(|| {
@@ -156,18 +228,26 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     });
     let now = Utc::now();
     let json = args.json;
+    // Revocations and resets tell the user, as the admin API does.
+    let notifier = match args.command {
+        AdminCommand::Revoke { .. } | AdminCommand::Reset { .. } => {
+            Notifier::from_args(&args).await?
+        }
+        _ => None,
+    };
+    let pool = pool_id(&args);
     match args.command {
         AdminCommand::List(sel) => {
             let (r, cognito) = match (sel.sub, sel.username, sel.email) {
                 (Some(s), _, _) => (UserRef::Sub(s), None),
                 (None, Some(u), _) => (UserRef::Username(u), None),
                 (None, None, Some(e)) => {
-                    let pool = std::env::var("RP_COGNITO_USER_POOL_ID").map_err(|_| {
+                    let pool = pool.clone().ok_or_else(|| {
                         anyhow::anyhow!("--email looks the user up in the pool: set RP_COGNITO_USER_POOL_ID (and AWS credentials)")
                     })?;
                     (
                         UserRef::Email(e),
-                        Some(crate::cognito::CognitoAdmin::from_environment(pool).await),
+                        Some(CognitoAdmin::from_environment(pool).await),
                     )
                 }
                 (None, None, None) => anyhow::bail!("give --sub, --username or --email"),
@@ -212,20 +292,26 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 now,
             )
             .await?;
+            Notifier::notify(notifier.as_ref(), &c.user_sub, Notice::revoked(&c), now).await;
             print(json, &c, |o| {
                 writeln!(o, "revoked: {}", credential_line(&c))
             })
         }
         AdminCommand::Reset { sub, reason } => {
             let user = admin::find_user(&db, None, &UserRef::Sub(sub)).await?;
-            let cognito = match args.cognito_user_pool_id.as_deref().map(str::trim) {
-                Some(pool) if !pool.is_empty() => {
-                    Some(crate::cognito::CognitoAdmin::from_environment(pool.to_owned()).await)
-                }
-                _ => None,
+            let cognito = match pool {
+                Some(pool) => Some(CognitoAdmin::from_environment(pool).await),
+                None => None,
             };
             let outcome =
                 admin::reset(&db, &user, &actor, reason.as_deref(), now, cognito.as_ref()).await?;
+            Notifier::notify(
+                notifier.as_ref(),
+                &user.cognito_sub,
+                Notice::AccountReset,
+                now,
+            )
+            .await;
             eprintln!(
                 "sessions ended; Cognito sign-out: {}",
                 outcome.cognito_sign_out

@@ -90,6 +90,23 @@ impl Default for DbTimeouts {
     }
 }
 
+/// How mail is sent, shared by `serve` and `admin` (whose revocations and resets send
+/// security notices too).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmailArgs {
+    /// How rp-server sends mail (one-time codes): `smtp` (RP_SMTP_URL) or `ses` (Amazon SES v2 through the AWS SDK, credentials from the standard chain). Unset: no mail, no email codes.
+    #[arg(long, env = "RP_EMAIL_TRANSPORT", value_name = "RP_EMAIL_TRANSPORT")]
+    pub email_transport: Option<EmailTransportKind>,
+
+    /// SMTP server for RP_EMAIL_TRANSPORT=smtp: `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS), or `smtp://127.0.0.1:2525` (plain, loopback only). Works with Amazon SES's SMTP interface.
+    #[arg(long, env = "RP_SMTP_URL", value_name = "RP_SMTP_URL", value_parser = secret, hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender of rp-server's mail, e.g. `Example <no-reply@example.com>`. Required with RP_EMAIL_TRANSPORT.
+    #[arg(long, env = "RP_EMAIL_FROM", value_name = "RP_EMAIL_FROM")]
+    pub email_from: Option<String>,
+}
+
 /// Every setting of `rp-server serve`. Each is an environment variable (shown in
 /// brackets in `--help`) or the equivalent flag.
 #[derive(Debug, Clone, clap::Args)]
@@ -305,17 +322,8 @@ pub struct ServeArgs {
     )]
     pub related_origins: Vec<String>,
 
-    /// How rp-server sends mail (one-time codes): `smtp` (RP_SMTP_URL) or `ses` (Amazon SES v2 through the AWS SDK, credentials from the standard chain). Unset: no mail, no email codes.
-    #[arg(long, env = "RP_EMAIL_TRANSPORT", value_name = "RP_EMAIL_TRANSPORT")]
-    pub email_transport: Option<EmailTransportKind>,
-
-    /// SMTP server for RP_EMAIL_TRANSPORT=smtp: `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS), or `smtp://127.0.0.1:2525` (plain, loopback only). Works with Amazon SES's SMTP interface.
-    #[arg(long, env = "RP_SMTP_URL", value_name = "RP_SMTP_URL", value_parser = secret, hide_env_values = true)]
-    pub smtp_url: Option<SecretString>,
-
-    /// Sender of rp-server's mail, e.g. `Example <no-reply@example.com>`. Required with RP_EMAIL_TRANSPORT.
-    #[arg(long, env = "RP_EMAIL_FROM", value_name = "RP_EMAIL_FROM")]
-    pub email_from: Option<String>,
+    #[command(flatten)]
+    pub email: EmailArgs,
 
     /// Lifetime of an email one-time code, in seconds (60-3600).
     #[arg(
@@ -699,7 +707,7 @@ impl TryFrom<ServeArgs> for Config {
             return Err(bad("RP_DB_MAX_CONNECTIONS", "must be at least 1"));
         }
         let related_origins = related_origins(&args.related_origins)?;
-        let email = email_config(&args)?;
+        let email = args.email.config()?;
         if !(60..=3600).contains(&args.email_code_ttl_secs) {
             return Err(bad("RP_EMAIL_CODE_TTL_SECS", "must be between 60 and 3600"));
         }
@@ -832,7 +840,14 @@ fn check_https(variable: &'static str, url: &Url) -> Result<(), ConfigError> {
 }
 
 /// The mail settings: a transport, its URL (TLS unless the host is loopback), a sender.
-fn email_config(args: &ServeArgs) -> Result<Option<EmailConfig>, ConfigError> {
+impl EmailArgs {
+    /// The validated mail settings; `None` when no transport is set.
+    pub fn config(&self) -> Result<Option<EmailConfig>, ConfigError> {
+        email_config(self)
+    }
+}
+
+fn email_config(args: &EmailArgs) -> Result<Option<EmailConfig>, ConfigError> {
     let Some(kind) = args.email_transport else {
         if args.smtp_url.is_some() || args.email_from.is_some() {
             return Err(bad(

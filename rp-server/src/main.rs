@@ -21,7 +21,7 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage credentials with direct database access (list, revoke, reset, enrol, audit, stats).
-    Admin(rp_server::cli::AdminArgs),
+    Admin(Box<rp_server::cli::AdminArgs>),
 }
 
 #[tokio::main]
@@ -46,7 +46,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(addr = %app.local_addr()?, "rp-server listening");
             app.run_until(shutdown_signal()).await
         }
-        Command::Admin(args) => rp_server::cli::run(args).await,
+        Command::Admin(args) => rp_server::cli::run(*args).await,
         Command::Migrate(db) => {
             rp_server::telemetry::init(LogFormat::Pretty);
             let pool = rp_server::connect_lazy(&db.database_url, 1, db.timeouts()?)?;

@@ -5,8 +5,11 @@
 
 use chrono::{DateTime, Utc};
 
+use anyhow::Context as _;
+
 use crate::AppState;
-use crate::mail;
+use crate::cognito::CognitoAdmin;
+use crate::mail::{self, Mailer};
 
 /// What happened to the account.
 #[derive(Debug, Clone)]
@@ -34,6 +37,18 @@ impl Notice {
     }
 }
 
+impl Notice {
+    /// The notice for a passkey an administrator revoked.
+    pub fn revoked(credential: &crate::admin::AdminCredential) -> Self {
+        Self::PasskeyRevoked {
+            name: passkey_name(
+                credential.summary.nickname.as_deref(),
+                credential.summary.authenticator_name.as_deref(),
+            ),
+        }
+    }
+}
+
 /// A passkey's name for a notice: its nickname, its authenticator's, or a generic one.
 pub fn passkey_name(nickname: Option<&str>, authenticator: Option<&str>) -> String {
     nickname
@@ -53,17 +68,30 @@ pub fn send(state: &AppState, sub: &str, notice: Notice, at: DateTime<Utc>) {
     let sub = sub.to_owned();
     let rp_name = state.config.rp_name.clone();
     tokio::spawn(async move {
-        let to = match cognito.verified_email_of(&sub).await {
-            Ok(Some(to)) => to,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not find where to send a security notice");
-                return;
-            }
-        };
-        let message = mail::notice(&rp_name, &notice.sentence(), at);
-        if let Err(e) = email.mailer.send(&to, &message).await {
+        if let Err(e) = deliver(&email.mailer, &cognito, &rp_name, &sub, &notice, at).await {
             tracing::warn!(error = %format!("{e:#}"), "could not send a security notice");
         }
     });
+}
+
+/// Sends `notice` to the verified email of the user with this `sub` and waits for it:
+/// `Ok(false)` when the user has no verified email (nothing to send).
+pub async fn deliver(
+    mailer: &Mailer,
+    cognito: &CognitoAdmin,
+    rp_name: &str,
+    sub: &str,
+    notice: &Notice,
+    at: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let Some(to) = cognito
+        .verified_email_of(sub)
+        .await
+        .context("finding where to send a security notice")?
+    else {
+        return Ok(false);
+    };
+    let message = mail::notice(rp_name, &notice.sentence(), at);
+    mailer.send(&to, &message).await?;
+    Ok(true)
 }

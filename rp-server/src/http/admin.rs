@@ -175,16 +175,7 @@ pub async fn revoke(
     let id = admin::credential_id(&id)?;
     let now = state.clock.now();
     let revoked = admin::revoke(&state.db, &id, &who.actor, reason(&body)?, now).await?;
-    let name = notices::passkey_name(
-        revoked.summary.nickname.as_deref(),
-        revoked.summary.authenticator_name.as_deref(),
-    );
-    notices::send(
-        &state,
-        &revoked.user_sub,
-        Notice::PasskeyRevoked { name },
-        now,
-    );
+    notices::send(&state, &revoked.user_sub, Notice::revoked(&revoked), now);
     Ok(Json(revoked))
 }
 

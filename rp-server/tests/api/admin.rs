@@ -1,6 +1,5 @@
 //! The admin API and CLI: credential management, account recovery, audit log, stats.
 
-use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use testkit::authenticator::SoftAuthenticator;
 
@@ -432,17 +431,7 @@ async fn the_cli_runs_the_same_operations() {
     let mut authn = gpm_authenticator();
     let summary = app.register(&alice, &mut authn).await;
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rp-server"))
-            .arg("admin")
-            .args(args)
-            .env_clear()
-            .env(
-                "DATABASE_URL",
-                app.state.config.database_url.expose_secret(),
-            )
-            .env("USER", "tester")
-            .output()
-            .unwrap();
+        let out = app.admin_cli(args).output().unwrap();
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -484,15 +473,7 @@ async fn the_cli_runs_the_same_operations() {
     assert_eq!(stats["revokedCredentials"], 1);
     assert!(cli(&["stats"]).contains("users with passkeys: 1"));
 
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_rp-server"))
-        .args(["admin", "show", "AAAA"])
-        .env_clear()
-        .env(
-            "DATABASE_URL",
-            app.state.config.database_url.expose_secret(),
-        )
-        .output()
-        .unwrap();
+    let bad = app.admin_cli(&["show", "AAAA"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no such credential"));
 }

@@ -495,3 +495,72 @@ async fn account_changes_are_notified_by_email() {
             .contains("was reset")
     );
 }
+
+/// The admin CLI's revocations and resets mail the user too, as the admin API's do (the
+/// server itself sends no mail here: every notice below comes from the CLI).
+#[tokio::test]
+async fn cli_revocations_and_resets_are_notified_too() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = TestApp::spawn().await;
+    let email = "olga@example.test";
+    let (username, sub) = pool_user(&p, email, true).await;
+    let olga = testkit::rp::User {
+        sub: sub.clone(),
+        username,
+    };
+    let passkey = app.register(&olga, &mut SoftAuthenticator::new()).await;
+    let cli = |args: &[&str]| {
+        let mut command = app.admin_cli(args);
+        command
+            .env("RP_NAME", "Example")
+            .env("RP_COGNITO_USER_POOL_ID", POOL)
+            .env("AWS_ENDPOINT_URL", &p.url)
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+            .env("RP_EMAIL_TRANSPORT", "smtp")
+            .env("RP_SMTP_URL", &mail.url)
+            .env("RP_EMAIL_FROM", "no-reply@example.com");
+        // The stand-in pool serves from this test's runtime: wait off it.
+        async move {
+            let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{said}");
+            said
+        }
+    };
+
+    let said = cli(&["revoke", passkey["id"].as_str().unwrap()]).await;
+    assert!(said.contains("security notice sent"), "{said}");
+    let revoked = mail.wait_for(email, 1).await.unwrap();
+    assert_eq!(revoked.subject, "Security notice from Example");
+    assert!(
+        revoked.raw.contains("revoked by an administrator"),
+        "{}",
+        revoked.raw
+    );
+
+    let said = cli(&["reset", "--sub", &sub]).await;
+    assert!(said.contains("security notice sent"), "{said}");
+    assert!(
+        mail.wait_for(email, 2)
+            .await
+            .unwrap()
+            .raw
+            .contains("was reset")
+    );
+
+    // Off when asked, and nothing for a user without a verified address.
+    cli(&["--email-notify=false", "reset", "--sub", &sub]).await;
+    let (username, unverified) = pool_user(&p, "pat@example.test", false).await;
+    let pat = testkit::rp::User {
+        sub: unverified.clone(),
+        username,
+    };
+    app.register(&pat, &mut SoftAuthenticator::new()).await;
+    let said = cli(&["reset", "--sub", &unverified]).await;
+    assert!(said.contains("no verified email"), "{said}");
+    assert_eq!(mail.messages().len(), 2, "no other mail was sent");
+}

@@ -3,6 +3,8 @@
 
 use std::ops::Deref;
 
+use secrecy::ExposeSecret as _;
+
 pub use testkit::rp::{ADMIN_TOKEN, ORIGIN, RP_ID, Response, SERVICE_TOKEN, TestRp, User};
 
 pub struct TestApp(TestRp);
@@ -37,5 +39,21 @@ impl TestApp {
         pool_id: &str,
     ) -> Self {
         Self(TestRp::spawn_with_signup(cognito, pool_id).await)
+    }
+
+    /// `rp-server admin <args>` on this app's database, as user `tester`, with nothing else
+    /// from this process's environment.
+    pub fn admin_cli(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rp-server"));
+        command
+            .arg("admin")
+            .args(args)
+            .env_clear()
+            .env(
+                "DATABASE_URL",
+                self.state.config.database_url.expose_secret(),
+            )
+            .env("USER", "tester");
+        command
     }
 }

@@ -10,6 +10,8 @@ pub(crate) const POOL: &str = "eu-west-1_SignupTest";
 
 pub(crate) struct Pool {
     pub(crate) client: cip::Client,
+    /// The stand-in's endpoint (for processes that reach it with the AWS SDK).
+    pub(crate) url: String,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -45,6 +47,7 @@ password = "Taken-password-1"
     }));
     Pool {
         client: sdk_client(&url).await,
+        url,
         _stop: tx,
     }
 }
