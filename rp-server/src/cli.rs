@@ -186,14 +186,14 @@ impl Notifier {
             );
             return Ok(None);
         };
+        let Some(rp_name) = args.rp_name.clone().or_else(|| args.rp_id.clone()) else {
+            eprintln!("no security notice: set RP_NAME or RP_ID, the name the notice gives");
+            return Ok(None);
+        };
         Ok(Some(Self {
             mailer: Mailer::new(&email).await?,
             cognito: CognitoAdmin::from_environment(pool).await,
-            rp_name: args
-                .rp_name
-                .clone()
-                .or_else(|| args.rp_id.clone())
-                .unwrap_or_else(|| "your account".to_owned()),
+            rp_name,
         }))
     }
 
