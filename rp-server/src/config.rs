@@ -94,7 +94,7 @@ impl Default for DbTimeouts {
 /// security notices too).
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmailArgs {
-    /// How rp-server sends mail (one-time codes): `smtp` (RP_SMTP_URL) or `ses` (Amazon SES v2 through the AWS SDK, credentials from the standard chain). Unset: no mail, no email codes.
+    /// How rp-server sends mail (one-time codes, security notices): `smtp` (RP_SMTP_URL) or `ses` (Amazon SES v2 through the AWS SDK, credentials from the standard chain). Unset: no mail, no email codes.
     #[arg(long, env = "RP_EMAIL_TRANSPORT", value_name = "RP_EMAIL_TRANSPORT")]
     pub email_transport: Option<EmailTransportKind>,
 
