@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use testkit::authenticator::SoftAuthenticator;
 
-use crate::stack::{ORIGIN, Options, Shape, Stack, claims};
+use crate::stack::{Options, Shape, Stack, claims};
 
 /// Sign-up, passkey-first sign-in, a password user adding a passkey, and username-first
 /// sign-in with the name that user types, on a pool of this shape.
@@ -19,23 +19,9 @@ async fn every_flow_on(shape: Shape) {
 
     // Passkey-first sign-up, signed in at once with its nonce.
     let mut authn = SoftAuthenticator::new();
-    let (s, options) = stack
-        .rp(
-            "/v1/signup/options",
-            None,
-            &json!({ "email": "new@example.test" }),
-        )
+    let signed_up = stack
+        .sign_up(&json!({ "email": "new@example.test" }), &mut authn)
         .await;
-    assert_eq!(s, 200, "{shape:?}: {options}");
-    let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
-    let (s, signed_up) = stack
-        .rp(
-            "/v1/signup/verify",
-            None,
-            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-        )
-        .await;
-    assert_eq!(s, 200, "{shape:?}: {signed_up}");
     let username = signed_up["username"].as_str().unwrap().to_owned();
     match shape {
         Shape::EmailAlias => assert!(!username.contains('@'), "{username}"),
@@ -234,24 +220,13 @@ async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
 
     // Sign-up: code → signupToken → passkey → signed in.
     let proof = by_email("sign_up", 1).await;
-    let (s, options) = stack
-        .rp(
-            "/v1/signup/options",
-            None,
-            &json!({ "email": email, "signupToken": proof["signupToken"] }),
-        )
-        .await;
-    assert_eq!(s, 200, "{options}");
     let mut phone = SoftAuthenticator::new();
-    let credential = phone.create(&options["publicKey"], ORIGIN).unwrap();
-    let (s, signed_up) = stack
-        .rp(
-            "/v1/signup/verify",
-            None,
-            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    let signed_up = stack
+        .sign_up(
+            &json!({ "email": email, "signupToken": proof["signupToken"] }),
+            &mut phone,
         )
         .await;
-    assert_eq!(s, 200, "{signed_up}");
     let username = signed_up["username"].as_str().unwrap().to_owned();
 
     // The alias is verified, so the email signs in username-first straight away.

@@ -96,25 +96,9 @@ async fn username_first_sign_in() {
 async fn sign_up_signed_in_sign_out_then_passkey_first_sign_in() {
     let stack = Stack::start().await;
     let mut authn = SoftAuthenticator::new();
-    let (s, options) = stack
-        .rp(
-            "/v1/signup/options",
-            None,
-            &json!({ "email": "carol@example.test" }),
-        )
+    let signed_up = stack
+        .sign_up(&json!({ "email": "carol@example.test" }), &mut authn)
         .await;
-    assert_eq!(s, 200, "{options}");
-    let credential = authn
-        .create(&options["publicKey"], crate::stack::ORIGIN)
-        .unwrap();
-    let (s, signed_up) = stack
-        .rp(
-            "/v1/signup/verify",
-            None,
-            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-        )
-        .await;
-    assert_eq!(s, 200, "{signed_up}");
     let username = signed_up["username"].as_str().unwrap();
 
     // Signed in at once with the nonce from sign-up.

@@ -354,6 +354,24 @@ secret = "{CLIENT_SECRET}"
         summary
     }
 
+    /// Passkey-first sign-up with this `/v1/signup/options` body (`email`, and the
+    /// `signupToken` where addresses are verified), the passkey made on `authn`: the
+    /// verify answer, `{nonce, username, …}`.
+    pub async fn sign_up(&self, body: &Value, authn: &mut SoftAuthenticator) -> Value {
+        let (s, options) = self.rp("/v1/signup/options", None, body).await;
+        assert_eq!(s, 200, "{body}: {options}");
+        let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+        let (s, signed_up) = self
+            .rp(
+                "/v1/signup/verify",
+                None,
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}: {signed_up}");
+        signed_up
+    }
+
     /// Passkey first: a discoverable assertion → `{nonce, username}`.
     pub async fn usernameless(&self, authn: &mut SoftAuthenticator) -> (String, String) {
         let (_, options) = self
