@@ -208,6 +208,16 @@ impl TestRp {
 
     /// Registers a new passkey on `authn` for `user`; returns the credential summary.
     pub async fn register(&self, user: &User, authn: &mut SoftAuthenticator) -> Value {
+        self.register_at(user, authn, ORIGIN).await
+    }
+
+    /// Registers a new passkey from a page (or app) at `origin`.
+    pub async fn register_at(
+        &self,
+        user: &User,
+        authn: &mut SoftAuthenticator,
+        origin: &str,
+    ) -> Value {
         let token = self.token(user);
         let options = self
             .post(
@@ -217,7 +227,7 @@ impl TestRp {
             )
             .await
             .expect(200);
-        let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+        let credential = authn.create(&options["publicKey"], origin).unwrap();
         self.post(
             "/v1/registration/verify",
             Some(&token),

@@ -50,20 +50,8 @@ async fn related_origins_are_published_and_accepted() {
 
     // A passkey made on the related origin, used there and on the RP ID's own site.
     let user = User::new("ann@example.com");
-    let token = app.token(&user);
-    let options = app
-        .post("/v1/registration/options", Some(&token), &json!({}))
-        .await
-        .expect(200);
     let mut authn = SoftAuthenticator::new();
-    let credential = authn.create(&options["publicKey"], SHOP).unwrap();
-    app.post(
-        "/v1/registration/verify",
-        Some(&token),
-        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-    )
-    .await
-    .expect(201);
+    app.register_at(&user, &mut authn, SHOP).await;
     for origin in [SHOP, ORIGIN] {
         let signed_in = app.sign_in_at(&mut authn, origin).await.expect(200);
         assert_eq!(signed_in["username"], "ann@example.com");
@@ -323,21 +311,9 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
     );
 
     // A passkey made and used in the Android app.
-    let user = User::new("droid@example.com");
-    let token = app.token(&user);
-    let options = app
-        .post("/v1/registration/options", Some(&token), &json!({}))
-        .await
-        .expect(200);
     let mut authn = SoftAuthenticator::new();
-    let credential = authn.create(&options["publicKey"], &origin).unwrap();
-    app.post(
-        "/v1/registration/verify",
-        Some(&token),
-        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-    )
-    .await
-    .expect(201);
+    app.register_at(&User::new("droid@example.com"), &mut authn, &origin)
+        .await;
     app.sign_in_at(&mut authn, &origin).await.expect(200);
     // The same passkey from the iOS app (synced): ASAuthorization's origin is https://<RP_ID>.
     app.sign_in_at(&mut authn, &format!("https://{}", testkit::rp::RP_ID))
