@@ -360,14 +360,7 @@ async fn an_email_code_signs_in_through_the_same_nonce() {
     assert_eq!(signed_in["username"], username.as_str());
 
     // The Verify trigger redeems it like a passkey's nonce (no credential to name).
-    let challenge = app
-        .post(
-            "/internal/v1/challenges",
-            Some(crate::harness::SERVICE_TOKEN),
-            &json!({ "userPoolId": POOL, "clientId": "client", "userSub": sub, "username": username }),
-        )
-        .await
-        .expect(200);
+    let challenge = crate::signup::pool_challenge(app, &sub, &username).await;
     let r = app
         .redeem(
             signed_in["nonce"].as_str().unwrap(),

@@ -52,6 +52,17 @@ password = "Taken-password-1"
     }
 }
 
+/// What the Create Auth Challenge trigger asks for a user of the stand-in pool.
+pub(crate) async fn pool_challenge(app: &TestApp, sub: &str, username: &str) -> serde_json::Value {
+    app.post(
+        "/internal/v1/challenges",
+        Some(SERVICE_TOKEN),
+        &json!({ "userPoolId": POOL, "clientId": "client", "userSub": sub, "username": username }),
+    )
+    .await
+    .expect(200)
+}
+
 async fn sdk_client(url: &str) -> cip::Client {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("eu-west-1"))
@@ -172,14 +183,7 @@ async fn sign_up_creates_the_cognito_user_and_signs_in() {
     );
 
     // The nonce redeems for the Cognito challenge of that user.
-    let challenge = app
-        .post(
-            "/internal/v1/challenges",
-            Some(SERVICE_TOKEN),
-            &json!({ "userPoolId": POOL, "clientId": "client", "userSub": sub, "username": username }),
-        )
-        .await
-        .expect(200);
+    let challenge = pool_challenge(&app, &sub, username).await;
     let r = app
         .redeem(
             signed_in["nonce"].as_str().unwrap(),
