@@ -6,8 +6,8 @@ use serde_json::json;
 use testkit::authenticator::SoftAuthenticator;
 use testkit::smtp::Mailbox;
 
-use crate::harness::{ORIGIN, TestApp};
-use crate::signup::{POOL, Pool, pool};
+use crate::harness::TestApp;
+use crate::signup::{POOL, Pool, finish_signup, pool};
 
 async fn spawn(p: &Pool, mail: &Mailbox) -> TestApp {
     let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
@@ -41,19 +41,6 @@ async fn verify(app: &TestApp, email: &str, code: &str) -> testkit::rp::Response
         "/v1/email/verify",
         None,
         &json!({ "email": email, "code": code, "purpose": "sign_up" }),
-    )
-    .await
-}
-
-/// Creates the passkey and finishes the sign-up started with these options.
-async fn finish(app: &TestApp, options: &serde_json::Value) -> testkit::rp::Response {
-    let credential = SoftAuthenticator::new()
-        .create(&options["publicKey"], ORIGIN)
-        .unwrap();
-    app.post(
-        "/v1/signup/verify",
-        None,
-        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
     )
     .await
 }
@@ -127,7 +114,7 @@ async fn sign_up_needs_a_verified_email_and_marks_it_verified() {
         )
         .await
         .expect(200);
-    let signed_up = finish(&app, &options).await.expect(200);
+    let signed_up = finish_signup(&app, &options).await.expect(200);
     let user = p
         .client
         .admin_get_user()

@@ -272,16 +272,9 @@ async fn a_cognito_failure_after_the_passkey_check_leaves_nothing_half_stored() 
         )
         .await
         .expect(200);
-    let credential = SoftAuthenticator::new()
-        .create(&options["publicKey"], ORIGIN)
-        .unwrap();
-    app.post(
-        "/v1/signup/verify",
-        None,
-        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-    )
-    .await
-    .expect_error(503, "UNAVAILABLE");
+    finish_signup(&app, &options)
+        .await
+        .expect_error(503, "UNAVAILABLE");
     assert_eq!(
         users_with_email(&p, "half@example.test").await,
         0,
@@ -437,18 +430,25 @@ async fn sign_up(app: &TestApp, email: &str) -> String {
         .post("/v1/signup/options", None, &json!({ "email": email }))
         .await
         .expect(200);
+    let signed_in = finish_signup(app, &options).await.expect(200);
+    signed_in["username"].as_str().unwrap().to_owned()
+}
+
+/// Creates the passkey (on a new authenticator) and finishes the sign-up started with
+/// these options.
+pub(crate) async fn finish_signup(
+    app: &TestApp,
+    options: &serde_json::Value,
+) -> testkit::rp::Response {
     let credential = SoftAuthenticator::new()
         .create(&options["publicKey"], ORIGIN)
         .unwrap();
-    let signed_in = app
-        .post(
-            "/v1/signup/verify",
-            None,
-            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-        )
-        .await
-        .expect(200);
-    signed_in["username"].as_str().unwrap().to_owned()
+    app.post(
+        "/v1/signup/verify",
+        None,
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+    )
+    .await
 }
 
 /// A crash between AdminCreateUser and the commit would leave a confirmed Cognito user
