@@ -254,7 +254,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
 fn finish(router: Router<AppState>, state: &AppState) -> Router {
     router
         .route_layer(middleware::from_fn(record_latency))
-        .fallback(|| async { ApiError::not_found(ErrorCode::NotFound, "No such endpoint.") })
+        .fallback(|| async { ApiError::no_such_endpoint() })
         .method_not_allowed_fallback(|| async {
             ApiError::not_found(ErrorCode::MethodNotAllowed, "This endpoint does not accept that method.")
         })

@@ -64,6 +64,10 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// The 404 of a path rp-server does not serve (or serves only when configured).
+    pub fn no_such_endpoint() -> Self {
+        Self::not_found(ErrorCode::NotFound, "No such endpoint.")
+    }
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,

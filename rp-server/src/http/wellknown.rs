@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use rp_shared::error::{ErrorBody, ErrorCode};
+use rp_shared::error::ErrorBody;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -25,10 +25,7 @@ pub struct RelatedOrigins {
         (status = 404, body = ErrorBody, description = "no related origins are configured")))]
 pub async fn webauthn(State(state): State<AppState>) -> Result<Response, ApiError> {
     if state.config.related_origins.is_empty() {
-        return Err(ApiError::not_found(
-            ErrorCode::NotFound,
-            "No such endpoint.",
-        ));
+        return Err(ApiError::no_such_endpoint());
     }
     let origins = state
         .config
@@ -62,10 +59,7 @@ pub async fn apple_app_site_association(
     State(state): State<AppState>,
 ) -> Result<axum::Json<AppleAppSiteAssociation>, ApiError> {
     if state.config.apple_app_ids.is_empty() {
-        return Err(ApiError::not_found(
-            ErrorCode::NotFound,
-            "No such endpoint.",
-        ));
+        return Err(ApiError::no_such_endpoint());
     }
     Ok(axum::Json(AppleAppSiteAssociation {
         webcredentials: WebCredentials {
@@ -97,10 +91,7 @@ pub async fn assetlinks(
     State(state): State<AppState>,
 ) -> Result<axum::Json<Vec<AssetLink>>, ApiError> {
     if state.config.android_apps.is_empty() {
-        return Err(ApiError::not_found(
-            ErrorCode::NotFound,
-            "No such endpoint.",
-        ));
+        return Err(ApiError::no_such_endpoint());
     }
     Ok(axum::Json(
         state
