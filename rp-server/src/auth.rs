@@ -38,6 +38,19 @@ pub fn token_matches(presented: &str, expected: &SecretString) -> bool {
     a.ct_eq(&b).into()
 }
 
+/// The name of the admin whose token this is, among `tokens` (each compared in constant
+/// time, all of them every time).
+pub fn admin_named(presented: &str, tokens: &[crate::config::NamedToken]) -> Option<String> {
+    let presented = Sha256::digest(presented.as_bytes());
+    let mut found = None;
+    for token in tokens {
+        if bool::from(presented.ct_eq(&token.sha256)) {
+            found = Some(token.name.clone());
+        }
+    }
+    found
+}
+
 /// The identity proven by a valid Cognito access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CognitoUser {

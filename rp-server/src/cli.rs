@@ -10,36 +10,20 @@ use uuid::Uuid;
 
 use crate::admin::{self, AuditFilter, UserRef};
 use crate::cognito::CognitoAdmin;
-use crate::config::DatabaseArgs;
+use crate::config::settings::text;
+use crate::config::{ConfigFile, DatabaseConfig, Layered, Settings};
 use crate::flows::notices::{self, Notice};
 use crate::mail::Mailer;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
+    /// The settings `serve` reads (the database, the pool, mail), from the environment
+    /// and the config file.
     #[command(flatten)]
-    pub database: DatabaseArgs,
+    pub config: ConfigFile,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Who is acting, for the audit log [default: admin:cli:$USER].
-    #[arg(long, global = true)]
-    pub actor: Option<String>,
-    /// The user pool rp-server administers: `reset` then also signs the user out of it
-    /// (AdminUserGlobalSignOut, with the AWS SDK's standard credentials).
-    #[arg(long, env = "RP_COGNITO_USER_POOL_ID", global = true)]
-    pub cognito_user_pool_id: Option<String>,
-    /// Mail, as for `serve`: `revoke` and `reset` then email the user a security notice
-    /// (to their verified email, found in RP_COGNITO_USER_POOL_ID), as the admin API does.
-    #[command(flatten)]
-    pub email: crate::config::EmailArgs,
-    /// Send those notices (default: on whenever RP_EMAIL_TRANSPORT is set, as for `serve`).
-    #[arg(long, env = "RP_EMAIL_NOTIFY", value_name = "RP_EMAIL_NOTIFY", action = clap::ArgAction::Set, global = true)]
-    pub email_notify: Option<bool>,
-    /// The name notices give (as for `serve`; default RP_ID).
-    #[arg(long, env = "RP_NAME", value_name = "RP_NAME", global = true)]
-    pub rp_name: Option<String>,
-    #[arg(long, env = "RP_ID", global = true, hide = true)]
-    pub rp_id: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -82,26 +66,29 @@ pub enum AdminCommand {
     /// Revoke an enrolment token.
     RevokeToken { id: Uuid },
     /// Read the audit log, newest first.
-    Audit {
-        #[arg(long)]
-        sub: Option<String>,
-        #[arg(long)]
-        credential_id: Option<String>,
-        #[arg(long)]
-        action: Option<String>,
-        /// RFC 3339 time.
-        #[arg(long)]
-        since: Option<DateTime<Utc>>,
-        /// RFC 3339 time.
-        #[arg(long)]
-        until: Option<DateTime<Utc>>,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-        #[arg(long)]
-        cursor: Option<String>,
-    },
+    Audit(AuditArgs),
     /// Users with passkeys, credentials by authenticator, sign-ins per day.
     Stats,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    sub: Option<String>,
+    #[arg(long)]
+    credential_id: Option<String>,
+    #[arg(long)]
+    action: Option<String>,
+    /// RFC 3339 time.
+    #[arg(long)]
+    since: Option<DateTime<Utc>>,
+    /// RFC 3339 time.
+    #[arg(long)]
+    until: Option<DateTime<Utc>>,
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    #[arg(long)]
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -170,30 +157,30 @@ struct Notifier {
 
 impl Notifier {
     /// From the mail settings; `None` when notices are off or cannot reach anyone.
-    async fn from_args(args: &AdminArgs) -> anyhow::Result<Option<Self>> {
-        let Some(email) = args.email.config()? else {
-            if args.email_notify == Some(true) {
+    async fn from_settings(s: &Settings) -> anyhow::Result<Option<Self>> {
+        let Some(email) = crate::config::email::email_config(s)? else {
+            if s.email_notify == Some(true) {
                 anyhow::bail!("RP_EMAIL_NOTIFY needs mail: set RP_EMAIL_TRANSPORT");
             }
             return Ok(None);
         };
-        if args.email_notify == Some(false) {
+        if s.email_notify == Some(false) {
             return Ok(None);
         }
-        let Some(pool) = pool_id(args) else {
+        let Some(pool) = pool_id(s) else {
             eprintln!(
                 "no security notice: RP_COGNITO_USER_POOL_ID is needed to find the user's verified email"
             );
             return Ok(None);
         };
-        let Some(rp_name) = args.rp_name.clone().or_else(|| args.rp_id.clone()) else {
+        let Some(rp_name) = text(&s.rp_name).or(text(&s.rp_id)) else {
             eprintln!("no security notice: set RP_NAME or RP_ID, the name the notice gives");
             return Ok(None);
         };
         Ok(Some(Self {
             mailer: Mailer::new(&email).await?,
             cognito: CognitoAdmin::from_environment(pool).await,
-            rp_name,
+            rp_name: rp_name.to_owned(),
         }))
     }
 
@@ -210,235 +197,259 @@ impl Notifier {
 }
 
 /// RP_COGNITO_USER_POOL_ID, if set to something.
-fn pool_id(args: &AdminArgs) -> Option<String> {
-    args.cognito_user_pool_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
+fn pool_id(s: &Settings) -> Option<String> {
+    text(&s.cognito_user_pool_id).map(str::to_owned)
+}
+
+/// What every subcommand works with.
+struct Ctx {
+    db: crate::store::Db,
+    settings: Settings,
+    json: bool,
+    /// `admin:cli:<the operating-system user>`: the operator has database access, so the
+    /// audit's actor is who they are logged in as.
+    actor: String,
+    now: DateTime<Utc>,
+}
+
+impl Ctx {
+    /// The pool's admin client, when RP_COGNITO_USER_POOL_ID is set.
+    async fn cognito(&self) -> Option<CognitoAdmin> {
+        match pool_id(&self.settings) {
+            Some(pool) => Some(CognitoAdmin::from_environment(pool).await),
+            None => None,
+        }
+    }
+
+    fn print<T: Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> anyhow::Result<()> {
+        print(self.json, value, text)
+    }
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let db = crate::connect_lazy(&args.database.database_url, 2, args.database.timeouts()?)?;
-    let actor = args.actor.clone().unwrap_or_else(|| {
-        format!(
+    let layered = Layered::from_process(args.config.path.as_deref())?;
+    let database = DatabaseConfig::from_settings(&layered.settings)?;
+    let ctx = Ctx {
+        db: crate::connect_lazy(&database.url, 2, database.timeouts)?,
+        settings: layered.settings,
+        json: args.json,
+        actor: format!(
             "admin:cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        )
-    });
-    let now = Utc::now();
-    let json = args.json;
-    // Revocations and resets tell the user, as the admin API does.
-    let notifier = match args.command {
-        AdminCommand::Revoke { .. } | AdminCommand::Reset { .. } => {
-            Notifier::from_args(&args).await?
-        }
-        _ => None,
+        ),
+        now: Utc::now(),
     };
-    let pool = pool_id(&args);
     match args.command {
-        AdminCommand::List(sel) => {
-            let (r, cognito) = match (sel.sub, sel.username, sel.email) {
-                (Some(s), _, _) => (UserRef::Sub(s), None),
-                (None, Some(u), _) => (UserRef::Username(u), None),
-                (None, None, Some(e)) => {
-                    let pool = pool.clone().ok_or_else(|| {
-                        anyhow::anyhow!("--email looks the user up in the pool: set RP_COGNITO_USER_POOL_ID (and AWS credentials)")
-                    })?;
-                    (
-                        UserRef::Email(e),
-                        Some(CognitoAdmin::from_environment(pool).await),
-                    )
-                }
-                (None, None, None) => anyhow::bail!("give --sub, --username or --email"),
-            };
-            let user = admin::find_user(&db, cognito.as_ref(), &r).await?;
-            let creds = admin::credentials(&db, &user).await?;
-            print(json, &creds, |o| {
-                writeln!(
-                    o,
-                    "{} (sub {}): {} credential(s)",
-                    user.username,
-                    user.cognito_sub,
-                    creds.len()
-                )?;
-                for c in &creds {
-                    writeln!(o, "  {}", credential_line(c))?;
-                }
-                Ok(())
-            })
-        }
-        AdminCommand::Show { credential_id } => {
-            let c = admin::credential(&db, &admin::credential_id(&credential_id)?).await?;
-            print(json, &c, |o| {
-                writeln!(
-                    o,
-                    "{} of {} (sub {})",
-                    credential_line(&c),
-                    c.username,
-                    c.user_sub
-                )
-            })
-        }
+        AdminCommand::List(sel) => list(&ctx, sel).await,
+        AdminCommand::Show { credential_id } => show(&ctx, &credential_id).await,
         AdminCommand::Revoke {
             credential_id,
             reason,
-        } => {
-            let c = admin::revoke(
-                &db,
-                &admin::credential_id(&credential_id)?,
-                &actor,
-                reason.as_deref(),
-                now,
-            )
-            .await?;
-            Notifier::notify(notifier.as_ref(), &c.user_sub, Notice::revoked(&c), now).await;
-            print(json, &c, |o| {
-                writeln!(o, "revoked: {}", credential_line(&c))
-            })
-        }
-        AdminCommand::Reset { sub, reason } => {
-            let user = admin::find_user(&db, None, &UserRef::Sub(sub)).await?;
-            let cognito = match pool {
-                Some(pool) => Some(CognitoAdmin::from_environment(pool).await),
-                None => None,
-            };
-            let outcome =
-                admin::reset(&db, &user, &actor, reason.as_deref(), now, cognito.as_ref()).await?;
-            Notifier::notify(
-                notifier.as_ref(),
-                &user.cognito_sub,
-                Notice::AccountReset,
-                now,
-            )
-            .await;
-            eprintln!(
-                "sessions ended; Cognito sign-out: {}",
-                outcome.cognito_sign_out
-            );
-            let revoked = outcome.revoked;
-            print(json, &revoked, |o| {
-                writeln!(
-                    o,
-                    "reset {}: {} credential(s) revoked",
-                    user.username,
-                    revoked.len()
-                )
-            })
-        }
+        } => revoke(&ctx, &credential_id, reason).await,
+        AdminCommand::Reset { sub, reason } => reset(&ctx, sub, reason).await,
         AdminCommand::Enrol {
             sub,
             username,
             ttl_secs,
-        } => {
-            let issued = admin::issue_enrolment_token(
-                &db,
-                &sub,
-                username.as_deref(),
-                chrono::Duration::seconds(ttl_secs),
-                &actor,
-                now,
-            )
-            .await?;
-            print(json, &issued, |o| {
-                writeln!(
-                    o,
-                    "enrolment token for sub {} (id {}), valid until {}:",
-                    issued.details.user_sub, issued.details.id, issued.details.expires_at
-                )?;
-                writeln!(o, "{}", issued.token)
-            })
-        }
-        AdminCommand::Tokens { sub } => {
-            let user = admin::find_user(&db, None, &UserRef::Sub(sub)).await?;
-            let tokens = admin::enrolment_tokens(&db, &user, now).await?;
-            print(json, &tokens, |o| {
-                for t in &tokens {
-                    writeln!(
-                        o,
-                        "{}  {:<8} created {} by {}  expires {}",
-                        t.id,
-                        t.status,
-                        t.created_at.format("%Y-%m-%d %H:%M"),
-                        t.created_by,
-                        t.expires_at.format("%Y-%m-%d %H:%M")
-                    )?;
-                }
-                Ok(())
-            })
-        }
-        AdminCommand::RevokeToken { id } => {
-            let t = admin::revoke_enrolment_token(&db, id, &actor, now).await?;
-            print(json, &t, |o| {
-                writeln!(o, "enrolment token {} is {}", t.id, t.status)
-            })
-        }
-        AdminCommand::Audit {
-            sub,
-            credential_id,
-            action,
-            since,
-            until,
-            limit,
-            cursor,
-        } => {
-            let filter = AuditFilter {
-                sub,
-                credential_id: credential_id
-                    .as_deref()
-                    .map(admin::credential_id)
-                    .transpose()?,
-                action,
-                since,
-                until,
-                cursor,
-                limit,
-            };
-            let page = admin::audit_log(&db, &filter).await?;
-            print(json, &page, |o| {
-                for e in &page.events {
-                    writeln!(
-                        o,
-                        "{}  {:<26} {:<40} sub={} credential={} ip={}",
-                        e.occurred_at.format("%Y-%m-%dT%H:%M:%SZ"),
-                        e.action,
-                        e.actor,
-                        e.user_sub.as_deref().unwrap_or("-"),
-                        e.credential_id.as_deref().unwrap_or("-"),
-                        e.ip.as_deref().unwrap_or("-"),
-                    )?;
-                }
-                if let Some(c) = &page.next_cursor {
-                    writeln!(o, "more: --cursor {c}")?;
-                }
-                Ok(())
-            })
-        }
-        AdminCommand::Stats => {
-            let s = admin::stats(&db, now).await?;
-            print(json, &s, |o| {
-                writeln!(o, "users with passkeys: {}", s.users_with_passkeys)?;
-                writeln!(
-                    o,
-                    "credentials: {} active, {} revoked",
-                    s.active_credentials, s.revoked_credentials
-                )?;
-                for a in &s.credentials_by_authenticator {
-                    writeln!(
-                        o,
-                        "  {:>6}  {}",
-                        a.credentials,
-                        a.name
-                            .clone()
-                            .or(a.aaguid.map(|u| u.to_string()))
-                            .unwrap_or_else(|| "unknown".into())
-                    )?;
-                }
-                for d in &s.sign_ins_per_day {
-                    writeln!(o, "  {}  {} sign-ins", d.day, d.sign_ins)?;
-                }
-                Ok(())
-            })
-        }
+        } => enrol(&ctx, &sub, username, ttl_secs).await,
+        AdminCommand::Tokens { sub } => tokens(&ctx, sub).await,
+        AdminCommand::RevokeToken { id } => revoke_token(&ctx, id).await,
+        AdminCommand::Audit(filter) => audit(&ctx, filter).await,
+        AdminCommand::Stats => stats(&ctx).await,
     }
+}
+
+async fn list(ctx: &Ctx, sel: UserSelector) -> anyhow::Result<()> {
+    let (r, cognito) = match (sel.sub, sel.username, sel.email) {
+        (Some(s), _, _) => (UserRef::Sub(s), None),
+        (None, Some(u), _) => (UserRef::Username(u), None),
+        (None, None, Some(e)) => {
+            let cognito = ctx.cognito().await.ok_or_else(|| {
+                anyhow::anyhow!("--email looks the user up in the pool: set RP_COGNITO_USER_POOL_ID (and AWS credentials)")
+            })?;
+            (UserRef::Email(e), Some(cognito))
+        }
+        (None, None, None) => anyhow::bail!("give --sub, --username or --email"),
+    };
+    let user = admin::find_user(&ctx.db, cognito.as_ref(), &r).await?;
+    let creds = admin::credentials(&ctx.db, &user).await?;
+    ctx.print(&creds, |o| {
+        writeln!(
+            o,
+            "{} (sub {}): {} credential(s)",
+            user.username,
+            user.cognito_sub,
+            creds.len()
+        )?;
+        for c in &creds {
+            writeln!(o, "  {}", credential_line(c))?;
+        }
+        Ok(())
+    })
+}
+
+async fn show(ctx: &Ctx, credential_id: &str) -> anyhow::Result<()> {
+    let c = admin::credential(&ctx.db, &admin::credential_id(credential_id)?).await?;
+    ctx.print(&c, |o| {
+        writeln!(
+            o,
+            "{} of {} (sub {})",
+            credential_line(&c),
+            c.username,
+            c.user_sub
+        )
+    })
+}
+
+async fn revoke(ctx: &Ctx, credential_id: &str, reason: Option<String>) -> anyhow::Result<()> {
+    let notifier = Notifier::from_settings(&ctx.settings).await?;
+    let id = admin::credential_id(credential_id)?;
+    let c = admin::revoke(&ctx.db, &id, &ctx.actor, reason.as_deref(), ctx.now).await?;
+    Notifier::notify(notifier.as_ref(), &c.user_sub, Notice::revoked(&c), ctx.now).await;
+    ctx.print(&c, |o| writeln!(o, "revoked: {}", credential_line(&c)))
+}
+
+async fn reset(ctx: &Ctx, sub: String, reason: Option<String>) -> anyhow::Result<()> {
+    let notifier = Notifier::from_settings(&ctx.settings).await?;
+    let user = admin::find_user(&ctx.db, None, &UserRef::Sub(sub)).await?;
+    let cognito = ctx.cognito().await;
+    let outcome = admin::reset(
+        &ctx.db,
+        &user,
+        &ctx.actor,
+        reason.as_deref(),
+        ctx.now,
+        cognito.as_ref(),
+    )
+    .await?;
+    Notifier::notify(
+        notifier.as_ref(),
+        &user.cognito_sub,
+        Notice::AccountReset,
+        ctx.now,
+    )
+    .await;
+    eprintln!(
+        "sessions ended; Cognito sign-out: {}",
+        outcome.cognito_sign_out
+    );
+    let revoked = outcome.revoked;
+    ctx.print(&revoked, |o| {
+        writeln!(
+            o,
+            "reset {}: {} credential(s) revoked",
+            user.username,
+            revoked.len()
+        )
+    })
+}
+
+async fn enrol(
+    ctx: &Ctx,
+    sub: &str,
+    username: Option<String>,
+    ttl_secs: i64,
+) -> anyhow::Result<()> {
+    let ttl = chrono::Duration::seconds(ttl_secs);
+    let issued =
+        admin::issue_enrolment_token(&ctx.db, sub, username.as_deref(), ttl, &ctx.actor, ctx.now)
+            .await?;
+    ctx.print(&issued, |o| {
+        writeln!(
+            o,
+            "enrolment token for sub {} (id {}), valid until {}:",
+            issued.details.user_sub, issued.details.id, issued.details.expires_at
+        )?;
+        writeln!(o, "{}", issued.token)
+    })
+}
+
+async fn tokens(ctx: &Ctx, sub: String) -> anyhow::Result<()> {
+    let user = admin::find_user(&ctx.db, None, &UserRef::Sub(sub)).await?;
+    let tokens = admin::enrolment_tokens(&ctx.db, &user, ctx.now).await?;
+    ctx.print(&tokens, |o| {
+        for t in &tokens {
+            writeln!(
+                o,
+                "{}  {:<8} created {} by {}  expires {}",
+                t.id,
+                t.status,
+                t.created_at.format("%Y-%m-%d %H:%M"),
+                t.created_by,
+                t.expires_at.format("%Y-%m-%d %H:%M")
+            )?;
+        }
+        Ok(())
+    })
+}
+
+async fn revoke_token(ctx: &Ctx, id: Uuid) -> anyhow::Result<()> {
+    let t = admin::revoke_enrolment_token(&ctx.db, id, &ctx.actor, ctx.now).await?;
+    ctx.print(&t, |o| {
+        writeln!(o, "enrolment token {} is {}", t.id, t.status)
+    })
+}
+
+async fn audit(ctx: &Ctx, q: AuditArgs) -> anyhow::Result<()> {
+    let filter = AuditFilter {
+        sub: q.sub,
+        credential_id: q
+            .credential_id
+            .as_deref()
+            .map(admin::credential_id)
+            .transpose()?,
+        action: q.action,
+        since: q.since,
+        until: q.until,
+        cursor: q.cursor,
+        limit: q.limit,
+    };
+    let page = admin::audit_log(&ctx.db, &filter).await?;
+    ctx.print(&page, |o| {
+        for e in &page.events {
+            writeln!(
+                o,
+                "{}  {:<26} {:<40} sub={} credential={} ip={}",
+                e.occurred_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                e.action,
+                e.actor,
+                e.user_sub.as_deref().unwrap_or("-"),
+                e.credential_id.as_deref().unwrap_or("-"),
+                e.ip.as_deref().unwrap_or("-"),
+            )?;
+        }
+        if let Some(c) = &page.next_cursor {
+            writeln!(o, "more: --cursor {c}")?;
+        }
+        Ok(())
+    })
+}
+
+async fn stats(ctx: &Ctx) -> anyhow::Result<()> {
+    let s = admin::stats(&ctx.db, ctx.now).await?;
+    ctx.print(&s, |o| {
+        writeln!(o, "users with passkeys: {}", s.users_with_passkeys)?;
+        writeln!(
+            o,
+            "credentials: {} active, {} revoked",
+            s.active_credentials, s.revoked_credentials
+        )?;
+        for a in &s.credentials_by_authenticator {
+            let name = a.name.clone().or(a.aaguid.map(|u| u.to_string()));
+            writeln!(
+                o,
+                "  {:>6}  {}",
+                a.credentials,
+                name.unwrap_or_else(|| "unknown".into())
+            )?;
+        }
+        for d in &s.sign_ins_per_day {
+            writeln!(o, "  {}  {} sign-ins", d.day, d.sign_ins)?;
+        }
+        Ok(())
+    })
 }

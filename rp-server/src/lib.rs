@@ -17,6 +17,7 @@ pub mod flows;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod model;
 pub mod passkeys;
 pub mod purge;
 pub mod store;

@@ -1,12 +1,13 @@
-//! The `rp-server` command: `serve` and `migrate`.
+//! The `rp-server` command: `serve`, `migrate`, `config` and `admin`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use rp_server::clock::Clock;
-use rp_server::config::{Config, DatabaseArgs, LogFormat, ServeArgs};
+use rp_server::config::{Config, ConfigFile, DatabaseConfig, Layered, LogFormat};
 
 /// Self-hosted passkey (WebAuthn) relying party for Amazon Cognito.
 ///
-/// Every setting is an environment variable (shown in brackets) or the equivalent flag.
+/// Settings come from the environment (`RP_*`) and, beneath it, an optional TOML file
+/// (`RP_CONFIG_FILE` or `--config`); `rp-server serve --help` lists them all.
 #[derive(Parser)]
 #[command(name = "rp-server", version, about, long_about = None)]
 struct Cli {
@@ -17,16 +18,26 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API (applies pending migrations first unless RP_AUTO_MIGRATE=false).
-    Serve(Box<ServeArgs>),
+    Serve(ConfigFile),
     /// Apply pending database migrations and exit.
-    Migrate(DatabaseArgs),
+    Migrate(ConfigFile),
+    /// Print the effective configuration (secrets redacted), where each value came from,
+    /// and whether `serve` would accept it.
+    Config(ConfigFile),
     /// Manage credentials with direct database access (list, revoke, reset, enrol, audit, stats).
     Admin(Box<rp_server::cli::AdminArgs>),
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run(Cli::parse()).await {
+    let command = Cli::command().mut_subcommand("serve", |serve| {
+        serve.after_long_help(rp_server::config::settings::help())
+    });
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "rp-server failed");
@@ -38,18 +49,27 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => {
-            let format = args.log_format;
-            let config = Config::try_from(*args)?;
-            rp_server::telemetry::init(format);
+        Command::Serve(file) => {
+            let layered = Layered::from_process(file.path.as_deref())?;
+            let config = Config::from_settings(&layered.settings)?;
+            rp_server::telemetry::init(config.log_format);
             let app = rp_server::Application::build(config, Clock::system()).await?;
             tracing::info!(addr = %app.local_addr()?, "rp-server listening");
             app.run_until(shutdown_signal()).await
         }
+        Command::Config(file) => {
+            let layered = Layered::from_process(file.path.as_deref())?;
+            print!("{}", layered.describe());
+            Config::from_settings(&layered.settings)?;
+            println!("# valid: `rp-server serve` accepts this configuration");
+            Ok(())
+        }
         Command::Admin(args) => rp_server::cli::run(*args).await,
-        Command::Migrate(db) => {
+        Command::Migrate(file) => {
+            let layered = Layered::from_process(file.path.as_deref())?;
+            let db = DatabaseConfig::from_settings(&layered.settings)?;
             rp_server::telemetry::init(LogFormat::Pretty);
-            let pool = rp_server::connect_lazy(&db.database_url, 1, db.timeouts()?)?;
+            let pool = rp_server::connect_lazy(&db.url, 1, db.timeouts)?;
             rp_server::migrate(&pool).await?;
             tracing::info!("migrations applied");
             Ok(())

@@ -23,19 +23,7 @@ pub struct CeremonyOptions {
     pub public_key: serde_json::Value,
 }
 
-/// A WebAuthn hint: which kind of authenticator the browser should steer the user to
-/// (`PublicKeyCredentialHints`). Hints change the browser's UI, never what verifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-#[value(rename_all = "kebab-case")]
-pub enum Hint {
-    /// A removable security key.
-    SecurityKey,
-    /// This device's own authenticator.
-    ClientDevice,
-    /// A phone, through a QR code (hybrid transport).
-    Hybrid,
-}
+pub use crate::model::Hint;
 
 impl CeremonyOptions {
     /// Adds the hints to the options (the request's, or else `RP_HINTS`); none leaves

@@ -1,7 +1,7 @@
-//! The admin API (`/admin/v1/*`, `Authorization: Bearer $RP_ADMIN_TOKEN`): credential
+//! The admin API (`/admin/v1/*`, `Authorization: Bearer <admin token>`): credential
 //! management, account recovery, audit log, statistics. Off (404) when no admin token is
-//! configured. The optional `X-Admin-Actor` header names the person acting; it is
-//! recorded in the audit log next to the token's identity.
+//! configured. The audit log names the admin by the token presented (`admin:api:<name>`:
+//! `admin` for `RP_ADMIN_TOKEN`, the names of `RP_ADMIN_TOKENS`).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -53,34 +53,20 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = &state.config.admin_token else {
+        let tokens = state.config.admin_identities();
+        if tokens.is_empty() {
             return Err(ApiError::not_found(
                 ErrorCode::AdminApiDisabled,
-                "The admin API is off (RP_ADMIN_TOKEN is not set).",
+                "The admin API is off (neither RP_ADMIN_TOKEN nor RP_ADMIN_TOKENS is set).",
             ));
-        };
-        match auth::bearer(&parts.headers) {
-            Some(t) if auth::token_matches(t, expected) => {}
-            _ => return Err(ApiError::Unauthorized("A valid admin token is required.")),
         }
-        let named = parts
-            .headers
-            .get("x-admin-actor")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| {
-                s.trim()
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(128)
-                    .collect::<String>()
-            })
-            .filter(|s| !s.is_empty());
-        Ok(Self {
-            actor: match named {
-                Some(n) => format!("admin:api:{n}"),
-                None => "admin:api".to_owned(),
-            },
-        })
+        // The audit names the token's holder; nothing the caller sends can change it.
+        match auth::bearer(&parts.headers).and_then(|t| auth::admin_named(t, &tokens)) {
+            Some(name) => Ok(Self {
+                actor: format!("admin:api:{name}"),
+            }),
+            None => Err(ApiError::Unauthorized("A valid admin token is required.")),
+        }
     }
 }
 

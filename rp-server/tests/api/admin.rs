@@ -47,6 +47,52 @@ async fn the_admin_api_needs_its_token_and_is_off_without_one() {
     }
     app.admin_get("/admin/v1/stats").await.expect(200);
 
+    // Named tokens: the audit names the holder of the token presented, and a name the
+    // caller sends changes nothing.
+    let alice_token = "alice-0123456789abcdef0123456789abcdef";
+    let named = TestApp::spawn_with(|c| {
+        c.admin_token = None;
+        c.admin_tokens = vec![
+            rp_server::config::NamedToken::plain("alice", &alice_token.to_owned().into()),
+            rp_server::config::NamedToken::plain(
+                "bob",
+                &"bob-0123456789abcdef0123456789abcdef".to_owned().into(),
+            ),
+        ];
+    })
+    .await;
+    named
+        .send(
+            named
+                .http
+                .get(named.url("/admin/v1/stats"))
+                .bearer_auth(ADMIN_TOKEN),
+        )
+        .await
+        .expect_error(401, "UNAUTHENTICATED");
+    let alice = User::new("alice");
+    named
+        .send(
+            named
+                .http
+                .post(named.url(&format!("/admin/v1/users/{}/enrolment-tokens", alice.sub)))
+                .bearer_auth(alice_token)
+                .header("x-admin-actor", "bob")
+                .json(&json!({"username": alice.username})),
+        )
+        .await
+        .expect(201);
+    let log = named
+        .send(
+            named
+                .http
+                .get(named.url("/admin/v1/audit-events?action=enrolment_token.issued"))
+                .bearer_auth(alice_token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(log["events"][0]["actor"], "admin:api:alice", "{log}");
+
     let off = TestApp::spawn_with(|c| c.admin_token = None).await;
     off.send(
         off.http
@@ -120,7 +166,7 @@ async fn list_get_and_revoke_credentials() {
         .await
         .expect(200);
     assert!(revoked["revokedAt"].is_string());
-    assert_eq!(revoked["revokedBy"], "admin:api:alice@ops");
+    assert_eq!(revoked["revokedBy"], "admin:api:admin");
     assert_eq!(revoked["revokedReason"], "lost phone");
     let challenge = app.challenge(&alice).await;
     assert_eq!(
@@ -173,7 +219,7 @@ async fn list_get_and_revoke_credentials() {
         .admin_get("/admin/v1/audit-events?action=credential.revoked")
         .await
         .expect(200);
-    assert_eq!(log["events"][0]["actor"], "admin:api:alice@ops");
+    assert_eq!(log["events"][0]["actor"], "admin:api:admin");
     assert_eq!(log["events"][0]["credentialId"], summary["id"]);
 }
 

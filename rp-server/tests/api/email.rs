@@ -489,8 +489,9 @@ async fn cli_revocations_and_resets_are_notified_too() {
         username,
     };
     let passkey = app.register(&olga, &mut SoftAuthenticator::new()).await;
-    let cli = |args: &[&str]| {
+    let cli_with = |args: &[&str], extra: &[(&str, &str)]| {
         let mut command = app.admin_cli(args);
+        command.envs(extra.iter().copied());
         command
             .env("RP_NAME", "Example")
             .env("RP_COGNITO_USER_POOL_ID", POOL)
@@ -511,6 +512,7 @@ async fn cli_revocations_and_resets_are_notified_too() {
             said
         }
     };
+    let cli = |args: &[&str]| cli_with(args, &[]);
 
     let said = cli(&["revoke", passkey["id"].as_str().unwrap()]).await;
     assert!(said.contains("security notice sent"), "{said}");
@@ -533,7 +535,7 @@ async fn cli_revocations_and_resets_are_notified_too() {
     );
 
     // Off when asked, and nothing for a user without a verified address.
-    cli(&["--email-notify=false", "reset", "--sub", &sub]).await;
+    cli_with(&["reset", "--sub", &sub], &[("RP_EMAIL_NOTIFY", "false")]).await;
     let (username, unverified) = pool_user(&p, "pat@example.test", false).await;
     let pat = testkit::rp::User {
         sub: unverified.clone(),

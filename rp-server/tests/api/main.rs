@@ -9,6 +9,7 @@ mod harness;
 mod admin;
 mod authentication;
 mod bad_input;
+mod config;
 mod credentials;
 mod email;
 mod internal;

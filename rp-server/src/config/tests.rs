@@ -1,0 +1,469 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use std::collections::BTreeMap;
+
+use super::*;
+
+/// The configuration the environment `vars` (`NAME=value` each) gives, with no file.
+fn parse(vars: &[&str]) -> Result<Config, String> {
+    let env: BTreeMap<String, String> = vars
+        .iter()
+        .filter_map(|v| v.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let layered = Layered::load(None, &env).map_err(|e| e.to_string())?;
+    Config::from_settings(&layered.settings).map_err(|e| e.to_string())
+}
+
+const BASE: &[&str] = &[
+    "DATABASE_URL=postgres://localhost/rp",
+    "RP_ID=example.com",
+    "RP_ORIGINS=https://example.com,https://app.example.com:8443,android:apk-key-hash:abc_-1",
+    "RP_COGNITO_ISSUER=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/",
+    "RP_COGNITO_CLIENT_IDS=client1, client2",
+    "RP_SERVICE_TOKEN=0123456789abcdef0123456789abcdef",
+];
+
+/// BASE with the variables in `extra` replacing (or adding to) its own.
+fn with(extra: &[&str]) -> Result<Config, String> {
+    let flag = |a: &str| a.split('=').next().unwrap_or_default().to_owned();
+    let mut v: Vec<&str> = BASE
+        .iter()
+        .copied()
+        .filter(|b| !extra.iter().any(|e| flag(e) == flag(b)))
+        .collect();
+    v.extend_from_slice(extra);
+    parse(&v)
+}
+
+#[test]
+fn a_missing_required_setting_is_named() {
+    let without: Vec<&str> = BASE
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with("RP_ID="))
+        .collect();
+    let err = parse(&without).err().unwrap_or_default();
+    assert!(err.contains("RP_ID"), "{err}");
+}
+
+#[test]
+fn email_settings_default_to_verified_sign_up() {
+    let c = with(&[
+        "RP_EMAIL_TRANSPORT=smtp",
+        "RP_EMAIL_FROM=Example <no-reply@example.com>",
+        "RP_SMTP_URL=smtps://user:pass@email-smtp.eu-west-1.amazonaws.com:465",
+    ])
+    .unwrap();
+    assert!(c.email.is_some() && c.signup_verify_email);
+    assert_eq!(c.email_code_ttl, Duration::from_secs(600));
+    let c = with(&[
+        "RP_EMAIL_TRANSPORT=smtp",
+        "RP_EMAIL_FROM=a@b.c",
+        "RP_SMTP_URL=smtp://mail.example.com:587?tls=required",
+        "RP_SIGNUP_VERIFY_EMAIL=false",
+    ])
+    .unwrap();
+    assert!(!c.signup_verify_email);
+    let c = with(&[
+        "RP_EMAIL_TRANSPORT=smtp",
+        "RP_EMAIL_FROM=a@b.c",
+        "RP_SMTP_URL=smtp://127.0.0.1:2525",
+    ])
+    .unwrap();
+    assert!(c.email.is_some(), "plain SMTP to a loopback host");
+    let c = with(&[]).unwrap();
+    assert!(c.email.is_none() && !c.signup_verify_email);
+}
+
+#[test]
+fn native_apps_are_parsed_and_their_origins_derived() {
+    let fingerprint = (0..32)
+        .map(|i| format!("{i:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let c = with(&[
+        "RP_APPLE_APP_IDS=ABCDE12345.com.example.app",
+        &format!("RP_ANDROID_APPS=com.example.app:{fingerprint}"),
+    ])
+    .unwrap();
+    assert_eq!(c.apple_app_ids, ["ABCDE12345.com.example.app"]);
+    let app = &c.android_apps[0];
+    assert_eq!(app.package_name, "com.example.app");
+    assert_eq!(app.fingerprint_hex(), fingerprint);
+    assert_eq!(
+        app.origin(),
+        "android:apk-key-hash:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+    );
+    assert!(c.origins.contains(&Origin::Android(app.origin())));
+
+    // iOS apps' ceremonies carry https://<RP_ID>: accepted with RP_APPLE_APP_IDS only.
+    let ios = Origin::Web(Url::parse("https://example.com").unwrap());
+    let origins = "RP_ORIGINS=https://app.example.com";
+    let apple = with(&[origins, "RP_APPLE_APP_IDS=ABCDE12345.com.example.app"]).unwrap();
+    assert!(apple.origins.contains(&ios));
+    assert!(!with(&[origins]).unwrap().origins.contains(&ios));
+}
+
+#[test]
+fn related_origins_count_registrable_labels() {
+    assert_eq!(
+        registrable_label("shop.example.co.uk").as_deref(),
+        Some("example")
+    );
+    assert_eq!(registrable_label("example.com").as_deref(), Some("example"));
+    assert_eq!(
+        registrable_label("www.example-shop.de").as_deref(),
+        Some("example-shop")
+    );
+    // Five labels, one of them under three suffixes: within the limit.
+    let c = with(&[
+        "RP_RELATED_ORIGINS=https://example.co.uk,https://shop.example.de,https://a.com,https://b.com,https://c.com,https://d.com",
+    ]);
+    assert!(c.is_ok(), "{c:?}");
+    assert_eq!(c.unwrap().related_origins.len(), 6);
+}
+
+#[test]
+fn valid_configuration_gets_defaults() {
+    let c = with(&[]).unwrap();
+    assert_eq!(c.rp_name, "example.com");
+    assert_eq!(c.origins.len(), 3);
+    assert_eq!(c.cognito_client_ids, ["client1", "client2"]);
+    assert_eq!(
+        c.cognito_jwks_url.as_str(),
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json"
+    );
+    assert_eq!(c.ceremony_ttl, Duration::from_secs(180));
+    assert_eq!(c.nonce_ttl, Duration::from_secs(120));
+    assert_eq!(c.listen_addr.to_string(), "127.0.0.1:8080");
+    assert!(c.admin_token.is_none());
+    assert!(c.auto_migrate);
+}
+
+#[test]
+fn bad_settings_are_named() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["RP_ID=https://example.com"], "RP_ID"),
+        (&["RP_ORIGINS=https://evil.com"], "RP_ORIGINS"),
+        (&["RP_ORIGINS=https://notexample.com"], "RP_ORIGINS"),
+        (&["RP_ORIGINS=ftp://example.com"], "RP_ORIGINS"),
+        (&["RP_ORIGINS=https://example.com/path"], "RP_ORIGINS"),
+        (&["RP_ORIGINS=android:apk-key-hash:"], "RP_ORIGINS"),
+        (&["RP_COGNITO_ISSUER=not a url"], "RP_COGNITO_ISSUER"),
+        (
+            &["RP_COGNITO_ISSUER=http://cognito.example.com/pool"],
+            "RP_COGNITO_ISSUER",
+        ),
+        (
+            &["RP_COGNITO_JWKS_URL=http://10.0.0.5/jwks.json"],
+            "RP_COGNITO_JWKS_URL",
+        ),
+        (
+            &["RP_INTERNAL_LISTEN_ADDR=nonsense"],
+            "RP_INTERNAL_LISTEN_ADDR",
+        ),
+        (&["RP_COGNITO_CLIENT_IDS= ,"], "RP_COGNITO_CLIENT_IDS"),
+        (&["RP_SERVICE_TOKEN=short"], "RP_SERVICE_TOKEN"),
+        (
+            &["RP_ADMIN_TOKEN=0123456789abcdef0123456789abcdef"],
+            "RP_ADMIN_TOKEN",
+        ),
+        (&["RP_CEREMONY_TTL_SECS=5"], "RP_CEREMONY_TTL_SECS"),
+        (&["RP_NONCE_TTL_SECS=100000"], "RP_NONCE_TTL_SECS"),
+        (&["RP_SIGNUP_ENABLED=true"], "RP_COGNITO_USER_POOL_ID"),
+        (
+            &["RP_SIGNUP_ENABLED=true", "RP_COGNITO_USER_POOL_ID=nopool"],
+            "RP_COGNITO_USER_POOL_ID",
+        ),
+        (&["RP_COGNITO_POOL_SHAPE=email"], "RP_COGNITO_POOL_SHAPE"),
+        (&["RP_SMTP_URL=smtp://127.0.0.1:25"], "RP_EMAIL_TRANSPORT"),
+        (
+            &["RP_EMAIL_TRANSPORT=smtp", "RP_EMAIL_FROM=a@b.c"],
+            "RP_SMTP_URL",
+        ),
+        (&["RP_EMAIL_TRANSPORT=ses"], "RP_EMAIL_FROM"),
+        (
+            &["RP_EMAIL_TRANSPORT=ses", "RP_EMAIL_FROM=not an address"],
+            "RP_EMAIL_FROM",
+        ),
+        (
+            &[
+                "RP_EMAIL_TRANSPORT=smtp",
+                "RP_EMAIL_FROM=a@b.c",
+                "RP_SMTP_URL=smtp://mail.example.com:25",
+            ],
+            "RP_SMTP_URL",
+        ),
+        (
+            &[
+                "RP_EMAIL_TRANSPORT=smtp",
+                "RP_EMAIL_FROM=a@b.c",
+                "RP_SMTP_URL=smtp://10.0.0.5:25",
+            ],
+            "RP_SMTP_URL",
+        ),
+        (&["RP_SIGNUP_VERIFY_EMAIL=true"], "RP_SIGNUP_VERIFY_EMAIL"),
+        (&["RP_EMAIL_SIGNIN=any"], "RP_EMAIL_SIGNIN"),
+        (
+            &[
+                "RP_EMAIL_SIGNIN=no_passkey",
+                "RP_EMAIL_TRANSPORT=ses",
+                "RP_EMAIL_FROM=a@b.c",
+            ],
+            "RP_EMAIL_SIGNIN",
+        ),
+        (&["RP_EMAIL_SIGNIN=sometimes"], "RP_EMAIL_SIGNIN"),
+        (&["RP_EMAIL_NOTIFY=true"], "RP_EMAIL_NOTIFY"),
+        (
+            &["RP_RELATED_ORIGINS=http://example.org"],
+            "RP_RELATED_ORIGINS",
+        ),
+        (&["RP_HINTS=phone"], "RP_HINTS"),
+        (&["RP_APPLE_APP_IDS=com.example.app"], "RP_APPLE_APP_IDS"),
+        (
+            &["RP_APPLE_APP_IDS=abcde12345.com.example.app"],
+            "RP_APPLE_APP_IDS",
+        ),
+        (&["RP_ANDROID_APPS=com.example.app"], "RP_ANDROID_APPS"),
+        (
+            &["RP_ANDROID_APPS=com.example.app:AB:CD"],
+            "RP_ANDROID_APPS",
+        ),
+        (&["RP_ANDROID_APPS=example:AB:CD"], "RP_ANDROID_APPS"),
+        (
+            &["RP_RELATED_ORIGINS=https://example.org/login"],
+            "RP_RELATED_ORIGINS",
+        ),
+        (
+            &[
+                "RP_RELATED_ORIGINS=https://a.com,https://b.com,https://c.com,https://d.com,https://e.com,https://f.com",
+            ],
+            "RP_RELATED_ORIGINS",
+        ),
+        (
+            &["RP_EMAIL_LINK_URL=http://app.example.com/email"],
+            "RP_EMAIL_LINK_URL",
+        ),
+        (
+            &[
+                "RP_EMAIL_TRANSPORT=ses",
+                "RP_EMAIL_FROM=a@b.c",
+                "RP_EMAIL_CODE_TTL_SECS=5",
+            ],
+            "RP_EMAIL_CODE_TTL_SECS",
+        ),
+    ];
+    for (extra, variable) in cases {
+        let err = with(extra).expect_err(&format!("{extra:?} should be rejected"));
+        assert!(
+            err.contains(variable),
+            "{extra:?}: `{err}` should name {variable}"
+        );
+    }
+}
+
+#[test]
+fn secrets_do_not_print() {
+    let c = with(&["RP_ADMIN_TOKEN=fedcba9876543210fedcba9876543210"]).unwrap();
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("0123456789abcdef0123456789abcdef"));
+    assert!(!shown.contains("fedcba9876543210fedcba9876543210"));
+    assert!(!shown.contains("postgres://localhost/rp"));
+}
+
+fn env(vars: &[(&str, &str)]) -> BTreeMap<String, String> {
+    vars.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A config file in a fresh temporary directory.
+fn file(contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rp-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rp-server.toml");
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+const FILE: &str = r#"
+database_url = "postgres://localhost/rp"
+rp_id = "example.com"
+rp_name = "Example (file)"
+origins = ["https://example.com", "https://app.example.com"]
+cognito_issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool"
+cognito_client_ids = ["client1"]
+service_token = "0123456789abcdef0123456789abcdef"
+ceremony_ttl_secs = 120
+hints = ["security-key"]
+"#;
+
+#[test]
+fn the_file_alone_configures_and_the_environment_wins() {
+    let path = file(FILE);
+    let layered = Layered::load(Some(&path), &BTreeMap::new()).unwrap();
+    let c = Config::from_settings(&layered.settings).unwrap();
+    assert_eq!(c.rp_name, "Example (file)");
+    assert_eq!(c.origins.len(), 2);
+    assert_eq!(c.ceremony_ttl, Duration::from_secs(120));
+    assert_eq!(c.hints, [crate::model::Hint::SecurityKey]);
+    assert_eq!(layered.source("rp_name"), Source::File(path.clone()));
+    assert_eq!(layered.source("nonce_ttl_secs"), Source::Default);
+
+    // RP_CONFIG_FILE names the file; a variable replaces the file's value (lists whole).
+    let vars = env(&[
+        ("RP_CONFIG_FILE", path.to_str().unwrap()),
+        ("RP_NAME", "Example (env)"),
+        ("RP_ORIGINS", "https://login.example.com"),
+        ("RP_CEREMONY_TTL_SECS", "60"),
+    ]);
+    let layered = Layered::load(None, &vars).unwrap();
+    let c = Config::from_settings(&layered.settings).unwrap();
+    assert_eq!(c.rp_name, "Example (env)");
+    assert_eq!(c.origins.len(), 1);
+    assert_eq!(c.ceremony_ttl, Duration::from_secs(60));
+    assert_eq!(c.cognito_client_ids, ["client1"], "from the file");
+    assert_eq!(
+        layered.source("rp_name"),
+        Source::Environment("RP_NAME".into())
+    );
+    assert_eq!(layered.source("rp_id"), Source::File(path));
+}
+
+#[test]
+fn file_errors_name_the_setting_and_the_file() {
+    let bad_type = file(&format!("{FILE}nonce_ttl_secs = \"soon\"\n"));
+    let err = Layered::load(Some(&bad_type), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("RP_NONCE_TTL_SECS")
+            && err.contains("nonce_ttl_secs")
+            && err.contains("rp-server.toml"),
+        "{err}"
+    );
+    let unknown = file(&format!("{FILE}ceremony_ttl = 5\n"));
+    let err = Layered::load(Some(&unknown), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ceremony_ttl"), "{err}");
+    let broken = file("rp_id = \n");
+    let err = Layered::load(Some(&broken), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("RP_CONFIG_FILE") && err.contains("TOML"),
+        "{err}"
+    );
+    let missing = std::path::Path::new("/nonexistent/rp-server.toml");
+    let err = Layered::load(Some(missing), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("RP_CONFIG_FILE") && err.contains("cannot read"),
+        "{err}"
+    );
+    // A validation error names the file key as well as the variable.
+    let bad_value = file(&FILE.replace("ceremony_ttl_secs = 120", "ceremony_ttl_secs = 5"));
+    let layered = Layered::load(Some(&bad_value), &BTreeMap::new()).unwrap();
+    let err = Config::from_settings(&layered.settings)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("RP_CEREMONY_TTL_SECS") && err.contains("`ceremony_ttl_secs`"),
+        "{err}"
+    );
+    // A bad number in the environment is named too.
+    let err = parse(&[BASE, &["RP_NONCE_TTL_SECS=two minutes"]].concat()).unwrap_err();
+    assert!(
+        err.contains("RP_NONCE_TTL_SECS") && err.contains("environment"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tokens_of_digits_stay_text() {
+    // figment's own environment provider would read this as a number.
+    let digits = "12345678901234567890123456789012345678";
+    let c = with(&[&format!("RP_SERVICE_TOKEN={digits}")]).unwrap();
+    assert_eq!(c.service_token.expose_secret(), digits);
+}
+
+#[test]
+fn named_admin_tokens() {
+    use sha2::Digest as _;
+    let hash = |t: &str| {
+        sha2::Sha256::digest(t.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let alice = format!("RP_ADMIN_TOKENS=alice={},ops-bot={}", hash("a"), hash("b"));
+    let c = with(&[&alice, "RP_ADMIN_TOKEN=fedcba9876543210fedcba9876543210"]).unwrap();
+    let names: Vec<&str> = c.admin_tokens.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["alice", "ops-bot"]);
+    assert!(
+        !format!("{c:?}").contains(&hash("a")),
+        "hashes stay out of Debug"
+    );
+    for (bad, why) in [
+        ("RP_ADMIN_TOKENS=alice".to_owned(), "name="),
+        (
+            format!("RP_ADMIN_TOKENS=alice={}", &hash("a")[..60]),
+            "64 hex",
+        ),
+        (format!("RP_ADMIN_TOKENS=al ice={}", hash("a")), "a name"),
+        (
+            format!("RP_ADMIN_TOKENS=a={},a={}", hash("a"), hash("b")),
+            "twice",
+        ),
+        (format!("RP_ADMIN_TOKENS=admin={}", hash("b")), "twice"),
+        (
+            format!(
+                "RP_ADMIN_TOKENS=svc={}",
+                hash("0123456789abcdef0123456789abcdef")
+            ),
+            "service token",
+        ),
+    ] {
+        let err = with(&[&bad, "RP_ADMIN_TOKEN=fedcba9876543210fedcba9876543210"]).unwrap_err();
+        assert!(
+            err.contains("RP_ADMIN_TOKENS") && err.contains(why),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn describe_shows_sources_and_never_secrets() {
+    let path = file(FILE);
+    let vars = env(&[
+        ("RP_CONFIG_FILE", path.to_str().unwrap()),
+        ("RP_ADMIN_TOKEN", "fedcba9876543210fedcba9876543210"),
+    ]);
+    let shown = Layered::load(None, &vars).unwrap().describe();
+    for secret in [
+        "fedcba9876543210fedcba9876543210",
+        "0123456789abcdef0123456789abcdef",
+        "postgres://localhost/rp",
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("admin_token").contains("environment RP_ADMIN_TOKEN"),
+        "{shown}"
+    );
+    assert!(line("admin_token").contains("redacted"), "{shown}");
+    assert!(
+        line("rp_name").contains("Example (file)") && line("rp_name").contains("file "),
+        "{shown}"
+    );
+    assert!(line("nonce_ttl_secs").contains("default"), "{shown}");
+}
