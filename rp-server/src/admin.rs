@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor, Event};
-use crate::flows::credentials::CredentialSummary;
+use crate::model::CredentialSummary;
 use crate::store::audit::EventFilter;
 use crate::store::{
     self, Db, EnrolmentToken, RevokeWhich, StoredCredential, User, credentials, enrolment, users,
@@ -77,21 +77,7 @@ pub async fn find_user(
     found.ok_or(AdminError::UserNotFound)
 }
 
-/// What admins see of a credential: what its owner sees, and more.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminCredential {
-    #[serde(flatten)]
-    pub summary: CredentialSummary,
-    pub user_sub: String,
-    pub username: String,
-    pub sign_count: i64,
-    /// Whether user verification happened at the last use (or at registration).
-    pub user_verified: Option<bool>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub revoked_by: Option<String>,
-    pub revoked_reason: Option<String>,
-}
+pub use crate::model::AdminCredential;
 
 use rp_shared::credential_id::encode as b64;
 

@@ -15,10 +15,7 @@ use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq as _;
 use url::Url;
 
-/// How often an unknown `kid` may trigger a JWKS refetch, so random kids cannot make
-/// us hammer Cognito.
-/// The JWKS is fetched again at most this often (on an unknown `kid`).
-pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+pub use crate::config::JWKS_MIN_REFRESH;
 
 /// The bearer token of an `Authorization` header, if well-formed.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -194,7 +194,7 @@ pub struct Config {
     pub enrolment_ttl: Duration,
     pub rate_limit_per_min: u32,
     /// How often the JWKS may be fetched again on an unknown `kid` (not a setting:
-    /// [`crate::auth::JWKS_MIN_REFRESH`]; tests shorten it).
+    /// [`JWKS_MIN_REFRESH`]; tests shorten it).
     pub jwks_min_refresh: Duration,
     /// How long in-flight requests may drain after the shutdown signal.
     pub shutdown_grace: Duration,
@@ -274,7 +274,7 @@ impl Config {
             nonce_ttl: Duration::from_secs(DEFAULT_NONCE_TTL_SECS),
             enrolment_ttl: Duration::from_secs(DEFAULT_ENROLMENT_TTL_SECS),
             rate_limit_per_min: DEFAULT_RATE_LIMIT_PER_MIN,
-            jwks_min_refresh: crate::auth::JWKS_MIN_REFRESH,
+            jwks_min_refresh: JWKS_MIN_REFRESH,
             shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
@@ -299,6 +299,10 @@ impl Config {
         }
     }
 }
+
+/// How often an unknown `kid` may trigger a JWKS refetch, so random kids cannot make
+/// us hammer Cognito.
+pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
 
 pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
 /// Cognito's default `AuthSessionValidity` (3 minutes): a username-first ceremony must

@@ -1,8 +1,12 @@
 //! Types that several layers share (storage, flows, HTTP, configuration), kept apart so
 //! that none of those layers has to import another for them.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::store::StoredCredential;
 
 /// A WebAuthn hint: which kind of authenticator the browser should steer the user to
 /// (`PublicKeyCredentialHints`). Hints change the browser's UI, never what verifies.
@@ -16,4 +20,54 @@ pub enum Hint {
     ClientDevice,
     /// A phone, through a QR code (hybrid transport).
     Hybrid,
+}
+
+/// What clients see of a passkey.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialSummary {
+    /// The credential id, base64url.
+    pub id: String,
+    pub nickname: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Authenticator model id, when the authenticator disclosed one.
+    pub aaguid: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticator_name: Option<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub transports: Vec<String>,
+}
+
+impl From<&StoredCredential> for CredentialSummary {
+    fn from(c: &StoredCredential) -> Self {
+        Self {
+            id: rp_shared::credential_id::encode(&c.credential_id),
+            nickname: c.nickname.clone(),
+            created_at: c.created_at,
+            last_used_at: c.last_used_at,
+            aaguid: c.aaguid,
+            authenticator_name: crate::authenticators::name(c.aaguid),
+            backup_eligible: c.backup_eligible,
+            backup_state: c.backup_state,
+            transports: c.transports.clone(),
+        }
+    }
+}
+
+/// What admins see of a credential: what its owner sees, and more.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCredential {
+    #[serde(flatten)]
+    pub summary: CredentialSummary,
+    pub user_sub: String,
+    pub username: String,
+    pub sign_count: i64,
+    /// Whether user verification happened at the last use (or at registration).
+    pub user_verified: Option<bool>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub revoked_reason: Option<String>,
 }

@@ -246,25 +246,7 @@ fn unreachable_hmac() -> Hmac<Sha256> {
     panic!("HMAC-SHA256 accepts keys of any length")
 }
 
-/// How real users' passkeys are distributed: how many a user has, their id lengths and
-/// their stored transports, each with how often it occurs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FakeShapes {
-    pub per_user: Vec<(usize, i64)>,
-    pub id_lengths: Vec<(usize, i64)>,
-    pub transports: Vec<(Vec<String>, i64)>,
-}
-
-impl Default for FakeShapes {
-    /// Before any passkey exists: one platform passkey, as most users have.
-    fn default() -> Self {
-        Self {
-            per_user: vec![(1, 1)],
-            id_lengths: vec![(16, 1)],
-            transports: vec![(vec!["hybrid".to_owned(), "internal".to_owned()], 1)],
-        }
-    }
-}
+pub use crate::store::credentials::FakeShapes;
 
 /// The value at quantile `u` (0 ≤ u < 1) of a weighted distribution.
 fn pick<T: Clone>(weighted: &[(T, i64)], u: f64) -> Option<T> {

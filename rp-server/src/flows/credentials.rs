@@ -3,50 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::notices::{self, Notice};
 use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
-use crate::store::{self, RevokeWhich, StoredCredential};
+use crate::store::{self, RevokeWhich};
 
 /// Longest nickname accepted, in characters.
 pub const MAX_NICKNAME: usize = 64;
 
-/// What clients see of a passkey.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CredentialSummary {
-    /// The credential id, base64url.
-    pub id: String,
-    pub nickname: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// Authenticator model id, when the authenticator disclosed one.
-    pub aaguid: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authenticator_name: Option<String>,
-    pub backup_eligible: bool,
-    pub backup_state: bool,
-    pub transports: Vec<String>,
-}
-
-impl From<&StoredCredential> for CredentialSummary {
-    fn from(c: &StoredCredential) -> Self {
-        Self {
-            id: rp_shared::credential_id::encode(&c.credential_id),
-            nickname: c.nickname.clone(),
-            created_at: c.created_at,
-            last_used_at: c.last_used_at,
-            aaguid: c.aaguid,
-            authenticator_name: crate::authenticators::name(c.aaguid),
-            backup_eligible: c.backup_eligible,
-            backup_state: c.backup_state,
-            transports: c.transports.clone(),
-        }
-    }
-}
+pub use crate::model::CredentialSummary;
 
 /// Whether a session is fresh enough to change credentials: its last sign-in
 /// (`auth_time`) is at most `max_age` ago (`None`: no limit). A token without

@@ -322,10 +322,30 @@ pub async fn by_aaguid(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Option<Uuid
     .await
 }
 
+/// How real users' passkeys are distributed: how many a user has, their id lengths and
+/// their stored transports, each with how often it occurs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeShapes {
+    pub per_user: Vec<(usize, i64)>,
+    pub id_lengths: Vec<(usize, i64)>,
+    pub transports: Vec<(Vec<String>, i64)>,
+}
+
+impl Default for FakeShapes {
+    /// Before any passkey exists: one platform passkey, as most users have.
+    fn default() -> Self {
+        Self {
+            per_user: vec![(1, 1)],
+            id_lengths: vec![(16, 1)],
+            transports: vec![(vec!["hybrid".to_owned(), "internal".to_owned()], 1)],
+        }
+    }
+}
+
 /// How usable passkeys are distributed (for fake options): passkeys per user, id
 /// lengths and stored transports, each with its count. (Full scans: the background
 /// purge runs this once a minute, off the request path.)
-pub async fn shapes(db: &super::Db) -> sqlx::Result<crate::passkeys::FakeShapes> {
+pub async fn shapes(db: &super::Db) -> sqlx::Result<FakeShapes> {
     let per_user: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT n, count(*) FROM (
             SELECT count(*) AS n FROM credentials WHERE revoked_at IS NULL GROUP BY user_id
@@ -345,7 +365,7 @@ pub async fn shapes(db: &super::Db) -> sqlx::Result<crate::passkeys::FakeShapes>
     )
     .fetch_all(db)
     .await?;
-    Ok(crate::passkeys::FakeShapes {
+    Ok(FakeShapes {
         per_user: per_user
             .into_iter()
             .map(|(n, c)| (usize::try_from(n).unwrap_or(1), c))

@@ -13,6 +13,7 @@ mod config;
 mod credentials;
 mod email;
 mod internal;
+mod layers;
 mod operations;
 mod registration;
 mod signup;
