@@ -2,17 +2,18 @@
 //! human-readable or `--json` output. Same code paths and audit events as the admin API.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::admin::{self, AuditFilter, UserRef};
+use crate::admin::{self, AdminService, AuditFilter, NoticeOutcome, Notices, UserRef};
 use crate::cognito::CognitoAdmin;
 use crate::config::settings::text;
 use crate::config::{ConfigFile, DatabaseConfig, Layered, Settings};
-use crate::flows::notices::{self, Notice};
+use crate::flows::notices::Notifier;
 use crate::mail::Mailer;
 
 #[derive(Debug, Args)]
@@ -54,9 +55,9 @@ pub enum AdminCommand {
         /// Needed only for a user rp-server has never seen.
         #[arg(long)]
         username: Option<String>,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 900)]
-        ttl_secs: i64,
+        /// Lifetime in seconds (at most 7 days) [default: RP_ENROLMENT_TTL_SECS].
+        #[arg(long)]
+        ttl_secs: Option<u64>,
     },
     /// List a user's enrolment tokens.
     Tokens {
@@ -148,51 +149,44 @@ fn credential_line(admin: &admin::AdminCredential) -> String {
     )
 }
 
-/// Where `revoke` and `reset` send their security notices.
-struct Notifier {
-    mailer: Mailer,
-    cognito: CognitoAdmin,
-    rp_name: String,
+/// Where `revoke` and `reset` send their security notices, as `serve` would; `None`
+/// when notices are off or cannot reach anyone (said on stderr).
+async fn notifier(s: &Settings) -> anyhow::Result<Option<Notifier>> {
+    let Some(email) = crate::config::email::email_config(s)? else {
+        if s.email_notify == Some(true) {
+            anyhow::bail!("RP_EMAIL_NOTIFY needs mail: set RP_EMAIL_TRANSPORT");
+        }
+        return Ok(None);
+    };
+    if s.email_notify == Some(false) {
+        return Ok(None);
+    }
+    let Some(pool) = pool_id(s) else {
+        eprintln!(
+            "no security notice: RP_COGNITO_USER_POOL_ID is needed to find the user's verified email"
+        );
+        return Ok(None);
+    };
+    let Some(rp_name) = text(&s.rp_name).or(text(&s.rp_id)) else {
+        eprintln!("no security notice: set RP_NAME or RP_ID, the name the notice gives");
+        return Ok(None);
+    };
+    Ok(Some(Notifier::new(
+        Arc::new(Mailer::new(&email).await?),
+        Arc::new(CognitoAdmin::from_environment(pool).await),
+        rp_name.to_owned(),
+    )))
 }
 
-impl Notifier {
-    /// From the mail settings; `None` when notices are off or cannot reach anyone.
-    async fn from_settings(s: &Settings) -> anyhow::Result<Option<Self>> {
-        let Some(email) = crate::config::email::email_config(s)? else {
-            if s.email_notify == Some(true) {
-                anyhow::bail!("RP_EMAIL_NOTIFY needs mail: set RP_EMAIL_TRANSPORT");
-            }
-            return Ok(None);
-        };
-        if s.email_notify == Some(false) {
-            return Ok(None);
+/// Says what became of a notice; a failure never undoes the change (it is committed).
+fn report(notice: &NoticeOutcome) {
+    match notice {
+        NoticeOutcome::Sent => eprintln!("security notice sent to the user's verified email"),
+        NoticeOutcome::NoVerifiedEmail => {
+            eprintln!("no security notice: the user has no verified email")
         }
-        let Some(pool) = pool_id(s) else {
-            eprintln!(
-                "no security notice: RP_COGNITO_USER_POOL_ID is needed to find the user's verified email"
-            );
-            return Ok(None);
-        };
-        let Some(rp_name) = text(&s.rp_name).or(text(&s.rp_id)) else {
-            eprintln!("no security notice: set RP_NAME or RP_ID, the name the notice gives");
-            return Ok(None);
-        };
-        Ok(Some(Self {
-            mailer: Mailer::new(&email).await?,
-            cognito: CognitoAdmin::from_environment(pool).await,
-            rp_name: rp_name.to_owned(),
-        }))
-    }
-
-    /// Sends it and says what happened; a failure is reported, never fails the change
-    /// (it is committed), as with the admin API.
-    async fn notify(notifier: Option<&Self>, sub: &str, notice: Notice, at: DateTime<Utc>) {
-        let Some(n) = notifier else { return };
-        match notices::deliver(&n.mailer, &n.cognito, &n.rp_name, sub, &notice, at).await {
-            Ok(true) => eprintln!("security notice sent to the user's verified email"),
-            Ok(false) => eprintln!("no security notice: the user has no verified email"),
-            Err(e) => eprintln!("warning: the security notice was not sent: {e:#}"),
-        }
+        NoticeOutcome::Failed(e) => eprintln!("warning: the security notice was not sent: {e}"),
+        NoticeOutcome::Off | NoticeOutcome::Queued => {}
     }
 }
 
@@ -205,6 +199,9 @@ fn pool_id(s: &Settings) -> Option<String> {
 struct Ctx {
     db: crate::store::Db,
     settings: Settings,
+    cognito: Option<CognitoAdmin>,
+    /// Only for the commands that send notices.
+    notifier: Option<Notifier>,
     json: bool,
     /// `admin:cli:<the operating-system user>`: the operator has database access, so the
     /// audit's actor is who they are logged in as.
@@ -213,11 +210,19 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// The pool's admin client, when RP_COGNITO_USER_POOL_ID is set.
-    async fn cognito(&self) -> Option<CognitoAdmin> {
-        match pool_id(&self.settings) {
-            Some(pool) => Some(CognitoAdmin::from_environment(pool).await),
-            None => None,
+    /// The admin service, as this operator, with notices awaited and reported.
+    fn service(&self) -> AdminService<'_> {
+        AdminService {
+            db: &self.db,
+            now: self.now,
+            actor: &self.actor,
+            cognito: self.cognito.as_ref(),
+            notices: self.notifier.as_ref().map_or(Notices::Off, Notices::Await),
+            enrolment_ttl: std::time::Duration::from_secs(
+                self.settings
+                    .enrolment_ttl_secs
+                    .unwrap_or(crate::config::DEFAULT_ENROLMENT_TTL_SECS),
+            ),
         }
     }
 
@@ -233,9 +238,20 @@ impl Ctx {
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let layered = Layered::from_process(args.config.path.as_deref())?;
     let database = DatabaseConfig::from_settings(&layered.settings)?;
+    let settings = layered.settings;
+    let cognito = match pool_id(&settings) {
+        Some(pool) => Some(CognitoAdmin::from_environment(pool).await),
+        None => None,
+    };
+    let notifier = match args.command {
+        AdminCommand::Revoke { .. } | AdminCommand::Reset { .. } => notifier(&settings).await?,
+        _ => None,
+    };
     let ctx = Ctx {
         db: crate::connect_lazy(&database.url, 2, database.timeouts)?,
-        settings: layered.settings,
+        settings,
+        cognito,
+        notifier,
         json: args.json,
         actor: format!(
             "admin:cli:{}",
@@ -264,19 +280,13 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 }
 
 async fn list(ctx: &Ctx, sel: UserSelector) -> anyhow::Result<()> {
-    let (r, cognito) = match (sel.sub, sel.username, sel.email) {
-        (Some(s), _, _) => (UserRef::Sub(s), None),
-        (None, Some(u), _) => (UserRef::Username(u), None),
-        (None, None, Some(e)) => {
-            let cognito = ctx.cognito().await.ok_or_else(|| {
-                anyhow::anyhow!("--email looks the user up in the pool: set RP_COGNITO_USER_POOL_ID (and AWS credentials)")
-            })?;
-            (UserRef::Email(e), Some(cognito))
-        }
+    let r = match (sel.sub, sel.username, sel.email) {
+        (Some(s), _, _) => UserRef::Sub(s),
+        (None, Some(u), _) => UserRef::Username(u),
+        (None, None, Some(e)) => UserRef::Email(e),
         (None, None, None) => anyhow::bail!("give --sub, --username or --email"),
     };
-    let user = admin::find_user(&ctx.db, cognito.as_ref(), &r).await?;
-    let creds = admin::credentials(&ctx.db, &user).await?;
+    let (user, creds) = ctx.service().credentials(&r).await?;
     ctx.print(&creds, |o| {
         writeln!(
             o,
@@ -293,7 +303,7 @@ async fn list(ctx: &Ctx, sel: UserSelector) -> anyhow::Result<()> {
 }
 
 async fn show(ctx: &Ctx, credential_id: &str) -> anyhow::Result<()> {
-    let c = admin::credential(&ctx.db, &admin::credential_id(credential_id)?).await?;
+    let c = ctx.service().credential(credential_id).await?;
     ctx.print(&c, |o| {
         writeln!(
             o,
@@ -306,38 +316,23 @@ async fn show(ctx: &Ctx, credential_id: &str) -> anyhow::Result<()> {
 }
 
 async fn revoke(ctx: &Ctx, credential_id: &str, reason: Option<String>) -> anyhow::Result<()> {
-    let notifier = Notifier::from_settings(&ctx.settings).await?;
-    let id = admin::credential_id(credential_id)?;
-    let c = admin::revoke(&ctx.db, &id, &ctx.actor, reason.as_deref(), ctx.now).await?;
-    Notifier::notify(notifier.as_ref(), &c.user_sub, Notice::revoked(&c), ctx.now).await;
+    let revoked = ctx
+        .service()
+        .revoke(credential_id, reason.as_deref())
+        .await?;
+    report(&revoked.notice);
+    let c = revoked.credential;
     ctx.print(&c, |o| writeln!(o, "revoked: {}", credential_line(&c)))
 }
 
 async fn reset(ctx: &Ctx, sub: String, reason: Option<String>) -> anyhow::Result<()> {
-    let notifier = Notifier::from_settings(&ctx.settings).await?;
-    let user = admin::find_user(&ctx.db, None, &UserRef::Sub(sub)).await?;
-    let cognito = ctx.cognito().await;
-    let outcome = admin::reset(
-        &ctx.db,
-        &user,
-        &ctx.actor,
-        reason.as_deref(),
-        ctx.now,
-        cognito.as_ref(),
-    )
-    .await?;
-    Notifier::notify(
-        notifier.as_ref(),
-        &user.cognito_sub,
-        Notice::AccountReset,
-        ctx.now,
-    )
-    .await;
+    let outcome = ctx.service().reset(&sub, reason.as_deref()).await?;
+    report(&outcome.notice);
     eprintln!(
         "sessions ended; Cognito sign-out: {}",
         outcome.cognito_sign_out
     );
-    let revoked = outcome.revoked;
+    let (user, revoked) = (outcome.user, outcome.revoked);
     ctx.print(&revoked, |o| {
         writeln!(
             o,
@@ -352,12 +347,12 @@ async fn enrol(
     ctx: &Ctx,
     sub: &str,
     username: Option<String>,
-    ttl_secs: i64,
+    ttl_secs: Option<u64>,
 ) -> anyhow::Result<()> {
-    let ttl = chrono::Duration::seconds(ttl_secs);
-    let issued =
-        admin::issue_enrolment_token(&ctx.db, sub, username.as_deref(), ttl, &ctx.actor, ctx.now)
-            .await?;
+    let issued = ctx
+        .service()
+        .issue_enrolment_token(sub, username.as_deref(), ttl_secs)
+        .await?;
     ctx.print(&issued, |o| {
         writeln!(
             o,
@@ -369,8 +364,7 @@ async fn enrol(
 }
 
 async fn tokens(ctx: &Ctx, sub: String) -> anyhow::Result<()> {
-    let user = admin::find_user(&ctx.db, None, &UserRef::Sub(sub)).await?;
-    let tokens = admin::enrolment_tokens(&ctx.db, &user, ctx.now).await?;
+    let tokens = ctx.service().enrolment_tokens(&sub).await?;
     ctx.print(&tokens, |o| {
         for t in &tokens {
             writeln!(
@@ -388,7 +382,7 @@ async fn tokens(ctx: &Ctx, sub: String) -> anyhow::Result<()> {
 }
 
 async fn revoke_token(ctx: &Ctx, id: Uuid) -> anyhow::Result<()> {
-    let t = admin::revoke_enrolment_token(&ctx.db, id, &ctx.actor, ctx.now).await?;
+    let t = ctx.service().revoke_enrolment_token(id).await?;
     ctx.print(&t, |o| {
         writeln!(o, "enrolment token {} is {}", t.id, t.status)
     })
@@ -408,7 +402,7 @@ async fn audit(ctx: &Ctx, q: AuditArgs) -> anyhow::Result<()> {
         cursor: q.cursor,
         limit: q.limit,
     };
-    let page = admin::audit_log(&ctx.db, &filter).await?;
+    let page = ctx.service().audit_log(&filter).await?;
     ctx.print(&page, |o| {
         for e in &page.events {
             writeln!(
@@ -430,7 +424,7 @@ async fn audit(ctx: &Ctx, q: AuditArgs) -> anyhow::Result<()> {
 }
 
 async fn stats(ctx: &Ctx) -> anyhow::Result<()> {
-    let s = admin::stats(&ctx.db, ctx.now).await?;
+    let s = ctx.service().stats().await?;
     ctx.print(&s, |o| {
         writeln!(o, "users with passkeys: {}", s.users_with_passkeys)?;
         writeln!(

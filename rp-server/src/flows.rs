@@ -15,3 +15,7 @@ pub mod sealed;
 pub mod session;
 pub mod sign_in;
 pub mod signup;
+
+mod context;
+
+pub use context::{Context, Site, SiteSettings};

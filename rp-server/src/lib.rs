@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod passkeys;
 pub mod purge;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 
@@ -30,32 +31,10 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::auth::AccessTokenVerifier;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::ratelimit::RateLimiter;
-use crate::passkeys::RelyingParty;
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: store::Db,
-    /// One connection for `/readyz`, apart from the requests' pool.
-    pub probe: store::Db,
-    pub rp: Arc<RelyingParty>,
-    /// Seals usernameless sign-in ceremonies into their ids.
-    pub sealer: Arc<flows::sealed::Sealer>,
-    pub tokens: Arc<AccessTokenVerifier>,
-    pub clock: Clock,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    pub rate_limiter: Option<Arc<RateLimiter>>,
-    /// Set when rp-server administers the user pool (`RP_COGNITO_USER_POOL_ID`): sign-up
-    /// (when on) and sign-out at an account reset use it.
-    pub cognito: Option<Arc<cognito::CognitoAdmin>>,
-    /// Email one-time codes and their delivery (`RP_EMAIL_TRANSPORT`).
-    pub email: Option<Arc<flows::email::EmailCodes>>,
-}
+pub use crate::state::AppState;
 
 /// Opens a connection pool (lazily: the server starts even if the database is briefly
 /// down, and `/readyz` says so). Requests wait at most `timeouts.acquire` for a
@@ -216,64 +195,8 @@ impl Application {
         if config.auto_migrate {
             migrate(&db).await?;
         }
-        let fake_key = store::server_key(&db, "fake-challenge-options", clock.now())
-            .await
-            .context("reading server keys from the database")?;
-        let rp = RelyingParty::new(&config, fake_key)?;
-        rp.learn_shapes(
-            store::credentials::shapes(&db)
-                .await
-                .context("reading the shapes of stored passkeys")?,
-        );
-        let seal_key = store::server_key(&db, "sign-in-ceremony-seal", clock.now())
-            .await
-            .context("reading server keys from the database")?;
-        let http_client = reqwest::Client::builder()
-            .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("building the HTTP client")?;
-        let tokens = AccessTokenVerifier::new(
-            config.cognito_issuer.clone(),
-            config.cognito_jwks_url.clone(),
-            config.cognito_client_ids.clone(),
-            http_client,
-            config.jwks_min_refresh,
-        );
+        let site = flows::Site::build(&config, &db, &clock, cognito).await?;
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
-        let administers_pool =
-            config.signup_user_pool_id.is_some() || config.cognito_user_pool_id.is_some();
-        let cognito = cognito
-            .filter(|_| administers_pool)
-            .map(|c| c.with_shape(config.cognito_pool_shape));
-        // What rp-server learns of the pool at start; Cognito being slow or down
-        // delays the start by at most this much (sign-up asks again when it needs to).
-        const ASK_COGNITO_FOR: std::time::Duration = std::time::Duration::from_secs(5);
-        if let Some(admin) = &cognito {
-            match tokio::time::timeout(ASK_COGNITO_FOR, admin.shape()).await {
-                Ok(Ok(shape)) => tracing::info!(shape = shape.as_str(), "user pool shape"),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "could not learn how the user pool names users; allow cognito-idp:DescribeUserPool or set RP_COGNITO_POOL_SHAPE")
-                }
-                Err(_) => tracing::warn!(
-                    "Cognito did not say how the user pool names users within 5 s; sign-up asks again"
-                ),
-            }
-        }
-        let warnings = tokio::time::timeout(
-            ASK_COGNITO_FOR,
-            cognito::session_validity_warnings(
-                config.ceremony_ttl,
-                &config.cognito_client_ids,
-                cognito.as_ref(),
-            ),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            vec!["cannot check RP_CEREMONY_TTL_SECS against the app clients' AuthSessionValidity: Cognito did not answer within 5 s".to_owned()]
-        });
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
@@ -285,28 +208,14 @@ impl Application {
             ),
             None => None,
         };
-        let email = match &config.email {
-            Some(email) => {
-                let mailer = mail::Mailer::new(email).await?;
-                let key = store::server_key(&db, "email-code", clock.now())
-                    .await
-                    .context("reading server keys from the database")?;
-                Some(Arc::new(flows::email::EmailCodes::new(mailer, key)))
-            }
-            None => None,
-        };
         let state = AppState {
             config: Arc::new(config),
             db,
             probe,
-            rp: Arc::new(rp),
-            sealer: Arc::new(flows::sealed::Sealer::new(seal_key)),
-            tokens: Arc::new(tokens),
             clock,
             metrics: metrics::handle(),
             rate_limiter,
-            cognito: cognito.map(Arc::new),
-            email,
+            site: Arc::new(site),
         };
         Ok(Self {
             listener,

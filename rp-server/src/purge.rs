@@ -30,7 +30,7 @@ pub async fn run(state: AppState) {
 /// Fake options for unknown users copy the current shape of real users' passkeys.
 pub async fn learn_shapes(state: &AppState) {
     match crate::store::credentials::shapes(&state.db).await {
-        Ok(shapes) => state.rp.learn_shapes(shapes),
+        Ok(shapes) => state.site.rp.learn_shapes(shapes),
         Err(e) => tracing::warn!(error = %e, "reading the shapes of stored passkeys failed"),
     }
 }
@@ -58,7 +58,7 @@ pub async fn once(state: &AppState) -> u64 {
             Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
         }
     }
-    match crate::flows::signup::sweep(state).await {
+    match crate::flows::signup::sweep(&state.context()).await {
         Ok(n) => purged += n as u64,
         Err(e) => tracing::warn!(error = %e, "the sweep of abandoned sign-ups failed"),
     }

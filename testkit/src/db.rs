@@ -48,14 +48,17 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Creates an empty database with a unique name; it is dropped with the returned guard.
+/// Creates a database with a unique name and the current schema, copied from a migrated
+/// template (migrating each test's database took most of a short test's time); it is
+/// dropped with the returned guard.
 pub async fn fresh_database() -> anyhow::Result<TestDatabase> {
     let server = server_url()?;
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(server.as_str())
         .await
         .with_context(|| format!("connecting to the test Postgres at {}", redact(&server)))?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    let template = template(&mut conn, &server).await?;
+    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
         .execute(&mut conn)
         .await
         .context("CREATE DATABASE")?;
@@ -67,6 +70,65 @@ pub async fn fresh_database() -> anyhow::Result<TestDatabase> {
         name,
         server,
     })
+}
+
+/// The migrated template test databases are copied from, made once per server and schema:
+/// its name carries a digest of the migrations, and an advisory lock makes parallel test
+/// processes wait for the one that makes it. It is built under another name and renamed
+/// when complete, so a process killed half-way leaves no half-made template behind.
+async fn template(conn: &mut sqlx::PgConnection, server: &Url) -> anyhow::Result<String> {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut digest = std::hash::DefaultHasher::new();
+    for m in rp_server::store::MIGRATOR.iter() {
+        (m.version, &m.checksum[..]).hash(&mut digest);
+    }
+    let name = format!("test_template_{:016x}", digest.finish());
+    const LOCK: i64 = 0x7270_7465_6d70; // "rptemp"
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let made = make_template(conn, server, &name).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await?;
+    made.map(|()| name)
+}
+
+async fn make_template(
+    conn: &mut sqlx::PgConnection,
+    server: &Url,
+    name: &str,
+) -> anyhow::Result<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await?;
+    if exists {
+        return Ok(());
+    }
+    let building = format!("{name}_building");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {building}"))
+        .execute(&mut *conn)
+        .await
+        .context("CREATE DATABASE (template)")?;
+    let mut url = server.clone();
+    url.set_path(&format!("/{building}"));
+    let mut db = sqlx::PgConnection::connect(url.as_str()).await?;
+    rp_server::store::MIGRATOR
+        .run(&mut db)
+        .await
+        .context("migrating the template database")?;
+    db.close().await?;
+    sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 fn redact(url: &Url) -> String {

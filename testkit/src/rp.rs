@@ -306,3 +306,54 @@ impl User {
         }
     }
 }
+
+/// A flow context on a fresh database, with no HTTP server: the site [`base_config`]
+/// describes, for tests that call flows and the admin service directly.
+pub struct TestContext {
+    pub cx: rp_server::flows::Context,
+    pub idp: TokenIssuer,
+    pub clock: Clock,
+    _db: crate::db::TestDatabase,
+}
+
+impl TestContext {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// With `adjust` applied to the configuration first.
+    pub async fn with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let idp = TokenIssuer::start().await.expect("token issuer");
+        let db = crate::db::fresh_database().await.expect("test database");
+        let mut config = base_config(&idp, db.url.clone());
+        adjust(&mut config);
+        let pool = rp_server::connect_lazy(&config.database_url, 5, config.db_timeouts)
+            .expect("database pool");
+        let clock = Clock::manual(chrono::Utc::now());
+        let site = rp_server::flows::Site::build(&config, &pool, &clock, None)
+            .await
+            .expect("build the site");
+        Self {
+            cx: rp_server::flows::Context {
+                db: pool,
+                clock: clock.clone(),
+                site: std::sync::Arc::new(site),
+            },
+            idp,
+            clock,
+            _db: db,
+        }
+    }
+
+    /// `user` as a verified access token would name them, signed in just now.
+    pub fn signed_in(&self, user: &User) -> rp_server::auth::CognitoUser {
+        let now = self.clock.now().timestamp();
+        rp_server::auth::CognitoUser {
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            client_id: self.idp.client_id.clone(),
+            auth_time: Some(now),
+            issued_at: Some(now),
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! What every ceremony shares: storing its state, consuming it exactly once, and
+//! What every ceremony shares: storing its cx, consuming it exactly once, and
 //! classifying WebAuthn failures.
 
 use chrono::{DateTime, Duration, Utc};
@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use webauthn_rs_core::error::WebauthnError;
 
-use crate::AppState;
+use super::Context;
 use crate::ceremony::{CeremonyKind, CeremonyState};
 use crate::store::ceremonies::{self, NewCeremony, Taken};
 
@@ -28,8 +28,8 @@ pub use crate::model::Hint;
 impl CeremonyOptions {
     /// Adds the hints to the options (the request's, or else `RP_HINTS`); none leaves
     /// the options as they are.
-    pub fn with_hints(mut self, state: &AppState, requested: Option<&[Hint]>) -> Self {
-        let hints = requested.unwrap_or(&state.config.hints);
+    pub fn with_hints(mut self, cx: &Context, requested: Option<&[Hint]>) -> Self {
+        let hints = requested.unwrap_or(&cx.site.settings.hints);
         if !hints.is_empty()
             && let Some(options) = self.public_key.as_object_mut()
         {
@@ -77,22 +77,22 @@ impl CeremonyError {
     }
 }
 
-pub fn ttl(state: &AppState) -> Duration {
-    Duration::from_std(state.config.ceremony_ttl).unwrap_or(Duration::minutes(5))
+pub fn ttl(cx: &Context) -> Duration {
+    Duration::from_std(cx.site.settings.ceremony_ttl).unwrap_or(Duration::minutes(5))
 }
 
-pub fn nonce_ttl(state: &AppState) -> Duration {
-    Duration::from_std(state.config.nonce_ttl).unwrap_or(Duration::minutes(2))
+pub fn nonce_ttl(cx: &Context) -> Duration {
+    Duration::from_std(cx.site.settings.nonce_ttl).unwrap_or(Duration::minutes(2))
 }
 
 /// Stores a new ceremony owned by `owner` and returns its id.
 pub async fn start(
-    state: &AppState,
+    cx: &Context,
     db: impl sqlx::PgExecutor<'_>,
     owner: Option<Uuid>,
     ceremony: &CeremonyState,
 ) -> sqlx::Result<Uuid> {
-    let now = state.clock.now();
+    let now = cx.clock.now();
     let id = Uuid::new_v4();
     ceremonies::insert(
         db,
@@ -101,7 +101,7 @@ pub async fn start(
             owner,
             state: ceremony,
             created_at: now,
-            expires_at: now + ttl(state),
+            expires_at: now + ttl(cx),
         },
     )
     .await?;
@@ -121,13 +121,13 @@ pub fn fresh(taken: Option<Taken>, now: DateTime<Utc>) -> Result<Taken, Ceremony
 /// Consumes a ceremony of one of `kinds` (gone afterwards whatever the outcome) and
 /// checks it has not expired.
 pub async fn take(
-    state: &AppState,
+    cx: &Context,
     id: Uuid,
     kinds: &[CeremonyKind],
     owner: Option<Uuid>,
 ) -> Result<Result<Taken, CeremonyError>, sqlx::Error> {
-    let taken = ceremonies::take(&state.db, id, kinds, owner).await?;
-    Ok(fresh(taken, state.clock.now()))
+    let taken = ceremonies::take(&cx.db, id, kinds, owner).await?;
+    Ok(fresh(taken, cx.clock.now()))
 }
 
 /// A WebAuthn response that did not verify, as clients and metrics see it. Details stay

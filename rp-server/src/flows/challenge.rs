@@ -6,8 +6,8 @@ use rp_shared::internal::{ChallengeRequest, ChallengeResponse};
 use uuid::Uuid;
 use webauthn_rs_core::proto::AllowCredentials;
 
+use super::Context;
 use super::ceremony::{self, HasReason};
-use crate::AppState;
 use crate::audit::{Action, Actor};
 use crate::ceremony::{CeremonyKind, CeremonyState};
 use crate::store::challenges::{self, AllowedCredential, NewChallenge};
@@ -33,20 +33,21 @@ impl HasReason for ChallengeError {
 }
 
 pub async fn issue(
-    state: &AppState,
+    cx: &Context,
     req: &ChallengeRequest,
 ) -> Result<ChallengeResponse, ChallengeError> {
     if req.username.trim().is_empty() {
         return Err(ChallengeError::MissingUsername);
     }
-    let (mut options, auth_state) = state
+    let (mut options, auth_state) = cx
+        .site
         .rp
         .start_authentication(Vec::new())
         .map_err(|e| anyhow::anyhow!("starting authentication: {e:?}"))?;
     let challenge_id = Uuid::new_v4();
     let ceremony_id = Uuid::new_v4();
-    let now = state.clock.now();
-    let ceremony_expires_at = now + ceremony::ttl(state);
+    let now = cx.clock.now();
+    let ceremony_expires_at = now + ceremony::ttl(cx);
     let ceremony_state = CeremonyState::Challenge {
         challenge_id,
         cognito_sub: req.user_sub.clone(),
@@ -54,7 +55,7 @@ pub async fn issue(
     };
     let actor = Actor::Service.label();
     let allowed = challenges::issue(
-        &state.db,
+        &cx.db,
         &NewChallenge {
             id: challenge_id,
             cognito_sub: &req.user_sub,
@@ -67,7 +68,7 @@ pub async fn issue(
             ceremony_expires_at,
             // The challenge outlives the ceremony by the nonce lifetime: the nonce is
             // redeemed against it after the ceremony finishes.
-            expires_at: ceremony_expires_at + ceremony::nonce_ttl(state),
+            expires_at: ceremony_expires_at + ceremony::nonce_ttl(cx),
             audit: (
                 &actor,
                 Action::ChallengeIssued.as_str(),
@@ -82,7 +83,7 @@ pub async fn issue(
     .await?;
     crate::metrics::ceremony_started(CeremonyKind::Challenge.metric());
     options.public_key.allow_credentials = if allowed.is_empty() {
-        state.rp.fake_allow_credentials(&req.username)
+        cx.site.rp.fake_allow_credentials(&req.username)
     } else {
         allowed.into_iter().map(allow).collect()
     };

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Context;
 use super::notices::{self, Notice};
-use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
 use crate::store::{self, RevokeWhich};
@@ -35,11 +35,11 @@ pub fn recently_signed_in(
 }
 
 /// The reauthentication rule for a Cognito caller about to add or delete a passkey.
-pub fn require_recent_sign_in(state: &AppState, who: &CognitoUser) -> Result<(), ReauthRequired> {
+pub fn require_recent_sign_in(cx: &Context, who: &CognitoUser) -> Result<(), ReauthRequired> {
     if recently_signed_in(
         who.auth_time,
-        state.clock.now(),
-        state.config.reauth_max_age,
+        cx.clock.now(),
+        cx.site.settings.reauth_max_age,
     ) {
         Ok(())
     } else {
@@ -104,22 +104,22 @@ pub struct Passkeys {
 }
 
 /// The caller's usable passkeys.
-pub async fn list(state: &AppState, who: &CognitoUser) -> Result<Passkeys, CredentialError> {
-    let user = store::users::user_by_sub(&state.db, &who.sub).await?;
+pub async fn list(cx: &Context, who: &CognitoUser) -> Result<Passkeys, CredentialError> {
+    let user = store::users::user_by_sub(&cx.db, &who.sub).await?;
     let credentials = match &user {
-        Some(user) => store::credentials::credentials_of(&state.db, user.id).await?,
+        Some(user) => store::credentials::credentials_of(&cx.db, user.id).await?,
         None => Vec::new(),
     };
     Ok(Passkeys {
         credentials: credentials.iter().map(CredentialSummary::from).collect(),
-        rp_id: state.config.rp_id.clone(),
+        rp_id: cx.site.settings.rp_id.clone(),
         user_id: user.map(|u| rp_shared::credential_id::encode(u.id.as_bytes())),
     })
 }
 
 /// Renames one of the caller's passkeys.
 pub async fn rename(
-    state: &AppState,
+    cx: &Context,
     who: &CognitoUser,
     client: &ClientContext,
     id: &str,
@@ -127,11 +127,11 @@ pub async fn rename(
 ) -> Result<CredentialSummary, CredentialError> {
     let id = credential_id(id)?;
     let nickname = clean_nickname(nickname)?;
-    let user = store::users::user_by_sub(&state.db, &who.sub)
+    let user = store::users::user_by_sub(&cx.db, &who.sub)
         .await?
         .ok_or(CredentialError::NotFound)?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
+    let now = cx.clock.now();
+    let mut tx = cx.db.begin().await?;
     let renamed = store::credentials::rename_credential(&mut tx, user.id, &id, nickname.as_deref())
         .await?
         .ok_or(CredentialError::NotFound)?;
@@ -153,25 +153,25 @@ pub async fn rename(
 /// nor be registered again). Another user's passkey is `NotFound`, exactly as a passkey
 /// that does not exist.
 pub async fn delete(
-    state: &AppState,
+    cx: &Context,
     who: &CognitoUser,
     client: &ClientContext,
     id: &str,
 ) -> Result<(), CredentialError> {
-    require_recent_sign_in(state, who)?;
+    require_recent_sign_in(cx, who)?;
     let id = credential_id(id)?;
-    let user = store::users::user_by_sub(&state.db, &who.sub)
+    let user = store::users::user_by_sub(&cx.db, &who.sub)
         .await?
         .ok_or(CredentialError::NotFound)?;
-    let name = store::credentials::credential(&state.db, &id)
+    let name = store::credentials::credential(&cx.db, &id)
         .await?
         .map(|c| {
             let c = CredentialSummary::from(&c);
             notices::passkey_name(c.nickname.as_deref(), c.authenticator_name.as_deref())
         })
         .unwrap_or_default();
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
+    let now = cx.clock.now();
+    let mut tx = cx.db.begin().await?;
     let revoked = store::credentials::revoke_credentials(
         &mut tx,
         RevokeWhich::One(&id, Some(user.id)),
@@ -193,7 +193,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
-    notices::send(state, &who.sub, Notice::PasskeyDeleted { name }, now);
+    notices::send(cx, &who.sub, Notice::PasskeyDeleted { name }, now);
     Ok(())
 }
 

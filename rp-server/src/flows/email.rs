@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
 
+use super::Context;
 use super::ceremony::{self, SignInNonce};
 use super::signup::{SignUpError, clean_email};
-use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::cognito::PoolUser;
 use crate::config::EmailSignIn;
@@ -60,12 +60,12 @@ impl Purpose {
 
 /// Mail delivery and the key codes are hashed with.
 pub struct EmailCodes {
-    pub mailer: Mailer,
+    pub mailer: Arc<Mailer>,
     key: Vec<u8>,
 }
 
 impl EmailCodes {
-    pub fn new(mailer: Mailer, key: Vec<u8>) -> Self {
+    pub fn new(mailer: Arc<Mailer>, key: Vec<u8>) -> Self {
         Self { mailer, key }
     }
 
@@ -132,18 +132,18 @@ pub struct SignupProof {
     pub expires_at: DateTime<Utc>,
 }
 
-fn codes(state: &AppState) -> Result<&Arc<EmailCodes>, EmailError> {
-    state.email.as_ref().ok_or(EmailError::Disabled)
+fn codes(cx: &Context) -> Result<&Arc<EmailCodes>, EmailError> {
+    cx.site.email.as_ref().ok_or(EmailError::Disabled)
 }
 
 /// Which purposes this server serves at all.
-fn offered(state: &AppState, purpose: Purpose) -> Result<(), EmailError> {
+fn offered(cx: &Context, purpose: Purpose) -> Result<(), EmailError> {
     match purpose {
-        Purpose::SignUp if state.config.signup_user_pool_id.is_none() => {
+        Purpose::SignUp if cx.site.settings.signup_user_pool_id.is_none() => {
             Err(EmailError::SignUp(SignUpError::Disabled))
         }
         Purpose::SignUp => Ok(()),
-        Purpose::SignIn if state.config.email_signin == EmailSignIn::Off => {
+        Purpose::SignIn if cx.site.settings.email_signin == EmailSignIn::Off => {
             Err(EmailError::SignInDisabled)
         }
         Purpose::SignIn => Ok(()),
@@ -153,8 +153,8 @@ fn offered(state: &AppState, purpose: Purpose) -> Result<(), EmailError> {
 /// The account a sign-in code may sign in: the one enabled pool user whose *verified*
 /// email this is — with `RP_EMAIL_SIGNIN=no_passkey`, only if they have no active
 /// passkey. `None` otherwise (no such user, several, unverified, or one with a passkey).
-async fn sign_in_account(state: &AppState, email: &str) -> Result<Option<PoolUser>, EmailError> {
-    let Some(cognito) = state.cognito.as_deref() else {
+async fn sign_in_account(cx: &Context, email: &str) -> Result<Option<PoolUser>, EmailError> {
+    let Some(cognito) = cx.site.cognito.as_deref() else {
         return Ok(None);
     };
     let mut eligible: Vec<PoolUser> = cognito
@@ -167,9 +167,9 @@ async fn sign_in_account(state: &AppState, email: &str) -> Result<Option<PoolUse
         return Ok(None);
     }
     let account = eligible.remove(0);
-    if state.config.email_signin == EmailSignIn::NoPasskey
-        && let Some(user) = crate::store::users::user_by_sub(&state.db, &account.sub).await?
-        && !crate::store::credentials::credentials_of(&state.db, user.id)
+    if cx.site.settings.email_signin == EmailSignIn::NoPasskey
+        && let Some(user) = crate::store::users::user_by_sub(&cx.db, &account.sub).await?
+        && !crate::store::credentials::credentials_of(&cx.db, user.id)
             .await?
             .is_empty()
     {
@@ -179,8 +179,8 @@ async fn sign_in_account(state: &AppState, email: &str) -> Result<Option<PoolUse
 }
 
 /// How long a code, and the sign-up token it earns, stay good (`RP_EMAIL_CODE_TTL_SECS`).
-fn lifetime(state: &AppState) -> Duration {
-    Duration::from_std(state.config.email_code_ttl).unwrap_or_else(|_| Duration::minutes(10))
+fn lifetime(cx: &Context) -> Duration {
+    Duration::from_std(cx.site.settings.email_code_ttl).unwrap_or_else(|_| Duration::minutes(10))
 }
 
 /// A six-digit code, uniform over 000000–999999, from the OS random generator.
@@ -191,17 +191,17 @@ fn new_code() -> String {
 /// Sends a code (or, for a sign-up to a taken address, a notice). The answer is the same
 /// whether or not the address has an account.
 pub async fn send_code(
-    state: &AppState,
+    cx: &Context,
     client: &ClientContext,
     email: &str,
     purpose: Purpose,
 ) -> Result<CodeSent, EmailError> {
-    let codes = codes(state)?.clone();
-    offered(state, purpose)?;
+    let codes = codes(cx)?.clone();
+    offered(cx, purpose)?;
     let email = clean_email(email)?;
-    let now = state.clock.now();
+    let now = cx.clock.now();
     let recent = email_codes::recent(
-        &state.db,
+        &cx.db,
         &email,
         purpose.as_str(),
         client.ip,
@@ -223,9 +223,9 @@ pub async fn send_code(
         });
     }
     let code = new_code();
-    let expires_at = now + lifetime(state);
+    let expires_at = now + lifetime(cx);
     email_codes::replace(
-        &state.db,
+        &cx.db,
         &email,
         purpose.as_str(),
         &codes.hash(&email, purpose, &code),
@@ -235,7 +235,7 @@ pub async fn send_code(
     )
     .await?;
     audit::record(
-        &state.db,
+        &cx.db,
         now,
         Event::new(Actor::Anonymous, Action::EmailCodeSent)
             .client(client)
@@ -245,9 +245,9 @@ pub async fn send_code(
 
     // Delivery after the answer: whether the address has an account changes what is
     // sent, never what the caller sees or how long it waits.
-    let state = state.clone();
+    let cx = cx.clone();
     tokio::spawn(async move {
-        let Some(message) = message_for(&state, purpose, &email, &code).await else {
+        let Some(message) = message_for(&cx, purpose, &email, &code).await else {
             return;
         };
         if let Err(e) = codes.mailer.send(&email, &message).await {
@@ -263,17 +263,17 @@ pub async fn send_code(
 /// What a code request mails: a sign-up code, or an "account exists" notice for a taken
 /// address; a sign-in code only to an account that may sign in this way. `None`: nothing.
 async fn message_for(
-    state: &AppState,
+    cx: &Context,
     purpose: Purpose,
     email: &str,
     code: &str,
 ) -> Option<mail::Mail> {
-    let rp_name = &state.config.rp_name;
-    let minutes = state.config.email_code_ttl.as_secs() / 60;
-    let link = state.config.email_link_url.as_ref();
+    let rp_name = &cx.site.settings.rp_name;
+    let minutes = cx.site.settings.email_code_ttl.as_secs() / 60;
+    let link = cx.site.settings.email_link_url.as_ref();
     match purpose {
         Purpose::SignUp => {
-            let taken = match &state.cognito {
+            let taken = match &cx.site.cognito {
                 Some(c) => c.email_taken(email).await,
                 None => Ok(false),
             };
@@ -286,7 +286,7 @@ async fn message_for(
                 }
             }
         }
-        Purpose::SignIn => match sign_in_account(state, email).await {
+        Purpose::SignIn => match sign_in_account(cx, email).await {
             Ok(Some(_)) => Some(mail::code(rp_name, email, code, false, minutes, link)),
             Ok(None) => None,
             Err(e) => {
@@ -300,19 +300,19 @@ async fn message_for(
 /// Tries a code: counts the attempt, audits a failure, and answers the cleaned address
 /// when the code was right (it is spent then).
 async fn check(
-    state: &AppState,
+    cx: &Context,
     client: &ClientContext,
     email: &str,
     code: &str,
     purpose: Purpose,
 ) -> Result<String, EmailError> {
-    let codes = codes(state)?;
-    offered(state, purpose)?;
+    let codes = codes(cx)?;
+    offered(cx, purpose)?;
     let email = clean_email(email)?;
-    let now = state.clock.now();
+    let now = cx.clock.now();
     // A malformed code is a wrong code: it counts as an attempt like any other.
     let attempt = email_codes::attempt(
-        &state.db,
+        &cx.db,
         &email,
         purpose.as_str(),
         &codes.hash(&email, purpose, code.trim()),
@@ -326,7 +326,7 @@ async fn check(
         Attempt::Gone => ("expired_spent_or_exhausted", EmailError::CodeExpired),
     };
     audit::record(
-        &state.db,
+        &cx.db,
         now,
         Event::new(Actor::Anonymous, Action::EmailCodeFailed)
             .client(client)
@@ -338,16 +338,16 @@ async fn check(
 
 /// Checks a sign-up code; a right one earns a `signupToken` for the address.
 pub async fn verify_signup_code(
-    state: &AppState,
+    cx: &Context,
     client: &ClientContext,
     email: &str,
     code: &str,
 ) -> Result<SignupProof, EmailError> {
-    let email = check(state, client, email, code, Purpose::SignUp).await?;
-    let now = state.clock.now();
+    let email = check(cx, client, email, code, Purpose::SignUp).await?;
+    let now = cx.clock.now();
     let token = rp_shared::token::SignupToken::generate();
-    let expires_at = now + lifetime(state);
-    let mut tx = state.db.begin().await?;
+    let expires_at = now + lifetime(cx);
+    let mut tx = cx.db.begin().await?;
     email_codes::insert_signup_token(&mut *tx, &token.hash(), &email, now, expires_at).await?;
     audit::record(
         &mut *tx,
@@ -367,21 +367,21 @@ pub async fn verify_signup_code(
 /// Checks a sign-in code; a right one for an account that may sign in this way earns
 /// a nonce, exactly as a passkey sign-in does.
 pub async fn verify_signin_code(
-    state: &AppState,
+    cx: &Context,
     client: &ClientContext,
     email: &str,
     code: &str,
 ) -> Result<SignInNonce, EmailError> {
-    let email = check(state, client, email, code, Purpose::SignIn).await?;
+    let email = check(cx, client, email, code, Purpose::SignIn).await?;
     // No code was mailed for an address without such an account; a right guess of the
     // stored one (one in a million) earns nothing either.
-    let Some(account) = sign_in_account(state, &email).await? else {
+    let Some(account) = sign_in_account(cx, &email).await? else {
         return Err(EmailError::CodeInvalid);
     };
-    let now = state.clock.now();
+    let now = cx.clock.now();
     let nonce = rp_shared::nonce::Nonce::generate();
-    let expires_at = now + ceremony::nonce_ttl(state);
-    let mut tx = state.db.begin().await?;
+    let expires_at = now + ceremony::nonce_ttl(cx);
+    let mut tx = cx.db.begin().await?;
     let user =
         crate::store::users::upsert_user(&mut tx, &account.sub, &account.username, now).await?;
     crate::store::nonces::insert_nonce(

@@ -3,11 +3,13 @@
 //! (found in the pool by `sub`), never carrying a secret; a failure is logged and never
 //! fails the change.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use anyhow::Context as _;
 
-use crate::AppState;
+use super::Context;
 use crate::cognito::CognitoAdmin;
 use crate::mail::{self, Mailer};
 
@@ -39,7 +41,7 @@ impl Notice {
 
 impl Notice {
     /// The notice for a passkey an administrator revoked.
-    pub fn revoked(credential: &crate::admin::AdminCredential) -> Self {
+    pub fn revoked(credential: &crate::model::AdminCredential) -> Self {
         Self::PasskeyRevoked {
             name: passkey_name(
                 credential.summary.nickname.as_deref(),
@@ -57,41 +59,60 @@ pub fn passkey_name(nickname: Option<&str>, authenticator: Option<&str>) -> Stri
         .to_owned()
 }
 
-/// Sends `notice` to the user with this `sub`, in the background.
-pub fn send(state: &AppState, sub: &str, notice: Notice, at: DateTime<Utc>) {
-    if !state.config.email_notify {
-        return;
+/// Sends `notice` to the user with this `sub`, in the background, when the site sends
+/// notices.
+pub fn send(cx: &Context, sub: &str, notice: Notice, at: DateTime<Utc>) {
+    if let Some(notifier) = &cx.site.notifier {
+        notifier.send(sub, notice, at);
     }
-    let (Some(email), Some(cognito)) = (state.email.clone(), state.cognito.clone()) else {
-        return;
-    };
-    let sub = sub.to_owned();
-    let rp_name = state.config.rp_name.clone();
-    tokio::spawn(async move {
-        if let Err(e) = deliver(&email.mailer, &cognito, &rp_name, &sub, &notice, at).await {
-            tracing::warn!(error = %format!("{e:#}"), "could not send a security notice");
-        }
-    });
 }
 
-/// Sends `notice` to the verified email of the user with this `sub` and waits for it:
-/// `Ok(false)` when the user has no verified email (nothing to send).
-pub async fn deliver(
-    mailer: &Mailer,
-    cognito: &CognitoAdmin,
-    rp_name: &str,
-    sub: &str,
-    notice: &Notice,
-    at: DateTime<Utc>,
-) -> anyhow::Result<bool> {
-    let Some(to) = cognito
-        .verified_email_of(sub)
-        .await
-        .context("finding where to send a security notice")?
-    else {
-        return Ok(false);
-    };
-    let message = mail::notice(rp_name, &notice.sentence(), at);
-    mailer.send(&to, &message).await?;
-    Ok(true)
+/// Where security notices go: the mail transport, the pool that knows each user's
+/// verified email, and the name notices sign with.
+#[derive(Clone)]
+pub struct Notifier {
+    mailer: Arc<Mailer>,
+    cognito: Arc<CognitoAdmin>,
+    rp_name: String,
+}
+
+impl Notifier {
+    pub fn new(mailer: Arc<Mailer>, cognito: Arc<CognitoAdmin>, rp_name: String) -> Self {
+        Self {
+            mailer,
+            cognito,
+            rp_name,
+        }
+    }
+
+    /// Sends `notice` in the background; a failure is logged.
+    pub fn send(&self, sub: &str, notice: Notice, at: DateTime<Utc>) {
+        let (this, sub) = (self.clone(), sub.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = this.deliver(&sub, &notice, at).await {
+                tracing::warn!(error = %format!("{e:#}"), "could not send a security notice");
+            }
+        });
+    }
+
+    /// Sends `notice` to the verified email of the user with this `sub` and waits for
+    /// it: `Ok(false)` when the user has no verified email (nothing to send).
+    pub async fn deliver(
+        &self,
+        sub: &str,
+        notice: &Notice,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let Some(to) = self
+            .cognito
+            .verified_email_of(sub)
+            .await
+            .context("finding where to send a security notice")?
+        else {
+            return Ok(false);
+        };
+        let message = mail::notice(&self.rp_name, &notice.sentence(), at);
+        self.mailer.send(&to, &message).await?;
+        Ok(true)
+    }
 }

@@ -10,7 +10,7 @@ use rp_shared::internal::{RedeemFailure, RedeemRequest, RedeemResponse};
 use rp_shared::nonce::Nonce;
 use uuid::Uuid;
 
-use crate::AppState;
+use super::Context;
 use crate::audit::{Action, Actor, Event};
 use crate::store::nonces::{self, NonceRow};
 
@@ -59,9 +59,9 @@ pub fn why_not(
     }
 }
 
-pub async fn redeem(state: &AppState, req: &RedeemRequest) -> sqlx::Result<RedeemResponse> {
-    let now = state.clock.now();
-    let outcome = attempt(state, req, now).await?;
+pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemResponse> {
+    let now = cx.clock.now();
+    let outcome = attempt(cx, req, now).await?;
     let response = match outcome {
         Ok(credential_id) => {
             crate::metrics::nonce_redemption("valid");
@@ -76,7 +76,7 @@ pub async fn redeem(state: &AppState, req: &RedeemRequest) -> sqlx::Result<Redee
             tracing::info!(reason = reason.as_str(), challenge_id = %req.challenge_id, "nonce redemption refused");
             if !req.user_sub.is_empty() {
                 crate::audit::record(
-                    &state.db,
+                    &cx.db,
                     now,
                     Event::new(Actor::Service, Action::NonceRedeemFailed)
                         .cognito_sub(&req.user_sub)
@@ -95,7 +95,7 @@ pub async fn redeem(state: &AppState, req: &RedeemRequest) -> sqlx::Result<Redee
 }
 
 async fn attempt(
-    state: &AppState,
+    cx: &Context,
     req: &RedeemRequest,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Result<Option<Vec<u8>>, RedeemFailure>> {
@@ -104,7 +104,7 @@ async fn attempt(
     };
     let actor = Actor::Service.label();
     let r = nonces::redeem(
-        &state.db,
+        &cx.db,
         &hash,
         &req.user_sub,
         req.challenge_id,
@@ -124,7 +124,7 @@ async fn attempt(
     ) {
         // The statement's snapshot predates the winner's commit; read what it did.
         Verdict::LostRace => {
-            let now_row = nonces::nonce(&state.db, &hash).await?;
+            let now_row = nonces::nonce(&cx.db, &hash).await?;
             match why_not(true, now_row.as_ref(), &req.user_sub, req.challenge_id, now) {
                 Verdict::LostRace => Verdict::Failed(RedeemFailure::Unknown),
                 settled => settled,

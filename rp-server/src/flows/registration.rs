@@ -7,12 +7,12 @@ use rp_shared::token::EnrolmentToken;
 use uuid::Uuid;
 use webauthn_rs_core::proto::RegisterPublicKeyCredential;
 
+use super::Context;
 use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection};
 use super::credentials::{
     CredentialError, CredentialSummary, ReauthRequired, clean_nickname, require_recent_sign_in,
 };
 use super::notices::{self, Notice};
-use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
 use crate::ceremony::{CeremonyKind, CeremonyState};
@@ -73,18 +73,15 @@ impl From<CredentialError> for RegistrationError {
 
 /// The registrant an enrolment token stands for, when it is usable (unknown, used,
 /// revoked and expired tokens are all `None`).
-pub async fn enrolment_registrant(
-    state: &AppState,
-    token: &str,
-) -> sqlx::Result<Option<Registrant>> {
+pub async fn enrolment_registrant(cx: &Context, token: &str) -> sqlx::Result<Option<Registrant>> {
     let Some(hash) = EnrolmentToken::parse_and_hash(token) else {
         return Ok(None);
     };
-    let now = state.clock.now();
-    let Some(t) = store::enrolment::usable_enrolment_token(&state.db, &hash, now).await? else {
+    let now = cx.clock.now();
+    let Some(t) = store::enrolment::usable_enrolment_token(&cx.db, &hash, now).await? else {
         return Ok(None);
     };
-    Ok(store::users::user_by_id(&state.db, t.user_id)
+    Ok(store::users::user_by_id(&cx.db, t.user_id)
         .await?
         .map(|user| Registrant::Enrolment {
             token_id: t.id,
@@ -94,25 +91,26 @@ pub async fn enrolment_registrant(
 
 /// Starts registering a passkey for the registrant.
 pub async fn options(
-    state: &AppState,
+    cx: &Context,
     who: Registrant,
     nickname: Option<&str>,
     conditional: bool,
 ) -> Result<CeremonyOptions, RegistrationError> {
     if let Registrant::Cognito(who) = &who {
-        require_recent_sign_in(state, who)?;
+        require_recent_sign_in(cx, who)?;
     }
     let nickname = clean_nickname(nickname)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = cx.db.begin().await?;
     let (user, enrolment) = match who {
         Registrant::Cognito(who) => (
-            store::users::upsert_user(&mut tx, &who.sub, &who.username, state.clock.now()).await?,
+            store::users::upsert_user(&mut tx, &who.sub, &who.username, cx.clock.now()).await?,
             None,
         ),
         Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
-    let (options, reg_state) = state
+    let (options, reg_state) = cx
+        .site
         .rp
         .start_registration(
             user.id,
@@ -132,7 +130,7 @@ pub async fn options(
             state: reg_state,
         },
     };
-    let ceremony_id = ceremony::start(state, &mut *tx, Some(user.id), &ceremony_state).await?;
+    let ceremony_id = ceremony::start(cx, &mut *tx, Some(user.id), &ceremony_state).await?;
     tx.commit().await?;
     let mut public_key = serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?;
     // A silent upgrade cannot ask for verification; it is checked at the finish.
@@ -152,14 +150,14 @@ pub async fn options(
 /// Finishes registering: verifies the authenticator's response and stores the passkey
 /// (spending the enrolment token with it, atomically, when one was used).
 pub async fn verify(
-    state: &AppState,
+    cx: &Context,
     who: &Registrant,
     client: &ClientContext,
     ceremony_id: Uuid,
     response: &RegisterPublicKeyCredential,
     nickname: Option<&str>,
 ) -> Result<CredentialSummary, RegistrationError> {
-    let result = finish(state, who, client, ceremony_id, response, nickname).await;
+    let result = finish(cx, who, client, ceremony_id, response, nickname).await;
     ceremony::count(CeremonyKind::Registration, &result);
     if let Ok(added) = &result {
         let sub = match who {
@@ -170,13 +168,13 @@ pub async fn verify(
             added.nickname.as_deref(),
             added.authenticator_name.as_deref(),
         );
-        notices::send(state, sub, Notice::PasskeyAdded { name }, added.created_at);
+        notices::send(cx, sub, Notice::PasskeyAdded { name }, added.created_at);
     }
     result
 }
 
 async fn finish(
-    state: &AppState,
+    cx: &Context,
     who: &Registrant,
     client: &ClientContext,
     ceremony_id: Uuid,
@@ -184,13 +182,13 @@ async fn finish(
     nickname: Option<&str>,
 ) -> Result<CredentialSummary, RegistrationError> {
     if let Registrant::Cognito(who) = who {
-        require_recent_sign_in(state, who)?;
+        require_recent_sign_in(cx, who)?;
     }
     let override_nickname = clean_nickname(nickname)?;
     let (user, kind, presented_token) = match who {
         // No user row means no registration was ever started by this user.
         Registrant::Cognito(u) => (
-            store::users::user_by_sub(&state.db, &u.sub)
+            store::users::user_by_sub(&cx.db, &u.sub)
                 .await?
                 .ok_or(CeremonyError::NotFound)?,
             CeremonyKind::Registration,
@@ -200,7 +198,7 @@ async fn finish(
             (user.clone(), CeremonyKind::Enrolment, Some(*token_id))
         }
     };
-    let taken = ceremony::take(state, ceremony_id, &[kind], Some(user.id)).await??;
+    let taken = ceremony::take(cx, ceremony_id, &[kind], Some(user.id)).await??;
     let (reg_state, nickname, enrolment, conditional) = match taken.state {
         CeremonyState::Registration {
             state,
@@ -222,9 +220,9 @@ async fn finish(
     if enrolment != presented_token {
         return Err(CeremonyError::NotFound.into());
     }
-    let now = state.clock.now();
+    let now = cx.clock.now();
     let stored = verify_new_passkey(
-        state,
+        cx,
         &Finishing {
             kind: CeremonyKind::Registration,
             state: &reg_state,
@@ -236,7 +234,7 @@ async fn finish(
         now,
     )?;
 
-    let mut tx = state.db.begin().await?;
+    let mut tx = cx.db.begin().await?;
     if let Some(token_id) = enrolment
         && !store::enrolment::use_enrolment_token(&mut *tx, token_id, now).await?
     {
@@ -275,7 +273,7 @@ async fn finish(
     Ok(CredentialSummary::from(&stored))
 }
 
-/// The one registration finish: verifies a new passkey against the ceremony's state and
+/// The one registration finish: verifies a new passkey against the ceremony's cx and
 /// returns the row to store for `user_id` (not stored yet).
 /// The registration ceremony a new passkey answers.
 pub struct Finishing<'a> {
@@ -287,7 +285,7 @@ pub struct Finishing<'a> {
 }
 
 pub fn verify_new_passkey(
-    state: &AppState,
+    cx: &Context,
     ceremony: &Finishing<'_>,
     response: &RegisterPublicKeyCredential,
     user_id: Uuid,
@@ -295,11 +293,11 @@ pub fn verify_new_passkey(
     now: DateTime<Utc>,
 ) -> Result<StoredCredential, RegistrationError> {
     let finished = if ceremony.conditional {
-        state
+        cx.site
             .rp
             .finish_conditional_registration(response, ceremony.state)
     } else {
-        state.rp.finish_registration(response, ceremony.state)
+        cx.site.rp.finish_registration(response, ceremony.state)
     };
     let passkey = finished
         .map_err(|e| RegistrationError::Rejected(ceremony::rejection(ceremony.kind, &e)))?;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::AppState;
+use super::Context;
 use crate::auth::CognitoUser;
 use crate::store;
 
@@ -26,8 +26,8 @@ pub fn ended(issued_at: Option<i64>, not_before: Option<DateTime<Utc>>) -> bool 
 }
 
 /// Refuses the token of a session an account reset has ended.
-pub async fn check(state: &AppState, who: &CognitoUser) -> Result<(), SessionError> {
-    let not_before = store::users::sessions_not_before(&state.db, &who.sub).await?;
+pub async fn check(cx: &Context, who: &CognitoUser) -> Result<(), SessionError> {
+    let not_before = store::users::sessions_not_before(&cx.db, &who.sub).await?;
     if ended(who.issued_at, not_before) {
         return Err(SessionError::Revoked);
     }

@@ -8,10 +8,10 @@ use rp_shared::nonce::Nonce;
 use uuid::Uuid;
 use webauthn_rs_core::proto::{AuthenticationResult, PublicKeyCredential};
 
+use super::Context;
 use super::ceremony::{
     self, CeremonyError, CeremonyOptions, CeremonyRef, HasReason, Rejection, SignInNonce,
 };
-use crate::AppState;
 use crate::audit::{Action, Actor, ClientContext, Event};
 use crate::ceremony::{CeremonyKind, CeremonyState};
 use crate::store::ceremonies::Taken;
@@ -67,13 +67,15 @@ impl HasReason for SignInError {
 /// Options for a usernameless sign-in (a discoverable credential; usable with
 /// conditional mediation / autofill). The ceremony is sealed into its id: nothing is
 /// stored until it is finished.
-pub async fn options(state: &AppState) -> Result<CeremonyOptions, SignInError> {
-    let (options, auth_state) = state
+pub async fn options(cx: &Context) -> Result<CeremonyOptions, SignInError> {
+    let (options, auth_state) = cx
+        .site
         .rp
         .start_authentication(Vec::new())
         .map_err(|e| anyhow::anyhow!("starting authentication: {e:?}"))?;
-    let expires_at = state.clock.now() + ceremony::ttl(state);
-    let ceremony_id = state
+    let expires_at = cx.clock.now() + ceremony::ttl(cx);
+    let ceremony_id = cx
+        .site
         .sealer
         .seal(Uuid::new_v4(), expires_at, &auth_state)
         .map_err(anyhow::Error::from)?;
@@ -119,24 +121,24 @@ pub fn may_answer(
 /// Finishes a sign-in (usernameless, or one started by the Create Auth Challenge
 /// trigger) and returns a one-time nonce for Cognito.
 pub async fn verify(
-    state: &AppState,
+    cx: &Context,
     ceremony_id: &CeremonyRef,
     response: &PublicKeyCredential,
     client: &ClientContext,
 ) -> Result<SignInNonce, SignInError> {
-    let result = finish(state, ceremony_id, response, client).await;
+    let result = finish(cx, ceremony_id, response, client).await;
     ceremony::count(CeremonyKind::SignIn, &result);
     result
 }
 
 async fn finish(
-    state: &AppState,
+    cx: &Context,
     ceremony_id: &CeremonyRef,
     response: &PublicKeyCredential,
     client: &ClientContext,
 ) -> Result<SignInNonce, SignInError> {
-    let now = state.clock.now();
-    let (taken, found) = take(state, ceremony_id, &response.raw_id, now).await?;
+    let now = cx.clock.now();
+    let (taken, found) = take(cx, ceremony_id, &response.raw_id, now).await?;
     let (auth_state, answering, challenge) = match taken.state {
         CeremonyState::SignIn { state } => (state, Answering::Usernameless, None),
         CeremonyState::Challenge {
@@ -152,7 +154,7 @@ async fn finish(
             return Err(anyhow::anyhow!("a {:?} ceremony taken as a sign-in", other.kind()).into());
         }
     };
-    let verified = answer(state, answering, found, response, auth_state, client, now).await;
+    let verified = answer(cx, answering, found, response, auth_state, client, now).await;
     let (stored, user, result) = match (verified, &challenge) {
         (Ok(v), _) => v,
         (Err(e), Some((_, sub))) if e.hides_who_answered() => {
@@ -167,7 +169,7 @@ async fn finish(
                 if !sub.is_empty() {
                     event = event.cognito_sub(sub);
                 }
-                crate::audit::record(&state.db, now, event).await?;
+                crate::audit::record(&cx.db, now, event).await?;
             }
             return Err(SignInError::ChallengeNotAnswered(reason));
         }
@@ -176,7 +178,7 @@ async fn finish(
     let bound_challenge_id = challenge.map(|(id, _)| id);
 
     let nonce = Nonce::generate();
-    let expires_at = now + ceremony::nonce_ttl(state);
+    let expires_at = now + ceremony::nonce_ttl(cx);
     let hash = nonce.hash();
     let event = Event::new(
         Actor::User(user.cognito_sub.clone()),
@@ -192,7 +194,7 @@ async fn finish(
     }));
     let audit = event.row(now);
     let advanced = credentials::record_sign_in(
-        &state.db,
+        &cx.db,
         &SignIn {
             credential_id: &stored.credential_id,
             sign_count: i64::from(result.counter()),
@@ -226,7 +228,7 @@ async fn finish(
 /// Consumes the ceremony (a stored one, or a sealed one by spending its id) and loads
 /// the credential that claims to answer it, in one statement either way.
 async fn take(
-    state: &AppState,
+    cx: &Context,
     ceremony_id: &CeremonyRef,
     credential_id: &[u8],
     now: chrono::DateTime<chrono::Utc>,
@@ -234,8 +236,7 @@ async fn take(
     match ceremony_id {
         CeremonyRef::Stored(id) => {
             let found =
-                ceremonies::take_with_credential(&state.db, *id, &ANSWERABLE, credential_id)
-                    .await?;
+                ceremonies::take_with_credential(&cx.db, *id, &ANSWERABLE, credential_id).await?;
             let (taken, credential) = match found {
                 Some((taken, credential)) => (Some(taken), credential),
                 None => (None, None),
@@ -243,18 +244,18 @@ async fn take(
             Ok((ceremony::fresh(taken, now)?, credential))
         }
         CeremonyRef::Sealed(sealed) => {
-            let open = state.sealer.unseal(sealed).ok_or(CeremonyError::NotFound)?;
+            let open = cx
+                .site
+                .sealer
+                .unseal(sealed)
+                .ok_or(CeremonyError::NotFound)?;
             if open.expires_at <= now {
                 return Err(CeremonyError::Expired.into());
             }
-            let credential = ceremonies::spend_with_credential(
-                &state.db,
-                open.id,
-                open.expires_at,
-                credential_id,
-            )
-            .await?
-            .ok_or(CeremonyError::NotFound)?;
+            let credential =
+                ceremonies::spend_with_credential(&cx.db, open.id, open.expires_at, credential_id)
+                    .await?
+                    .ok_or(CeremonyError::NotFound)?;
             let taken = Taken {
                 state: CeremonyState::SignIn { state: open.state },
                 owner: None,
@@ -279,7 +280,7 @@ impl SignInError {
 /// Checks that the credential may answer the ceremony and verifies the assertion
 /// (auditing a signature that does not verify).
 async fn answer(
-    state: &AppState,
+    cx: &Context,
     answering: Answering,
     found: Option<(StoredCredential, User)>,
     response: &PublicKeyCredential,
@@ -302,12 +303,13 @@ async fn answer(
         Err(e) => {
             if let Answering::Challenge { .. } = answering {
                 // As long as checking a real passkey's signature would take.
-                state.rp.verify_against_decoy(response, auth_state);
+                cx.site.rp.verify_against_decoy(response, auth_state);
             }
             return Err(e);
         }
     };
-    match state
+    match cx
+        .site
         .rp
         .finish_authentication(response, auth_state, stored.current_passkey())
     {
@@ -315,7 +317,7 @@ async fn answer(
         Err(e) => {
             let rejection = ceremony::rejection(CeremonyKind::SignIn, &e);
             crate::audit::record(
-                &state.db,
+                &cx.db,
                 now,
                 failed_event(&stored, &user.cognito_sub, client, rejection.code.as_str()),
             )

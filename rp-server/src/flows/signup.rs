@@ -7,9 +7,9 @@ use rp_shared::nonce::Nonce;
 use uuid::Uuid;
 use webauthn_rs_core::proto::RegisterPublicKeyCredential;
 
+use super::Context;
 use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection, SignInNonce};
 use super::registration::{Finishing, RegistrationError, verify_new_passkey};
-use crate::AppState;
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::ceremony::{CeremonyKind, CeremonyState};
 use crate::cognito::{CognitoAdmin, CognitoError};
@@ -79,11 +79,11 @@ impl From<RegistrationError> for SignUpError {
     }
 }
 
-fn enabled(state: &AppState) -> Result<&CognitoAdmin, SignUpError> {
-    if state.config.signup_user_pool_id.is_none() {
+fn enabled(cx: &Context) -> Result<&CognitoAdmin, SignUpError> {
+    if cx.site.settings.signup_user_pool_id.is_none() {
         return Err(SignUpError::Disabled);
     }
-    state.cognito.as_deref().ok_or(SignUpError::Disabled)
+    cx.site.cognito.as_deref().ok_or(SignUpError::Disabled)
 }
 
 /// Trimmed, lower-cased, and plausibly an address: `local@domain.tld`, at most 254
@@ -113,19 +113,17 @@ pub fn clean_email(raw: &str) -> Result<String, SignUpError> {
 /// With `RP_SIGNUP_VERIFY_EMAIL`, `signup_token` must be a live token earned by this
 /// address's sign-up code.
 pub async fn options(
-    state: &AppState,
+    cx: &Context,
     email: &str,
     signup_token: Option<&str>,
 ) -> Result<CeremonyOptions, SignUpError> {
-    let cognito = enabled(state)?;
+    let cognito = enabled(cx)?;
     let email = clean_email(email)?;
-    let verified_by = if state.config.signup_verify_email {
+    let verified_by = if cx.site.settings.signup_verify_email {
         let hash = signup_token
             .and_then(rp_shared::token::SignupToken::parse_and_hash)
             .ok_or(SignUpError::EmailNotVerified)?;
-        if !store::email_codes::signup_token_valid(&state.db, &hash, &email, state.clock.now())
-            .await?
-        {
+        if !store::email_codes::signup_token_valid(&cx.db, &hash, &email, cx.clock.now()).await? {
             return Err(SignUpError::EmailNotVerified);
         }
         Some(hash.to_vec())
@@ -136,13 +134,14 @@ pub async fn options(
         return Err(SignUpError::EmailTaken);
     }
     let user_handle = Uuid::new_v4();
-    let (options, reg_state) = state
+    let (options, reg_state) = cx
+        .site
         .rp
         .start_registration(user_handle, &email, Vec::new())
         .map_err(|e| anyhow::anyhow!("starting sign-up: {e:?}"))?;
     let ceremony_id = ceremony::start(
-        state,
-        &state.db,
+        cx,
+        &cx.db,
         None,
         &CeremonyState::SignUp {
             email,
@@ -161,24 +160,24 @@ pub async fn options(
 /// Finishes a sign-up: verifies the passkey, creates the Cognito user, stores the
 /// passkey, and answers a nonce for the first sign-in.
 pub async fn verify(
-    state: &AppState,
+    cx: &Context,
     client: &ClientContext,
     ceremony_id: Uuid,
     response: &RegisterPublicKeyCredential,
 ) -> Result<SignInNonce, SignUpError> {
-    let result = finish(state, client, ceremony_id, response).await;
+    let result = finish(cx, client, ceremony_id, response).await;
     ceremony::count(CeremonyKind::SignUp, &result);
     result
 }
 
 async fn finish(
-    state: &AppState,
+    cx: &Context,
     client: &ClientContext,
     ceremony_id: Uuid,
     response: &RegisterPublicKeyCredential,
 ) -> Result<SignInNonce, SignUpError> {
-    let cognito = enabled(state)?;
-    let taken = ceremony::take(state, ceremony_id, &[CeremonyKind::SignUp], None).await??;
+    let cognito = enabled(cx)?;
+    let taken = ceremony::take(cx, ceremony_id, &[CeremonyKind::SignUp], None).await??;
     let CeremonyState::SignUp {
         email,
         user_handle,
@@ -190,9 +189,9 @@ async fn finish(
             anyhow::anyhow!("a {:?} ceremony taken as a sign-up", taken.state.kind()).into(),
         );
     };
-    let now = state.clock.now();
+    let now = cx.clock.now();
     let stored = verify_new_passkey(
-        state,
+        cx,
         &Finishing {
             kind: CeremonyKind::SignUp,
             state: &reg_state,
@@ -204,7 +203,7 @@ async fn finish(
         now,
     )?;
     // Refuse a credential id we already know before creating anything in Cognito.
-    if store::credentials::credential(&state.db, &stored.credential_id)
+    if store::credentials::credential(&cx.db, &stored.credential_id)
         .await?
         .is_some()
     {
@@ -216,41 +215,35 @@ async fn finish(
     // The proof of the address works once: spent before the account exists (a sign-up
     // that fails after this asks for a new code).
     if let Some(hash) = &verified_by
-        && !store::email_codes::spend_signup_token(&state.db, hash, &email, now).await?
+        && !store::email_codes::spend_signup_token(&cx.db, hash, &email, now).await?
     {
         return Err(SignUpError::EmailNotVerified);
     }
     // Recorded before Cognito is asked, so a crash from here to the commit below leaves
     // a row the sweep finds ([`sweep`]), not a passkey-less account holding the email.
-    store::signups::insert_pending(
-        &state.db,
-        user_handle,
-        &email,
-        now,
-        now + ceremony::ttl(state),
-    )
-    .await?;
+    store::signups::insert_pending(&cx.db, user_handle, &email, now, now + ceremony::ttl(cx))
+        .await?;
     let created = match cognito.create_user(&email, verified_by.is_some()).await {
         Ok(created) => created,
         Err(e) => {
             if matches!(e, CognitoError::EmailTaken) {
                 // Nothing of ours exists: the address belongs to someone else.
-                store::signups::remove(&state.db, user_handle).await?;
+                store::signups::remove(&cx.db, user_handle).await?;
             }
             return Err(e.into());
         }
     };
-    if let Err(e) = store::signups::set_username(&state.db, user_handle, &created.username).await {
+    if let Err(e) = store::signups::set_username(&cx.db, user_handle, &created.username).await {
         if cognito.delete_user(&created.username).await {
-            store::signups::remove(&state.db, user_handle).await.ok();
+            store::signups::remove(&cx.db, user_handle).await.ok();
         }
         return Err(e.into());
     }
 
     let nonce = Nonce::generate();
-    let expires_at = now + ceremony::nonce_ttl(state);
+    let expires_at = now + ceremony::nonce_ttl(cx);
     let stored_locally = async {
-        let mut tx = state.db.begin().await?;
+        let mut tx = cx.db.begin().await?;
         store::signups::remove(&mut *tx, user_handle).await?;
         let user =
             store::users::insert_user(&mut tx, user_handle, &created.sub, &created.username, now)
@@ -306,7 +299,7 @@ async fn finish(
             // Undo the Cognito side so a retry can start clean; if that fails too, the
             // pending row stays for the sweep.
             if cognito.delete_user(&created.username).await {
-                store::signups::remove(&state.db, user_handle).await.ok();
+                store::signups::remove(&cx.db, user_handle).await.ok();
             }
             Err(e)
         }
@@ -318,16 +311,16 @@ async fn finish(
 /// their pending row. A user rp-server knows (the sign-up did finish) is never touched;
 /// one found only by email must have been created during the sign-up. Returns how many
 /// were undone.
-pub async fn sweep(state: &AppState) -> Result<usize, SignUpError> {
-    let Some(cognito) = state.cognito.as_deref() else {
+pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
+    let Some(cognito) = cx.site.cognito.as_deref() else {
         return Ok(0);
     };
-    let now = state.clock.now();
+    let now = cx.clock.now();
     let mut undone = 0;
-    for pending in store::signups::abandoned(&state.db, now, 50).await? {
+    for pending in store::signups::abandoned(&cx.db, now, 50).await? {
         let usernames: Vec<String> = match &pending.cognito_username {
             Some(username) => {
-                if store::users::user_by_username(&state.db, username)
+                if store::users::user_by_username(&cx.db, username)
                     .await?
                     .is_some()
                 {
@@ -343,11 +336,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, SignUpError> {
                         c >= pending.created_at - chrono::Duration::minutes(1)
                             && c <= pending.expires_at
                     });
-                    if during
-                        && store::users::user_by_sub(&state.db, &u.sub)
-                            .await?
-                            .is_none()
-                    {
+                    if during && store::users::user_by_sub(&cx.db, &u.sub).await?.is_none() {
                         ours.push(u.username);
                     }
                 }
@@ -364,7 +353,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, SignUpError> {
         if !all_gone {
             continue;
         }
-        let mut tx = state.db.begin().await?;
+        let mut tx = cx.db.begin().await?;
         store::signups::remove(&mut *tx, pending.id).await?;
         for username in &usernames {
             audit::record(

@@ -3,7 +3,7 @@
 //! configured. The audit log names the admin by the token presented (`admin:api:<name>`:
 //! `admin` for `RP_ADMIN_TOKEN`, the names of `RP_ADMIN_TOKENS`).
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -16,11 +16,11 @@ use super::error::ApiError;
 use super::extract::{Json, Path, Query};
 use crate::AppState;
 use crate::admin::{
-    self, AdminCredential, AdminError, AuditFilter, AuditPage, EnrolmentTokenView,
+    self, AdminCredential, AdminError, AdminService, AuditFilter, AuditPage, EnrolmentTokenView,
     IssuedEnrolmentToken, Stats, UserRef,
 };
 use crate::auth;
-use crate::flows::notices::{self, Notice};
+use crate::flows::Context;
 use rp_shared::error::ErrorBody;
 
 impl From<AdminError> for ApiError {
@@ -44,9 +44,17 @@ impl From<AdminError> for ApiError {
     }
 }
 
-/// An authenticated admin; `actor` is what the audit log records.
+/// An authenticated admin: the request's context and who the audit log names.
 pub struct Admin {
-    pub actor: String,
+    cx: Context,
+    actor: String,
+}
+
+impl Admin {
+    /// The admin service, acting for this admin at the request's site.
+    fn service(&self) -> AdminService<'_> {
+        AdminService::for_site(&self.cx, &self.actor)
+    }
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -63,6 +71,7 @@ impl FromRequestParts<AppState> for Admin {
         // The audit names the token's holder; nothing the caller sends can change it.
         match auth::bearer(&parts.headers).and_then(|t| auth::admin_named(t, &tokens)) {
             Some(name) => Ok(Self {
+                cx: state.context(),
                 actor: format!("admin:api:{name}"),
             }),
             None => Err(ApiError::Unauthorized("A valid admin token is required.")),
@@ -93,8 +102,7 @@ pub struct UserCredentials {
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin", security(("admin" = [])), params(UserQuery),
     responses((status = 200, body = UserCredentials), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn user(
-    State(state): State<AppState>,
-    _: Admin,
+    who: Admin,
     Query(q): Query<UserQuery>,
 ) -> Result<Json<UserCredentials>, ApiError> {
     let r = match (q.sub, q.username, q.email) {
@@ -108,8 +116,7 @@ pub async fn user(
             ));
         }
     };
-    let user = admin::find_user(&state.db, state.cognito.as_deref(), &r).await?;
-    let credentials = admin::credentials(&state.db, &user).await?;
+    let (user, credentials) = who.service().credentials(&r).await?;
     Ok(Json(UserCredentials {
         user_sub: user.cognito_sub,
         username: user.username,
@@ -122,13 +129,10 @@ pub async fn user(
     params(("id" = String, Path, description = "Credential id, base64url")),
     responses((status = 200, body = AdminCredential), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn credential(
-    State(state): State<AppState>,
-    _: Admin,
+    who: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<AdminCredential>, ApiError> {
-    Ok(Json(
-        admin::credential(&state.db, &admin::credential_id(&id)?).await?,
-    ))
+    Ok(Json(who.service().credential(&id).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -138,31 +142,17 @@ pub struct Reason {
     pub reason: Option<String>,
 }
 
-fn reason(r: &Reason) -> Result<Option<&str>, ApiError> {
-    match r.reason.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > 500 => Err(ApiError::bad_request(
-            ErrorCode::InvalidRequest,
-            "A reason has at most 500 characters.",
-        )),
-        other => Ok(other),
-    }
-}
-
 /// Revokes one credential for good: it can never sign in or be registered again.
 #[utoipa::path(post, path = "/admin/v1/credentials/{id}/revoke", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "Credential id, base64url")), request_body = Reason,
     responses((status = 200, body = AdminCredential), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
-    State(state): State<AppState>,
     who: Admin,
     Path(id): Path<String>,
     Json(body): Json<Reason>,
 ) -> Result<Json<AdminCredential>, ApiError> {
-    let id = admin::credential_id(&id)?;
-    let now = state.clock.now();
-    let revoked = admin::revoke(&state.db, &id, &who.actor, reason(&body)?, now).await?;
-    notices::send(&state, &revoked.user_sub, Notice::revoked(&revoked), now);
-    Ok(Json(revoked))
+    let revoked = who.service().revoke(&id, body.reason.as_deref()).await?;
+    Ok(Json(revoked.credential))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -184,25 +174,13 @@ pub struct ResetResult {
     params(("sub" = String, Path, description = "The user's Cognito sub")), request_body = Reason,
     responses((status = 200, body = ResetResult), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn reset(
-    State(state): State<AppState>,
     who: Admin,
     Path(sub): Path<String>,
     Json(body): Json<Reason>,
 ) -> Result<Json<ResetResult>, ApiError> {
-    let user = admin::find_user(&state.db, None, &UserRef::Sub(sub)).await?;
-    let now = state.clock.now();
-    let outcome = admin::reset(
-        &state.db,
-        &user,
-        &who.actor,
-        reason(&body)?,
-        now,
-        state.cognito.as_deref(),
-    )
-    .await?;
-    notices::send(&state, &user.cognito_sub, Notice::AccountReset, now);
+    let outcome = who.service().reset(&sub, body.reason.as_deref()).await?;
     Ok(Json(ResetResult {
-        user_sub: user.cognito_sub,
+        user_sub: outcome.user.cognito_sub,
         revoked: outcome.revoked,
         cognito_global_sign_out: outcome.cognito_sign_out.to_owned(),
     }))
@@ -226,25 +204,14 @@ pub struct EnrolmentRequest {
     params(("sub" = String, Path, description = "The user's Cognito sub")), request_body = EnrolmentRequest,
     responses((status = 201, body = IssuedEnrolmentToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn issue_enrolment(
-    State(state): State<AppState>,
     who: Admin,
     Path(sub): Path<String>,
     Json(body): Json<EnrolmentRequest>,
 ) -> Result<(StatusCode, Json<IssuedEnrolmentToken>), ApiError> {
-    let ttl = match body.ttl_secs {
-        Some(s) => chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX).min(8 * 86400)),
-        None => chrono::Duration::from_std(state.config.enrolment_ttl)
-            .unwrap_or(chrono::Duration::minutes(15)),
-    };
-    let issued = admin::issue_enrolment_token(
-        &state.db,
-        &sub,
-        body.username.as_deref(),
-        ttl,
-        &who.actor,
-        state.clock.now(),
-    )
-    .await?;
+    let issued = who
+        .service()
+        .issue_enrolment_token(&sub, body.username.as_deref(), body.ttl_secs)
+        .await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -258,13 +225,11 @@ pub struct EnrolmentTokenList {
     params(("sub" = String, Path, description = "The user's Cognito sub")),
     responses((status = 200, body = EnrolmentTokenList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_enrolment(
-    State(state): State<AppState>,
-    _: Admin,
+    who: Admin,
     Path(sub): Path<String>,
 ) -> Result<Json<EnrolmentTokenList>, ApiError> {
-    let user = admin::find_user(&state.db, None, &UserRef::Sub(sub)).await?;
     Ok(Json(EnrolmentTokenList {
-        tokens: admin::enrolment_tokens(&state.db, &user, state.clock.now()).await?,
+        tokens: who.service().enrolment_tokens(&sub).await?,
     }))
 }
 
@@ -273,13 +238,10 @@ pub async fn list_enrolment(
     params(("id" = Uuid, Path, description = "Enrolment token id")),
     responses((status = 200, body = EnrolmentTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_enrolment(
-    State(state): State<AppState>,
     who: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<Json<EnrolmentTokenView>, ApiError> {
-    Ok(Json(
-        admin::revoke_enrolment_token(&state.db, id, &who.actor, state.clock.now()).await?,
-    ))
+    Ok(Json(who.service().revoke_enrolment_token(id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -306,8 +268,7 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/admin/v1/audit-events", tag = "admin", security(("admin" = [])), params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn audit_events(
-    State(state): State<AppState>,
-    _: Admin,
+    who: Admin,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
@@ -323,7 +284,7 @@ pub async fn audit_events(
         cursor: q.cursor,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(admin::audit_log(&state.db, &filter).await.map_err(
+    Ok(Json(who.service().audit_log(&filter).await.map_err(
         |e| match e {
             AdminError::Invalid(m) => ApiError::bad_request(ErrorCode::InvalidCursor, m),
             other => other.into(),
@@ -334,6 +295,6 @@ pub async fn audit_events(
 /// Aggregate statistics.
 #[utoipa::path(get, path = "/admin/v1/stats", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Stats), (status = 401, body = ErrorBody)))]
-pub async fn stats(State(state): State<AppState>, _: Admin) -> Result<Json<Stats>, ApiError> {
-    Ok(Json(admin::stats(&state.db, state.clock.now()).await?))
+pub async fn stats(who: Admin) -> Result<Json<Stats>, ApiError> {
+    Ok(Json(who.service().stats().await?))
 }

@@ -1,7 +1,6 @@
 //! Signing in with a passkey ([`crate::flows::sign_in`]). A verified assertion yields a
 //! one-time nonce that the browser hands to Cognito as the custom challenge answer.
 
-use axum::extract::State;
 use rp_shared::error::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,7 +8,7 @@ use webauthn_rs_core::proto::PublicKeyCredential;
 
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
-use crate::AppState;
+use crate::flows::Context;
 use crate::flows::ceremony::{CeremonyOptions, CeremonyRef, Hint, SignInNonce};
 use crate::flows::sign_in::{self, SignInError};
 use rp_shared::error::ErrorBody;
@@ -39,13 +38,13 @@ pub struct AuthenticationVerifyRequest {
     request_body = AuthenticationOptionsRequest,
     responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn options(
-    State(state): State<AppState>,
+    cx: Context,
     Json(body): Json<AuthenticationOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     Ok(Json(
-        sign_in::options(&state)
+        sign_in::options(&cx)
             .await?
-            .with_hints(&state, body.hints.as_deref()),
+            .with_hints(&cx, body.hints.as_deref()),
     ))
 }
 
@@ -56,11 +55,11 @@ pub async fn options(
     responses((status = 200, body = SignInNonce), (status = 400, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn verify(
-    State(state): State<AppState>,
+    cx: Context,
     client: ClientContext,
     Json(body): Json<AuthenticationVerifyRequest>,
 ) -> Result<Json<SignInNonce>, ApiError> {
-    sign_in::verify(&state, &body.ceremony_id, &body.credential, &client)
+    sign_in::verify(&cx, &body.ceremony_id, &body.credential, &client)
         .await
         .map(Json)
         .map_err(|e| {
@@ -74,7 +73,7 @@ pub async fn verify(
             if gone {
                 error.with_details(serde_json::json!({
                     "credentialId": rp_shared::credential_id::encode(&body.credential.raw_id),
-                    "rpId": state.config.rp_id,
+                    "rpId": cx.site.settings.rp_id,
                 }))
             } else {
                 error

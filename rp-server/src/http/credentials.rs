@@ -1,6 +1,5 @@
 //! A signed-in user's own passkeys: list, rename, delete ([`crate::flows::credentials`]).
 
-use axum::extract::State;
 use axum::response::Response;
 use rp_shared::error::ErrorCode;
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use super::error::ApiError;
 use super::extract::{ClientContext, Json, Path};
 use super::identity::SignedIn;
 use super::no_content;
-use crate::AppState;
+use crate::flows::Context;
 use crate::flows::credentials::{self, CredentialError, CredentialSummary, Passkeys};
 use rp_shared::error::ErrorBody;
 
@@ -24,11 +23,8 @@ pub struct RenameRequest {
 /// The caller's passkeys.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("cognito" = [])),
     responses((status = 200, body = Passkeys), (status = 401, body = ErrorBody)))]
-pub async fn list(
-    State(state): State<AppState>,
-    SignedIn(who): SignedIn,
-) -> Result<Json<Passkeys>, ApiError> {
-    Ok(Json(credentials::list(&state, &who).await?))
+pub async fn list(cx: Context, SignedIn(who): SignedIn) -> Result<Json<Passkeys>, ApiError> {
+    Ok(Json(credentials::list(&cx, &who).await?))
 }
 
 /// Renames one of the caller's passkeys.
@@ -38,13 +34,13 @@ pub async fn list(
     responses((status = 200, body = CredentialSummary), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn rename(
-    State(state): State<AppState>,
+    cx: Context,
     SignedIn(who): SignedIn,
     client: ClientContext,
     Path(id): Path<String>,
     Json(body): Json<RenameRequest>,
 ) -> Result<Json<CredentialSummary>, ApiError> {
-    let renamed = credentials::rename(&state, &who, &client, &id, body.nickname.as_deref()).await?;
+    let renamed = credentials::rename(&cx, &who, &client, &id, body.nickname.as_deref()).await?;
     Ok(Json(renamed))
 }
 
@@ -55,12 +51,12 @@ pub async fn rename(
     params(("id" = String, Path, description = "Credential id, base64url")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
-    State(state): State<AppState>,
+    cx: Context,
     SignedIn(who): SignedIn,
     client: ClientContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    credentials::delete(&state, &who, &client, &id).await?;
+    credentials::delete(&cx, &who, &client, &id).await?;
     Ok(no_content())
 }
 

@@ -1,6 +1,5 @@
 //! Email one-time codes ([`crate::flows::email`]); on when `RP_EMAIL_TRANSPORT` is set.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use rp_shared::error::{ErrorBody, ErrorCode};
 use serde::Deserialize;
@@ -8,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
-use crate::AppState;
+use crate::flows::Context;
 use crate::flows::ceremony::SignInNonce;
 use crate::flows::email::{self, CodeSent, EmailError, Purpose, SignupProof};
 
@@ -36,11 +35,11 @@ pub struct EmailVerifyRequest {
         (status = 429, body = ErrorBody, description = "a resend too soon, or a daily limit (see Retry-After)"),
         (status = 503, body = ErrorBody)))]
 pub async fn codes(
-    State(state): State<AppState>,
+    cx: Context,
     client: ClientContext,
     Json(body): Json<EmailCodeRequest>,
 ) -> Result<(StatusCode, Json<CodeSent>), ApiError> {
-    let sent = email::send_code(&state, &client, &body.email, body.purpose).await?;
+    let sent = email::send_code(&cx, &client, &body.email, body.purpose).await?;
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 
@@ -65,16 +64,16 @@ pub enum Verified {
         (status = 422, body = ErrorBody, description = "`CODE_INVALID`: a wrong code"),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn verify(
-    State(state): State<AppState>,
+    cx: Context,
     client: ClientContext,
     Json(body): Json<EmailVerifyRequest>,
 ) -> Result<Json<Verified>, ApiError> {
     Ok(Json(match body.purpose {
         Purpose::SignUp => Verified::SignUp(
-            email::verify_signup_code(&state, &client, &body.email, &body.code).await?,
+            email::verify_signup_code(&cx, &client, &body.email, &body.code).await?,
         ),
         Purpose::SignIn => Verified::SignIn(
-            email::verify_signin_code(&state, &client, &body.email, &body.code).await?,
+            email::verify_signin_code(&cx, &client, &body.email, &body.code).await?,
         ),
     }))
 }

@@ -182,6 +182,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientContext {
     }
 }
 
+/// The context of the request's flows: the site it is for, the database and the clock.
+impl axum::extract::FromRequestParts<crate::AppState> for crate::flows::Context {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(state.context())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,8 @@ impl FromRequestParts<AppState> for SignedIn {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "A Cognito access token is required (Authorization: Bearer).",
         ))?;
-        match state.tokens.verify(token).await {
-            Ok(user) => match crate::flows::session::check(state, &user).await {
+        match state.site.tokens.verify(token).await {
+            Ok(user) => match crate::flows::session::check(&state.context(), &user).await {
                 Ok(()) => Ok(Self(user)),
                 Err(crate::flows::session::SessionError::Revoked) => {
                     Err(ApiError::UnauthorizedCode {
@@ -66,7 +66,7 @@ impl FromRequestParts<AppState> for Registrant {
             "A Cognito access token or an enrolment token is required (Authorization: Bearer).",
         ))?;
         if rp_shared::token::EnrolmentToken::claims_kind(token) {
-            return crate::flows::registration::enrolment_registrant(state, token)
+            return crate::flows::registration::enrolment_registrant(&state.context(), token)
                 .await?
                 .ok_or(ApiError::Unauthorized(
                     "The enrolment token is not valid (unknown, used, revoked or expired).",

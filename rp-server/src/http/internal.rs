@@ -1,7 +1,6 @@
 //! The internal API of the Cognito trigger Lambdas (service token):
 //! [`crate::flows::challenge`] and [`crate::flows::redemption`].
 
-use axum::extract::State;
 use rp_shared::error::ErrorBody;
 use rp_shared::error::ErrorCode;
 use rp_shared::internal::{ChallengeRequest, ChallengeResponse, RedeemRequest, RedeemResponse};
@@ -9,7 +8,7 @@ use rp_shared::internal::{ChallengeRequest, ChallengeResponse, RedeemRequest, Re
 use super::error::ApiError;
 use super::extract::Json;
 use super::identity::Service;
-use crate::AppState;
+use crate::flows::Context;
 use crate::flows::challenge::{self, ChallengeError};
 use crate::flows::redemption;
 
@@ -19,11 +18,11 @@ use crate::flows::redemption;
     request_body = ChallengeRequest,
     responses((status = 200, body = ChallengeResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn challenges(
-    State(state): State<AppState>,
+    cx: Context,
     _: Service,
     Json(req): Json<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
-    Ok(Json(challenge::issue(&state, &req).await?))
+    Ok(Json(challenge::issue(&cx, &req).await?))
 }
 
 /// Verify Auth Challenge Response: redeems a nonce for a challenge, atomically.
@@ -33,11 +32,11 @@ pub async fn challenges(
     request_body = RedeemRequest,
     responses((status = 200, body = RedeemResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn redeem(
-    State(state): State<AppState>,
+    cx: Context,
     _: Service,
     Json(req): Json<RedeemRequest>,
 ) -> Result<Json<RedeemResponse>, ApiError> {
-    Ok(Json(redemption::redeem(&state, &req).await?))
+    Ok(Json(redemption::redeem(&cx, &req).await?))
 }
 
 impl From<ChallengeError> for ApiError {

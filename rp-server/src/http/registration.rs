@@ -1,7 +1,6 @@
 //! Adding a passkey to a signed-in user's account, or with an admin's enrolment token
 //! ([`crate::flows::registration`]).
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use rp_shared::error::ErrorCode;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use webauthn_rs_core::proto::RegisterPublicKeyCredential;
 
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
-use crate::AppState;
+use crate::flows::Context;
 use crate::flows::ceremony::CeremonyOptions;
 use crate::flows::ceremony::Hint;
 use crate::flows::credentials::CredentialSummary;
@@ -58,19 +57,19 @@ pub struct RegistrationVerifyRequest {
     request_body = RegistrationOptionsRequest,
     responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn options(
-    State(state): State<AppState>,
+    cx: Context,
     who: Registrant,
     Json(body): Json<RegistrationOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     Ok(Json(
         registration::options(
-            &state,
+            &cx,
             who,
             body.nickname.as_deref(),
             body.mediation == Some(Mediation::Conditional),
         )
         .await?
-        .with_hints(&state, body.hints.as_deref()),
+        .with_hints(&cx, body.hints.as_deref()),
     ))
 }
 
@@ -81,13 +80,13 @@ pub async fn options(
         (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn verify(
-    State(state): State<AppState>,
+    cx: Context,
     who: Registrant,
     client: ClientContext,
     Json(body): Json<RegistrationVerifyRequest>,
 ) -> Result<(StatusCode, Json<CredentialSummary>), ApiError> {
     let summary = registration::verify(
-        &state,
+        &cx,
         &who,
         &client,
         body.ceremony_id,

@@ -1,6 +1,5 @@
 //! Passkey-first sign-up ([`crate::flows::signup`]); on when `RP_SIGNUP_ENABLED=true`.
 
-use axum::extract::State;
 use rp_shared::error::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,7 +8,7 @@ use webauthn_rs_core::proto::RegisterPublicKeyCredential;
 
 use super::error::ApiError;
 use super::extract::{ClientContext, Json};
-use crate::AppState;
+use crate::flows::Context;
 use crate::flows::ceremony::{CeremonyOptions, SignInNonce};
 use crate::flows::signup::{self, SignUpError};
 use rp_shared::error::ErrorBody;
@@ -41,13 +40,13 @@ pub struct SignupVerifyRequest {
         (status = 404, body = ErrorBody, description = "sign-up is not enabled"),
         (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn options(
-    State(state): State<AppState>,
+    cx: Context,
     Json(body): Json<SignupOptionsRequest>,
 ) -> Result<Json<CeremonyOptions>, ApiError> {
     Ok(Json(
-        signup::options(&state, &body.email, body.signup_token.as_deref())
+        signup::options(&cx, &body.email, body.signup_token.as_deref())
             .await?
-            .with_hints(&state, None),
+            .with_hints(&cx, None),
     ))
 }
 
@@ -62,12 +61,12 @@ pub async fn options(
         (status = 409, body = ErrorBody), (status = 410, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn verify(
-    State(state): State<AppState>,
+    cx: Context,
     client: ClientContext,
     Json(body): Json<SignupVerifyRequest>,
 ) -> Result<Json<SignInNonce>, ApiError> {
     Ok(Json(
-        signup::verify(&state, &client, body.ceremony_id, &body.credential).await?,
+        signup::verify(&cx, &client, body.ceremony_id, &body.credential).await?,
     ))
 }
 

@@ -12,6 +12,7 @@ mod bad_input;
 mod config;
 mod credentials;
 mod email;
+mod flows;
 mod internal;
 mod layers;
 mod operations;

@@ -1,0 +1,164 @@
+//! What admins read: the audit log and aggregate statistics.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{AdminError, AdminService, b64};
+use crate::audit::Action;
+use crate::store::{self, audit::EventFilter, credentials};
+
+/// One audit event as admins read it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub user_sub: Option<String>,
+    pub credential_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub sub: Option<String>,
+    pub credential_id: Option<Vec<u8>>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub events: Vec<AuditEventView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, i64), AdminError> {
+    let bad = || AdminError::Invalid("the cursor is not one this server issued".to_owned());
+    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// The audit log, newest first, paginated with a keyset cursor.
+impl AdminService<'_> {
+    pub async fn audit_log(&self, f: &AuditFilter) -> Result<AuditPage, AdminError> {
+        let db = self.db;
+        let limit = f.limit.clamp(1, 500);
+        let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
+        let rows = store::audit::events(
+            db,
+            &EventFilter {
+                sub: f.sub.as_deref(),
+                credential_id: f.credential_id.as_deref(),
+                action: f.action.as_deref(),
+                since: f.since,
+                until: f.until,
+                before: cursor,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+        let mut events: Vec<AuditEventView> = rows
+            .into_iter()
+            .map(|r| AuditEventView {
+                id: r.id,
+                occurred_at: r.occurred_at,
+                actor: r.actor,
+                action: r.action,
+                user_sub: r.cognito_sub,
+                credential_id: r.credential_id.map(|c| b64(&c)),
+                ip: r.ip,
+                user_agent: r.user_agent,
+                details: r.details,
+            })
+            .collect();
+        let next_cursor = if events.len() as i64 > limit {
+            events.truncate(limit as usize);
+            events.last().map(|e| encode_cursor(e.occurred_at, e.id))
+        } else {
+            None
+        };
+        Ok(AuditPage {
+            events,
+            next_cursor,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorCount {
+    pub aaguid: Option<Uuid>,
+    pub name: Option<String>,
+    pub credentials: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCount {
+    pub day: chrono::NaiveDate,
+    pub sign_ins: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub users_with_passkeys: i64,
+    pub active_credentials: i64,
+    pub revoked_credentials: i64,
+    pub credentials_by_authenticator: Vec<AuthenticatorCount>,
+    /// Successful passkey sign-ins per UTC day, the last 30 days.
+    pub sign_ins_per_day: Vec<DayCount>,
+}
+
+impl AdminService<'_> {
+    /// Aggregate statistics.
+    pub async fn stats(&self) -> Result<Stats, AdminError> {
+        let (db, now) = (self.db, self.now);
+        let counts = credentials::counts(db).await?;
+        let by_aaguid = credentials::by_aaguid(db).await?;
+        let per_day = store::audit::per_day(
+            db,
+            Action::AuthenticationSucceeded.as_str(),
+            now - Duration::days(30),
+        )
+        .await?;
+        Ok(Stats {
+            users_with_passkeys: counts.users_with_passkeys,
+            active_credentials: counts.active,
+            revoked_credentials: counts.revoked,
+            credentials_by_authenticator: by_aaguid
+                .into_iter()
+                .map(|(aaguid, n)| AuthenticatorCount {
+                    aaguid,
+                    name: crate::authenticators::name(aaguid),
+                    credentials: n,
+                })
+                .collect(),
+            sign_ins_per_day: per_day
+                .into_iter()
+                .map(|(day, n)| DayCount { day, sign_ins: n })
+                .collect(),
+        })
+    }
+}

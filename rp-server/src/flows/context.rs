@@ -1,0 +1,181 @@
+//! The context flows act with ([`Context`]) and the site it names ([`Site`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::AccessTokenVerifier;
+use crate::clock::Clock;
+use crate::cognito::CognitoAdmin;
+use anyhow::Context as _;
+
+use super::{email, notices, sealed};
+use crate::config::{Config, EmailSignIn};
+use crate::model::Hint;
+use crate::passkeys::RelyingParty;
+use crate::store::Db;
+use crate::{cognito, mail, store};
+
+/// What a flow acts with: the database, the clock, and the site it acts for — never the
+/// process. The HTTP layer builds one per request (`http::extract`), the background work
+/// and the flow tests build their own. Cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    pub clock: Clock,
+    pub site: Arc<Site>,
+}
+
+/// One relying party and the user pool behind it: its WebAuthn policy, the key that seals
+/// its ceremonies, the verifier of its pool's access tokens, the settings its flows read,
+/// and its optional Cognito and mail clients. The unit a second site will be.
+pub struct Site {
+    pub settings: SiteSettings,
+    pub rp: RelyingParty,
+    pub sealer: sealed::Sealer,
+    pub tokens: AccessTokenVerifier,
+    /// Set when rp-server administers the user pool (`RP_COGNITO_USER_POOL_ID`): sign-up,
+    /// email lookups and sign-out at an account reset use it.
+    pub cognito: Option<Arc<CognitoAdmin>>,
+    /// Email one-time codes and their delivery (`RP_EMAIL_TRANSPORT`).
+    pub email: Option<Arc<email::EmailCodes>>,
+    /// Security notices, when on (`RP_EMAIL_NOTIFY`, with mail and the pool).
+    pub notifier: Option<notices::Notifier>,
+}
+
+/// The settings flows read: a site's slice of [`Config`].
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub ceremony_ttl: Duration,
+    pub nonce_ttl: Duration,
+    pub enrolment_ttl: Duration,
+    /// Default WebAuthn hints (`RP_HINTS`).
+    pub hints: Vec<Hint>,
+    /// How recent a sign-in must be to add or delete a passkey; `None`: no limit.
+    pub reauth_max_age: Option<Duration>,
+    /// The pool sign-up creates users in; `Some` means sign-up is on.
+    pub signup_user_pool_id: Option<String>,
+    pub signup_verify_email: bool,
+    pub email_signin: EmailSignIn,
+    pub email_code_ttl: Duration,
+    pub email_link_url: Option<url::Url>,
+}
+
+impl SiteSettings {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            rp_id: c.rp_id.clone(),
+            rp_name: c.rp_name.clone(),
+            ceremony_ttl: c.ceremony_ttl,
+            nonce_ttl: c.nonce_ttl,
+            enrolment_ttl: c.enrolment_ttl,
+            hints: c.hints.clone(),
+            reauth_max_age: c.reauth_max_age,
+            signup_user_pool_id: c.signup_user_pool_id.clone(),
+            signup_verify_email: c.signup_verify_email,
+            email_signin: c.email_signin,
+            email_code_ttl: c.email_code_ttl,
+            email_link_url: c.email_link_url.clone(),
+        }
+    }
+}
+
+impl Site {
+    /// Builds the site `config` describes: reads its server keys from `db`, learns the
+    /// shape of stored passkeys, and asks Cognito (at most 5 s each) how the pool names
+    /// users and how long its sessions live.
+    pub async fn build(
+        config: &Config,
+        db: &Db,
+        clock: &Clock,
+        cognito: Option<CognitoAdmin>,
+    ) -> anyhow::Result<Self> {
+        let fake_key = store::server_key(db, "fake-challenge-options", clock.now())
+            .await
+            .context("reading server keys from the database")?;
+        let rp = RelyingParty::new(config, fake_key)?;
+        rp.learn_shapes(
+            store::credentials::shapes(db)
+                .await
+                .context("reading the shapes of stored passkeys")?,
+        );
+        let seal_key = store::server_key(db, "sign-in-ceremony-seal", clock.now())
+            .await
+            .context("reading server keys from the database")?;
+        let http_client = reqwest::Client::builder()
+            .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        let tokens = AccessTokenVerifier::new(
+            config.cognito_issuer.clone(),
+            config.cognito_jwks_url.clone(),
+            config.cognito_client_ids.clone(),
+            http_client,
+            config.jwks_min_refresh,
+        );
+        let administers_pool =
+            config.signup_user_pool_id.is_some() || config.cognito_user_pool_id.is_some();
+        let cognito = cognito
+            .filter(|_| administers_pool)
+            .map(|c| c.with_shape(config.cognito_pool_shape));
+        // What rp-server learns of the pool at start; Cognito being slow or down
+        // delays the start by at most this much (sign-up asks again when it needs to).
+        const ASK_COGNITO_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+        if let Some(admin) = &cognito {
+            match tokio::time::timeout(ASK_COGNITO_FOR, admin.shape()).await {
+                Ok(Ok(shape)) => tracing::info!(shape = shape.as_str(), "user pool shape"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "could not learn how the user pool names users; allow cognito-idp:DescribeUserPool or set RP_COGNITO_POOL_SHAPE")
+                }
+                Err(_) => tracing::warn!(
+                    "Cognito did not say how the user pool names users within 5 s; sign-up asks again"
+                ),
+            }
+        }
+        let warnings = tokio::time::timeout(
+            ASK_COGNITO_FOR,
+            cognito::session_validity_warnings(
+                config.ceremony_ttl,
+                &config.cognito_client_ids,
+                cognito.as_ref(),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            vec!["cannot check RP_CEREMONY_TTL_SECS against the app clients' AuthSessionValidity: Cognito did not answer within 5 s".to_owned()]
+        });
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let email = match &config.email {
+            Some(email) => {
+                let mailer = mail::Mailer::new(email).await?;
+                let key = store::server_key(db, "email-code", clock.now())
+                    .await
+                    .context("reading server keys from the database")?;
+                Some(Arc::new(email::EmailCodes::new(Arc::new(mailer), key)))
+            }
+            None => None,
+        };
+        let cognito = cognito.map(Arc::new);
+        let notifier = match (&email, &cognito) {
+            (Some(email), Some(cognito)) if config.email_notify => Some(notices::Notifier::new(
+                email.mailer.clone(),
+                cognito.clone(),
+                config.rp_name.clone(),
+            )),
+            _ => None,
+        };
+        let site = Site {
+            settings: SiteSettings::from_config(config),
+            rp,
+            sealer: sealed::Sealer::new(seal_key),
+            tokens,
+            cognito,
+            email,
+            notifier,
+        };
+        Ok(site)
+    }
+}

@@ -1,0 +1,211 @@
+//! The flows and the admin service called directly, with no HTTP server: a
+//! [`testkit::rp::TestContext`] on a real Postgres database, real WebAuthn ceremonies with
+//! the software authenticator. What the API tests prove through HTTP, these prove of the
+//! flows themselves, so a flow can be changed and tested without the HTTP layer.
+
+use rp_server::admin::{AdminError, AdminService, NoticeOutcome, Notices, UserRef};
+use rp_server::audit::ClientContext;
+use rp_server::flows::ceremony::CeremonyRef;
+use rp_server::flows::registration::{self, Registrant, RegistrationError};
+use rp_server::flows::sign_in::{self, SignInError};
+use rp_server::flows::{challenge, credentials, redemption};
+use rp_shared::internal::{ChallengeRequest, RedeemFailure, RedeemRequest};
+use serde_json::json;
+use testkit::authenticator::SoftAuthenticator;
+use testkit::rp::{ORIGIN, TestContext, User};
+
+fn client() -> ClientContext {
+    ClientContext {
+        ip: Some("192.0.2.7".parse().unwrap()),
+        user_agent: Some("flow-test".to_owned()),
+    }
+}
+
+/// Registers a passkey on `authn` for `user` through the registration flow.
+async fn register(t: &TestContext, user: &User, authn: &mut SoftAuthenticator) -> String {
+    let who = Registrant::Cognito(t.signed_in(user));
+    let options = registration::options(
+        &t.cx,
+        Registrant::Cognito(t.signed_in(user)),
+        Some("Laptop"),
+        false,
+    )
+    .await
+    .unwrap();
+    let created = authn.create(&options.public_key, ORIGIN).unwrap();
+    let ceremony = options.ceremony_id.parse().unwrap();
+    let summary = registration::verify(
+        &t.cx,
+        &who,
+        &client(),
+        ceremony,
+        &serde_json::from_value(created).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.nickname.as_deref(), Some("Laptop"));
+    summary.id
+}
+
+/// A usernameless sign-in through the sign-in flow.
+async fn sign_in(
+    t: &TestContext,
+    authn: &mut SoftAuthenticator,
+) -> Result<rp_server::flows::ceremony::SignInNonce, SignInError> {
+    let options = sign_in::options(&t.cx).await.unwrap();
+    let assertion = authn.get(&options.public_key, ORIGIN).unwrap();
+    let ceremony: CeremonyRef = serde_json::from_value(json!(options.ceremony_id)).unwrap();
+    sign_in::verify(
+        &t.cx,
+        &ceremony,
+        &serde_json::from_value(assertion).unwrap(),
+        &client(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_passkey_registers_signs_in_and_its_nonce_redeems_once() {
+    let t = TestContext::new().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    register(&t, &alice, &mut authn).await;
+
+    let signed_in = sign_in(&t, &mut authn).await.unwrap();
+    assert_eq!(signed_in.username, "alice");
+    // Cognito then asks for a challenge (the Create trigger) and redeems the nonce.
+    let issued = challenge::issue(
+        &t.cx,
+        &ChallengeRequest {
+            user_pool_id: testkit::idp::POOL_ID.to_owned(),
+            client_id: t.idp.client_id.clone(),
+            user_sub: alice.sub.clone(),
+            username: alice.username.clone(),
+            user_not_found: false,
+        },
+    )
+    .await
+    .unwrap();
+    let redeem = RedeemRequest {
+        nonce: signed_in.nonce.clone(),
+        user_sub: alice.sub.clone(),
+        challenge_id: issued.challenge_id,
+    };
+    assert!(redemption::redeem(&t.cx, &redeem).await.unwrap().valid);
+    // Another challenge cannot spend it again; another user never could.
+    let other = RedeemRequest {
+        challenge_id: uuid::Uuid::new_v4(),
+        ..redeem.clone()
+    };
+    let again = redemption::redeem(&t.cx, &other).await.unwrap();
+    assert!(!again.valid);
+    assert_eq!(again.reason, Some(RedeemFailure::WrongChallenge));
+}
+
+#[tokio::test]
+async fn passkey_changes_need_a_recent_sign_in() {
+    let t = TestContext::new().await;
+    let bob = User::new("bob");
+    let id = register(&t, &bob, &mut SoftAuthenticator::new()).await;
+    let fresh = t.signed_in(&bob);
+    t.clock.advance(std::time::Duration::from_secs(3600));
+    // An hour later the same session may rename, but neither add nor delete.
+    let renamed = credentials::rename(&t.cx, &fresh, &client(), &id, Some("Work key"))
+        .await
+        .unwrap();
+    assert_eq!(renamed.nickname.as_deref(), Some("Work key"));
+    assert!(matches!(
+        credentials::delete(&t.cx, &fresh, &client(), &id).await,
+        Err(credentials::CredentialError::ReauthRequired(_))
+    ));
+    assert!(matches!(
+        registration::options(&t.cx, Registrant::Cognito(fresh), None, false).await,
+        Err(RegistrationError::ReauthRequired(_))
+    ));
+    credentials::delete(&t.cx, &t.signed_in(&bob), &client(), &id)
+        .await
+        .unwrap();
+    assert!(
+        credentials::list(&t.cx, &t.signed_in(&bob))
+            .await
+            .unwrap()
+            .credentials
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_admin_service_validates_audits_and_revokes() {
+    let t = TestContext::new().await;
+    let carol = User::new("carol");
+    let mut authn = SoftAuthenticator::new();
+    let id = register(&t, &carol, &mut authn).await;
+    let admin = AdminService::for_site(&t.cx, "admin:api:alice");
+    assert!(
+        matches!(admin.notices, Notices::Off),
+        "no mail in this site"
+    );
+
+    let too_long = "x".repeat(rp_server::admin::MAX_REASON + 1);
+    assert!(matches!(
+        admin.revoke(&id, Some(&too_long)).await,
+        Err(AdminError::Invalid(_))
+    ));
+    assert!(matches!(
+        admin.revoke("not base64!", None).await,
+        Err(AdminError::Invalid(_))
+    ));
+    let revoked = admin.revoke(&id, Some("lost laptop")).await.unwrap();
+    assert_eq!(
+        revoked.credential.revoked_by.as_deref(),
+        Some("admin:api:alice")
+    );
+    assert_eq!(revoked.notice, NoticeOutcome::Off);
+    assert!(matches!(
+        sign_in(&t, &mut authn).await,
+        Err(SignInError::CredentialRevoked)
+    ));
+
+    let log = admin
+        .audit_log(&rp_server::admin::AuditFilter {
+            action: Some("credential.revoked".to_owned()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.events.len(), 1);
+    assert_eq!(log.events[0].actor, "admin:api:alice");
+    assert_eq!(log.events[0].details["reason"], "lost laptop");
+
+    // Enrolment tokens: the site's default lifetime, at most 7 days.
+    let issued = admin
+        .issue_enrolment_token(&carol.sub, None, None)
+        .await
+        .unwrap();
+    let lifetime = issued.details.expires_at - issued.details.created_at;
+    assert_eq!(lifetime.num_seconds(), 900);
+    assert!(matches!(
+        admin
+            .issue_enrolment_token(&carol.sub, None, Some(8 * 86_400))
+            .await,
+        Err(AdminError::Invalid(_))
+    ));
+    let reset = admin.reset(&carol.sub, None).await.unwrap();
+    assert_eq!(reset.cognito_sign_out, "not_configured");
+    let tokens = admin.enrolment_tokens(&carol.sub).await.unwrap();
+    assert_eq!(
+        tokens[0].status, "revoked",
+        "a reset revokes pending tokens"
+    );
+    assert!(
+        matches!(
+            admin
+                .find_user(&UserRef::Email("carol@example.test".into()))
+                .await,
+            Err(AdminError::Invalid(_))
+        ),
+        "email lookups need the pool"
+    );
+}
