@@ -79,7 +79,7 @@ async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     config: &config::Config,
 ) -> anyhow::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
 
     let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
@@ -111,41 +111,58 @@ async fn serve(
             },
             () = &mut shutdown => break,
         };
-        // Each request learns its peer (the rate limiter and audit log read it); the
-        // router itself is shared, not rebuilt per connection.
-        let router = router.clone();
-        let service =
-            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                let mut router = router.clone();
-                async move { tower_service::Service::call(&mut router, req).await }
-            });
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let first_byte_within = config.header_read_timeout;
-        tokio::spawn(async move {
-            // A connection that sends nothing at all is closed too (hyper's header timer
-            // starts with the first byte).
-            let mut first = [0u8; 1];
-            if !matches!(
-                tokio::time::timeout(first_byte_within, stream.peek(&mut first)).await,
-                Ok(Ok(n)) if n > 0
-            ) {
-                drop(permit);
-                return;
-            }
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let _ = watcher.watch(connection).await;
-            drop(permit);
-        });
+        connection(
+            stream,
+            peer,
+            router.clone(),
+            builder.clone(),
+            graceful.watcher(),
+            permit,
+            config.header_read_timeout,
+        );
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves one connection on its own task, holding `permit` until it closes.
+fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: axum::Router,
+    builder: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    first_byte_within: std::time::Duration,
+) {
+    use hyper_util::rt::TokioIo;
+    // Each request learns its peer (the rate limiter and audit log read it); the router
+    // itself is shared, not rebuilt per connection.
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        let mut router = router.clone();
+        async move { tower_service::Service::call(&mut router, req).await }
+    });
+    tokio::spawn(async move {
+        // A connection that sends nothing at all is closed too (hyper's header timer
+        // starts with the first byte).
+        let mut first = [0u8; 1];
+        if !matches!(
+            tokio::time::timeout(first_byte_within, stream.peek(&mut first)).await,
+            Ok(Ok(n)) if n > 0
+        ) {
+            drop(permit);
+            return;
+        }
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let _ = watcher.watch(connection).await;
+        drop(permit);
+    });
 }
 
 pub struct Application {

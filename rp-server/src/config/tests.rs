@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::collections::BTreeMap;
 
+use secrecy::ExposeSecret as _;
+
 use super::*;
 
 /// The configuration the environment `vars` (`NAME=value` each) gives, with no file.

@@ -91,18 +91,17 @@ impl Site {
         clock: &Clock,
         cognito: Option<CognitoAdmin>,
     ) -> anyhow::Result<Self> {
-        let fake_key = store::server_key(db, "fake-challenge-options", clock.now())
-            .await
-            .context("reading server keys from the database")?;
-        let rp = RelyingParty::new(config, fake_key)?;
+        let key = |name: &'static str| async move {
+            store::server_key(db, name, clock.now())
+                .await
+                .context("reading server keys from the database")
+        };
+        let rp = RelyingParty::new(config, key("fake-challenge-options").await?)?;
         rp.learn_shapes(
             store::credentials::shapes(db)
                 .await
                 .context("reading the shapes of stored passkeys")?,
         );
-        let seal_key = store::server_key(db, "sign-in-ceremony-seal", clock.now())
-            .await
-            .context("reading server keys from the database")?;
         let http_client = reqwest::Client::builder()
             .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -114,51 +113,14 @@ impl Site {
             http_client,
             config.jwks_min_refresh,
         );
-        let administers_pool =
-            config.signup_user_pool_id.is_some() || config.cognito_user_pool_id.is_some();
-        let cognito = cognito
-            .filter(|_| administers_pool)
-            .map(|c| c.with_shape(config.cognito_pool_shape));
-        // What rp-server learns of the pool at start; Cognito being slow or down
-        // delays the start by at most this much (sign-up asks again when it needs to).
-        const ASK_COGNITO_FOR: std::time::Duration = std::time::Duration::from_secs(5);
-        if let Some(admin) = &cognito {
-            match tokio::time::timeout(ASK_COGNITO_FOR, admin.shape()).await {
-                Ok(Ok(shape)) => tracing::info!(shape = shape.as_str(), "user pool shape"),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "could not learn how the user pool names users; allow cognito-idp:DescribeUserPool or set RP_COGNITO_POOL_SHAPE")
-                }
-                Err(_) => tracing::warn!(
-                    "Cognito did not say how the user pool names users within 5 s; sign-up asks again"
-                ),
-            }
-        }
-        let warnings = tokio::time::timeout(
-            ASK_COGNITO_FOR,
-            cognito::session_validity_warnings(
-                config.ceremony_ttl,
-                &config.cognito_client_ids,
-                cognito.as_ref(),
-            ),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            vec!["cannot check RP_CEREMONY_TTL_SECS against the app clients' AuthSessionValidity: Cognito did not answer within 5 s".to_owned()]
-        });
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
+        let cognito = pool_admin(config, cognito).await.map(Arc::new);
         let email = match &config.email {
-            Some(email) => {
-                let mailer = mail::Mailer::new(email).await?;
-                let key = store::server_key(db, "email-code", clock.now())
-                    .await
-                    .context("reading server keys from the database")?;
-                Some(Arc::new(email::EmailCodes::new(Arc::new(mailer), key)))
-            }
+            Some(email) => Some(Arc::new(email::EmailCodes::new(
+                Arc::new(mail::Mailer::new(email).await?),
+                key("email-code").await?,
+            ))),
             None => None,
         };
-        let cognito = cognito.map(Arc::new);
         let notifier = match (&email, &cognito) {
             (Some(email), Some(cognito)) if config.email_notify => Some(notices::Notifier::new(
                 email.mailer.clone(),
@@ -167,15 +129,53 @@ impl Site {
             )),
             _ => None,
         };
-        let site = Site {
+        Ok(Site {
             settings: SiteSettings::from_config(config),
             rp,
-            sealer: sealed::Sealer::new(seal_key),
+            sealer: sealed::Sealer::new(key("sign-in-ceremony-seal").await?),
             tokens,
             cognito,
             email,
             notifier,
-        };
-        Ok(site)
+        })
     }
+}
+
+/// The pool's admin client when the site administers the pool, after learning (at most
+/// 5 s each; sign-up asks again when it needs to) how it names users and whether its
+/// sessions outlive the ceremonies; what it could not learn is logged.
+async fn pool_admin(config: &Config, cognito: Option<CognitoAdmin>) -> Option<CognitoAdmin> {
+    const ASK_COGNITO_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+    let administers_pool =
+        config.signup_user_pool_id.is_some() || config.cognito_user_pool_id.is_some();
+    let cognito = cognito
+        .filter(|_| administers_pool)
+        .map(|c| c.with_shape(config.cognito_pool_shape));
+    if let Some(admin) = &cognito {
+        match tokio::time::timeout(ASK_COGNITO_FOR, admin.shape()).await {
+            Ok(Ok(shape)) => tracing::info!(shape = shape.as_str(), "user pool shape"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not learn how the user pool names users; allow cognito-idp:DescribeUserPool or set RP_COGNITO_POOL_SHAPE")
+            }
+            Err(_) => tracing::warn!(
+                "Cognito did not say how the user pool names users within 5 s; sign-up asks again"
+            ),
+        }
+    }
+    let warnings = tokio::time::timeout(
+        ASK_COGNITO_FOR,
+        cognito::session_validity_warnings(
+            config.ceremony_ttl,
+            &config.cognito_client_ids,
+            cognito.as_ref(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        vec!["cannot check RP_CEREMONY_TTL_SECS against the app clients' AuthSessionValidity: Cognito did not answer within 5 s".to_owned()]
+    });
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    cognito
 }

@@ -200,28 +200,7 @@ pub async fn send_code(
     offered(cx, purpose)?;
     let email = clean_email(email)?;
     let now = cx.clock.now();
-    let recent = email_codes::recent(
-        &cx.db,
-        &email,
-        purpose.as_str(),
-        client.ip,
-        now - Duration::days(1),
-        now,
-    )
-    .await?;
-    if let Some(since) = recent.live_since {
-        let wait = RESEND_AFTER_SECS - (now - since).num_seconds();
-        if wait > 0 {
-            return Err(EmailError::RateLimited {
-                retry_after_secs: wait as u64,
-            });
-        }
-    }
-    if recent.for_email >= PER_ADDRESS_PER_DAY || recent.from_ip >= PER_IP_PER_DAY {
-        return Err(EmailError::RateLimited {
-            retry_after_secs: 3600,
-        });
-    }
+    may_send(cx, client, &email, purpose).await?;
     let code = new_code();
     let expires_at = now + lifetime(cx);
     email_codes::replace(
@@ -258,6 +237,39 @@ pub async fn send_code(
         expires_at,
         resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
     })
+}
+
+/// The resend delay and the daily limits, per address and per client IP.
+async fn may_send(
+    cx: &Context,
+    client: &ClientContext,
+    email: &str,
+    purpose: Purpose,
+) -> Result<(), EmailError> {
+    let now = cx.clock.now();
+    let recent = email_codes::recent(
+        &cx.db,
+        email,
+        purpose.as_str(),
+        client.ip,
+        now - Duration::days(1),
+        now,
+    )
+    .await?;
+    if let Some(since) = recent.live_since {
+        let wait = RESEND_AFTER_SECS - (now - since).num_seconds();
+        if wait > 0 {
+            return Err(EmailError::RateLimited {
+                retry_after_secs: wait as u64,
+            });
+        }
+    }
+    if recent.for_email >= PER_ADDRESS_PER_DAY || recent.from_ip >= PER_IP_PER_DAY {
+        return Err(EmailError::RateLimited {
+            retry_after_secs: 3600,
+        });
+    }
+    Ok(())
 }
 
 /// What a code request mails: a sign-up code, or an "account exists" notice for a taken

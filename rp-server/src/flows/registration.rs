@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rp_shared::token::EnrolmentToken;
 use uuid::Uuid;
-use webauthn_rs_core::proto::RegisterPublicKeyCredential;
+use webauthn_rs_core::proto::{RegisterPublicKeyCredential, RegistrationState};
 
 use super::Context;
 use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection};
@@ -198,24 +198,8 @@ async fn finish(
             (user.clone(), CeremonyKind::Enrolment, Some(*token_id))
         }
     };
-    let taken = ceremony::take(cx, ceremony_id, &[kind], Some(user.id)).await??;
-    let (reg_state, nickname, enrolment, conditional) = match taken.state {
-        CeremonyState::Registration {
-            state,
-            nickname,
-            conditional,
-        } => (state, nickname, None, conditional),
-        CeremonyState::Enrolment {
-            state,
-            nickname,
-            token_id,
-        } => (state, nickname, Some(token_id), false),
-        other => {
-            return Err(
-                anyhow::anyhow!("a {:?} ceremony taken as a registration", other.kind()).into(),
-            );
-        }
-    };
+    let (reg_state, nickname, enrolment, conditional) =
+        take_registration(cx, ceremony_id, kind, user.id).await?;
     // The token that started an enrolment ceremony must be the one finishing it.
     if enrolment != presented_token {
         return Err(CeremonyError::NotFound.into());
@@ -234,13 +218,55 @@ async fn finish(
         now,
     )?;
 
+    store_registered(cx, client, &user, &stored, enrolment).await?;
+    Ok(CredentialSummary::from(&stored))
+}
+
+/// The registration or enrolment ceremony `ceremony_id` of `user_id`, consumed: its
+/// state, nickname, enrolment token and whether it is a conditional create.
+async fn take_registration(
+    cx: &Context,
+    ceremony_id: Uuid,
+    kind: CeremonyKind,
+    user_id: Uuid,
+) -> Result<(RegistrationState, Option<String>, Option<Uuid>, bool), RegistrationError> {
+    let taken = ceremony::take(cx, ceremony_id, &[kind], Some(user_id)).await??;
+    Ok(match taken.state {
+        CeremonyState::Registration {
+            state,
+            nickname,
+            conditional,
+        } => (state, nickname, None, conditional),
+        CeremonyState::Enrolment {
+            state,
+            nickname,
+            token_id,
+        } => (state, nickname, Some(token_id), false),
+        other => {
+            return Err(
+                anyhow::anyhow!("a {:?} ceremony taken as a registration", other.kind()).into(),
+            );
+        }
+    })
+}
+
+/// The new passkey, the enrolment token it spends (if any) and their audit events, in
+/// one transaction.
+async fn store_registered(
+    cx: &Context,
+    client: &ClientContext,
+    user: &User,
+    stored: &StoredCredential,
+    enrolment: Option<Uuid>,
+) -> Result<(), RegistrationError> {
+    let now = cx.clock.now();
     let mut tx = cx.db.begin().await?;
     if let Some(token_id) = enrolment
         && !store::enrolment::use_enrolment_token(&mut *tx, token_id, now).await?
     {
         return Err(RegistrationError::EnrolmentTokenInvalid);
     }
-    if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, &stored).await? {
+    if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {
         return Err(RegistrationError::Duplicate);
     }
     let actor = match enrolment {
@@ -270,7 +296,7 @@ async fn finish(
     )
     .await?;
     tx.commit().await?;
-    Ok(CredentialSummary::from(&stored))
+    Ok(())
 }
 
 /// The one registration finish: verifies a new passkey against the ceremony's cx and

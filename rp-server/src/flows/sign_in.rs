@@ -4,9 +4,10 @@
 //! costs two statements: consume the ceremony and load the credential; record the use,
 //! the nonce and the audit event.
 
+use chrono::{DateTime, Utc};
 use rp_shared::nonce::Nonce;
 use uuid::Uuid;
-use webauthn_rs_core::proto::{AuthenticationResult, PublicKeyCredential};
+use webauthn_rs_core::proto::{AuthenticationResult, AuthenticationState, PublicKeyCredential};
 
 use super::Context;
 use super::ceremony::{
@@ -139,39 +140,12 @@ async fn finish(
 ) -> Result<SignInNonce, SignInError> {
     let now = cx.clock.now();
     let (taken, found) = take(cx, ceremony_id, &response.raw_id, now).await?;
-    let (auth_state, answering, challenge) = match taken.state {
-        CeremonyState::SignIn { state } => (state, Answering::Usernameless, None),
-        CeremonyState::Challenge {
-            state,
-            challenge_id,
-            cognito_sub,
-        } => (
-            state,
-            Answering::Challenge { owner: taken.owner },
-            Some((challenge_id, cognito_sub)),
-        ),
-        other => {
-            return Err(anyhow::anyhow!("a {:?} ceremony taken as a sign-in", other.kind()).into());
-        }
-    };
+    let (auth_state, answering, challenge) = opened(taken.state, taken.owner)?;
     let verified = answer(cx, answering, found, response, auth_state, client, now).await;
     let (stored, user, result) = match (verified, &challenge) {
         (Ok(v), _) => v,
         (Err(e), Some((_, sub))) if e.hides_who_answered() => {
-            let reason = e.reason();
-            if !matches!(e, SignInError::Rejected(_)) {
-                // (A rejected signature was audited with its credential already.)
-                let mut event = Event::new(Actor::Anonymous, Action::AuthenticationFailed)
-                    .client(client)
-                    .details(
-                        serde_json::json!({ "code": rp_shared::error::ErrorCode::VerificationFailed.as_str(), "reason": reason }),
-                    );
-                if !sub.is_empty() {
-                    event = event.cognito_sub(sub);
-                }
-                crate::audit::record(&cx.db, now, event).await?;
-            }
-            return Err(SignInError::ChallengeNotAnswered(reason));
+            return Err(not_answered(cx, e, sub.as_str(), client, now).await?);
         }
         (Err(e), _) => return Err(e),
     };
@@ -223,6 +197,52 @@ async fn finish(
         username: user.username,
         expires_at,
     })
+}
+
+/// A taken ceremony's WebAuthn state, how it was started, and the trigger's challenge.
+type Opened = (AuthenticationState, Answering, Option<(Uuid, String)>);
+
+/// What a taken ceremony says: its WebAuthn state, how it was started, and the trigger's
+/// challenge (id and user) when the Create trigger started it.
+fn opened(state: CeremonyState, owner: Option<Uuid>) -> Result<Opened, SignInError> {
+    match state {
+        CeremonyState::SignIn { state } => Ok((state, Answering::Usernameless, None)),
+        CeremonyState::Challenge {
+            state,
+            challenge_id,
+            cognito_sub,
+        } => Ok((
+            state,
+            Answering::Challenge { owner },
+            Some((challenge_id, cognito_sub)),
+        )),
+        other => Err(anyhow::anyhow!("a {:?} ceremony taken as a sign-in", other.kind()).into()),
+    }
+}
+
+/// A trigger's challenge answered by the wrong passkey, or by none that verifies: audited
+/// (unless the rejected signature already was, with its credential) and answered alike,
+/// so the answer never says whose passkey it was.
+async fn not_answered(
+    cx: &Context,
+    e: SignInError,
+    sub: &str,
+    client: &ClientContext,
+    now: DateTime<Utc>,
+) -> Result<SignInError, SignInError> {
+    let reason = e.reason();
+    if !matches!(e, SignInError::Rejected(_)) {
+        let mut event = Event::new(Actor::Anonymous, Action::AuthenticationFailed)
+            .client(client)
+            .details(
+                serde_json::json!({ "code": rp_shared::error::ErrorCode::VerificationFailed.as_str(), "reason": reason }),
+            );
+        if !sub.is_empty() {
+            event = event.cognito_sub(sub);
+        }
+        crate::audit::record(&cx.db, now, event).await?;
+    }
+    Ok(SignInError::ChallengeNotAnswered(reason))
 }
 
 /// Consumes the ceremony (a stored one, or a sealed one by spending its id) and loads

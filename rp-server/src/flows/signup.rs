@@ -12,7 +12,7 @@ use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection
 use super::registration::{Finishing, RegistrationError, verify_new_passkey};
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::ceremony::{CeremonyKind, CeremonyState};
-use crate::cognito::{CognitoAdmin, CognitoError};
+use crate::cognito::{CognitoAdmin, CognitoError, CreatedUser};
 use crate::store::nonces::NewNonce;
 use crate::store::{self, Inserted};
 
@@ -190,40 +190,75 @@ async fn finish(
         );
     };
     let now = cx.clock.now();
-    let stored = verify_new_passkey(
-        cx,
-        &Finishing {
-            kind: CeremonyKind::SignUp,
-            state: &reg_state,
-            conditional: false,
-        },
-        response,
-        user_handle,
-        None,
-        now,
-    )?;
-    // Refuse a credential id we already know before creating anything in Cognito.
+    let finishing = Finishing {
+        kind: CeremonyKind::SignUp,
+        state: &reg_state,
+        conditional: false,
+    };
+    let stored = verify_new_passkey(cx, &finishing, response, user_handle, None, now)?;
+    may_create(cx, cognito, &stored, &email, verified_by.as_ref()).await?;
+    let created =
+        create_in_cognito(cx, cognito, user_handle, &email, verified_by.is_some()).await?;
+    let nonce = Nonce::generate();
+    let expires_at = now + ceremony::nonce_ttl(cx);
+    match store_signed_up(cx, client, &created, &stored, &nonce, expires_at).await {
+        Ok(user) => Ok(SignInNonce {
+            nonce: nonce.expose().to_owned(),
+            username: user.username,
+            expires_at,
+        }),
+        Err(e) => {
+            // Undo the Cognito side so a retry can start clean; if that fails too, the
+            // pending row stays for the sweep.
+            if cognito.delete_user(&created.username).await {
+                store::signups::remove(&cx.db, user_handle).await.ok();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// What must hold before anything is created in Cognito: a credential id we do not know,
+/// a free address, and the proof of the address (spent here: a sign-up that fails after
+/// this asks for a new code).
+async fn may_create(
+    cx: &Context,
+    cognito: &CognitoAdmin,
+    stored: &store::StoredCredential,
+    email: &str,
+    verified_by: Option<&Vec<u8>>,
+) -> Result<(), SignUpError> {
     if store::credentials::credential(&cx.db, &stored.credential_id)
         .await?
         .is_some()
     {
         return Err(SignUpError::Duplicate);
     }
-    if cognito.email_taken(&email).await? {
+    if cognito.email_taken(email).await? {
         return Err(SignUpError::EmailTaken);
     }
-    // The proof of the address works once: spent before the account exists (a sign-up
-    // that fails after this asks for a new code).
-    if let Some(hash) = &verified_by
-        && !store::email_codes::spend_signup_token(&cx.db, hash, &email, now).await?
+    if let Some(hash) = verified_by
+        && !store::email_codes::spend_signup_token(&cx.db, hash, email, cx.clock.now()).await?
     {
         return Err(SignUpError::EmailNotVerified);
     }
-    // Recorded before Cognito is asked, so a crash from here to the commit below leaves
-    // a row the sweep finds ([`sweep`]), not a passkey-less account holding the email.
-    store::signups::insert_pending(&cx.db, user_handle, &email, now, now + ceremony::ttl(cx))
+    Ok(())
+}
+
+/// Creates the Cognito user, recorded as pending first: a crash from here to the commit
+/// of [`store_signed_up`] leaves a row the sweep finds ([`sweep`]), not a passkey-less
+/// account holding the email.
+async fn create_in_cognito(
+    cx: &Context,
+    cognito: &CognitoAdmin,
+    user_handle: Uuid,
+    email: &str,
+    verified: bool,
+) -> Result<CreatedUser, SignUpError> {
+    let now = cx.clock.now();
+    store::signups::insert_pending(&cx.db, user_handle, email, now, now + ceremony::ttl(cx))
         .await?;
-    let created = match cognito.create_user(&email, verified_by.is_some()).await {
+    let created = match cognito.create_user(email, verified).await {
         Ok(created) => created,
         Err(e) => {
             if matches!(e, CognitoError::EmailTaken) {
@@ -239,71 +274,62 @@ async fn finish(
         }
         return Err(e.into());
     }
+    Ok(created)
+}
 
-    let nonce = Nonce::generate();
-    let expires_at = now + ceremony::nonce_ttl(cx);
-    let stored_locally = async {
-        let mut tx = cx.db.begin().await?;
-        store::signups::remove(&mut *tx, user_handle).await?;
-        let user =
-            store::users::insert_user(&mut tx, user_handle, &created.sub, &created.username, now)
-                .await?;
-        if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, &stored).await?
-        {
-            return Err(SignUpError::Duplicate);
-        }
-        store::nonces::insert_nonce(
-            &mut *tx,
-            &NewNonce {
-                hash: &nonce.hash(),
-                user_id: user.id,
-                cognito_sub: &user.cognito_sub,
-                credential_id: Some(&stored.credential_id),
-                bound_challenge_id: None,
-                created_at: now,
-                expires_at,
-            },
-        )
-        .await?;
-        let actor = Actor::User(user.cognito_sub.clone());
-        audit::record(
-            &mut *tx,
-            now,
-            Event::new(actor.clone(), Action::UserSignedUp)
-                .user(user.id, &user.cognito_sub)
-                .credential(&stored.credential_id)
-                .client(client)
-                .details(serde_json::json!({ "username": user.username, "aaguid": stored.aaguid })),
-        )
-        .await?;
-        audit::record(
-            &mut *tx,
-            now,
-            Event::new(actor, Action::CredentialRegistered)
-                .user(user.id, &user.cognito_sub)
-                .credential(&stored.credential_id)
-                .client(client),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, SignUpError>(user)
+/// The new user, their passkey and a sign-in nonce, and the audit events, in one
+/// transaction that also clears the pending record.
+async fn store_signed_up(
+    cx: &Context,
+    client: &ClientContext,
+    created: &CreatedUser,
+    stored: &store::StoredCredential,
+    nonce: &Nonce,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<store::User, SignUpError> {
+    let now = cx.clock.now();
+    // A new user's id is the user handle the passkey was made for.
+    let user_handle = stored.user_id;
+    let mut tx = cx.db.begin().await?;
+    store::signups::remove(&mut *tx, user_handle).await?;
+    let user =
+        store::users::insert_user(&mut tx, user_handle, &created.sub, &created.username, now)
+            .await?;
+    if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {
+        return Err(SignUpError::Duplicate);
     }
-    .await;
-    match stored_locally {
-        Ok(user) => Ok(SignInNonce {
-            nonce: nonce.expose().to_owned(),
-            username: user.username,
+    store::nonces::insert_nonce(
+        &mut *tx,
+        &NewNonce {
+            hash: &nonce.hash(),
+            user_id: user.id,
+            cognito_sub: &user.cognito_sub,
+            credential_id: Some(&stored.credential_id),
+            bound_challenge_id: None,
+            created_at: now,
             expires_at,
-        }),
-        Err(e) => {
-            // Undo the Cognito side so a retry can start clean; if that fails too, the
-            // pending row stays for the sweep.
-            if cognito.delete_user(&created.username).await {
-                store::signups::remove(&cx.db, user_handle).await.ok();
-            }
-            Err(e)
+        },
+    )
+    .await?;
+    let actor = Actor::User(user.cognito_sub.clone());
+    for (action, details) in [
+        (
+            Action::UserSignedUp,
+            Some(serde_json::json!({ "username": user.username, "aaguid": stored.aaguid })),
+        ),
+        (Action::CredentialRegistered, None),
+    ] {
+        let mut event = Event::new(actor.clone(), action)
+            .user(user.id, &user.cognito_sub)
+            .credential(&stored.credential_id)
+            .client(client);
+        if let Some(details) = details {
+            event = event.details(details);
         }
+        audit::record(&mut *tx, now, event).await?;
     }
+    tx.commit().await?;
+    Ok(user)
 }
 
 /// Undoes sign-ups that never finished (a crash between creating the Cognito user and
