@@ -92,20 +92,6 @@ async fn replayed_foreign_and_wrong_answers_and_reused_sessions() {
 }
 
 #[tokio::test]
-async fn a_nonce_after_its_lifetime_fails() {
-    let stack = Stack::start_with(Options {
-        nonce_ttl_secs: 10,
-        ..Options::default()
-    })
-    .await;
-    let (alice, mut a) = user_with_passkey(&stack, "alice@example.test").await;
-    let (nonce, _) = stack.usernameless(&mut a).await;
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let (session, _) = stack.begin_custom(&alice).await;
-    refused(&stack, &session, &alice, &nonce).await;
-}
-
-#[tokio::test]
 async fn unknown_users_are_challenged_like_real_ones() {
     let stack = Stack::start().await;
     let (session, params) = stack.begin_custom("nobody@example.test").await;

@@ -32,7 +32,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  stack?.stop();
+  await stack?.stop();
 });
 
 /** A fresh browser profile with a platform authenticator that holds passkeys. */

@@ -62,11 +62,25 @@ impl Purpose {
 pub struct EmailCodes {
     pub mailer: Arc<Mailer>,
     key: Vec<u8>,
+    /// Deliveries answered but not yet decided and sent: counted up before the answer,
+    /// down when the delivery task ends, so "nothing more is on its way" can be awaited.
+    outbox: tokio::sync::watch::Sender<usize>,
 }
 
 impl EmailCodes {
     pub fn new(mailer: Arc<Mailer>, key: Vec<u8>) -> Self {
-        Self { mailer, key }
+        Self {
+            mailer,
+            key,
+            outbox: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Returns once every code request answered so far has been delivered or dropped
+    /// (tests await it instead of sleeping; shutdown could too).
+    pub async fn outbox_empty(&self) {
+        let mut outbox = self.outbox.subscribe();
+        let _ = outbox.wait_for(|in_flight| *in_flight == 0).await;
     }
 
     /// The keyed hash a code is stored as: bound to its address and purpose, so a hash
@@ -225,13 +239,14 @@ pub async fn send_code(
     // Delivery after the answer: whether the address has an account changes what is
     // sent, never what the caller sees or how long it waits.
     let cx = cx.clone();
+    codes.outbox.send_modify(|in_flight| *in_flight += 1);
     tokio::spawn(async move {
-        let Some(message) = message_for(&cx, purpose, &email, &code).await else {
-            return;
-        };
-        if let Err(e) = codes.mailer.send(&email, &message).await {
+        if let Some(message) = message_for(&cx, purpose, &email, &code).await
+            && let Err(e) = codes.mailer.send(&email, &message).await
+        {
             tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
         }
+        codes.outbox.send_modify(|in_flight| *in_flight -= 1);
     });
     Ok(CodeSent {
         expires_at,

@@ -31,7 +31,7 @@ const freePort = () =>
 export async function startStack({ name, args = [] }) {
   const server = process.env.DATABASE_URL;
   assert.ok(server, "DATABASE_URL must point at a PostgreSQL server (scripts/test sets it)");
-  const db = `${name}_${Date.now()}_${process.pid}`;
+  const db = `web_${name}_${Date.now()}_${process.pid}`;
   execFileSync("psql", [server, "-qc", `CREATE DATABASE ${db}`]);
   const url = new URL(server);
   url.pathname = `/${db}`;
@@ -76,7 +76,14 @@ export async function startStack({ name, args = [] }) {
   }
 
   const adminToken = readFileSync(join(stateDir, "admin-token"), "utf8").trim();
-  return { demo, config, adminToken, mailbox, mail, stop: () => child.kill("SIGINT") };
+  /** Stops the stack and drops its database. */
+  async function stop() {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGINT");
+    await exited;
+    execFileSync("psql", [server, "-qc", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);
+  }
+  return { demo, config, adminToken, mailbox, mail, stop };
 }
 
 /** The code in a code message (its subject starts with it). */
