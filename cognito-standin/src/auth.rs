@@ -564,7 +564,6 @@ pub async fn respond_to_auth_challenge(
                         crate::srp::VerifyError::BadA => {
                             CognitoError::invalid_parameter("SRP_A cannot be 0 mod N.")
                         }
-                        crate::srp::VerifyError::Openssl(e) => e.into(),
                     })?;
                 if !proved || subject.user_not_found {
                     return Err(CognitoError::bad_credentials());

@@ -46,8 +46,8 @@ impl CognitoError {
     }
 }
 
-impl From<openssl::error::ErrorStack> for CognitoError {
-    fn from(e: openssl::error::ErrorStack) -> Self {
+impl From<crate::srp::SrpError> for CognitoError {
+    fn from(e: crate::srp::SrpError) -> Self {
         Self::new("InternalErrorException", e.to_string())
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use rand::RngCore as _;
+use rand::{RngCore as _, TryRngCore as _};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -78,9 +78,9 @@ impl User {
         &mut self,
         pool_name: &str,
         password: &str,
-    ) -> Result<(), openssl::error::ErrorStack> {
+    ) -> Result<(), crate::srp::SrpError> {
         let mut salt = vec![0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut salt);
+        rand::rngs::OsRng.unwrap_err().fill_bytes(&mut salt);
         let hash = hash_password(&salt, password);
         self.srp = Some(crate::srp::Verifier::new(
             pool_name,
@@ -201,7 +201,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(config: PoolConfig, now: DateTime<Utc>) -> Result<Self, openssl::error::ErrorStack> {
+    pub fn new(config: PoolConfig, now: DateTime<Utc>) -> Result<Self, crate::srp::SrpError> {
         let mut pool = Self {
             config,
             users: Vec::new(),
@@ -411,7 +411,7 @@ pub fn looks_like_email(name: &str) -> bool {
 pub fn opaque_token(bytes: usize) -> String {
     use base64::Engine as _;
     let mut b = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::rngs::OsRng.unwrap_err().fill_bytes(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 

@@ -17,16 +17,18 @@
 //!
 //! Written here because no maintained Rust crate implements Cognito's variant (its
 //! padding and HKDF step differ from RFC 5054's); the test suite checks it against an
-//! independent client implementation (pycognito) and Amplify JS in the browser.
+//! independent client implementation (pycognito) and Amplify JS in the browser. The
+//! arithmetic is num-bigint's (pure Rust: no OpenSSL in the workspace); a stand-in needs
+//! no constant-time big numbers.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac as _};
-use openssl::bn::{BigNum, BigNumContext, BigNumRef};
-use openssl::error::ErrorStack;
+use num_bigint::BigUint;
+use rand::TryRngCore as _;
 use sha2::{Digest as _, Sha256};
 
-/// RFC 5054's 3072-bit group.
+/// RFC 5054's 3072-bit group prime.
 const N_HEX: &str = concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
@@ -42,95 +44,93 @@ const N_HEX: &str = concat!(
     "08E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF",
 );
 
-/// An OpenSSL failure (allocation, the random generator): the stand-in answers
-/// `InternalErrorException`.
-pub type Result<T, E = ErrorStack> = std::result::Result<T, E>;
+/// The operating system's random source failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the random source failed: {0}")]
+pub struct SrpError(String);
 
-fn n() -> Result<BigNum> {
-    BigNum::from_hex_str(N_HEX)
+pub type Result<T, E = SrpError> = std::result::Result<T, E>;
+
+fn n() -> BigUint {
+    parse_hex(N_HEX).unwrap_or_default()
 }
 
-fn g() -> Result<BigNum> {
-    BigNum::from_u32(2)
+fn g() -> BigUint {
+    BigUint::from(2u32)
 }
 
-/// `hex(n)`: even length, `00`-prefixed when the high bit of the first digit is set.
-pub fn pad_hex(n: &BigNumRef) -> Result<String> {
-    let mut hex = n.to_hex_str()?.to_string().to_lowercase();
+/// `n` in Cognito's hex form (module docs).
+pub fn pad_hex(n: &BigUint) -> String {
+    let mut hex = n.to_str_radix(16);
     if hex.len() % 2 == 1 {
         hex.insert(0, '0');
     } else if hex.starts_with(['8', '9', 'a', 'b', 'c', 'd', 'e', 'f']) {
         hex.insert_str(0, "00");
     }
-    Ok(hex)
+    hex
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
     (0..hex.len())
         .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect()
 }
 
-fn hash_hex(hex: &str) -> Result<BigNum> {
-    BigNum::from_slice(&Sha256::digest(hex_bytes(hex)))
+/// `H(hex…)`: SHA-256 of the bytes the digits spell, as a number.
+fn hash_hex(hex: &str) -> BigUint {
+    BigUint::from_bytes_be(&Sha256::digest(hex_bytes(hex)))
 }
 
-fn k() -> Result<BigNum> {
-    hash_hex(&format!("{}{}", pad_hex(&*n()?)?, pad_hex(&*g()?)?))
+fn k() -> BigUint {
+    hash_hex(&format!("{}{}", pad_hex(&n()), pad_hex(&g())))
 }
 
-/// `x` for a password.
-fn x(pool_name: &str, user_id: &str, password: &str, salt: &BigNumRef) -> Result<BigNum> {
+fn x(pool_name: &str, user_id: &str, password: &str, salt: &BigUint) -> BigUint {
     let inner = hex_encode(&Sha256::digest(format!("{pool_name}{user_id}:{password}")));
-    hash_hex(&format!("{}{inner}", pad_hex(salt)?))
+    hash_hex(&format!("{}{inner}", pad_hex(salt)))
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random(bytes: i32) -> Result<BigNum> {
-    let mut r = BigNum::new()?;
-    r.rand(bytes * 8, openssl::bn::MsbOption::MAYBE_ZERO, false)?;
-    Ok(r)
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| SrpError(e.to_string()))?;
+    Ok(bytes)
 }
 
-fn mod_exp(base: &BigNumRef, exponent: &BigNumRef) -> Result<BigNum> {
-    let mut r = BigNum::new()?;
-    r.mod_exp(base, exponent, &*n()?, &mut *BigNumContext::new()?)?;
-    Ok(r)
+fn mod_exp(base: &BigUint, exponent: &BigUint) -> BigUint {
+    base.modpow(exponent, &n())
 }
 
-fn mod_mul(a: &BigNumRef, b: &BigNumRef) -> Result<BigNum> {
-    let mut r = BigNum::new()?;
-    r.mod_mul(a, b, &*n()?, &mut *BigNumContext::new()?)?;
-    Ok(r)
+fn mod_mul(a: &BigUint, b: &BigUint) -> BigUint {
+    (a * b) % n()
 }
 
-fn parse_hex(hex: &str) -> Option<BigNum> {
+fn parse_hex(hex: &str) -> Option<BigUint> {
     if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    BigNum::from_hex_str(hex).ok()
+    BigUint::parse_bytes(hex.as_bytes(), 16)
 }
 
-/// The 16-byte key both sides derive from the shared secret `S` and `u`.
-fn session_key(s: &BigNumRef, u: &BigNumRef) -> Result<[u8; 16]> {
-    let hk = hkdf::Hkdf::<Sha256>::new(Some(&hex_bytes(&pad_hex(u)?)), &hex_bytes(&pad_hex(s)?));
+fn session_key(s: &BigUint, u: &BigUint) -> [u8; 16] {
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(&hex_bytes(&pad_hex(u))), &hex_bytes(&pad_hex(s)));
     let mut key = [0u8; 16];
-    // 16 bytes is far below HKDF-SHA256's limit of 255 × 32.
     let _ = hk.expand(b"Caldera Derived Key", &mut key);
-    Ok(key)
+    key
 }
 
-/// The proof: HMAC-SHA256 under the session key.
 fn claim(key: &[u8; 16]) -> Hmac<Sha256> {
     <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
 }
 
-/// What the pool keeps of a password for SRP: the salt and the verifier `v = gˣ`.
+/// What a pool stores for a user's password: the salt and `v = gˣ`, in hex.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     pub salt_hex: String,
@@ -139,23 +139,24 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(pool_name: &str, user_id: &str, password: &str) -> Result<Self> {
-        let salt = random(16)?;
-        let x = x(pool_name, user_id, password, &salt)?;
+        let salt = BigUint::from_bytes_be(&random_bytes::<16>()?);
+        let x = x(pool_name, user_id, password, &salt);
         Ok(Self {
-            salt_hex: pad_hex(&salt)?,
-            v_hex: pad_hex(&*mod_exp(&*g()?, &x)?)?,
+            salt_hex: pad_hex(&salt),
+            v_hex: pad_hex(&mod_exp(&g(), &x)),
         })
     }
 
-    /// A plausible verifier for a user who does not exist (the answer must not tell).
+    /// A verifier of a password nobody knows: what an unknown user is challenged with,
+    /// so the answer to `USER_SRP_AUTH` does not tell whether the user exists.
     pub fn decoy(pool_name: &str, user_id: &str) -> Result<Self> {
-        let mut throwaway = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut throwaway);
+        let throwaway = random_bytes::<32>()?;
         Self::new(pool_name, user_id, &hex_encode(&throwaway))
     }
 }
 
-/// The server's half of one PASSWORD_VERIFIER round.
+/// The server's half of one SRP round: `b` stays here, `B` and the secret block go to
+/// the client.
 #[derive(Debug, Clone)]
 pub struct ServerRound {
     b: Vec<u8>,
@@ -163,49 +164,31 @@ pub struct ServerRound {
     pub secret_block: String,
 }
 
-/// Why a proof was not checked.
 #[derive(Debug)]
 pub enum VerifyError {
-    /// The client's `SRP_A` is not a number, or is 0 mod N.
+    /// `A` is not a number, or `A mod N` is zero.
     BadA,
-    Openssl(ErrorStack),
-}
-
-impl From<ErrorStack> for VerifyError {
-    fn from(e: ErrorStack) -> Self {
-        Self::Openssl(e)
-    }
 }
 
 impl ServerRound {
-    /// `B = k·v + gᵇ` for a fresh `b`, and a fresh secret block.
     pub fn start(verifier: &Verifier) -> Result<Self> {
-        let v = BigNum::from_hex_str(&verifier.v_hex)?;
-        let kv = mod_mul(&*k()?, &v)?;
+        let v = parse_hex(&verifier.v_hex).unwrap_or_default();
+        let kv = mod_mul(&k(), &v);
         loop {
-            let b = random(32)?;
-            let mut b_pub = BigNum::new()?;
-            b_pub.mod_add(
-                &kv,
-                &*mod_exp(&*g()?, &b)?,
-                &*n()?,
-                &mut *BigNumContext::new()?,
-            )?;
-            if b_pub.num_bits() == 0 {
+            let b = random_bytes::<32>()?;
+            let b_pub = (&kv + mod_exp(&g(), &BigUint::from_bytes_be(&b))) % n();
+            if b_pub.bits() == 0 {
                 continue;
             }
-            let mut block = [0u8; 64];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut block);
             return Ok(Self {
                 b: b.to_vec(),
-                b_pub_hex: pad_hex(&b_pub)?,
-                secret_block: STANDARD.encode(block),
+                b_pub_hex: pad_hex(&b_pub),
+                secret_block: STANDARD.encode(random_bytes::<64>()?),
             });
         }
     }
 
-    /// Whether `signature` proves the password: derives the key from the client's `A`
-    /// and checks the HMAC over the pool name, user id, secret block and timestamp.
+    /// Checks the client's `PASSWORD_CLAIM_SIGNATURE` for `A`.
     pub fn verify(
         &self,
         verifier: &Verifier,
@@ -216,20 +199,18 @@ impl ServerRound {
         signature: &str,
     ) -> Result<bool, VerifyError> {
         let a = parse_hex(a_hex).ok_or(VerifyError::BadA)?;
-        let mut a_mod_n = BigNum::new()?;
-        a_mod_n.nnmod(&a, &*n()?, &mut *BigNumContext::new()?)?;
-        if a_mod_n.num_bits() == 0 {
+        if (&a % n()).bits() == 0 {
             return Err(VerifyError::BadA);
         }
-        let b_pub = BigNum::from_hex_str(&self.b_pub_hex)?;
-        let u = hash_hex(&format!("{}{}", pad_hex(&a)?, pad_hex(&b_pub)?))?;
-        if u.num_bits() == 0 {
+        let b_pub = parse_hex(&self.b_pub_hex).unwrap_or_default();
+        let u = hash_hex(&format!("{}{}", pad_hex(&a), pad_hex(&b_pub)));
+        if u.bits() == 0 {
             return Ok(false);
         }
-        let v = BigNum::from_hex_str(&verifier.v_hex)?;
-        let b = BigNum::from_slice(&self.b)?;
-        let s = mod_exp(&*mod_mul(&a, &*mod_exp(&v, &u)?)?, &b)?;
-        let key = session_key(&s, &u)?;
+        let v = parse_hex(&verifier.v_hex).unwrap_or_default();
+        let b = BigUint::from_bytes_be(&self.b);
+        let s = mod_exp(&mod_mul(&a, &mod_exp(&v, &u)), &b);
+        let key = session_key(&s, &u);
         let (Ok(block), Ok(given)) = (
             STANDARD.decode(&self.secret_block),
             STANDARD.decode(signature),
@@ -261,40 +242,30 @@ mod tests {
         secret_block: &str,
         timestamp: &str,
     ) -> (String, String) {
-        let a = random(32).unwrap();
-        let a_pub = mod_exp(&g().unwrap(), &a).unwrap();
+        let a = BigUint::from_bytes_be(&random_bytes::<32>().unwrap());
+        let a_pub = mod_exp(&g(), &a);
         let b_pub = parse_hex(b_pub_hex).unwrap();
         let salt = parse_hex(salt_hex).unwrap();
-        let u = hash_hex(&format!(
-            "{}{}",
-            pad_hex(&a_pub).unwrap(),
-            pad_hex(&b_pub).unwrap()
-        ))
-        .unwrap();
-        let x = x(pool_name, user_id, password, &salt).unwrap();
-        let kgx = mod_mul(&k().unwrap(), &mod_exp(&g().unwrap(), &x).unwrap()).unwrap();
-        let mut ctx = BigNumContext::new().unwrap();
-        let mut base = BigNum::new().unwrap();
-        base.mod_sub(&b_pub, &kgx, &n().unwrap(), &mut ctx).unwrap();
-        let mut ux = BigNum::new().unwrap();
-        ux.checked_mul(&u, &x, &mut ctx).unwrap();
-        let mut exp = BigNum::new().unwrap();
-        exp.checked_add(&a, &ux).unwrap();
-        let s = mod_exp(&base, &exp).unwrap();
-        let mut mac = claim(&session_key(&s, &u).unwrap());
+        let u = hash_hex(&format!("{}{}", pad_hex(&a_pub), pad_hex(&b_pub)));
+        let x = x(pool_name, user_id, password, &salt);
+        let kgx = mod_mul(&k(), &mod_exp(&g(), &x));
+        let base = (&b_pub + n() - kgx) % n();
+        let exp = &a + &u * &x;
+        let s = mod_exp(&base, &exp);
+        let mut mac = claim(&session_key(&s, &u));
         mac.update(pool_name.as_bytes());
         mac.update(user_id.as_bytes());
         mac.update(&STANDARD.decode(secret_block).unwrap());
         mac.update(timestamp.as_bytes());
         (
-            pad_hex(&a_pub).unwrap(),
+            pad_hex(&a_pub),
             STANDARD.encode(mac.finalize().into_bytes()),
         )
     }
 
     #[test]
     fn padding_follows_cognitos_clients() {
-        let h = |s: &str| pad_hex(&BigNum::from_hex_str(s).unwrap()).unwrap();
+        let h = |s: &str| pad_hex(&parse_hex(s).unwrap());
         assert_eq!(h("1"), "01");
         assert_eq!(h("7f"), "7f");
         assert_eq!(h("80"), "0080");

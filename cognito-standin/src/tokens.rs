@@ -2,10 +2,12 @@
 //! ID tokens and access tokens are signed with two different keys, both published.
 
 use anyhow::Context as _;
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use openssl::rsa::Rsa;
 use serde_json::{Value, json};
 
 /// Which of the pool's two signing keys.
@@ -25,16 +27,26 @@ struct KeyPair {
 impl KeyPair {
     /// A fresh 2048-bit RSA key (tokens do not outlive the process, like its users).
     fn generate() -> anyhow::Result<Self> {
-        let rsa = Rsa::generate(2048).context("generating a signing key")?;
-        let kid = URL_SAFE_NO_PAD.encode(sha2_prefix(&rsa.n().to_vec()));
-        let encoding = EncodingKey::from_rsa_pem(&rsa.private_key_to_pem()?)?;
-        let decoding = DecodingKey::from_rsa_pem(&rsa.public_key_to_pem()?)?;
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| anyhow::anyhow!("generating a signing key failed"))?;
+        let pkcs8 = rsa
+            .as_der()
+            .map_err(|_| anyhow::anyhow!("encoding the signing key failed"))?;
+        let pem = pem_private_key(pkcs8.as_ref());
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).context("the signing key")?;
+        let public = rsa.public_key();
+        let (n, e) = (
+            public.modulus().big_endian_without_leading_zero(),
+            public.exponent().big_endian_without_leading_zero(),
+        );
+        let kid = URL_SAFE_NO_PAD.encode(sha2_prefix(n));
+        let decoding = DecodingKey::from_rsa_raw_components(n, e);
         let jwk = json!({
             "alg": "RS256",
-            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
+            "e": URL_SAFE_NO_PAD.encode(e),
             "kid": kid,
             "kty": "RSA",
-            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
+            "n": URL_SAFE_NO_PAD.encode(n),
             "use": "sig",
         });
         Ok(Self {
@@ -89,6 +101,20 @@ impl Signer {
             .ok()
             .map(|d| d.claims)
     }
+}
+
+/// A PKCS#8 private key as PEM (`-----BEGIN PRIVATE KEY-----`), 64 characters a line.
+fn pem_private_key(der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
 }
 
 fn sha2_prefix(bytes: &[u8]) -> Vec<u8> {

@@ -4,7 +4,7 @@
 
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::{AttributeType, MessageActionType};
-use rand::RngCore as _;
+use rand::{RngCore as _, TryRngCore as _};
 
 /// How a user pool names its users, which decides the `Username` sign-up sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -417,7 +417,7 @@ fn sub_of(attributes: &[AttributeType]) -> String {
 fn unusable_password() -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 93];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::rngs::OsRng.unwrap_err().fill_bytes(&mut bytes);
     format!(
         "{}aA1^",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

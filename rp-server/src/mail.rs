@@ -20,6 +20,7 @@ pub struct Mail {
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    #[cfg(feature = "ses")]
     Ses(aws_sdk_sesv2::Client),
 }
 
@@ -39,12 +40,17 @@ impl Mailer {
                     .timeout(Some(std::time::Duration::from_secs(10)))
                     .build(),
             ),
+            #[cfg(feature = "ses")]
             EmailTransport::Ses => {
                 let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .load()
                     .await;
                 Transport::Ses(aws_sdk_sesv2::Client::new(&sdk))
             }
+            #[cfg(not(feature = "ses"))]
+            EmailTransport::Ses => anyhow::bail!(
+                "RP_EMAIL_TRANSPORT=ses: this rp-server was built without SES (cargo build --features ses; the container image has it)"
+            ),
         };
         Ok(Self { transport, from })
     }
@@ -67,42 +73,8 @@ impl Mailer {
                     .await
                     .map_err(|e| anyhow::anyhow!("SMTP delivery failed: {e}"))?;
             }
-            Transport::Ses(ses) => {
-                use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-                let content = |data: &str| {
-                    Content::builder()
-                        .data(data)
-                        .charset("UTF-8")
-                        .build()
-                        .context("building the SES message")
-                };
-                ses.send_email()
-                    .from_email_address(self.from.to_string())
-                    .destination(Destination::builder().to_addresses(to.to_string()).build())
-                    .content(
-                        EmailContent::builder()
-                            .simple(
-                                Message::builder()
-                                    .subject(content(&mail.subject)?)
-                                    .body(
-                                        Body::builder()
-                                            .text(content(&mail.text)?)
-                                            .html(content(&mail.html)?)
-                                            .build(),
-                                    )
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "SES delivery failed: {}",
-                            aws_sdk_sesv2::error::DisplayErrorContext(e)
-                        )
-                    })?;
-            }
+            #[cfg(feature = "ses")]
+            Transport::Ses(ses) => ses::send(ses, &self.from, &to, mail).await?,
         }
         Ok(())
     }
@@ -234,5 +206,58 @@ mod tests {
         assert!(m.html.contains("A &lt;b&gt;&amp;") && !m.html.contains("<b>&"));
         let m = account_exists("Example");
         assert!(!m.text.chars().any(|c| c.is_ascii_digit()));
+    }
+}
+
+/// Amazon SES v2 (`--features ses`, which the container image is built with: the local
+/// stack and the tests send mail over SMTP and need not build the SES client).
+#[cfg(feature = "ses")]
+mod ses {
+    use anyhow::Context as _;
+    use lettre::message::Mailbox;
+
+    use super::Mail;
+
+    pub(super) async fn send(
+        ses: &aws_sdk_sesv2::Client,
+        from: &Mailbox,
+        to: &Mailbox,
+        mail: &Mail,
+    ) -> anyhow::Result<()> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let content = |data: &str| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .context("building the SES message")
+        };
+        ses.send_email()
+            .from_email_address(from.to_string())
+            .destination(Destination::builder().to_addresses(to.to_string()).build())
+            .content(
+                EmailContent::builder()
+                    .simple(
+                        Message::builder()
+                            .subject(content(&mail.subject)?)
+                            .body(
+                                Body::builder()
+                                    .text(content(&mail.text)?)
+                                    .html(content(&mail.html)?)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "SES delivery failed: {}",
+                    aws_sdk_sesv2::error::DisplayErrorContext(e)
+                )
+            })?;
+        Ok(())
     }
 }

@@ -34,7 +34,10 @@ pub async fn ping(db: &Db) -> sqlx::Result<()> {
 /// instance sharing the database gets the same key.
 pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result<Vec<u8>> {
     let mut fresh = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+    rand::RngCore::fill_bytes(
+        &mut rand::TryRngCore::unwrap_err(rand::rngs::OsRng),
+        &mut fresh,
+    );
     // Two statements (start-up only): one statement's snapshot might miss a key another
     // instance committed while this insert waited on it.
     sqlx::query("INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
+use rand::{RngCore as _, TryRngCore as _};
 use sha2::{Digest as _, Sha256};
 
 /// Entropy of a token in bytes.
@@ -59,7 +59,7 @@ impl<K: TokenKind> OpaqueToken<K> {
     /// Draws a new token from the operating system's CSPRNG.
     pub fn generate() -> Self {
         let mut bytes = [0u8; TOKEN_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        rand::rngs::OsRng.unwrap_err().fill_bytes(&mut bytes);
         Self {
             encoded: format!("{}{}", K::PREFIX, URL_SAFE_NO_PAD.encode(bytes)),
             kind: PhantomData,

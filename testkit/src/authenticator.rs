@@ -130,14 +130,17 @@ impl SoftAuthenticator {
             }
         }
 
-        let key = SigningKey::random(&mut rand::rngs::OsRng);
+        let key = <SigningKey as p256::elliptic_curve::Generate>::generate();
         let id = self.reuse_credential_id.clone().unwrap_or_else(|| {
             let mut id = vec![0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+            rand::RngCore::fill_bytes(
+                &mut rand::TryRngCore::unwrap_err(rand::rngs::OsRng),
+                &mut id,
+            );
             id
         });
 
-        let point = key.verifying_key().to_encoded_point(false);
+        let point = key.verifying_key().to_sec1_point(false);
         let (x, y) = (
             point.x().ok_or_else(|| anyhow!("no x"))?.to_vec(),
             point.y().ok_or_else(|| anyhow!("no y"))?.to_vec(),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac as _};
-use rand::Rng as _;
+use rand::{Rng as _, TryRngCore as _};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
@@ -199,7 +199,10 @@ fn lifetime(cx: &Context) -> Duration {
 
 /// A six-digit code, uniform over 000000–999999, from the OS random generator.
 fn new_code() -> String {
-    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+    format!(
+        "{:06}",
+        rand::rngs::OsRng.unwrap_err().random_range(0..1_000_000u32)
+    )
 }
 
 /// Sends a code (or, for a sign-up to a taken address, a notice). The answer is the same
