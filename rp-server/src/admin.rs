@@ -127,6 +127,7 @@ impl<'a> AdminService<'a> {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn find_user(&self, r: &UserRef) -> Result<User, AdminError> {
         let found = match r {
             UserRef::Sub(s) => users::user_by_sub(self.db, s).await?,
@@ -159,6 +160,7 @@ impl<'a> AdminService<'a> {
     }
 
     /// A user's credentials, revoked ones included.
+    #[tracing::instrument(skip_all)]
     pub async fn credentials(
         &self,
         r: &UserRef,
@@ -173,6 +175,7 @@ impl<'a> AdminService<'a> {
     }
 
     /// One credential, by its base64url id.
+    #[tracing::instrument(skip_all)]
     pub async fn credential(&self, id: &str) -> Result<AdminCredential, AdminError> {
         self.credential_by_id(&credential_id(id)?).await
     }
@@ -189,6 +192,7 @@ impl<'a> AdminService<'a> {
 
     /// Revokes one credential for good and tells its owner. Revoking a revoked credential
     /// changes nothing (and tells nobody).
+    #[tracing::instrument(skip_all)]
     pub async fn revoke(&self, id: &str, reason: Option<&str>) -> Result<Revoked, AdminError> {
         let (id, reason) = (credential_id(id)?, self::reason(reason)?);
         let c = credentials::credential(self.db, &id)
@@ -232,6 +236,7 @@ impl<'a> AdminService<'a> {
     /// enrolment tokens, and ends their sessions: access tokens issued until now are
     /// refused by rp-server, and, when rp-server administers the pool, Cognito signs the
     /// user out everywhere (refresh tokens die too). Then tells the user.
+    #[tracing::instrument(skip_all)]
     pub async fn reset(&self, sub: &str, reason: Option<&str>) -> Result<ResetOutcome, AdminError> {
         let reason = self::reason(reason)?;
         let user = self.find_user(&UserRef::Sub(sub.to_owned())).await?;

@@ -269,6 +269,7 @@ fn finish(router: Router<AppState>, state: &AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::trust_request_id))
         .with_state(state.clone())
 }
 

@@ -60,6 +60,7 @@ impl AdminService<'_> {
     /// Issues a one-time enrolment token for `sub`, living `ttl_secs` (default
     /// `RP_ENROLMENT_TTL_SECS`, at most 7 days). A user unknown to rp-server (no passkey
     /// ever) is created when `username` is given.
+    #[tracing::instrument(skip_all)]
     pub async fn issue_enrolment_token(
         &self,
         sub: &str,
@@ -113,6 +114,7 @@ impl AdminService<'_> {
     }
 
     /// A user's enrolment tokens (never the tokens themselves).
+    #[tracing::instrument(skip_all)]
     pub async fn enrolment_tokens(&self, sub: &str) -> Result<Vec<EnrolmentTokenView>, AdminError> {
         let user = self.find_user(&UserRef::Sub(sub.to_owned())).await?;
         Ok(enrolment::enrolment_tokens_of(self.db, user.id)
@@ -122,6 +124,7 @@ impl AdminService<'_> {
             .collect())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_enrolment_token(&self, id: Uuid) -> Result<EnrolmentTokenView, AdminError> {
         let (actor, now) = (self.actor, self.now);
         let mut tx = self.db.begin().await?;

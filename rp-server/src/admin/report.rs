@@ -61,6 +61,7 @@ fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, i64), AdminError> {
 
 /// The audit log, newest first, paginated with a keyset cursor.
 impl AdminService<'_> {
+    #[tracing::instrument(skip_all)]
     pub async fn audit_log(&self, f: &AuditFilter) -> Result<AuditPage, AdminError> {
         let db = self.db;
         let limit = f.limit.clamp(1, 500);
@@ -133,6 +134,7 @@ pub struct Stats {
 
 impl AdminService<'_> {
     /// Aggregate statistics.
+    #[tracing::instrument(skip_all)]
     pub async fn stats(&self) -> Result<Stats, AdminError> {
         let (db, now) = (self.db, self.now);
         let counts = credentials::counts(db).await?;

@@ -86,6 +86,7 @@ pub fn nonce_ttl(cx: &Context) -> Duration {
 }
 
 /// Stores a new ceremony owned by `owner` and returns its id.
+#[tracing::instrument(skip_all)]
 pub async fn start(
     cx: &Context,
     db: impl sqlx::PgExecutor<'_>,
@@ -120,6 +121,7 @@ pub fn fresh(taken: Option<Taken>, now: DateTime<Utc>) -> Result<Taken, Ceremony
 
 /// Consumes a ceremony of one of `kinds` (gone afterwards whatever the outcome) and
 /// checks it has not expired.
+#[tracing::instrument(skip_all)]
 pub async fn take(
     cx: &Context,
     id: Uuid,

@@ -32,6 +32,7 @@ impl HasReason for ChallengeError {
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn issue(
     cx: &Context,
     req: &ChallengeRequest,

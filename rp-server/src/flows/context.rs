@@ -85,6 +85,7 @@ impl Site {
     /// Builds the site `config` describes: reads its server keys from `db`, learns the
     /// shape of stored passkeys, and asks Cognito (at most 5 s each) how the pool names
     /// users and how long its sessions live.
+    #[tracing::instrument(skip_all)]
     pub async fn build(
         config: &Config,
         db: &Db,

@@ -104,6 +104,7 @@ pub struct Passkeys {
 }
 
 /// The caller's usable passkeys.
+#[tracing::instrument(skip_all)]
 pub async fn list(cx: &Context, who: &CognitoUser) -> Result<Passkeys, CredentialError> {
     let user = store::users::user_by_sub(&cx.db, &who.sub).await?;
     let credentials = match &user {
@@ -118,6 +119,7 @@ pub async fn list(cx: &Context, who: &CognitoUser) -> Result<Passkeys, Credentia
 }
 
 /// Renames one of the caller's passkeys.
+#[tracing::instrument(skip_all)]
 pub async fn rename(
     cx: &Context,
     who: &CognitoUser,
@@ -152,6 +154,7 @@ pub async fn rename(
 /// Deletes one of the caller's passkeys: it is revoked for good (it can neither sign in
 /// nor be registered again). Another user's passkey is `NotFound`, exactly as a passkey
 /// that does not exist.
+#[tracing::instrument(skip_all)]
 pub async fn delete(
     cx: &Context,
     who: &CognitoUser,

@@ -78,6 +78,7 @@ impl EmailCodes {
 
     /// Returns once every code request answered so far has been delivered or dropped
     /// (tests await it instead of sleeping; shutdown could too).
+    #[tracing::instrument(skip_all)]
     pub async fn outbox_empty(&self) {
         let mut outbox = self.outbox.subscribe();
         let _ = outbox.wait_for(|in_flight| *in_flight == 0).await;
@@ -207,6 +208,7 @@ fn new_code() -> String {
 
 /// Sends a code (or, for a sign-up to a taken address, a notice). The answer is the same
 /// whether or not the address has an account.
+#[tracing::instrument(skip_all)]
 pub async fn send_code(
     cx: &Context,
     client: &ClientContext,
@@ -367,6 +369,7 @@ async fn check(
 }
 
 /// Checks a sign-up code; a right one earns a `signupToken` for the address.
+#[tracing::instrument(skip_all)]
 pub async fn verify_signup_code(
     cx: &Context,
     client: &ClientContext,
@@ -396,6 +399,7 @@ pub async fn verify_signup_code(
 
 /// Checks a sign-in code; a right one for an account that may sign in this way earns
 /// a nonce, exactly as a passkey sign-in does.
+#[tracing::instrument(skip_all)]
 pub async fn verify_signin_code(
     cx: &Context,
     client: &ClientContext,

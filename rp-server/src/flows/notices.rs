@@ -97,6 +97,7 @@ impl Notifier {
 
     /// Sends `notice` to the verified email of the user with this `sub` and waits for
     /// it: `Ok(false)` when the user has no verified email (nothing to send).
+    #[tracing::instrument(skip_all)]
     pub async fn deliver(
         &self,
         sub: &str,

@@ -59,6 +59,7 @@ pub fn why_not(
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemResponse> {
     let now = cx.clock.now();
     let outcome = attempt(cx, req, now).await?;

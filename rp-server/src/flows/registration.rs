@@ -73,6 +73,7 @@ impl From<CredentialError> for RegistrationError {
 
 /// The registrant an enrolment token stands for, when it is usable (unknown, used,
 /// revoked and expired tokens are all `None`).
+#[tracing::instrument(skip_all)]
 pub async fn enrolment_registrant(cx: &Context, token: &str) -> sqlx::Result<Option<Registrant>> {
     let Some(hash) = EnrolmentToken::parse_and_hash(token) else {
         return Ok(None);
@@ -90,6 +91,7 @@ pub async fn enrolment_registrant(cx: &Context, token: &str) -> sqlx::Result<Opt
 }
 
 /// Starts registering a passkey for the registrant.
+#[tracing::instrument(skip_all)]
 pub async fn options(
     cx: &Context,
     who: Registrant,
@@ -149,6 +151,7 @@ pub async fn options(
 
 /// Finishes registering: verifies the authenticator's response and stores the passkey
 /// (spending the enrolment token with it, atomically, when one was used).
+#[tracing::instrument(skip_all)]
 pub async fn verify(
     cx: &Context,
     who: &Registrant,

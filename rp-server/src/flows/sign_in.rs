@@ -68,6 +68,7 @@ impl HasReason for SignInError {
 /// Options for a usernameless sign-in (a discoverable credential; usable with
 /// conditional mediation / autofill). The ceremony is sealed into its id: nothing is
 /// stored until it is finished.
+#[tracing::instrument(skip_all)]
 pub async fn options(cx: &Context) -> Result<CeremonyOptions, SignInError> {
     let (options, auth_state) = cx
         .site
@@ -121,6 +122,7 @@ pub fn may_answer(
 
 /// Finishes a sign-in (usernameless, or one started by the Create Auth Challenge
 /// trigger) and returns a one-time nonce for Cognito.
+#[tracing::instrument(skip_all)]
 pub async fn verify(
     cx: &Context,
     ceremony_id: &CeremonyRef,

@@ -112,6 +112,7 @@ pub fn clean_email(raw: &str) -> Result<String, SignUpError> {
 /// Starts a sign-up: registration options for a new passkey bound to a fresh user handle.
 /// With `RP_SIGNUP_VERIFY_EMAIL`, `signup_token` must be a live token earned by this
 /// address's sign-up code.
+#[tracing::instrument(skip_all)]
 pub async fn options(
     cx: &Context,
     email: &str,
@@ -159,6 +160,7 @@ pub async fn options(
 
 /// Finishes a sign-up: verifies the passkey, creates the Cognito user, stores the
 /// passkey, and answers a nonce for the first sign-in.
+#[tracing::instrument(skip_all)]
 pub async fn verify(
     cx: &Context,
     client: &ClientContext,
@@ -337,6 +339,7 @@ async fn store_signed_up(
 /// their pending row. A user rp-server knows (the sign-up did finish) is never touched;
 /// one found only by email must have been created during the sign-up. Returns how many
 /// were undone.
+#[tracing::instrument(skip_all)]
 pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
     let Some(cognito) = cx.site.cognito.as_deref() else {
         return Ok(0);

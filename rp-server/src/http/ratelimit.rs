@@ -81,6 +81,30 @@ pub async fn resolve_client_ip(
     next.run(req).await
 }
 
+/// Keeps a request id the caller sent only when the peer is a trusted proxy (and the id is
+/// short, printable ASCII): anyone else could put a chosen string, or someone else's
+/// request id, into our logs. Without one, a fresh id is made.
+pub async fn trust_request_id(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let trusted =
+        peer.is_some_and(|ip| state.config.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    let well_formed = req
+        .headers()
+        .get(super::REQUEST_ID)
+        .is_some_and(|v| v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()));
+    if !(trusted && well_formed) {
+        req.headers_mut().remove(super::REQUEST_ID);
+    }
+    next.run(req).await
+}
+
 pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let (Some(limiter), Some(ClientIp(ip))) = (
         &state.rate_limiter,

@@ -19,6 +19,33 @@ async fn health_readiness_and_request_ids() {
         .expect_error(503, "UNAVAILABLE");
 }
 
+/// A request id the caller chose is kept only from a trusted proxy: anyone else could
+/// write a chosen string, or another request's id, into the logs.
+#[tokio::test]
+async fn a_request_id_is_taken_only_from_trusted_proxies() {
+    async fn id_of(app: &TestApp, sent: &str) -> String {
+        let r = app
+            .send(
+                app.http
+                    .get(app.url("/healthz"))
+                    .header("x-request-id", sent),
+            )
+            .await;
+        r.headers["x-request-id"].to_str().unwrap().to_owned()
+    }
+    let app = TestApp::spawn().await;
+    let made = id_of(&app, "chosen-by-the-caller").await;
+    assert_ne!(made, "chosen-by-the-caller");
+    assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+
+    let behind_proxy =
+        TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]).await;
+    assert_eq!(id_of(&behind_proxy, "lb-1234").await, "lb-1234");
+    // Even a proxy's id must be short, printable ASCII.
+    let long = "x".repeat(200);
+    assert_ne!(id_of(&behind_proxy, &long).await, long);
+}
+
 #[tokio::test]
 async fn openapi_describes_every_endpoint() {
     let app = TestApp::spawn().await;
