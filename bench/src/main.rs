@@ -14,7 +14,6 @@
 //! when it was due, so a stalled server shows as latency instead of hiding it.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -113,19 +112,16 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .ppid;
 
     let idp = TokenIssuer::start().await?;
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
     if let Some(dir) = args.log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let log = std::fs::File::create(&args.log)
-        .with_context(|| format!("creating {}", args.log.display()))?;
-    let mut server = tokio::process::Command::new(&args.rp_server)
+    let mut command = tokio::process::Command::new(&args.rp_server);
+    command
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABASE_URL", db_url)
-        .env("RP_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("RP_LISTEN_ADDR", "127.0.0.1:0")
         .env("RP_ID", RP_ID)
         .env("RP_ORIGINS", ORIGIN)
         .env("RP_COGNITO_ISSUER", &idp.issuer)
@@ -133,17 +129,22 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .env("RP_COGNITO_CLIENT_IDS", &idp.client_id)
         .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
         .env("RP_RATE_LIMIT_PER_MIN", "0")
-        .env("RP_DB_MAX_CONNECTIONS", args.db_connections.to_string())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it with `cargo build --release -p rp-server`)",
-                args.rp_server.display()
-            )
-        })?;
+        .env("RP_DB_MAX_CONNECTIONS", args.db_connections.to_string());
+    // rp-server binds port 0 and says where: no port is picked in advance.
+    let (mut server, addr) = testkit::child::spawn_until(
+        command,
+        &args.log,
+        testkit::child::rp_server_addr,
+        Duration::from_secs(60),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "starting {} (build it with `cargo build --release -p rp-server`)",
+            args.rp_server.display()
+        )
+    })?;
+    let base = format!("http://{addr}");
     let server_pid = server
         .id()
         .ok_or_else(|| anyhow!("rp-server exited at once"))?;
@@ -596,9 +597,4 @@ fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
 /// USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture we run on.
 fn clock_ticks_per_sec() -> f64 {
     100.0
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }

@@ -61,6 +61,17 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        Self::on(listener, config, in_process)
+    }
+
+    /// As [`Server::bind`], on a listener the caller bound (port 0, then learnt the
+    /// address: nobody races for a port picked in advance).
+    pub fn on(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        in_process: Option<InProcessHandler>,
+    ) -> anyhow::Result<Self> {
+        config.validate()?;
         let addr = listener.local_addr()?;
         let standin = Standin::new(&config, config.public_url(addr), in_process)?;
         Ok(Self {

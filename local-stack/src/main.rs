@@ -27,7 +27,7 @@ const FUNCTION: &str = "cognito-triggers";
 struct Cli {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
-    /// rp-server's port.
+    /// rp-server's port (0: any free one; the URLs printed at start say which).
     #[arg(long, default_value_t = 8080)]
     rp_port: u16,
     /// The Cognito stand-in's port.
@@ -84,13 +84,28 @@ fn secret_file(dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let service_token = secret_file(&cli.state_dir, "service-token")?;
     let admin_token = secret_file(&cli.state_dir, "admin-token")?;
-    let cognito_url = format!("http://localhost:{}", cli.cognito_port);
-    let rp_url = format!("http://localhost:{}", cli.rp_port);
-    let demo_url = format!("http://localhost:{}", cli.demo_port);
+    // Every listener is bound first (a port of 0 takes any free one), so each URL below
+    // names the port really in use, and nobody races for a port picked in advance.
+    let bind = |port: u16, what: &'static str, flag: &'static str| async move {
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            .await
+            .with_context(|| format!("binding the {what}'s port {port} (is it free? {flag})"))
+    };
+    let rp_listener = bind(cli.rp_port, "rp-server", "--rp-port").await?;
+    let standin_listener = bind(cli.cognito_port, "Cognito stand-in", "--cognito-port").await?;
+    let demo_listener = bind(cli.demo_port, "demo page", "--demo-port").await?;
+    let (rp_port, cognito_port, demo_port) = (
+        rp_listener.local_addr()?.port(),
+        standin_listener.local_addr()?.port(),
+        demo_listener.local_addr()?.port(),
+    );
+    let cognito_url = format!("http://localhost:{cognito_port}");
+    let rp_url = format!("http://localhost:{rp_port}");
+    let demo_url = format!("http://localhost:{demo_port}");
 
     // The triggers, linked in and configured as the Lambda function would be.
     let lookup = |k: &str| match k {
-        "RP_SERVER_URL" => Some(format!("http://127.0.0.1:{}", cli.rp_port)),
+        "RP_SERVER_URL" => Some(format!("http://127.0.0.1:{rp_port}")),
         "RP_SERVICE_TOKEN" => Some(service_token.clone()),
         _ => None,
     };
@@ -108,7 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     });
 
     let standin_config = StandinConfig {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, cli.cognito_port)),
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, cognito_port)),
         public_url: Some(cognito_url.clone()),
         pools: vec![PoolConfig {
             id: POOL_ID.to_owned(),
@@ -163,9 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }],
         }],
     };
-    let standin = cognito_standin::Server::bind(standin_config, Some(handler))
-        .await
-        .context("starting the Cognito stand-in (is the port free? --cognito-port)")?;
+    let standin = cognito_standin::Server::on(standin_listener, standin_config, Some(handler))
+        .context("starting the Cognito stand-in")?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -186,13 +200,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ],
         cognito_issuer: issuer.clone(),
         cognito_jwks_url: url::Url::parse(&format!(
-            "http://127.0.0.1:{}/{POOL_ID}/.well-known/jwks.json",
-            cli.cognito_port
+            "http://127.0.0.1:{cognito_port}/{POOL_ID}/.well-known/jwks.json"
         ))?,
         cognito_client_ids: vec![CLIENT_ID.to_owned()],
         service_token: SecretString::from(service_token.clone()),
     });
-    rp_config.listen_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.rp_port));
+    rp_config.listen_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, rp_port));
     rp_config.set_native_apps(&cli.apple_app_ids, &cli.android_apps)?;
     rp_config.rp_name = "Passkeys for Cognito (local)".to_owned();
     rp_config.admin_token = Some(SecretString::from(admin_token.clone()));
@@ -226,9 +239,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         POOL_ID.to_owned(),
     );
-    let rp = rp_server::Application::build_with(rp_config, Clock::system(), Some(admin))
+    let rp = rp_server::Application::build_on(rp_listener, rp_config, Clock::system(), Some(admin))
         .await
-        .context("starting rp-server (is Postgres up and the port free? --rp-port)")?;
+        .context("starting rp-server (is Postgres up?)")?;
 
     println!(
         "\n  local stack is up\n\n  \
@@ -245,10 +258,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
 
     let demo = demo_router(&cli.web_dir, &rp_url, &cognito_url, mailbox)?;
-    let demo_listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, cli.demo_port)))
-            .await
-            .context("starting the demo page (is the port free? --demo-port)")?;
     let demo_task = tokio::spawn({
         let stop = signal(stop_rx.clone());
         async move {

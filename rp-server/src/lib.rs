@@ -194,6 +194,20 @@ impl Application {
         clock: Clock,
         cognito: Option<cognito::CognitoAdmin>,
     ) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
+        Self::build_on(listener, config, clock, cognito).await
+    }
+
+    /// As [`Application::build_with`], serving the public routes on `listener`, which
+    /// the caller bound (port 0, then learnt the address; `listen_addr` is not used).
+    pub async fn build_on(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        clock: Clock,
+        cognito: Option<cognito::CognitoAdmin>,
+    ) -> anyhow::Result<Self> {
         let db = connect_lazy(
             &config.database_url,
             config.db_max_connections,
@@ -214,9 +228,6 @@ impl Application {
         }
         let site = flows::Site::build(&config, &db, &clock, cognito).await?;
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
-        let listener = tokio::net::TcpListener::bind(config.listen_addr)
-            .await
-            .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
         let internal = match config.internal_listen_addr {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)

@@ -54,7 +54,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::from_settings(&layered.settings)?;
             rp_server::telemetry::init(config.log_format);
             let app = rp_server::Application::build(config, Clock::system()).await?;
-            tracing::info!(addr = %app.local_addr()?, "rp-server listening");
+            // Tests and tools that start rp-server on port 0 read the addresses here.
+            match app.internal_addr() {
+                Some(internal) => {
+                    tracing::info!(addr = %app.local_addr()?, internal_addr = %internal, "rp-server listening")
+                }
+                None => tracing::info!(addr = %app.local_addr()?, "rp-server listening"),
+            }
             app.run_until(shutdown_signal()).await
         }
         Command::Config(file) => {

@@ -69,6 +69,16 @@ impl LocalLambda {
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let mut lambda = Self::serve(function_name, timeout).await?;
+        lambda.spawn_function(binary, env)?;
+        Ok(lambda)
+    }
+
+    /// Starts `binary` as the function of a local Lambda made with [`LocalLambda::serve`]
+    /// (whose endpoint a caller may need to know before the function's settings are).
+    pub fn spawn_function(&mut self, binary: &Path, env: &[(&str, String)]) -> anyhow::Result<()> {
+        let lambda = self;
+        let function_name = lambda.function_name.clone();
+        let function_name = function_name.as_str();
         let mut cmd = tokio::process::Command::new(binary);
         cmd.env("AWS_LAMBDA_RUNTIME_API", lambda.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
@@ -108,7 +118,7 @@ impl LocalLambda {
             }
         });
         lambda.stop = Some(stop_tx);
-        Ok(lambda)
+        Ok(())
     }
 
     /// Serves the APIs without starting a process (another process may poll it).

@@ -5,6 +5,7 @@
 //! server on loopback ([`smtp::Mailbox`]).
 
 pub mod authenticator;
+pub mod child;
 pub mod db;
 pub mod idp;
 pub mod lambda;

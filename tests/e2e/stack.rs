@@ -1,8 +1,6 @@
 //! Starts the product's real binaries for one test.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cip;
@@ -11,6 +9,7 @@ use cip::types::{
 };
 use serde_json::{Value, json};
 use testkit::authenticator::SoftAuthenticator;
+use testkit::child::spawn_until;
 use testkit::lambda::LocalLambda;
 
 pub const POOL: &str = "eu-west-1_E2ePool";
@@ -97,30 +96,6 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_for(url: &str, what: &str, child: &mut tokio::process::Child) {
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = http.get(url).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early with {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not become ready at {url}");
-}
-
 impl Stack {
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
@@ -128,32 +103,18 @@ impl Stack {
 
     pub async fn start_with(o: Options) -> Self {
         let database = testkit::db::fresh_database().await.unwrap();
-        let (rp_port, cognito_port) = (free_port(), free_port());
-        let rp_url = format!("http://127.0.0.1:{rp_port}");
-        let cognito_url = format!("http://127.0.0.1:{cognito_port}");
         let dir = std::env::temp_dir().join(format!("rp-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-
-        let lambda = LocalLambda::start(
-            &bin("cognito-triggers"),
-            "cognito-triggers",
-            &[
-                (
-                    "RP_SERVER_URL",
-                    o.triggers_rp_url.clone().unwrap_or_else(|| rp_url.clone()),
-                ),
-                ("RP_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
-                ("RP_TIMEOUT_MS", o.triggers_timeout_ms.to_string()),
-                ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
-            ],
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+        // Every process binds port 0 and says where it listens, so the order is: the
+        // local Lambda's APIs, the stand-in (which needs them), rp-server (which needs the
+        // stand-in), and last the function (which needs rp-server).
+        let mut lambda = LocalLambda::serve("cognito-triggers", Duration::from_secs(30))
+            .await
+            .unwrap();
 
         let config = format!(
             r#"
-listen = "127.0.0.1:{cognito_port}"
+listen = "127.0.0.1:0"
 [[pools]]
 id = "{POOL}"
 {shape}
@@ -180,21 +141,17 @@ secret = "{CLIENT_SECRET}"
         );
         let config_path = dir.join("standin.toml");
         std::fs::write(&config_path, config).unwrap();
-        let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
-        let mut standin = tokio::process::Command::new(bin("cognito-standin"))
-            .arg("--config")
-            .arg(&config_path)
-            .stdout(Stdio::from(log("standin.out")))
-            .stderr(Stdio::from(log("standin.err")))
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        wait_for(
-            &format!("{cognito_url}/health"),
-            "cognito-standin",
-            &mut standin,
+        let mut standin = tokio::process::Command::new(bin("cognito-standin"));
+        standin.arg("--config").arg(&config_path);
+        let (standin, standin_addr) = spawn_until(
+            standin,
+            &dir.join("standin.out"),
+            testkit::child::standin_addr,
+            Duration::from_secs(30),
         )
-        .await;
+        .await
+        .unwrap();
+        let cognito_url = format!("http://{standin_addr}");
 
         let mail = if o.email {
             Some(testkit::smtp::Mailbox::start().await.unwrap())
@@ -209,10 +166,9 @@ secret = "{CLIENT_SECRET}"
                 .env("RP_EMAIL_FROM", "Passkeys <no-reply@example.test>")
                 .env("RP_EMAIL_SIGNIN", "any");
         }
-        let mut rp = rp
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+        rp.env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", &database.url)
-            .env("RP_LISTEN_ADDR", format!("127.0.0.1:{rp_port}"))
+            .env("RP_LISTEN_ADDR", "127.0.0.1:0")
             .env("RP_ID", "localhost")
             .env("RP_ORIGINS", ORIGIN)
             .env("RP_COGNITO_ISSUER", format!("{cognito_url}/{POOL}"))
@@ -227,13 +183,31 @@ secret = "{CLIENT_SECRET}"
             .env("AWS_ACCESS_KEY_ID", "AKIDE2E")
             .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
             .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", &cognito_url)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::from(log("rp-server.out")))
-            .stderr(Stdio::from(log("rp-server.err")))
-            .kill_on_drop(true)
-            .spawn()
+            .env("RUST_LOG", "info");
+        let (rp, rp_addr) = spawn_until(
+            rp,
+            &dir.join("rp-server.out"),
+            testkit::child::rp_server_addr,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        let rp_url = format!("http://{rp_addr}");
+
+        lambda
+            .spawn_function(
+                &bin("cognito-triggers"),
+                &[
+                    (
+                        "RP_SERVER_URL",
+                        o.triggers_rp_url.clone().unwrap_or_else(|| rp_url.clone()),
+                    ),
+                    ("RP_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+                    ("RP_TIMEOUT_MS", o.triggers_timeout_ms.to_string()),
+                    ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+                ],
+            )
             .unwrap();
-        wait_for(&format!("{rp_url}/readyz"), "rp-server", &mut rp).await;
 
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-west-1"))

@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -14,15 +13,6 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..", "..");
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /**
  * Starts the stack; `args` are extra local-stack arguments. Resolves to the demo's URL,
@@ -35,15 +25,15 @@ export async function startStack({ name, args = [] }) {
   execFileSync("psql", [server, "-qc", `CREATE DATABASE ${db}`]);
   const url = new URL(server);
   url.pathname = `/${db}`;
-  const [rpPort, cognitoPort, demoPort] = [await freePort(), await freePort(), await freePort()];
-  const demo = `http://localhost:${demoPort}`;
   const stateDir = mkdtempSync(join(tmpdir(), "stack-"));
   const child = spawn(
     join(root, "target", "debug", "local-stack"),
     [
-      "--rp-port", rpPort,
-      "--cognito-port", cognitoPort,
-      "--demo-port", demoPort,
+      // Port 0: local-stack binds free ports itself and prints the URLs (no race for a
+      // port picked here and handed over).
+      "--rp-port", 0,
+      "--cognito-port", 0,
+      "--demo-port", 0,
       "--web-dir", join(root, "web"),
       "--state-dir", stateDir,
       ...args,
@@ -55,11 +45,13 @@ export async function startStack({ name, args = [] }) {
   await new Promise((resolve, reject) => {
     child.stdout.on("data", (d) => {
       out += d;
-      if (out.includes("local stack is up")) resolve();
+      if (out.includes("Ctrl-C stops everything")) resolve();
     });
     child.on("exit", (code) => reject(new Error(`local-stack exited with ${code}: ${out}`)));
     timer = setTimeout(() => reject(new Error(`local-stack did not start: ${out}`)), 60_000);
   }).finally(() => clearTimeout(timer));
+  const demo = out.match(/demo page\s+(http:\/\/\S+)/)?.[1];
+  assert.ok(demo, `local-stack did not print the demo page's URL: ${out}`);
   const config = await (await fetch(`${demo}/config.json`)).json();
 
   /** The mailbox, newest first. */
