@@ -181,6 +181,8 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let pg_after = postgres_cpu_ticks(postmaster)?;
     let statements = statements(&mut stats_db).await?;
     let peak_rss_kib = peak_rss_kib(server_pid)?;
+    // After the measured window: its requests must not count in the CPU per sign-in.
+    let enumeration = enumeration_timing(&ctx, &idp, &users[0]).await?;
     server.start_kill().ok();
 
     report(
@@ -194,12 +196,116 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         },
         &statements,
     );
+    println!(
+        "  wrong-passkey answer real user p50 {:.2} ms, unknown user p50 {:.2} ms (gap {:.2} ms, {} each; \
+         the answers themselves are identical: API test internal::a_challenge_answers_alike_whoever_the_user_is)",
+        ms(enumeration.real),
+        ms(enumeration.unknown),
+        ms(enumeration.real.abs_diff(enumeration.unknown)),
+        ENUMERATION_ROUNDS,
+    );
     ensure!(
         outcome.ok > 0,
         "no sign-in succeeded; first error: {}",
         outcome.first_error.as_deref().unwrap_or("none")
     );
     Ok(())
+}
+
+/// How long a Create trigger's challenge takes to refuse a wrong answer, for a real user
+/// (a forged signature under their passkey's id) and for an unknown user (a key under the
+/// fake options' id): an attacker comparing the two must learn nothing, so the medians
+/// must be close. Measured here, after the load, never in a timed unit test.
+struct Enumeration {
+    real: Duration,
+    unknown: Duration,
+}
+
+const ENUMERATION_ROUNDS: usize = 25;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn enumeration_timing(
+    ctx: &Ctx,
+    idp: &TokenIssuer,
+    real: &BenchUser,
+) -> anyhow::Result<Enumeration> {
+    // Registration options of a throwaway user give the forgers a key of their own.
+    let token = idp.access_token(&uuid::Uuid::new_v4().to_string(), "forger@bench.example")?;
+    let registration = ctx
+        .post("/v1/registration/options", Some(&token), &json!({}))
+        .await?;
+    let forge = |id: Vec<u8>| -> anyhow::Result<SoftAuthenticator> {
+        let mut authn = SoftAuthenticator::new();
+        authn.reuse_credential_id = Some(id);
+        authn.create(&registration["publicKey"], ORIGIN)?;
+        Ok(authn)
+    };
+    let real_id = real.authn.lock().await.credentials[0].id.clone();
+    let ghost = uuid::Uuid::new_v4().to_string();
+    let challenge = |sub: String, username: String| async move {
+        ctx.post(
+            "/internal/v1/challenges",
+            Some(SERVICE_TOKEN),
+            &json!({ "userPoolId": POOL_ID, "clientId": ctx.client_id, "userSub": sub,
+                     "username": username, "userNotFound": false }),
+        )
+        .await
+    };
+    let ghost_options = challenge(ghost.clone(), "ghost@bench.example".to_owned()).await?;
+    let ghost_id = rp_shared::credential_id::decode(
+        ghost_options["publicKey"]["allowCredentials"][0]["id"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .ok_or_else(|| anyhow!("fake options without an allowCredentials id"))?;
+    let (mut bad_signature, mut fake_holder) = (forge(real_id.clone())?, forge(ghost_id.clone())?);
+    let mut times = (Vec::new(), Vec::new());
+    for _ in 0..ENUMERATION_ROUNDS {
+        for (sub, name, authn, id, into) in [
+            (
+                real.sub.clone(),
+                "real",
+                &mut bad_signature,
+                &real_id,
+                &mut times.0,
+            ),
+            (
+                ghost.clone(),
+                "ghost@bench.example",
+                &mut fake_holder,
+                &ghost_id,
+                &mut times.1,
+            ),
+        ] {
+            let c = challenge(sub, name.to_owned()).await?;
+            let assertion = authn.assert_with(id, &c["publicKey"], ORIGIN)?;
+            let body = json!({ "ceremonyId": c["ceremonyId"], "credential": assertion });
+            let started = Instant::now();
+            let answer = ctx
+                .http
+                .post(format!("{}/v1/authentication/verify", ctx.base))
+                .json(&body)
+                .send()
+                .await?;
+            into.push(started.elapsed());
+            ensure!(
+                answer.status() == 422,
+                "a wrong answer got {}",
+                answer.status()
+            );
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    Ok(Enumeration {
+        real: median(&mut times.0),
+        unknown: median(&mut times.1),
+    })
 }
 
 struct Ctx {
