@@ -89,22 +89,58 @@ fn purpose_words(sign_up: bool) -> &'static str {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The message bodies, compile-checked templates in `templates/mail/` (HTML escaped by
+/// askama, the text versions not).
+mod templates {
+    #[derive(askama::Template)]
+    #[template(path = "mail/code.txt")]
+    pub struct CodeText<'a> {
+        pub rp_name: &'a str,
+        pub what: &'a str,
+        pub code: &'a str,
+        pub minutes: u64,
+        pub link: Option<String>,
+    }
+
+    #[derive(askama::Template)]
+    #[template(path = "mail/code.html")]
+    pub struct CodeHtml<'a> {
+        pub rp_name: &'a str,
+        pub what: &'a str,
+        pub code: &'a str,
+        pub minutes: u64,
+        pub link: Option<String>,
+    }
+
+    #[derive(askama::Template)]
+    #[template(path = "mail/account_exists.txt")]
+    pub struct AccountExistsText<'a> {
+        pub rp_name: &'a str,
+    }
+
+    #[derive(askama::Template)]
+    #[template(path = "mail/account_exists.html")]
+    pub struct AccountExistsHtml<'a> {
+        pub rp_name: &'a str,
+    }
+
+    #[derive(askama::Template)]
+    #[template(path = "mail/notice.txt")]
+    pub struct NoticeText<'a> {
+        pub what: &'a str,
+        pub when: String,
+    }
+
+    #[derive(askama::Template)]
+    #[template(path = "mail/notice.html")]
+    pub struct NoticeHtml<'a> {
+        pub rp_name: &'a str,
+        pub what: &'a str,
+        pub when: String,
+    }
 }
 
-fn html(rp_name: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#1f2328\">\
-         <h2 style=\"margin:0 0 16px\">{}</h2>{body}\
-         <p style=\"color:#59636e;font-size:13px\">If you did not ask for this, ignore this message.</p>\
-         </body></html>",
-        escape(rp_name)
-    )
-}
+use askama::Template as _;
 
 /// A one-time code for `to`, with a link that completes it when `link` is set (code,
 /// purpose and address go in the URL fragment, which browsers never send to a server).
@@ -115,7 +151,7 @@ pub fn code(
     sign_up: bool,
     minutes: u64,
     link: Option<&url::Url>,
-) -> Mail {
+) -> Result<Mail, askama::Error> {
     let what = purpose_words(sign_up);
     let link = link.map(|l| {
         let mut l = l.clone();
@@ -125,88 +161,60 @@ pub fn code(
             .append_pair("email", to)
             .finish();
         l.set_fragment(Some(&fragment));
-        l
+        l.to_string()
     });
-    let mut text = format!(
-        "Your {rp_name} code is {code}\n\nEnter it to {what}. It works once, for {minutes} minutes.\n"
-    );
-    let mut body = format!(
-        "<p>Enter this code to {what}:</p>\
-         <p style=\"font-size:28px;font-weight:700;letter-spacing:4px\">{code}</p>\
-         <p>It works once, for {minutes} minutes.</p>"
-    );
-    if let Some(l) = &link {
-        text.push_str(&format!(
-            "\nOr open this link on the device you are using:\n{l}\n"
-        ));
-        body.push_str(&format!(
-            "<p><a href=\"{}\">Or continue on this device</a></p>",
-            escape(l.as_str())
-        ));
-    }
-    text.push_str("\nIf you did not ask for this, ignore this message.\n");
-    Mail {
+    Ok(Mail {
         subject: format!("{code} is your {rp_name} code"),
-        text,
-        html: html(rp_name, &body),
-    }
+        text: templates::CodeText {
+            rp_name,
+            what,
+            code,
+            minutes,
+            link: link.clone(),
+        }
+        .render()?,
+        html: templates::CodeHtml {
+            rp_name,
+            what,
+            code,
+            minutes,
+            link,
+        }
+        .render()?,
+    })
 }
 
 /// Sent instead of a sign-up code to an address that already has an account: the owner
 /// learns someone tried, and the requester learns nothing from the API's answer.
-pub fn account_exists(rp_name: &str) -> Mail {
-    Mail {
+pub fn account_exists(rp_name: &str) -> Result<Mail, askama::Error> {
+    Ok(Mail {
         subject: format!("You already have a {rp_name} account"),
-        text: format!(
-            "Someone asked to create a {rp_name} account with this address, but you already have one.\n\n\
-             Sign in instead. If it was not you, you can ignore this message.\n"
-        ),
-        html: html(
-            rp_name,
-            "<p>Someone asked to create an account with this address, but you already have one.</p>\
-             <p>Sign in instead.</p>",
-        ),
-    }
+        text: templates::AccountExistsText { rp_name }.render()?,
+        html: templates::AccountExistsHtml { rp_name }.render()?,
+    })
 }
 
 /// A security notice: what happened to the account, and when. Never a secret.
-pub fn notice(rp_name: &str, what: &str, when: chrono::DateTime<chrono::Utc>) -> Mail {
-    let when = when.format("%Y-%m-%d %H:%M UTC");
-    Mail {
+pub fn notice(
+    rp_name: &str,
+    what: &str,
+    when: chrono::DateTime<chrono::Utc>,
+) -> Result<Mail, askama::Error> {
+    let when = when.format("%Y-%m-%d %H:%M UTC").to_string();
+    Ok(Mail {
         subject: format!("Security notice from {rp_name}"),
-        text: format!(
-            "{what} on {when}.\n\nIf this was you, there is nothing to do. If it was not, \
-             sign in and review your passkeys, or contact support.\n"
-        ),
-        html: html(
+        text: templates::NoticeText {
+            what,
+            when: when.clone(),
+        }
+        .render()?,
+        html: templates::NoticeHtml {
             rp_name,
-            &format!(
-                "<p>{} on {when}.</p><p>If this was you, there is nothing to do. If it was not, \
-                 sign in and review your passkeys, or contact support.</p>",
-                escape(what)
-            ),
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_code_message_carries_the_code_and_an_escaped_name() {
-        let link = url::Url::parse("https://app.example.com/email").ok();
-        let m = code("A <b>&", "x@y.z", "042917", true, 10, link.as_ref());
-        assert_eq!(m.subject, "042917 is your A <b>& code");
-        assert!(m.text.contains("042917") && m.text.contains("10 minutes"));
-        assert!(
-            m.text
-                .contains("https://app.example.com/email#code=042917&purpose=sign_up")
-        );
-        assert!(m.html.contains("A &lt;b&gt;&amp;") && !m.html.contains("<b>&"));
-        let m = account_exists("Example");
-        assert!(!m.text.chars().any(|c| c.is_ascii_digit()));
-    }
+            what,
+            when,
+        }
+        .render()?,
+    })
 }
 
 /// Amazon SES v2 (`--features ses`, which the container image is built with: the local
@@ -259,5 +267,30 @@ mod ses {
                 )
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_code_message_carries_the_code_and_an_escaped_name() {
+        let link = url::Url::parse("https://app.example.com/email").ok();
+        let m = code("A <b>&", "x@y.z", "042917", true, 10, link.as_ref()).unwrap();
+        assert_eq!(m.subject, "042917 is your A <b>& code");
+        assert!(m.text.contains("042917") && m.text.contains("10 minutes"));
+        assert!(
+            m.text
+                .contains("https://app.example.com/email#code=042917&purpose=sign_up")
+        );
+        assert!(
+            m.html.contains("A &#60;b&#62;&#38;") && !m.html.contains("<b>&"),
+            "{}",
+            m.html
+        );
+        let m = account_exists("Example").unwrap();
+        assert!(!m.text.chars().any(|c| c.is_ascii_digit()));
     }
 }

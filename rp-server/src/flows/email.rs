@@ -310,8 +310,8 @@ async fn message_for(
                 None => Ok(false),
             };
             match taken {
-                Ok(true) => Some(mail::account_exists(rp_name)),
-                Ok(false) => Some(mail::code(rp_name, email, code, true, minutes, link)),
+                Ok(true) => rendered(mail::account_exists(rp_name)),
+                Ok(false) => rendered(mail::code(rp_name, email, code, true, minutes, link)),
                 Err(e) => {
                     tracing::error!(error = %e, "could not check the address before sending a sign-up code; nothing sent");
                     None
@@ -319,7 +319,7 @@ async fn message_for(
             }
         }
         Purpose::SignIn => match sign_in_account(cx, email).await {
-            Ok(Some(_)) => Some(mail::code(rp_name, email, code, false, minutes, link)),
+            Ok(Some(_)) => rendered(mail::code(rp_name, email, code, false, minutes, link)),
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(error = %e, "could not find the account of an address; no sign-in code sent");
@@ -327,6 +327,12 @@ async fn message_for(
             }
         },
     }
+}
+
+/// A rendered message, or nothing (logged) when a template failed to render.
+fn rendered(mail: Result<mail::Mail, askama::Error>) -> Option<mail::Mail> {
+    mail.map_err(|e| tracing::error!(error = %e, "could not render a code message; nothing sent"))
+        .ok()
 }
 
 /// Tries a code: counts the attempt, audits a failure, and answers the cleaned address

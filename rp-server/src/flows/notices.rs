@@ -112,7 +112,8 @@ impl Notifier {
         else {
             return Ok(false);
         };
-        let message = mail::notice(&self.rp_name, &notice.sentence(), at);
+        let message = mail::notice(&self.rp_name, &notice.sentence(), at)
+            .context("rendering a security notice")?;
         self.mailer.send(&to, &message).await?;
         Ok(true)
     }

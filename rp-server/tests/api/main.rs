@@ -3,6 +3,8 @@
 //! RSA-signed access tokens verified through a JWKS served over HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test futures nest the whole server start-up (rp-server's layers and flows) deeply.
+#![recursion_limit = "256"]
 
 mod harness;
 
