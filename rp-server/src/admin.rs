@@ -32,6 +32,9 @@ pub enum AdminError {
     TokenNotFound,
     #[error("{0}")]
     Invalid(String),
+    /// A page cursor this server did not issue.
+    #[error("{0}")]
+    InvalidCursor(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]

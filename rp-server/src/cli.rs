@@ -391,11 +391,7 @@ async fn revoke_token(ctx: &Ctx, id: Uuid) -> anyhow::Result<()> {
 async fn audit(ctx: &Ctx, q: AuditArgs) -> anyhow::Result<()> {
     let filter = AuditFilter {
         sub: q.sub,
-        credential_id: q
-            .credential_id
-            .as_deref()
-            .map(admin::credential_id)
-            .transpose()?,
+        credential_id: q.credential_id,
         action: q.action,
         since: q.since,
         until: q.until,

@@ -27,10 +27,12 @@ pub struct AuditEventView {
     pub details: serde_json::Value,
 }
 
+/// What to read of the audit log, as an admin gives it (the API's query, the CLI's flags).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub sub: Option<String>,
-    pub credential_id: Option<Vec<u8>>,
+    /// base64url, as admins see credential ids.
+    pub credential_id: Option<String>,
     pub action: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -51,7 +53,7 @@ fn encode_cursor(at: DateTime<Utc>, id: i64) -> String {
 }
 
 fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, i64), AdminError> {
-    let bad = || AdminError::Invalid("the cursor is not one this server issued".to_owned());
+    let bad = || AdminError::InvalidCursor("the cursor is not one this server issued".to_owned());
     let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (micros, id) = text.split_once('|').ok_or_else(bad)?;
@@ -66,11 +68,16 @@ impl AdminService<'_> {
         let db = self.db;
         let limit = f.limit.clamp(1, 500);
         let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
+        let credential_id = f
+            .credential_id
+            .as_deref()
+            .map(super::credential_id)
+            .transpose()?;
         let rows = store::audit::events(
             db,
             &EventFilter {
                 sub: f.sub.as_deref(),
-                credential_id: f.credential_id.as_deref(),
+                credential_id: credential_id.as_deref(),
                 action: f.action.as_deref(),
                 since: f.since,
                 until: f.until,

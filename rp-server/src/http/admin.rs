@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::extract::{Json, Path, Query};
 use crate::AppState;
 use crate::admin::{
-    self, AdminCredential, AdminError, AdminService, AuditFilter, AuditPage, EnrolmentTokenView,
+    AdminCredential, AdminError, AdminService, AuditFilter, AuditPage, EnrolmentTokenView,
     IssuedEnrolmentToken, Stats, UserRef,
 };
 use crate::auth;
@@ -38,6 +38,7 @@ impl From<AdminError> for ApiError {
                 "No such enrolment token.",
             ),
             AdminError::Invalid(m) => ApiError::bad_request(ErrorCode::InvalidRequest, m),
+            AdminError::InvalidCursor(m) => ApiError::bad_request(ErrorCode::InvalidCursor, m),
             AdminError::Db(e) => e.into(),
             AdminError::Cognito(e) => ApiError::Unavailable(anyhow::Error::new(e)),
         }
@@ -273,23 +274,14 @@ pub async fn audit_events(
 ) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         sub: q.sub,
-        credential_id: q
-            .credential_id
-            .as_deref()
-            .map(admin::credential_id)
-            .transpose()?,
+        credential_id: q.credential_id,
         action: q.action,
         since: q.since,
         until: q.until,
         cursor: q.cursor,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(who.service().audit_log(&filter).await.map_err(
-        |e| match e {
-            AdminError::Invalid(m) => ApiError::bad_request(ErrorCode::InvalidCursor, m),
-            other => other.into(),
-        },
-    )?))
+    Ok(Json(who.service().audit_log(&filter).await?))
 }
 
 /// Aggregate statistics.
