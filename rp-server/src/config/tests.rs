@@ -439,12 +439,17 @@ fn named_admin_tokens() {
 #[test]
 fn describe_shows_sources_and_never_secrets() {
     let path = file(FILE);
+    let hash = "0f".repeat(32);
+    let named = format!("alice={hash}");
     let vars = env(&[
         ("RP_CONFIG_FILE", path.to_str().unwrap()),
         ("RP_ADMIN_TOKEN", "fedcba9876543210fedcba9876543210"),
+        ("RP_ADMIN_TOKENS", &named),
     ]);
     let shown = Layered::load(None, &vars).unwrap().describe();
+    assert!(shown.contains("alice="), "{shown}");
     for secret in [
+        hash.as_str(),
         "fedcba9876543210fedcba9876543210",
         "0123456789abcdef0123456789abcdef",
         "postgres://localhost/rp",
