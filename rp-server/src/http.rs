@@ -180,22 +180,6 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
 /// database (or Cognito) is behind the answer. All in the one error shape, whose `code`
 /// is one of `ErrorCode`.
 fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-    let error = |description: &str| {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
-                .build(),
-        )
-    };
-    // Answers without touching the database (the usernameless options are sealed).
-    let stateless = ["/healthz", "/metrics", "/v1/authentication/options"];
     for (path, item) in openapi.paths.paths.iter_mut() {
         for operation in [
             &mut item.get,
@@ -207,46 +191,66 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .flatten()
         {
-            let responses = &mut operation.responses.responses;
-            let mut add = |status: &str, description: &str| {
-                responses
+            for (status, description) in common_errors(path, operation.request_body.is_some()) {
+                operation
+                    .responses
+                    .responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| error(description));
-            };
-            if operation.request_body.is_some() {
-                add(
-                    "400",
-                    "Malformed JSON (`MALFORMED_JSON`), a body that does not match the schema (`INVALID_REQUEST`) or a control character in text (`INVALID_TEXT`)",
-                );
-                add(
-                    "413",
-                    "The body is larger than 64 KiB (`PAYLOAD_TOO_LARGE`)",
-                );
-                add(
-                    "415",
-                    "The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)",
-                );
-            }
-            if path.contains('{') || path.contains("/admin/") {
-                add(
-                    "400",
-                    "A malformed path or query parameter (`INVALID_PATH`, `INVALID_CREDENTIAL_ID`, `INVALID_TEXT`)",
-                );
-            }
-            if path.starts_with("/v1/") {
-                add(
-                    "429",
-                    "Too many requests from this client (`RATE_LIMITED`, with `Retry-After`)",
-                );
-            }
-            if !stateless.contains(&path.as_str()) {
-                add(
-                    "503",
-                    "Postgres (or Cognito) is unavailable (`UNAVAILABLE`, with `Retry-After`)",
-                );
+                    .or_insert_with(|| error_response(description));
             }
         }
     }
+}
+
+/// An error answer in the API's shape (`ErrorBody`).
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// The errors any operation on `path` may answer besides its own: body errors when it
+/// takes one, bad parameters, the rate limit on `/v1/`, and 503 where it needs Postgres.
+fn common_errors(path: &str, has_body: bool) -> Vec<(&'static str, &'static str)> {
+    // Answers without touching the database (the usernameless options are sealed).
+    let stateless = ["/healthz", "/metrics", "/v1/authentication/options"];
+    let mut errors = Vec::new();
+    if has_body {
+        errors.push(("400", "Malformed JSON (`MALFORMED_JSON`), a body that does not match the schema (`INVALID_REQUEST`) or a control character in text (`INVALID_TEXT`)"));
+        errors.push((
+            "413",
+            "The body is larger than 64 KiB (`PAYLOAD_TOO_LARGE`)",
+        ));
+        errors.push((
+            "415",
+            "The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`)",
+        ));
+    }
+    if path.contains('{') || path.contains("/admin/") {
+        errors.push(("400", "A malformed path or query parameter (`INVALID_PATH`, `INVALID_CREDENTIAL_ID`, `INVALID_TEXT`)"));
+    }
+    if path.starts_with("/v1/") {
+        errors.push((
+            "429",
+            "Too many requests from this client (`RATE_LIMITED`, with `Retry-After`)",
+        ));
+    }
+    if !stateless.contains(&path) {
+        errors.push((
+            "503",
+            "Postgres (or Cognito) is unavailable (`UNAVAILABLE`, with `Retry-After`)",
+        ));
+    }
+    errors
 }
 
 /// The layers every router gets: latency, 404s in the API's shape, body limit, CORS,
