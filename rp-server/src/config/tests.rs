@@ -147,6 +147,7 @@ fn bad_settings_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (&["RP_ID=https://example.com"], "RP_ID"),
         (&["RP_ORIGINS=https://evil.com"], "RP_ORIGINS"),
+        (&["RP_ORIGINS=http://app.example.com"], "RP_ORIGINS"),
         (&["RP_ORIGINS=https://notexample.com"], "RP_ORIGINS"),
         (&["RP_ORIGINS=ftp://example.com"], "RP_ORIGINS"),
         (&["RP_ORIGINS=https://example.com/path"], "RP_ORIGINS"),

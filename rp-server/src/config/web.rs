@@ -244,6 +244,16 @@ pub(super) fn parse_origin(raw: &str, rp_id: &str) -> Result<Origin, ConfigError
             format!("`{raw}`: only https/http and android:apk-key-hash: origins are allowed"),
         ));
     }
+    // A page served over plain http can be altered on the way, and with it every ceremony
+    // it runs: only a page on this machine (local development) may be http.
+    if url.scheme() == "http" && !rp_shared::loopback::is_loopback(&url) {
+        return Err(bad(
+            "RP_ORIGINS",
+            format!(
+                "`{raw}`: an origin must be https (http only for a loopback host such as localhost)"
+            ),
+        ));
+    }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(bad(
             "RP_ORIGINS",

@@ -25,12 +25,12 @@ pub enum Notice {
 impl Notice {
     fn sentence(&self) -> String {
         match self {
-            Self::PasskeyAdded { name } => format!("A passkey ({name}) was added to your account"),
+            Self::PasskeyAdded { name } => format!("A passkey (\"{name}\") was added to your account"),
             Self::PasskeyDeleted { name } => {
-                format!("A passkey ({name}) was deleted from your account")
+                format!("A passkey (\"{name}\") was deleted from your account")
             }
             Self::PasskeyRevoked { name } => {
-                format!("A passkey ({name}) was revoked by an administrator")
+                format!("A passkey (\"{name}\") was revoked by an administrator")
             }
             Self::AccountReset => {
                 "Your account was reset by an administrator: its passkeys were revoked and you were signed out".to_owned()
@@ -51,12 +51,35 @@ impl Notice {
     }
 }
 
+/// Longest passkey name a notice repeats, in characters.
+pub const MAX_NAME_IN_NOTICE: usize = 64;
+
 /// A passkey's name for a notice: its nickname, its authenticator's, or a generic one.
+/// A nickname is the user's (or an attacker's) text, so only printable characters are
+/// kept (no control, zero-width or bidirectional-override characters that could disguise
+/// the sentence), at most [`MAX_NAME_IN_NOTICE`] of them; the sentence quotes it.
 pub fn passkey_name(nickname: Option<&str>, authenticator: Option<&str>) -> String {
-    nickname
-        .or(authenticator)
-        .unwrap_or("unknown authenticator")
-        .to_owned()
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    let printable = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !hidden(*c))
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(MAX_NAME_IN_NOTICE)
+            .collect()
+    };
+    [nickname, authenticator]
+        .into_iter()
+        .flatten()
+        .map(printable)
+        .find(|n| !n.is_empty())
+        .unwrap_or_else(|| "unknown authenticator".to_owned())
 }
 
 /// Sends `notice` to the user with this `sub`, in the background, when the site sends
@@ -116,5 +139,30 @@ impl Notifier {
             .context("rendering a security notice")?;
         self.mailer.send(&to, &message).await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nickname_in_a_notice_is_printable_short_and_quoted() {
+        let sneaky = "Work key\u{202E}lanigiro\n\nYour account is locked: call +1 555 0100 now\u{200B}and forever, and ever, and ever";
+        let name = passkey_name(Some(sneaky), Some("YubiKey"));
+        assert!(
+            !name
+                .chars()
+                .any(|c| c.is_control() || c == '\u{202E}' || c == '\u{200B}'),
+            "{name:?}"
+        );
+        assert!(name.chars().count() <= MAX_NAME_IN_NOTICE, "{name:?}");
+        assert!(name.starts_with("Work key"));
+        let sentence = Notice::PasskeyAdded { name }.sentence();
+        assert!(sentence.starts_with("A passkey (\"Work key"), "{sentence}");
+        assert!(!sentence.contains('\n'));
+        // Nothing printable left: the authenticator's name, then a generic one.
+        assert_eq!(passkey_name(Some("\u{202E}\n"), Some("YubiKey")), "YubiKey");
+        assert_eq!(passkey_name(None, None), "unknown authenticator");
     }
 }

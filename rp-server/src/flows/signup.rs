@@ -87,13 +87,15 @@ fn enabled(cx: &Context) -> Result<&CognitoAdmin, SignUpError> {
 }
 
 /// Trimmed, lower-cased, and plausibly an address: `local@domain.tld`, at most 254
-/// characters, no spaces, quotes or control characters.
+/// characters, no spaces, control characters, double quotes, backslashes, angle brackets,
+/// commas or semicolons (what would let an address smuggle a display name or a second
+/// recipient into a mail header). An apostrophe stays allowed: real addresses have them.
 pub fn clean_email(raw: &str) -> Result<String, SignUpError> {
     let email = raw.trim().to_lowercase();
     if email.len() > 254
-        || email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+        || email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '"' | '\\' | '<' | '>' | ',' | ';')
+        })
     {
         return Err(SignUpError::InvalidEmail);
     }
@@ -397,4 +399,32 @@ pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
         undone += 1;
     }
     Ok(undone)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::clean_email;
+
+    #[test]
+    fn addresses_are_cleaned_and_header_tricks_refused() {
+        assert_eq!(
+            clean_email("  Ann.O'Brien@Example.COM ").unwrap(),
+            "ann.o'brien@example.com"
+        );
+        for bad in [
+            "ann@example",
+            "@example.com",
+            "ann@@example.com",
+            "ann example@example.com",
+            "\"ann\"@example.com",
+            "Ann <ann@example.com>",
+            "ann@example.com>",
+            "ann@example.com,eve@evil.test",
+            "ann@example.com;eve@evil.test",
+            "ann\u{0}@example.com",
+        ] {
+            assert!(clean_email(bad).is_err(), "{bad} accepted");
+        }
+    }
 }
