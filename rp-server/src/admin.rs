@@ -235,8 +235,8 @@ impl<'a> AdminService<'a> {
         Ok(Revoked { credential, notice })
     }
 
-    /// Account reset: revokes every usable credential of the user and their pending
-    /// enrolment tokens, and ends their sessions: access tokens issued until now are
+    /// Account reset: revokes every usable credential of the user, their pending
+    /// enrolment tokens and unredeemed nonces, and ends their sessions: access tokens issued until now are
     /// refused by rp-server, and, when rp-server administers the pool, Cognito signs the
     /// user out everywhere (refresh tokens die too). Then tells the user.
     #[tracing::instrument(skip_all)]
@@ -283,6 +283,8 @@ impl<'a> AdminService<'a> {
         )
         .await?;
         store::enrolment::revoke_pending_of(&mut *tx, user.id, self.now).await?;
+        // Nonces earned before the reset, by a passkey or by an email code, die with it.
+        let nonces_voided = store::nonces::void_unredeemed_of(&mut *tx, user.id, self.now).await?;
         users::end_sessions(&mut *tx, user.id, self.now).await?;
         let revoked: Vec<String> = revoked.iter().map(|i| b64(i)).collect();
         audit::record(
@@ -294,6 +296,7 @@ impl<'a> AdminService<'a> {
                     "reason": reason,
                     "revoked": revoked,
                     "sessionsEndedAt": self.now,
+                    "noncesVoided": nonces_voided,
                     "cognitoGlobalSignOut": cognito_sign_out,
                 })),
         )

@@ -17,6 +17,23 @@ pub struct NewNonce<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Expires every unredeemed nonce of `user_id` now (an account reset: a nonce earned
+/// before it, by a passkey or an email code, must not sign in after it). Returns how many.
+pub async fn void_unredeemed_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE nonces SET expires_at = $2 WHERE user_id = $1 AND redeemed_at IS NULL AND expires_at > $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)

@@ -209,3 +209,61 @@ async fn the_admin_service_validates_audits_and_revokes() {
         "email lookups need the pool"
     );
 }
+
+/// A reset voids every nonce the user earned before it, an email code's (which names no
+/// passkey the reset could revoke) included.
+#[tokio::test]
+async fn a_reset_voids_the_users_unredeemed_nonces() {
+    let t = TestContext::new().await;
+    let dave = User::new("dave");
+    register(&t, &dave, &mut SoftAuthenticator::new()).await;
+    let user = rp_server::store::users::user_by_sub(&t.cx.db, &dave.sub)
+        .await
+        .unwrap()
+        .unwrap();
+    // What /v1/email/verify stores for an email-code sign-in.
+    let nonce = rp_shared::nonce::Nonce::generate();
+    let now = t.clock.now();
+    rp_server::store::nonces::insert_nonce(
+        &t.cx.db,
+        &rp_server::store::nonces::NewNonce {
+            hash: &nonce.hash(),
+            user_id: user.id,
+            cognito_sub: &dave.sub,
+            credential_id: None,
+            bound_challenge_id: None,
+            created_at: now,
+            expires_at: now + chrono::Duration::minutes(2),
+        },
+    )
+    .await
+    .unwrap();
+    AdminService::for_site(&t.cx, "admin:api:alice")
+        .reset(&dave.sub, Some("takeover"))
+        .await
+        .unwrap();
+    let issued = challenge::issue(
+        &t.cx,
+        &ChallengeRequest {
+            user_pool_id: testkit::idp::POOL_ID.to_owned(),
+            client_id: t.idp.client_id.clone(),
+            user_sub: dave.sub.clone(),
+            username: dave.username.clone(),
+            user_not_found: false,
+        },
+    )
+    .await
+    .unwrap();
+    let redeemed = redemption::redeem(
+        &t.cx,
+        &RedeemRequest {
+            nonce: nonce.expose().to_owned(),
+            user_sub: dave.sub.clone(),
+            challenge_id: issued.challenge_id,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!redeemed.valid, "a nonce from before the reset signed in");
+    assert_eq!(redeemed.reason, Some(RedeemFailure::Expired));
+}
