@@ -258,7 +258,10 @@ impl<'a> AdminService<'a> {
         let revoked = self
             .revoke_everything(&user, reason, cognito_sign_out)
             .await?;
-        let notice = self.notify(&user.cognito_sub, Notice::AccountReset).await;
+        let signed_out = cognito_sign_out == "done";
+        let notice = self
+            .notify(&user.cognito_sub, Notice::AccountReset { signed_out })
+            .await;
         Ok(ResetOutcome {
             user,
             revoked,

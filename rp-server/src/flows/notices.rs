@@ -16,10 +16,20 @@ use crate::mail::{self, Mailer};
 /// What happened to the account.
 #[derive(Debug, Clone)]
 pub enum Notice {
-    PasskeyAdded { name: String },
-    PasskeyDeleted { name: String },
-    PasskeyRevoked { name: String },
-    AccountReset,
+    PasskeyAdded {
+        name: String,
+    },
+    PasskeyDeleted {
+        name: String,
+    },
+    PasskeyRevoked {
+        name: String,
+    },
+    /// `signed_out`: whether Cognito ended the user's sessions too (AdminUserGlobalSignOut
+    /// succeeded); the notice never claims what did not happen.
+    AccountReset {
+        signed_out: bool,
+    },
 }
 
 impl Notice {
@@ -32,8 +42,11 @@ impl Notice {
             Self::PasskeyRevoked { name } => {
                 format!("A passkey (\"{name}\") was revoked by an administrator")
             }
-            Self::AccountReset => {
-                "Your account was reset by an administrator: its passkeys were revoked and you were signed out".to_owned()
+            Self::AccountReset { signed_out: true } => {
+                "Your account was reset by an administrator: its passkeys were revoked and you were signed out everywhere".to_owned()
+            }
+            Self::AccountReset { signed_out: false } => {
+                "Your account was reset by an administrator: its passkeys were revoked. Sign out of the devices you use, or ask your administrator to end your sessions".to_owned()
             }
         }
     }
@@ -164,5 +177,16 @@ mod tests {
         // Nothing printable left: the authenticator's name, then a generic one.
         assert_eq!(passkey_name(Some("\u{202E}\n"), Some("YubiKey")), "YubiKey");
         assert_eq!(passkey_name(None, None), "unknown authenticator");
+    }
+
+    #[test]
+    fn a_reset_notice_says_signed_out_only_when_cognito_did_it() {
+        assert!(
+            Notice::AccountReset { signed_out: true }
+                .sentence()
+                .contains("signed out everywhere")
+        );
+        let not = Notice::AccountReset { signed_out: false }.sentence();
+        assert!(!not.contains("you were signed out"), "{not}");
     }
 }
