@@ -67,29 +67,9 @@ pub enum AdminCommand {
     /// Revoke an enrolment token.
     RevokeToken { id: Uuid },
     /// Read the audit log, newest first.
-    Audit(AuditArgs),
+    Audit(AuditFilter),
     /// Users with passkeys, credentials by authenticator, sign-ins per day.
     Stats,
-}
-
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    #[arg(long)]
-    sub: Option<String>,
-    #[arg(long)]
-    credential_id: Option<String>,
-    #[arg(long)]
-    action: Option<String>,
-    /// RFC 3339 time.
-    #[arg(long)]
-    since: Option<DateTime<Utc>>,
-    /// RFC 3339 time.
-    #[arg(long)]
-    until: Option<DateTime<Utc>>,
-    #[arg(long, default_value_t = 50)]
-    limit: i64,
-    #[arg(long)]
-    cursor: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -388,16 +368,7 @@ async fn revoke_token(ctx: &Ctx, id: Uuid) -> anyhow::Result<()> {
     })
 }
 
-async fn audit(ctx: &Ctx, q: AuditArgs) -> anyhow::Result<()> {
-    let filter = AuditFilter {
-        sub: q.sub,
-        credential_id: q.credential_id,
-        action: q.action,
-        since: q.since,
-        until: q.until,
-        cursor: q.cursor,
-        limit: q.limit,
-    };
+async fn audit(ctx: &Ctx, filter: AuditFilter) -> anyhow::Result<()> {
     let page = ctx.service().audit_log(&filter).await?;
     ctx.print(&page, |o| {
         for e in &page.events {

@@ -27,17 +27,33 @@ pub struct AuditEventView {
     pub details: serde_json::Value,
 }
 
-/// What to read of the audit log, as an admin gives it (the API's query, the CLI's flags).
-#[derive(Debug, Clone, Default)]
+/// What to read of the audit log, as an admin gives it: the API's query string and the
+/// CLI's flags are this one type.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, clap::Args)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct AuditFilter {
+    /// Only events about this Cognito `sub`.
+    #[arg(long)]
     pub sub: Option<String>,
-    /// base64url, as admins see credential ids.
+    /// Only events about this credential (base64url).
+    #[arg(long)]
     pub credential_id: Option<String>,
+    /// Only this action, e.g. `credential.revoked`.
+    #[arg(long)]
     pub action: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    #[arg(long)]
     pub since: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    #[arg(long)]
     pub until: Option<DateTime<Utc>>,
+    /// `nextCursor` of the previous page.
+    #[arg(long)]
     pub cursor: Option<String>,
-    pub limit: i64,
+    /// Page size, 1-500 (default 100; the CLI asks for 50).
+    #[arg(long, default_value = "50")]
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -66,7 +82,7 @@ impl AdminService<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn audit_log(&self, f: &AuditFilter) -> Result<AuditPage, AdminError> {
         let db = self.db;
-        let limit = f.limit.clamp(1, 500);
+        let limit = f.limit.unwrap_or(100).clamp(1, 500);
         let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
         let credential_id = f
             .credential_id

@@ -6,7 +6,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use chrono::{DateTime, Utc};
 use rp_shared::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -245,42 +244,13 @@ pub async fn revoke_enrolment(
     Ok(Json(who.service().revoke_enrolment_token(id).await?))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct AuditQuery {
-    /// Only events about this Cognito `sub`.
-    pub sub: Option<String>,
-    /// Only events about this credential (base64url).
-    pub credential_id: Option<String>,
-    /// Only this action, e.g. `credential.revoked`.
-    pub action: Option<String>,
-    /// Events at or after this time (RFC 3339).
-    pub since: Option<DateTime<Utc>>,
-    /// Events before this time (RFC 3339).
-    pub until: Option<DateTime<Utc>>,
-    /// `nextCursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size, 1-500 (default 100).
-    pub limit: Option<i64>,
-}
-
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/admin/v1/audit-events", tag = "admin", security(("admin" = [])), params(AuditQuery),
+#[utoipa::path(get, path = "/admin/v1/audit-events", tag = "admin", security(("admin" = [])), params(AuditFilter),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn audit_events(
     who: Admin,
-    Query(q): Query<AuditQuery>,
+    Query(filter): Query<AuditFilter>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let filter = AuditFilter {
-        sub: q.sub,
-        credential_id: q.credential_id,
-        action: q.action,
-        since: q.since,
-        until: q.until,
-        cursor: q.cursor,
-        limit: q.limit.unwrap_or(100),
-    };
     Ok(Json(who.service().audit_log(&filter).await?))
 }
 

@@ -170,7 +170,7 @@ async fn the_admin_service_validates_audits_and_revokes() {
     let log = admin
         .audit_log(&rp_server::admin::AuditFilter {
             action: Some("credential.revoked".to_owned()),
-            limit: 10,
+            limit: Some(10),
             ..Default::default()
         })
         .await
