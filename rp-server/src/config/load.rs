@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Format as _, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
-use secrecy::ExposeSecret as _;
 
 use super::settings::{self, KEYS, Kind, Settings, env_var};
 use super::{ConfigError, bad};
@@ -111,23 +110,11 @@ impl Layered {
     /// Every setting with its value (secrets only say "set") and where it came from;
     /// the output of `rp-server config`.
     pub fn describe(&self) -> String {
-        let s = &self.settings;
-        let set = |v: &Option<secrecy::SecretString>| {
-            v.as_ref()
-                .filter(|v| !v.expose_secret().is_empty())
-                .map(|_| serde_json::Value::from("(set, redacted)"))
+        // `Settings` serialises with its secrets redacted (settings.rs).
+        let values = match serde_json::to_value(&self.settings) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
         };
-        let mut values: BTreeMap<&str, serde_json::Value> = public_values(s).into_iter().collect();
-        for (key, secret) in [
-            ("database_url", &s.database_url),
-            ("service_token", &s.service_token),
-            ("admin_token", &s.admin_token),
-            ("smtp_url", &s.smtp_url),
-        ] {
-            if let Some(v) = set(secret) {
-                values.insert(key, v);
-            }
-        }
         let mut out = String::new();
         for key in KEYS {
             let value = match values.get(key.name) {
@@ -141,66 +128,6 @@ impl Layered {
         }
         out
     }
-}
-
-/// The non-secret settings as JSON values.
-fn public_values(s: &Settings) -> Vec<(&'static str, serde_json::Value)> {
-    use serde_json::json;
-    vec![
-        ("db_max_connections", json!(s.db_max_connections)),
-        ("db_acquire_timeout_ms", json!(s.db_acquire_timeout_ms)),
-        ("db_statement_timeout_ms", json!(s.db_statement_timeout_ms)),
-        ("listen_addr", json!(s.listen_addr)),
-        ("internal_listen_addr", json!(s.internal_listen_addr)),
-        ("rp_id", json!(s.rp_id)),
-        ("rp_name", json!(s.rp_name)),
-        ("origins", json!(s.origins)),
-        ("cognito_issuer", json!(s.cognito_issuer)),
-        ("cognito_jwks_url", json!(s.cognito_jwks_url)),
-        ("cognito_client_ids", json!(s.cognito_client_ids)),
-        // Names only: a hash would let anyone who reads the output test guesses offline.
-        (
-            "admin_tokens",
-            json!(
-                s.admin_tokens
-                    .iter()
-                    .map(|t| format!(
-                        "{}=(hash redacted)",
-                        t.split('=').next().unwrap_or_default().trim()
-                    ))
-                    .collect::<Vec<_>>()
-            ),
-        ),
-        ("ceremony_ttl_secs", json!(s.ceremony_ttl_secs)),
-        ("nonce_ttl_secs", json!(s.nonce_ttl_secs)),
-        ("enrolment_ttl_secs", json!(s.enrolment_ttl_secs)),
-        ("rate_limit_per_min", json!(s.rate_limit_per_min)),
-        ("reauth_max_age_secs", json!(s.reauth_max_age_secs)),
-        ("max_connections", json!(s.max_connections)),
-        (
-            "header_read_timeout_secs",
-            json!(s.header_read_timeout_secs),
-        ),
-        ("shutdown_grace_secs", json!(s.shutdown_grace_secs)),
-        ("audit_retention_days", json!(s.audit_retention_days)),
-        ("trusted_proxies", json!(s.trusted_proxies)),
-        ("auto_migrate", json!(s.auto_migrate)),
-        ("signup_enabled", json!(s.signup_enabled)),
-        ("cognito_user_pool_id", json!(s.cognito_user_pool_id)),
-        ("cognito_pool_shape", json!(s.cognito_pool_shape)),
-        ("hints", json!(s.hints)),
-        ("apple_app_ids", json!(s.apple_app_ids)),
-        ("android_apps", json!(s.android_apps)),
-        ("related_origins", json!(s.related_origins)),
-        ("email_transport", json!(s.email_transport)),
-        ("email_from", json!(s.email_from)),
-        ("email_code_ttl_secs", json!(s.email_code_ttl_secs)),
-        ("email_link_url", json!(s.email_link_url)),
-        ("email_signin", json!(s.email_signin)),
-        ("email_notify", json!(s.email_notify)),
-        ("signup_verify_email", json!(s.signup_verify_email)),
-        ("log_format", json!(s.log_format)),
-    ]
 }
 
 /// A figment error as a [`ConfigError`] that names the setting both ways.

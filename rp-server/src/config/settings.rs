@@ -4,8 +4,8 @@
 //! A setting has one name in each layer: the file's key (`ceremony_ttl_secs`) and the
 //! environment variable (`RP_CEREMONY_TTL_SECS`); [`env_var`] maps one to the other.
 
-use secrecy::SecretString;
-use serde::Deserialize;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// What a setting holds, which decides how its environment variable is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,10 +100,11 @@ keys! {
 
 /// The settings as given, every one optional; [`super::Config::from_settings`] applies
 /// defaults and validates. Unknown keys are refused (a misspelt key would otherwise be
-/// silently ignored).
-#[derive(Debug, Default, Deserialize)]
+/// silently ignored). Serialised (for `rp-server config`) with every secret redacted.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    #[serde(serialize_with = "redacted")]
     pub database_url: Option<SecretString>,
     pub db_max_connections: Option<u32>,
     pub db_acquire_timeout_ms: Option<u64>,
@@ -116,8 +117,11 @@ pub struct Settings {
     pub cognito_issuer: Option<String>,
     pub cognito_jwks_url: Option<String>,
     pub cognito_client_ids: Vec<String>,
+    #[serde(serialize_with = "redacted")]
     pub service_token: Option<SecretString>,
+    #[serde(serialize_with = "redacted")]
     pub admin_token: Option<SecretString>,
+    #[serde(serialize_with = "names_only")]
     pub admin_tokens: Vec<String>,
     pub ceremony_ttl_secs: Option<u64>,
     pub nonce_ttl_secs: Option<u64>,
@@ -138,6 +142,7 @@ pub struct Settings {
     pub android_apps: Vec<String>,
     pub related_origins: Vec<String>,
     pub email_transport: Option<String>,
+    #[serde(serialize_with = "redacted")]
     pub smtp_url: Option<SecretString>,
     pub email_from: Option<String>,
     pub email_code_ttl_secs: Option<u64>,
@@ -167,6 +172,25 @@ pub fn help() -> String {
         ));
     }
     out
+}
+
+/// A secret as `rp-server config` shows it: whether it is set, never its value.
+fn redacted<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) if !v.expose_secret().is_empty() => s.serialize_str("(set, redacted)"),
+        _ => s.serialize_none(),
+    }
+}
+
+/// Named admin tokens by name only: a printed hash would let whoever reads it test guesses
+/// of a weak token offline.
+fn names_only<S: Serializer>(tokens: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(tokens.iter().map(|t| {
+        format!(
+            "{}=(hash redacted)",
+            t.split('=').next().unwrap_or_default().trim()
+        )
+    }))
 }
 
 /// A text setting, trimmed; empty counts as unset (as an empty variable always has).
