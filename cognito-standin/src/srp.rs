@@ -51,8 +51,11 @@ pub struct SrpError(String);
 
 pub type Result<T, E = SrpError> = std::result::Result<T, E>;
 
-fn n() -> BigUint {
-    parse_hex(N_HEX).unwrap_or_default()
+/// N, parsed once (every modular operation uses it).
+fn n() -> &'static BigUint {
+    static N: std::sync::LazyLock<BigUint> =
+        std::sync::LazyLock::new(|| parse_hex(N_HEX).unwrap_or_default());
+    &N
 }
 
 fn g() -> BigUint {
@@ -82,8 +85,10 @@ fn hash_hex(hex: &str) -> BigUint {
     BigUint::from_bytes_be(&Sha256::digest(hex_bytes(hex)))
 }
 
-fn k() -> BigUint {
-    hash_hex(&format!("{}{}", pad_hex(&n()), pad_hex(&g())))
+fn k() -> &'static BigUint {
+    static K: std::sync::LazyLock<BigUint> =
+        std::sync::LazyLock::new(|| hash_hex(&format!("{}{}", pad_hex(n()), pad_hex(&g()))));
+    &K
 }
 
 fn x(pool_name: &str, user_id: &str, password: &str, salt: &BigUint) -> BigUint {
@@ -104,7 +109,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 }
 
 fn mod_exp(base: &BigUint, exponent: &BigUint) -> BigUint {
-    base.modpow(exponent, &n())
+    base.modpow(exponent, n())
 }
 
 fn mod_mul(a: &BigUint, b: &BigUint) -> BigUint {
@@ -173,7 +178,7 @@ pub enum VerifyError {
 impl ServerRound {
     pub fn start(verifier: &Verifier) -> Result<Self> {
         let v = parse_hex(&verifier.v_hex).unwrap_or_default();
-        let kv = mod_mul(&k(), &v);
+        let kv = mod_mul(k(), &v);
         loop {
             let b = random_bytes::<32>()?;
             let b_pub = (&kv + mod_exp(&g(), &BigUint::from_bytes_be(&b))) % n();
@@ -248,7 +253,7 @@ mod tests {
         let salt = parse_hex(salt_hex).unwrap();
         let u = hash_hex(&format!("{}{}", pad_hex(&a_pub), pad_hex(&b_pub)));
         let x = x(pool_name, user_id, password, &salt);
-        let kgx = mod_mul(&k(), &mod_exp(&g(), &x));
+        let kgx = mod_mul(k(), &mod_exp(&g(), &x));
         let base = (&b_pub + n() - kgx) % n();
         let exp = &a + &u * &x;
         let s = mod_exp(&base, &exp);
