@@ -76,11 +76,9 @@ impl LocalLambda {
     /// Starts `binary` as the function of a local Lambda made with [`LocalLambda::serve`]
     /// (whose endpoint a caller may need to know before the function's settings are).
     pub fn spawn_function(&mut self, binary: &Path, env: &[(&str, String)]) -> anyhow::Result<()> {
-        let lambda = self;
-        let function_name = lambda.function_name.clone();
-        let function_name = function_name.as_str();
+        let function_name = self.function_name.as_str();
         let mut cmd = tokio::process::Command::new(binary);
-        cmd.env("AWS_LAMBDA_RUNTIME_API", lambda.addr.to_string())
+        cmd.env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -96,7 +94,7 @@ impl LocalLambda {
         }
         let mut child = cmd.spawn()?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let shared = lambda.shared.clone();
+        let shared = self.shared.clone();
         // Like Lambda: a function process that exits fails its pending and later
         // invocations with Runtime.ExitError instead of letting them time out.
         tokio::spawn(async move {
@@ -117,7 +115,7 @@ impl LocalLambda {
                 }
             }
         });
-        lambda.stop = Some(stop_tx);
+        self.stop = Some(stop_tx);
         Ok(())
     }
 
