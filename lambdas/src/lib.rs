@@ -202,12 +202,20 @@ async fn check_answer(deps: &Deps, event: &Value) -> Result<(), String> {
         .filter(|s| !s.is_empty())
         .cloned()
         .ok_or("no sub in userAttributes")?;
+    let email = (request
+        .user_attributes
+        .get("email_verified")
+        .map(String::as_str)
+        == Some("true"))
+    .then(|| request.user_attributes.get("email").cloned())
+    .flatten();
     let answer = deps
         .rp
         .redeem(&RedeemRequest {
             nonce,
             user_sub,
             challenge_id,
+            email,
         })
         .await
         .map_err(|e| e.to_string())?;

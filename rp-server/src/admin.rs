@@ -6,6 +6,7 @@
 
 mod enrolment;
 mod report;
+mod unlock;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use serde::Serialize;
 pub use crate::model::AdminCredential;
 pub use enrolment::{EnrolmentTokenView, IssuedEnrolmentToken};
 pub use report::{AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DayCount, Stats};
+pub use unlock::Unlocked;
 
 use crate::audit::{self, Action, Actor, Event};
 use crate::cognito::CognitoAdmin;
@@ -236,7 +238,7 @@ impl<'a> AdminService<'a> {
     }
 
     /// Account reset: revokes every usable credential of the user, their pending
-    /// enrolment tokens and unredeemed nonces, and ends their sessions: access tokens issued until now are
+    /// enrolment tokens, unredeemed nonces, live email codes and sign-up tokens, and ends their sessions: access tokens issued until now are
     /// refused by rp-server, and, when rp-server administers the pool, Cognito signs the
     /// user out everywhere (refresh tokens die too). Then tells the user.
     #[tracing::instrument(skip_all)]
@@ -255,8 +257,9 @@ impl<'a> AdminService<'a> {
                 }
             },
         };
+        let email = self.verified_email(&user.cognito_sub).await;
         let revoked = self
-            .revoke_everything(&user, reason, cognito_sign_out)
+            .revoke_everything(&user, reason, cognito_sign_out, email.as_deref())
             .await?;
         let signed_out = cognito_sign_out == "done";
         let notice = self
@@ -275,6 +278,7 @@ impl<'a> AdminService<'a> {
         user: &User,
         reason: Option<&str>,
         cognito_sign_out: &str,
+        email: Option<&str>,
     ) -> Result<Vec<String>, AdminError> {
         let mut tx = self.db.begin().await?;
         let revoked = credentials::revoke_credentials(
@@ -288,6 +292,13 @@ impl<'a> AdminService<'a> {
         store::enrolment::revoke_pending_of(&mut *tx, user.id, self.now).await?;
         // Nonces earned before the reset, by a passkey or by an email code, die with it.
         let nonces_voided = store::nonces::void_unredeemed_of(&mut *tx, user.id, self.now).await?;
+        // So are codes mailed to the user's address, and sign-up tokens it earned.
+        let mut codes_voided = 0;
+        if let Some(email) = email {
+            codes_voided += store::email_codes::void_of(&mut *tx, email, self.now).await?;
+            codes_voided +=
+                store::email_codes::void_signup_tokens_of(&mut *tx, email, self.now).await?;
+        }
         users::end_sessions(&mut *tx, user.id, self.now).await?;
         let revoked: Vec<String> = revoked.iter().map(|i| b64(i)).collect();
         audit::record(
@@ -300,6 +311,7 @@ impl<'a> AdminService<'a> {
                     "revoked": revoked,
                     "sessionsEndedAt": self.now,
                     "noncesVoided": nonces_voided,
+                    "emailCodesVoided": email.map(|_| codes_voided),
                     "cognitoGlobalSignOut": cognito_sign_out,
                 })),
         )

@@ -65,6 +65,8 @@ pub enum Action {
     EmailCodeSent,
     EmailCodeVerified,
     EmailCodeFailed,
+    EmailCodeLocked,
+    EmailUnlocked,
 }
 
 impl Action {
@@ -88,6 +90,8 @@ impl Action {
             Self::EmailCodeSent => "email.code_sent",
             Self::EmailCodeVerified => "email.code_verified",
             Self::EmailCodeFailed => "email.code_failed",
+            Self::EmailCodeLocked => "email.code_locked",
+            Self::EmailUnlocked => "email.unlocked",
         }
     }
 }

@@ -48,6 +48,11 @@ pub enum AdminCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Unlock email codes for a user whose address too many wrong codes locked.
+    Unlock {
+        #[arg(long)]
+        sub: String,
+    },
     /// Issue a one-time enrolment token (account recovery); printed once.
     Enrol {
         #[arg(long)]
@@ -247,6 +252,21 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             reason,
         } => revoke(&ctx, &credential_id, reason).await,
         AdminCommand::Reset { sub, reason } => reset(&ctx, sub, reason).await,
+        AdminCommand::Unlock { sub } => {
+            let unlocked = ctx.service().unlock(&sub).await?;
+            ctx.print(&unlocked, |o| {
+                writeln!(
+                    o,
+                    "unlocked email codes for {} ({})",
+                    unlocked.email,
+                    if unlocked.had_failures {
+                        "failures forgiven"
+                    } else {
+                        "nothing was counted"
+                    }
+                )
+            })
+        }
         AdminCommand::Enrol {
             sub,
             username,

@@ -113,6 +113,10 @@ pub struct Config {
     pub email_signin: EmailSignIn,
     /// Security notices by email (`RP_EMAIL_NOTIFY`).
     pub email_notify: bool,
+    /// Failed code verifications per client per 24 h (`RP_EMAIL_MAX_FAILURES_PER_IP_DAY`).
+    pub email_max_failures_per_ip_day: u32,
+    /// Sign-up codes to new addresses per hour, in all (`RP_EMAIL_SIGNUP_MAX_PER_HOUR`).
+    pub email_signup_max_per_hour: u32,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -168,6 +172,8 @@ impl Config {
             hints: Vec::new(),
             email: None,
             email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
+            email_max_failures_per_ip_day: DEFAULT_EMAIL_MAX_FAILURES_PER_IP_DAY,
+            email_signup_max_per_hour: DEFAULT_EMAIL_SIGNUP_MAX_PER_HOUR,
             email_link_url: None,
             signup_verify_email: false,
             email_signin: EmailSignIn::Off,
@@ -195,6 +201,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
 pub const DEFAULT_EMAIL_CODE_TTL_SECS: u64 = 600;
+pub const DEFAULT_EMAIL_MAX_FAILURES_PER_IP_DAY: u32 = 50;
+pub const DEFAULT_EMAIL_SIGNUP_MAX_PER_HOUR: u32 = 500;
 
 fn retention(days: u32) -> Option<Duration> {
     (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400))

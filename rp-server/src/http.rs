@@ -142,6 +142,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(admin::credential))
         .routes(routes!(admin::revoke))
         .routes(routes!(admin::reset))
+        .routes(routes!(admin::unlock))
         .routes(routes!(admin::issue_enrolment, admin::list_enrolment))
         .routes(routes!(admin::revoke_enrolment))
         .routes(routes!(admin::audit_events))

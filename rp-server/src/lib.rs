@@ -18,6 +18,7 @@ pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod passkeys;
 pub mod purge;
 pub mod state;

@@ -9,6 +9,7 @@ pub mod challenges;
 pub mod credentials;
 pub mod email_codes;
 pub mod enrolment;
+pub mod limits;
 pub mod nonces;
 pub mod signups;
 pub mod users;
@@ -66,8 +67,8 @@ pub async fn purge_audit(db: &Db, before: DateTime<Utc>, batch: i64) -> sqlx::Re
 }
 
 /// Deletes expired ceremonies (and spent sealed ones), challenges, nonces, enrolment
-/// tokens, email codes, email send records and sign-up tokens in small batches so the purge never holds long locks. Returns how many rows
-/// went.
+/// tokens, email codes, limit counters past their window and sign-up tokens in small
+/// batches so the purge never holds long locks. Returns how many rows went.
 pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
     let mut total = 0;
     for table in [
@@ -77,7 +78,7 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Res
         "nonces",
         "enrolment_tokens",
         "email_codes",
-        "email_sends",
+        "limit_counters",
         "signup_tokens",
     ] {
         let sql = format!(

@@ -89,6 +89,7 @@ error_codes! {
     EmailSigninDisabled => "EMAIL_SIGNIN_DISABLED": "Signing in with an email code is off (RP_EMAIL_SIGNIN).",
     EmailNotVerified => "EMAIL_NOT_VERIFIED": "Sign-up needs a signupToken from a verified email code.",
     CodeInvalid => "CODE_INVALID": "The email code is wrong.",
+    CodeLocked => "CODE_LOCKED": "Too many wrong email codes for this address; see Retry-After, or sign in another way.",
     CodeExpired => "CODE_EXPIRED": "The email code expired, was used, or ran out of attempts; ask for a new one.",
     AdminApiDisabled => "ADMIN_API_DISABLED": "The admin API is off (no RP_ADMIN_TOKEN).",
     CredentialExists => "CREDENTIAL_EXISTS": "The passkey is already registered.",

@@ -45,6 +45,10 @@ pub struct RedeemRequest {
     pub nonce: String,
     pub user_sub: String,
     pub challenge_id: Uuid,
+    /// The user's email when Cognito has it verified (`userAttributes`): a passkey
+    /// sign-in forgives the failed email codes counted against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// Answer to [`RedeemRequest`]. `valid` is the only field a trigger may act on.

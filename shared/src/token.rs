@@ -44,6 +44,13 @@ impl TokenKind for SignupTokenKind {
     const PREFIX: &'static str = "rpv_";
 }
 
+/// Names the code request a code answers (`/v1/email/codes` → `/v1/email/verify`): only
+/// the asker holds it, so only the asker can try the code.
+pub struct CodeRequestKind;
+impl TokenKind for CodeRequestKind {
+    const PREFIX: &'static str = "rpq_";
+}
+
 /// A freshly generated token. Its `Debug` form hides the value so it cannot reach a log.
 pub struct OpaqueToken<K> {
     encoded: String,
@@ -54,6 +61,7 @@ pub type Nonce = OpaqueToken<NonceKind>;
 pub type EnrolmentToken = OpaqueToken<EnrolmentKind>;
 pub type Secret = OpaqueToken<SecretKind>;
 pub type SignupToken = OpaqueToken<SignupTokenKind>;
+pub type CodeRequestId = OpaqueToken<CodeRequestKind>;
 
 impl<K: TokenKind> OpaqueToken<K> {
     /// Draws a new token from the operating system's CSPRNG.

@@ -191,7 +191,7 @@ async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
     let by_email = |purpose: &'static str, n: usize| {
         let stack = &stack;
         async move {
-            let (s, _) = stack
+            let (s, sent) = stack
                 .rp(
                     "/v1/email/codes",
                     None,
@@ -210,7 +210,7 @@ async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
                 .rp(
                     "/v1/email/verify",
                     None,
-                    &json!({ "email": email, "code": code, "purpose": purpose }),
+                    &json!({ "email": email, "code": code, "purpose": purpose, "codeRequestId": sent["codeRequestId"] }),
                 )
                 .await;
             assert_eq!(s, 200, "{verified}");

@@ -47,7 +47,11 @@ function explain(e: unknown): string {
       case "conflict": return "An account with this email already exists. Sign in instead.";
       case "reauth_required": return "For your security, sign in again (with a passkey or your password) before changing your passkeys.";
       case "cognito": return `Sign-in failed: ${e.message}`;
-      case "rate_limited": return "Please wait a minute before asking for another code.";
+      case "rate_limited":
+        return e.detail === "CODE_LOCKED"
+          ? "Too many wrong codes for this address. Sign in with a passkey, or try again later."
+          : "Please wait a minute before asking for another code.";
+      case "other_device": return "Enter this code on the device where you asked for it.";
       case "expired": return e.detail === "CODE_EXPIRED" ? "That code expired or was used up. Ask for a new one." : e.message;
       default: return e.message;
     }

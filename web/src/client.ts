@@ -106,6 +106,8 @@ export type EmailPurpose = "sign_in" | "sign_up";
 
 /** When a sent code dies, and when another may be asked for. */
 export interface CodeSent {
+  /** The request the code answers; the client keeps it and sends it with the code. */
+  codeRequestId: string;
   expiresAt: string;
   resendAfter: string;
 }
@@ -119,6 +121,15 @@ export type EmailLinkResult =
 export function createPasskeyClient(options: PasskeyClientOptions) {
   const rp = options.rpUrl.replace(/\/+$/, "");
   let conditional: AbortController | null = null;
+  // The code requests this page made, by purpose and address: a code verifies only with
+  // its request, kept for the page's lifetime and never put in a link or in storage.
+  const codeRequests = new Map<string, string>();
+  const requestKey = (purpose: EmailPurpose, email: string) => `${purpose}:${email.trim().toLowerCase()}`;
+  function codeRequestFor(purpose: EmailPurpose, email: string): string {
+    const id = codeRequests.get(requestKey(purpose, email));
+    if (!id) throw new PasskeyError("other_device", "Enter this code on the device where you asked for it.");
+    return id;
+  }
 
   async function call(method: string, path: string, body?: Json, bearer?: string): Promise<any> {
     let res: Response;
@@ -281,30 +292,38 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
      * account (no enumeration); `rate_limited` when asked again too soon.
      */
     async sendEmailCode(opts: { email: string; purpose: EmailPurpose }): Promise<CodeSent> {
-      return call("POST", "/v1/email/codes", { email: opts.email, purpose: opts.purpose });
+      const sent: CodeSent = await call("POST", "/v1/email/codes", { email: opts.email, purpose: opts.purpose });
+      codeRequests.set(requestKey(opts.purpose, opts.email), sent.codeRequestId);
+      return sent;
     },
 
     /**
      * Proves the address before sign-up: a right code answers the `signupToken` that
      * `signUpWithPasskey` takes. A wrong code is `rejected` (`CODE_INVALID`); an expired,
-     * used or exhausted one `expired` (`CODE_EXPIRED`).
+     * used or exhausted one `expired` (`CODE_EXPIRED`); after too many wrong codes for the
+     * address, `rate_limited` with detail `CODE_LOCKED`. Only on the page that asked for
+     * the code (`other_device` elsewhere).
      */
     async verifySignUpEmail(opts: { email: string; code: string }): Promise<{ signupToken: string; expiresAt: string }> {
-      return call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_up" });
+      const codeRequestId = codeRequestFor("sign_up", opts.email);
+      return call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_up", codeRequestId });
     },
 
     /** Signs in with an emailed code (when the server allows it), then with Cognito as for a passkey. */
     async signInWithEmailCode(opts: { email: string; code: string }): Promise<SignInResult> {
-      const { nonce, username } = await call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_in" });
+      const codeRequestId = codeRequestFor("sign_in", opts.email);
+      const { nonce, username } = await call("POST", "/v1/email/verify", { email: opts.email, code: opts.code, purpose: "sign_in", codeRequestId });
       const result = await finishWithCognito(username, nonce);
       void signalAccepted(result.tokens.accessToken);
       return result;
     },
 
     /**
-     * Completes the link of a code message on the device that opened it: its fragment
-     * (`#code=…&purpose=…&email=…`, never sent to a server) signs in, or proves the
-     * address for sign-up. `null` when `hash` is not such a link.
+     * Completes the link of a code message on the page that asked for the code: its
+     * fragment (`#code=…&purpose=…&email=…`, never sent to a server) signs in, or proves
+     * the address for sign-up. Anywhere else (another device, a new tab) it throws
+     * `other_device`: the code is to be entered where it was asked for. `null` when `hash`
+     * is not such a link.
      */
     async completeEmailLink(hash: string): Promise<EmailLinkResult | null> {
       const f = new URLSearchParams(hash.replace(/^#/, ""));

@@ -14,7 +14,8 @@ export type PasskeyErrorCode =
   | "unauthenticated" // an access or enrolment token is missing or invalid
   | "reauth_required" // adding or deleting a passkey needs a recent sign-in: sign in again, then retry
   | "conflict" // e.g. the email is taken at sign-up
-  | "rate_limited"
+  | "rate_limited" // too many requests; `detail` `CODE_LOCKED`: too many wrong email codes for the address
+  | "other_device" // an emailed link opened where the code was not asked for: enter the code on the device that asked
   | "cognito" // Cognito refused the answer or the sign-in
   | "network"
   | "server";

@@ -93,6 +93,8 @@ keys! {
     email_code_ttl_secs: Number = "Lifetime of an email one-time code, in seconds (60-3600) [default: 600].";
     email_link_url: Text = "A page of your app that completes an emailed code (the code in the URL fragment); https (http only for a loopback host).";
     email_signin: Text = "Who may sign in with an email code: off, any, or no_passkey [default: off].";
+    email_max_failures_per_ip_day: Number = "Failed email-code verifications one client (IPv4 address, IPv6 /64) may make in 24 hours (1-100000) [default: 50].";
+    email_signup_max_per_hour: Number = "Sign-up codes sent to addresses without an account per hour, in all (1-1000000) [default: 500].";
     email_notify: Bool = "Email security notices (passkey added, deleted, revoked; account reset) [default: on whenever email is configured].";
     signup_verify_email: Bool = "Passkey-first sign-up needs a verified email [default: on whenever email is configured].";
     log_format: Text = "Log format: json or pretty [default: json].";
@@ -148,6 +150,8 @@ pub struct Settings {
     pub email_code_ttl_secs: Option<u64>,
     pub email_link_url: Option<String>,
     pub email_signin: Option<String>,
+    pub email_max_failures_per_ip_day: Option<u32>,
+    pub email_signup_max_per_hour: Option<u32>,
     pub email_notify: Option<bool>,
     pub signup_verify_email: Option<bool>,
     pub log_format: Option<String>,

@@ -254,6 +254,21 @@ impl Config {
                 "needs email delivery (RP_EMAIL_TRANSPORT)",
             ));
         }
+        let per_ip = s
+            .email_max_failures_per_ip_day
+            .unwrap_or(DEFAULT_EMAIL_MAX_FAILURES_PER_IP_DAY);
+        within(
+            "RP_EMAIL_MAX_FAILURES_PER_IP_DAY",
+            per_ip.into(),
+            1,
+            100_000,
+        )?;
+        self.email_max_failures_per_ip_day = per_ip;
+        let signups = s
+            .email_signup_max_per_hour
+            .unwrap_or(DEFAULT_EMAIL_SIGNUP_MAX_PER_HOUR);
+        within("RP_EMAIL_SIGNUP_MAX_PER_HOUR", signups.into(), 1, 1_000_000)?;
+        self.email_signup_max_per_hour = signups;
         self.signup_verify_email = s.signup_verify_email.unwrap_or(email.is_some());
         self.email_notify = s.email_notify.unwrap_or(email.is_some());
         if self.signup_verify_email && email.is_none() {

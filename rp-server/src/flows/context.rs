@@ -60,6 +60,8 @@ pub struct SiteSettings {
     pub email_signin: EmailSignIn,
     pub email_code_ttl: Duration,
     pub email_link_url: Option<url::Url>,
+    pub email_max_failures_per_ip_day: u32,
+    pub email_signup_max_per_hour: u32,
 }
 
 impl SiteSettings {
@@ -77,6 +79,8 @@ impl SiteSettings {
             email_signin: c.email_signin,
             email_code_ttl: c.email_code_ttl,
             email_link_url: c.email_link_url.clone(),
+            email_max_failures_per_ip_day: c.email_max_failures_per_ip_day,
+            email_signup_max_per_hour: c.email_signup_max_per_hour,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Email one-time codes: six digits from the OS random generator, stored only as a keyed
-//! hash, one live code per address and purpose (a new one replaces the old), at most
-//! [`MAX_ATTEMPTS`] guesses, a resend no sooner than [`RESEND_AFTER_SECS`], and daily
-//! limits per address and per client IP. A verified sign-up code earns a `signupToken`
+//! hash, one live code per address and purpose (a new one replaces the old), bound to
+//! the request that asked for it (`codeRequestId`: only the asker can try it), at most
+//! [`MAX_ATTEMPTS`] guesses, a resend no sooner than [`RESEND_AFTER_SECS`], and the
+//! counted limits of [`limits`] (requests and failures per address and per client). A verified sign-up code earns a `signupToken`
 //! that `/v1/signup/*` takes as proof of the address; a verified sign-in code (when
 //! `RP_EMAIL_SIGNIN` allows it) earns the same `{nonce, username, expiresAt}` as a
 //! passkey, which Cognito's Verify trigger redeems unchanged.
@@ -27,17 +28,17 @@ use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::cognito::PoolUser;
 use crate::config::EmailSignIn;
 use crate::mail::{self, Mailer};
-use crate::store::email_codes::{self, Attempt};
+use crate::store::email_codes::{self, Attempt, Code};
 use crate::store::nonces::NewNonce;
+use rp_shared::token::CodeRequestId;
+
+pub mod limits;
+pub use limits::{PER_ADDRESS_PER_DAY, PER_IP_PER_DAY, Refusal};
 
 /// Guesses a code allows before it is dead.
 pub const MAX_ATTEMPTS: i32 = 5;
 /// A new code for the same address and purpose is refused this soon after the last.
 pub const RESEND_AFTER_SECS: i64 = 60;
-/// Codes one address may be sent in a day.
-pub const PER_ADDRESS_PER_DAY: i64 = 10;
-/// Codes one client IP may ask for in a day.
-pub const PER_IP_PER_DAY: i64 = 100;
 
 /// What a code is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -108,6 +109,10 @@ pub enum EmailError {
     InvalidEmail,
     #[error("Too many codes requested; try again later.")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many wrong codes for this address: for this many seconds, or (`None`) until
+    /// a sign-in by another factor or an admin's unlock.
+    #[error("Too many wrong codes for this address; codes cannot be used for now.")]
+    CodeLocked { retry_after_secs: Option<u64> },
     #[error("The code is wrong.")]
     CodeInvalid,
     #[error("The code expired, was used, or ran out of attempts; ask for a new one.")]
@@ -118,6 +123,15 @@ pub enum EmailError {
     Cognito(#[from] crate::cognito::CognitoError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+impl From<Refusal> for EmailError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::RateLimited(retry_after_secs) => Self::RateLimited { retry_after_secs },
+            Refusal::Locked(retry_after_secs) => Self::CodeLocked { retry_after_secs },
+        }
+    }
 }
 
 impl From<SignUpError> for EmailError {
@@ -134,6 +148,9 @@ impl From<SignUpError> for EmailError {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeSent {
+    /// Give it to `/v1/email/verify` with the code: a code verifies only together with
+    /// the request it was sent for. Keep it for the page's lifetime; never put it in a link.
+    pub code_request_id: String,
     pub expires_at: DateTime<Utc>,
     pub resend_after: DateTime<Utc>,
 }
@@ -207,7 +224,7 @@ fn new_code() -> String {
 }
 
 /// Sends a code (or, for a sign-up to a taken address, a notice). The answer is the same
-/// whether or not the address has an account.
+/// whether or not the address has an account, and whether or not it is locked.
 #[tracing::instrument(skip_all)]
 pub async fn send_code(
     cx: &Context,
@@ -219,64 +236,14 @@ pub async fn send_code(
     offered(cx, purpose)?;
     let email = clean_email(email)?;
     let now = cx.clock.now();
-    may_send(cx, client, &email, purpose).await?;
+    let request = CodeRequestId::generate();
     let code = new_code();
     let expires_at = now + lifetime(cx);
-    email_codes::replace(
-        &cx.db,
-        &email,
-        purpose.as_str(),
-        &codes.hash(&email, purpose, &code),
-        client.ip,
-        now,
-        expires_at,
-    )
-    .await?;
-    audit::record(
-        &cx.db,
-        now,
-        Event::new(Actor::Anonymous, Action::EmailCodeSent)
-            .client(client)
-            .details(serde_json::json!({ "email": email, "purpose": purpose.as_str() })),
-    )
-    .await?;
-
-    // Delivery after the answer: whether the address has an account changes what is
-    // sent, never what the caller sees or how long it waits.
-    let cx = cx.clone();
-    codes.outbox.send_modify(|in_flight| *in_flight += 1);
-    tokio::spawn(async move {
-        if let Some(message) = message_for(&cx, purpose, &email, &code).await
-            && let Err(e) = codes.mailer.send(&email, &message).await
-        {
-            tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
-        }
-        codes.outbox.send_modify(|in_flight| *in_flight -= 1);
-    });
-    Ok(CodeSent {
-        expires_at,
-        resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
-    })
-}
-
-/// The resend delay and the daily limits, per address and per client IP.
-async fn may_send(
-    cx: &Context,
-    client: &ClientContext,
-    email: &str,
-    purpose: Purpose,
-) -> Result<(), EmailError> {
-    let now = cx.clock.now();
-    let recent = email_codes::recent(
-        &cx.db,
-        email,
-        purpose.as_str(),
-        client.ip,
-        now - Duration::days(1),
-        now,
-    )
-    .await?;
-    if let Some(since) = recent.live_since {
+    // The counters stay locked until the commit: concurrent requests for one address or
+    // from one client are counted one after another. A refusal rolls the count back.
+    let mut tx = cx.db.begin().await?;
+    let locked = limits::take_send(&mut tx, client, &email, now).await??;
+    if let Some(since) = email_codes::live_since(&mut *tx, &email, purpose.as_str(), now).await? {
         let wait = RESEND_AFTER_SECS - (now - since).num_seconds();
         if wait > 0 {
             return Err(EmailError::RateLimited {
@@ -284,18 +251,53 @@ async fn may_send(
             });
         }
     }
-    if recent.for_email >= PER_ADDRESS_PER_DAY || recent.from_ip >= PER_IP_PER_DAY {
-        return Err(EmailError::RateLimited {
-            retry_after_secs: 3600,
-        });
+    let stored = Code {
+        email: &email,
+        purpose: purpose.as_str(),
+        code_hash: &codes.hash(&email, purpose, &code),
+        request_hash: &request.hash(),
+    };
+    email_codes::replace(&mut *tx, &stored, now, expires_at).await?;
+    let mut details = serde_json::json!({ "email": email, "purpose": purpose.as_str() });
+    if locked {
+        details["withheld"] = "address_locked".into();
     }
-    Ok(())
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::Anonymous, Action::EmailCodeSent)
+            .client(client)
+            .details(details),
+    )
+    .await?;
+    tx.commit().await?;
+
+    // Delivery after the answer: whether the address has an account (or is locked)
+    // changes what is sent, never what the caller sees or how long it waits.
+    let cx = cx.clone();
+    let client = client.clone();
+    codes.outbox.send_modify(|in_flight| *in_flight += 1);
+    tokio::spawn(async move {
+        if !locked
+            && let Some(message) = message_for(&cx, &client, purpose, &email, &code).await
+            && let Err(e) = codes.mailer.send(&email, &message).await
+        {
+            tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
+        }
+        codes.outbox.send_modify(|in_flight| *in_flight -= 1);
+    });
+    Ok(CodeSent {
+        code_request_id: request.expose().to_owned(),
+        expires_at,
+        resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
+    })
 }
 
 /// What a code request mails: a sign-up code, or an "account exists" notice for a taken
 /// address; a sign-in code only to an account that may sign in this way. `None`: nothing.
 async fn message_for(
     cx: &Context,
+    client: &ClientContext,
     purpose: Purpose,
     email: &str,
     code: &str,
@@ -311,7 +313,26 @@ async fn message_for(
             };
             match taken {
                 Ok(true) => rendered(mail::account_exists(rp_name)),
-                Ok(false) => rendered(mail::code(rp_name, email, code, true, minutes, link)),
+                Ok(false) => match limits::take_signup(
+                    &cx.db,
+                    client,
+                    cx.site.settings.email_signup_max_per_hour,
+                    cx.clock.now(),
+                )
+                .await
+                {
+                    Ok(true) => rendered(mail::code(rp_name, email, code, true, minutes, link)),
+                    Ok(false) => {
+                        tracing::warn!(
+                            "the sign-up code budget (per client or per hour) is spent; nothing sent"
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not count a sign-up code; nothing sent");
+                        None
+                    }
+                },
                 Err(e) => {
                     tracing::error!(error = %e, "could not check the address before sending a sign-up code; nothing sent");
                     None
@@ -335,43 +356,93 @@ fn rendered(mail: Result<mail::Mail, askama::Error>) -> Option<mail::Mail> {
         .ok()
 }
 
-/// Tries a code: counts the attempt, audits a failure, and answers the cleaned address
-/// when the code was right (it is spent then).
+/// Tries a code of the request `guess.request_id`: refuses while the address or the
+/// client is locked, counts a failure against both (an attempt without a live code for
+/// that request only against the client: it had no chance), audits it, and answers the
+/// cleaned address when the code was right (it is spent then).
 async fn check(
     cx: &Context,
     client: &ClientContext,
-    email: &str,
-    code: &str,
+    guess: &Guess<'_>,
     purpose: Purpose,
 ) -> Result<String, EmailError> {
     let codes = codes(cx)?;
     offered(cx, purpose)?;
-    let email = clean_email(email)?;
+    let email = clean_email(guess.email)?;
     let now = cx.clock.now();
-    // A malformed code is a wrong code: it counts as an attempt like any other.
-    let attempt = email_codes::attempt(
-        &cx.db,
+    let mut tx = cx.db.begin().await?;
+    let failures = limits::Failures::lock(
+        &mut tx,
+        client,
         &email,
-        purpose.as_str(),
-        &codes.hash(&email, purpose, code.trim()),
-        MAX_ATTEMPTS,
+        cx.site.settings.email_max_failures_per_ip_day,
         now,
     )
-    .await?;
-    let (reason, error) = match attempt {
-        Attempt::Matched => return Ok(email),
-        Attempt::Wrong => ("wrong", EmailError::CodeInvalid),
-        Attempt::Gone => ("expired_spent_or_exhausted", EmailError::CodeExpired),
+    .await??;
+    // A malformed request id names no request; a malformed code is a wrong code.
+    let attempt = match CodeRequestId::parse_and_hash(guess.request_id) {
+        Some(request_hash) => {
+            let tried = Code {
+                email: &email,
+                purpose: purpose.as_str(),
+                code_hash: &codes.hash(&email, purpose, guess.code.trim()),
+                request_hash: &request_hash,
+            };
+            email_codes::attempt(&mut *tx, &tried, MAX_ATTEMPTS, now).await?
+        }
+        None => Attempt::Gone,
     };
+    let (reason, error, lock) = match attempt {
+        Attempt::Matched => {
+            tx.commit().await?;
+            return Ok(email);
+        }
+        Attempt::Wrong => (
+            "wrong",
+            EmailError::CodeInvalid,
+            failures.wrong(&mut tx, now).await?,
+        ),
+        Attempt::Gone => {
+            failures.hopeless(&mut tx, now).await?;
+            ("expired_spent_or_exhausted", EmailError::CodeExpired, None)
+        }
+    };
+    let details = serde_json::json!({ "email": email, "purpose": purpose.as_str() });
+    let mut failed = details.clone();
+    failed["reason"] = reason.into();
     audit::record(
-        &cx.db,
+        &mut *tx,
         now,
         Event::new(Actor::Anonymous, Action::EmailCodeFailed)
             .client(client)
-            .details(serde_json::json!({ "email": email, "purpose": purpose.as_str(), "reason": reason })),
+            .details(failed),
     )
     .await?;
+    if let Some(until) = lock {
+        let mut locked = details;
+        locked["until"] = match until {
+            Some(secs) => (now + Duration::seconds(secs as i64)).to_rfc3339().into(),
+            None => "unlock".into(),
+        };
+        audit::record(
+            &mut *tx,
+            now,
+            Event::new(Actor::Anonymous, Action::EmailCodeLocked)
+                .client(client)
+                .details(locked),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Err(error)
+}
+
+/// What a client sends to verify a code.
+pub struct Guess<'a> {
+    pub email: &'a str,
+    pub code: &'a str,
+    /// The `codeRequestId` of the request the code was sent for.
+    pub request_id: &'a str,
 }
 
 /// Checks a sign-up code; a right one earns a `signupToken` for the address.
@@ -379,10 +450,9 @@ async fn check(
 pub async fn verify_signup_code(
     cx: &Context,
     client: &ClientContext,
-    email: &str,
-    code: &str,
+    guess: &Guess<'_>,
 ) -> Result<SignupProof, EmailError> {
-    let email = check(cx, client, email, code, Purpose::SignUp).await?;
+    let email = check(cx, client, guess, Purpose::SignUp).await?;
     let now = cx.clock.now();
     let token = rp_shared::token::SignupToken::generate();
     let expires_at = now + lifetime(cx);
@@ -409,10 +479,9 @@ pub async fn verify_signup_code(
 pub async fn verify_signin_code(
     cx: &Context,
     client: &ClientContext,
-    email: &str,
-    code: &str,
+    guess: &Guess<'_>,
 ) -> Result<SignInNonce, EmailError> {
-    let email = check(cx, client, email, code, Purpose::SignIn).await?;
+    let email = check(cx, client, guess, Purpose::SignIn).await?;
     // No code was mailed for an address without such an account; a right guess of the
     // stored one (one in a million) earns nothing either.
     let Some(account) = sign_in_account(cx, &email).await? else {

@@ -11,6 +11,8 @@ use rp_shared::nonce::Nonce;
 use uuid::Uuid;
 
 use super::Context;
+use super::email::limits::failures_of_address;
+use super::signup::clean_email;
 use crate::audit::{Action, Actor, Event};
 use crate::store::nonces::{self, NonceRow};
 
@@ -66,6 +68,14 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
     let response = match outcome {
         Ok(credential_id) => {
             crate::metrics::nonce_redemption("valid");
+            // A passkey sign-in is another factor: it forgives the address's failed
+            // email codes in all (the day's window stays).
+            if credential_id.is_some()
+                && let Some(email) = req.email.as_deref().and_then(|e| clean_email(e).ok())
+            {
+                crate::store::limits::clear_total(&cx.db, &failures_of_address(&email), now)
+                    .await?;
+            }
             RedeemResponse {
                 valid: true,
                 reason: None,

@@ -186,6 +186,19 @@ pub async fn reset(
     }))
 }
 
+/// Unlocks email codes for the user: forgives every failed code verification of their
+/// verified address (after `CODE_LOCKED`, or before it). Needs the user pool.
+#[utoipa::path(post, path = "/admin/v1/users/{sub}/unlock", tag = "admin", security(("admin" = [])),
+    params(("sub" = String, Path, description = "The user's Cognito sub")),
+    responses((status = 200, body = crate::admin::Unlocked), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unlock(
+    who: Admin,
+    Path(sub): Path<String>,
+) -> Result<Json<crate::admin::Unlocked>, ApiError> {
+    Ok(Json(who.service().unlock(&sub).await?))
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrolmentRequest {

@@ -18,11 +18,15 @@ pub struct EmailCodeRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct EmailVerifyRequest {
     pub email: String,
     /// The six digits from the message.
     pub code: String,
     pub purpose: Purpose,
+    /// The `codeRequestId` that `/v1/email/codes` answered: a code verifies only
+    /// together with the request it was sent for.
+    pub code_request_id: String,
 }
 
 /// Sends a one-time code to the address. The answer is the same whether or not the
@@ -62,19 +66,21 @@ pub enum Verified {
         (status = 404, body = ErrorBody, description = "email codes, sign-up or email sign-in are not enabled"),
         (status = 410, body = ErrorBody, description = "`CODE_EXPIRED`: expired, used, or out of attempts"),
         (status = 422, body = ErrorBody, description = "`CODE_INVALID`: a wrong code"),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody, description = "`CODE_LOCKED`: too many wrong codes for the address (`details.until`: `window`, see Retry-After; or `unlock`: until a passkey sign-in or an admin's unlock); `RATE_LIMITED`: too many from this client"),
+        (status = 503, body = ErrorBody)))]
 pub async fn verify(
     cx: Context,
     client: ClientContext,
     Json(body): Json<EmailVerifyRequest>,
 ) -> Result<Json<Verified>, ApiError> {
+    let guess = email::Guess {
+        email: &body.email,
+        code: &body.code,
+        request_id: &body.code_request_id,
+    };
     Ok(Json(match body.purpose {
-        Purpose::SignUp => Verified::SignUp(
-            email::verify_signup_code(&cx, &client, &body.email, &body.code).await?,
-        ),
-        Purpose::SignIn => Verified::SignIn(
-            email::verify_signin_code(&cx, &client, &body.email, &body.code).await?,
-        ),
+        Purpose::SignUp => Verified::SignUp(email::verify_signup_code(&cx, &client, &guess).await?),
+        Purpose::SignIn => Verified::SignIn(email::verify_signin_code(&cx, &client, &guess).await?),
     }))
 }
 
@@ -90,6 +96,15 @@ impl From<EmailError> for ApiError {
             EmailError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }
             }
+            EmailError::CodeLocked { retry_after_secs } => ApiError::Throttled {
+                code: ErrorCode::CodeLocked,
+                message,
+                retry_after_secs,
+            }
+            .with_details(match retry_after_secs {
+                Some(_) => serde_json::json!({ "until": "window" }),
+                None => serde_json::json!({ "until": "unlock" }),
+            }),
             EmailError::CodeInvalid => ApiError::verification(ErrorCode::CodeInvalid, message),
             EmailError::CodeExpired => ApiError::gone(ErrorCode::CodeExpired, message),
             EmailError::SignUp(e) => e.into(),

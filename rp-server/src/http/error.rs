@@ -31,6 +31,13 @@ pub enum ApiError {
     VerificationFailed { code: ErrorCode, message: String },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// 429 with its own code (e.g. `CODE_LOCKED`), with `Retry-After` when it will pass.
+    #[error("{message}")]
+    Throttled {
+        code: ErrorCode,
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// 503 naming what is unavailable (e.g. `JWKS_UNAVAILABLE`), with `Retry-After`.
@@ -106,7 +113,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::VerificationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::DependencyUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -123,6 +130,7 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Gone { code, .. }
             | Self::VerificationFailed { code, .. }
+            | Self::Throttled { code, .. }
             | Self::UnauthorizedCode { code, .. }
             | Self::DependencyUnavailable { code, .. } => *code,
             Self::Unauthorized(_) => ErrorCode::Unauthenticated,
@@ -197,13 +205,17 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // Details go with client errors (a refused passkey), which log nothing and
-        // set no headers of their own.
-        if let Self::Detailed { inner, details } = self {
-            let mut body = ErrorBody::new(inner.code(), inner.to_string());
-            body.error.details = Some(details);
-            return (inner.status(), axum::Json(body)).into_response();
-        }
+        // Details go with client errors (a refused passkey, a locked address).
+        let (this, details) = match self {
+            Self::Detailed { inner, details } => (*inner, Some(details)),
+            other => (other, None),
+        };
+        this.respond(details)
+    }
+}
+
+impl ApiError {
+    fn respond(self, details: Option<serde_json::Value>) -> Response {
         let status = self.status();
         let message = match &self {
             Self::Unavailable(e) => {
@@ -221,8 +233,9 @@ impl IntoResponse for ApiError {
             Self::RateLimited { .. } => "Too many requests; slow down.".to_owned(),
             other => other.to_string(),
         };
-        let mut response =
-            (status, axum::Json(ErrorBody::new(self.code(), message))).into_response();
+        let mut body = ErrorBody::new(self.code(), message);
+        body.error.details = details;
+        let mut response = (status, axum::Json(body)).into_response();
         match &self {
             Self::DependencyUnavailable { .. } => {
                 response
@@ -236,7 +249,12 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::Throttled {
+            retry_after_secs: Some(retry_after_secs),
+            ..
+        } = self
+        {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),

@@ -18,7 +18,8 @@ use super::extract::ClientIp;
 use crate::AppState;
 
 pub struct RateLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Keyed by [`crate::net::limit_block`]: an IPv6 client is its /64.
+    limiter: DefaultKeyedRateLimiter<IpNet>,
 }
 
 impl RateLimiter {
@@ -37,17 +38,27 @@ impl RateLimiter {
     }
 
     fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::RateLimited {
-                retry_after_secs: wait.as_secs() + 1,
-            }
-        })
+        self.limiter
+            .check_key(&crate::net::limit_block(ip))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                ApiError::RateLimited {
+                    retry_after_secs: wait.as_secs() + 1,
+                }
+            })
     }
 }
 
-/// The client IP as seen through the trusted proxies.
+/// The client IP as seen through the trusted proxies (IPv4-mapped IPv6 as IPv4).
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    crate::net::canonical(forwarded_client(
+        crate::net::canonical(peer),
+        headers,
+        trusted,
+    ))
+}
+
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -60,6 +71,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
+        .map(crate::net::canonical)
         .collect();
     hops.into_iter()
         .rev()
@@ -157,5 +169,40 @@ mod tests {
         );
         assert!(l.check(b).is_ok());
         assert!(RateLimiter::new(0).is_none());
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_mapped_peers_are_ipv4() {
+        let l = RateLimiter::new(2).unwrap();
+        let one: IpAddr = "2001:db8:7:7::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:7:7:dead:beef:0:1".parse().unwrap();
+        assert!(l.check(one).is_ok());
+        assert!(l.check(same_64).is_ok());
+        assert!(l.check("2001:db8:7:7::9".parse().unwrap()).is_err());
+        assert!(l.check("2001:db8:7:8::1".parse().unwrap()).is_ok());
+
+        // A peer reaching a dual-stack socket as ::ffff:a.b.c.d is that IPv4 client:
+        // trusted as a proxy by its IPv4 range, and counted with its IPv4 self.
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("::ffff:203.0.113.5"),
+        );
+        let mapped_proxy: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        assert_eq!(
+            client_ip(mapped_proxy, &h, &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        let v4 = RateLimiter::new(1).unwrap();
+        assert!(
+            v4.check(client_ip(
+                "::ffff:192.0.2.9".parse().unwrap(),
+                &HeaderMap::new(),
+                &[]
+            ))
+            .is_ok()
+        );
+        assert!(v4.check("192.0.2.9".parse().unwrap()).is_err());
     }
 }

@@ -1,74 +1,92 @@
 //! One-time email codes (kept as keyed hashes), the record of code requests behind the
 //! daily limits, and the sign-up tokens a verified code earns.
 
-use std::net::IpAddr;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-/// How many codes were requested since `since`, for this address and from this IP.
-#[derive(Debug, sqlx::FromRow)]
-pub struct Recent {
-    pub for_email: i64,
-    pub from_ip: i64,
-    /// When the live code for this address and purpose was made, if there is one.
-    pub live_since: Option<DateTime<Utc>>,
-}
-
-pub async fn recent(
+/// When the live code for this address and purpose was made, if there is one.
+pub async fn live_since(
     db: impl PgExecutor<'_>,
     email: &str,
     purpose: &str,
-    ip: Option<IpAddr>,
-    since: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> sqlx::Result<Recent> {
-    sqlx::query_as(
-        "SELECT (SELECT count(*) FROM email_sends WHERE email = $1 AND sent_at > $4) AS for_email,
-                (SELECT count(*) FROM email_sends WHERE $3::inet IS NOT NULL AND ip = $3::inet AND sent_at > $4) AS from_ip,
-                (SELECT created_at FROM email_codes
-                  WHERE email = $1 AND purpose = $2 AND spent_at IS NULL AND expires_at > $5) AS live_since",
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT created_at FROM email_codes
+          WHERE email = $1 AND purpose = $2 AND spent_at IS NULL AND expires_at > $3",
     )
     .bind(email)
     .bind(purpose)
-    .bind(ip.map(|ip| ip.to_string()))
-    .bind(since)
     .bind(now)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await
 }
 
+/// A code as it is stored, or tried: keyed hashes of the code and of the request it
+/// answers, for an address and purpose.
+pub struct Code<'a> {
+    pub email: &'a str,
+    pub purpose: &'a str,
+    pub code_hash: &'a [u8],
+    pub request_hash: &'a [u8],
+}
+
 /// Stores a new code for the address and purpose, replacing any earlier one (one live
-/// code each), and records the request — in one statement.
+/// code each).
 pub async fn replace(
     db: impl PgExecutor<'_>,
-    email: &str,
-    purpose: &str,
-    code_hash: &[u8],
-    ip: Option<IpAddr>,
-    now: DateTime<Utc>,
+    code: &Code<'_>,
+    created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "WITH code AS (
-            INSERT INTO email_codes (email, purpose, code_hash, attempts, created_at, expires_at, spent_at)
-            VALUES ($1, $2, $3, 0, $5, $6, NULL)
-            ON CONFLICT (email, purpose) DO UPDATE
-               SET code_hash = EXCLUDED.code_hash, attempts = 0, created_at = EXCLUDED.created_at,
-                   expires_at = EXCLUDED.expires_at, spent_at = NULL
-         )
-         INSERT INTO email_sends (email, ip, sent_at, expires_at)
-         VALUES ($1, $4::inet, $5, $5 + interval '1 day')",
+        "INSERT INTO email_codes (email, purpose, code_hash, request_hash, attempts, created_at, expires_at, spent_at)
+         VALUES ($1, $2, $3, $4, 0, $5, $6, NULL)
+         ON CONFLICT (email, purpose) DO UPDATE
+            SET code_hash = EXCLUDED.code_hash, request_hash = EXCLUDED.request_hash, attempts = 0,
+                created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, spent_at = NULL",
     )
-    .bind(email)
-    .bind(purpose)
-    .bind(code_hash)
-    .bind(ip.map(|ip| ip.to_string()))
-    .bind(now)
+    .bind(code.email)
+    .bind(code.purpose)
+    .bind(code.code_hash)
+    .bind(code.request_hash)
+    .bind(created_at)
     .bind(expires_at)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Voids the live codes of an address (an account reset).
+pub async fn void_of(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE email_codes SET spent_at = $2 WHERE email = $1 AND spent_at IS NULL AND expires_at > $2",
+    )
+    .bind(email)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Voids the unspent sign-up tokens an address earned (an account reset).
+pub async fn void_signup_tokens_of(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE signup_tokens SET used_at = $2 WHERE email = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(email)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// What one attempt at a code found.
@@ -82,28 +100,29 @@ pub enum Attempt {
     Gone,
 }
 
-/// Tries `code_hash` against the live code in one statement: it counts the attempt and
-/// spends the code when it matches, so a code is used once and guessed at most
-/// `max_attempts` times, however many requests race. (The comparison is of keyed
-/// hashes, so its timing tells nothing about the code.)
+/// Tries `code.code_hash` against the live code of the request `code.request_hash` in
+/// one statement: it counts the attempt and spends the code when it matches, so a code
+/// is used once and guessed at most `max_attempts` times, however many requests race.
+/// Another request's code is [`Attempt::Gone`] to it. (The comparisons are of keyed
+/// hashes, so their timing tells nothing about the code.)
 pub async fn attempt(
     db: impl PgExecutor<'_>,
-    email: &str,
-    purpose: &str,
-    code_hash: &[u8],
+    code: &Code<'_>,
     max_attempts: i32,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Attempt> {
     let matched: Option<bool> = sqlx::query_scalar(
         "UPDATE email_codes
             SET attempts = attempts + 1,
-                spent_at = CASE WHEN code_hash = $3 THEN $5 END
-          WHERE email = $1 AND purpose = $2 AND spent_at IS NULL AND expires_at > $5 AND attempts < $4
+                spent_at = CASE WHEN code_hash = $3 THEN $6 END
+          WHERE email = $1 AND purpose = $2 AND request_hash = $4
+            AND spent_at IS NULL AND expires_at > $6 AND attempts < $5
          RETURNING spent_at IS NOT NULL",
     )
-    .bind(email)
-    .bind(purpose)
-    .bind(code_hash)
+    .bind(code.email)
+    .bind(code.purpose)
+    .bind(code.code_hash)
+    .bind(code.request_hash)
     .bind(max_attempts)
     .bind(now)
     .fetch_optional(db)

@@ -9,7 +9,16 @@ use testkit::smtp::Mailbox;
 use crate::harness::TestApp;
 use crate::signup::{POOL, Pool, finish_signup, pool};
 
-async fn spawn(p: &Pool, mail: &Mailbox) -> TestApp {
+pub(crate) async fn spawn(p: &Pool, mail: &Mailbox) -> TestApp {
+    spawn_adjusted(p, mail, |_| {}).await
+}
+
+/// A sign-up server with mail, then `adjust`ed.
+pub(crate) async fn spawn_adjusted(
+    p: &Pool,
+    mail: &Mailbox,
+    adjust: impl FnOnce(&mut rp_server::config::Config),
+) -> TestApp {
     let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
     let smtp = mail.url.clone();
     TestApp::spawn_full(
@@ -21,13 +30,14 @@ async fn spawn(p: &Pool, mail: &Mailbox) -> TestApp {
             });
             c.signup_verify_email = true;
             c.email_link_url = url::Url::parse("https://app.example.com/email").ok();
+            adjust(c);
         },
         cognito,
     )
     .await
 }
 
-async fn send(app: &TestApp, email: &str, purpose: &str) -> testkit::rp::Response {
+pub(crate) async fn send(app: &TestApp, email: &str, purpose: &str) -> testkit::rp::Response {
     app.post(
         "/v1/email/codes",
         None,
@@ -36,11 +46,17 @@ async fn send(app: &TestApp, email: &str, purpose: &str) -> testkit::rp::Respons
     .await
 }
 
-async fn verify(app: &TestApp, email: &str, code: &str) -> testkit::rp::Response {
+/// Tries a sign-up code of the request `sent` (what `/v1/email/codes` answered).
+pub(crate) async fn verify(
+    app: &TestApp,
+    email: &str,
+    code: &str,
+    sent: &serde_json::Value,
+) -> testkit::rp::Response {
     app.post(
         "/v1/email/verify",
         None,
-        &json!({ "email": email, "code": code, "purpose": "sign_up" }),
+        &json!({ "email": email, "code": code, "purpose": "sign_up", "codeRequestId": sent["codeRequestId"] }),
     )
     .await
 }
@@ -86,14 +102,14 @@ async fn sign_up_needs_a_verified_email_and_marks_it_verified() {
 
     // A wrong code, then the right one.
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    verify(&app, email, wrong)
+    verify(&app, email, wrong, &sent)
         .await
         .expect_error(422, "CODE_INVALID");
-    let proof = verify(&app, email, &code).await.expect(200);
+    let proof = verify(&app, email, &code, &sent).await.expect(200);
     let token = proof["signupToken"].as_str().unwrap().to_owned();
     assert!(token.starts_with("rpv_"));
     // A code works once.
-    verify(&app, email, &code)
+    verify(&app, email, &code, &sent)
         .await
         .expect_error(410, "CODE_EXPIRED");
 
@@ -159,16 +175,16 @@ async fn codes_allow_five_guesses_expire_and_are_replaced() {
     let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
     let app = spawn(&p, &mail).await;
     let email = "guess@example.test";
-    send(&app, email, "sign_up").await.expect(202);
+    let first = send(&app, email, "sign_up").await.expect(202);
     let code = mail.wait_for(email, 1).await.unwrap().code().unwrap();
     let wrong = if code == "999999" { "999998" } else { "999999" };
     for _ in 0..5 {
-        verify(&app, email, wrong)
+        verify(&app, email, wrong, &first)
             .await
             .expect_error(422, "CODE_INVALID");
     }
     // Out of attempts: even the right code is dead.
-    verify(&app, email, &code)
+    verify(&app, email, &code, &first)
         .await
         .expect_error(410, "CODE_EXPIRED");
 
@@ -177,19 +193,23 @@ async fn codes_allow_five_guesses_expire_and_are_replaced() {
     let r = send(&app, email, "sign_up").await;
     r.expect_error(429, "RATE_LIMITED");
     app.clock.advance(std::time::Duration::from_secs(61));
-    send(&app, email, "sign_up").await.expect(202);
+    let second_sent = send(&app, email, "sign_up").await.expect(202);
     let second = mail.wait_for(email, 2).await.unwrap().code().unwrap();
     app.clock.advance(std::time::Duration::from_secs(61));
-    send(&app, email, "sign_up").await.expect(202);
+    let third_sent = send(&app, email, "sign_up").await.expect(202);
     let third = mail.wait_for(email, 3).await.unwrap().code().unwrap();
+    // The replaced request is gone, its code with it; the new request takes only its own.
+    verify(&app, email, &second, &second_sent)
+        .await
+        .expect_error(410, "CODE_EXPIRED");
     if second != third {
-        verify(&app, email, &second)
+        verify(&app, email, &second, &third_sent)
             .await
             .expect_error(422, "CODE_INVALID");
     }
     // Codes expire (RP_EMAIL_CODE_TTL_SECS, 600 by default).
     app.clock.advance(std::time::Duration::from_secs(601));
-    verify(&app, email, &third)
+    verify(&app, email, &third, &third_sent)
         .await
         .expect_error(410, "CODE_EXPIRED");
 }
@@ -256,7 +276,7 @@ async fn each_address_and_each_client_has_a_daily_limit() {
 }
 
 /// A confirmed pool user with this email, verified or not; returns (username, sub).
-async fn pool_user(p: &Pool, email: &str, verified: bool) -> (String, String) {
+pub(crate) async fn pool_user(p: &Pool, email: &str, verified: bool) -> (String, String) {
     let attribute = |n: &str, v: &str| {
         aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
             .name(n)
@@ -289,7 +309,11 @@ async fn pool_user(p: &Pool, email: &str, verified: bool) -> (String, String) {
     (user.username().unwrap().to_owned(), sub)
 }
 
-async fn spawn_signin(p: &Pool, mail: &Mailbox, who: rp_server::config::EmailSignIn) -> TestApp {
+pub(crate) async fn spawn_signin(
+    p: &Pool,
+    mail: &Mailbox,
+    who: rp_server::config::EmailSignIn,
+) -> TestApp {
     let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
     let smtp = mail.url.clone();
     TestApp::spawn_full(
@@ -306,11 +330,16 @@ async fn spawn_signin(p: &Pool, mail: &Mailbox, who: rp_server::config::EmailSig
     .await
 }
 
-async fn verify_signin(app: &TestApp, email: &str, code: &str) -> testkit::rp::Response {
+pub(crate) async fn verify_signin(
+    app: &TestApp,
+    email: &str,
+    code: &str,
+    sent: &serde_json::Value,
+) -> testkit::rp::Response {
     app.post(
         "/v1/email/verify",
         None,
-        &json!({ "email": email, "code": code, "purpose": "sign_in" }),
+        &json!({ "email": email, "code": code, "purpose": "sign_in", "codeRequestId": sent["codeRequestId"] }),
     )
     .await
 }
@@ -341,7 +370,7 @@ async fn an_email_code_signs_in_through_the_same_nonce() {
         .unwrap()
         .code()
         .unwrap();
-    let signed_in = verify_signin(app, "ivy@example.test", &code)
+    let signed_in = verify_signin(app, "ivy@example.test", &code, &answers[0])
         .await
         .expect(200);
     assert_eq!(signed_in["username"], username.as_str());

@@ -91,6 +91,7 @@ async fn a_passkey_registers_signs_in_and_its_nonce_redeems_once() {
         nonce: signed_in.nonce.clone(),
         user_sub: alice.sub.clone(),
         challenge_id: issued.challenge_id,
+        email: None,
     };
     assert!(redemption::redeem(&t.cx, &redeem).await.unwrap().valid);
     // Another challenge cannot spend it again; another user never could.
@@ -217,27 +218,7 @@ async fn a_reset_voids_the_users_unredeemed_nonces() {
     let t = TestContext::new().await;
     let dave = User::new("dave");
     register(&t, &dave, &mut SoftAuthenticator::new()).await;
-    let user = rp_server::store::users::user_by_sub(&t.cx.db, &dave.sub)
-        .await
-        .unwrap()
-        .unwrap();
-    // What /v1/email/verify stores for an email-code sign-in.
-    let nonce = rp_shared::nonce::Nonce::generate();
-    let now = t.clock.now();
-    rp_server::store::nonces::insert_nonce(
-        &t.cx.db,
-        &rp_server::store::nonces::NewNonce {
-            hash: &nonce.hash(),
-            user_id: user.id,
-            cognito_sub: &dave.sub,
-            credential_id: None,
-            bound_challenge_id: None,
-            created_at: now,
-            expires_at: now + chrono::Duration::minutes(2),
-        },
-    )
-    .await
-    .unwrap();
+    let nonce = email_code_nonce(&t, &dave).await;
     AdminService::for_site(&t.cx, "admin:api:alice")
         .reset(&dave.sub, Some("takeover"))
         .await
@@ -260,10 +241,113 @@ async fn a_reset_voids_the_users_unredeemed_nonces() {
             nonce: nonce.expose().to_owned(),
             user_sub: dave.sub.clone(),
             challenge_id: issued.challenge_id,
+            email: None,
         },
     )
     .await
     .unwrap();
     assert!(!redeemed.valid, "a nonce from before the reset signed in");
     assert_eq!(redeemed.reason, Some(RedeemFailure::Expired));
+}
+
+/// What /v1/email/verify stores for an email-code sign-in of a known user: a nonce that
+/// names no passkey.
+async fn email_code_nonce(t: &TestContext, who: &User) -> rp_shared::nonce::Nonce {
+    let user = rp_server::store::users::user_by_sub(&t.cx.db, &who.sub)
+        .await
+        .unwrap()
+        .unwrap();
+    let nonce = rp_shared::nonce::Nonce::generate();
+    let now = t.clock.now();
+    rp_server::store::nonces::insert_nonce(
+        &t.cx.db,
+        &rp_server::store::nonces::NewNonce {
+            hash: &nonce.hash(),
+            user_id: user.id,
+            cognito_sub: &who.sub,
+            credential_id: None,
+            bound_challenge_id: None,
+            created_at: now,
+            expires_at: now + chrono::Duration::minutes(2),
+        },
+    )
+    .await
+    .unwrap();
+    nonce
+}
+
+/// Whether email codes to `email` are locked for good (fifty failures in all).
+async fn locked_for_good(t: &TestContext, email: &str) -> bool {
+    use rp_server::flows::email::limits::{Failures, Refusal};
+    let mut tx = t.cx.db.begin().await.unwrap();
+    let now = t.cx.clock.now();
+    matches!(
+        Failures::lock(&mut tx, &client(), email, 1000, now)
+            .await
+            .unwrap(),
+        Err(Refusal::Locked(None))
+    )
+}
+
+/// A passkey sign-in is another factor: once the Verify trigger redeems its nonce (with
+/// the user's verified email), the address's failed codes in all are forgiven. A
+/// redemption without a passkey (an email code's) forgives nothing.
+#[tokio::test]
+async fn a_passkey_sign_in_forgives_the_addresss_failed_codes() {
+    use rp_server::store::limits;
+    let t = TestContext::new().await;
+    let erin = User::new("erin");
+    let mut authn = SoftAuthenticator::new();
+    register(&t, &erin, &mut authn).await;
+    let email = "erin@example.test";
+    let key = vec![rp_server::flows::email::limits::failures_of_address(email)];
+    {
+        // Fifty failures, spread over days long past (the day's window is empty).
+        let mut tx = t.cx.db.begin().await.unwrap();
+        let long_ago = t.cx.clock.now() - chrono::Duration::days(30);
+        limits::lock(&mut tx, &key, long_ago).await.unwrap();
+        for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
+            limits::hit(&mut tx, &key, true, chrono::Duration::days(1), long_ago)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    assert!(locked_for_good(&t, email).await);
+
+    let redeem = |nonce: String, email: Option<&str>| {
+        let t = &t;
+        let sub = erin.sub.clone();
+        let email = email.map(str::to_owned);
+        async move {
+            let issued = challenge::issue(
+                &t.cx,
+                &ChallengeRequest {
+                    user_pool_id: testkit::idp::POOL_ID.to_owned(),
+                    client_id: t.idp.client_id.clone(),
+                    user_sub: sub.clone(),
+                    username: "erin".to_owned(),
+                    user_not_found: false,
+                },
+            )
+            .await
+            .unwrap();
+            let r = RedeemRequest {
+                nonce,
+                user_sub: sub,
+                challenge_id: issued.challenge_id,
+                email,
+            };
+            assert!(redemption::redeem(&t.cx, &r).await.unwrap().valid);
+        }
+    };
+    // An email code's nonce (no credential) forgives nothing.
+    let code_nonce = email_code_nonce(&t, &erin).await;
+    redeem(code_nonce.expose().to_owned(), Some(email)).await;
+    assert!(locked_for_good(&t, email).await);
+
+    // A passkey's does, given the address (in any case).
+    let signed_in = sign_in(&t, &mut authn).await.unwrap();
+    redeem(signed_in.nonce, Some("Erin@Example.test")).await;
+    assert!(!locked_for_good(&t, email).await);
 }

@@ -14,6 +14,7 @@ mod bad_input;
 mod config;
 mod credentials;
 mod email;
+mod email_limits;
 mod flows;
 mod internal;
 mod layers;

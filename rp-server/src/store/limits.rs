@@ -1,0 +1,111 @@
+//! Counted limits: one row per key (an address, a client network, "all sign-up codes"),
+//! locked for the caller's transaction while it is checked and counted, so concurrent
+//! requests are counted one after another and a burst cannot slip past a limit between
+//! a check and an insert. `hits` keeps the times of the last day (a sliding window);
+//! `total` counts what only [`clear_total`] forgives.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+/// The longest window a limit may have: hits older than this are dropped.
+pub const HORIZON: Duration = Duration::days(1);
+
+/// A counter as its lock found it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Counter {
+    pub key: String,
+    /// Times of the hits within [`HORIZON`], oldest first.
+    pub hits: Vec<DateTime<Utc>>,
+    pub total: i32,
+}
+
+impl Counter {
+    /// Hits since `since`, and when the oldest of them leaves a window of `window`.
+    pub fn within(&self, since: DateTime<Utc>) -> (usize, Option<DateTime<Utc>>) {
+        let recent: Vec<_> = self.hits.iter().filter(|t| **t > since).collect();
+        (recent.len(), recent.first().map(|t| **t))
+    }
+}
+
+/// Locks the counters of `keys` (creating the missing ones) until the transaction ends,
+/// in key order (so two callers locking overlapping keys cannot deadlock), and answers
+/// them in that order.
+pub async fn lock(
+    tx: &mut PgConnection,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Counter>> {
+    let mut keys = keys.to_vec();
+    keys.sort();
+    keys.dedup();
+    sqlx::query(
+        "INSERT INTO limit_counters (key, expires_at)
+         SELECT k, $2 FROM unnest($1::text[]) AS k ORDER BY k
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(&keys)
+    .bind(now + HORIZON)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query_as(
+        "SELECT key, hits, total FROM limit_counters WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+    )
+    .bind(&keys)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// Counts a hit at `now` on each key (and, with `total`, one more towards its total);
+/// hits older than `keep` (at most [`HORIZON`]: the key's window) are dropped, so a
+/// counter never holds more than its limit. Call it on keys [`lock`]ed in the same
+/// transaction.
+pub async fn hit(
+    tx: &mut PgConnection,
+    keys: &[String],
+    total: bool,
+    keep: Duration,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE limit_counters
+            SET hits = ARRAY(SELECT h FROM unnest(hits) AS h WHERE h > $4 ORDER BY h) || $2,
+                total = total + CASE WHEN $3 THEN 1 ELSE 0 END,
+                expires_at = CASE WHEN total + CASE WHEN $3 THEN 1 ELSE 0 END > 0
+                                  THEN 'infinity' ELSE $2 + interval '1 day' END
+          WHERE key = ANY($1)",
+    )
+    .bind(keys)
+    .bind(now)
+    .bind(total)
+    .bind(now - keep.min(HORIZON))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Forgives a key entirely: its window and its total. Answers whether it had any.
+pub async fn clear(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<bool> {
+    let n = sqlx::query("DELETE FROM limit_counters WHERE key = $1")
+        .bind(key)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+/// Forgives a key's total (a sign-in by another factor); its window stays.
+pub async fn clear_total(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE limit_counters SET total = 0, expires_at = $2 + interval '1 day'
+          WHERE key = $1 AND total > 0",
+    )
+    .bind(key)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
