@@ -113,6 +113,8 @@ pub struct Config {
     pub email_signin: EmailSignIn,
     /// Security notices by email (`RP_EMAIL_NOTIFY`).
     pub email_notify: bool,
+    /// Active passkeys one user may have (`RP_MAX_PASSKEYS_PER_USER`).
+    pub max_passkeys_per_user: u32,
     /// Failed code verifications per client per 24 h (`RP_EMAIL_MAX_FAILURES_PER_IP_DAY`).
     pub email_max_failures_per_ip_day: u32,
     /// Sign-up codes to new addresses per hour, in all (`RP_EMAIL_SIGNUP_MAX_PER_HOUR`).
@@ -173,6 +175,7 @@ impl Config {
             email: None,
             email_code_ttl: Duration::from_secs(DEFAULT_EMAIL_CODE_TTL_SECS),
             email_max_failures_per_ip_day: DEFAULT_EMAIL_MAX_FAILURES_PER_IP_DAY,
+            max_passkeys_per_user: DEFAULT_MAX_PASSKEYS_PER_USER,
             email_signup_max_per_hour: DEFAULT_EMAIL_SIGNUP_MAX_PER_HOUR,
             email_link_url: None,
             signup_verify_email: false,
@@ -202,6 +205,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
 pub const DEFAULT_EMAIL_CODE_TTL_SECS: u64 = 600;
 pub const DEFAULT_EMAIL_MAX_FAILURES_PER_IP_DAY: u32 = 50;
+pub const DEFAULT_MAX_PASSKEYS_PER_USER: u32 = 20;
 pub const DEFAULT_EMAIL_SIGNUP_MAX_PER_HOUR: u32 = 500;
 
 fn retention(days: u32) -> Option<Duration> {

@@ -60,6 +60,11 @@ impl Config {
             .map(|h| choice("RP_HINTS", h))
             .collect::<Result<_, _>>()?;
         config.apply_email(s)?;
+        let max_passkeys = s
+            .max_passkeys_per_user
+            .unwrap_or(DEFAULT_MAX_PASSKEYS_PER_USER);
+        within("RP_MAX_PASSKEYS_PER_USER", max_passkeys.into(), 1, 1000)?;
+        config.max_passkeys_per_user = max_passkeys;
         if let Some(format) = text(&s.log_format) {
             config.log_format = choice("RP_LOG_FORMAT", format)?;
         }

@@ -62,6 +62,7 @@ pub struct SiteSettings {
     pub email_link_url: Option<url::Url>,
     pub email_max_failures_per_ip_day: u32,
     pub email_signup_max_per_hour: u32,
+    pub max_passkeys_per_user: u32,
 }
 
 impl SiteSettings {
@@ -81,6 +82,7 @@ impl SiteSettings {
             email_link_url: c.email_link_url.clone(),
             email_max_failures_per_ip_day: c.email_max_failures_per_ip_day,
             email_signup_max_per_hour: c.email_signup_max_per_hour,
+            max_passkeys_per_user: c.max_passkeys_per_user,
         }
     }
 }

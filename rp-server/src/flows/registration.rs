@@ -38,6 +38,8 @@ pub enum RegistrationError {
     Rejected(Rejection),
     #[error("This passkey is already registered.")]
     Duplicate,
+    #[error("The account has {0} passkeys, as many as it may have; delete one first.")]
+    TooMany(u32),
     #[error("The enrolment token is not valid (unknown, used, revoked or expired).")]
     EnrolmentTokenInvalid,
     #[error(transparent)]
@@ -54,6 +56,7 @@ impl HasReason for RegistrationError {
             Self::InvalidNickname(_) => "invalid_request",
             Self::Rejected(r) => r.reason,
             Self::Duplicate => "duplicate",
+            Self::TooMany(_) => "too_many_passkeys",
             Self::EnrolmentTokenInvalid => "enrolment_token",
             Self::Db(_) => "storage",
             Self::Internal(_) => "internal",
@@ -111,6 +114,10 @@ pub async fn options(
         Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
+    let max = cx.site.settings.max_passkeys_per_user;
+    if existing.len() >= max as usize {
+        return Err(RegistrationError::TooMany(max));
+    }
     let (options, reg_state) = cx
         .site
         .rp
@@ -268,6 +275,12 @@ async fn store_registered(
         && !store::enrolment::use_enrolment_token(&mut *tx, token_id, now).await?
     {
         return Err(RegistrationError::EnrolmentTokenInvalid);
+    }
+    // Checked again at the finish, under the user's lock: ceremonies started in
+    // parallel cannot all be finished past the limit.
+    let max = cx.site.settings.max_passkeys_per_user;
+    if store::credentials::count_active_locked(&mut tx, user.id).await? >= i64::from(max) {
+        return Err(RegistrationError::TooMany(max));
     }
     if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {
         return Err(RegistrationError::Duplicate);

@@ -55,7 +55,8 @@ pub struct RegistrationVerifyRequest {
 /// Starts registering a passkey for the signed-in user.
 #[utoipa::path(post, path = "/v1/registration/options", tag = "registration", security(("cognito" = []), ("enrolment" = [])),
     request_body = RegistrationOptionsRequest,
-    responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = CeremonyOptions), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`TOO_MANY_PASSKEYS`: the account is at `RP_MAX_PASSKEYS_PER_USER`")))]
 pub async fn options(
     cx: Context,
     who: Registrant,
@@ -77,7 +78,7 @@ pub async fn options(
 #[utoipa::path(post, path = "/v1/registration/verify", tag = "registration", security(("cognito" = []), ("enrolment" = [])),
     request_body = RegistrationVerifyRequest,
     responses((status = 201, body = CredentialSummary), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "`CREDENTIAL_EXISTS`, or `TOO_MANY_PASSKEYS` (`RP_MAX_PASSKEYS_PER_USER`)"), (status = 410, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn verify(
     cx: Context,
@@ -109,6 +110,10 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::Rejected(r) => r.into(),
             RegistrationError::Duplicate => {
                 ApiError::conflict(ErrorCode::CredentialExists, message)
+            }
+            RegistrationError::TooMany(max) => {
+                ApiError::conflict(ErrorCode::TooManyPasskeys, message)
+                    .with_details(serde_json::json!({ "max": max }))
             }
             RegistrationError::EnrolmentTokenInvalid => ApiError::Unauthorized(
                 "The enrolment token is not valid (unknown, used, revoked or expired).",

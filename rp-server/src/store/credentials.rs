@@ -138,6 +138,20 @@ pub async fn insert_credential(
     })
 }
 
+/// How many usable credentials the user has, counted with the user's row locked until
+/// the transaction ends: two registrations racing for the last free place are counted
+/// one after the other.
+pub async fn count_active_locked(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar("SELECT count(*) FROM credentials WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
 /// The user's usable (not revoked) credentials.
 pub async fn credentials_of(
     db: impl PgExecutor<'_>,

@@ -266,3 +266,58 @@ async fn the_same_credential_cannot_be_registered_twice() {
             .unwrap();
     assert_eq!(owner, "a");
 }
+
+/// At most `RP_MAX_PASSKEYS_PER_USER` active passkeys: one more is refused when its
+/// ceremony starts, and ceremonies started in parallel below the limit cannot all finish
+/// past it. Deleting (or an admin revoking) one makes room.
+#[tokio::test]
+async fn an_account_has_at_most_max_passkeys() {
+    let app = TestApp::spawn_with(|c| c.max_passkeys_per_user = 2).await;
+    let gus = User::new("gus@example.test");
+    let token = app.token(&gus);
+    let first = app.register(&gus, &mut SoftAuthenticator::new()).await;
+
+    // Two ceremonies begun with one place left: only one finishes.
+    let mut started = Vec::new();
+    for _ in 0..2 {
+        let options = app
+            .post("/v1/registration/options", Some(&token), &json!({}))
+            .await
+            .expect(200);
+        let credential = SoftAuthenticator::new()
+            .create(&options["publicKey"], ORIGIN)
+            .unwrap();
+        started.push(json!({ "ceremonyId": options["ceremonyId"], "credential": credential }));
+    }
+    let finished = futures::future::join_all(
+        started
+            .iter()
+            .map(|body| app.post("/v1/registration/verify", Some(&token), body)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = finished.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 409]);
+    let refused = finished.iter().find(|r| r.status == 409).unwrap();
+    refused.expect_error(409, "TOO_MANY_PASSKEYS");
+    assert_eq!(refused.body["error"]["details"]["max"], 2);
+
+    // Full: refused before a ceremony starts.
+    app.post("/v1/registration/options", Some(&token), &json!({}))
+        .await
+        .expect_error(409, "TOO_MANY_PASSKEYS");
+
+    // An admin can still revoke one; then there is room again.
+    app.send(
+        app.http
+            .post(app.url(&format!(
+                "/admin/v1/credentials/{}/revoke",
+                first["id"].as_str().unwrap()
+            )))
+            .bearer_auth(crate::harness::ADMIN_TOKEN)
+            .json(&json!({})),
+    )
+    .await
+    .expect(200);
+    app.register(&gus, &mut SoftAuthenticator::new()).await;
+}
