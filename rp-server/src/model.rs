@@ -22,6 +22,27 @@ pub enum Hint {
     Hybrid,
 }
 
+/// How a sign-in was made, as its nonce records it (and the redemption carries it on to
+/// the session that Cognito's tokens then belong to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    Passkey,
+    /// An email one-time code.
+    Email,
+    /// A recovery code.
+    Recovery,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passkey => "passkey",
+            Self::Email => "email",
+            Self::Recovery => "recovery",
+        }
+    }
+}
+
 /// What clients see of a passkey.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

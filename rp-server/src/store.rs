@@ -79,6 +79,7 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Res
         "enrolment_tokens",
         "email_codes",
         "limit_counters",
+        "weak_sign_ins",
         "signup_tokens",
     ] {
         let sql = format!(

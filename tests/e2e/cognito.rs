@@ -245,11 +245,19 @@ async fn verified_sign_up_and_email_sign_in_on_an_alias_pool() {
         .answer(&session, &username, signed_in["nonce"].as_str().unwrap())
         .await
         .unwrap();
-    let access = claims(
-        done.authentication_result()
-            .unwrap()
-            .access_token()
-            .unwrap(),
-    );
+    let token = done
+        .authentication_result()
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .to_owned();
+    let access = claims(&token);
     assert_eq!(access["username"], username.as_str());
+    // That session began with a code: it cannot add a second passkey to the account
+    // (told apart from a passkey session by the redemption Cognito's auth_time follows).
+    let (status, refused) = stack
+        .rp("/v1/registration/options", Some(&token), &json!({}))
+        .await;
+    assert_eq!(status, 401, "{refused}");
+    assert_eq!(refused["error"]["details"]["factor"], "passkey");
 }

@@ -8,6 +8,7 @@ use super::Context;
 use super::notices::{self, Notice};
 use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::auth::CognitoUser;
+use crate::model::Factor;
 use crate::store::{self, RevokeWhich};
 
 /// Longest nickname accepted, in characters.
@@ -43,14 +44,45 @@ pub fn require_recent_sign_in(cx: &Context, who: &CognitoUser) -> Result<(), Rea
     ) {
         Ok(())
     } else {
-        Err(ReauthRequired)
+        Err(ReauthRequired { passkey: false })
     }
 }
 
-/// Adding or deleting a passkey needs a fresh sign-in (`RP_REAUTH_MAX_AGE_SECS`).
+/// The code (email or recovery) that began the caller's session, if one did: the
+/// redemption of its nonce left a record at the time Cognito issued the session's tokens
+/// (`auth_time`, which refreshed tokens keep). `None`: a passkey or a password.
+pub async fn code_session(cx: &Context, who: &CognitoUser) -> sqlx::Result<Option<Factor>> {
+    let Some(at) = who.auth_time.and_then(|t| DateTime::from_timestamp(t, 0)) else {
+        return Ok(None);
+    };
+    Ok(
+        match store::users::weak_factor(&cx.db, &who.sub, at)
+            .await?
+            .as_deref()
+        {
+            Some("email") => Some(Factor::Email),
+            Some("recovery") => Some(Factor::Recovery),
+            _ => None,
+        },
+    )
+}
+
+/// A session begun with an email or recovery code proves a mailbox or a piece of paper,
+/// not the account's passkey: it may never rename or delete one.
+async fn require_no_code_session(cx: &Context, who: &CognitoUser) -> Result<(), CredentialError> {
+    match code_session(cx, who).await? {
+        Some(_) => Err(ReauthRequired { passkey: true }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Adding or deleting a passkey needs a fresh sign-in (`RP_REAUTH_MAX_AGE_SECS`); with
+/// `passkey`, a sign-in with a passkey (the session began with an email or recovery code).
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("Sign in again to change your passkeys.")]
-pub struct ReauthRequired;
+pub struct ReauthRequired {
+    pub passkey: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
@@ -129,6 +161,7 @@ pub async fn rename(
 ) -> Result<CredentialSummary, CredentialError> {
     let id = credential_id(id)?;
     let nickname = clean_nickname(nickname)?;
+    require_no_code_session(cx, who).await?;
     let user = store::users::user_by_sub(&cx.db, &who.sub)
         .await?
         .ok_or(CredentialError::NotFound)?;
@@ -162,6 +195,7 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), CredentialError> {
     require_recent_sign_in(cx, who)?;
+    require_no_code_session(cx, who).await?;
     let id = credential_id(id)?;
     let user = store::users::user_by_sub(&cx.db, &who.sub)
         .await?

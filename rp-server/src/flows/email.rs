@@ -500,6 +500,7 @@ pub async fn verify_signin_code(
             user_id: user.id,
             cognito_sub: &user.cognito_sub,
             credential_id: None,
+            factor: crate::model::Factor::Email,
             bound_challenge_id: None,
             created_at: now,
             expires_at,

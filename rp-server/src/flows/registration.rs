@@ -10,7 +10,8 @@ use webauthn_rs_core::proto::{RegisterPublicKeyCredential, RegistrationState};
 use super::Context;
 use super::ceremony::{self, CeremonyError, CeremonyOptions, HasReason, Rejection};
 use super::credentials::{
-    CredentialError, CredentialSummary, ReauthRequired, clean_nickname, require_recent_sign_in,
+    CredentialError, CredentialSummary, ReauthRequired, clean_nickname, code_session,
+    require_recent_sign_in,
 };
 use super::notices::{self, Notice};
 use crate::audit::{self, Action, Actor, ClientContext, Event};
@@ -101,9 +102,13 @@ pub async fn options(
     nickname: Option<&str>,
     conditional: bool,
 ) -> Result<CeremonyOptions, RegistrationError> {
-    if let Registrant::Cognito(who) = &who {
-        require_recent_sign_in(cx, who)?;
-    }
+    let by_code = match &who {
+        Registrant::Cognito(who) => {
+            require_recent_sign_in(cx, who)?;
+            code_session(cx, who).await?.is_some()
+        }
+        Registrant::Enrolment { .. } => false,
+    };
     let nickname = clean_nickname(nickname)?;
     let mut tx = cx.db.begin().await?;
     let (user, enrolment) = match who {
@@ -114,6 +119,10 @@ pub async fn options(
         Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
+    // A session begun with a code may add the account's first passkey (recovery), no more.
+    if by_code && !existing.is_empty() {
+        return Err(ReauthRequired { passkey: true }.into());
+    }
     let max = cx.site.settings.max_passkeys_per_user;
     if existing.len() >= max as usize {
         return Err(RegistrationError::TooMany(max));
@@ -191,9 +200,13 @@ async fn finish(
     response: &RegisterPublicKeyCredential,
     nickname: Option<&str>,
 ) -> Result<CredentialSummary, RegistrationError> {
-    if let Registrant::Cognito(who) = who {
-        require_recent_sign_in(cx, who)?;
-    }
+    let by_code = match who {
+        Registrant::Cognito(who) => {
+            require_recent_sign_in(cx, who)?;
+            code_session(cx, who).await?.is_some()
+        }
+        Registrant::Enrolment { .. } => false,
+    };
     let override_nickname = clean_nickname(nickname)?;
     let (user, kind, presented_token) = match who {
         // No user row means no registration was ever started by this user.
@@ -228,7 +241,7 @@ async fn finish(
         now,
     )?;
 
-    store_registered(cx, client, &user, &stored, enrolment).await?;
+    store_registered(cx, client, &user, &stored, (enrolment, by_code)).await?;
     Ok(CredentialSummary::from(&stored))
 }
 
@@ -261,13 +274,14 @@ async fn take_registration(
 }
 
 /// The new passkey, the enrolment token it spends (if any) and their audit events, in
-/// one transaction.
+/// one transaction. `code_session`: the registrant's session began with a code, so this
+/// must be the account's first passkey.
 async fn store_registered(
     cx: &Context,
     client: &ClientContext,
     user: &User,
     stored: &StoredCredential,
-    enrolment: Option<Uuid>,
+    (enrolment, code_session): (Option<Uuid>, bool),
 ) -> Result<(), RegistrationError> {
     let now = cx.clock.now();
     let mut tx = cx.db.begin().await?;
@@ -279,7 +293,11 @@ async fn store_registered(
     // Checked again at the finish, under the user's lock: ceremonies started in
     // parallel cannot all be finished past the limit.
     let max = cx.site.settings.max_passkeys_per_user;
-    if store::credentials::count_active_locked(&mut tx, user.id).await? >= i64::from(max) {
+    let active = store::credentials::count_active_locked(&mut tx, user.id).await?;
+    if code_session && active > 0 {
+        return Err(ReauthRequired { passkey: true }.into());
+    }
+    if active >= i64::from(max) {
         return Err(RegistrationError::TooMany(max));
     }
     if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {

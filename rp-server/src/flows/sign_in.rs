@@ -182,6 +182,7 @@ async fn finish(
                 user_id: user.id,
                 cognito_sub: &user.cognito_sub,
                 credential_id: Some(&stored.credential_id),
+                factor: crate::model::Factor::Passkey,
                 bound_challenge_id,
                 created_at: now,
                 expires_at,

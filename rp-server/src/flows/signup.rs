@@ -309,6 +309,7 @@ async fn store_signed_up(
             user_id: user.id,
             cognito_sub: &user.cognito_sub,
             credential_id: Some(&stored.credential_id),
+            factor: crate::model::Factor::Passkey,
             bound_challenge_id: None,
             created_at: now,
             expires_at,

@@ -144,10 +144,19 @@ impl ApiError {
 }
 
 impl From<crate::flows::credentials::ReauthRequired> for ApiError {
-    fn from(_: crate::flows::credentials::ReauthRequired) -> Self {
-        Self::UnauthorizedCode {
+    fn from(e: crate::flows::credentials::ReauthRequired) -> Self {
+        let error = Self::UnauthorizedCode {
             code: ErrorCode::ReauthRequired,
-            message: "Sign in again to change your passkeys.",
+            message: if e.passkey {
+                "Sign in with a passkey to change your passkeys: a code is not enough."
+            } else {
+                "Sign in again to change your passkeys."
+            },
+        };
+        if e.passkey {
+            error.with_details(serde_json::json!({ "factor": "passkey" }))
+        } else {
+            error
         }
     }
 }

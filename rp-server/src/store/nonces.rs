@@ -5,12 +5,16 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::Factor;
+
 pub struct NewNonce<'a> {
     pub hash: &'a [u8],
     pub user_id: Uuid,
     pub cognito_sub: &'a str,
-    /// The passkey that earned it; `None` for an email code.
+    /// The passkey that earned it; `None` for an email or recovery code.
     pub credential_id: Option<&'a [u8]>,
+    /// How it was earned.
+    pub factor: Factor,
     /// Username-first: the nonce is only good for the challenge that started it.
     pub bound_challenge_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -36,8 +40,8 @@ pub async fn void_unredeemed_of(
 
 pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at, factor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(n.hash)
     .bind(n.user_id)
@@ -46,6 +50,7 @@ pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Re
     .bind(n.bound_challenge_id)
     .bind(n.created_at)
     .bind(n.expires_at)
+    .bind(n.factor.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -92,7 +97,9 @@ struct RedemptionRow {
 /// any number of concurrent calls can match `redeemed_at IS NULL` (the row lock makes
 /// the rest wait and re-check); the audit event is written by the same statement. When
 /// nothing was redeemed the answer carries the nonce as it stood, to say why. `audit` is
-/// the actor and action of the event recorded on success.
+/// the actor and action of the event recorded on success. A nonce earned by an email or
+/// recovery code leaves a `weak_sign_ins` row (kept 30 days) from which
+/// [`super::users::weak_factor`] later tells the session apart.
 pub async fn redeem(
     db: impl PgExecutor<'_>,
     hash: &[u8],
@@ -111,7 +118,10 @@ pub async fn redeem(
                AND EXISTS (SELECT 1 FROM challenge)
                AND NOT EXISTS (SELECT 1 FROM credentials c
                                 WHERE c.credential_id = nonces.credential_id AND c.revoked_at IS NOT NULL)
-            RETURNING user_id, credential_id
+            RETURNING user_id, credential_id, factor
+         ), weak AS (
+            INSERT INTO weak_sign_ins (user_id, factor, redeemed_at, expires_at)
+            SELECT user_id, factor, $4, $4 + interval '30 days' FROM redeemed WHERE factor <> 'passkey'
          ), audit AS (
             INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
             SELECT $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed

@@ -5,6 +5,12 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+/// How near a weak sign-in's redemption must be to a token's `auth_time` to be taken
+/// as that token's sign-in: Cognito issues the tokens right after the Verify trigger
+/// redeemed the nonce (seconds), and the clocks may differ by a few seconds.
+pub const WEAK_BEFORE_AUTH_SECS: i64 = 30;
+pub const WEAK_AFTER_AUTH_SECS: i64 = 5;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: Uuid,
@@ -111,4 +117,27 @@ pub async fn sessions_not_before(
     .fetch_optional(db)
     .await?
     .flatten())
+}
+
+/// The factor of the weak sign-in (an email or recovery code) that began the session of
+/// a token with this `auth_time`, if one did: the user's latest such redemption within
+/// [`WEAK_BEFORE_AUTH_SECS`] before to [`WEAK_AFTER_AUTH_SECS`] after it.
+pub async fn weak_factor(
+    db: impl PgExecutor<'_>,
+    sub: &str,
+    auth_time: DateTime<Utc>,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT w.factor FROM weak_sign_ins w JOIN users u ON u.id = w.user_id
+          WHERE u.cognito_sub = $1
+            AND w.redeemed_at >= $2 - make_interval(secs => $3)
+            AND w.redeemed_at < $2 + make_interval(secs => $4 + 1)
+          ORDER BY w.redeemed_at DESC LIMIT 1",
+    )
+    .bind(sub)
+    .bind(auth_time)
+    .bind(WEAK_BEFORE_AUTH_SECS as f64)
+    .bind(WEAK_AFTER_AUTH_SECS as f64)
+    .fetch_optional(db)
+    .await
 }

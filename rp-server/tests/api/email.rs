@@ -387,6 +387,32 @@ async fn an_email_code_signs_in_through_the_same_nonce() {
     assert_eq!(r["valid"], true, "{r}");
     assert!(r.get("credentialId").is_none_or(serde_json::Value::is_null));
 
+    // The session that code began may add Ivy's first passkey, and nothing more.
+    let ivy = testkit::rp::User {
+        sub: sub.clone(),
+        username: username.clone(),
+    };
+    let first = app.register(&ivy, &mut SoftAuthenticator::new()).await;
+    let refused = app
+        .post(
+            "/v1/registration/options",
+            Some(&app.token(&ivy)),
+            &json!({}),
+        )
+        .await;
+    refused.expect_error(401, "REAUTH_REQUIRED");
+    assert_eq!(refused.body["error"]["details"]["factor"], "passkey");
+    app.send(
+        app.http
+            .delete(app.url(&format!(
+                "/v1/credentials/{}",
+                first["id"].as_str().unwrap()
+            )))
+            .bearer_auth(app.token(&ivy)),
+    )
+    .await
+    .expect_error(401, "REAUTH_REQUIRED");
+
     // Nothing went to the address without an account, or to the unverified one.
     app.state.site.email.as_ref().unwrap().outbox_empty().await;
     assert_eq!(mail.count_for("nobody@example.test"), 0);

@@ -266,6 +266,7 @@ async fn email_code_nonce(t: &TestContext, who: &User) -> rp_shared::nonce::Nonc
             user_id: user.id,
             cognito_sub: &who.sub,
             credential_id: None,
+            factor: rp_server::model::Factor::Email,
             bound_challenge_id: None,
             created_at: now,
             expires_at: now + chrono::Duration::minutes(2),
@@ -274,6 +275,30 @@ async fn email_code_nonce(t: &TestContext, who: &User) -> rp_shared::nonce::Nonc
     .await
     .unwrap();
     nonce
+}
+
+/// Cognito's Create and Verify triggers for `who`: a challenge, then the redemption of
+/// `nonce` (with the verified `email` the trigger passes). Whether it was valid.
+async fn redeemed(t: &TestContext, who: &User, nonce: String, email: Option<&str>) -> bool {
+    let issued = challenge::issue(
+        &t.cx,
+        &ChallengeRequest {
+            user_pool_id: testkit::idp::POOL_ID.to_owned(),
+            client_id: t.idp.client_id.clone(),
+            user_sub: who.sub.clone(),
+            username: who.username.clone(),
+            user_not_found: false,
+        },
+    )
+    .await
+    .unwrap();
+    let r = RedeemRequest {
+        nonce,
+        user_sub: who.sub.clone(),
+        challenge_id: issued.challenge_id,
+        email: email.map(str::to_owned),
+    };
+    redemption::redeem(&t.cx, &r).await.unwrap().valid
 }
 
 /// Whether email codes to `email` are locked for good (fifty failures in all).
@@ -315,39 +340,91 @@ async fn a_passkey_sign_in_forgives_the_addresss_failed_codes() {
     }
     assert!(locked_for_good(&t, email).await);
 
-    let redeem = |nonce: String, email: Option<&str>| {
-        let t = &t;
-        let sub = erin.sub.clone();
-        let email = email.map(str::to_owned);
-        async move {
-            let issued = challenge::issue(
-                &t.cx,
-                &ChallengeRequest {
-                    user_pool_id: testkit::idp::POOL_ID.to_owned(),
-                    client_id: t.idp.client_id.clone(),
-                    user_sub: sub.clone(),
-                    username: "erin".to_owned(),
-                    user_not_found: false,
-                },
-            )
-            .await
-            .unwrap();
-            let r = RedeemRequest {
-                nonce,
-                user_sub: sub,
-                challenge_id: issued.challenge_id,
-                email,
-            };
-            assert!(redemption::redeem(&t.cx, &r).await.unwrap().valid);
-        }
-    };
     // An email code's nonce (no credential) forgives nothing.
     let code_nonce = email_code_nonce(&t, &erin).await;
-    redeem(code_nonce.expose().to_owned(), Some(email)).await;
+    assert!(redeemed(&t, &erin, code_nonce.expose().to_owned(), Some(email)).await);
     assert!(locked_for_good(&t, email).await);
 
     // A passkey's does, given the address (in any case).
     let signed_in = sign_in(&t, &mut authn).await.unwrap();
-    redeem(signed_in.nonce, Some("Erin@Example.test")).await;
+    assert!(redeemed(&t, &erin, signed_in.nonce, Some("Erin@Example.test")).await);
     assert!(!locked_for_good(&t, email).await);
+}
+
+/// A session that began with an email code proves a mailbox, not the account: it may
+/// add the first passkey of an account that has none (recovery), and nothing else — no
+/// second passkey, no rename, no delete — however recent. A passkey sign-in later may.
+#[tokio::test]
+async fn an_email_code_session_may_only_add_a_first_passkey() {
+    use rp_server::flows::credentials::CredentialError;
+    let t = TestContext::new().await;
+    let fay = User::new("fay");
+    let mut laptop = SoftAuthenticator::new();
+    let first = register(&t, &fay, &mut laptop).await;
+    // Fay signs in with an email code; Cognito issues tokens right after the redemption.
+    assert!(
+        redeemed(
+            &t,
+            &fay,
+            email_code_nonce(&t, &fay).await.expose().to_owned(),
+            None
+        )
+        .await
+    );
+    t.clock.advance(std::time::Duration::from_secs(2));
+    let by_code = t.signed_in(&fay);
+    let refused =
+        |e: &RegistrationError| matches!(e, RegistrationError::ReauthRequired(r) if r.passkey);
+    let e = registration::options(&t.cx, Registrant::Cognito(by_code.clone()), None, false)
+        .await
+        .unwrap_err();
+    assert!(refused(&e), "{e:?}");
+    for e in [
+        credentials::delete(&t.cx, &by_code, &client(), &first)
+            .await
+            .unwrap_err(),
+        credentials::rename(&t.cx, &by_code, &client(), &first, Some("Mine"))
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, CredentialError::ReauthRequired(r) if r.passkey),
+            "{e:?}"
+        );
+    }
+
+    // Without a passkey (it was lost), the same kind of session may add one: recovery.
+    let gil = User::new("gil");
+    t.clock.advance(std::time::Duration::from_secs(60));
+    // Gil has no passkey yet: rp-server knows him only from his email sign-in.
+    rp_server::store::users::upsert_user(
+        &mut t.cx.db.acquire().await.unwrap(),
+        &gil.sub,
+        &gil.username,
+        t.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        redeemed(
+            &t,
+            &gil,
+            email_code_nonce(&t, &gil).await.expose().to_owned(),
+            None
+        )
+        .await
+    );
+    register(&t, &gil, &mut SoftAuthenticator::new()).await;
+    let e = registration::options(&t.cx, Registrant::Cognito(t.signed_in(&gil)), None, false)
+        .await
+        .unwrap_err();
+    assert!(refused(&e), "{e:?}");
+
+    // A passkey sign-in a minute later is a session of its own: it may change passkeys.
+    t.clock.advance(std::time::Duration::from_secs(60));
+    let signed_in = sign_in(&t, &mut laptop).await.unwrap();
+    assert!(redeemed(&t, &fay, signed_in.nonce, None).await);
+    credentials::rename(&t.cx, &t.signed_in(&fay), &client(), &first, Some("Mine"))
+        .await
+        .unwrap();
 }
