@@ -43,8 +43,21 @@ impl Deps {
 /// Names the private challenge parameter that carries rp-server's challenge id.
 pub const CHALLENGE_ID_PARAM: &str = "challengeId";
 
-/// Handles any supported trigger event.
+/// What Cognito (and through it the app, in `… failed with error <message>`) hears of
+/// any failure: one constant sentence (Cognito adds the full stop). Why it failed — an rp-server address, a status, a
+/// parse error — goes to the function's log only.
+pub const FAILURE_MESSAGE: &str = "Passkey sign-in is unavailable; try again later";
+
+/// Handles any supported trigger event. A failure is logged in detail and answered with
+/// [`FAILURE_MESSAGE`].
 pub async fn handle(deps: &Deps, event: Value) -> Result<Value, Error> {
+    handle_event(deps, event).await.map_err(|e| {
+        tracing::error!(error = %e, "trigger failed");
+        Error::from(FAILURE_MESSAGE)
+    })
+}
+
+async fn handle_event(deps: &Deps, event: Value) -> Result<Value, Error> {
     let source = event
         .get("triggerSource")
         .and_then(Value::as_str)
@@ -141,10 +154,11 @@ pub async fn create(deps: &Deps, event: Value) -> Result<Value, Error> {
         user_sub,
         username: header.user_name.clone().unwrap_or_default(),
     };
-    let challenge = deps.rp.challenge(&ask).await.map_err(|e| {
-        tracing::error!(error = %e, "rp-server did not issue a challenge");
-        Error::from(format!("could not create the passkey challenge: {e}"))
-    })?;
+    let challenge = deps
+        .rp
+        .challenge(&ask)
+        .await
+        .map_err(|e| Error::from(format!("rp-server did not issue a challenge: {e}")))?;
     let public_key = serde_json::to_string(&challenge.public_key)?;
     let public: HashMap<&str, String> = HashMap::from([
         ("ceremonyId", challenge.ceremony_id.to_string()),

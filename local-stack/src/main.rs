@@ -206,6 +206,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         service_token: SecretString::from(service_token.clone()),
     });
     rp_config.listen_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, rp_port));
+    if !cli.apple_app_ids.is_empty() {
+        // iOS apps sign in with the origin https://<RP_ID>, which RP_ORIGINS must list.
+        rp_config
+            .origins
+            .push(Origin::Web(url::Url::parse("https://localhost")?));
+    }
     rp_config.set_native_apps(&cli.apple_app_ids, &cli.android_apps)?;
     rp_config.rp_name = "Passkeys for Cognito (local)".to_owned();
     rp_config.admin_token = Some(SecretString::from(admin_token.clone()));

@@ -84,6 +84,7 @@ fn native_apps_are_parsed_and_their_origins_derived() {
         .collect::<Vec<_>>()
         .join(":");
     let c = with(&[
+        "RP_ORIGINS=https://example.com",
         "RP_APPLE_APP_IDS=ABCDE12345.com.example.app",
         &format!("RP_ANDROID_APPS=com.example.app:{fingerprint}"),
     ])
@@ -98,11 +99,16 @@ fn native_apps_are_parsed_and_their_origins_derived() {
     );
     assert!(c.origins.contains(&Origin::Android(app.origin())));
 
-    // iOS apps' ceremonies carry https://<RP_ID>: accepted with RP_APPLE_APP_IDS only.
+    // iOS apps' ceremonies carry https://<RP_ID>, a web origin that only RP_ORIGINS
+    // trusts: listing an app does not add it, and an app list without it is refused.
     let ios = Origin::Web(Url::parse("https://example.com").unwrap());
     let origins = "RP_ORIGINS=https://app.example.com";
-    let apple = with(&[origins, "RP_APPLE_APP_IDS=ABCDE12345.com.example.app"]).unwrap();
-    assert!(apple.origins.contains(&ios));
+    let apple = with(&[origins, "RP_APPLE_APP_IDS=ABCDE12345.com.example.app"]);
+    let message = apple.unwrap_err().to_string();
+    assert!(
+        message.contains("RP_APPLE_APP_IDS") && message.contains("https://example.com"),
+        "{message}"
+    );
     assert!(!with(&[origins]).unwrap().origins.contains(&ios));
 }
 

@@ -37,15 +37,26 @@ impl Config {
     ) -> Result<(), ConfigError> {
         self.apple_app_ids = self::apple_app_ids(apple_app_ids)?;
         self.android_apps = android_apps(android)?;
-        let mut derived: Vec<Origin> = self
+        let derived: Vec<Origin> = self
             .android_apps
             .iter()
             .map(|app| Origin::Android(app.origin()))
             .collect();
+        // iOS apps sign in with the origin https://<RP_ID>: a web origin like any other,
+        // which only RP_ORIGINS may trust (listing an app must not open the site's origin
+        // to ceremonies on its own). Without it the apps could never sign in: say so.
         if !self.apple_app_ids.is_empty() {
             let site = Url::parse(&format!("https://{}", self.rp_id))
                 .map_err(|e| bad("RP_ID", format!("not a host for an https origin ({e})")))?;
-            derived.push(Origin::Web(site));
+            if !self.origins.contains(&Origin::Web(site.clone())) {
+                return Err(bad(
+                    "RP_APPLE_APP_IDS",
+                    format!(
+                        "iOS apps sign in with the origin {}; add it to RP_ORIGINS",
+                        site.origin().ascii_serialization()
+                    ),
+                ));
+            }
         }
         for origin in derived {
             if !self.origins.contains(&origin) {

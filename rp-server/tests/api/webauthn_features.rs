@@ -273,7 +273,11 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
     };
     let origin = app_entry.origin();
     let app = TestApp::spawn_with(|c| {
-        // As RP_APPLE_APP_IDS and RP_ANDROID_APPS are read at start.
+        // As RP_APPLE_APP_IDS and RP_ANDROID_APPS are read at start; iOS apps' origin
+        // https://<RP_ID> is in RP_ORIGINS.
+        c.origins.push(rp_server::config::Origin::Web(
+            url::Url::parse(&format!("https://{}", c.rp_id)).unwrap(),
+        ));
         c.set_native_apps(
             &["ABCDE12345.com.example.app".to_owned()],
             &[format!("com.example.app:{}", vec!["AB"; 32].join(":"))],
