@@ -369,6 +369,7 @@ async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoE
         "AdminCreateUser" => users::admin_create_user(s, &input).await,
         "AdminSetUserPassword" => users::admin_set_user_password(s, &input),
         "AdminGetUser" => users::admin_get_user(s, &input),
+        "AdminUpdateUserAttributes" => users::admin_update_user_attributes(s, &input),
         "AdminDeleteUser" => users::admin_delete_user(s, &input),
         "AdminUserGlobalSignOut" => users::admin_user_global_sign_out(s, &input),
         "ListUsers" => users::list_users(s, &input),

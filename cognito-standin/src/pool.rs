@@ -335,6 +335,45 @@ impl Pool {
         }
     }
 
+    /// Where the email is an alias, a verified email is one user's alias only: claiming
+    /// `email` as verified for `username` (`None`: a user about to be created) is
+    /// `AliasExistsException` when another user holds it verified — unless `force`
+    /// (`ForceAliasCreation`), which moves the alias: the other user's email is no longer
+    /// verified and no longer signs them in.
+    pub fn claim_email_alias(
+        &mut self,
+        email: &str,
+        username: Option<&str>,
+        force: bool,
+    ) -> Result<(), CognitoError> {
+        if !self.has_email_alias() {
+            return Ok(());
+        }
+        let email = email.to_lowercase();
+        let holder = self.users.iter().position(|u| {
+            Some(u.username.as_str()) != username
+                && u.attributes
+                    .get("email")
+                    .is_some_and(|e| e.to_lowercase() == email)
+                && u.attributes.get("email_verified").map(String::as_str) == Some("true")
+        });
+        match holder {
+            None => Ok(()),
+            Some(_) if !force => Err(CognitoError::new(
+                "AliasExistsException",
+                "An account with the email already exists.",
+            )),
+            Some(i) => {
+                let previous = &mut self.users[i];
+                previous
+                    .attributes
+                    .insert("email_verified".to_owned(), "false".to_owned());
+                previous.modified = chrono::Utc::now();
+                Ok(())
+            }
+        }
+    }
+
     pub fn email_taken(&self, email: &str, except: Option<&str>) -> bool {
         let email = email.to_lowercase();
         self.users.iter().any(|u| {

@@ -136,6 +136,10 @@ pub fn confirm_sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError
     let pool_id = s.pool_of_client(&client_id)?;
     let name = required(input, "Username")?;
     let code = required(input, "ConfirmationCode")?;
+    let force_alias = input
+        .get("ForceAliasCreation")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     s.with_pool(&pool_id, |p| {
         let user = p.user_mut(name)?;
         if user.status != UserStatus::Unconfirmed {
@@ -150,12 +154,71 @@ pub fn confirm_sign_up(s: &Standin, input: &Value) -> Result<Value, CognitoError
                 "Invalid verification code provided, please try again.",
             ));
         }
+        let (username, email) = (user.username.clone(), user.attributes.get("email").cloned());
+        // Confirming verifies the email, which in an alias pool claims the alias.
+        if let Some(email) = &email {
+            p.claim_email_alias(email, Some(&username), force_alias)?;
+        }
+        let user = p.user_mut(&username)?;
         user.status = UserStatus::Confirmed;
         user.confirmation_code = None;
-        if user.attributes.contains_key("email") {
+        if email.is_some() {
             user.attributes
                 .insert("email_verified".to_owned(), "true".to_owned());
         }
+        user.modified = Utc::now();
+        Ok(json!({}))
+    })
+}
+
+/// The email of these attributes when they mark it verified.
+fn verified_email(attrs: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    (attrs.get("email_verified").map(String::as_str) == Some("true"))
+        .then(|| attrs.get("email").cloned())
+        .flatten()
+}
+
+/// `AdminUpdateUserAttributes`: sets the attributes; a new email is unverified unless
+/// the same call verifies it, and a verified email claims the alias (see
+/// [`crate::pool::Pool::claim_email_alias`]) — this operation has no
+/// `ForceAliasCreation`, so another user's verified alias is always
+/// `AliasExistsException`. `sub` cannot change.
+pub fn admin_update_user_attributes(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    let changes = attributes(input, "UserAttributes");
+    if changes.is_empty() {
+        return Err(CognitoError::invalid_parameter(
+            "1 validation error detected: Value at 'userAttributes' failed to satisfy constraint: Member must not be null",
+        ));
+    }
+    if changes.contains_key("sub") {
+        return Err(CognitoError::invalid_parameter(
+            "Cannot modify the non-mutable attribute sub",
+        ));
+    }
+    s.with_pool(pool_id, |p| {
+        let user = p.user(name)?;
+        let username = user.username.clone();
+        let mut after = user.attributes.clone();
+        if changes.contains_key("email") && !changes.contains_key("email_verified") {
+            after.insert("email_verified".to_owned(), "false".to_owned());
+        }
+        after.extend(changes.clone());
+        if p.uses_email_as_username()
+            && let Some(email) = changes.get("email")
+            && p.email_taken(email, Some(&username))
+        {
+            return Err(CognitoError::new(
+                "AliasExistsException",
+                "An account with the email already exists.",
+            ));
+        }
+        if let Some(email) = verified_email(&after) {
+            p.claim_email_alias(&email, Some(&username), false)?;
+        }
+        let user = p.user_mut(&username)?;
+        user.attributes = after;
         user.modified = Utc::now();
         Ok(json!({}))
     })
@@ -202,9 +265,16 @@ pub async fn admin_create_user(s: &Standin, input: &Value) -> Result<Value, Cogn
         input,
     )
     .await?;
+    let force_alias = input
+        .get("ForceAliasCreation")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     s.with_pool(&pool_id, |p| {
         if p.find(&username).is_some() {
             return Err(exists());
+        }
+        if let Some(email) = verified_email(&attrs) {
+            p.claim_email_alias(&email, None, force_alias)?;
         }
         let mut user = User::new(username.clone(), attrs.clone(), Utc::now());
         let password = temporary.clone().unwrap_or_else(|| opaque_token(12));

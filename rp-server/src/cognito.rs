@@ -274,11 +274,20 @@ impl CognitoAdmin {
             .message_action(MessageActionType::Suppress)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(cip::operation::admin_create_user::AdminCreateUserError::UsernameExistsException(_)) => {
-                    CognitoError::EmailTaken
+            .map_err(|e| {
+                use cip::error::ProvideErrorMetadata as _;
+                use cip::operation::admin_create_user::AdminCreateUserError as E;
+                match e.as_service_error() {
+                    // The email is another user's username, or (where it is an alias)
+                    // another user's verified alias, which is never moved (no
+                    // ForceAliasCreation). The SDK does not model AliasExistsException
+                    // for this operation: it arrives as an unhandled error by its code.
+                    Some(E::UsernameExistsException(_)) => CognitoError::EmailTaken,
+                    Some(other) if other.code() == Some("AliasExistsException") => {
+                        CognitoError::EmailTaken
+                    }
+                    _ => failed("AdminCreateUser", e),
                 }
-                _ => failed("AdminCreateUser", e),
             })?;
         let user = created.user().ok_or_else(|| CognitoError::Failed {
             operation: "AdminCreateUser",

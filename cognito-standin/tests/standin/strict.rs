@@ -272,3 +272,95 @@ async fn describe_calls_report_the_pool_and_client_settings() {
         "LEGACY"
     );
 }
+
+/// Where the email is an alias, a verified email is one user's alias only:
+/// `AdminCreateUser` and `AdminUpdateUserAttributes` that would give a second user the
+/// same verified email are `AliasExistsException`; `AdminCreateUser`'s
+/// `ForceAliasCreation` moves the alias instead (the first user's email is then
+/// unverified); `AdminUpdateUserAttributes` has no such parameter.
+#[tokio::test]
+async fn a_verified_email_is_one_users_alias() {
+    let s = start(config_with(r#"alias_attributes = ["email"]"#, ""), None).await;
+    let c = &s.client;
+    let create = |name: &'static str, verified: bool, force: bool| {
+        c.admin_create_user()
+            .user_pool_id(POOL)
+            .username(name)
+            .user_attributes(attr("email", "shared@example.test"))
+            .user_attributes(attr(
+                "email_verified",
+                if verified { "true" } else { "false" },
+            ))
+            .force_alias_creation(force)
+            .message_action(MessageActionType::Suppress)
+            .send()
+    };
+    let verified_of = |name: &'static str| async move {
+        c.admin_get_user()
+            .user_pool_id(POOL)
+            .username(name)
+            .send()
+            .await
+            .unwrap()
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == "email_verified")
+            .and_then(|a| a.value())
+            .map(str::to_owned)
+    };
+    create("first", true, false).await.unwrap();
+    let e = create("second", true, false).await.unwrap_err();
+    assert_eq!(
+        (code(&e).as_str(), message(&e).as_str()),
+        (
+            "AliasExistsException",
+            "An account with the email already exists."
+        )
+    );
+    // Unverified, the same address is no alias: allowed.
+    create("second", false, false).await.unwrap();
+    // Verifying it by an update is the same claim.
+    let e = c
+        .admin_update_user_attributes()
+        .user_pool_id(POOL)
+        .username("second")
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AliasExistsException");
+    // A forced creation moves the alias.
+    create("third", true, true).await.unwrap();
+    assert_eq!(verified_of("first").await.as_deref(), Some("false"));
+    assert_eq!(verified_of("third").await.as_deref(), Some("true"));
+    // Now free, the second user's email may be verified.
+    c.admin_update_user_attributes()
+        .user_pool_id(POOL)
+        .username("second")
+        .user_attributes(attr("email", "second@example.test"))
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified_of("second").await.as_deref(), Some("true"));
+
+    // A new email through an update is unverified unless the call says otherwise, and
+    // `sub` never changes.
+    c.admin_update_user_attributes()
+        .user_pool_id(POOL)
+        .username("third")
+        .user_attributes(attr("email", "moved@example.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified_of("third").await.as_deref(), Some("false"));
+    let e = c
+        .admin_update_user_attributes()
+        .user_pool_id(POOL)
+        .username("third")
+        .user_attributes(attr("sub", "00000000-0000-0000-0000-000000000000"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidParameterException");
+}

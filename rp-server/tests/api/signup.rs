@@ -650,3 +650,33 @@ async fn the_ceremony_lifetime_is_checked_against_the_session_validity() {
     .await;
     assert!(without_pool[0].contains("without RP_COGNITO_USER_POOL_ID"));
 }
+
+/// Where the email is an alias, a verified email is one user's alias: creating a second
+/// user with it verified is `AliasExistsException` in Cognito (and the stand-in), which
+/// sign-up takes as `EMAIL_TAKEN` — never a second owner of the address, never a 503.
+/// (rp-server's own check finds the address first; this is the answer when another
+/// system created the user in between.)
+#[tokio::test]
+async fn an_alias_held_by_another_user_is_email_taken() {
+    let p = pool_shaped(
+        r#"alias_attributes = ["email"]"#,
+        r#"
+[[pools.users]]
+username = "holder"
+attributes = { email = "held@example.test", email_verified = "true" }
+"#,
+        "",
+    )
+    .await;
+    let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
+    let taken = cognito.create_user("held@example.test", true).await;
+    assert!(
+        matches!(taken, Err(rp_server::cognito::CognitoError::EmailTaken)),
+        "{taken:?}"
+    );
+    // Unverified, it is no alias, and the address is free to prove.
+    cognito
+        .create_user("held@example.test", false)
+        .await
+        .unwrap();
+}
