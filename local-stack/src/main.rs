@@ -87,8 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Every listener is bound first (a port of 0 takes any free one), so each URL below
     // names the port really in use, and nobody races for a port picked in advance.
     let bind = |port: u16, what: &'static str, flag: &'static str| async move {
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-            .await
+        rp_server::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .with_context(|| format!("binding the {what}'s port {port} (is it free? {flag})"))
     };
     let rp_listener = bind(cli.rp_port, "rp-server", "--rp-port").await?;

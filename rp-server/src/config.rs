@@ -78,6 +78,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a client may take to send headers, or idle between requests.
     pub header_read_timeout: Duration,
+    /// How long a whole request may take, its body included (`RP_REQUEST_TIMEOUT_MS`).
+    pub request_timeout: Duration,
     /// How recent a sign-in must be to add or delete a passkey; `None` turns the check off.
     pub reauth_max_age: Option<Duration>,
     /// How long audit events are kept; `None` keeps them forever.
@@ -160,6 +162,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             reauth_max_age: Some(Duration::from_secs(DEFAULT_REAUTH_MAX_AGE_SECS)),
             audit_retention: retention(DEFAULT_AUDIT_RETENTION_DAYS),
             trusted_proxies: Vec::new(),
@@ -200,8 +203,9 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
 pub const DEFAULT_REAUTH_MAX_AGE_SECS: u64 = 900;
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 750;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 1000;
 pub const DEFAULT_EMAIL_CODE_TTL_SECS: u64 = 600;
 pub const DEFAULT_EMAIL_MAX_FAILURES_PER_IP_DAY: u32 = 50;

@@ -103,17 +103,24 @@ pub fn app(state: AppState) -> Router {
 /// 404 for the other's paths.
 pub fn apps(state: AppState) -> (Router, Router) {
     let (public, private) = routers(&state);
-    let (health, _) = health().split_for_parts();
+    let (health, _) = health(&state).split_for_parts();
     (
         finish(public, &state),
         finish(private.merge(health), &state),
     )
 }
 
-fn health() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
+/// Liveness and readiness; `/readyz` is rate-limited per client like the browser API
+/// (it answers from a probe cached for a second, but a flood still costs).
+fn health(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ops::healthz)).merge(
+        OpenApiRouter::new()
+            .routes(routes!(ops::readyz))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                ratelimit::limit,
+            )),
+    )
 }
 
 /// The public and the private routes (without layers), and the OpenAPI document of both
@@ -151,7 +158,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
 
     let (public, public_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(browser)
-        .merge(health())
+        .merge(health(state))
         .routes(routes!(wellknown::webauthn))
         .routes(routes!(wellknown::apple_app_site_association))
         .routes(routes!(wellknown::assetlinks))
@@ -170,7 +177,11 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         axum::routing::get(move || {
             let openapi = openapi.clone();
             async move { axum::Json(openapi.as_ref().clone()) }
-        }),
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        )),
     );
     (public, private)
 }
@@ -264,6 +275,9 @@ fn finish(router: Router<AppState>, state: &AppState) -> Router {
             ApiError::not_found(ErrorCode::MethodNotAllowed, "This endpoint does not accept that method.")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // The whole request, its body included: a slow body cannot hold a connection
+        // (and what it holds) for longer than RP_REQUEST_TIMEOUT_MS.
+        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         // Outermost of the app's own layers, so preflights and every error carry CORS headers.
         .layer(cors(state))
         .layer(middleware::from_fn_with_state(state.clone(), ratelimit::resolve_client_ip))
@@ -294,6 +308,20 @@ fn cors(state: &AppState) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+async fn request_timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!(crate::metrics::REQUEST_TIMEOUTS).increment(1);
+            ApiError::RequestTimeout.into_response()
+        }
+    }
 }
 
 async fn record_latency(req: Request, next: Next) -> Response {

@@ -69,6 +69,24 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kernel queue of connections not yet accepted (capped by `net.core.somaxconn`).
+/// A burst of new connections — a deploy, a load balancer's reconnects, a flood — waits
+/// there instead of having its SYNs dropped (which costs a client a 1 s retransmit).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener on `addr` with [`LISTEN_BACKLOG`] (the standard library's, and so
+/// tokio's `bind`, is 128).
+pub fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `router` on `listener` until `shutdown`: at most `config.max_connections`
 /// connections at once (more wait to be accepted, so descriptors never run out), each
 /// closed when a client takes longer than `config.header_read_timeout` to send headers
@@ -195,8 +213,7 @@ impl Application {
         clock: Clock,
         cognito: Option<cognito::CognitoAdmin>,
     ) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(config.listen_addr)
-            .await
+        let listener = listen(config.listen_addr)
             .with_context(|| format!("binding RP_LISTEN_ADDR {}", config.listen_addr))?;
         Self::build_on(listener, config, clock, cognito).await
     }
@@ -231,9 +248,7 @@ impl Application {
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let internal = match config.internal_listen_addr {
             Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
+                listen(addr).with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
             ),
             None => None,
         };
@@ -241,6 +256,7 @@ impl Application {
             config: Arc::new(config),
             db,
             probe,
+            ready: Arc::default(),
             clock,
             metrics: metrics::handle(),
             rate_limiter,

@@ -10,6 +10,7 @@ pub const CEREMONIES_FINISHED: &str = "rp_ceremonies_finished_total";
 pub const CEREMONIES_FAILED: &str = "rp_ceremonies_failed_total";
 pub const NONCE_REDEMPTIONS: &str = "rp_nonce_redemptions_total";
 pub const HTTP_DURATION: &str = "rp_http_request_duration_seconds";
+pub const REQUEST_TIMEOUTS: &str = "rp_http_request_timeouts_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -47,6 +48,10 @@ fn describe() {
         "WebAuthn ceremonies that failed, by kind and reason"
     );
     metrics::describe_counter!(NONCE_REDEMPTIONS, "Nonce redemptions, by outcome");
+    metrics::describe_counter!(
+        REQUEST_TIMEOUTS,
+        "Requests cut off at RP_REQUEST_TIMEOUT_MS (slow bodies, mostly)"
+    );
     metrics::describe_histogram!(
         HTTP_DURATION,
         metrics::Unit::Seconds,

@@ -17,6 +17,8 @@ pub struct AppState {
     pub db: Db,
     /// One connection for `/readyz`, apart from the requests' pool.
     pub probe: Db,
+    /// `/readyz`'s last answer, reused for a second.
+    pub ready: Arc<crate::http::ops::ReadyProbe>,
     pub clock: Clock,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub rate_limiter: Option<Arc<RateLimiter>>,

@@ -107,6 +107,7 @@ error_codes! {
     OriginNotAllowed => "ORIGIN_NOT_ALLOWED": "The response came from an origin not allowed.",
     UserVerificationRequired => "USER_VERIFICATION_REQUIRED": "User verification (PIN or biometrics) is required.",
     BackupFlagsInconsistent => "BACKUP_FLAGS_INCONSISTENT": "The backup flags contradict the registered passkey.",
+    RequestTimeout => "REQUEST_TIMEOUT": "The request took too long (a slow body); send it again at once.",
     RateLimited => "RATE_LIMITED": "Too many requests; see Retry-After.",
     Unavailable => "UNAVAILABLE": "A dependency (Postgres, Cognito) is unavailable; see Retry-After.",
     JwksUnavailable => "JWKS_UNAVAILABLE": "The user pool's signing keys cannot be fetched; see Retry-After.",

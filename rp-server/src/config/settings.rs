@@ -75,6 +75,7 @@ keys! {
     rate_limit_per_min: Number = "Requests a minute per client IP on /v1/*; 0 turns the limit off [default: 600].";
     reauth_max_age_secs: Number = "Adding or deleting a passkey needs a sign-in at most this many seconds ago (0 turns the check off) [default: 900].";
     max_connections: Number = "Most client connections served at once per listener (1-100000) [default: 1024].";
+    request_timeout_ms: Number = "Milliseconds a whole request may take, reading a slow body included, before 408 REQUEST_TIMEOUT (100-120000) [default: 10000].";
     header_read_timeout_secs: Number = "Seconds a client may take to send headers, or keep an idle connection (1-600) [default: 10].";
     shutdown_grace_secs: Number = "Seconds in-flight requests may take to finish after SIGTERM (1-300) [default: 20].";
     audit_retention_days: Number = "Days audit events are kept (0 keeps them forever) [default: 400].";
@@ -132,6 +133,7 @@ pub struct Settings {
     pub rate_limit_per_min: Option<u32>,
     pub reauth_max_age_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    pub request_timeout_ms: Option<u64>,
     pub header_read_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub audit_retention_days: Option<u32>,

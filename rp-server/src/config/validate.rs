@@ -143,6 +143,9 @@ impl Config {
             60,
             3600,
         )?;
+        let request_ms = s.request_timeout_ms.unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
+        within("RP_REQUEST_TIMEOUT_MS", request_ms, 100, 120_000)?;
+        self.request_timeout = Duration::from_millis(request_ms);
         self.header_read_timeout = secs(
             s.header_read_timeout_secs,
             DEFAULT_HEADER_READ_TIMEOUT_SECS,

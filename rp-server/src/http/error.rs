@@ -31,6 +31,9 @@ pub enum ApiError {
     VerificationFailed { code: ErrorCode, message: String },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// 408: the request, its body included, took longer than `RP_REQUEST_TIMEOUT_MS`.
+    #[error("The request took too long; send it again at once.")]
+    RequestTimeout,
     /// 429 with its own code (e.g. `CODE_LOCKED`), with `Retry-After` when it will pass.
     #[error("{message}")]
     Throttled {
@@ -114,6 +117,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::VerificationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) | Self::DependencyUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -137,6 +141,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::RequestTimeout => ErrorCode::RequestTimeout,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }

@@ -25,7 +25,8 @@ pub async fn healthz() -> Json<Status> {
 }
 
 /// The database answers; take the instance out of rotation otherwise. Answers within a
-/// second whatever the database does, on a connection of its own.
+/// second whatever the database does, on a connection of its own, from a probe made at
+/// most once a second (a flood of `/readyz` costs the database nothing more).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Status), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
@@ -35,13 +36,47 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiEr
             "the database pool is closed"
         )));
     }
-    let ping = crate::store::ping(&state.probe);
-    match tokio::time::timeout(Duration::from_millis(950), ping).await {
-        Ok(Ok(_)) => Ok(Json(Status { status: "ready" })),
-        Ok(Err(e)) => Err(ApiError::Unavailable(e.into())),
-        Err(_) => Err(ApiError::Unavailable(anyhow::anyhow!(
-            "database ping timed out"
-        ))),
+    match state.ready.check(&state.probe, state.clock.now()).await {
+        Ok(()) => Ok(Json(Status { status: "ready" })),
+        Err(why) => Err(ApiError::Unavailable(anyhow::anyhow!(why))),
+    }
+}
+
+/// How long a readiness probe's answer is reused.
+pub const PROBE_REUSED_FOR: chrono::Duration = chrono::Duration::seconds(1);
+
+/// The last readiness probe: one at a time (callers meanwhile wait for its answer) and
+/// at most one per [`PROBE_REUSED_FOR`] of the server's clock.
+#[derive(Default)]
+pub struct ReadyProbe {
+    last: tokio::sync::Mutex<Option<Probed>>,
+}
+
+/// When a probe was made, and what it found.
+type Probed = (chrono::DateTime<chrono::Utc>, Result<(), String>);
+
+impl ReadyProbe {
+    pub async fn check(
+        &self,
+        probe: &crate::store::Db,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        let mut last = self.last.lock().await;
+        if let Some((at, answer)) = last.as_ref()
+            && (now - *at) < PROBE_REUSED_FOR
+            && now >= *at
+        {
+            return answer.clone();
+        }
+        let answer =
+            match tokio::time::timeout(Duration::from_millis(950), crate::store::ping(probe)).await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("database ping failed: {e}")),
+                Err(_) => Err("database ping timed out".to_owned()),
+            };
+        *last = Some((now, answer.clone()));
+        answer
     }
 }
 

@@ -126,8 +126,16 @@ async fn browser_endpoints_are_rate_limited_per_ip() {
     r.expect_error(429, "RATE_LIMITED");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
-    // Operations and internal endpoints are not limited.
+    // Liveness is not limited; readiness and the OpenAPI document are, with the same
+    // per-client quota as the browser API.
     app.get("/healthz", None).await.expect(200);
+    for path in ["/readyz", "/openapi.json"] {
+        let app = TestApp::spawn_with(|c| c.rate_limit_per_min = 2).await;
+        for _ in 0..2 {
+            app.get(path, None).await.expect(200);
+        }
+        app.get(path, None).await.expect_error(429, "RATE_LIMITED");
+    }
 }
 
 #[tokio::test]
@@ -283,6 +291,8 @@ async fn a_postgres_restart_answers_503_never_500() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Past the second a probe's answer is reused for.
+        app.clock.advance(std::time::Duration::from_secs(1));
     }
     assert!(ready);
     app.challenge(u).await;
@@ -292,6 +302,10 @@ async fn a_postgres_restart_answers_503_never_500() {
     tokio::task::spawn_blocking(move || c.stop().unwrap())
         .await
         .unwrap();
+    // Its last answer is reused for a second (a flood of /readyz pings Postgres at most
+    // once a second), then a new probe tells.
+    app.get("/readyz", None).await.expect(200);
+    app.clock.advance(std::time::Duration::from_secs(1));
     let started = std::time::Instant::now();
     app.get("/readyz", None)
         .await
@@ -530,4 +544,91 @@ async fn slow_and_idle_clients_are_closed_and_connections_are_bounded() {
         started.elapsed()
     );
     drop(idle);
+}
+
+/// Opens a connection from `source` (its port chosen by the caller: letting the kernel
+/// pick one for a bound socket is slow by the thousand) that sends a request's headers
+/// and one byte of a 4 KiB body, then nothing.
+async fn slow_body(
+    server: std::net::SocketAddr,
+    source: std::net::SocketAddr,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(source).unwrap();
+    let mut stream = socket.connect(server).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/authentication/verify HTTP/1.1\r\nHost: rp\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    stream
+}
+
+/// The status line the server eventually answers on `stream` (within 10 s).
+async fn status_of(mut stream: tokio::net::TcpStream) -> Option<u16> {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = [0u8; 12];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_exact(&mut head),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Two thousand connections that send a body slowly (from another address) hold
+/// nothing for long: `/readyz` answers within a second meanwhile, sign-ins go on, and
+/// every slow request is cut off at `RP_REQUEST_TIMEOUT_MS` (408) or refused by the
+/// rate limit (429).
+#[tokio::test]
+async fn slow_bodies_starve_neither_readiness_nor_sign_ins() {
+    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_secs(2)).await;
+    let server: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let first_port = 20_000 + u16::from(rand::random::<u8>()) * 64;
+    let mut slow = Vec::new();
+    for batch in 0..20u16 {
+        let ports = (0..100u16).map(|i| first_port + batch * 100 + i);
+        slow.extend(
+            futures::future::join_all(
+                ports.map(|port| slow_body(server, std::net::SocketAddr::new(attacker, port))),
+            )
+            .await,
+        );
+    }
+    assert_eq!(slow.len(), 2000);
+
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let ready = app.get("/readyz", None).await.expect(200);
+        assert_eq!(ready["status"], "ready");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let user = User::new("steady@example.test");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&user, &mut authn).await;
+    app.sign_in(&mut authn).await.expect(200);
+
+    let statuses = futures::future::join_all(slow.into_iter().map(status_of)).await;
+    let count = |s: u16| statuses.iter().filter(|x| **x == Some(s)).count();
+    assert!(count(408) > 0, "no slow request was cut off");
+    assert_eq!(
+        count(408) + count(429),
+        2000,
+        "{:?}",
+        statuses
+            .iter()
+            .filter(|s| !matches!(s, Some(408 | 429)))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
 }
