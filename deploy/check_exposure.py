@@ -16,12 +16,19 @@ intrinsic functions) and fails unless:
   balancers;
 - the function that calls rp-server (RP_SERVER_URL) runs in the VPC;
 - rp-server keeps idle connections open longer than every load balancer does
-  (otherwise a balancer reuses a connection rp-server is closing: a 502).
+  (otherwise a balancer reuses a connection rp-server is closing: a 502);
+- passkey-first sign-up cannot be turned on without a mail sender (a rule refuses
+  SignupEnabled without EmailFrom), and the container sets RP_EMAIL_TRANSPORT;
+- the image (deploy/Dockerfile, beside the template) serves the private paths on a
+  listener of their own by default.
 
 `--self-test` breaks the template in each of those ways and checks that every break
 is caught, so the check itself cannot silently pass.
 """
 import copy
+import json
+import os
+import re
 import fnmatch
 import sys
 
@@ -59,6 +66,9 @@ def problems_of(template):
     for td in of_type(res, "AWS::ECS::TaskDefinition").values():
         for c in td["Properties"].get("ContainerDefinitions", []):
             for e in c.get("Environment", []):
+                # A conditional entry: `!If [cond, {Name, Value}, !Ref AWS::NoValue]`.
+                if "Fn::If" in e:
+                    e = e["Fn::If"][1]
                 env[e["Name"]] = e.get("Value")
     if "RP_LISTEN_ADDR" not in env:
         return ["rp-server's container does not set RP_LISTEN_ADDR"]
@@ -71,6 +81,17 @@ def problems_of(template):
         if internal_port == public_port:
             problems.append("RP_INTERNAL_LISTEN_ADDR uses the public port")
     idle_secs = int(env.get("RP_HEADER_READ_TIMEOUT_SECS", 10))
+
+    # Passkey-first sign-up only with a sender, so every sign-up proves its address.
+    signup_rules = [
+        r for r in template.get("Rules", {}).values()
+        if "SignupEnabled" in json.dumps(r.get("RuleCondition"))
+        and any("EmailFrom" in json.dumps(a.get("Assert")) for a in r.get("Assertions", []))
+    ]
+    if not signup_rules:
+        problems.append("nothing refuses SignupEnabled without EmailFrom: deployed sign-up would not prove addresses")
+    if "RP_EMAIL_TRANSPORT" not in env:
+        problems.append("rp-server's container never sets RP_EMAIL_TRANSPORT: no email codes, no verified sign-up")
 
     # Which container port each target group reaches (from the ECS service).
     tg_port = {k: v["Properties"].get("Port") for k, v in of_type(res, "AWS::ElasticLoadBalancingV2::TargetGroup").items()}
@@ -168,7 +189,7 @@ def break_in(template, how):
     elif how == "the private-paths rule forwards":
         r["HttpsPrivatePathsRule"]["Properties"]["Actions"] = [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}]
     elif how == "the internal listener is unset":
-        container["Environment"] = [e for e in container["Environment"] if e["Name"] != "RP_INTERNAL_LISTEN_ADDR"]
+        container["Environment"] = [e for e in container["Environment"] if e.get("Name") != "RP_INTERNAL_LISTEN_ADDR"]
     elif how == "the tasks admit the internet":
         r["ServiceSecurityGroup"]["Properties"]["SecurityGroupIngress"].append({"IpProtocol": "tcp", "FromPort": 8081, "ToPort": 8081, "CidrIp": "0.0.0.0/0"})
     elif how == "the public balancer reaches the internal port":
@@ -179,9 +200,13 @@ def break_in(template, how):
         r["InternalLoadBalancerFromAdmins"]["Properties"]["CidrIp"] = "0.0.0.0/0"
     elif how == "the function is outside the VPC":
         del r["TriggersFunction"]["Properties"]["VpcConfig"]
+    elif how == "sign-up needs no sender":
+        del t["Rules"]["SignupProvesTheAddress"]
+    elif how == "mail is never configured":
+        container["Environment"] = [e for e in container["Environment"] if "RP_EMAIL_TRANSPORT" not in json.dumps(e)]
     elif how == "rp-server closes idle connections first":
         for e in container["Environment"]:
-            if e["Name"] == "RP_HEADER_READ_TIMEOUT_SECS":
+            if e.get("Name") == "RP_HEADER_READ_TIMEOUT_SECS":
                 e["Value"] = "30"
     else:
         raise ValueError(how)
@@ -199,7 +224,19 @@ BREAKS = [
     "the internal balancer admits the internet",
     "the function is outside the VPC",
     "rp-server closes idle connections first",
+    "sign-up needs no sender",
+    "mail is never configured",
 ]
+
+
+def dockerfile_problems(text):
+    """The image's defaults: the private paths on a listener of their own."""
+    env = dict(re.findall(r"(RP_[A-Z_]+)=(\S+)", " ".join(l for l in text.splitlines() if l.startswith("ENV "))))
+    if "RP_INTERNAL_LISTEN_ADDR" not in env:
+        return ["the image does not set RP_INTERNAL_LISTEN_ADDR: run as it is, it serves /internal/*, /admin/* and /metrics on the public port"]
+    if port_of(env["RP_INTERNAL_LISTEN_ADDR"]) == port_of(env.get("RP_LISTEN_ADDR", "0.0.0.0:8080")):
+        return ["the image's RP_INTERNAL_LISTEN_ADDR is its public port"]
+    return []
 
 
 def main():
@@ -208,11 +245,15 @@ def main():
     if matches:
         sys.exit(f"{path}: {matches}")
     problems = problems_of(template)
+    dockerfile = os.path.join(os.path.dirname(path), "Dockerfile")
+    problems += dockerfile_problems(open(dockerfile).read())
     if problems:
         sys.exit("\n".join(problems))
     print("the internet reaches only rp-server's public port, and the private paths nowhere")
     if "--self-test" in sys.argv:
         missed = [how for how in BREAKS if not problems_of(break_in(template, how))]
+        if not dockerfile_problems("ENV RP_LISTEN_ADDR=0.0.0.0:8080 RP_LOG_FORMAT=json\n"):
+            missed.append("an image without the internal listener")
         if missed:
             sys.exit(f"the exposure check misses: {missed}")
         print(f"self-test: all {len(BREAKS)} breaks caught")
