@@ -102,7 +102,6 @@ error_codes! {
     VerificationFailed => "VERIFICATION_FAILED": "The WebAuthn response did not verify.",
     UnknownCredential => "UNKNOWN_CREDENTIAL": "The passkey is not registered.",
     CredentialRevoked => "CREDENTIAL_REVOKED": "The passkey was removed from the account.",
-    UserHandleMismatch => "USER_HANDLE_MISMATCH": "The passkey's user handle does not name its owner.",
     CounterRegression => "COUNTER_REGRESSION": "The signature counter went backwards.",
     OriginNotAllowed => "ORIGIN_NOT_ALLOWED": "The response came from an origin not allowed.",
     UserVerificationRequired => "USER_VERIFICATION_REQUIRED": "User verification (PIN or biometrics) is required.",

@@ -64,10 +64,14 @@ pub async fn verify(
         .map(Json)
         .map_err(|e| {
             // The passkey the browser offered is gone: say which, so the client can tell
-            // the password manager (Signal API) and it stops offering it.
+            // the password manager (Signal API) and it stops offering it. A passkey whose
+            // user handle does not name its owner is answered as unknown, word for word:
+            // otherwise the answer would tell that the id exists.
             let gone = matches!(
                 e,
-                SignInError::UnknownCredential | SignInError::CredentialRevoked
+                SignInError::UnknownCredential
+                    | SignInError::CredentialRevoked
+                    | SignInError::UserHandleMismatch
             );
             let error = ApiError::from(e);
             if gone {
@@ -92,9 +96,10 @@ impl From<SignInError> for ApiError {
             SignInError::CredentialRevoked => {
                 ApiError::verification(ErrorCode::CredentialRevoked, message)
             }
-            SignInError::UserHandleMismatch => {
-                ApiError::verification(ErrorCode::UserHandleMismatch, message)
-            }
+            SignInError::UserHandleMismatch => ApiError::verification(
+                ErrorCode::UnknownCredential,
+                SignInError::UnknownCredential.to_string(),
+            ),
             SignInError::Rejected(r) => r.into(),
             SignInError::CounterRegression => {
                 ApiError::verification(ErrorCode::CounterRegression, message)

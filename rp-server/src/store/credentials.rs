@@ -356,9 +356,17 @@ impl Default for FakeShapes {
     }
 }
 
-/// How usable passkeys are distributed (for fake options): passkeys per user, id
-/// lengths and stored transports, each with its count. (Full scans: the background
-/// purge runs this once a minute, off the request path.)
+/// Credential id lengths fake options may copy: what real authenticators make (a client
+/// chooses its id, so an odd one says nothing about real users).
+pub const SHAPE_ID_LENGTHS: std::ops::RangeInclusive<i32> = 16..=128;
+/// Transports fake options may copy: WebAuthn's (a client may report any string).
+pub const SHAPE_TRANSPORTS: [&str; 6] = ["ble", "hybrid", "internal", "nfc", "smart-card", "usb"];
+
+/// How usable passkeys are distributed (for fake options): passkeys per user, and the
+/// id length and stored transports of one passkey per user (the oldest) — so one
+/// account with many odd passkeys weighs as one user — with lengths and transports
+/// kept to [`SHAPE_ID_LENGTHS`] and [`SHAPE_TRANSPORTS`]. (Full scans: the background
+/// purge runs this every ten minutes, off the request path.)
 pub async fn shapes(db: &super::Db) -> sqlx::Result<FakeShapes> {
     let per_user: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT n, count(*) FROM (
@@ -368,17 +376,29 @@ pub async fn shapes(db: &super::Db) -> sqlx::Result<FakeShapes> {
     .fetch_all(db)
     .await?;
     let id_lengths: Vec<(i32, i64)> = sqlx::query_as(
-        "SELECT octet_length(credential_id), count(*) FROM credentials
-          WHERE revoked_at IS NULL GROUP BY 1 ORDER BY 1",
+        "SELECT len, count(*) FROM (
+            SELECT DISTINCT ON (user_id) octet_length(credential_id) AS len FROM credentials
+             WHERE revoked_at IS NULL ORDER BY user_id, created_at, credential_id
+         ) one_per_user WHERE len BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
     )
+    .bind(SHAPE_ID_LENGTHS.start())
+    .bind(SHAPE_ID_LENGTHS.end())
     .fetch_all(db)
     .await?;
     let transports: Vec<(Vec<String>, i64)> = sqlx::query_as(
-        "SELECT transports, count(*) FROM credentials
-          WHERE revoked_at IS NULL GROUP BY 1 ORDER BY 1",
+        "SELECT known, count(*) FROM (
+            SELECT DISTINCT ON (user_id)
+                   ARRAY(SELECT DISTINCT t FROM unnest(transports) AS t WHERE t = ANY($1) ORDER BY t) AS known
+              FROM credentials WHERE revoked_at IS NULL ORDER BY user_id, created_at, credential_id
+         ) one_per_user GROUP BY 1 ORDER BY 1",
     )
+    .bind(&SHAPE_TRANSPORTS[..])
     .fetch_all(db)
     .await?;
+    let default = FakeShapes::default();
+    if per_user.is_empty() || id_lengths.is_empty() || transports.is_empty() {
+        return Ok(default);
+    }
     Ok(FakeShapes {
         per_user: per_user
             .into_iter()

@@ -242,18 +242,31 @@ async fn the_user_handle_must_match_the_passkeys_owner() {
     app.register(&User::new("victim"), &mut authn).await;
     let mut other = SoftAuthenticator::new();
     app.register(&User::new("attacker"), &mut other).await;
-    // The attacker's authenticator claims the victim's user handle.
+    // The attacker's authenticator claims the victim's user handle: refused, and
+    // answered exactly as a passkey this server never saw (status, code, message and
+    // details but the id), so the answer does not tell that the id exists.
     other.credentials[0].user_handle = authn.credentials[0].user_handle.clone();
-    app.sign_in(&mut other)
+    let mismatch = app.sign_in(&mut other).await;
+    mismatch.expect_error(422, "UNKNOWN_CREDENTIAL");
+    let mut stranger = SoftAuthenticator::new();
+    TestApp::spawn()
         .await
-        .expect_error(422, "USER_HANDLE_MISMATCH");
+        .register(&User::new("elsewhere"), &mut stranger)
+        .await;
+    let unknown = app.sign_in(&mut stranger).await;
+    let without_id = |r: &testkit::rp::Response| {
+        let mut body = r.body.clone();
+        body["error"]["details"]["credentialId"] = serde_json::Value::Null;
+        (r.status, body)
+    };
+    assert_eq!(without_id(&mismatch), without_id(&unknown));
     // Without a user handle a usernameless sign-in cannot name the user.
     let mut silent = SoftAuthenticator::new();
     app.register(&User::new("silent"), &mut silent).await;
     silent.behaviour.return_user_handle = false;
     app.sign_in(&mut silent)
         .await
-        .expect_error(422, "USER_HANDLE_MISMATCH");
+        .expect_error(422, "UNKNOWN_CREDENTIAL");
 }
 
 #[tokio::test]

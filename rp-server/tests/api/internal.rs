@@ -517,3 +517,50 @@ async fn fake_options_follow_the_shape_of_real_ones() {
     }
     assert_eq!(counts, [1, 2].into(), "as many entries as real users have");
 }
+
+/// One account cannot poison the shapes fake options copy: it counts as one user (one
+/// sample per user), and ids of odd lengths or transports no authenticator has are not
+/// copied at all.
+#[tokio::test]
+async fn one_account_cannot_poison_the_fake_shapes() {
+    let app = TestApp::spawn().await;
+    for name in ["ann", "ben", "cat", "dan"] {
+        app.register(&User::new(name), &mut SoftAuthenticator::new())
+            .await;
+    }
+    // Mallory registers as many odd passkeys as she may: 200-byte ids, a made-up transport.
+    let mallory = User::new("mallory");
+    let token = app.token(&mallory);
+    for i in 0..rp_server::config::DEFAULT_MAX_PASSKEYS_PER_USER {
+        let mut odd = SoftAuthenticator::new();
+        odd.reuse_credential_id = Some(vec![u8::try_from(i).unwrap(); 200]);
+        let options = app
+            .post("/v1/registration/options", Some(&token), &json!({}))
+            .await
+            .expect(200);
+        let mut credential = odd.create(&options["publicKey"], ORIGIN).unwrap();
+        credential["response"]["transports"] = json!(["evil", "internal"]);
+        app.post(
+            "/v1/registration/verify",
+            Some(&token),
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await
+        .expect(201);
+    }
+    rp_server::purge::learn_shapes(&app.state).await;
+
+    for i in 0..40 {
+        let ghost = app
+            .challenge(&User::new(&format!("ghost{i}@example.test")))
+            .await;
+        for entry in ghost["publicKey"]["allowCredentials"].as_array().unwrap() {
+            let id = rp_shared::credential_id::decode(entry["id"].as_str().unwrap()).unwrap();
+            assert_ne!(id.len(), 200, "an odd id length was copied");
+            assert!(
+                !entry["transports"].to_string().contains("evil"),
+                "a made-up transport was copied: {entry}"
+            );
+        }
+    }
+}
