@@ -70,7 +70,9 @@ pub const MAX_NAME_IN_NOTICE: usize = 64;
 /// A passkey's name for a notice: its nickname, its authenticator's, or a generic one.
 /// A nickname is the user's (or an attacker's) text, so only printable characters are
 /// kept (no control, zero-width or bidirectional-override characters that could disguise
-/// the sentence), at most [`MAX_NAME_IN_NOTICE`] of them; the sentence quotes it.
+/// the sentence), at most [`MAX_NAME_IN_NOTICE`] of them; the sentence quotes it. A
+/// nickname that reads as a link or an address (mail clients make those clickable) is
+/// not shown at all: a notice carries no link an attacker chose.
 pub fn passkey_name(nickname: Option<&str>, authenticator: Option<&str>) -> String {
     let hidden = |c: char| {
         c.is_control()
@@ -87,12 +89,32 @@ pub fn passkey_name(nickname: Option<&str>, authenticator: Option<&str>) -> Stri
             .take(MAX_NAME_IN_NOTICE)
             .collect()
     };
-    [nickname, authenticator]
+    [nickname.filter(|n| !reads_as_a_link(n)), authenticator]
         .into_iter()
         .flatten()
         .map(printable)
         .find(|n| !n.is_empty())
         .unwrap_or_else(|| "unknown authenticator".to_owned())
+}
+
+/// Whether a mail client could make a link of `text`: a scheme (`https://`, `mailto:`),
+/// `www.`, an address (`@`), or a host name (`example.com`: a dot, or an ideographic or
+/// full-width one, between a letter or digit and two letters).
+fn reads_as_a_link(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    if ["://", "www.", "@", "mailto:"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return true;
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    chars.windows(4).any(|w| {
+        w[0].is_alphanumeric()
+            && matches!(w[1], '.' | '\u{3002}' | '\u{FF0E}' | '\u{FF61}')
+            && w[2].is_alphabetic()
+            && w[3].is_alphabetic()
+    })
 }
 
 /// Sends `notice` to the user with this `sub`, in the background, when the site sends
@@ -177,6 +199,37 @@ mod tests {
         // Nothing printable left: the authenticator's name, then a generic one.
         assert_eq!(passkey_name(Some("\u{202E}\n"), Some("YubiKey")), "YubiKey");
         assert_eq!(passkey_name(None, None), "unknown authenticator");
+    }
+
+    #[test]
+    fn a_nickname_that_reads_as_a_link_is_not_shown() {
+        for link in [
+            "https://evil.example/reset",
+            "evil.com",
+            "see www.evil.io",
+            "help@evil.example",
+            "login\u{3002}evil\u{3002}com",
+            "mailto:x",
+        ] {
+            assert_eq!(
+                passkey_name(Some(link), Some("YubiKey 5")),
+                "YubiKey 5",
+                "{link}"
+            );
+            assert_eq!(
+                passkey_name(Some(link), None),
+                "unknown authenticator",
+                "{link}"
+            );
+        }
+        for fine in [
+            "Work laptop v2.0",
+            "Bob's iPhone 15",
+            "YubiKey 5C NFC",
+            "Call www support",
+        ] {
+            assert_eq!(passkey_name(Some(fine), None), fine);
+        }
     }
 
     #[test]
