@@ -292,6 +292,7 @@ impl<'a> AdminService<'a> {
         store::enrolment::revoke_pending_of(&mut *tx, user.id, self.now).await?;
         // Nonces earned before the reset, by a passkey or by an email code, die with it.
         let nonces_voided = store::nonces::void_unredeemed_of(&mut *tx, user.id, self.now).await?;
+        let recovery_codes_voided = store::recovery_codes::void_of(&mut *tx, user.id).await?;
         // So are codes mailed to the user's address, and sign-up tokens it earned.
         let mut codes_voided = 0;
         if let Some(email) = email {
@@ -312,6 +313,7 @@ impl<'a> AdminService<'a> {
                     "sessionsEndedAt": self.now,
                     "noncesVoided": nonces_voided,
                     "emailCodesVoided": email.map(|_| codes_voided),
+                    "recoveryCodesVoided": recovery_codes_voided,
                     "cognitoGlobalSignOut": cognito_sign_out,
                 })),
         )

@@ -67,6 +67,9 @@ pub enum Action {
     EmailCodeFailed,
     EmailCodeLocked,
     EmailUnlocked,
+    RecoveryCodesCreated,
+    RecoveryCodeUsed,
+    RecoveryCodeFailed,
 }
 
 impl Action {
@@ -92,6 +95,9 @@ impl Action {
             Self::EmailCodeFailed => "email.code_failed",
             Self::EmailCodeLocked => "email.code_locked",
             Self::EmailUnlocked => "email.unlocked",
+            Self::RecoveryCodesCreated => "recovery.codes_created",
+            Self::RecoveryCodeUsed => "recovery.code_used",
+            Self::RecoveryCodeFailed => "recovery.code_failed",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod internal;
 pub mod ops;
 pub mod ratelimit;
+pub mod recovery;
 pub mod registration;
 pub mod signup;
 pub mod wellknown;
@@ -54,6 +55,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "credentials", description = "A user's own passkeys (Cognito access token)"),
         (name = "signup", description = "Passkey-first sign-up (when RP_SIGNUP_ENABLED=true)"),
         (name = "email", description = "Email one-time codes: verified sign-up (when RP_EMAIL_TRANSPORT is set)"),
+        (name = "recovery", description = "Recovery codes: ten one-time codes a user makes to sign in without a passkey or an admin"),
         (name = "internal", description = "Called by the Cognito trigger Lambdas (service token)"),
         (name = "admin", description = "Credential administration (RP_ADMIN_TOKEN)"),
         (name = "operations", description = "Health, readiness, metrics"),
@@ -137,6 +139,8 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(signup::verify))
         .routes(routes!(email::codes))
         .routes(routes!(email::verify))
+        .routes(routes!(recovery::create, recovery::status))
+        .routes(routes!(recovery::verify))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit,

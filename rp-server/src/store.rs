@@ -11,6 +11,7 @@ pub mod email_codes;
 pub mod enrolment;
 pub mod limits;
 pub mod nonces;
+pub mod recovery_codes;
 pub mod signups;
 pub mod users;
 

@@ -215,3 +215,35 @@ pub struct SignInNonce {
     pub username: String,
     pub expires_at: DateTime<Utc>,
 }
+
+/// A nonce earned without a passkey (an email or recovery code), for `user`, stored in
+/// `tx` with its factor, so that the session Cognito then issues is known as a code's.
+pub async fn code_nonce(
+    cx: &Context,
+    tx: &mut sqlx::PgConnection,
+    user: &crate::store::User,
+    factor: crate::model::Factor,
+) -> sqlx::Result<SignInNonce> {
+    let now = cx.clock.now();
+    let nonce = rp_shared::nonce::Nonce::generate();
+    let expires_at = now + nonce_ttl(cx);
+    crate::store::nonces::insert_nonce(
+        tx,
+        &crate::store::nonces::NewNonce {
+            hash: &nonce.hash(),
+            user_id: user.id,
+            cognito_sub: &user.cognito_sub,
+            credential_id: None,
+            factor,
+            bound_challenge_id: None,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok(SignInNonce {
+        nonce: nonce.expose().to_owned(),
+        username: user.username.clone(),
+        expires_at,
+    })
+}

@@ -40,6 +40,8 @@ pub struct Site {
     pub email: Option<Arc<email::EmailCodes>>,
     /// Security notices, when on (`RP_EMAIL_NOTIFY`, with mail and the pool).
     pub notifier: Option<notices::Notifier>,
+    /// The key recovery codes are hashed with.
+    pub recovery: super::recovery::RecoveryKey,
 }
 
 /// The settings flows read: a site's slice of [`Config`].
@@ -144,6 +146,7 @@ impl Site {
             cognito,
             email,
             notifier,
+            recovery: super::recovery::RecoveryKey::new(key("recovery-code").await?),
         })
     }
 }

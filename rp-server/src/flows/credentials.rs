@@ -48,23 +48,49 @@ pub fn require_recent_sign_in(cx: &Context, who: &CognitoUser) -> Result<(), Rea
     }
 }
 
+/// A session that began with a code rather than a passkey or a password.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSession {
+    pub factor: Factor,
+    /// Its weak sign-in's record.
+    pub id: i64,
+    /// Whether it added a passkey already.
+    pub added_passkey: bool,
+}
+
+impl CodeSession {
+    /// Whether this session may add a passkey to an account with `active` usable ones:
+    /// an email code's only the first one (the account has none: the recovery case), a
+    /// recovery code's one new passkey (whatever the lost ones).
+    pub fn may_add(&self, active: usize) -> bool {
+        match self.factor {
+            Factor::Email => active == 0,
+            Factor::Recovery => !self.added_passkey,
+            Factor::Passkey => true,
+        }
+    }
+}
+
 /// The code (email or recovery) that began the caller's session, if one did: the
 /// redemption of its nonce left a record at the time Cognito issued the session's tokens
 /// (`auth_time`, which refreshed tokens keep). `None`: a passkey or a password.
-pub async fn code_session(cx: &Context, who: &CognitoUser) -> sqlx::Result<Option<Factor>> {
+pub async fn code_session(cx: &Context, who: &CognitoUser) -> sqlx::Result<Option<CodeSession>> {
     let Some(at) = who.auth_time.and_then(|t| DateTime::from_timestamp(t, 0)) else {
         return Ok(None);
     };
-    Ok(
-        match store::users::weak_factor(&cx.db, &who.sub, at)
-            .await?
-            .as_deref()
-        {
-            Some("email") => Some(Factor::Email),
-            Some("recovery") => Some(Factor::Recovery),
-            _ => None,
-        },
-    )
+    let found = store::users::weak_factor(&cx.db, &who.sub, at).await?;
+    Ok(found.and_then(|w| {
+        let factor = match w.factor.as_str() {
+            "email" => Factor::Email,
+            "recovery" => Factor::Recovery,
+            _ => return None,
+        };
+        Some(CodeSession {
+            factor,
+            id: w.id,
+            added_passkey: w.added_passkey,
+        })
+    }))
 }
 
 /// A session begun with an email or recovery code proves a mailbox or a piece of paper,

@@ -29,7 +29,6 @@ use crate::cognito::PoolUser;
 use crate::config::EmailSignIn;
 use crate::mail::{self, Mailer};
 use crate::store::email_codes::{self, Attempt, Code};
-use crate::store::nonces::NewNonce;
 use rp_shared::token::CodeRequestId;
 
 pub mod limits;
@@ -488,25 +487,10 @@ pub async fn verify_signin_code(
         return Err(EmailError::CodeInvalid);
     };
     let now = cx.clock.now();
-    let nonce = rp_shared::nonce::Nonce::generate();
-    let expires_at = now + ceremony::nonce_ttl(cx);
     let mut tx = cx.db.begin().await?;
     let user =
         crate::store::users::upsert_user(&mut tx, &account.sub, &account.username, now).await?;
-    crate::store::nonces::insert_nonce(
-        &mut *tx,
-        &NewNonce {
-            hash: &nonce.hash(),
-            user_id: user.id,
-            cognito_sub: &user.cognito_sub,
-            credential_id: None,
-            factor: crate::model::Factor::Email,
-            bound_challenge_id: None,
-            created_at: now,
-            expires_at,
-        },
-    )
-    .await?;
+    let signed_in = ceremony::code_nonce(cx, &mut tx, &user, crate::model::Factor::Email).await?;
     audit::record(
         &mut *tx,
         now,
@@ -520,11 +504,7 @@ pub async fn verify_signin_code(
     )
     .await?;
     tx.commit().await?;
-    Ok(SignInNonce {
-        nonce: nonce.expose().to_owned(),
-        username: user.username,
-        expires_at,
-    })
+    Ok(signed_in)
 }
 
 #[cfg(test)]

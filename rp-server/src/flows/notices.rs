@@ -30,6 +30,10 @@ pub enum Notice {
     AccountReset {
         signed_out: bool,
     },
+    /// A recovery code signed in; `remaining` are left.
+    RecoveryCodeUsed {
+        remaining: i64,
+    },
 }
 
 impl Notice {
@@ -45,6 +49,9 @@ impl Notice {
             Self::AccountReset { signed_out: true } => {
                 "Your account was reset by an administrator: its passkeys were revoked and you were signed out everywhere".to_owned()
             }
+            Self::RecoveryCodeUsed { remaining } => format!(
+                "A recovery code was used to sign in to your account ({remaining} left). If this was not you, sign in with a passkey, make new recovery codes and remove passkeys you do not know"
+            ),
             Self::AccountReset { signed_out: false } => {
                 "Your account was reset by an administrator: its passkeys were revoked. Sign out of the devices you use, or ask your administrator to end your sessions".to_owned()
             }

@@ -105,9 +105,9 @@ pub async fn options(
     let by_code = match &who {
         Registrant::Cognito(who) => {
             require_recent_sign_in(cx, who)?;
-            code_session(cx, who).await?.is_some()
+            code_session(cx, who).await?
         }
-        Registrant::Enrolment { .. } => false,
+        Registrant::Enrolment { .. } => None,
     };
     let nickname = clean_nickname(nickname)?;
     let mut tx = cx.db.begin().await?;
@@ -119,8 +119,8 @@ pub async fn options(
         Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
-    // A session begun with a code may add the account's first passkey (recovery), no more.
-    if by_code && !existing.is_empty() {
+    // A session begun with a code may add one passkey (see CodeSession::may_add), no more.
+    if by_code.is_some_and(|session| !session.may_add(existing.len())) {
         return Err(ReauthRequired { passkey: true }.into());
     }
     let max = cx.site.settings.max_passkeys_per_user;
@@ -203,9 +203,9 @@ async fn finish(
     let by_code = match who {
         Registrant::Cognito(who) => {
             require_recent_sign_in(cx, who)?;
-            code_session(cx, who).await?.is_some()
+            code_session(cx, who).await?
         }
-        Registrant::Enrolment { .. } => false,
+        Registrant::Enrolment { .. } => None,
     };
     let override_nickname = clean_nickname(nickname)?;
     let (user, kind, presented_token) = match who {
@@ -274,14 +274,14 @@ async fn take_registration(
 }
 
 /// The new passkey, the enrolment token it spends (if any) and their audit events, in
-/// one transaction. `code_session`: the registrant's session began with a code, so this
-/// must be the account's first passkey.
+/// one transaction. `code_session`: the registrant's session began with a code, which
+/// may add one passkey only.
 async fn store_registered(
     cx: &Context,
     client: &ClientContext,
     user: &User,
     stored: &StoredCredential,
-    (enrolment, code_session): (Option<Uuid>, bool),
+    (enrolment, code_session): (Option<Uuid>, Option<super::credentials::CodeSession>),
 ) -> Result<(), RegistrationError> {
     let now = cx.clock.now();
     let mut tx = cx.db.begin().await?;
@@ -293,11 +293,14 @@ async fn store_registered(
     // Checked again at the finish, under the user's lock: ceremonies started in
     // parallel cannot all be finished past the limit.
     let max = cx.site.settings.max_passkeys_per_user;
-    let active = store::credentials::count_active_locked(&mut tx, user.id).await?;
-    if code_session && active > 0 {
+    let active = store::credentials::active_locked(&mut tx, user.id).await?;
+    if let Some(session) = code_session
+        && (!session.may_add(active)
+            || !store::users::weak_sign_in_added_passkey(&mut *tx, session.id, now).await?)
+    {
         return Err(ReauthRequired { passkey: true }.into());
     }
-    if active >= i64::from(max) {
+    if active >= max as usize {
         return Err(RegistrationError::TooMany(max));
     }
     if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {

@@ -141,15 +141,18 @@ pub async fn insert_credential(
 /// How many usable credentials the user has, counted with the user's row locked until
 /// the transaction ends: two registrations racing for the last free place are counted
 /// one after the other.
-pub async fn count_active_locked(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
+pub async fn active_locked(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<usize> {
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query_scalar("SELECT count(*) FROM credentials WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM credentials WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// The user's usable (not revoked) credentials.

@@ -119,16 +119,27 @@ pub async fn sessions_not_before(
     .flatten())
 }
 
-/// The factor of the weak sign-in (an email or recovery code) that began the session of
-/// a token with this `auth_time`, if one did: the user's latest such redemption within
-/// [`WEAK_BEFORE_AUTH_SECS`] before to [`WEAK_AFTER_AUTH_SECS`] after it.
+/// A weak sign-in (an email or recovery code) as recorded at its redemption.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WeakSignIn {
+    pub id: i64,
+    pub factor: String,
+    pub redeemed_at: DateTime<Utc>,
+    /// Whether its session added a passkey already.
+    pub added_passkey: bool,
+}
+
+/// The weak sign-in that began the session of a token with this `auth_time`, if one
+/// did: the user's latest such redemption within [`WEAK_BEFORE_AUTH_SECS`] before to
+/// [`WEAK_AFTER_AUTH_SECS`] after it.
 pub async fn weak_factor(
     db: impl PgExecutor<'_>,
     sub: &str,
     auth_time: DateTime<Utc>,
-) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT w.factor FROM weak_sign_ins w JOIN users u ON u.id = w.user_id
+) -> sqlx::Result<Option<WeakSignIn>> {
+    sqlx::query_as(
+        "SELECT w.id, w.factor, w.redeemed_at, w.passkey_added_at IS NOT NULL AS added_passkey
+           FROM weak_sign_ins w JOIN users u ON u.id = w.user_id
           WHERE u.cognito_sub = $1
             AND w.redeemed_at >= $2 - make_interval(secs => $3)
             AND w.redeemed_at < $2 + make_interval(secs => $4 + 1)
@@ -140,4 +151,22 @@ pub async fn weak_factor(
     .bind(WEAK_AFTER_AUTH_SECS as f64)
     .fetch_optional(db)
     .await
+}
+
+/// Records that the weak sign-in's session added its one passkey; `false` when it had
+/// already (a second registration racing the first loses here).
+pub async fn weak_sign_in_added_passkey(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE weak_sign_ins SET passkey_added_at = $2 WHERE id = $1 AND passkey_added_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }

@@ -19,6 +19,7 @@ mod flows;
 mod internal;
 mod layers;
 mod operations;
+mod recovery;
 mod registration;
 mod signup;
 mod tokens;
