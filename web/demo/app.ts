@@ -95,8 +95,15 @@ async function showSignedIn(t: CognitoTokens, how: string) {
   await refreshPasskeys();
 }
 
+async function refreshRecoveryStatus() {
+  if (!tokens) return;
+  const { remaining } = await passkeys.recoveryCodesStatus(tokens.accessToken);
+  $("recovery-status").textContent = remaining > 0 ? `${remaining} recovery codes left.` : "No recovery codes yet.";
+}
+
 async function refreshPasskeys() {
   if (!tokens) return;
+  void refreshRecoveryStatus().catch(() => undefined);
   const list = await passkeys.listPasskeys(tokens.accessToken);
   const body = $("passkeys");
   body.replaceChildren(...list.map(row));
@@ -334,6 +341,31 @@ $("add-passkey").addEventListener("click", async () => {
   }
 });
 
+$("make-recovery-codes").addEventListener("click", async () => {
+  if (!tokens) return;
+  try {
+    const { codes } = await freshly((accessToken) => passkeys.createRecoveryCodes(accessToken));
+    const shown = $("recovery-codes");
+    shown.textContent = codes.join("\n");
+    shown.classList.remove("hidden");
+    say("ok", "Keep these ten codes somewhere safe: each signs you in once. They are shown only now.");
+    await refreshRecoveryStatus();
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("recovery-signin").addEventListener("click", async () => {
+  const username = $<HTMLInputElement>("username").value.trim();
+  if (!username) return say("error", "Enter your email or username above first.");
+  try {
+    const r = await passkeys.signInWithRecoveryCode({ username, code: $<HTMLInputElement>("recovery-code").value });
+    await showSignedIn(r.tokens, "with a recovery code: add a passkey for this device now");
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
 $("signout").addEventListener("click", async () => {
   if (useAmplify) await signOut().catch(() => undefined);
   else if (tokens?.refreshToken) {
@@ -347,5 +379,7 @@ $("signout").addEventListener("click", async () => {
   $("who").textContent = "Not signed in";
   for (const c of ["passkeys-card", "tokens-card"]) $(c).classList.add("hidden");
   for (const c of ["signin-card", "signup-card"]) $(c).classList.remove("hidden");
+  $("recovery-codes").classList.add("hidden");
+  $("recovery-codes").textContent = "";
   say("ok", "Signed out.");
 });

@@ -112,6 +112,18 @@ export interface CodeSent {
   resendAfter: string;
 }
 
+/** A new set of recovery codes, shown once. */
+export interface RecoveryCodes {
+  codes: string[];
+  createdAt: string;
+}
+
+/** What is left of a user's recovery codes. */
+export interface RecoveryCodesStatus {
+  remaining: number;
+  createdAt: string | null;
+}
+
 /** What a link from a code message completes (see `completeEmailLink`). */
 export type EmailLinkResult =
   | { purpose: "sign_in"; result: SignInResult }
@@ -334,6 +346,31 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       if (purpose === "sign_in") return { purpose, result: await this.signInWithEmailCode({ email, code }) };
       const { signupToken } = await this.verifySignUpEmail({ email, code });
       return { purpose, email, signupToken };
+    },
+
+    /**
+     * Makes ten one-time recovery codes for the signed-in user (show them once; a new set
+     * voids the old). Needs a fresh sign-in that was not itself a code's
+     * (`reauth_required` otherwise).
+     */
+    async createRecoveryCodes(accessToken: string): Promise<RecoveryCodes> {
+      return call("POST", "/v1/recovery-codes", {}, accessToken);
+    },
+
+    /** How many of the signed-in user's recovery codes are left. */
+    async recoveryCodesStatus(accessToken: string): Promise<RecoveryCodesStatus> {
+      return call("GET", "/v1/recovery-codes", undefined, accessToken);
+    },
+
+    /**
+     * Signs in with a recovery code (`username` may be the verified email), then with
+     * Cognito as for a passkey. The session may add one passkey and nothing else. A wrong
+     * code is `rejected` (`CODE_INVALID`), a used one `expired`; after too many,
+     * `rate_limited` with detail `CODE_LOCKED`.
+     */
+    async signInWithRecoveryCode(opts: { username: string; code: string }): Promise<SignInResult> {
+      const { nonce, username } = await call("POST", "/v1/recovery/verify", { username: opts.username, code: opts.code });
+      return finishWithCognito(username, nonce);
     },
 
     /**

@@ -280,6 +280,44 @@ test("an emailed link signs in only on the page that asked for the code", async 
   await context.close();
 });
 
+test("recovery codes: make them, lose the passkey, recover, add a new passkey, count down", async () => {
+  const first = await device();
+  await signUp(first.page, "recoverer@example.com");
+  await first.page.click("#make-recovery-codes");
+  await first.page.locator("#recovery-codes").waitFor({ state: "visible" });
+  const codes = (await first.page.locator("#recovery-codes").innerText()).trim().split("\n");
+  assert.equal(codes.length, 10);
+  for (const code of codes) assert.match(code, /^[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}$/);
+  await first.page.waitForFunction(() => document.querySelector("#recovery-status")?.textContent?.includes("10 recovery codes left"));
+  await first.context.close();
+
+  // The device is lost: a new one, whose authenticator holds no passkey for the account.
+  const { page, context } = await device();
+  await setEmail(page, "recoverer@example.com");
+  await page.click("#recovery-box summary");
+  await page.fill("#recovery-code", codes[0]);
+  await page.click("#recovery-signin");
+  await signedIn(page, "recoverer@example.com");
+  assert.match(await message(page), /recovery code/);
+  await page.locator("#passkeys tr[data-id]").first().waitFor();
+  await page.click("#add-passkey");
+  await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("Passkey added"));
+  await page.waitForFunction(() => document.querySelectorAll("#passkeys tr[data-id]").length === 2);
+  await page.waitForFunction(() => document.querySelector("#recovery-status")?.textContent?.includes("9 recovery codes left"));
+  // (That session may add no second passkey: the API tests show it.)
+  await page.screenshot({ path: join(shots, "recovery-codes.png"), fullPage: true });
+
+  // The code is spent; the new passkey signs in.
+  await signOut(page);
+  await setEmail(page, "recoverer@example.com");
+  await page.fill("#recovery-code", codes[0]);
+  await page.click("#recovery-signin");
+  await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("used"));
+  await page.click("#passkey-signin");
+  await signedIn(page, "recoverer@example.com");
+  await context.close();
+});
+
 test("the page offers what the browser can do (client capabilities)", async () => {
   const { page, context } = await device();
   const reported = await page.evaluate(() => PublicKeyCredential.getClientCapabilities());
