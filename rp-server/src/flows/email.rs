@@ -108,10 +108,9 @@ pub enum EmailError {
     InvalidEmail,
     #[error("Too many codes requested; try again later.")]
     RateLimited { retry_after_secs: u64 },
-    /// Too many wrong codes for this address: for this many seconds, or (`None`) until
-    /// a sign-in by another factor or an admin's unlock.
-    #[error("Too many wrong codes for this address; codes cannot be used for now.")]
-    CodeLocked { retry_after_secs: Option<u64> },
+    /// A counted limit refused it (see [`limits`]).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("The code is wrong.")]
     CodeInvalid,
     #[error("The code expired, was used, or ran out of attempts; ask for a new one.")]
@@ -122,15 +121,6 @@ pub enum EmailError {
     Cognito(#[from] crate::cognito::CognitoError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-impl From<Refusal> for EmailError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::RateLimited(retry_after_secs) => Self::RateLimited { retry_after_secs },
-            Refusal::Locked(retry_after_secs) => Self::CodeLocked { retry_after_secs },
-        }
-    }
 }
 
 impl From<SignUpError> for EmailError {

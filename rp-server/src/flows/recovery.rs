@@ -40,23 +40,13 @@ pub enum RecoveryError {
     CodeInvalid,
     #[error("This recovery code was used already; each works once.")]
     CodeUsed,
-    #[error("Too many wrong codes for this account; codes cannot be used for now.")]
-    CodeLocked { retry_after_secs: Option<u64> },
-    #[error("Too many wrong codes from here; try again later.")]
-    RateLimited { retry_after_secs: u64 },
+    /// The account's or the client's wrong codes (see [`limits`]).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("Cognito could not be reached: {0}")]
     Cognito(#[from] crate::cognito::CognitoError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-impl From<Refusal> for RecoveryError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::RateLimited(retry_after_secs) => Self::RateLimited { retry_after_secs },
-            Refusal::Locked(retry_after_secs) => Self::CodeLocked { retry_after_secs },
-        }
-    }
 }
 
 /// A new set, shown once.

@@ -96,15 +96,7 @@ impl From<EmailError> for ApiError {
             EmailError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }
             }
-            EmailError::CodeLocked { retry_after_secs } => ApiError::Throttled {
-                code: ErrorCode::CodeLocked,
-                message,
-                retry_after_secs,
-            }
-            .with_details(match retry_after_secs {
-                Some(_) => serde_json::json!({ "until": "window" }),
-                None => serde_json::json!({ "until": "unlock" }),
-            }),
+            EmailError::Refused(r) => r.into(),
             EmailError::CodeInvalid => ApiError::verification(ErrorCode::CodeInvalid, message),
             EmailError::CodeExpired => ApiError::gone(ErrorCode::CodeExpired, message),
             EmailError::SignUp(e) => e.into(),

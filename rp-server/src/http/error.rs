@@ -148,6 +148,25 @@ impl ApiError {
     }
 }
 
+/// A counted limit's refusal: 429 `RATE_LIMITED`, or `CODE_LOCKED` with
+/// `details.until` `window` (and `Retry-After`) or `unlock`.
+impl From<crate::flows::email::Refusal> for ApiError {
+    fn from(r: crate::flows::email::Refusal) -> Self {
+        use crate::flows::email::Refusal;
+        match r {
+            Refusal::RateLimited(retry_after_secs) => Self::RateLimited { retry_after_secs },
+            Refusal::Locked(retry_after_secs) => Self::Throttled {
+                code: ErrorCode::CodeLocked,
+                message: r.to_string(),
+                retry_after_secs,
+            }
+            .with_details(serde_json::json!({
+                "until": if retry_after_secs.is_some() { "window" } else { "unlock" }
+            })),
+        }
+    }
+}
+
 impl From<crate::flows::credentials::ReauthRequired> for ApiError {
     fn from(e: crate::flows::credentials::ReauthRequired) -> Self {
         let error = Self::UnauthorizedCode {

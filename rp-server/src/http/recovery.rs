@@ -67,18 +67,7 @@ impl From<RecoveryError> for ApiError {
             RecoveryError::ReauthRequired(e) => e.into(),
             RecoveryError::CodeInvalid => ApiError::verification(ErrorCode::CodeInvalid, message),
             RecoveryError::CodeUsed => ApiError::gone(ErrorCode::CodeExpired, message),
-            RecoveryError::CodeLocked { retry_after_secs } => ApiError::Throttled {
-                code: ErrorCode::CodeLocked,
-                message,
-                retry_after_secs,
-            }
-            .with_details(match retry_after_secs {
-                Some(_) => serde_json::json!({ "until": "window" }),
-                None => serde_json::json!({ "until": "unlock" }),
-            }),
-            RecoveryError::RateLimited { retry_after_secs } => {
-                ApiError::RateLimited { retry_after_secs }
-            }
+            RecoveryError::Refused(r) => r.into(),
             RecoveryError::Cognito(e) => ApiError::Unavailable(anyhow::Error::new(e)),
             RecoveryError::Db(e) => e.into(),
         }

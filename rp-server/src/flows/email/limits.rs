@@ -54,12 +54,14 @@ fn signups_of_client(client: &ClientContext) -> Option<String> {
 const SIGNUPS_IN_ALL: &str = "email-signup-all";
 
 /// Why a request was refused, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// Too many requests from here or for this address; try again after this many seconds.
+    #[error("Too many requests; try again later.")]
     RateLimited(u64),
-    /// The address is locked against code verification: for this many seconds, or
+    /// The account (its address) is locked against codes: for this many seconds, or
     /// (`None`) until a sign-in by another factor or an admin's unlock.
+    #[error("Too many wrong codes for this account; codes cannot be used for now.")]
     Locked(Option<u64>),
 }
 
