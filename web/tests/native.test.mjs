@@ -130,10 +130,12 @@ for (const [platform, adapter] of [["android", "direct"], ["android", "amplify"]
     assert.deepEqual(accepted.at(-1), { name: "signalAllAcceptedCredentials", rpId: "localhost", userId: created.userHandle, allAcceptedCredentialIds: [created.id] });
   });
 
-  test(`${platform}, ${adapter}: a new phone has no passkey, falls back to an email code, then adds its own`, async () => {
+  test(`${platform}, ${adapter}: a new phone has no passkey, signs in with an email code, adds its own with a recovery code`, async () => {
     const email = `native-new-phone-${platform}-${adapter}@example.com`;
     const first = phone(platform, adapter);
-    await signUp(first, email);
+    const up = await signUp(first, email);
+    const { codes } = await first.client.createRecoveryCodes(up.tokens.accessToken);
+    assert.equal(codes.length, 10);
     await signedOut(adapter);
 
     // No passkey here: the same code as a browser's NotAllowedError, on either platform.
@@ -146,10 +148,18 @@ for (const [platform, adapter] of [["android", "direct"], ["android", "amplify"]
     await second.client.sendEmailCode({ email, purpose: "sign_in" });
     const byCode = await second.client.signInWithEmailCode({ email, code: codeOf(await stack.mail(email, 2)) });
     assertSignedIn(byCode, email);
-    const added = await second.client.registerPasskey({ accessToken: byCode.tokens.accessToken, nickname: "Pixel" });
+    // An emailed code proves the mailbox, not the account: it adds no passkey to an
+    // account that has one.
+    await rejectsWith(second.client.registerPasskey({ accessToken: byCode.tokens.accessToken, nickname: "Pixel" }), "reauth_required", "REAUTH_REQUIRED");
+    await signedOut(adapter);
+
+    // A recovery code (kept from the first phone) may add this phone's passkey.
+    const recovered = await second.client.signInWithRecoveryCode({ username: email, code: codes[0] });
+    assertSignedIn(recovered, email);
+    const added = await second.client.registerPasskey({ accessToken: recovered.tokens.accessToken, nickname: "Pixel" });
     assert.equal(added.nickname, "Pixel");
     assert.equal(added.id, second.passkey.credentials[0].id);
-    assert.equal((await second.client.listPasskeys(byCode.tokens.accessToken)).length, 2);
+    assert.equal((await second.client.listPasskeys(recovered.tokens.accessToken)).length, 2);
     await signedOut(adapter);
 
     // Registering the same phone again is refused by the provider (excludeCredentials).

@@ -99,7 +99,8 @@ struct RedemptionRow {
 /// nothing was redeemed the answer carries the nonce as it stood, to say why. `audit` is
 /// the actor and action of the event recorded on success. A nonce earned by an email or
 /// recovery code leaves a `weak_sign_ins` row (kept 30 days) from which
-/// [`super::users::weak_factor`] later tells the session apart.
+/// [`super::users::weak_factor`] later tells the session apart; a passkey's marks the
+/// user's weak sign-ins of the last minute as followed by it.
 pub async fn redeem(
     db: impl PgExecutor<'_>,
     hash: &[u8],
@@ -122,6 +123,10 @@ pub async fn redeem(
          ), weak AS (
             INSERT INTO weak_sign_ins (user_id, factor, redeemed_at, expires_at)
             SELECT user_id, factor, $4, $4 + interval '30 days' FROM redeemed WHERE factor <> 'passkey'
+         ), after_weak AS (
+            UPDATE weak_sign_ins SET passkey_after_at = $4
+             WHERE user_id = (SELECT user_id FROM redeemed WHERE factor = 'passkey')
+               AND passkey_after_at IS NULL AND redeemed_at > $4 - interval '1 minute'
          ), audit AS (
             INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
             SELECT $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed

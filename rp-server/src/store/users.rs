@@ -131,7 +131,8 @@ pub struct WeakSignIn {
 
 /// The weak sign-in that began the session of a token with this `auth_time`, if one
 /// did: the user's latest such redemption within [`WEAK_BEFORE_AUTH_SECS`] before to
-/// [`WEAK_AFTER_AUTH_SECS`] after it.
+/// [`WEAK_AFTER_AUTH_SECS`] after it — unless a passkey sign-in followed it by then
+/// (the token is that sign-in's).
 pub async fn weak_factor(
     db: impl PgExecutor<'_>,
     sub: &str,
@@ -143,6 +144,7 @@ pub async fn weak_factor(
           WHERE u.cognito_sub = $1
             AND w.redeemed_at >= $2 - make_interval(secs => $3)
             AND w.redeemed_at < $2 + make_interval(secs => $4 + 1)
+            AND (w.passkey_after_at IS NULL OR w.passkey_after_at >= $2 + make_interval(secs => $4 + 1))
           ORDER BY w.redeemed_at DESC LIMIT 1",
     )
     .bind(sub)

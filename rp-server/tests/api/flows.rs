@@ -393,6 +393,22 @@ async fn an_email_code_session_may_only_add_a_first_passkey() {
         );
     }
 
+    // Ten seconds later Fay signs in with her passkey: tokens of that sign-in are the
+    // passkey's session, while the code's session stays what it was.
+    t.clock.advance(std::time::Duration::from_secs(10));
+    let by_passkey = sign_in(&t, &mut laptop).await.unwrap();
+    assert!(redeemed(&t, &fay, by_passkey.nonce, None).await);
+    credentials::rename(&t.cx, &t.signed_in(&fay), &client(), &first, Some("Laptop"))
+        .await
+        .unwrap();
+    let e = credentials::rename(&t.cx, &by_code, &client(), &first, Some("Mine"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, CredentialError::ReauthRequired(r) if r.passkey),
+        "{e:?}"
+    );
+
     // Without a passkey (it was lost), the same kind of session may add one: recovery.
     let gil = User::new("gil");
     t.clock.advance(std::time::Duration::from_secs(60));
