@@ -19,6 +19,7 @@ intrinsic functions) and fails unless:
   (otherwise a balancer reuses a connection rp-server is closing: a 502);
 - passkey-first sign-up cannot be turned on without a mail sender (a rule refuses
   SignupEnabled without EmailFrom), and the container sets RP_EMAIL_TRANSPORT;
+- RP_TRUSTED_PROXIES names no whole private range (only the balancers' subnets);
 - the image (deploy/Dockerfile, beside the template) serves the private paths on a
   listener of their own by default.
 
@@ -90,6 +91,9 @@ def problems_of(template):
     ]
     if not signup_rules:
         problems.append("nothing refuses SignupEnabled without EmailFrom: deployed sign-up would not prove addresses")
+    proxies = json.dumps(env.get("RP_TRUSTED_PROXIES"))
+    if any(wide in proxies for wide in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "0.0.0.0/0")):
+        problems.append("RP_TRUSTED_PROXIES trusts whole private ranges: anything in them could write the client IP")
     if "RP_EMAIL_TRANSPORT" not in env:
         problems.append("rp-server's container never sets RP_EMAIL_TRANSPORT: no email codes, no verified sign-up")
 
@@ -200,6 +204,10 @@ def break_in(template, how):
         r["InternalLoadBalancerFromAdmins"]["Properties"]["CidrIp"] = "0.0.0.0/0"
     elif how == "the function is outside the VPC":
         del r["TriggersFunction"]["Properties"]["VpcConfig"]
+    elif how == "every private address is a proxy":
+        for e in container["Environment"]:
+            if e.get("Name") == "RP_TRUSTED_PROXIES":
+                e["Value"] = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
     elif how == "sign-up needs no sender":
         del t["Rules"]["SignupProvesTheAddress"]
     elif how == "mail is never configured":
@@ -224,6 +232,7 @@ BREAKS = [
     "the internal balancer admits the internet",
     "the function is outside the VPC",
     "rp-server closes idle connections first",
+    "every private address is a proxy",
     "sign-up needs no sender",
     "mail is never configured",
 ]
