@@ -274,21 +274,7 @@ impl CognitoAdmin {
             .message_action(MessageActionType::Suppress)
             .send()
             .await
-            .map_err(|e| {
-                use cip::error::ProvideErrorMetadata as _;
-                use cip::operation::admin_create_user::AdminCreateUserError as E;
-                match e.as_service_error() {
-                    // The email is another user's username, or (where it is an alias)
-                    // another user's verified alias, which is never moved (no
-                    // ForceAliasCreation). The SDK does not model AliasExistsException
-                    // for this operation: it arrives as an unhandled error by its code.
-                    Some(E::UsernameExistsException(_)) => CognitoError::EmailTaken,
-                    Some(other) if other.code() == Some("AliasExistsException") => {
-                        CognitoError::EmailTaken
-                    }
-                    _ => failed("AdminCreateUser", e),
-                }
-            })?;
+            .map_err(create_failed)?;
         let user = created.user().ok_or_else(|| CognitoError::Failed {
             operation: "AdminCreateUser",
             detail: "no user in the answer".to_owned(),
@@ -431,6 +417,22 @@ fn unusable_password() -> String {
         "{}aA1^",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+/// What an `AdminCreateUser` failure means for sign-up: the email is another user's
+/// username, or (where it is an alias) another user's verified alias, which is never
+/// moved (no `ForceAliasCreation`) — `EmailTaken`; anything else a failure. The SDK does
+/// not model `AliasExistsException` for this operation: it arrives by its code.
+fn create_failed(
+    e: cip::error::SdkError<cip::operation::admin_create_user::AdminCreateUserError>,
+) -> CognitoError {
+    use cip::error::ProvideErrorMetadata as _;
+    use cip::operation::admin_create_user::AdminCreateUserError as E;
+    match e.as_service_error() {
+        Some(E::UsernameExistsException(_)) => CognitoError::EmailTaken,
+        Some(other) if other.code() == Some("AliasExistsException") => CognitoError::EmailTaken,
+        _ => failed("AdminCreateUser", e),
+    }
 }
 
 #[cfg(test)]

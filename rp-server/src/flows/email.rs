@@ -261,25 +261,37 @@ pub async fn send_code(
     .await?;
     tx.commit().await?;
 
-    // Delivery after the answer: whether the address has an account (or is locked)
-    // changes what is sent, never what the caller sees or how long it waits.
+    if !locked {
+        deliver_later(cx, codes, client, purpose, email, code);
+    }
+    Ok(CodeSent {
+        code_request_id: request.expose().to_owned(),
+        expires_at,
+        resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
+    })
+}
+
+/// Delivers a code after the answer: whether the address has an account changes what
+/// is sent, never what the caller sees or how long it waits.
+fn deliver_later(
+    cx: &Context,
+    codes: Arc<EmailCodes>,
+    client: &ClientContext,
+    purpose: Purpose,
+    email: String,
+    code: String,
+) {
     let cx = cx.clone();
     let client = client.clone();
     codes.outbox.send_modify(|in_flight| *in_flight += 1);
     tokio::spawn(async move {
-        if !locked
-            && let Some(message) = message_for(&cx, &client, purpose, &email, &code).await
+        if let Some(message) = message_for(&cx, &client, purpose, &email, &code).await
             && let Err(e) = codes.mailer.send(&email, &message).await
         {
             tracing::error!(error = %format!("{e:#}"), purpose = purpose.as_str(), "could not send an email code");
         }
         codes.outbox.send_modify(|in_flight| *in_flight -= 1);
     });
-    Ok(CodeSent {
-        code_request_id: request.expose().to_owned(),
-        expires_at,
-        resend_after: now + Duration::seconds(RESEND_AFTER_SECS),
-    })
 }
 
 /// What a code request mails: a sign-up code, or an "account exists" notice for a taken
@@ -397,6 +409,21 @@ async fn check(
         }
     };
     let details = serde_json::json!({ "email": email, "purpose": purpose.as_str() });
+    audit_failure(&mut tx, client, details, reason, lock, now).await?;
+    tx.commit().await?;
+    Err(error)
+}
+
+/// Audits a failed verification (`email.code_failed`), and the lock it put on the
+/// address if it did (`email.code_locked`, with until when).
+async fn audit_failure(
+    tx: &mut sqlx::PgConnection,
+    client: &ClientContext,
+    details: serde_json::Value,
+    reason: &str,
+    lock: Option<Option<u64>>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     let mut failed = details.clone();
     failed["reason"] = reason.into();
     audit::record(
@@ -422,8 +449,7 @@ async fn check(
         )
         .await?;
     }
-    tx.commit().await?;
-    Err(error)
+    Ok(())
 }
 
 /// What a client sends to verify a code.

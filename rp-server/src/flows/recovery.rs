@@ -237,22 +237,34 @@ pub async fn verify(
     };
     if let Some(error) = error {
         failures.wrong(&mut tx, now).await?;
+        let reason = match error {
+            RecoveryError::CodeUsed => "used",
+            _ => "wrong",
+        };
         audit::record(
             &mut *tx,
             now,
             Event::new(Actor::Anonymous, Action::RecoveryCodeFailed)
                 .user(user.id, &user.cognito_sub)
                 .client(client)
-                .details(serde_json::json!({ "reason": match error {
-                    RecoveryError::CodeUsed => "used",
-                    _ => "wrong",
-                } })),
+                .details(serde_json::json!({ "reason": reason })),
         )
         .await?;
         tx.commit().await?;
         return Err(error);
     }
-    let signed_in = ceremony::code_nonce(cx, &mut tx, &user, Factor::Recovery).await?;
+    signed_in(cx, tx, client, &user).await
+}
+
+/// A spent code's sign-in: the recovery nonce, its audit event, and the notice.
+async fn signed_in(
+    cx: &Context,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    client: &ClientContext,
+    user: &User,
+) -> Result<SignInNonce, RecoveryError> {
+    let now = cx.clock.now();
+    let signed_in = ceremony::code_nonce(cx, &mut tx, user, Factor::Recovery).await?;
     let (remaining, _) = recovery_codes::status(&mut *tx, user.id).await?;
     audit::record(
         &mut *tx,

@@ -94,6 +94,39 @@ pub async fn enrolment_registrant(cx: &Context, token: &str) -> sqlx::Result<Opt
         }))
 }
 
+/// A Cognito registrant's sign-in must be recent; the code that began it, if one did,
+/// limits what it may add. Enrolment tokens stand for an admin's decision instead.
+async fn session_of(
+    cx: &Context,
+    who: &Registrant,
+) -> Result<Option<super::credentials::CodeSession>, RegistrationError> {
+    match who {
+        Registrant::Cognito(who) => {
+            require_recent_sign_in(cx, who)?;
+            Ok(code_session(cx, who).await?)
+        }
+        Registrant::Enrolment { .. } => Ok(None),
+    }
+}
+
+/// Whether an account with `active` passkeys may get one more: a session begun with a
+/// code may add one (see `CodeSession::may_add`), and nobody more than
+/// `RP_MAX_PASSKEYS_PER_USER`.
+fn may_add(
+    cx: &Context,
+    by_code: Option<super::credentials::CodeSession>,
+    active: usize,
+) -> Result<(), RegistrationError> {
+    if by_code.is_some_and(|session| !session.may_add(active)) {
+        return Err(ReauthRequired { passkey: true }.into());
+    }
+    let max = cx.site.settings.max_passkeys_per_user;
+    if active >= max as usize {
+        return Err(RegistrationError::TooMany(max));
+    }
+    Ok(())
+}
+
 /// Starts registering a passkey for the registrant.
 #[tracing::instrument(skip_all)]
 pub async fn options(
@@ -102,13 +135,7 @@ pub async fn options(
     nickname: Option<&str>,
     conditional: bool,
 ) -> Result<CeremonyOptions, RegistrationError> {
-    let by_code = match &who {
-        Registrant::Cognito(who) => {
-            require_recent_sign_in(cx, who)?;
-            code_session(cx, who).await?
-        }
-        Registrant::Enrolment { .. } => None,
-    };
+    let by_code = session_of(cx, &who).await?;
     let nickname = clean_nickname(nickname)?;
     let mut tx = cx.db.begin().await?;
     let (user, enrolment) = match who {
@@ -119,14 +146,7 @@ pub async fn options(
         Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
-    // A session begun with a code may add one passkey (see CodeSession::may_add), no more.
-    if by_code.is_some_and(|session| !session.may_add(existing.len())) {
-        return Err(ReauthRequired { passkey: true }.into());
-    }
-    let max = cx.site.settings.max_passkeys_per_user;
-    if existing.len() >= max as usize {
-        return Err(RegistrationError::TooMany(max));
-    }
+    may_add(cx, by_code, existing.len())?;
     let (options, reg_state) = cx
         .site
         .rp
@@ -200,13 +220,7 @@ async fn finish(
     response: &RegisterPublicKeyCredential,
     nickname: Option<&str>,
 ) -> Result<CredentialSummary, RegistrationError> {
-    let by_code = match who {
-        Registrant::Cognito(who) => {
-            require_recent_sign_in(cx, who)?;
-            code_session(cx, who).await?
-        }
-        Registrant::Enrolment { .. } => None,
-    };
+    let by_code = session_of(cx, who).await?;
     let override_nickname = clean_nickname(nickname)?;
     let (user, kind, presented_token) = match who {
         // No user row means no registration was ever started by this user.
@@ -292,16 +306,15 @@ async fn store_registered(
     }
     // Checked again at the finish, under the user's lock: ceremonies started in
     // parallel cannot all be finished past the limit.
-    let max = cx.site.settings.max_passkeys_per_user;
-    let active = store::credentials::active_locked(&mut tx, user.id).await?;
+    may_add(
+        cx,
+        code_session,
+        store::credentials::active_locked(&mut tx, user.id).await?,
+    )?;
     if let Some(session) = code_session
-        && (!session.may_add(active)
-            || !store::users::weak_sign_in_added_passkey(&mut *tx, session.id, now).await?)
+        && !store::users::weak_sign_in_added_passkey(&mut *tx, session.id, now).await?
     {
         return Err(ReauthRequired { passkey: true }.into());
-    }
-    if active >= max as usize {
-        return Err(RegistrationError::TooMany(max));
     }
     if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {
         return Err(RegistrationError::Duplicate);
