@@ -112,15 +112,16 @@ pub fn apps(state: AppState) -> (Router, Router) {
     )
 }
 
-/// Liveness and readiness; `/readyz` is rate-limited per client like the browser API
-/// (it answers from a probe cached for a second, but a flood still costs).
+/// Liveness and readiness; `/readyz` is rate-limited per client at the browser API's
+/// rate, with a quota of its own (it answers from a probe cached for a second, but a
+/// flood still costs).
 fn health(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(ops::healthz)).merge(
         OpenApiRouter::new()
             .routes(routes!(ops::readyz))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
-                ratelimit::limit,
+                ratelimit::limit_ops,
             )),
     )
 }
@@ -184,7 +185,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         })
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            ratelimit::limit,
+            ratelimit::limit_ops,
         )),
     );
     (public, private)

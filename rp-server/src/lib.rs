@@ -246,6 +246,7 @@ impl Application {
         }
         let site = flows::Site::build(&config, &db, &clock, cognito).await?;
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
+        let ops_rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let internal = match config.internal_listen_addr {
             Some(addr) => Some(
                 listen(addr).with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
@@ -260,6 +261,7 @@ impl Application {
             clock,
             metrics: metrics::handle(),
             rate_limiter,
+            ops_rate_limiter,
             site: Arc::new(site),
         };
         Ok(Self {

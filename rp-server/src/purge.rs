@@ -37,7 +37,10 @@ pub async fn learn_shapes(state: &AppState) {
 
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
-    if let Some(limiter) = &state.rate_limiter {
+    for limiter in [&state.rate_limiter, &state.ops_rate_limiter]
+        .into_iter()
+        .flatten()
+    {
         limiter.forget_idle();
     }
     let now = state.clock.now();

@@ -22,6 +22,9 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// The same limit for `/readyz` and `/openapi.json`, counted apart: a client's
+    /// browser-API traffic never uses up its readiness checks, nor the reverse.
+    pub ops_rate_limiter: Option<Arc<RateLimiter>>,
     /// The site every request is for (one per deployment, for now).
     pub site: Arc<Site>,
 }

@@ -118,10 +118,18 @@ pub async fn trust_request_id(
 }
 
 pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let (Some(limiter), Some(ClientIp(ip))) = (
-        &state.rate_limiter,
-        req.extensions().get::<ClientIp>().copied(),
-    ) && let Err(e) = limiter.check(ip)
+    limited(state.rate_limiter.as_deref(), req, next).await
+}
+
+/// [`limit`] for `/readyz` and `/openapi.json`, with a quota of their own.
+pub async fn limit_ops(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    limited(state.ops_rate_limiter.as_deref(), req, next).await
+}
+
+async fn limited(limiter: Option<&RateLimiter>, req: Request, next: Next) -> Response {
+    if let (Some(limiter), Some(ClientIp(ip))) =
+        (limiter, req.extensions().get::<ClientIp>().copied())
+        && let Err(e) = limiter.check(ip)
     {
         return e.into_response();
     }
