@@ -2,7 +2,7 @@
 // (`?adapter=amplify` for Amplify JS v6, the direct JSON API otherwise).
 import { Amplify } from "aws-amplify";
 import { confirmSignIn, fetchAuthSession, signIn, signOut } from "aws-amplify/auth";
-import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, type CognitoTokens, type CredentialSummary } from "../src/passkeys";
+import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, type CognitoTokens, type CredentialSummary, type EmailLinkResult } from "../src/passkeys";
 
 interface DemoConfig {
   rpUrl: string;
@@ -51,7 +51,7 @@ function explain(e: unknown): string {
         return e.detail === "CODE_LOCKED"
           ? "Too many wrong codes for this address. Sign in with a passkey, or try again later."
           : "Please wait a minute before asking for another code.";
-      case "other_device": return "Enter this code on the device where you asked for it.";
+      case "other_device": return "Enter this code where you asked for it: if that was another tab here, it has continued there.";
       case "expired": return e.detail === "CODE_EXPIRED" ? "That code expired or was used up. Ask for a new one." : e.message;
       default: return e.message;
     }
@@ -282,18 +282,27 @@ $("signup-verify").addEventListener("click", async () => {
   }
 });
 
+// A link opened in another tab hands its code to this one, when this one asked for it.
+passkeys.onEmailLink(
+  (done) => void finishLink(done),
+  (e) => say("error", explain(e)),
+);
+
+async function finishLink(done: EmailLinkResult | null) {
+  if (done?.purpose === "sign_in") await showSignedIn(done.result.tokens, "with an email link");
+  else if (done?.purpose === "sign_up") {
+    $<HTMLInputElement>("signup-email").value = done.email;
+    await createAccount(done.email, done.signupToken);
+  }
+}
+
 // The link in a code message opens this page with the code in the fragment.
 async function completeLink() {
   if (!location.hash.includes("code=")) return;
   const hash = location.hash;
   history.replaceState(null, "", location.pathname + location.search);
   try {
-    const done = await passkeys.completeEmailLink(hash);
-    if (done?.purpose === "sign_in") await showSignedIn(done.result.tokens, "with an email link");
-    else if (done?.purpose === "sign_up") {
-      $<HTMLInputElement>("signup-email").value = done.email;
-      await createAccount(done.email, done.signupToken);
-    }
+    await finishLink(await passkeys.completeEmailLink(hash));
   } catch (e) {
     say("error", explain(e));
   }

@@ -129,6 +129,22 @@ export type EmailLinkResult =
   | { purpose: "sign_in"; result: SignInResult }
   | { purpose: "sign_up"; email: string; signupToken: string };
 
+/** Where a link opened in another tab hands its code to the tab that asked. */
+const LINK_CHANNEL = "cognito-passkeys-email-link";
+
+/** The part of `BroadcastChannel` used here (browsers have it; React Native may not). */
+interface Channel {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+
+/** A channel to this site's other tabs, or `null` where the platform has none. */
+function linkChannel(): Channel | null {
+  const Ctor = (globalThis as { BroadcastChannel?: new (name: string) => Channel }).BroadcastChannel;
+  return typeof Ctor === "function" ? new Ctor(LINK_CHANNEL) : null;
+}
+
 /** The client: every flow, over the given ceremony and Cognito adapters. */
 export function createPasskeyClient(options: PasskeyClientOptions) {
   const rp = options.rpUrl.replace(/\/+$/, "");
@@ -333,9 +349,10 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
     /**
      * Completes the link of a code message on the page that asked for the code: its
      * fragment (`#code=…&purpose=…&email=…`, never sent to a server) signs in, or proves
-     * the address for sign-up. Anywhere else (another device, a new tab) it throws
-     * `other_device`: the code is to be entered where it was asked for. `null` when `hash`
-     * is not such a link.
+     * the address for sign-up. Opened in another tab of the same site (a mail client's
+     * link), it hands the code to the tab that asked (see `onEmailLink`) and throws
+     * `other_device`; on another device it only throws `other_device`: the code is to be
+     * entered where it was asked for. `null` when `hash` is not such a link.
      */
     async completeEmailLink(hash: string): Promise<EmailLinkResult | null> {
       const f = new URLSearchParams(hash.replace(/^#/, ""));
@@ -343,6 +360,35 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       const email = f.get("email");
       const purpose = f.get("purpose");
       if (!code || !email || (purpose !== "sign_in" && purpose !== "sign_up")) return null;
+      if (!codeRequests.has(requestKey(purpose, email))) {
+        const tabs = linkChannel();
+        tabs?.postMessage({ purpose, email, code });
+        tabs?.close();
+        throw new PasskeyError("other_device", "Enter this code where you asked for it: in the tab that asked, which continues by itself if it is open, or on that device.");
+      }
+      return this.completeCode(purpose, email, code);
+    },
+
+    /**
+     * Lets links opened in other tabs of this site finish here, where the code was asked
+     * for (same-origin `BroadcastChannel`; a code this page did not ask for is ignored).
+     * Returns a function that stops listening. Where there is no `BroadcastChannel`
+     * (native apps), it does nothing.
+     */
+    onEmailLink(done: (result: EmailLinkResult) => void, failed?: (error: unknown) => void): () => void {
+      const tabs = linkChannel();
+      if (!tabs) return () => undefined;
+      tabs.onmessage = (event) => {
+        const { purpose, email, code } = (event.data ?? {}) as { purpose?: unknown; email?: unknown; code?: unknown };
+        if ((purpose !== "sign_in" && purpose !== "sign_up") || typeof email !== "string" || typeof code !== "string") return;
+        if (!codeRequests.has(requestKey(purpose, email))) return;
+        this.completeCode(purpose, email, code).then(done, (e) => failed?.(e));
+      };
+      return () => tabs.close();
+    },
+
+    /** A code of this page's request, for its purpose. */
+    async completeCode(purpose: EmailPurpose, email: string, code: string): Promise<EmailLinkResult> {
       if (purpose === "sign_in") return { purpose, result: await this.signInWithEmailCode({ email, code }) };
       const { signupToken } = await this.verifySignUpEmail({ email, code });
       return { purpose, email, signupToken };
