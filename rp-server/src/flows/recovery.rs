@@ -213,8 +213,13 @@ pub async fn verify(
     username: &str,
     code: &str,
 ) -> Result<SignInNonce, RecoveryError> {
-    let (user, key) = account(cx, username).await?;
     let now = cx.clock.now();
+    // A client past its failures is refused before the account is looked up in Cognito.
+    let per_client = cx.site.settings.email_max_failures_per_ip_day;
+    if let Some(refusal) = limits::client_refused(&cx.db, client, per_client, now).await? {
+        return Err(refusal.into());
+    }
+    let (user, key) = account(cx, username).await?;
     let mut tx = cx.db.begin().await?;
     let failures = limits::Failures::lock(
         &mut tx,

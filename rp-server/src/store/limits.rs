@@ -2,13 +2,16 @@
 //! locked for the caller's transaction while it is checked and counted, so concurrent
 //! requests are counted one after another and a burst cannot slip past a limit between
 //! a check and an insert. `hits` keeps the times of the last day (a sliding window);
-//! `total` counts what only [`clear_total`] forgives.
+//! `total` counts what only [`clear_total`] forgives (or [`TOTAL_KEPT`] of quiet).
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 /// The longest window a limit may have: hits older than this are dropped.
 pub const HORIZON: Duration = Duration::days(1);
+/// A total is forgotten this long after its last hit (so rows for made-up keys do not
+/// pile up for ever; a guesser who pauses this long has gained nothing worth having).
+pub const TOTAL_KEPT: Duration = Duration::days(90);
 
 /// A counter as its lock found it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -55,6 +58,14 @@ pub async fn lock(
     .await
 }
 
+/// A counter as it stands, without locking it (`None`: never hit).
+pub async fn peek(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<Counter>> {
+    sqlx::query_as("SELECT key, hits, total FROM limit_counters WHERE key = $1")
+        .bind(key)
+        .fetch_optional(db)
+        .await
+}
+
 /// Counts a hit at `now` on each key (and, with `total`, one more towards its total);
 /// hits older than `keep` (at most [`HORIZON`]: the key's window) are dropped, so a
 /// counter never holds more than its limit. Call it on keys [`lock`]ed in the same
@@ -71,7 +82,7 @@ pub async fn hit(
             SET hits = ARRAY(SELECT h FROM unnest(hits) AS h WHERE h > $4 ORDER BY h) || $2,
                 total = total + CASE WHEN $3 THEN 1 ELSE 0 END,
                 expires_at = CASE WHEN total + CASE WHEN $3 THEN 1 ELSE 0 END > 0
-                                  THEN 'infinity' ELSE $2 + interval '1 day' END
+                                  THEN $2 + interval '90 days' ELSE $2 + interval '1 day' END
           WHERE key = ANY($1)",
     )
     .bind(keys)

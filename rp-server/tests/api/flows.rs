@@ -444,3 +444,32 @@ async fn an_email_code_session_may_only_add_a_first_passkey() {
         .await
         .unwrap();
 }
+
+/// An address's failures in all are forgotten 90 days after the last one, so counters
+/// for made-up addresses do not pile up for ever.
+#[tokio::test]
+async fn failures_in_all_are_forgotten_after_ninety_quiet_days() {
+    use rp_server::store::limits;
+    let t = TestContext::new().await;
+    let email = "quiet@example.test";
+    let key = vec![rp_server::flows::email::limits::failures_of_address(email)];
+    let then = t.cx.clock.now();
+    let mut tx = t.cx.db.begin().await.unwrap();
+    limits::lock(&mut tx, &key, then).await.unwrap();
+    for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
+        limits::hit(&mut tx, &key, true, chrono::Duration::days(1), then)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert!(locked_for_good(&t, email).await);
+    // The purge keeps it for 89 days, and drops it after 90.
+    rp_server::store::purge_expired(&t.cx.db, then + chrono::Duration::days(89), 1000)
+        .await
+        .unwrap();
+    assert!(locked_for_good(&t, email).await);
+    rp_server::store::purge_expired(&t.cx.db, then + chrono::Duration::days(90), 1000)
+        .await
+        .unwrap();
+    assert!(!locked_for_good(&t, email).await);
+}

@@ -4,8 +4,8 @@
 //! - code requests: [`PER_ADDRESS_PER_DAY`] per address, [`PER_IP_PER_DAY`] per client;
 //! - failed verifications: [`FAILURES_PER_ADDRESS_PER_DAY`] per address across all its
 //!   codes (a new code does not reset it), then `CODE_LOCKED` until the day's window
-//!   passes; [`FAILURES_PER_ADDRESS_IN_ALL`] in all, then locked until a sign-in by
-//!   another factor or an admin's unlock; `RP_EMAIL_MAX_FAILURES_PER_IP_DAY` per client;
+//!   passes; [`FAILURES_PER_ADDRESS_IN_ALL`] in all (forgotten after 90 days without
+//!   one), then locked until a sign-in by another factor or an admin's unlock; `RP_EMAIL_MAX_FAILURES_PER_IP_DAY` per client;
 //! - sign-up codes to addresses without an account: [`SIGNUPS_PER_IP_PER_DAY`] per client
 //!   and `RP_EMAIL_SIGNUP_MAX_PER_HOUR` in all (the sender's reputation).
 //!
@@ -134,6 +134,28 @@ fn address_lock(failures: &Counter, now: DateTime<Utc>) -> Option<Option<u64>> {
             now,
         ))
     })
+}
+
+/// Whether `client` is already past its daily failures: read without a lock, so a flow
+/// can refuse before costly work (a Cognito lookup); the locked count decides after.
+pub async fn client_refused(
+    db: &crate::store::Db,
+    client: &ClientContext,
+    per_client: u32,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Refusal>> {
+    let Some(key) = failures_of_client(client) else {
+        return Ok(None);
+    };
+    let counter = limits::peek(db, &key).await?;
+    let wanted = [Limit {
+        key,
+        max: per_client as usize,
+        window: Duration::days(1),
+    }];
+    Ok(counter
+        .and_then(|c| first_full(std::slice::from_ref(&c), &wanted, now))
+        .map(Refusal::RateLimited))
 }
 
 /// The failure counters of one verification, locked until its transaction ends.
