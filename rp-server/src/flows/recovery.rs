@@ -230,9 +230,7 @@ pub async fn verify(
     )
     .await??;
     let Some(user) = user else {
-        failures.wrong(&mut tx, now).await?;
-        tx.commit().await?;
-        return Err(RecoveryError::CodeInvalid);
+        return no_account(cx, tx, failures, client, code).await;
     };
     let hash = cx.site.recovery.hash(&user, code);
     let error = match recovery_codes::spend(&mut *tx, user.id, &hash, now).await? {
@@ -259,6 +257,37 @@ pub async fn verify(
         return Err(error);
     }
     signed_in(cx, tx, client, &user).await
+}
+
+/// A code for an account that does not exist: `CODE_INVALID` after the same work as a
+/// wrong code of a real account (a hash, a lookup, the count, an audit row), so neither
+/// the answer nor its timing tells that the account is missing.
+async fn no_account(
+    cx: &Context,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    failures: limits::Failures,
+    client: &ClientContext,
+    code: &str,
+) -> Result<SignInNonce, RecoveryError> {
+    let now = cx.clock.now();
+    let nobody = User {
+        id: uuid::Uuid::nil(),
+        cognito_sub: String::new(),
+        username: String::new(),
+    };
+    let hash = cx.site.recovery.hash(&nobody, code);
+    recovery_codes::spend(&mut *tx, nobody.id, &hash, now).await?;
+    failures.wrong(&mut tx, now).await?;
+    audit::record(
+        &mut *tx,
+        now,
+        Event::new(Actor::Anonymous, Action::RecoveryCodeFailed)
+            .client(client)
+            .details(serde_json::json!({ "reason": "no_account" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Err(RecoveryError::CodeInvalid)
 }
 
 /// A spent code's sign-in: the recovery nonce, its audit event, and the notice.
