@@ -34,9 +34,15 @@ pub enum AdminCommand {
     /// List a user's credentials (revoked ones included).
     List(UserSelector),
     /// Show one credential.
-    Show { credential_id: String },
+    Show {
+        /// base64url, which may begin with `-`: taken as the id, not as an option.
+        #[arg(allow_hyphen_values = true)]
+        credential_id: String,
+    },
     /// Revoke one credential for good.
     Revoke {
+        /// base64url, which may begin with `-`: taken as the id, not as an option.
+        #[arg(allow_hyphen_values = true)]
         credential_id: String,
         #[arg(long)]
         reason: Option<String>,
@@ -433,4 +439,35 @@ async fn stats(ctx: &Ctx) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Admin {
+        #[command(flatten)]
+        args: AdminArgs,
+    }
+
+    /// A base64url credential id may begin with `-` (one in 64 do): it is the id, not an
+    /// unknown option.
+    #[test]
+    fn a_credential_id_may_begin_with_a_dash() {
+        use clap::Parser as _;
+        let parsed =
+            Admin::try_parse_from(["admin", "revoke", "-GyQ6_zJ9uwjh2kE", "--reason", "stolen"])
+                .unwrap();
+        assert!(matches!(
+            parsed.args.command,
+            AdminCommand::Revoke { ref credential_id, ref reason }
+                if credential_id == "-GyQ6_zJ9uwjh2kE" && reason.as_deref() == Some("stolen")
+        ));
+        let parsed = Admin::try_parse_from(["admin", "show", "-abc"]).unwrap();
+        assert!(
+            matches!(parsed.args.command, AdminCommand::Show { credential_id } if credential_id == "-abc")
+        );
+    }
 }
