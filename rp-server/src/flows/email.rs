@@ -15,10 +15,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac as _};
+use hmac::Mac as _;
 use rand::{Rng as _, TryRngCore as _};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::Context;
@@ -87,8 +86,7 @@ impl EmailCodes {
     /// The keyed hash a code is stored as: bound to its address and purpose, so a hash
     /// says nothing without the server's key and cannot be moved to another address.
     fn hash(&self, email: &str, purpose: Purpose, code: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = crate::passkeys::keyed_mac(&self.key);
         mac.update(purpose.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(email.as_bytes());

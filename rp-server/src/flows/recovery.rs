@@ -7,10 +7,9 @@
 //! ([`super::email::limits`]), and per client; each use is audited and notified.
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac as _};
+use hmac::Mac as _;
 use rand::{Rng as _, TryRngCore as _};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::Context;
@@ -78,8 +77,7 @@ impl RecoveryKey {
     /// The keyed hash a code is stored as, bound to its user: worthless without the
     /// server's key, and never another user's code.
     fn hash(&self, user: &User, code: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = crate::passkeys::keyed_mac(&self.0);
         mac.update(user.id.as_bytes());
         mac.update(normalized(code).as_bytes());
         mac.finalize().into_bytes().to_vec()
