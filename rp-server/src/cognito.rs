@@ -206,6 +206,18 @@ impl CognitoAdmin {
             .flatten())
     }
 
+    /// The one enabled user whose *verified* email this is; `None` when there is no
+    /// such user or several (a code mailed there must not pick one of them).
+    pub async fn verified_owner_of(&self, email: &str) -> Result<Option<PoolUser>, CognitoError> {
+        let mut eligible: Vec<PoolUser> = self
+            .users_with_email(email, 10)
+            .await?
+            .into_iter()
+            .filter(|u| u.email_verified && u.enabled)
+            .collect();
+        Ok((eligible.len() == 1).then(|| eligible.remove(0)))
+    }
+
     /// Users whose `email` attribute is `email` (at most `limit`).
     pub async fn users_with_email(
         &self,

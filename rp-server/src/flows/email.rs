@@ -176,16 +176,9 @@ async fn sign_in_account(cx: &Context, email: &str) -> Result<Option<PoolUser>, 
     let Some(cognito) = cx.site.cognito.as_deref() else {
         return Ok(None);
     };
-    let mut eligible: Vec<PoolUser> = cognito
-        .users_with_email(email, 10)
-        .await?
-        .into_iter()
-        .filter(|u| u.email_verified && u.enabled)
-        .collect();
-    if eligible.len() != 1 {
+    let Some(account) = cognito.verified_owner_of(email).await? else {
         return Ok(None);
-    }
-    let account = eligible.remove(0);
+    };
     if cx.site.settings.email_signin == EmailSignIn::NoPasskey
         && let Some(user) = crate::store::users::user_by_sub(&cx.db, &account.sub).await?
         && !crate::store::credentials::credentials_of(&cx.db, user.id)

@@ -169,15 +169,9 @@ async fn account(cx: &Context, username: &str) -> Result<(Option<User>, String),
     let typed = username.trim();
     let by_email = match (&cx.site.cognito, clean_email(typed)) {
         (Some(cognito), Ok(email)) => {
-            let mut found: Vec<_> = cognito
-                .users_with_email(&email, 2)
-                .await?
-                .into_iter()
-                .filter(|u| u.email_verified && u.enabled)
-                .collect();
-            let user = match found.len() {
-                1 => store::users::user_by_sub(&cx.db, &found.remove(0).sub).await?,
-                _ => None,
+            let user = match cognito.verified_owner_of(&email).await? {
+                Some(owner) => store::users::user_by_sub(&cx.db, &owner.sub).await?,
+                None => None,
             };
             Some((user, email))
         }
