@@ -32,24 +32,24 @@ pub const SIGNUPS_PER_IP_PER_DAY: usize = 20;
 pub fn sends_of_address(email: &str) -> String {
     format!("email-send:{email}")
 }
-fn sends_of_client(client: &ClientContext) -> Option<String> {
+/// A counter key of `client`'s block (its IPv4 address or IPv6 /64); `None` without an IP.
+fn of_client(kind: &str, client: &ClientContext) -> Option<String> {
     client
         .ip
-        .map(|ip| format!("email-send-ip:{}", crate::net::limit_block(ip)))
+        .map(|ip| format!("{kind}:{}", crate::net::limit_block(ip)))
+}
+fn sends_of_client(client: &ClientContext) -> Option<String> {
+    of_client("email-send-ip", client)
 }
 /// The failures of an address (what an admin's unlock clears).
 pub fn failures_of_address(email: &str) -> String {
     format!("email-fail:{email}")
 }
 fn failures_of_client(client: &ClientContext) -> Option<String> {
-    client
-        .ip
-        .map(|ip| format!("email-fail-ip:{}", crate::net::limit_block(ip)))
+    of_client("email-fail-ip", client)
 }
 fn signups_of_client(client: &ClientContext) -> Option<String> {
-    client
-        .ip
-        .map(|ip| format!("email-signup-ip:{}", crate::net::limit_block(ip)))
+    of_client("email-signup-ip", client)
 }
 const SIGNUPS_IN_ALL: &str = "email-signup-all";
 
@@ -158,9 +158,10 @@ pub async fn client_refused(
         .map(Refusal::RateLimited))
 }
 
-/// The failure counters of one verification, locked until its transaction ends.
+/// The failure counters of one verification, locked until its transaction ends: the
+/// address's as the lock found it, and the client's key.
 pub struct Failures {
-    address: String,
+    address: Counter,
     client: Option<String>,
 }
 
@@ -173,22 +174,25 @@ impl Failures {
         per_client: u32,
         now: DateTime<Utc>,
     ) -> sqlx::Result<Result<Self, Refusal>> {
-        let this = Self {
-            address: failures_of_address(email),
-            client: failures_of_client(client),
-        };
-        let mut all = vec![this.address.clone()];
-        all.extend(this.client.clone());
+        let address = failures_of_address(email);
+        let client = failures_of_client(client);
+        let mut all = vec![address.clone()];
+        all.extend(client.clone());
         let counters = limits::lock(tx, &all, now).await?;
-        if let Some(lock) = counters
+        // `lock` makes the counters it did not find, so the address's is there.
+        let address = counters
             .iter()
-            .find(|c| c.key == this.address)
-            .and_then(|c| address_lock(c, now))
-        {
+            .find(|c| c.key == address)
+            .cloned()
+            .unwrap_or(Counter {
+                key: address,
+                hits: Vec::new(),
+                total: 0,
+            });
+        if let Some(lock) = address_lock(&address, now) {
             return Ok(Err(Refusal::Locked(lock)));
         }
-        let client_limit: Vec<Limit> = this
-            .client
+        let client_limit: Vec<Limit> = client
             .iter()
             .map(|key| Limit {
                 key: key.clone(),
@@ -199,7 +203,7 @@ impl Failures {
         if let Some(wait) = first_full(&counters, &client_limit, now) {
             return Ok(Err(Refusal::RateLimited(wait)));
         }
-        Ok(Ok(this))
+        Ok(Ok(Self { address, client }))
     }
 
     /// Counts a wrong code against the address and the client. Answers the lock this
@@ -209,18 +213,20 @@ impl Failures {
         tx: &mut PgConnection,
         now: DateTime<Utc>,
     ) -> sqlx::Result<Option<Option<u64>>> {
+        let mut address = self.address.clone();
         limits::hit(
             tx,
-            std::slice::from_ref(&self.address),
+            std::slice::from_ref(&address.key),
             true,
             Duration::days(1),
             now,
         )
         .await?;
-        let address = self.address.clone();
         self.hopeless(tx, now).await?;
-        let after = limits::lock(tx, std::slice::from_ref(&address), now).await?;
-        Ok(after.first().and_then(|c| address_lock(c, now)))
+        // The counter stays locked: it is what it was, and this hit.
+        address.hits.push(now);
+        address.total += 1;
+        Ok(address_lock(&address, now))
     }
 
     /// Counts an attempt that had no chance (no live code for that request) against the
