@@ -68,14 +68,6 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
     let response = match outcome {
         Ok(credential_id) => {
             crate::metrics::nonce_redemption("valid");
-            // A passkey sign-in is another factor: it forgives the address's failed
-            // email codes in all (the day's window stays).
-            if credential_id.is_some()
-                && let Some(email) = req.email.as_deref().and_then(|e| clean_email(e).ok())
-            {
-                crate::store::limits::clear_total(&cx.db, &failures_of_address(&email), now)
-                    .await?;
-            }
             RedeemResponse {
                 valid: true,
                 reason: None,
@@ -114,6 +106,13 @@ async fn attempt(
         return Ok(Err(RedeemFailure::Unknown));
     };
     let actor = Actor::Service.label();
+    // A passkey sign-in is another factor: in the same statement, it forgives the
+    // failed email codes of the user's verified address in all (the day's window stays).
+    let forgive = req
+        .email
+        .as_deref()
+        .and_then(|e| clean_email(e).ok())
+        .map(|e| failures_of_address(&e));
     let r = nonces::redeem(
         &cx.db,
         &hash,
@@ -121,6 +120,7 @@ async fn attempt(
         req.challenge_id,
         now,
         (&actor, Action::NonceRedeemed.as_str()),
+        forgive.as_deref(),
     )
     .await?;
     if let Some(credential_id) = r.redeemed {

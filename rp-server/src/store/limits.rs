@@ -2,7 +2,8 @@
 //! locked for the caller's transaction while it is checked and counted, so concurrent
 //! requests are counted one after another and a burst cannot slip past a limit between
 //! a check and an insert. `hits` keeps the times of the last day (a sliding window);
-//! `total` counts what only [`clear_total`] forgives (or [`TOTAL_KEPT`] of quiet).
+//! `total` counts what only a sign-in by another factor (`nonces::redeem`), an admin's
+//! [`clear`] or [`TOTAL_KEPT`] of quiet forgives.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgExecutor};
@@ -102,21 +103,4 @@ pub async fn clear(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<bool> {
         .await?
         .rows_affected();
     Ok(n > 0)
-}
-
-/// Forgives a key's total (a sign-in by another factor); its window stays.
-pub async fn clear_total(
-    db: impl PgExecutor<'_>,
-    key: &str,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE limit_counters SET total = 0, expires_at = $2 + interval '1 day'
-          WHERE key = $1 AND total > 0",
-    )
-    .bind(key)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
 }

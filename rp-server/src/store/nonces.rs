@@ -100,7 +100,8 @@ struct RedemptionRow {
 /// the actor and action of the event recorded on success. A nonce earned by an email or
 /// recovery code leaves a `weak_sign_ins` row (kept 30 days) from which
 /// [`super::users::weak_factor`] later tells the session apart; a passkey's marks the
-/// user's weak sign-ins of the last minute as followed by it.
+/// user's weak sign-ins of the last minute as followed by it, and forgives the total of
+/// the limit counter `forgive` (the failed codes of the user's verified address).
 pub async fn redeem(
     db: impl PgExecutor<'_>,
     hash: &[u8],
@@ -108,6 +109,7 @@ pub async fn redeem(
     challenge_id: Uuid,
     now: DateTime<Utc>,
     audit: (&str, &str),
+    forgive: Option<&str>,
 ) -> sqlx::Result<Redemption> {
     let row: RedemptionRow = sqlx::query_as(
         "WITH challenge AS (
@@ -127,6 +129,9 @@ pub async fn redeem(
             UPDATE weak_sign_ins SET passkey_after_at = $4
              WHERE user_id = (SELECT user_id FROM redeemed WHERE factor = 'passkey')
                AND passkey_after_at IS NULL AND redeemed_at > $4 - interval '1 minute'
+         ), forgiven AS (
+            UPDATE limit_counters SET total = 0, expires_at = $4 + interval '1 day'
+             WHERE key = $7 AND total > 0 AND EXISTS (SELECT 1 FROM redeemed WHERE factor = 'passkey')
          ), audit AS (
             INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
             SELECT $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed
@@ -146,6 +151,7 @@ pub async fn redeem(
     .bind(now)
     .bind(audit.0)
     .bind(audit.1)
+    .bind(forgive)
     .fetch_one(db)
     .await?;
     let nonce = match (row.cognito_sub, row.expires_at) {
