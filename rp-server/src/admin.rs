@@ -293,6 +293,8 @@ impl<'a> AdminService<'a> {
         // Nonces earned before the reset, by a passkey or by an email code, die with it.
         let nonces_voided = store::nonces::void_unredeemed_of(&mut *tx, user.id, self.now).await?;
         let recovery_codes_voided = store::recovery_codes::void_of(&mut *tx, user.id).await?;
+        // And the OpenID provider's unspent codes and live access tokens.
+        let provider_grants_voided = store::oidc::void_of(&mut *tx, user.id, self.now).await?;
         // So are codes mailed to the user's address, and sign-up tokens it earned.
         let mut codes_voided = 0;
         if let Some(email) = email {
@@ -314,6 +316,7 @@ impl<'a> AdminService<'a> {
                     "noncesVoided": nonces_voided,
                     "emailCodesVoided": email.map(|_| codes_voided),
                     "recoveryCodesVoided": recovery_codes_voided,
+                    "providerGrantsVoided": provider_grants_voided,
                     "cognitoGlobalSignOut": cognito_sign_out,
                 })),
         )

@@ -70,6 +70,9 @@ pub enum Action {
     RecoveryCodesCreated,
     RecoveryCodeUsed,
     RecoveryCodeFailed,
+    OidcCodeIssued,
+    OidcTokenIssued,
+    OidcDenied,
 }
 
 impl Action {
@@ -98,6 +101,9 @@ impl Action {
             Self::RecoveryCodesCreated => "recovery.codes_created",
             Self::RecoveryCodeUsed => "recovery.code_used",
             Self::RecoveryCodeFailed => "recovery.code_failed",
+            Self::OidcCodeIssued => "oidc.code_issued",
+            Self::OidcTokenIssued => "oidc.token_issued",
+            Self::OidcDenied => "oidc.denied",
         }
     }
 }

@@ -317,6 +317,38 @@ impl CognitoAdmin {
         Ok(created)
     }
 
+    /// Links the user's federated identity at the pool's OIDC identity provider
+    /// `provider` (whose `sub` is the user's own Cognito `sub`) to the user `username`, so
+    /// that a sign-in through that provider yields this user's tokens, not a new user's.
+    pub async fn link_provider(
+        &self,
+        username: &str,
+        provider: &str,
+        sub: &str,
+    ) -> Result<(), CognitoError> {
+        use cip::types::ProviderUserIdentifierType as Id;
+        self.client
+            .admin_link_provider_for_user()
+            .user_pool_id(&self.user_pool_id)
+            .destination_user(
+                Id::builder()
+                    .provider_name("Cognito")
+                    .provider_attribute_value(username)
+                    .build(),
+            )
+            .source_user(
+                Id::builder()
+                    .provider_name(provider)
+                    .provider_attribute_name("Cognito_Subject")
+                    .provider_attribute_value(sub)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| failed("AdminLinkProviderForUser", e))?;
+        Ok(())
+    }
+
     /// Signs the user out everywhere: their refresh tokens (and the access tokens minted
     /// from them) stop working.
     pub async fn global_sign_out(&self, username: &str) -> Result<(), CognitoError> {

@@ -9,6 +9,7 @@
 mod database;
 pub mod email;
 pub mod load;
+mod oidc;
 pub mod settings;
 mod tokens;
 mod validate;
@@ -24,6 +25,7 @@ use url::Url;
 pub use database::{DatabaseConfig, DbTimeouts};
 pub use email::{EmailConfig, EmailSignIn, EmailTransport, EmailTransportKind};
 pub use load::{Layered, Source};
+pub use oidc::{OidcClient, OidcClientSettings, OidcConfig};
 pub use settings::Settings;
 pub use tokens::NamedToken;
 pub use web::{AndroidApp, MAX_RELATED_ORIGIN_LABELS, Origin, registrable_label};
@@ -121,6 +123,8 @@ pub struct Config {
     pub email_max_failures_per_ip_day: u32,
     /// Sign-up codes to new addresses per hour, in all (`RP_EMAIL_SIGNUP_MAX_PER_HOUR`).
     pub email_signup_max_per_hour: u32,
+    /// The OpenID provider (`RP_OIDC_ISSUER`); `None`: off.
+    pub oidc: Option<OidcConfig>,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -184,6 +188,7 @@ impl Config {
             signup_verify_email: false,
             email_signin: EmailSignIn::Off,
             email_notify: false,
+            oidc: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod challenge;
 pub mod credentials;
 pub mod email;
 pub mod notices;
+pub mod oidc;
 pub mod recovery;
 pub mod redemption;
 pub mod registration;

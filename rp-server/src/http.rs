@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod identity;
 pub mod internal;
+pub mod oidc;
 pub mod ops;
 pub mod ratelimit;
 pub mod recovery;
@@ -177,7 +178,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
     openapi.merge(private_doc);
     document_common_errors(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
-    let public = public.route(
+    let public = public.merge(provider(state)).route(
         "/openapi.json",
         axum::routing::get(move || {
             let openapi = openapi.clone();
@@ -189,6 +190,24 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         )),
     );
     (public, private)
+}
+
+/// The OpenID provider's endpoints (404 `PROVIDER_OFF` without `RP_OIDC_ISSUER`),
+/// rate-limited per client like the browser API. Not in the OpenAPI document: OpenID
+/// Connect Discovery describes them.
+fn provider(state: &AppState) -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oidc/jwks", get(oidc::jwks))
+        .route("/oidc/authorize", get(oidc::authorize))
+        .route("/oidc/authorize/finish", post(oidc::finish))
+        .route("/oidc/token", post(oidc::token))
+        .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ))
 }
 
 /// Adds the answers every operation of a kind can give, so the document lists every

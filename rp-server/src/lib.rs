@@ -19,6 +19,7 @@ pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod net;
+pub mod oidc;
 pub mod passkeys;
 pub mod purge;
 pub mod state;

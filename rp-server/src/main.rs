@@ -26,6 +26,8 @@ enum Command {
     Config(ConfigFile),
     /// Manage credentials with direct database access (list, revoke, reset, enrol, audit, stats).
     Admin(Box<rp_server::cli::AdminArgs>),
+    /// Print a new P-256 private key (PKCS#8 PEM) for RP_OIDC_SIGNING_KEY, and nothing else.
+    OidcKey,
 }
 
 #[tokio::main]
@@ -71,6 +73,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(args) => rp_server::cli::run(*args).await,
+        Command::OidcKey => {
+            print!(
+                "{}",
+                rp_server::oidc::keys::generate_p256_pem().map_err(anyhow::Error::msg)?
+            );
+            Ok(())
+        }
         Command::Migrate(file) => {
             let layered = Layered::from_process(file.path.as_deref())?;
             let db = DatabaseConfig::from_settings(&layered.settings)?;

@@ -11,6 +11,7 @@ pub const CEREMONIES_FAILED: &str = "rp_ceremonies_failed_total";
 pub const NONCE_REDEMPTIONS: &str = "rp_nonce_redemptions_total";
 pub const HTTP_DURATION: &str = "rp_http_request_duration_seconds";
 pub const REQUEST_TIMEOUTS: &str = "rp_http_request_timeouts_total";
+pub const OIDC_EVENTS: &str = "rp_oidc_events_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -39,6 +40,10 @@ pub fn handle() -> PrometheusHandle {
 
 fn describe() {
     metrics::describe_counter!(CEREMONIES_STARTED, "WebAuthn ceremonies started, by kind");
+    metrics::describe_counter!(
+        OIDC_EVENTS,
+        "OpenID provider events (authorize, code_issued, token_issued, and refusals by reason), by configured client"
+    );
     metrics::describe_counter!(
         CEREMONIES_FINISHED,
         "WebAuthn ceremonies finished successfully, by kind"
@@ -69,6 +74,12 @@ pub fn ceremony_finished(kind: &'static str) {
 
 pub fn ceremony_failed(kind: &'static str, reason: &'static str) {
     metrics::counter!(CEREMONIES_FAILED, "kind" => kind, "reason" => reason).increment(1);
+}
+
+/// An OpenID provider event; `client` is a configured client id or `unknown`.
+pub fn oidc(client: &str, event: &str) {
+    metrics::counter!(OIDC_EVENTS, "client" => client.to_owned(), "event" => event.to_owned())
+        .increment(1);
 }
 
 pub fn nonce_redemption(outcome: &'static str) {

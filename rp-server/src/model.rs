@@ -41,6 +41,13 @@ impl Factor {
             Self::Recovery => "recovery",
         }
     }
+
+    /// The factor a stored name names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Passkey, Self::Email, Self::Recovery]
+            .into_iter()
+            .find(|f| f.as_str() == name)
+    }
 }
 
 /// What clients see of a passkey.

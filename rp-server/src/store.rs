@@ -11,6 +11,7 @@ pub mod email_codes;
 pub mod enrolment;
 pub mod limits;
 pub mod nonces;
+pub mod oidc;
 pub mod recovery_codes;
 pub mod signups;
 pub mod users;
@@ -82,6 +83,8 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>, batch: i64) -> sqlx::Res
         "limit_counters",
         "weak_sign_ins",
         "signup_tokens",
+        "oidc_codes",
+        "oidc_access_tokens",
     ] {
         let sql = format!(
             "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2)"

@@ -51,6 +51,18 @@ impl TokenKind for CodeRequestKind {
     const PREFIX: &'static str = "rpq_";
 }
 
+/// The OpenID provider's authorization codes (60 s, one redemption).
+pub struct AuthorizationCodeKind;
+impl TokenKind for AuthorizationCodeKind {
+    const PREFIX: &'static str = "rpc_";
+}
+
+/// The OpenID provider's opaque access tokens (they open `/oidc/userinfo` only).
+pub struct ProviderAccessTokenKind;
+impl TokenKind for ProviderAccessTokenKind {
+    const PREFIX: &'static str = "rpa_";
+}
+
 /// A freshly generated token. Its `Debug` form hides the value so it cannot reach a log.
 pub struct OpaqueToken<K> {
     encoded: String,
@@ -62,6 +74,8 @@ pub type EnrolmentToken = OpaqueToken<EnrolmentKind>;
 pub type Secret = OpaqueToken<SecretKind>;
 pub type SignupToken = OpaqueToken<SignupTokenKind>;
 pub type CodeRequestId = OpaqueToken<CodeRequestKind>;
+pub type AuthorizationCode = OpaqueToken<AuthorizationCodeKind>;
+pub type ProviderAccessToken = OpaqueToken<ProviderAccessTokenKind>;
 
 impl<K: TokenKind> OpaqueToken<K> {
     /// Draws a new token from the operating system's CSPRNG.

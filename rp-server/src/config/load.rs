@@ -187,9 +187,18 @@ impl Environment {
                     "false" => Value::from(false),
                     _ => Value::from(raw.clone()),
                 },
+                // Not JSON: left as text, so the error names the variable.
+                Kind::Json => serde_json::from_str::<serde_json::Value>(raw)
+                    .ok()
+                    .and_then(|v| Value::serialize(v).ok())
+                    .unwrap_or_else(|| Value::from(raw.clone())),
             };
             // An empty variable is as good as unset, as it always was.
-            if matches!(key.kind, Kind::Text | Kind::Number | Kind::Bool) && raw.trim().is_empty() {
+            if matches!(
+                key.kind,
+                Kind::Text | Kind::Number | Kind::Bool | Kind::Json
+            ) && raw.trim().is_empty()
+            {
                 continue;
             }
             dict.insert(key.name.to_owned(), value);

@@ -20,6 +20,8 @@ pub enum Kind {
     Number,
     /// `true` or `false`.
     Bool,
+    /// Nested settings: an array of tables in the file, a JSON array in the variable.
+    Json,
 }
 
 /// One setting: its file key, what it holds, and its documentation (`--help`).
@@ -100,6 +102,9 @@ keys! {
     email_notify: Bool = "Email security notices (passkey added, deleted, revoked; account reset) [default: on whenever email is configured].";
     signup_verify_email: Bool = "Passkey-first sign-up needs a verified email [default: on whenever email is configured].";
     log_format: Text = "Log format: json or pretty [default: json].";
+    oidc_issuer: Text = "Turns on the OpenID provider (/oidc/*): its public URL, an https origin on rp_id's domain (http only for a loopback host). Unset: the provider is off.";
+    oidc_signing_key: Secret = "The provider's ID-token signing key: one or two concatenated PEM private keys (PKCS#8 P-256, or RSA); the first signs, both are published (rotation). `rp-server oidc-key` makes one.";
+    oidc_clients: Json = "The provider's clients: [[oidc_clients]] tables in the file (client_id, secret_sha256 or public = true, redirect_uris, scopes, cognito_provider_name), or a JSON array of them in RP_OIDC_CLIENTS.";
 }
 
 /// The settings as given, every one optional; [`super::Config::from_settings`] applies
@@ -159,6 +164,10 @@ pub struct Settings {
     pub email_notify: Option<bool>,
     pub signup_verify_email: Option<bool>,
     pub log_format: Option<String>,
+    pub oidc_issuer: Option<String>,
+    #[serde(serialize_with = "redacted")]
+    pub oidc_signing_key: Option<SecretString>,
+    pub oidc_clients: Vec<super::oidc::OidcClientSettings>,
 }
 
 /// Every setting, its variable and its documentation, for `--help`.
@@ -170,6 +179,7 @@ pub fn help() -> String {
         let kind = match key.kind {
             Kind::List => " (list: comma-separated, or a TOML array)",
             Kind::Secret => " (secret)",
+            Kind::Json => " (file: array of tables; variable: JSON array)",
             _ => "",
         };
         out.push_str(&format!(
@@ -226,6 +236,7 @@ mod tests {
                 Kind::List => format!("{} = [\"x\"]", key.name),
                 Kind::Number => format!("{} = 1", key.name),
                 Kind::Bool => format!("{} = true", key.name),
+                Kind::Json => format!("{} = []", key.name),
             };
             let parsed: Result<Settings, _> = toml::from_str(&toml);
             assert!(parsed.is_ok(), "{}: {parsed:?}", key.name);

@@ -481,3 +481,124 @@ fn describe_shows_sources_and_never_secrets() {
     );
     assert!(line("nonce_ttl_secs").contains("default"), "{shown}");
 }
+
+#[test]
+fn the_openid_provider_from_the_file_or_the_environment() {
+    let key = crate::oidc::keys::generate_p256_pem().unwrap();
+    let hash = "a".repeat(64);
+    let toml = format!(
+        "{FILE}oidc_issuer = \"https://id.example.com\"\noidc_signing_key = '''\n{key}'''\n\n[[oidc_clients]]\nclient_id = \"pool\"\nsecret_sha256 = \"{hash}\"\nredirect_uris = [\"https://auth.example.com/oauth2/idpresponse\"]\ncognito_provider_name = \"Passkeys\"\n\n[[oidc_clients]]\nclient_id = \"spa\"\npublic = true\nredirect_uris = [\"http://localhost:3000/cb\"]\nscopes = [\"openid\"]\n"
+    );
+    let path = file(&toml);
+    let layered = Layered::load(Some(&path), &BTreeMap::new()).unwrap();
+    let c = Config::from_settings(&layered.settings).unwrap();
+    let oidc = c.oidc.as_ref().unwrap();
+    assert_eq!(oidc.issuer, "https://id.example.com");
+    assert_eq!(oidc.clients.len(), 2);
+    assert_eq!(oidc.clients[0].scopes, ["openid", "email", "profile"]);
+    assert_eq!(
+        oidc.clients[0].cognito_provider_name.as_deref(),
+        Some("Passkeys")
+    );
+    assert!(oidc.clients[1].public && oidc.clients[1].secret_sha256.is_none());
+    // The page runs ceremonies on the issuer's origin.
+    assert!(
+        c.origins
+            .iter()
+            .any(|o| matches!(o, Origin::Web(u) if u.as_str() == "https://id.example.com/"))
+    );
+    // `rp-server config` shows neither the key nor a client's hash.
+    let described = layered.describe();
+    assert!(
+        !described.contains("BEGIN") && !described.contains(&hash),
+        "{described}"
+    );
+
+    // RP_OIDC_CLIENTS: the same as a JSON array.
+    let vars = env(&[
+        ("RP_CONFIG_FILE", path.to_str().unwrap()),
+        (
+            "RP_OIDC_CLIENTS",
+            r#"[{"client_id": "only", "public": true, "redirect_uris": ["https://app.example.com/cb"]}]"#,
+        ),
+    ]);
+    let c = Config::from_settings(&Layered::load(None, &vars).unwrap().settings).unwrap();
+    assert_eq!(c.oidc.unwrap().clients[0].client_id, "only");
+
+    let issuer = "RP_OIDC_ISSUER=https://id.example.com";
+    let signing = format!("RP_OIDC_SIGNING_KEY={key}");
+    let client = r#"RP_OIDC_CLIENTS=[{"client_id":"c","public":true,"redirect_uris":["https://app.example.com/cb"]}]"#;
+    assert!(with(&[issuer, &signing, client]).is_ok());
+    for (vars, want) in [
+        (vec![&signing as &str, client], "RP_OIDC_ISSUER"),
+        (
+            vec!["RP_OIDC_ISSUER=http://id.example.com", &signing, client],
+            "https",
+        ),
+        (
+            vec!["RP_OIDC_ISSUER=https://id.other.com", &signing, client],
+            "RP_ID",
+        ),
+        (
+            vec![
+                "RP_OIDC_ISSUER=https://id.example.com/path",
+                &signing,
+                client,
+            ],
+            "no path",
+        ),
+        (vec![issuer, client], "RP_OIDC_SIGNING_KEY"),
+        (
+            vec![issuer, "RP_OIDC_SIGNING_KEY=nope", client],
+            "RP_OIDC_SIGNING_KEY",
+        ),
+        (vec![issuer, &signing], "RP_OIDC_CLIENTS"),
+        (
+            vec![issuer, &signing, "RP_OIDC_CLIENTS=not json"],
+            "RP_OIDC_CLIENTS",
+        ),
+        (
+            vec![
+                issuer,
+                &signing,
+                r#"RP_OIDC_CLIENTS=[{"client_id":"c","redirect_uris":["https://a.example.com/cb"]}]"#,
+            ],
+            "secret_sha256",
+        ),
+        (
+            vec![
+                issuer,
+                &signing,
+                r#"RP_OIDC_CLIENTS=[{"client_id":"c","public":true,"redirect_uris":["http://a.example.com/cb"]}]"#,
+            ],
+            "https",
+        ),
+        (
+            vec![
+                issuer,
+                &signing,
+                r#"RP_OIDC_CLIENTS=[{"client_id":"c","public":true,"redirect_uris":["https://a.example.com/cb"],"scopes":["openid","phone"]}]"#,
+            ],
+            "phone",
+        ),
+        (
+            vec![
+                issuer,
+                &signing,
+                r#"RP_OIDC_CLIENTS=[{"client_id":"c","public":true,"redirect_uris":["https://a.example.com/cb"],"colour":"red"}]"#,
+            ],
+            "colour",
+        ),
+        (
+            vec![
+                issuer,
+                &signing,
+                r#"RP_OIDC_CLIENTS=[{"client_id":"c","public":true,"redirect_uris":["https://a.example.com/cb"]},{"client_id":"c","public":true,"redirect_uris":["https://a.example.com/cb"]}]"#,
+            ],
+            "twice",
+        ),
+    ] {
+        let err = with(&vars).err().unwrap_or_default();
+        assert!(err.contains(want), "{vars:?}: {err}");
+    }
+}

@@ -51,22 +51,26 @@ impl NamedToken {
                 "a name is 1-64 letters, digits, `-`, `_`, `.` or `@`",
             ));
         }
-        let hex = hex.trim();
-        let bytes: Option<Vec<u8>> = (hex.len() == 64)
-            .then(|| {
-                (0..32)
-                    .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-                    .collect()
-            })
-            .flatten();
-        let sha256 = bytes
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        let sha256 = sha256_hex(hex)
             .ok_or_else(|| refuse("the hash must be 64 hex digits (sha256sum of the token)"))?;
         Ok(Self {
             name: name.to_owned(),
             sha256,
         })
     }
+}
+
+/// A SHA-256 hash written as 64 hex digits.
+pub(super) fn sha256_hex(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 pub(super) fn check_token(variable: &str, token: &SecretString) -> Result<(), ConfigError> {

@@ -26,7 +26,8 @@ impl Config {
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let database = DatabaseConfig::from_settings(s)?;
         let rp_id = web::rp_id(s)?;
-        let origins = web::origins(s, &rp_id)?;
+        let mut origins = web::origins(s, &rp_id)?;
+        let oidc = oidc::oidc(s, &rp_id, &mut origins)?;
         let (issuer, jwks) = cognito_urls(s)?;
         let client_ids: Vec<String> = entries(&s.cognito_client_ids).map(str::to_owned).collect();
         if client_ids.is_empty() {
@@ -69,6 +70,7 @@ impl Config {
             config.log_format = choice("RP_LOG_FORMAT", format)?;
         }
         config.set_native_apps(&s.apple_app_ids, &s.android_apps)?;
+        config.oidc = oidc;
         Ok(config)
     }
 

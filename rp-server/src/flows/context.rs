@@ -42,6 +42,8 @@ pub struct Site {
     pub notifier: Option<notices::Notifier>,
     /// The key recovery codes are hashed with.
     pub recovery: super::recovery::RecoveryKey,
+    /// The OpenID provider, when `RP_OIDC_ISSUER` is set.
+    pub oidc: Option<Arc<super::oidc::Provider>>,
 }
 
 /// The settings flows read: a site's slice of [`Config`].
@@ -147,6 +149,13 @@ impl Site {
             email,
             notifier,
             recovery: super::recovery::RecoveryKey::new(key("recovery-code").await?),
+            oidc: match &config.oidc {
+                Some(oidc) => Some(Arc::new(super::oidc::Provider::new(
+                    oidc.clone(),
+                    key("oidc-request-seal").await?,
+                ))),
+                None => None,
+            },
         })
     }
 }

@@ -23,19 +23,29 @@ const TIME_LEN: usize = 8;
 /// the database's server keys).
 pub struct Sealer {
     key: Vec<u8>,
+    prefix: &'static str,
 }
 
 /// An unsealed ceremony.
 #[derive(Debug)]
-pub struct Unsealed {
+pub struct Unsealed<T = AuthenticationState> {
     pub id: Uuid,
     pub expires_at: DateTime<Utc>,
-    pub state: AuthenticationState,
+    pub state: T,
 }
 
 impl Sealer {
     pub fn new(key: Vec<u8>) -> Self {
-        Self { key }
+        Self {
+            key,
+            prefix: PREFIX,
+        }
+    }
+
+    /// A sealer of other state under its own key and prefix (the OpenID provider's
+    /// authorization requests: `o1.`), so that nothing sealed for one use opens as another.
+    pub fn with_prefix(key: Vec<u8>, prefix: &'static str) -> Self {
+        Self { key, prefix }
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -47,17 +57,17 @@ impl Sealer {
         id.starts_with(PREFIX)
     }
 
-    pub fn seal(
+    pub fn seal<T: serde::Serialize>(
         &self,
         id: Uuid,
         expires_at: DateTime<Utc>,
-        state: &AuthenticationState,
+        state: &T,
     ) -> Result<String, serde_json::Error> {
         let mut payload = Vec::with_capacity(ID_LEN + TIME_LEN + 160);
         payload.extend_from_slice(id.as_bytes());
         payload.extend_from_slice(&expires_at.timestamp_micros().to_be_bytes());
         serde_json::to_writer(&mut payload, state)?;
-        let body = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&payload));
+        let body = format!("{}{}", self.prefix, URL_SAFE_NO_PAD.encode(&payload));
         let mut mac = self.mac();
         mac.update(body.as_bytes());
         let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
@@ -66,9 +76,9 @@ impl Sealer {
 
     /// The ceremony, if `sealed` is one this server sealed and nobody altered. Expiry is
     /// the caller's check (it needs the clock).
-    pub fn unseal(&self, sealed: &str) -> Option<Unsealed> {
+    pub fn unseal<T: serde::de::DeserializeOwned>(&self, sealed: &str) -> Option<Unsealed<T>> {
         let (body, tag) = sealed.rsplit_once('.')?;
-        let payload = body.strip_prefix(PREFIX)?;
+        let payload = body.strip_prefix(self.prefix)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
         let mut mac = self.mac();
         mac.update(body.as_bytes());
@@ -112,7 +122,7 @@ mod tests {
         let at = DateTime::from_timestamp_micros(1_900_000_000_000_000).unwrap();
         let sealed = sealer.seal(id, at, &state()).unwrap();
         assert!(Sealer::is_sealed(&sealed));
-        let open = sealer.unseal(&sealed).unwrap();
+        let open = sealer.unseal::<AuthenticationState>(&sealed).unwrap();
         assert_eq!((open.id, open.expires_at), (id, at));
         assert_eq!(
             serde_json::to_value(&open.state).ok(),
@@ -120,18 +130,37 @@ mod tests {
         );
 
         // Another key, any altered character, a truncated or extended token: refused.
-        assert!(Sealer::new(vec![2; 32]).unseal(&sealed).is_none());
+        assert!(
+            Sealer::new(vec![2; 32])
+                .unseal::<AuthenticationState>(&sealed)
+                .is_none()
+        );
         for i in PREFIX.len()..sealed.len() {
             let mut bytes = sealed.clone().into_bytes();
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
             let altered = String::from_utf8(bytes).unwrap();
             if altered != sealed {
-                assert!(sealer.unseal(&altered).is_none(), "altered at {i}");
+                assert!(
+                    sealer.unseal::<AuthenticationState>(&altered).is_none(),
+                    "altered at {i}"
+                );
             }
         }
-        assert!(sealer.unseal(&sealed[..sealed.len() - 1]).is_none());
-        assert!(sealer.unseal(&format!("{sealed}A")).is_none());
-        assert!(sealer.unseal("s1.").is_none());
-        assert!(sealer.unseal(&id.to_string()).is_none());
+        assert!(
+            sealer
+                .unseal::<AuthenticationState>(&sealed[..sealed.len() - 1])
+                .is_none()
+        );
+        assert!(
+            sealer
+                .unseal::<AuthenticationState>(&format!("{sealed}A"))
+                .is_none()
+        );
+        assert!(sealer.unseal::<AuthenticationState>("s1.").is_none());
+        assert!(
+            sealer
+                .unseal::<AuthenticationState>(&id.to_string())
+                .is_none()
+        );
     }
 }

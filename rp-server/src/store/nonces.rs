@@ -172,6 +172,52 @@ pub async fn redeem(
     })
 }
 
+/// A nonce the OpenID provider's sign-in page redeemed, and how it was earned.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProviderRedemption {
+    pub user_id: Uuid,
+    pub cognito_sub: String,
+    pub factor: String,
+    /// When the sign-in that earned it happened.
+    pub created_at: DateTime<Utc>,
+    /// The passkey's flags (none for a code).
+    pub backup_eligible: Option<bool>,
+    pub user_verified: Option<bool>,
+}
+
+/// Redeems a nonce for the OpenID provider instead of a Cognito challenge, in one
+/// statement: unspent, unexpired, not bound to a trigger's challenge, earned no earlier
+/// than `not_before` (the authorization request: every provider sign-in is a fresh
+/// ceremony), and its passkey not revoked. A code's nonce leaves a `weak_sign_ins` row
+/// as the trigger's redemption does.
+pub async fn redeem_for_provider(
+    db: impl PgExecutor<'_>,
+    hash: &[u8],
+    not_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<ProviderRedemption>> {
+    sqlx::query_as(
+        "WITH redeemed AS (
+            UPDATE nonces n SET redeemed_at = $3
+             WHERE nonce_hash = $1 AND redeemed_at IS NULL AND expires_at > $3
+               AND bound_challenge_id IS NULL AND created_at >= $2
+               AND NOT EXISTS (SELECT 1 FROM credentials c
+                                WHERE c.credential_id = n.credential_id AND c.revoked_at IS NOT NULL)
+            RETURNING user_id, cognito_sub, factor, created_at, credential_id
+         ), weak AS (
+            INSERT INTO weak_sign_ins (user_id, factor, redeemed_at, expires_at)
+            SELECT user_id, factor, $3, $3 + interval '30 days' FROM redeemed WHERE factor <> 'passkey'
+         )
+         SELECT r.user_id, r.cognito_sub, r.factor, r.created_at, c.backup_eligible, c.user_verified
+           FROM redeemed r LEFT JOIN credentials c ON c.credential_id = r.credential_id",
+    )
+    .bind(hash)
+    .bind(not_before)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
 /// The nonce as it stands now (after a redemption lost a race, to say why).
 pub async fn nonce(db: impl PgExecutor<'_>, hash: &[u8]) -> sqlx::Result<Option<NonceRow>> {
     sqlx::query_as(

@@ -18,6 +18,7 @@ mod email_limits;
 mod flows;
 mod internal;
 mod layers;
+mod oidc;
 mod operations;
 mod recovery;
 mod registration;
