@@ -20,6 +20,8 @@ use secrecy::SecretString;
 const POOL_ID: &str = "eu-west-1_LocalPool";
 const CLIENT_ID: &str = "localclient";
 const FUNCTION: &str = "cognito-triggers";
+/// The demo's OAuth client at rp-server's OpenID provider (public: PKCE only).
+const OIDC_CLIENT_ID: &str = "demo-app";
 
 /// Runs Postgres-backed rp-server, the Cognito stand-in and the triggers together.
 #[derive(Parser)]
@@ -217,6 +219,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     rp_config.log_format = LogFormat::Pretty;
     rp_config.signup_user_pool_id = Some(POOL_ID.to_owned());
     rp_config.cognito_user_pool_id = Some(POOL_ID.to_owned());
+    // rp-server's OpenID provider, with the demo as a public client (redirect sign-in).
+    rp_config.oidc = Some(rp_server::config::OidcConfig {
+        issuer: rp_url.clone(),
+        keys: Arc::new(
+            rp_server::oidc::keys::SigningKeys::from_pem(
+                &rp_server::oidc::keys::generate_p256_pem().map_err(anyhow::Error::msg)?,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        clients: vec![rp_server::config::OidcClient {
+            client_id: OIDC_CLIENT_ID.to_owned(),
+            secret_sha256: None,
+            public: true,
+            redirect_uris: vec![format!("{demo_url}/oidc-callback")],
+            scopes: vec!["openid".to_owned(), "email".to_owned()],
+            cognito_provider_name: None,
+        }],
+    });
     // Mail goes to a real SMTP server on loopback (aiosmtpd) whose mailbox the demo
     // page shows: verified sign-up, email sign-in and security notices, no account.
     let mailbox = match testkit::smtp::Mailbox::start().await {
@@ -253,6 +273,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
          demo page          {demo_url}\n  \
          rp-server          {rp_url}\n  \
          OpenAPI            {rp_url}/openapi.json\n  \
+         OpenID provider    {rp_url}/.well-known/openid-configuration   (client {OIDC_CLIENT_ID})\n  \
          Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
          issuer / JWKS      {issuer}/.well-known/jwks.json\n  \
          demo user          demo@example.com / Demo-password-1\n  \
@@ -304,6 +325,8 @@ fn demo_router(
         "clientId": CLIENT_ID,
         "region": "eu-west-1",
         "mailbox": mailbox.is_some(),
+        "oidcIssuer": rp_url,
+        "oidcClientId": OIDC_CLIENT_ID,
     });
     // The local mailbox, newest first: what the demo page shows as "mail".
     let mail = move || {
@@ -326,6 +349,13 @@ fn demo_router(
             axum::routing::get(move || async move { axum::Json(config) }),
         )
         .route("/mailbox.json", axum::routing::get(mail))
+        // Where rp-server's OpenID provider sends the browser back (the code is in the URL).
+        .route(
+            "/oidc-callback",
+            axum::routing::get(|| async {
+                axum::response::Html("<!doctype html><title>Signed in</title><p id=\"callback\">Back from the sign-in page.</p>")
+            }),
+        )
         .nest_service(
             "/dist",
             tower_http::services::ServeDir::new(web.join("dist")),

@@ -353,3 +353,53 @@ test("after a password sign-in the page asks for a silent passkey upgrade where 
   console.log(`conditional create: capability ${capable}, requested ${upgrades.length}, passkeys held ${held}`);
   await context.close();
 });
+
+test("an OAuth app signs in by redirect through rp-server's OpenID provider with a passkey", async () => {
+  const { createHash, randomBytes } = await import("node:crypto");
+  const { page, context } = await device();
+  const tokens = await signUp(page, "redirect.user@example.com");
+  const { oidcIssuer, oidcClientId } = stack.config;
+  const discovery = await (await fetch(`${oidcIssuer}/.well-known/openid-configuration`)).json();
+  const verifier = randomBytes(32).toString("base64url");
+  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  const redirectUri = `${demo}/oidc-callback`;
+  const authorize = new URL(discovery.authorization_endpoint.replace(discovery.issuer, oidcIssuer));
+  for (const [k, v] of Object.entries({
+    client_id: oidcClientId, redirect_uri: redirectUri, response_type: "code", scope: "openid email",
+    state: "st-42", nonce: "n-42", code_challenge: challenge, code_challenge_method: "S256", prompt: "login",
+  })) authorize.searchParams.set(k, v);
+
+  // The virtual authenticator answers an autofill request at once; this test takes the
+  // button's way (the page's autofill is the demo's, tested above).
+  await page.addInitScript(() => { PublicKeyCredential.isConditionalMediationAvailable = async () => false; });
+  const violations = [];
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  await page.goto(authorize.toString());
+  await page.waitForSelector("#passkey");
+  await page.screenshot({ path: join(shots, "oidc-sign-in.png"), fullPage: true });
+  await page.click("#passkey");
+  await page.waitForURL((u) => u.pathname === "/oidc-callback");
+  const back = new URL(page.url());
+  assert.equal(back.searchParams.get("state"), "st-42");
+  assert.equal(back.searchParams.get("iss"), oidcIssuer);
+  assert.deepEqual(violations, [], "the page runs under its CSP without violations");
+
+  const exchange = () => fetch(`${oidcIssuer}/oidc/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code", code: back.searchParams.get("code"), redirect_uri: redirectUri,
+      client_id: oidcClientId, code_verifier: verifier,
+    }),
+  });
+  const answer = await exchange();
+  assert.equal(answer.status, 200);
+  const { id_token } = await answer.json();
+  const claims = JSON.parse(Buffer.from(id_token.split(".")[1], "base64url").toString());
+  assert.equal(claims.sub, tokens.idToken.sub, "the provider's sub is the Cognito user's");
+  assert.equal(claims.nonce, "n-42");
+  assert.equal(claims.acr, "urn:rp-server:acr:passkey");
+  assert.ok(claims.amr.includes("hwk") || claims.amr.includes("swk"), JSON.stringify(claims.amr));
+  assert.equal((await exchange()).status, 400, "a code redeems once");
+  await context.close();
+});
