@@ -210,7 +210,7 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
                 return Err(CognitoError::not_authorized("User is disabled."));
             }
             let issuer = s.issuer(&p.config.id);
-            Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &grant.username, &client_id, Some(&grant))? }))
+            Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &grant.username, &client_id, Some(&grant), None)? }))
         }),
         other => Err(CognitoError::invalid_parameter(format!(
             "Unsupported auth flow {other} in the Cognito stand-in."
@@ -264,9 +264,11 @@ fn password_verified(
             let username = user.username.clone();
             let issuer = s.issuer(&p.config.id);
             Ok(
-                json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &username, client_id, None)? }),
+                json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &username, client_id, None, None)? }),
             )
         }
+        // A federated user has no password of the pool's.
+        UserStatus::ExternalProvider => Err(CognitoError::bad_credentials()),
     }
 }
 
@@ -358,7 +360,7 @@ async fn custom_round(
         }
         return s.with_pool(&pool.id, |p| {
             let issuer = s.issuer(&p.config.id);
-            Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, client_id, None)? }))
+            Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, client_id, None, None)? }))
         });
     }
     if flag("failAuthentication") {
@@ -532,7 +534,7 @@ pub async fn respond_to_auth_challenge(
                 user.status = UserStatus::Confirmed;
                 user.modified = Utc::now();
                 let issuer = s.issuer(&p.config.id);
-                Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, &client_id, None)? }))
+                Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, &client_id, None, None)? }))
             })
         }
         SessionKind::PasswordVerifier => {
@@ -627,15 +629,24 @@ pub async fn respond_to_auth_challenge(
     }
 }
 
+/// What the hosted endpoints add to tokens: the OAuth scopes granted, the app's `nonce`,
+/// and when the user signed in.
+pub(crate) struct OAuthClaims<'a> {
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: i64,
+}
+
 /// Mints `AuthenticationResult`. A refresh grant is continued (same `origin_jti`, no new
 /// refresh token) or a new one is started.
-fn issue_tokens(
+pub(crate) fn issue_tokens(
     s: &Standin,
     p: &mut Pool,
     issuer: &str,
     username: &str,
     client_id: &str,
     refresh: Option<&RefreshGrant>,
+    oauth: Option<OAuthClaims<'_>>,
 ) -> Result<Value, CognitoError> {
     let user = p.user(username)?.clone();
     let now = Utc::now().timestamp();
@@ -643,13 +654,19 @@ fn issue_tokens(
     let origin_jti = refresh
         .map(|g| g.origin_jti.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let auth_time = refresh.map(|g| g.auth_time).unwrap_or(now);
+    let auth_time = refresh
+        .map(|g| g.auth_time)
+        .or(oauth.as_ref().map(|o| o.auth_time))
+        .unwrap_or(now);
     let event_id = uuid::Uuid::new_v4().to_string();
 
     let mut id_claims = serde_json::Map::new();
     for (k, v) in &user.attributes {
         let value = if k.ends_with("_verified") {
             Value::Bool(v == "true")
+        } else if k == "identities" {
+            // Stored as a JSON string; the ID token carries the array.
+            serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.clone()))
         } else {
             Value::String(v.clone())
         };
@@ -669,6 +686,9 @@ fn issue_tokens(
     ] {
         id_claims.insert(k.to_owned(), v);
     }
+    if let Some(nonce) = oauth.as_ref().and_then(|o| o.nonce) {
+        id_claims.insert("nonce".to_owned(), json!(nonce));
+    }
     let access_claims = json!({
         "sub": user.sub(),
         "iss": issuer,
@@ -676,7 +696,11 @@ fn issue_tokens(
         "origin_jti": origin_jti,
         "event_id": event_id,
         "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin",
+        "scope": oauth
+            .as_ref()
+            .map(|o| o.scope)
+            .or(refresh.and_then(|g| g.scope.as_deref()))
+            .unwrap_or("aws.cognito.signin.user.admin"),
         "auth_time": auth_time,
         "exp": now + ttl,
         "iat": now,
@@ -703,6 +727,7 @@ fn issue_tokens(
                 client_id: client_id.to_owned(),
                 origin_jti,
                 auth_time,
+                scope: oauth.as_ref().map(|o| o.scope.to_owned()),
             },
         );
         result["RefreshToken"] = json!(token);

@@ -83,6 +83,38 @@ pub struct PoolConfig {
     pub clients: Vec<ClientConfig>,
     #[serde(default)]
     pub users: Vec<SeedUser>,
+    /// The pool's domain prefix: with one, the hosted endpoints (`/oauth2/*`, `/logout`)
+    /// answer at `<public_url>/<pool id>/…` (Cognito: `https://<prefix>.auth.<region>.amazoncognito.com`).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// OIDC identity providers (`CreateIdentityProvider` adds more at run time).
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProviderConfig>,
+}
+
+/// An OIDC identity provider of the pool (`CreateIdentityProvider` with `ProviderType: OIDC`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    /// `ProviderName`.
+    pub name: String,
+    /// `ProviderDetails.client_id`.
+    pub client_id: String,
+    /// `ProviderDetails.client_secret`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// `ProviderDetails.oidc_issuer`: discovery is read from `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// `ProviderDetails.authorize_scopes`, space-separated.
+    #[serde(default = "default_idp_scopes")]
+    pub authorize_scopes: String,
+    /// `AttributeMapping`: pool attribute → the provider's claim (`username` → `sub` is implied).
+    #[serde(default)]
+    pub attribute_mapping: BTreeMap<String, String>,
+}
+
+fn default_idp_scopes() -> String {
+    "openid".to_owned()
 }
 
 fn yes() -> bool {
@@ -186,6 +218,24 @@ pub struct ClientConfig {
     /// The client secret of a confidential client: requests must carry `SECRET_HASH`.
     #[serde(default)]
     pub secret: Option<String>,
+    /// `CallbackURLs`: where `/oauth2/authorize` may send the browser back (exact match).
+    #[serde(default)]
+    pub callback_urls: Vec<String>,
+    /// `LogoutURLs`: where `/logout` may send the browser.
+    #[serde(default)]
+    pub logout_urls: Vec<String>,
+    /// `AllowedOAuthFlows`: `code` (and `implicit`, which the stand-in refuses to serve).
+    #[serde(default)]
+    pub allowed_oauth_flows: Vec<String>,
+    /// `AllowedOAuthScopes`.
+    #[serde(default)]
+    pub allowed_oauth_scopes: Vec<String>,
+    /// `AllowedOAuthFlowsUserPoolClient`: the hosted endpoints serve this client at all.
+    #[serde(default)]
+    pub allowed_oauth_flows_user_pool_client: bool,
+    /// `SupportedIdentityProviders`: `COGNITO` and names of the pool's providers.
+    #[serde(default)]
+    pub supported_identity_providers: Vec<String>,
 }
 
 fn default_session_validity() -> u32 {
@@ -258,6 +308,27 @@ impl Config {
                     "pool `{}`: password_policy.minimum_length must be 6–99",
                     p.id
                 );
+            }
+            for c in &p.clients {
+                for f in &c.allowed_oauth_flows {
+                    if !["code", "implicit", "client_credentials"].contains(&f.as_str()) {
+                        bail!("client `{}`: unknown OAuth flow `{f}`", c.id);
+                    }
+                }
+                for idp in &c.supported_identity_providers {
+                    if idp != "COGNITO" && !p.identity_providers.iter().any(|i| &i.name == idp) {
+                        bail!(
+                            "client `{}`: identity provider `{idp}` is not one of the pool's",
+                            c.id
+                        );
+                    }
+                }
+                if c.allowed_oauth_flows_user_pool_client && c.callback_urls.is_empty() {
+                    bail!(
+                        "client `{}`: OAuth flows need callback_urls (as in Cognito)",
+                        c.id
+                    );
+                }
             }
             if p.triggers.attempts == 0 {
                 bail!("pool `{}`: triggers.attempts must be at least 1", p.id);

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod oauth;
 pub mod pool;
 pub mod srp;
 pub mod tokens;
@@ -309,6 +310,7 @@ pub fn router(standin: Arc<Standin>) -> Router {
             "/{pool}/.well-known/openid-configuration",
             get(openid_configuration),
         )
+        .merge(oauth::routes())
         .layer(cors)
         .with_state(standin)
 }
@@ -375,6 +377,8 @@ async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoE
         "ListUsers" => users::list_users(s, &input),
         "DescribeUserPool" => users::describe_user_pool(s, &input),
         "DescribeUserPoolClient" => users::describe_user_pool_client(s, &input),
+        "CreateIdentityProvider" => oauth::create_identity_provider(s, &input),
+        "AdminLinkProviderForUser" => oauth::admin_link_provider_for_user(s, &input),
         other => Err(CognitoError::new(
             "UnknownOperationException",
             format!("The stand-in does not implement {other}."),
@@ -394,7 +398,11 @@ async fn openid_configuration(State(s): State<Arc<Standin>>, Path(pool): Path<St
         return (StatusCode::NOT_FOUND, "").into_response();
     }
     let issuer = s.issuer(&pool);
-    axum::Json(json!({
+    let hosted = s
+        .pool_config(&pool)
+        .is_ok_and(|c| c.domain.is_some())
+        .then(|| oauth::domain_url(&s, &pool));
+    let mut doc = json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -402,8 +410,15 @@ async fn openid_configuration(State(s): State<Arc<Standin>>, Path(pool): Path<St
         "response_types_supported": ["code", "token"],
         "scopes_supported": ["openid", "email", "phone", "profile"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-    }))
-    .into_response()
+    });
+    // A pool with a domain: its hosted endpoints.
+    if let Some(domain) = hosted {
+        doc["authorization_endpoint"] = json!(format!("{domain}/oauth2/authorize"));
+        doc["token_endpoint"] = json!(format!("{domain}/oauth2/token"));
+        doc["userinfo_endpoint"] = json!(format!("{domain}/oauth2/userInfo"));
+        doc["end_session_endpoint"] = json!(format!("{domain}/logout"));
+    }
+    axum::Json(doc).into_response()
 }
 
 /// Reads a required string parameter.

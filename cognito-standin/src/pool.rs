@@ -16,6 +16,8 @@ pub enum UserStatus {
     Unconfirmed,
     Confirmed,
     ForceChangePassword,
+    /// A user made by a federated sign-in (`EXTERNAL_PROVIDER`).
+    ExternalProvider,
 }
 
 impl UserStatus {
@@ -24,6 +26,7 @@ impl UserStatus {
             Self::Unconfirmed => "UNCONFIRMED",
             Self::Confirmed => "CONFIRMED",
             Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+            Self::ExternalProvider => "EXTERNAL_PROVIDER",
         }
     }
 }
@@ -189,10 +192,14 @@ pub struct RefreshGrant {
     pub client_id: String,
     pub origin_jti: String,
     pub auth_time: i64,
+    /// The OAuth scopes of a grant the hosted endpoints started.
+    pub scope: Option<String>,
 }
 
 pub struct Pool {
     pub config: PoolConfig,
+    /// The hosted endpoints' state: providers, links, sign-ins in flight, codes.
+    pub oauth: crate::oauth::PoolOAuth,
     pub users: Vec<User>,
     pub sessions: HashMap<String, AuthSession>,
     pub refresh_tokens: HashMap<String, RefreshGrant>,
@@ -203,6 +210,7 @@ pub struct Pool {
 impl Pool {
     pub fn new(config: PoolConfig, now: DateTime<Utc>) -> Result<Self, crate::srp::SrpError> {
         let mut pool = Self {
+            oauth: crate::oauth::PoolOAuth::new(&config),
             config,
             users: Vec::new(),
             sessions: HashMap::new(),

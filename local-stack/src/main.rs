@@ -10,7 +10,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use cognito_standin::config::{
-    ClientConfig, Config as StandinConfig, PoolConfig, SeedUser, TriggerConfig,
+    ClientConfig, Config as StandinConfig, IdentityProviderConfig, PoolConfig, SeedUser,
+    TriggerConfig,
 };
 use rp_server::clock::Clock;
 use rp_server::cognito::PoolShape;
@@ -22,6 +23,9 @@ const CLIENT_ID: &str = "localclient";
 const FUNCTION: &str = "cognito-triggers";
 /// The demo's OAuth client at rp-server's OpenID provider (public: PKCE only).
 const OIDC_CLIENT_ID: &str = "demo-app";
+/// The user pool's identity provider that is rp-server, and the pool's client id there.
+const IDP_NAME: &str = "Passkeys";
+const POOL_AT_PROVIDER: &str = "cognito-pool";
 
 /// Runs Postgres-backed rp-server, the Cognito stand-in and the triggers together.
 #[derive(Parser)]
@@ -101,6 +105,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         demo_listener.local_addr()?.port(),
     );
     let cognito_url = format!("http://localhost:{cognito_port}");
+    // The pool's client secret at rp-server's OpenID provider (rp-server keeps its hash).
+    let pool_secret = rp_shared::token::Secret::generate().expose().to_owned();
     let rp_url = format!("http://localhost:{rp_port}");
     let demo_url = format!("http://localhost:{demo_port}");
 
@@ -163,6 +169,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 auth_session_validity: 3,
                 auth_session_validity_secs_for_tests: None,
                 secret: None,
+                // The hosted endpoints: the demo signs in by redirect through them, to
+                // rp-server's OpenID provider (identity provider `Passkeys`).
+                callback_urls: vec![format!("{demo_url}/hosted-callback")],
+                logout_urls: vec![format!("{demo_url}/")],
+                allowed_oauth_flows: vec!["code".to_owned()],
+                allowed_oauth_scopes: ["openid", "email", "profile"].map(str::to_owned).to_vec(),
+                allowed_oauth_flows_user_pool_client: true,
+                supported_identity_providers: vec!["COGNITO".to_owned(), IDP_NAME.to_owned()],
+            }],
+            domain: Some("local-pool".to_owned()),
+            identity_providers: vec![IdentityProviderConfig {
+                name: IDP_NAME.to_owned(),
+                client_id: POOL_AT_PROVIDER.to_owned(),
+                client_secret: Some(pool_secret.clone()),
+                issuer: rp_url.clone(),
+                authorize_scopes: "openid email".to_owned(),
+                attribute_mapping: [
+                    ("email".to_owned(), "email".to_owned()),
+                    ("email_verified".to_owned(), "email_verified".to_owned()),
+                ]
+                .into(),
             }],
             users: vec![SeedUser {
                 // An email alias pool refuses email-like usernames.
@@ -228,14 +255,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .map_err(anyhow::Error::msg)?,
         ),
-        clients: vec![rp_server::config::OidcClient {
-            client_id: OIDC_CLIENT_ID.to_owned(),
-            secret_sha256: None,
-            public: true,
-            redirect_uris: vec![format!("{demo_url}/oidc-callback")],
-            scopes: vec!["openid".to_owned(), "email".to_owned()],
-            cognito_provider_name: None,
-        }],
+        clients: vec![
+            rp_server::config::OidcClient {
+                client_id: OIDC_CLIENT_ID.to_owned(),
+                secret_sha256: None,
+                public: true,
+                redirect_uris: vec![format!("{demo_url}/oidc-callback")],
+                scopes: vec!["openid".to_owned(), "email".to_owned()],
+                cognito_provider_name: None,
+            },
+            // The user pool, federating to rp-server; federated identities are linked to
+            // the users' own Cognito users.
+            rp_server::config::OidcClient {
+                client_id: POOL_AT_PROVIDER.to_owned(),
+                secret_sha256: Some(rp_server::oidc::sha256(pool_secret.as_bytes())),
+                public: false,
+                redirect_uris: vec![format!("{cognito_url}/{POOL_ID}/oauth2/idpresponse")],
+                scopes: vec!["openid".to_owned(), "email".to_owned()],
+                cognito_provider_name: Some(IDP_NAME.to_owned()),
+            },
+        ],
     });
     // Mail goes to a real SMTP server on loopback (aiosmtpd) whose mailbox the demo
     // page shows: verified sign-up, email sign-in and security notices, no account.
@@ -327,6 +366,8 @@ fn demo_router(
         "mailbox": mailbox.is_some(),
         "oidcIssuer": rp_url,
         "oidcClientId": OIDC_CLIENT_ID,
+        "hostedDomain": format!("{cognito_url}/{POOL_ID}"),
+        "identityProvider": IDP_NAME,
     });
     // The local mailbox, newest first: what the demo page shows as "mail".
     let mail = move || {
@@ -349,6 +390,11 @@ fn demo_router(
             axum::routing::get(move || async move { axum::Json(config) }),
         )
         .route("/mailbox.json", axum::routing::get(mail))
+        // Where the pool's hosted endpoints send the browser back (the demo finishes there).
+        .route_service(
+            "/hosted-callback",
+            tower_http::services::ServeFile::new(web.join("demo/index.html")),
+        )
         // Where rp-server's OpenID provider sends the browser back (the code is in the URL).
         .route(
             "/oidc-callback",

@@ -77,6 +77,11 @@ pub fn pkce_answers(challenge: &str, verifier: &str) -> bool {
     well_formed && subtle::ConstantTimeEq::ct_eq(hashed.as_bytes(), challenge.as_bytes()).into()
 }
 
+/// SHA-256, as a client's `secret_sha256` holds its secret.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
 /// The ID token's claims.
 #[derive(Debug, Serialize)]
 pub struct IdTokenClaims<'a> {

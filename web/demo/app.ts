@@ -1,6 +1,7 @@
 // The demo page: every flow of the browser client, with either Cognito adapter
 // (`?adapter=amplify` for Amplify JS v6, the direct JSON API otherwise).
 import { Amplify } from "aws-amplify";
+import { UserManager } from "oidc-client-ts";
 import { confirmSignIn, fetchAuthSession, signIn, signOut } from "aws-amplify/auth";
 import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, type CognitoTokens, type CredentialSummary, type EmailLinkResult } from "../src/passkeys";
 
@@ -12,6 +13,10 @@ interface DemoConfig {
   region: string;
   /** The local stack sends mail (email codes are on) and shows its mailbox. */
   mailbox: boolean;
+  /** The pool's hosted endpoints (its issuer; discovery names them) and the identity
+   * provider that is rp-server's OpenID provider: sign-in by redirect. */
+  hostedDomain?: string;
+  identityProvider?: string;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -281,6 +286,38 @@ $("signup-verify").addEventListener("click", async () => {
     say("error", explain(e));
   }
 });
+
+// Sign-in by redirect, as an OAuth app does it (oidc-client-ts, authorization code + PKCE):
+// the pool's hosted /oauth2/authorize sends the browser to rp-server's sign-in page (the
+// pool's identity provider), which sends it back through the pool with Cognito's tokens.
+const hosted = config.hostedDomain
+  ? new UserManager({
+      authority: config.hostedDomain,
+      client_id: config.clientId,
+      redirect_uri: `${location.origin}/hosted-callback`,
+      response_type: "code",
+      scope: "openid email profile",
+      extraQueryParams: config.identityProvider ? { identity_provider: config.identityProvider } : {},
+    })
+  : null;
+if (hosted) {
+  $("hosted-signin").classList.remove("hidden");
+  $("hosted-signin").addEventListener("click", () => {
+    hosted.signinRedirect().catch((e) => say("error", `The hosted page could not be reached: ${e}`));
+  });
+  if (location.pathname === "/hosted-callback") {
+    try {
+      const user = await hosted.signinRedirectCallback();
+      history.replaceState(null, "", "/");
+      await showSignedIn(
+        { idToken: user.id_token ?? "", accessToken: user.access_token, refreshToken: user.refresh_token },
+        "through the hosted page",
+      );
+    } catch (e) {
+      say("error", `Signing in through the hosted page failed: ${e}`);
+    }
+  }
+}
 
 // A link opened in another tab hands its code to this one, when this one asked for it.
 passkeys.onEmailLink(

@@ -403,3 +403,29 @@ test("an OAuth app signs in by redirect through rp-server's OpenID provider with
   assert.equal((await exchange()).status, 400, "a code redeems once");
   await context.close();
 });
+
+test("an OAuth app (oidc-client-ts) signs in through the pool's hosted page and rp-server, as the user's own Cognito user, twice", async () => {
+  const { page, context } = await device();
+  const tokens = await signUp(page, "hosted.user@example.com");
+  // The page's button rather than its autofill (the virtual authenticator answers that at once).
+  await page.addInitScript(() => { PublicKeyCredential.isConditionalMediationAvailable = async () => false; });
+  for (const round of [1, 2]) {
+    await signOut(page);
+    const flows = [];
+    page.on("request", (r) => { if (r.isNavigationRequest()) flows.push(new URL(r.url()).pathname); });
+    await page.click("#hosted-signin");
+    await page.waitForSelector("#passkey");
+    await page.click("#passkey");
+    const again = await signedIn(page, "hosted.user@example.com");
+    assert.match(await message(page), /through the hosted page/);
+    assert.equal(again.idToken.sub, tokens.idToken.sub, `round ${round}: the user's own Cognito user`);
+    assert.equal(again.idToken["cognito:username"], tokens.idToken["cognito:username"]);
+    assert.ok(again.idToken.identities?.some((i) => i.providerName === stack.config.identityProvider), JSON.stringify(again.idToken));
+    assert.equal(again.accessToken.scope, "openid email profile");
+    for (const hop of ["/oauth2/authorize", "/oidc/authorize", "/oauth2/idpresponse", "/hosted-callback"]) {
+      assert.ok(flows.some((p) => p.endsWith(hop)), `round ${round}: ${hop} not visited: ${flows}`);
+    }
+    page.removeAllListeners("request");
+  }
+  await context.close();
+});
