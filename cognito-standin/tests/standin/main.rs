@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod custom_auth;
+mod hosted;
 mod protocol;
 mod strict;
 
