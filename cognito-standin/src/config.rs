@@ -16,6 +16,16 @@
 //! require_numbers = true
 //! require_symbols = true
 //!
+//! domain = "local-pool"                   # hosted endpoints at <public_url>/<pool id>/oauth2/*
+//!
+//! [[pools.identity_providers]]            # an OIDC identity provider (CreateIdentityProvider)
+//! name = "Passkeys"
+//! client_id = "cognito-pool"
+//! client_secret = "…"
+//! issuer = "https://id.example.com"
+//! authorize_scopes = "openid email"
+//! attribute_mapping = { email = "email", email_verified = "email_verified" }
+//!
 //! [pools.triggers]                        # Lambda function names
 //! lambda_endpoint = "http://127.0.0.1:9001"   # Invoke API; omit for in-process triggers
 //! define_auth_challenge = "cognito-triggers"
@@ -29,6 +39,11 @@
 //! prevent_user_existence_errors = true    # Cognito: ENABLED; off (LEGACY) by default
 //! auth_session_validity = 3               # minutes a challenge Session lasts (3–15)
 //! # secret = "…"                          # a confidential client: SECRET_HASH required
+//! callback_urls = ["http://localhost:8000/callback"]   # the hosted endpoints (with a domain)
+//! allowed_oauth_flows = ["code"]
+//! allowed_oauth_scopes = ["openid", "email"]
+//! allowed_oauth_flows_user_pool_client = true
+//! supported_identity_providers = ["COGNITO", "Passkeys"]
 //!
 //! [[pools.users]]
 //! username = "alice@example.com"
