@@ -21,6 +21,10 @@ pub struct OidcClientSettings {
     /// Hex SHA-256 of the client secret.
     #[serde(default, serialize_with = "hash_redacted")]
     pub secret_sha256: Option<String>,
+    /// The secret itself, for orchestrators that inject `RP_OIDC_CLIENTS` from a secret
+    /// store (only its hash is kept; never printed). Prefer `secret_sha256` in files.
+    #[serde(default, serialize_with = "secret_redacted")]
+    pub secret: Option<secrecy::SecretString>,
     /// A public client (a browser or native app): no secret, PKCE required.
     #[serde(default)]
     pub public: bool,
@@ -32,6 +36,16 @@ pub struct OidcClientSettings {
     /// the pool, so a user's federated identity is linked to their existing Cognito user.
     #[serde(default)]
     pub cognito_provider_name: Option<String>,
+}
+
+fn secret_redacted<S: Serializer>(
+    v: &Option<secrecy::SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("(set, redacted)"),
+        None => s.serialize_none(),
+    }
 }
 
 fn hash_redacted<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -152,17 +166,32 @@ fn client(c: &OidcClientSettings) -> Result<OidcClient, ConfigError> {
             "a client_id is 1-128 visible ASCII characters",
         ));
     }
-    let secret_sha256 = match (&c.secret_sha256, c.public) {
-        (Some(_), true) => return Err(named("a public client has no secret_sha256".into())),
-        (None, false) => {
+    let secret_sha256 = match (&c.secret_sha256, &c.secret, c.public) {
+        (Some(_), _, true) | (_, Some(_), true) => {
+            return Err(named("a public client has no secret".into()));
+        }
+        (Some(_), Some(_), false) => {
+            return Err(named("give secret_sha256 or secret, not both".into()));
+        }
+        (None, None, false) => {
             return Err(named(
                 "needs secret_sha256 (hex SHA-256 of its secret) or public = true".into(),
             ));
         }
-        (None, true) => None,
-        (Some(hex), false) => Some(sha256_hex(hex).ok_or_else(|| {
+        (None, None, true) => None,
+        (Some(hex), None, false) => Some(sha256_hex(hex).ok_or_else(|| {
             named("secret_sha256 must be 64 hex digits (the SHA-256 of the secret)".into())
         })?),
+        (None, Some(secret), false) => {
+            let secret = secret.expose_secret();
+            if secret.len() < super::MIN_TOKEN_LEN {
+                return Err(named(format!(
+                    "its secret must be at least {} characters",
+                    super::MIN_TOKEN_LEN
+                )));
+            }
+            Some(crate::oidc::sha256(secret.as_bytes()))
+        }
     };
     if c.redirect_uris.is_empty() {
         return Err(named("at least one redirect URI is required".into()));

@@ -525,6 +525,27 @@ fn the_openid_provider_from_the_file_or_the_environment() {
     let c = Config::from_settings(&Layered::load(None, &vars).unwrap().settings).unwrap();
     assert_eq!(c.oidc.unwrap().clients[0].client_id, "only");
 
+    // A secret given itself (an orchestrator's secret store) is kept as its hash, never shown.
+    let vars = env(&[
+        ("RP_CONFIG_FILE", path.to_str().unwrap()),
+        (
+            "RP_OIDC_CLIENTS",
+            r#"[{"client_id": "pool", "secret": "0123456789abcdef0123456789abcdef-s", "redirect_uris": ["https://auth.example.com/cb"]}]"#,
+        ),
+    ]);
+    let layered = Layered::load(None, &vars).unwrap();
+    let c = Config::from_settings(&layered.settings).unwrap();
+    assert_eq!(
+        c.oidc.unwrap().clients[0].secret_sha256,
+        Some(crate::oidc::sha256(b"0123456789abcdef0123456789abcdef-s"))
+    );
+    assert!(
+        !layered
+            .describe()
+            .contains("0123456789abcdef0123456789abcdef-s")
+    );
+    assert!(!format!("{:?}", layered.settings).contains("0123456789abcdef0123456789abcdef-s"));
+
     let issuer = "RP_OIDC_ISSUER=https://id.example.com";
     let signing = format!("RP_OIDC_SIGNING_KEY={key}");
     let client = r#"RP_OIDC_CLIENTS=[{"client_id":"c","public":true,"redirect_uris":["https://app.example.com/cb"]}]"#;
