@@ -171,7 +171,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 secret: None,
                 // The hosted endpoints: the demo signs in by redirect through them, to
                 // rp-server's OpenID provider (identity provider `Passkeys`).
-                callback_urls: vec![format!("{demo_url}/hosted-callback")],
+                callback_urls: vec![
+                    format!("{demo_url}/hosted-callback"),
+                    format!("{demo_url}/amplify-callback"),
+                ],
                 logout_urls: vec![format!("{demo_url}/")],
                 allowed_oauth_flows: vec!["code".to_owned()],
                 allowed_oauth_scopes: ["openid", "email", "profile"].map(str::to_owned).to_vec(),
@@ -393,6 +396,10 @@ fn demo_router(
         // Where the pool's hosted endpoints send the browser back (the demo finishes there).
         .route_service(
             "/hosted-callback",
+            tower_http::services::ServeFile::new(web.join("demo/index.html")),
+        )
+        .route_service(
+            "/amplify-callback",
             tower_http::services::ServeFile::new(web.join("demo/index.html")),
         )
         // Where rp-server's OpenID provider sends the browser back (the code is in the URL).

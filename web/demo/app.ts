@@ -1,8 +1,10 @@
 // The demo page: every flow of the browser client, with either Cognito adapter
 // (`?adapter=amplify` for Amplify JS v6, the direct JSON API otherwise).
 import { Amplify } from "aws-amplify";
+import { Hub } from "aws-amplify/utils";
+import "aws-amplify/auth/enable-oauth-listener";
 import { UserManager } from "oidc-client-ts";
-import { confirmSignIn, fetchAuthSession, signIn, signOut } from "aws-amplify/auth";
+import { confirmSignIn, fetchAuthSession, signIn, signInWithRedirect, signOut } from "aws-amplify/auth";
 import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, type CognitoTokens, type CredentialSummary, type EmailLinkResult } from "../src/passkeys";
 
 interface DemoConfig {
@@ -21,10 +23,31 @@ interface DemoConfig {
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const config: DemoConfig = await (await fetch("/config.json")).json();
-const useAmplify = new URLSearchParams(location.search).get("adapter") === "amplify";
+// Amplify's own redirect sign-in comes back to /amplify-callback (the query is gone by then).
+const useAmplify =
+  new URLSearchParams(location.search).get("adapter") === "amplify" || location.pathname === "/amplify-callback";
 if (useAmplify) {
+  // Amplify reaches the hosted endpoints at https://<domain>/oauth2/…: the domain is the
+  // pool's hosted base without its scheme (the tests route https to the local http).
+  const oauth = config.hostedDomain && config.identityProvider
+    ? {
+        domain: config.hostedDomain.replace(/^https?:\/\//, ""),
+        scopes: ["openid", "email", "profile"],
+        redirectSignIn: [`${location.origin}/amplify-callback`],
+        redirectSignOut: [`${location.origin}/`],
+        responseType: "code" as const,
+        providers: [{ custom: config.identityProvider }],
+      }
+    : undefined;
   Amplify.configure({
-    Auth: { Cognito: { userPoolId: config.userPoolId, userPoolClientId: config.clientId, userPoolEndpoint: config.cognitoEndpoint } },
+    Auth: {
+      Cognito: {
+        userPoolId: config.userPoolId,
+        userPoolClientId: config.clientId,
+        userPoolEndpoint: config.cognitoEndpoint,
+        ...(oauth ? { loginWith: { oauth } } : {}),
+      },
+    },
   });
 }
 const cognito = useAmplify
@@ -300,7 +323,26 @@ const hosted = config.hostedDomain
       extraQueryParams: config.identityProvider ? { identity_provider: config.identityProvider } : {},
     })
   : null;
-if (hosted) {
+if (hosted && useAmplify && config.identityProvider) {
+  // Amplify JS v6: signInWithRedirect to the pool's identity provider that is rp-server.
+  const provider = config.identityProvider;
+  $("hosted-signin").classList.remove("hidden");
+  $("hosted-signin").addEventListener("click", () => {
+    signInWithRedirect({ provider: { custom: provider } }).catch((e) => say("error", `The hosted page could not be reached: ${e}`));
+  });
+  Hub.listen("auth", ({ payload }) => {
+    if (payload.event === "signInWithRedirect") {
+      void fetchAuthSession().then(async (session) => {
+        const t = session.tokens;
+        if (!t?.idToken) return say("error", "Amplify finished the redirect without tokens.");
+        history.replaceState(null, "", "/?adapter=amplify");
+        await showSignedIn({ idToken: t.idToken.toString(), accessToken: t.accessToken.toString() }, "through the hosted page (Amplify)");
+      });
+    } else if (payload.event === "signInWithRedirect_failure") {
+      say("error", `Signing in through the hosted page failed: ${JSON.stringify(payload.data)}`);
+    }
+  });
+} else if (hosted) {
   $("hosted-signin").classList.remove("hidden");
   $("hosted-signin").addEventListener("click", () => {
     hosted.signinRedirect().catch((e) => say("error", `The hosted page could not be reached: ${e}`));

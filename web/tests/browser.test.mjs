@@ -429,3 +429,24 @@ test("an OAuth app (oidc-client-ts) signs in through the pool's hosted page and 
   }
   await context.close();
 });
+
+test("Amplify JS v6 signInWithRedirect({provider: {custom}}) signs in through rp-server as the user's own Cognito user", async () => {
+  const { page, context } = await device({ adapter: "amplify" });
+  const tokens = await signUp(page, "amplify.redirect@example.com");
+  await page.addInitScript(() => { PublicKeyCredential.isConditionalMediationAvailable = async () => false; });
+  // Amplify calls https://<domain>/oauth2/…; the local pool's hosted endpoints are http.
+  const hostedBase = new URL(stack.config.hostedDomain);
+  await context.route(`https://${hostedBase.host}/**`, async (route) => {
+    const response = await route.fetch({ url: route.request().url().replace(/^https:/, "http:"), maxRedirects: 0 });
+    await route.fulfill({ response });
+  });
+  await signOut(page);
+  await page.click("#hosted-signin");
+  await page.waitForSelector("#passkey");
+  await page.click("#passkey");
+  const again = await signedIn(page, "amplify.redirect@example.com");
+  assert.match(await message(page), /hosted page \(Amplify\)/);
+  assert.equal(again.idToken.sub, tokens.idToken.sub);
+  assert.ok(again.idToken.identities?.some((i) => i.providerName === stack.config.identityProvider));
+  await context.close();
+});
