@@ -201,6 +201,7 @@ fn provider(state: &AppState) -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/oidc/jwks", get(oidc::jwks))
         .route("/oidc/authorize", get(oidc::authorize))
+        .route("/oidc/authorize/options", post(oidc::username_first))
         .route("/oidc/authorize/finish", post(oidc::finish))
         .route("/oidc/token", post(oidc::token))
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))

@@ -412,9 +412,11 @@ test("an OAuth app (oidc-client-ts) signs in through the pool's hosted page and 
   for (const round of [1, 2]) {
     await signOut(page);
     const flows = [];
-    page.on("request", (r) => { if (r.isNavigationRequest()) flows.push(new URL(r.url()).pathname); });
+    page.on("request", (r) => flows.push(new URL(r.url()).pathname));
     await page.click("#hosted-signin");
     await page.waitForSelector("#passkey");
+    // The second time username-first: the page offers only this user's passkeys.
+    if (round === 2) await page.fill("#username", "hosted.user@example.com");
     await page.click("#passkey");
     const again = await signedIn(page, "hosted.user@example.com");
     assert.match(await message(page), /through the hosted page/);
@@ -422,7 +424,9 @@ test("an OAuth app (oidc-client-ts) signs in through the pool's hosted page and 
     assert.equal(again.idToken["cognito:username"], tokens.idToken["cognito:username"]);
     assert.ok(again.idToken.identities?.some((i) => i.providerName === stack.config.identityProvider), JSON.stringify(again.idToken));
     assert.equal(again.accessToken.scope, "openid email profile");
-    for (const hop of ["/oauth2/authorize", "/oidc/authorize", "/oauth2/idpresponse", "/hosted-callback"]) {
+    assert.equal(flows.includes("/oidc/authorize/options"), round === 2, `round ${round}: username-first or not: ${flows}`);
+    const hops = ["/oauth2/authorize", "/oidc/authorize", "/oauth2/idpresponse", "/hosted-callback"];
+    for (const hop of hops) {
       assert.ok(flows.some((p) => p.endsWith(hop)), `round ${round}: ${hop} not visited: ${flows}`);
     }
     page.removeAllListeners("request");

@@ -37,6 +37,16 @@ pub async fn issue(
     cx: &Context,
     req: &ChallengeRequest,
 ) -> Result<ChallengeResponse, ChallengeError> {
+    issue_as(cx, req, Actor::Service).await
+}
+
+/// As [`issue`], audited as `actor` (the OpenID provider's page issues username-first
+/// challenges for an anonymous visitor).
+pub async fn issue_as(
+    cx: &Context,
+    req: &ChallengeRequest,
+    actor: Actor,
+) -> Result<ChallengeResponse, ChallengeError> {
     if req.username.trim().is_empty() {
         return Err(ChallengeError::MissingUsername);
     }
@@ -54,7 +64,7 @@ pub async fn issue(
         cognito_sub: req.user_sub.clone(),
         state: auth_state,
     };
-    let actor = Actor::Service.label();
+    let actor = actor.label();
     let allowed = challenges::issue(
         &cx.db,
         &NewChallenge {

@@ -125,6 +125,8 @@ pub enum FinishError {
     PasskeyRequired,
     #[error("Your account could not be connected to the application's user pool; try again later.")]
     LinkFailed,
+    #[error("Enter your email or username (at most 256 characters).")]
+    InvalidUsername,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -156,7 +158,9 @@ pub async fn finish(
     let label = oidc_client.client_id.as_str();
     let hash = Nonce::parse_and_hash(nonce).ok_or(FinishError::SignInNotValid)?;
     let issued_at = opened.expires_at - chrono::Duration::from_std(REQUEST_TTL).unwrap_or_default();
-    let Some(signed_in) = nonces::redeem_for_provider(&cx.db, &hash, issued_at, now).await? else {
+    let redeemed =
+        nonces::redeem_for_provider(&cx.db, &hash, request.challenge_id, issued_at, now).await?;
+    let Some(signed_in) = redeemed else {
         crate::metrics::oidc(label, "sign_in_not_valid");
         return Err(FinishError::SignInNotValid);
     };
@@ -249,6 +253,74 @@ pub async fn finish(
         q.append_pair("iss", provider.issuer());
     }
     Ok(url.into())
+}
+
+/// Username-first on the page: a challenge restricted to the named user's passkeys (or
+/// stable fake options for a name without any, exactly as the Create trigger answers),
+/// and the page's request sealed again with the challenge, whose nonce may then finish it.
+#[tracing::instrument(skip_all)]
+pub async fn username_first(
+    cx: &Context,
+    provider: &Provider,
+    sealed: Option<&str>,
+    request_id: Uuid,
+    username: &str,
+) -> Result<(rp_shared::internal::ChallengeResponse, String), FinishError> {
+    let now = cx.clock.now();
+    let opened = sealed
+        .and_then(|s| provider.requests.unseal::<AuthorizationRequest>(s))
+        .filter(|o| o.id == request_id && o.expires_at > now)
+        .ok_or(FinishError::RequestExpired)?;
+    let username = username.trim();
+    if username.is_empty() || username.len() > 256 || username.chars().any(char::is_control) {
+        return Err(FinishError::InvalidUsername);
+    }
+    let sub = owner_of(cx, username).await?;
+    let challenge = super::challenge::issue_as(
+        cx,
+        &rp_shared::internal::ChallengeRequest {
+            user_pool_id: cx
+                .site
+                .settings
+                .signup_user_pool_id
+                .clone()
+                .unwrap_or_default(),
+            client_id: opened.state.client_id.clone(),
+            user_not_found: sub.is_none(),
+            user_sub: sub.unwrap_or_default(),
+            username: username.to_owned(),
+        },
+        Actor::Anonymous,
+    )
+    .await
+    .map_err(|e| match e {
+        super::challenge::ChallengeError::Db(e) => FinishError::Db(e),
+        other => FinishError::Internal(anyhow::anyhow!(other)),
+    })?;
+    let mut request = opened.state;
+    request.challenge_id = Some(challenge.challenge_id);
+    let resealed = provider
+        .requests
+        .seal(request_id, opened.expires_at, &request)
+        .map_err(anyhow::Error::from)?;
+    Ok((challenge, resealed))
+}
+
+/// The Cognito `sub` a typed name belongs to: a user rp-server knows by that username,
+/// else (for an address, with the pool administered) the one user whose verified email
+/// it is.
+async fn owner_of(cx: &Context, name: &str) -> Result<Option<String>, FinishError> {
+    if let Some(user) = crate::store::users::user_by_username(&cx.db, name).await? {
+        return Ok(Some(user.cognito_sub));
+    }
+    match (&cx.site.cognito, name.contains('@')) {
+        (Some(cognito), true) => Ok(cognito
+            .verified_owner_of(name)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?
+            .map(|u| u.sub)),
+        _ => Ok(None),
+    }
 }
 
 /// Links the user's federated identity at the pool's provider `provider_name` once, before

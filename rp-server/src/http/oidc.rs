@@ -115,17 +115,7 @@ pub async fn authorize(cx: Context, RawQuery(query): RawQuery) -> Result<Respons
         script: SCRIPT,
     };
     let html = page.render().map_err(|e| ApiError::Internal(e.into()))?;
-    let secure = if p.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        p.cookie_name(),
-        authorization.sealed,
-        crate::oidc::REQUEST_TTL.as_secs()
-    );
+    let cookie = request_cookie(&p, &authorization.sealed);
     let mut response = html_response(StatusCode::OK, html, &csp_nonce);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -205,19 +195,7 @@ pub async fn finish(
         &client,
     )
     .await
-    .map_err(|e| {
-        let message = e.to_string();
-        match e {
-            FinishError::RequestExpired => ApiError::gone(ErrorCode::SignInRequestExpired, message),
-            FinishError::SignInNotValid => ApiError::gone(ErrorCode::SignInNotValid, message),
-            FinishError::PasskeyRequired => {
-                ApiError::verification(ErrorCode::PasskeyRequired, message)
-            }
-            FinishError::LinkFailed => ApiError::Unavailable(anyhow::anyhow!(message)),
-            FinishError::Db(e) => e.into(),
-            FinishError::Internal(e) => ApiError::Internal(e),
-        }
-    })?;
+    .map_err(finish_error)?;
     let mut response = axum::Json(serde_json::json!({ "redirectTo": to })).into_response();
     // The request is finished: its cookie goes.
     let secure = if p.issuer().starts_with("https://") {
@@ -232,6 +210,69 @@ pub async fn finish(
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)
+}
+
+impl From<FinishError> for ApiError {
+    fn from(e: FinishError) -> Self {
+        finish_error(e)
+    }
+}
+
+fn finish_error(e: FinishError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        FinishError::RequestExpired => ApiError::gone(ErrorCode::SignInRequestExpired, message),
+        FinishError::SignInNotValid => ApiError::gone(ErrorCode::SignInNotValid, message),
+        FinishError::PasskeyRequired => ApiError::verification(ErrorCode::PasskeyRequired, message),
+        FinishError::InvalidUsername => ApiError::bad_request(ErrorCode::InvalidRequest, message),
+        FinishError::LinkFailed => ApiError::Unavailable(anyhow::anyhow!(message)),
+        FinishError::Db(e) => e.into(),
+        FinishError::Internal(e) => ApiError::Internal(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsernameFirstRequest {
+    pub request_id: Uuid,
+    pub username: String,
+}
+
+/// `POST /oidc/authorize/options`: username-first on the page. Options restricted to the
+/// named user's passkeys (fake ones for a name without any: the answer never tells),
+/// and the request's cookie sealed again with the challenge.
+pub async fn username_first(
+    cx: Context,
+    headers: HeaderMap,
+    Json(body): Json<UsernameFirstRequest>,
+) -> Result<Response, ApiError> {
+    let p = provider(&cx)?;
+    let sealed = cookie(&headers, p.cookie_name());
+    let (challenge, resealed) =
+        oidc::username_first(&cx, &p, sealed.as_deref(), body.request_id, &body.username).await?;
+    let mut response = axum::Json(serde_json::json!({
+        "ceremonyId": challenge.ceremony_id,
+        "publicKey": challenge.public_key,
+    }))
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_cookie(&p, &resealed)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// The cookie that binds a request to the browser.
+fn request_cookie(p: &Provider, sealed: &str) -> String {
+    let secure = if p.issuer().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        p.cookie_name(),
+        crate::oidc::REQUEST_TTL.as_secs()
+    )
 }
 
 /// The value of cookie `name`.

@@ -28,6 +28,10 @@ pub struct AuthorizationRequest {
     /// `acr_values` asked for a passkey only: the email code is not offered or accepted.
     pub passkey_required: bool,
     pub max_age: Option<u64>,
+    /// The username-first challenge the page started for this request, if any: a nonce
+    /// bound to it may finish the request.
+    #[serde(default)]
+    pub challenge_id: Option<uuid::Uuid>,
 }
 
 /// Why a request is refused.
@@ -190,6 +194,7 @@ pub fn check(query: &str, clients: &[OidcClient]) -> Result<AuthorizationRequest
         login_hint,
         passkey_required,
         max_age,
+        challenge_id: None,
     })
 }
 

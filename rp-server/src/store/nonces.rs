@@ -186,13 +186,15 @@ pub struct ProviderRedemption {
 }
 
 /// Redeems a nonce for the OpenID provider instead of a Cognito challenge, in one
-/// statement: unspent, unexpired, not bound to a trigger's challenge, earned no earlier
-/// than `not_before` (the authorization request: every provider sign-in is a fresh
+/// statement: unspent, unexpired, not bound to a challenge other than `challenge` (the
+/// page's own username-first challenge; never a trigger's), earned no earlier than
+/// `not_before` (the authorization request: every provider sign-in is a fresh
 /// ceremony), and its passkey not revoked. A code's nonce leaves a `weak_sign_ins` row
 /// as the trigger's redemption does.
 pub async fn redeem_for_provider(
     db: impl PgExecutor<'_>,
     hash: &[u8],
+    challenge: Option<Uuid>,
     not_before: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<ProviderRedemption>> {
@@ -200,7 +202,7 @@ pub async fn redeem_for_provider(
         "WITH redeemed AS (
             UPDATE nonces n SET redeemed_at = $3
              WHERE nonce_hash = $1 AND redeemed_at IS NULL AND expires_at > $3
-               AND bound_challenge_id IS NULL AND created_at >= $2
+               AND (bound_challenge_id IS NULL OR bound_challenge_id = $4) AND created_at >= $2
                AND NOT EXISTS (SELECT 1 FROM credentials c
                                 WHERE c.credential_id = n.credential_id AND c.revoked_at IS NOT NULL)
             RETURNING user_id, cognito_sub, factor, created_at, credential_id
@@ -214,6 +216,7 @@ pub async fn redeem_for_provider(
     .bind(hash)
     .bind(not_before)
     .bind(now)
+    .bind(challenge)
     .fetch_optional(db)
     .await
 }

@@ -74,11 +74,16 @@
   }
 
   var pending = null;
-  function passkey(mediation) {
+  // Usernameless (autofill, or the button with the field empty), or username-first: the
+  // button with a name in the field asks for options restricted to that user's passkeys.
+  function passkey(mediation, username) {
     if (pending) pending.abort();
     var controller = new AbortController();
     pending = controller;
-    return post("/v1/authentication/options", {}).then(function (opts) {
+    var options = username
+      ? post("/oidc/authorize/options", { requestId: requestId, username: username })
+      : post("/v1/authentication/options", {});
+    return options.then(function (opts) {
       var publicKey = requestOptions(opts.publicKey);
       var ask = { publicKey: publicKey, signal: controller.signal };
       if (mediation) ask.mediation = mediation;
@@ -99,11 +104,11 @@
   document.getElementById("passkey-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     say("Waiting for your passkey…");
-    passkey(null).catch(failed);
+    passkey(null, document.getElementById("username").value.trim()).catch(failed);
   });
   if (window.PublicKeyCredential && typeof PublicKeyCredential.isConditionalMediationAvailable === "function") {
     PublicKeyCredential.isConditionalMediationAvailable().then(function (yes) {
-      if (yes) passkey("conditional").catch(failed);
+      if (yes) passkey("conditional", "").catch(failed);
     });
   }
 

@@ -724,3 +724,92 @@ async fn an_account_reset_voids_codes_and_access_tokens() {
     assert_eq!(pool_token(&app, &unspent).await.1["error"], "invalid_grant");
     assert_eq!(app.get("/oidc/userinfo", Some(&access)).await.status, 401);
 }
+
+/// Username-first on the page: options restricted to the named user's passkeys (fake
+/// ones for an unknown name, alike in shape); the challenge is sealed into the request's
+/// cookie, so only its nonce — not a trigger's, and not with the cookie from before —
+/// finishes this request.
+#[tokio::test]
+async fn username_first_on_the_page_is_bound_to_its_request() {
+    let app = spawn().await;
+    let (user, mut authn) = registered(&app, "hal").await;
+    let page = open_page(&app, &pool_query(&format!("&login_hint={}", user.username))).await;
+    let app = &app;
+    let options = |p: &Page, username: &str| {
+        let req = app
+            .http
+            .post(app.url("/oidc/authorize/options"))
+            .header(header::COOKIE, &p.cookie)
+            .json(&json!({ "requestId": p.request_id, "username": username }));
+        async move { app.send(req).await }
+    };
+    let unknown = options(&page, "nobody-here").await;
+    let fake = unknown.body["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(fake >= 1, "{}", unknown.body);
+
+    let started = options(&page, &user.username).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let resealed = Page {
+        request_id: page.request_id.clone(),
+        cookie: started.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned(),
+        html: String::new(),
+    };
+    let allowed = started.body["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap();
+    assert_eq!(allowed.len(), 1);
+    let assertion = authn.get(&started.body["publicKey"], ISSUER).unwrap();
+    let nonce = app
+        .post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": started.body["ceremonyId"], "credential": assertion }),
+        )
+        .await
+        .expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The cookie from before the challenge does not name it: the bound nonce is refused.
+    finish(&app, &page, &nonce)
+        .await
+        .expect_error(410, "SIGN_IN_NOT_VALID");
+    let to = finish(&app, &resealed, &nonce).await.expect(200);
+    assert!(params(to["redirectTo"].as_str().unwrap()).contains_key("code"));
+
+    // A nonce bound to a Cognito trigger's challenge never finishes a provider request.
+    let page = open_page(&app, &pool_query("")).await;
+    let challenge = app.challenge(&user).await;
+    let assertion = authn.get(&challenge["publicKey"], ISSUER).unwrap();
+    let bound = app
+        .post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
+        )
+        .await
+        .expect(200)["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    finish(&app, &page, &bound)
+        .await
+        .expect_error(410, "SIGN_IN_NOT_VALID");
+    // No cookie, no challenge.
+    app.post(
+        "/oidc/authorize/options",
+        None,
+        &json!({ "requestId": page.request_id, "username": "hal" }),
+    )
+    .await
+    .expect_error(410, "SIGN_IN_REQUEST_EXPIRED");
+}
