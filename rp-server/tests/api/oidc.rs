@@ -780,14 +780,14 @@ async fn username_first_on_the_page_is_bound_to_its_request() {
         .unwrap()
         .to_owned();
     // The cookie from before the challenge does not name it: the bound nonce is refused.
-    finish(&app, &page, &nonce)
+    finish(app, &page, &nonce)
         .await
         .expect_error(410, "SIGN_IN_NOT_VALID");
-    let to = finish(&app, &resealed, &nonce).await.expect(200);
+    let to = finish(app, &resealed, &nonce).await.expect(200);
     assert!(params(to["redirectTo"].as_str().unwrap()).contains_key("code"));
 
     // A nonce bound to a Cognito trigger's challenge never finishes a provider request.
-    let page = open_page(&app, &pool_query("")).await;
+    let page = open_page(app, &pool_query("")).await;
     let challenge = app.challenge(&user).await;
     let assertion = authn.get(&challenge["publicKey"], ISSUER).unwrap();
     let bound = app
@@ -801,7 +801,7 @@ async fn username_first_on_the_page_is_bound_to_its_request() {
         .as_str()
         .unwrap()
         .to_owned();
-    finish(&app, &page, &bound)
+    finish(app, &page, &bound)
         .await
         .expect_error(410, "SIGN_IN_NOT_VALID");
     // No cookie, no challenge.
