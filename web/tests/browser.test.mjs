@@ -454,3 +454,51 @@ test("Amplify JS v6 signInWithRedirect({provider: {custom}}) signs in through rp
   assert.ok(again.idToken.identities?.some((i) => i.providerName === stack.config.identityProvider));
   await context.close();
 });
+
+test("on a device with no passkey, rp-server's sign-in page finishes with an email code; an app asking for a passkey gets no such offer", async () => {
+  const first = await device();
+  const tokens = await signUp(first.page, "page.code@example.com");
+  await first.context.close();
+
+  const { page, context } = await device();
+  await page.addInitScript(() => { PublicKeyCredential.isConditionalMediationAvailable = async () => false; });
+  const { oidcIssuer, oidcClientId } = stack.config;
+  const authorize = (extra) => {
+    const u = new URL(`${oidcIssuer}/oidc/authorize`);
+    for (const [k, v] of Object.entries({
+      client_id: oidcClientId, redirect_uri: `${demo}/oidc-callback`, response_type: "code", scope: "openid email",
+      state: "st-7", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", ...extra,
+    })) u.searchParams.set(k, v);
+    return u.toString();
+  };
+  // Step-up to a passkey: the email code is not offered.
+  await page.goto(authorize({ acr_values: "urn:rp-server:acr:passkey" }));
+  await page.waitForSelector("#passkey");
+  assert.equal(await page.locator("#email-start").count(), 0);
+
+  await page.goto(authorize({ login_hint: "page.code@example.com" }));
+  await page.click("#email-start");
+  assert.equal(await page.inputValue("#email"), "page.code@example.com", "the hint fills the address");
+  await page.click("#email-form button");
+  await page.locator("#code-form").waitFor({ state: "visible" });
+  await page.fill("#code", codeOf(await mail("page.code@example.com", 2)));
+  await page.click("#code-form button");
+  await page.waitForURL((u) => u.pathname === "/oidc-callback");
+  const back = new URL(page.url());
+  assert.equal(back.searchParams.get("state"), "st-7");
+  const answer = await fetch(`${oidcIssuer}/oidc/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code", code: back.searchParams.get("code"), redirect_uri: `${demo}/oidc-callback`,
+      client_id: oidcClientId, code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    }),
+  });
+  assert.equal(answer.status, 200);
+  const claims = JSON.parse(Buffer.from((await answer.json()).id_token.split(".")[1], "base64url").toString());
+  assert.equal(claims.sub, tokens.idToken.sub);
+  assert.equal(claims.acr, "urn:rp-server:acr:email-otp");
+  assert.deepEqual(claims.amr, ["otp", "email"]);
+  assert.equal(claims.email, "page.code@example.com");
+  await context.close();
+});

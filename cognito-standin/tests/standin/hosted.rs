@@ -301,6 +301,31 @@ async fn a_federated_sign_in_makes_a_user_and_a_linked_identity_signs_in_as_its_
         exchange(&s, &first, Some(VERIFIER)).await.1["error"],
         "invalid_grant"
     );
+    // The refresh token keeps the grant's user and scopes.
+    let body = format!(
+        "grant_type=refresh_token&client_id={}&refresh_token={}",
+        crate::CLIENT,
+        tokens["refresh_token"].as_str().unwrap()
+    );
+    let refreshed: Value = http()
+        .post(format!("{}/{POOL}/oauth2/token", s.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(refreshed["id_token"].as_str().unwrap())["cognito:username"],
+        "Passkeys_idp-user-1"
+    );
+    assert_eq!(
+        claims(refreshed["access_token"].as_str().unwrap())["scope"],
+        "openid email"
+    );
+    assert!(refreshed.get("refresh_token").is_none());
     // That identity was used: it cannot be linked any more.
     let link = |sub: &'static str| {
         s.client
