@@ -183,6 +183,20 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
+async fn fetch(url: String) -> reqwest::Response {
+    http().get(url).send().await.unwrap()
+}
+
+async fn post_form(url: String, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    http()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn params(location: &str) -> HashMap<String, String> {
     url::Url::parse(location)
         .unwrap()
@@ -222,14 +236,11 @@ async fn federate(s: &Running, idp: &Idp, sub: &str, extra: &str) -> reqwest::Re
         .lock()
         .unwrap()
         .insert(code.clone(), (sub.to_owned(), p["nonce"].clone()));
-    http()
-        .get(format!(
-            "{}/{POOL}/oauth2/idpresponse?code={code}&state={}",
-            s.url, p["state"]
-        ))
-        .send()
-        .await
-        .unwrap()
+    fetch(format!(
+        "{}/{POOL}/oauth2/idpresponse?code={code}&state={}",
+        s.url, p["state"]
+    ))
+    .await
 }
 
 async fn exchange(s: &Running, code: &str, verifier: Option<&str>) -> (u16, Value) {
@@ -245,13 +256,7 @@ async fn exchange(s: &Running, code: &str, verifier: Option<&str>) -> (u16, Valu
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
-    let r = http()
-        .post(format!("{}/{POOL}/oauth2/token", s.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(format!("{}/{POOL}/oauth2/token", s.url), body).await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
@@ -307,13 +312,8 @@ async fn a_federated_sign_in_makes_a_user_and_a_linked_identity_signs_in_as_its_
         crate::CLIENT,
         tokens["refresh_token"].as_str().unwrap()
     );
-    let refreshed: Value = http()
-        .post(format!("{}/{POOL}/oauth2/token", s.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
+    let refreshed: Value = post_form(format!("{}/{POOL}/oauth2/token", s.url), body)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -404,14 +404,11 @@ async fn the_providers_id_token_is_checked() {
         assert!(!p.contains_key("code"), "{tamper:?}");
     }
     // A state the stand-in did not issue (or one already used) is an error page.
-    let r = http()
-        .get(format!(
-            "{}/{POOL}/oauth2/idpresponse?code=x&state=made-up",
-            s.url
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(format!(
+        "{}/{POOL}/oauth2/idpresponse?code=x&state=made-up",
+        s.url
+    ))
+    .await;
     assert_eq!(r.status(), 400);
 }
 
@@ -421,7 +418,7 @@ async fn the_hosted_endpoints_refuse_what_cognito_refuses() {
     let s = start(config_with(&pool_toml(&idp), CLIENT_TOML), None).await;
     let authorize = |q: String| {
         let url = format!("{}/{POOL}/oauth2/authorize?{q}", s.url);
-        async move { http().get(url).send().await.unwrap() }
+        async move { fetch(url).await }
     };
     let app = url::form_urlencoded::byte_serialize(APP.as_bytes()).collect::<String>();
     let base = format!("client_id={}&redirect_uri={app}&state=st", crate::CLIENT);
@@ -478,13 +475,7 @@ async fn the_hosted_endpoints_refuse_what_cognito_refuses() {
     let form = |body: &'static str| {
         let url = format!("{}/{POOL}/oauth2/token", s.url);
         async move {
-            let r = http()
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let r = post_form(url, body).await;
             r.json::<Value>().await.unwrap()["error"]
                 .as_str()
                 .unwrap_or_default()
@@ -504,25 +495,19 @@ async fn the_hosted_endpoints_refuse_what_cognito_refuses() {
         "invalid_client"
     );
     // Sign-out only to a registered URL.
-    let out = http()
-        .get(format!(
-            "{}/{POOL}/logout?client_id={}&logout_uri=https%3A%2F%2Fevil.test%2F",
-            s.url,
-            crate::CLIENT
-        ))
-        .send()
-        .await
-        .unwrap();
+    let out = fetch(format!(
+        "{}/{POOL}/logout?client_id={}&logout_uri=https%3A%2F%2Fevil.test%2F",
+        s.url,
+        crate::CLIENT
+    ))
+    .await;
     assert_eq!(out.status(), 400);
-    let out = http()
-        .get(format!(
-            "{}/{POOL}/logout?client_id={}&logout_uri=https%3A%2F%2Fapp.example.test%2F",
-            s.url,
-            crate::CLIENT
-        ))
-        .send()
-        .await
-        .unwrap();
+    let out = fetch(format!(
+        "{}/{POOL}/logout?client_id={}&logout_uri=https%3A%2F%2Fapp.example.test%2F",
+        s.url,
+        crate::CLIENT
+    ))
+    .await;
     assert_eq!(out.status(), 302);
 }
 
@@ -548,21 +533,15 @@ async fn identity_providers_are_created_once_and_a_pool_without_a_domain_has_no_
         code(&create("Passkeys").await.unwrap_err()),
         "DuplicateProviderException"
     );
-    let r = http()
-        .get(format!(
-            "{}/{POOL}/oauth2/authorize?client_id={}&response_type=code",
-            s.url,
-            crate::CLIENT
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = fetch(format!(
+        "{}/{POOL}/oauth2/authorize?client_id={}&response_type=code",
+        s.url,
+        crate::CLIENT
+    ))
+    .await;
     assert_eq!(r.status(), 400);
-    let doc: Value = http()
-        .get(format!("{}/{POOL}/.well-known/openid-configuration", s.url))
-        .send()
+    let doc: Value = fetch(format!("{}/{POOL}/.well-known/openid-configuration", s.url))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
