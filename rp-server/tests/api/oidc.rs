@@ -521,7 +521,9 @@ async fn the_token_endpoint_checks_client_redirect_uri_and_expiry() {
         form.extend_from_slice(extra);
         form
     };
-    let refusals: Vec<(Vec<(&str, &str)>, Option<(&str, &str)>, (u16, &str))> = vec![
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    type Refusal<'a> = (Form<'a>, Option<(&'a str, &'a str)>, (u16, &'a str));
+    let refusals: Vec<Refusal> = vec![
         (
             with(&[("redirect_uri", POOL_REDIRECT), ("client_id", "pool")]),
             None,
