@@ -48,7 +48,7 @@ pub fn why_not(
         Verdict::Failed(RedeemFailure::WrongUser)
     } else if n.redeemed_challenge_id == Some(challenge_id) && n.expires_at > now {
         Verdict::AlreadyRedeemedHere(n.credential_id.clone())
-    } else if n.redeemed_challenge_id.is_some() {
+    } else if n.redeemed {
         Verdict::Failed(RedeemFailure::AlreadyUsed)
     } else if n.expires_at <= now {
         Verdict::Failed(RedeemFailure::Expired)
@@ -167,11 +167,18 @@ mod tests {
                 credential_id: Some(vec![7]),
                 bound_challenge_id: bound,
                 redeemed_challenge_id: redeemed,
+                redeemed: redeemed.is_some(),
                 expires_at: expires,
                 credential_revoked: revoked,
             };
         use RedeemFailure::*;
+        // Spent by the OpenID provider's page: no challenge, but spent all the same.
+        let spent_by_provider = NonceRow {
+            redeemed: true,
+            ..row("alice", None, None, later, false)
+        };
         let cases: Vec<(bool, Option<NonceRow>, Verdict)> = vec![
+            (true, Some(spent_by_provider), Verdict::Failed(AlreadyUsed)),
             (
                 false,
                 Some(row("alice", None, None, later, false)),

@@ -63,6 +63,8 @@ pub struct NonceRow {
     pub credential_id: Option<Vec<u8>>,
     pub bound_challenge_id: Option<Uuid>,
     pub redeemed_challenge_id: Option<Uuid>,
+    /// Spent, by Cognito's challenge or by the OpenID provider's page (no challenge).
+    pub redeemed: bool,
     pub expires_at: DateTime<Utc>,
     pub credential_revoked: bool,
 }
@@ -87,6 +89,7 @@ struct RedemptionRow {
     credential_id: Option<Vec<u8>>,
     bound_challenge_id: Option<Uuid>,
     redeemed_challenge_id: Option<Uuid>,
+    was_redeemed: bool,
     expires_at: Option<DateTime<Utc>>,
     credential_revoked: bool,
 }
@@ -139,7 +142,8 @@ pub async fn redeem(
          SELECT EXISTS (SELECT 1 FROM redeemed) AS redeemed,
                 (SELECT credential_id FROM redeemed) AS redeemed_credential_id,
                 EXISTS (SELECT 1 FROM challenge) AS challenge_issued,
-                n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id, n.expires_at,
+                n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id,
+                COALESCE(n.redeemed_at IS NOT NULL, false) AS was_redeemed, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
            FROM (SELECT 1) AS one
            LEFT JOIN nonces n ON n.nonce_hash = $1
@@ -160,6 +164,7 @@ pub async fn redeem(
             credential_id: row.credential_id,
             bound_challenge_id: row.bound_challenge_id,
             redeemed_challenge_id: row.redeemed_challenge_id,
+            redeemed: row.was_redeemed,
             expires_at,
             credential_revoked: row.credential_revoked,
         }),
@@ -224,7 +229,8 @@ pub async fn redeem_for_provider(
 /// The nonce as it stands now (after a redemption lost a race, to say why).
 pub async fn nonce(db: impl PgExecutor<'_>, hash: &[u8]) -> sqlx::Result<Option<NonceRow>> {
     sqlx::query_as(
-        "SELECT n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id, n.expires_at,
+        "SELECT n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id,
+                n.redeemed_at IS NOT NULL AS redeemed, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
            FROM nonces n LEFT JOIN credentials c ON c.credential_id = n.credential_id
           WHERE n.nonce_hash = $1",

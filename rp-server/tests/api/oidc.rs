@@ -390,7 +390,7 @@ async fn refused_authorization_requests() {
 #[tokio::test]
 async fn a_finish_needs_this_browsers_request_and_a_fresh_sign_in() {
     let app = spawn().await;
-    let (_user, mut authn) = registered(&app, "bo").await;
+    let (user, mut authn) = registered(&app, "bo").await;
 
     let early = sign_in_on_page(&app, &mut authn).await;
     app.clock.advance(Duration::from_secs(1));
@@ -430,6 +430,15 @@ async fn a_finish_needs_this_browsers_request_and_a_fresh_sign_in() {
     finish(&app, &page, &nonce)
         .await
         .expect_error(410, "SIGN_IN_NOT_VALID");
+    let challenge = app.challenge(&user).await;
+    let r = app
+        .redeem(&nonce, &user.sub, &challenge["challengeId"])
+        .await;
+    assert_eq!(
+        (r["valid"].as_bool(), r["reason"].as_str()),
+        (Some(false), Some("already_used")),
+        "{r}"
+    );
 
     let late = open_page(&app, &pool_query("")).await;
     app.clock
