@@ -689,6 +689,11 @@ pub(crate) fn issue_tokens(
     if let Some(nonce) = oauth.as_ref().and_then(|o| o.nonce) {
         id_claims.insert("nonce".to_owned(), json!(nonce));
     }
+    // Cognito names the user's groups in both tokens, and omits the claim without any.
+    let groups: Vec<&String> = user.groups.iter().collect();
+    if !groups.is_empty() {
+        id_claims.insert("cognito:groups".to_owned(), json!(groups));
+    }
     let access_claims = json!({
         "sub": user.sub(),
         "iss": issuer,
@@ -707,6 +712,10 @@ pub(crate) fn issue_tokens(
         "jti": uuid::Uuid::new_v4(),
         "username": user.username,
     });
+    let mut access_claims = access_claims;
+    if !groups.is_empty() {
+        access_claims["cognito:groups"] = json!(groups);
+    }
     let sign = |key: crate::tokens::Key, c: &Value| {
         s.signer
             .sign(key, c)

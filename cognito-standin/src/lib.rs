@@ -378,6 +378,10 @@ async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoE
         "DescribeUserPool" => users::describe_user_pool(s, &input),
         "DescribeUserPoolClient" => users::describe_user_pool_client(s, &input),
         "CreateIdentityProvider" => oauth::create_identity_provider(s, &input),
+        "CreateGroup" => users::create_group(s, &input),
+        "AdminAddUserToGroup" => users::admin_group_membership(s, &input, true),
+        "AdminRemoveUserFromGroup" => users::admin_group_membership(s, &input, false),
+        "AdminListGroupsForUser" => users::admin_list_groups_for_user(s, &input),
         "AdminLinkProviderForUser" => oauth::admin_link_provider_for_user(s, &input),
         other => Err(CognitoError::new(
             "UnknownOperationException",

@@ -44,6 +44,8 @@ pub struct User {
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
     pub confirmation_code: Option<String>,
+    /// The user pool groups the user is in (`cognito:groups` in their tokens).
+    pub groups: std::collections::BTreeSet<String>,
 }
 
 impl User {
@@ -65,6 +67,7 @@ impl User {
             created: now,
             modified: now,
             confirmation_code: None,
+            groups: Default::default(),
         }
     }
 
@@ -205,6 +208,8 @@ pub struct Pool {
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     /// `origin_jti`s of revoked sessions: their access tokens no longer work.
     pub revoked: HashSet<String>,
+    /// The pool's groups (`CreateGroup`).
+    pub groups: std::collections::BTreeSet<String>,
 }
 
 impl Pool {
@@ -216,6 +221,7 @@ impl Pool {
             sessions: HashMap::new(),
             refresh_tokens: HashMap::new(),
             revoked: HashSet::new(),
+            groups: Default::default(),
         };
         for seed in pool.config.users.clone() {
             let mut attributes = seed.attributes.clone();

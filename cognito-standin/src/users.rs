@@ -331,6 +331,59 @@ pub fn admin_get_user(s: &Standin, input: &Value) -> Result<Value, CognitoError>
     })
 }
 
+/// `CreateGroup`.
+pub fn create_group(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "GroupName")?.to_owned();
+    s.with_pool(pool_id, |p| {
+        if !p.groups.insert(name.clone()) {
+            return Err(CognitoError::new(
+                "GroupExistsException",
+                "A group with the name already exists.",
+            ));
+        }
+        Ok(json!({ "Group": { "GroupName": name, "UserPoolId": pool_id } }))
+    })
+}
+
+/// `AdminAddUserToGroup` / `AdminRemoveUserFromGroup`.
+pub fn admin_group_membership(
+    s: &Standin,
+    input: &Value,
+    add: bool,
+) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    let group = required(input, "GroupName")?.to_owned();
+    s.with_pool(pool_id, |p| {
+        if !p.groups.contains(&group) {
+            return Err(CognitoError::resource_not_found("Group not found."));
+        }
+        let user = p.user_mut(name)?;
+        if add {
+            user.groups.insert(group);
+        } else {
+            user.groups.remove(&group);
+        }
+        Ok(json!({}))
+    })
+}
+
+/// `AdminListGroupsForUser`.
+pub fn admin_list_groups_for_user(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
+    let pool_id = required(input, "UserPoolId")?;
+    let name = required(input, "Username")?;
+    s.with_pool(pool_id, |p| {
+        let groups: Vec<Value> = p
+            .user(name)?
+            .groups
+            .iter()
+            .map(|g| json!({ "GroupName": g, "UserPoolId": pool_id }))
+            .collect();
+        Ok(json!({ "Groups": groups }))
+    })
+}
+
 /// `AdminDeleteUser`: the user, and every session and token of theirs.
 pub fn admin_delete_user(s: &Standin, input: &Value) -> Result<Value, CognitoError> {
     let pool_id = required(input, "UserPoolId")?;

@@ -462,3 +462,88 @@ async fn cors_on_every_answer_errors_included() {
         .unwrap();
     assert_eq!(unknown.status(), 400);
 }
+
+/// User pool groups: `CreateGroup`, membership, `AdminListGroupsForUser`, and the
+/// `cognito:groups` claim in both tokens (absent without groups, as Cognito omits it).
+#[tokio::test]
+async fn groups_and_the_cognito_groups_claim() {
+    let s = start(config(""), None).await;
+    let c = &s.client;
+    let sign_in = || async {
+        let r = c
+            .initiate_auth()
+            .client_id(CLIENT)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", "seed@example.test")
+            .auth_parameters("PASSWORD", "Seed-password-1")
+            .send()
+            .await
+            .unwrap();
+        let result = r.authentication_result().unwrap().clone();
+        (
+            claims(result.access_token().unwrap()),
+            claims(result.id_token().unwrap()),
+        )
+    };
+    let (access, id) = sign_in().await;
+    assert!(access.get("cognito:groups").is_none() && id.get("cognito:groups").is_none());
+
+    c.create_group()
+        .user_pool_id(POOL)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .create_group()
+        .user_pool_id(POOL)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "GroupExistsException");
+    let e = c
+        .admin_add_user_to_group()
+        .user_pool_id(POOL)
+        .username("seed@example.test")
+        .group_name("nobody")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFoundException");
+    let e = c
+        .admin_add_user_to_group()
+        .user_pool_id(POOL)
+        .username("ghost@example.test")
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UserNotFoundException");
+    c.admin_add_user_to_group()
+        .user_pool_id(POOL)
+        .username("seed@example.test")
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    let (access, id) = sign_in().await;
+    assert_eq!(access["cognito:groups"], serde_json::json!(["admins"]));
+    assert_eq!(id["cognito:groups"], serde_json::json!(["admins"]));
+    let listed = c
+        .admin_list_groups_for_user()
+        .user_pool_id(POOL)
+        .username("seed@example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.groups()[0].group_name(), Some("admins"));
+    c.admin_remove_user_from_group()
+        .user_pool_id(POOL)
+        .username("seed@example.test")
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    assert!(sign_in().await.0.get("cognito:groups").is_none());
+}
