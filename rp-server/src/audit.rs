@@ -73,6 +73,7 @@ pub enum Action {
     OidcCodeIssued,
     OidcTokenIssued,
     OidcDenied,
+    PolicyViolation,
 }
 
 impl Action {
@@ -104,6 +105,7 @@ impl Action {
             Self::OidcCodeIssued => "oidc.code_issued",
             Self::OidcTokenIssued => "oidc.token_issued",
             Self::OidcDenied => "oidc.denied",
+            Self::PolicyViolation => "policy.violation",
         }
     }
 }

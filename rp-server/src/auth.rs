@@ -59,6 +59,9 @@ pub struct CognitoUser {
     pub auth_time: Option<i64>,
     /// When the token was issued (`iat`, seconds since the epoch).
     pub issued_at: Option<i64>,
+    /// The user pool groups the token names (`cognito:groups`): they choose the passkey
+    /// policy.
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,8 @@ struct AccessClaims {
     cognito_username: Option<String>,
     auth_time: Option<i64>,
     iat: Option<i64>,
+    #[serde(rename = "cognito:groups", default)]
+    groups: Vec<String>,
 }
 
 /// The pool's keys as last fetched. Readers copy an `Arc` under a lock held for no
@@ -171,6 +176,7 @@ impl AccessTokenVerifier {
             client_id,
             auth_time: claims.auth_time,
             issued_at: claims.iat,
+            groups: claims.groups,
         })
     }
 

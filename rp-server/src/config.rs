@@ -10,6 +10,7 @@ mod database;
 pub mod email;
 pub mod load;
 mod oidc;
+mod policy;
 pub mod settings;
 mod tokens;
 mod validate;
@@ -26,6 +27,7 @@ pub use database::{DatabaseConfig, DbTimeouts};
 pub use email::{EmailConfig, EmailSignIn, EmailTransport, EmailTransportKind};
 pub use load::{Layered, Source};
 pub use oidc::{OidcClient, OidcClientSettings, OidcConfig};
+pub use policy::PolicySettings;
 pub use settings::Settings;
 pub use tokens::NamedToken;
 pub use web::{AndroidApp, MAX_RELATED_ORIGIN_LABELS, Origin, registrable_label};
@@ -125,6 +127,8 @@ pub struct Config {
     pub email_signup_max_per_hour: u32,
     /// The OpenID provider (`RP_OIDC_ISSUER`); `None`: off.
     pub oidc: Option<OidcConfig>,
+    /// Passkey policies (`[[policy]]`); empty: any passkey.
+    pub policies: crate::policy::Policies,
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -189,6 +193,7 @@ impl Config {
             email_signin: EmailSignIn::Off,
             email_notify: false,
             oidc: None,
+            policies: Default::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod model;
 pub mod net;
 pub mod oidc;
 pub mod passkeys;
+pub mod policy;
 pub mod purge;
 pub mod state;
 pub mod store;

@@ -93,6 +93,7 @@ error_codes! {
     CodeExpired => "CODE_EXPIRED": "The email code expired, was used, or ran out of attempts; ask for a new one.",
     AdminApiDisabled => "ADMIN_API_DISABLED": "The admin API is off (no RP_ADMIN_TOKEN).",
     CredentialExists => "CREDENTIAL_EXISTS": "The passkey is already registered.",
+    PolicyViolation => "POLICY_VIOLATION": "The passkey breaks the user's passkey policy (`details`: `policy`, `rule`).",
     TooManyPasskeys => "TOO_MANY_PASSKEYS": "The account has as many passkeys as it may (RP_MAX_PASSKEYS_PER_USER); delete one first.",
     EmailTaken => "EMAIL_TAKEN": "An account with this email exists.",
     CeremonyNotFound => "CEREMONY_NOT_FOUND": "The ceremony does not exist or was used.",

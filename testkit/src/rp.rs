@@ -354,6 +354,7 @@ impl TestContext {
             client_id: self.idp.client_id.clone(),
             auth_time: Some(now),
             issued_at: Some(now),
+            groups: Vec::new(),
         }
     }
 }

@@ -172,3 +172,95 @@ async fn boto3_drives_the_stand_in() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A passkey policy chosen by the stand-in's groups: the `cognito:groups` of Cognito's own
+/// access token (after `AdminAddUserToGroup`) makes registration refuse a synced passkey,
+/// and — enforced at sign-in — the synced passkey registered before stops signing in.
+#[tokio::test]
+async fn a_group_policy_through_cognito_groups() {
+    let stack = Stack::start_with(crate::stack::Options {
+        policy: Some(
+            r#"[{"name":"admins","groups":["admins"],"device_bound":true,"enforce_on_sign_in":true}]"#
+                .to_owned(),
+        ),
+        ..Default::default()
+    })
+    .await;
+    let username = stack
+        .password_user("ann@example.test", "Ann-password-1")
+        .await;
+    let tokens = stack
+        .password_sign_in("ann@example.test", "Ann-password-1")
+        .await;
+    let mut synced = SoftAuthenticator::new();
+    stack
+        .register_passkey(tokens.access_token().unwrap(), &mut synced)
+        .await;
+
+    let c = &stack.cognito;
+    c.create_group()
+        .user_pool_id(POOL)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    c.admin_add_user_to_group()
+        .user_pool_id(POOL)
+        .username(&username)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    let tokens = stack
+        .password_sign_in("ann@example.test", "Ann-password-1")
+        .await;
+    let access = tokens.access_token().unwrap();
+    assert_eq!(claims(access)["cognito:groups"], json!(["admins"]));
+    let (s, options) = stack
+        .rp("/v1/registration/options", Some(access), &json!({}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(options["publicKey"]["hints"], json!(["security-key"]));
+    let mut another_synced = SoftAuthenticator::new();
+    let credential = another_synced
+        .create(&options["publicKey"], crate::stack::ORIGIN)
+        .unwrap();
+    let (s, refused) = stack
+        .rp(
+            "/v1/registration/verify",
+            Some(access),
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(
+        (s, refused["error"]["code"].as_str()),
+        (422, Some("POLICY_VIOLATION")),
+        "{refused}"
+    );
+    let mut key = SoftAuthenticator::new();
+    key.behaviour.backup_eligible = false;
+    key.behaviour.backup_state = false;
+    stack.register_passkey(access, &mut key).await;
+
+    // The synced passkey from before no longer signs in; the security key does.
+    let (_, options) = stack
+        .rp("/v1/authentication/options", None, &json!({}))
+        .await;
+    let assertion = synced
+        .get(&options["publicKey"], crate::stack::ORIGIN)
+        .unwrap();
+    let (s, body) = stack
+        .rp(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["details"]["rule"].as_str()),
+        (422, Some("device_bound")),
+        "{body}"
+    );
+    let (_, signed_in_as) = stack.usernameless(&mut key).await;
+    assert_eq!(signed_in_as, username);
+}

@@ -53,6 +53,8 @@ pub struct Options {
     pub shape: Shape,
     /// Mail through a real SMTP server on loopback: verified sign-up and email sign-in.
     pub email: bool,
+    /// `RP_POLICY`: passkey policies as a JSON array.
+    pub policy: Option<String>,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             trigger_timeout_ms: 5000,
             shape: Shape::EmailUsername,
             email: false,
+            policy: None,
         }
     }
 }
@@ -160,6 +163,9 @@ secret = "{CLIENT_SECRET}"
         };
         let mut rp = tokio::process::Command::new(bin("rp-server"));
         rp.arg("serve").env_clear();
+        if let Some(policy) = &o.policy {
+            rp.env("RP_POLICY", policy);
+        }
         if let Some(mail) = &mail {
             rp.env("RP_EMAIL_TRANSPORT", "smtp")
                 .env("RP_SMTP_URL", &mail.url)

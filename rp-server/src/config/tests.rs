@@ -623,3 +623,50 @@ fn the_openid_provider_from_the_file_or_the_environment() {
         assert!(err.contains(want), "{vars:?}: {err}");
     }
 }
+
+#[test]
+fn passkey_policies_from_the_file_and_their_refusals() {
+    let toml = format!(
+        "{FILE}\n[[policy]]\nname = \"staff\"\ngroups = [\"admins\", \"finance\"]\naaguids = [\"cb69481e-8ff7-4039-93ec-0a2729a154a8\"]\ndevice_bound = true\nuser_verification = \"required\"\nenforce_on_sign_in = true\n\n[[policy]]\nname = \"everyone\"\ndeny_aaguids = [\"0bad0bad-0bad-4bad-8bad-0bad0bad0bad\"]\n"
+    );
+    let path = file(&toml);
+    let c = Config::from_settings(
+        &Layered::load(Some(&path), &BTreeMap::new())
+            .unwrap()
+            .settings,
+    )
+    .unwrap();
+    let all = c.policies.all();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].groups, ["admins", "finance"]);
+    assert!(all[0].device_bound && all[0].enforce_on_sign_in);
+    assert!(c.policies.enforced_on_sign_in());
+    assert_eq!(
+        c.policies.for_groups(&[]).map(|p| p.name.as_str()),
+        Some("everyone")
+    );
+
+    for (policy, want) in [
+        (r#"[{"name":"a"},{"name":"a","groups":["x"]}]"#, "twice"),
+        (r#"[{"name":"a"},{"name":"b"}]"#, "second default"),
+        (r#"[{"name":"bad name!"}]"#, "policy name"),
+        (r#"[{"name":"a","aaguids":["not-a-uuid"]}]"#, "AAGUID"),
+        (
+            r#"[{"name":"a","attestation":"required"}]"#,
+            "FIDO Metadata",
+        ),
+        (r#"[{"name":"a","attestation":"sometimes"}]"#, "sometimes"),
+        (
+            r#"[{"name":"a","user_verification":"preferred"}]"#,
+            "requires user verification",
+        ),
+        (r#"[{"name":"a","colour":"red"}]"#, "colour"),
+    ] {
+        let var = format!("RP_POLICY={policy}");
+        let err = with(&[&var]).err().unwrap_or_default();
+        assert!(
+            err.contains(want) && err.contains("RP_POLICY"),
+            "{policy}: {err}"
+        );
+    }
+}

@@ -71,6 +71,7 @@ impl Config {
         }
         config.set_native_apps(&s.apple_app_ids, &s.android_apps)?;
         config.oidc = oidc;
+        config.policies = policy::policies(s)?;
         Ok(config)
     }
 

@@ -93,6 +93,7 @@ pub async fn issue_as(
     )
     .await?;
     crate::metrics::ceremony_started(CeremonyKind::Challenge.metric());
+    let allowed = signing_in(cx, allowed);
     options.public_key.allow_credentials = if allowed.is_empty() {
         cx.site.rp.fake_allow_credentials(&req.username)
     } else {
@@ -103,6 +104,30 @@ pub async fn issue_as(
         ceremony_id,
         public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
     })
+}
+
+/// The passkeys that may still sign in: those its user's policy, enforced at sign-in,
+/// allows (all of them without such a policy).
+fn signing_in(cx: &Context, allowed: Vec<AllowedCredential>) -> Vec<AllowedCredential> {
+    let policies = &cx.site.settings.policies;
+    if !policies.enforced_on_sign_in() {
+        return allowed;
+    }
+    allowed
+        .into_iter()
+        .filter(|c| {
+            policies
+                .for_groups(&c.user_groups)
+                .filter(|p| p.enforce_on_sign_in)
+                .is_none_or(|p| {
+                    p.check(crate::policy::Passkey {
+                        aaguid: c.aaguid,
+                        backup_eligible: c.backup_eligible,
+                    })
+                    .is_ok()
+                })
+        })
+        .collect()
 }
 
 fn allow(c: AllowedCredential) -> AllowCredentials {

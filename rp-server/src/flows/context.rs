@@ -67,6 +67,8 @@ pub struct SiteSettings {
     pub email_max_failures_per_ip_day: u32,
     pub email_signup_max_per_hour: u32,
     pub max_passkeys_per_user: u32,
+    /// Passkey policies (`[[policy]]`).
+    pub policies: crate::policy::Policies,
 }
 
 impl SiteSettings {
@@ -87,6 +89,7 @@ impl SiteSettings {
             email_max_failures_per_ip_day: c.email_max_failures_per_ip_day,
             email_signup_max_per_hour: c.email_signup_max_per_hour,
             max_passkeys_per_user: c.max_passkeys_per_user,
+            policies: c.policies.clone(),
         }
     }
 }

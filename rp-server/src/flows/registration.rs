@@ -43,6 +43,11 @@ pub enum RegistrationError {
     TooMany(u32),
     #[error("The enrolment token is not valid (unknown, used, revoked or expired).")]
     EnrolmentTokenInvalid,
+    #[error("This passkey is not allowed by the account's passkey policy `{policy}` ({}).", rule.as_str())]
+    PolicyViolation {
+        policy: String,
+        rule: crate::policy::Rule,
+    },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -59,6 +64,7 @@ impl HasReason for RegistrationError {
             Self::Duplicate => "duplicate",
             Self::TooMany(_) => "too_many_passkeys",
             Self::EnrolmentTokenInvalid => "enrolment_token",
+            Self::PolicyViolation { .. } => "policy_violation",
             Self::Db(_) => "storage",
             Self::Internal(_) => "internal",
         }
@@ -138,12 +144,18 @@ pub async fn options(
     let by_code = session_of(cx, &who).await?;
     let nickname = clean_nickname(nickname)?;
     let mut tx = cx.db.begin().await?;
-    let (user, enrolment) = match who {
-        Registrant::Cognito(who) => (
-            store::users::upsert_user(&mut tx, &who.sub, &who.username, cx.clock.now()).await?,
-            None,
-        ),
-        Registrant::Enrolment { user, token_id } => (user, Some(token_id)),
+    let (user, enrolment, groups) = match who {
+        Registrant::Cognito(who) => {
+            let user =
+                store::users::upsert_user(&mut tx, &who.sub, &who.username, cx.clock.now()).await?;
+            // Kept for the sign-ins to come, where there is no token to read them from.
+            store::users::set_groups(&mut *tx, user.id, &who.groups).await?;
+            (user, None, who.groups)
+        }
+        Registrant::Enrolment { user, token_id } => {
+            let groups = store::users::groups_of(&mut *tx, user.id).await?;
+            (user, Some(token_id), groups)
+        }
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
     may_add(cx, by_code, existing.len())?;
@@ -171,6 +183,17 @@ pub async fn options(
     let ceremony_id = ceremony::start(cx, &mut *tx, Some(user.id), &ceremony_state).await?;
     tx.commit().await?;
     let mut public_key = serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?;
+    // A policy that wants device-bound passkeys steers the browser to a security key.
+    if cx
+        .site
+        .settings
+        .policies
+        .for_groups(&groups)
+        .is_some_and(crate::policy::Policy::prefers_security_keys)
+        && let Some(options) = public_key.as_object_mut()
+    {
+        options.insert("hints".to_owned(), serde_json::json!(["security-key"]));
+    }
     // A silent upgrade cannot ask for verification; it is checked at the finish.
     if conditional
         && let Some(selection) = public_key
@@ -235,6 +258,10 @@ async fn finish(
             (user.clone(), CeremonyKind::Enrolment, Some(*token_id))
         }
     };
+    let groups = match who {
+        Registrant::Cognito(u) => u.groups.clone(),
+        Registrant::Enrolment { user, .. } => store::users::groups_of(&cx.db, user.id).await?,
+    };
     let (reg_state, nickname, enrolment, conditional) =
         take_registration(cx, ceremony_id, kind, user.id).await?;
     // The token that started an enrolment ceremony must be the one finishing it.
@@ -255,8 +282,48 @@ async fn finish(
         now,
     )?;
 
+    enforce_policy(cx, &groups, &stored, Some(&user), client).await?;
     store_registered(cx, client, &user, &stored, (enrolment, by_code)).await?;
     Ok(CredentialSummary::from(&stored))
+}
+
+/// Refuses a new passkey its registrant's policy (chosen by `groups`) does not allow,
+/// with an audit event naming the policy, the rule and the authenticator model.
+pub async fn enforce_policy(
+    cx: &Context,
+    groups: &[String],
+    stored: &StoredCredential,
+    user: Option<&User>,
+    client: &ClientContext,
+) -> Result<(), RegistrationError> {
+    let Some(policy) = cx.site.settings.policies.for_groups(groups) else {
+        return Ok(());
+    };
+    let passkey = crate::policy::Passkey {
+        aaguid: stored.aaguid,
+        backup_eligible: stored.backup_eligible,
+    };
+    let Err(rule) = policy.check(passkey) else {
+        return Ok(());
+    };
+    let actor = user.map_or(Actor::Anonymous, |u| Actor::User(u.cognito_sub.clone()));
+    let mut event = Event::new(actor, Action::PolicyViolation)
+        .client(client)
+        .details(serde_json::json!({
+            "policy": policy.name,
+            "rule": rule,
+            "aaguid": stored.aaguid,
+            "backupEligible": stored.backup_eligible,
+            "at": "registration",
+        }));
+    if let Some(u) = user {
+        event = event.user(u.id, &u.cognito_sub);
+    }
+    audit::record(&cx.db, cx.clock.now(), event).await?;
+    Err(RegistrationError::PolicyViolation {
+        policy: policy.name.clone(),
+        rule,
+    })
 }
 
 /// The registration or enrolment ceremony `ceremony_id` of `user_id`, consumed: its

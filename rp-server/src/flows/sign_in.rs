@@ -37,6 +37,11 @@ pub enum SignInError {
     Rejected(Rejection),
     #[error("The authenticator's signature counter went backwards; the credential may be cloned.")]
     CounterRegression,
+    #[error("This passkey is no longer allowed by the account's passkey policy `{policy}` ({}); sign in another way and add one it allows.", rule.as_str())]
+    PolicyViolation {
+        policy: String,
+        rule: crate::policy::Rule,
+    },
     /// A ceremony of the Create trigger was not answered by a valid assertion of its
     /// user. Why (the metric label) is not told the client: an unknown id, another
     /// user's passkey and a bad signature must look alike, or the answer would tell
@@ -58,6 +63,7 @@ impl HasReason for SignInError {
             Self::UserHandleMismatch => "user_handle",
             Self::Rejected(r) => r.reason,
             Self::CounterRegression => "counter_regression",
+            Self::PolicyViolation { .. } => "policy_violation",
             Self::ChallengeNotAnswered(reason) => reason,
             Self::Db(_) => "storage",
             Self::Internal(_) => "internal",
@@ -336,7 +342,10 @@ async fn answer(
         .rp
         .finish_authentication(response, auth_state, stored.current_passkey())
     {
-        Ok(result) => Ok((stored, user, result)),
+        Ok(result) => {
+            still_allowed(cx, &stored, &user, client, now).await?;
+            Ok((stored, user, result))
+        }
         Err(e) => {
             let rejection = ceremony::rejection(CeremonyKind::SignIn, &e);
             crate::audit::record(
@@ -348,6 +357,56 @@ async fn answer(
             Err(SignInError::Rejected(rejection))
         }
     }
+}
+
+/// With a policy enforced at sign-in: refuses a passkey its user's policy (chosen by
+/// the groups of the user's latest access token) no longer allows, audited. Checked once
+/// the signature verified, so only the passkey's holder learns it; costs a lookup of the
+/// user's groups only where some policy is enforced at sign-in.
+async fn still_allowed(
+    cx: &Context,
+    stored: &StoredCredential,
+    user: &User,
+    client: &ClientContext,
+    now: DateTime<Utc>,
+) -> Result<(), SignInError> {
+    let policies = &cx.site.settings.policies;
+    if !policies.enforced_on_sign_in() {
+        return Ok(());
+    }
+    let groups = crate::store::users::groups_of(&cx.db, user.id).await?;
+    let Some(policy) = policies
+        .for_groups(&groups)
+        .filter(|p| p.enforce_on_sign_in)
+    else {
+        return Ok(());
+    };
+    let passkey = crate::policy::Passkey {
+        aaguid: stored.aaguid,
+        backup_eligible: stored.backup_eligible,
+    };
+    let Err(rule) = policy.check(passkey) else {
+        return Ok(());
+    };
+    crate::audit::record(
+        &cx.db,
+        now,
+        Event::new(Actor::Anonymous, Action::PolicyViolation)
+            .user(user.id, &user.cognito_sub)
+            .credential(&stored.credential_id)
+            .client(client)
+            .details(serde_json::json!({
+                "policy": policy.name,
+                "rule": rule,
+                "aaguid": stored.aaguid,
+                "at": "sign_in",
+            })),
+    )
+    .await?;
+    Err(SignInError::PolicyViolation {
+        policy: policy.name.clone(),
+        rule,
+    })
 }
 
 fn failed_event<'a>(

@@ -200,6 +200,8 @@ async fn finish(
         conditional: false,
     };
     let stored = verify_new_passkey(cx, &finishing, response, user_handle, None, now)?;
+    // A new account is in no group yet: the default policy.
+    super::registration::enforce_policy(cx, &[], &stored, None, client).await?;
     may_create(cx, cognito, &stored, &email, verified_by.as_ref()).await?;
     let created =
         create_in_cognito(cx, cognito, user_handle, &email, verified_by.is_some()).await?;

@@ -267,6 +267,15 @@ pub async fn audit_events(
     Ok(Json(who.service().audit_log(&filter).await?))
 }
 
+/// The passkey policies in effect (`[[policy]]`), in file order: which groups each
+/// applies to and what it requires.
+#[utoipa::path(get, path = "/admin/v1/policies", tag = "admin", security(("admin" = [])),
+    responses((status = 200, body = Object, description = "`{policies: [{name, groups, aaguids, denyAaguids, deviceBound, enforceOnSignIn}]}`; a policy without groups is the default"),
+        (status = 401, body = ErrorBody)))]
+pub async fn policies(who: Admin) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "policies": who.cx.site.settings.policies.all() }))
+}
+
 /// Aggregate statistics.
 #[utoipa::path(get, path = "/admin/v1/stats", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Stats), (status = 401, body = ErrorBody)))]

@@ -104,6 +104,10 @@ impl From<SignInError> for ApiError {
             SignInError::CounterRegression => {
                 ApiError::verification(ErrorCode::CounterRegression, message)
             }
+            SignInError::PolicyViolation { policy, rule } => {
+                ApiError::verification(ErrorCode::PolicyViolation, message)
+                    .with_details(serde_json::json!({ "policy": policy, "rule": rule }))
+            }
             SignInError::ChallengeNotAnswered(_) => {
                 ApiError::verification(ErrorCode::VerificationFailed, message)
             }

@@ -115,6 +115,10 @@ impl From<RegistrationError> for ApiError {
                 ApiError::conflict(ErrorCode::TooManyPasskeys, message)
                     .with_details(serde_json::json!({ "max": max }))
             }
+            RegistrationError::PolicyViolation { policy, rule } => {
+                ApiError::verification(ErrorCode::PolicyViolation, message)
+                    .with_details(serde_json::json!({ "policy": policy, "rule": rule }))
+            }
             RegistrationError::EnrolmentTokenInvalid => ApiError::Unauthorized(
                 "The enrolment token is not valid (unknown, used, revoked or expired).",
             ),

@@ -105,15 +105,22 @@ pub async fn end_sessions(
     Ok(())
 }
 
-/// When the user's sessions were last ended, if ever.
+/// When the user's sessions were last ended, if ever; in the same statement, the groups
+/// of the access token being checked are recorded when they changed (the passkey policy
+/// at sign-in, where there is no token, goes by the latest ones seen).
 pub async fn sessions_not_before(
     db: impl PgExecutor<'_>,
     sub: &str,
+    groups: &[String],
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
     Ok(sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
-        "SELECT sessions_not_before FROM users WHERE cognito_sub = $1",
+        "WITH seen AS (
+            UPDATE users SET groups = $2 WHERE cognito_sub = $1 AND groups IS DISTINCT FROM $2
+         )
+         SELECT sessions_not_before FROM users WHERE cognito_sub = $1",
     )
     .bind(sub)
+    .bind(groups)
     .fetch_optional(db)
     .await?
     .flatten())
@@ -171,4 +178,27 @@ pub async fn weak_sign_in_added_passkey(
     .await?
     .rows_affected();
     Ok(n == 1)
+}
+
+/// Records the groups of the user's latest access token (written only when they changed).
+pub async fn set_groups(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    groups: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET groups = $2 WHERE id = $1 AND groups IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(groups)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The groups of the user's most recent access token rp-server saw.
+pub async fn groups_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT groups FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?
+        .unwrap_or_default())
 }

@@ -20,6 +20,7 @@ mod internal;
 mod layers;
 mod oidc;
 mod operations;
+mod policies;
 mod recovery;
 mod registration;
 mod signup;

@@ -1,0 +1,177 @@
+//! Passkey policies: chosen by the access token's `cognito:groups` (first match in file
+//! order, else the default), refusing at registration what they do not allow, and — with
+//! `enforce_on_sign_in` — stored passkeys that no longer satisfy them.
+
+use rp_server::policy::{Policies, Policy};
+use serde_json::{Value, json};
+use testkit::authenticator::SoftAuthenticator;
+use uuid::Uuid;
+
+use crate::harness::{ADMIN_TOKEN, ORIGIN, TestApp, User};
+
+const KEY: Uuid = Uuid::from_u128(0xcb69481e_8ff7_4039_93ec_0a2729a154a8);
+const BAD: Uuid = Uuid::from_u128(0x0bad0bad_0bad_4bad_8bad_0bad0bad0bad);
+
+fn policy(name: &str, groups: &[&str]) -> Policy {
+    Policy {
+        name: name.into(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        aaguids: vec![],
+        deny_aaguids: vec![],
+        device_bound: false,
+        enforce_on_sign_in: false,
+    }
+}
+
+fn authenticator(aaguid: Uuid, synced: bool) -> SoftAuthenticator {
+    let mut a = SoftAuthenticator::new();
+    a.aaguid = *aaguid.as_bytes();
+    a.behaviour.backup_eligible = synced;
+    a.behaviour.backup_state = synced;
+    a
+}
+
+/// An access token for `user` naming these groups, as Cognito's would.
+fn token(app: &TestApp, user: &User, groups: &[&str]) -> String {
+    let mut claims = app.idp.access_claims(&user.sub, &user.username);
+    if !groups.is_empty() {
+        claims["cognito:groups"] = json!(groups);
+    }
+    app.idp.sign(&claims).unwrap()
+}
+
+async fn register(
+    app: &TestApp,
+    token: &str,
+    authn: &mut SoftAuthenticator,
+) -> (Value, testkit::rp::Response) {
+    let options = app
+        .post("/v1/registration/options", Some(token), &json!({}))
+        .await
+        .expect(200);
+    let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+    let done = app
+        .post(
+            "/v1/registration/verify",
+            Some(token),
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await;
+    (options, done)
+}
+
+#[tokio::test]
+async fn groups_choose_the_policy_and_registration_refuses_what_it_does_not_allow() {
+    let staff = Policy {
+        aaguids: vec![KEY],
+        device_bound: true,
+        ..policy("staff", &["admins", "finance"])
+    };
+    let everyone = Policy {
+        deny_aaguids: vec![BAD],
+        ..policy("everyone", &[])
+    };
+    let app = TestApp::spawn_with(|c| c.policies = Policies::new(vec![everyone, staff])).await;
+    let admin = User::new("ada");
+    let admin_token = token(&app, &admin, &["admins"]);
+    let refused = |done: &testkit::rp::Response, policy: &str, rule: &str| {
+        done.expect_error(422, "POLICY_VIOLATION");
+        assert_eq!(
+            done.body["error"]["details"],
+            json!({ "policy": policy, "rule": rule })
+        );
+    };
+
+    // Staff: only the listed model, and only device-bound; the options steer to a security key.
+    let (options, done) = register(
+        &app,
+        &admin_token,
+        &mut authenticator(Uuid::new_v4(), false),
+    )
+    .await;
+    assert_eq!(options["publicKey"]["hints"], json!(["security-key"]));
+    refused(&done, "staff", "aaguid");
+    let (_, done) = register(&app, &admin_token, &mut authenticator(KEY, true)).await;
+    refused(&done, "staff", "device_bound");
+    let (_, done) = register(&app, &admin_token, &mut authenticator(KEY, false)).await;
+    done.expect(201);
+
+    // Everyone else: the default policy, which only denies one model.
+    let bob = User::new("bob");
+    let bob_token = token(&app, &bob, &["readers"]);
+    let (options, done) = register(&app, &bob_token, &mut authenticator(BAD, true)).await;
+    assert!(options["publicKey"].get("hints").is_none(), "{options}");
+    refused(&done, "everyone", "aaguid");
+    let (_, done) = register(&app, &bob_token, &mut authenticator(Uuid::new_v4(), true)).await;
+    done.expect(201);
+
+    let violations = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|a| a == "policy.violation")
+        .count();
+    assert_eq!(violations, 3);
+    let listed = app
+        .get("/admin/v1/policies", Some(ADMIN_TOKEN))
+        .await
+        .expect(200);
+    assert_eq!(listed["policies"][1]["name"], "staff");
+    assert_eq!(listed["policies"][1]["deviceBound"], true);
+    assert_eq!(listed["policies"][0]["groups"], json!([]));
+}
+
+#[tokio::test]
+async fn without_policies_any_passkey_registers_as_before() {
+    let app = TestApp::spawn().await;
+    let user = User::new("cy");
+    let (options, done) = register(
+        &app,
+        &token(&app, &user, &["admins"]),
+        &mut authenticator(BAD, true),
+    )
+    .await;
+    assert!(options["publicKey"].get("hints").is_none());
+    done.expect(201);
+}
+
+/// A user moved into a stricter group (their latest token says so) can no longer sign in
+/// with a passkey that group's policy refuses: usernameless is 422, and the Create
+/// trigger's challenge leaves it out.
+#[tokio::test]
+async fn a_policy_enforced_at_sign_in_refuses_passkeys_that_no_longer_satisfy_it() {
+    let strict = Policy {
+        device_bound: true,
+        enforce_on_sign_in: true,
+        ..policy("admins", &["admins"])
+    };
+    let app = TestApp::spawn_with(|c| c.policies = Policies::new(vec![strict])).await;
+    let user = User::new("dee");
+    let mut synced = authenticator(Uuid::new_v4(), true);
+    let (_, done) = register(&app, &token(&app, &user, &[]), &mut synced).await;
+    done.expect(201);
+    app.sign_in(&mut synced).await.expect(200);
+    let credential_id = rp_shared::credential_id::encode(&synced.credentials[0].id);
+
+    // Any request with a token naming the group records it.
+    app.get("/v1/credentials", Some(&token(&app, &user, &["admins"])))
+        .await
+        .expect(200);
+    let refused = app.sign_in(&mut synced).await;
+    refused.expect_error(422, "POLICY_VIOLATION");
+    assert_eq!(refused.body["error"]["details"]["rule"], "device_bound");
+    let challenge = app.challenge(&user).await;
+    let offered: Vec<&str> = challenge["publicKey"]["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(!offered.contains(&credential_id.as_str()), "{offered:?}");
+
+    // Out of the group again: the passkey signs in.
+    app.get("/v1/credentials", Some(&token(&app, &user, &[])))
+        .await
+        .expect(200);
+    app.sign_in(&mut synced).await.expect(200);
+}
