@@ -13,7 +13,10 @@ use serde::Serialize;
 
 pub use crate::model::AdminCredential;
 pub use enrolment::{EnrolmentTokenView, IssuedEnrolmentToken};
-pub use report::{AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DayCount, Stats};
+pub use report::{
+    AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DayCount, PolicyReport,
+    PolicyReportQuery, PolicyViolationView, Stats,
+};
 pub use unlock::Unlocked;
 
 use crate::audit::{self, Action, Actor, Event};
@@ -90,6 +93,8 @@ pub struct AdminService<'a> {
     pub notices: Notices<'a>,
     /// An enrolment token's lifetime when the admin gives none.
     pub enrolment_ttl: std::time::Duration,
+    /// The passkey policies (the policy report measures passkeys against them).
+    pub policies: &'a crate::policy::Policies,
 }
 
 /// Longest reason accepted, in characters.
@@ -129,6 +134,7 @@ impl<'a> AdminService<'a> {
                 .as_ref()
                 .map_or(Notices::Off, Notices::Background),
             enrolment_ttl: cx.site.settings.enrolment_ttl,
+            policies: &cx.site.settings.policies,
         }
     }
 

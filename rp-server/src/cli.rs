@@ -81,6 +81,8 @@ pub enum AdminCommand {
     Audit(AuditFilter),
     /// Users with passkeys, credentials by authenticator, sign-ins per day.
     Stats,
+    /// Active passkeys that do not satisfy their user's current passkey policy.
+    PolicyReport(crate::admin::PolicyReportQuery),
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +200,7 @@ struct Ctx {
     /// audit's actor is who they are logged in as.
     actor: String,
     now: DateTime<Utc>,
+    policies: crate::policy::Policies,
 }
 
 impl Ctx {
@@ -214,6 +217,7 @@ impl Ctx {
                     .enrolment_ttl_secs
                     .unwrap_or(crate::config::DEFAULT_ENROLMENT_TTL_SECS),
             ),
+            policies: &self.policies,
         }
     }
 
@@ -238,7 +242,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Revoke { .. } | AdminCommand::Reset { .. } => notifier(&settings).await?,
         _ => None,
     };
+    let policies = crate::config::policies_of(&settings)?;
     let ctx = Ctx {
+        policies,
         db: crate::connect_lazy(&database.url, 2, database.timeouts)?,
         settings,
         cognito,
@@ -282,6 +288,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::RevokeToken { id } => revoke_token(&ctx, id).await,
         AdminCommand::Audit(filter) => audit(&ctx, filter).await,
         AdminCommand::Stats => stats(&ctx).await,
+        AdminCommand::PolicyReport(q) => policy_report(&ctx, q).await,
     }
 }
 
@@ -391,6 +398,28 @@ async fn revoke_token(ctx: &Ctx, id: Uuid) -> anyhow::Result<()> {
     let t = ctx.service().revoke_enrolment_token(id).await?;
     ctx.print(&t, |o| {
         writeln!(o, "enrolment token {} is {}", t.id, t.status)
+    })
+}
+
+async fn policy_report(ctx: &Ctx, q: crate::admin::PolicyReportQuery) -> anyhow::Result<()> {
+    let report = ctx.service().policy_report(&q).await?;
+    ctx.print(&report, |o| {
+        for v in &report.violations {
+            writeln!(
+                o,
+                "{}  policy={} rule={} sub={} username={} authenticator={}",
+                v.credential_id,
+                v.policy,
+                v.rule,
+                v.user_sub,
+                v.username,
+                v.authenticator_name.as_deref().unwrap_or("-"),
+            )?;
+        }
+        if let Some(next) = &report.next_cursor {
+            writeln!(o, "more: --cursor {next}")?;
+        }
+        Ok(())
     })
 }
 

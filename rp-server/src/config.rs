@@ -131,6 +131,11 @@ pub struct Config {
     pub policies: crate::policy::Policies,
 }
 
+/// The passkey policies of `settings` alone (the admin CLI, which needs no other setting).
+pub fn policies_of(settings: &Settings) -> Result<crate::policy::Policies, ConfigError> {
+    policy::policies(settings)
+}
+
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
 /// default `rp-server serve` applies.
 pub struct Required {

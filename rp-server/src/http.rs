@@ -160,7 +160,8 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(admin::revoke_enrolment))
         .routes(routes!(admin::audit_events))
         .routes(routes!(admin::stats))
-        .routes(routes!(admin::policies));
+        .routes(routes!(admin::policies))
+        .routes(routes!(admin::policy_report));
     let metrics = OpenApiRouter::new().routes(routes!(ops::metrics));
 
     let (public, public_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())

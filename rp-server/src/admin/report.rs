@@ -187,3 +187,106 @@ impl AdminService<'_> {
         })
     }
 }
+
+/// A passkey that does not satisfy its user's current policy.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyViolationView {
+    /// base64url; revoke it with `POST /admin/v1/credentials/{id}/revoke`.
+    pub credential_id: String,
+    pub user_sub: String,
+    pub username: String,
+    pub aaguid: Option<Uuid>,
+    pub authenticator_name: Option<String>,
+    pub backup_eligible: bool,
+    pub created_at: DateTime<Utc>,
+    pub policy: String,
+    /// `aaguid` or `device_bound`.
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyReport {
+    pub violations: Vec<PolicyViolationView>,
+    /// Pass as `cursor` for the next page; absent when every passkey was looked at.
+    pub next_cursor: Option<String>,
+}
+
+/// Which page of the policy report.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, clap::Args)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct PolicyReportQuery {
+    /// `nextCursor` of the previous page.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Violations per page, 1-500 (default 100).
+    #[arg(long)]
+    pub limit: Option<i64>,
+}
+
+/// Passkeys are read in batches of this many while a page fills.
+const REPORT_BATCH: i64 = 1000;
+
+impl AdminService<'_> {
+    /// Every active passkey that does not satisfy its user's current policy (the groups
+    /// of the user's latest access token), in credential-id order, paged.
+    #[tracing::instrument(skip_all)]
+    pub async fn policy_report(&self, q: &PolicyReportQuery) -> Result<PolicyReport, AdminError> {
+        let limit = q.limit.unwrap_or(100).clamp(1, 500) as usize;
+        let mut after = match q.cursor.as_deref() {
+            Some(c) => Some(URL_SAFE_NO_PAD.decode(c).map_err(|_| {
+                AdminError::InvalidCursor("the cursor is not one this server issued".to_owned())
+            })?),
+            None => None,
+        };
+        let mut violations = Vec::new();
+        if self.policies.all().is_empty() {
+            return Ok(PolicyReport {
+                violations,
+                next_cursor: None,
+            });
+        }
+        loop {
+            let rows =
+                credentials::active_for_policies(self.db, after.as_deref(), REPORT_BATCH).await?;
+            let scanned_all = (rows.len() as i64) < REPORT_BATCH;
+            for row in rows {
+                after = Some(row.credential_id.clone());
+                let Some(policy) = self.policies.for_groups(&row.groups) else {
+                    continue;
+                };
+                let passkey = crate::policy::Passkey {
+                    aaguid: row.aaguid,
+                    backup_eligible: row.backup_eligible,
+                };
+                if let Err(rule) = policy.check(passkey) {
+                    violations.push(PolicyViolationView {
+                        credential_id: b64(&row.credential_id),
+                        user_sub: row.cognito_sub,
+                        username: row.username,
+                        aaguid: row.aaguid,
+                        authenticator_name: crate::authenticators::name(row.aaguid),
+                        backup_eligible: row.backup_eligible,
+                        created_at: row.created_at,
+                        policy: policy.name.clone(),
+                        rule: rule.as_str().to_owned(),
+                    });
+                    if violations.len() == limit {
+                        return Ok(PolicyReport {
+                            violations,
+                            next_cursor: after.as_deref().map(b64),
+                        });
+                    }
+                }
+            }
+            if scanned_all {
+                return Ok(PolicyReport {
+                    violations,
+                    next_cursor: None,
+                });
+            }
+        }
+    }
+}

@@ -276,6 +276,17 @@ pub async fn policies(who: Admin) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "policies": who.cx.site.settings.policies.all() }))
 }
 
+/// Every active passkey that does not satisfy its user's current policy, with the rule
+/// it breaks (paged); revoke one with `POST /admin/v1/credentials/{id}/revoke`.
+#[utoipa::path(get, path = "/admin/v1/policy-report", tag = "admin", security(("admin" = [])), params(crate::admin::PolicyReportQuery),
+    responses((status = 200, body = crate::admin::PolicyReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn policy_report(
+    who: Admin,
+    Query(q): Query<crate::admin::PolicyReportQuery>,
+) -> Result<Json<crate::admin::PolicyReport>, ApiError> {
+    Ok(Json(who.service().policy_report(&q).await?))
+}
+
 /// Aggregate statistics.
 #[utoipa::path(get, path = "/admin/v1/stats", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Stats), (status = 401, body = ErrorBody)))]

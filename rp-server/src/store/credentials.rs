@@ -319,6 +319,38 @@ pub struct Counts {
     pub revoked: i64,
 }
 
+/// An active passkey with what a policy looks at and the groups that choose its user's.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PolicyRow {
+    pub credential_id: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub aaguid: Option<Uuid>,
+    pub backup_eligible: bool,
+    pub cognito_sub: String,
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+/// Active passkeys in credential-id order after `after`, at most `limit` (the policy
+/// report walks them by the primary key).
+pub async fn active_for_policies(
+    db: impl PgExecutor<'_>,
+    after: Option<&[u8]>,
+    limit: i64,
+) -> sqlx::Result<Vec<PolicyRow>> {
+    sqlx::query_as(
+        "SELECT c.credential_id, c.created_at, c.aaguid, c.backup_eligible, u.cognito_sub, u.username, u.groups
+           FROM credentials c JOIN users u ON u.id = c.user_id
+          WHERE c.revoked_at IS NULL AND ($1::bytea IS NULL OR c.credential_id > $1)
+          ORDER BY c.credential_id
+          LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn counts(db: impl PgExecutor<'_>) -> sqlx::Result<Counts> {
     sqlx::query_as(
         "SELECT count(DISTINCT user_id) FILTER (WHERE revoked_at IS NULL) AS users_with_passkeys,
