@@ -317,6 +317,33 @@ impl CognitoAdmin {
         Ok(created)
     }
 
+    /// The groups `username` is in (`AdminListGroupsForUser`, every page).
+    pub async fn groups_of(&self, username: &str) -> Result<Vec<String>, CognitoError> {
+        let mut groups = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .admin_list_groups_for_user()
+                .user_pool_id(&self.user_pool_id)
+                .username(username)
+                .limit(60)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| failed("AdminListGroupsForUser", e))?;
+            groups.extend(
+                page.groups()
+                    .iter()
+                    .filter_map(|g| g.group_name().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+                _ => return Ok(groups),
+            }
+        }
+    }
+
     /// Links the user's federated identity at the pool's OIDC identity provider
     /// `provider` (whose `sub` is the user's own Cognito `sub`) to the user `username`, so
     /// that a sign-in through that provider yields this user's tokens, not a new user's.

@@ -263,4 +263,16 @@ async fn a_group_policy_through_cognito_groups() {
     );
     let (_, signed_in_as) = stack.usernameless(&mut key).await;
     assert_eq!(signed_in_as, username);
+
+    // At sign-in the groups come from Cognito (no token is involved): out of the group,
+    // the synced passkey signs in again, with no token of the user's seen in between.
+    c.admin_remove_user_from_group()
+        .user_pool_id(POOL)
+        .username(&username)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap();
+    let (_, signed_in_as) = stack.usernameless(&mut synced).await;
+    assert_eq!(signed_in_as, username);
 }

@@ -374,7 +374,7 @@ async fn still_allowed(
     if !policies.enforced_on_sign_in() {
         return Ok(());
     }
-    let groups = crate::store::users::groups_of(&cx.db, user.id).await?;
+    let groups = current_groups(cx, user).await?;
     let Some(policy) = policies
         .for_groups(&groups)
         .filter(|p| p.enforce_on_sign_in)
@@ -407,6 +407,28 @@ async fn still_allowed(
         policy: policy.name.clone(),
         rule,
     })
+}
+
+/// The user's groups: from Cognito when rp-server administers the pool (recorded, at
+/// most a second's wait), else — or when Cognito does not answer — those of the user's
+/// latest access token rp-server saw.
+async fn current_groups(cx: &Context, user: &User) -> sqlx::Result<Vec<String>> {
+    const ASK_COGNITO_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+    if let Some(cognito) = &cx.site.cognito {
+        match tokio::time::timeout(ASK_COGNITO_FOR, cognito.groups_of(&user.username)).await {
+            Ok(Ok(groups)) => {
+                crate::store::users::set_groups(&cx.db, user.id, &groups).await?;
+                return Ok(groups);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "reading the user's groups from Cognito failed; using the last ones seen")
+            }
+            Err(_) => tracing::warn!(
+                "Cognito did not name the user's groups within a second; using the last ones seen"
+            ),
+        }
+    }
+    crate::store::users::groups_of(&cx.db, user.id).await
 }
 
 fn failed_event<'a>(
