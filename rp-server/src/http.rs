@@ -194,23 +194,28 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
     (public, private)
 }
 
-/// The OpenID provider's endpoints (404 `PROVIDER_OFF` without `RP_OIDC_ISSUER`),
-/// rate-limited per client like the browser API. Not in the OpenAPI document: OpenID
-/// Connect Discovery describes them.
+/// The OpenID provider's endpoints (404 `PROVIDER_OFF` without `RP_OIDC_ISSUER`). Not in
+/// the OpenAPI document: OpenID Connect Discovery describes them. What browsers call (the
+/// page and its calls) is rate-limited per client like the browser API; what relying
+/// parties call server to server (discovery, keys, token, userinfo) is not: Cognito and
+/// load balancers call from a few shared addresses for all their users, and each of those
+/// calls does nothing costly without a 256-bit secret, code or token.
 fn provider(state: &AppState) -> Router<AppState> {
     use axum::routing::{get, post};
-    Router::new()
-        .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/oidc/jwks", get(oidc::jwks))
+    let page = Router::new()
         .route("/oidc/authorize", get(oidc::authorize))
         .route("/oidc/authorize/options", post(oidc::username_first))
         .route("/oidc/authorize/finish", post(oidc::finish))
-        .route("/oidc/token", post(oidc::token))
-        .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit,
-        ))
+        ));
+    Router::new()
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oidc/jwks", get(oidc::jwks))
+        .route("/oidc/token", post(oidc::token))
+        .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .merge(page)
 }
 
 /// Adds the answers every operation of a kind can give, so the document lists every

@@ -813,3 +813,35 @@ async fn username_first_on_the_page_is_bound_to_its_request() {
     .await
     .expect_error(410, "SIGN_IN_REQUEST_EXPIRED");
 }
+
+/// What browsers call on the provider is rate-limited per client; what relying parties
+/// call server to server (Cognito and load balancers, from a few shared addresses for all
+/// their users) is not.
+#[tokio::test]
+async fn the_page_is_rate_limited_per_client_and_the_token_endpoint_is_not() {
+    let key = generate_p256_pem().unwrap();
+    let app = TestApp::spawn_with(move |c| {
+        c.oidc = Some(provider(&key));
+        c.origins
+            .push(Origin::Web(url::Url::parse(ISSUER).unwrap()));
+        c.rate_limit_per_min = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        open_page(&app, &pool_query("")).await;
+    }
+    let r = http()
+        .get(app.url(&format!("/oidc/authorize?{}", pool_query(""))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    for _ in 0..10 {
+        let (status, body) = pool_token(&app, "rpc_made-up").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        app.get("/oidc/jwks", None).await.expect(200);
+    }
+}
