@@ -97,6 +97,20 @@ impl Policies {
             .or_else(|| self.list.iter().find(|p| p.groups.is_empty()))
     }
 
+    /// The policy a user in `groups` is under and the rule `passkey` breaks, if it breaks
+    /// one; `at_sign_in`: only a policy enforced at sign-in counts.
+    pub fn violation(
+        &self,
+        groups: &[String],
+        passkey: Passkey,
+        at_sign_in: bool,
+    ) -> Option<(&Policy, Rule)> {
+        let policy = self
+            .for_groups(groups)
+            .filter(|p| !at_sign_in || p.enforce_on_sign_in)?;
+        policy.check(passkey).err().map(|rule| (policy, rule))
+    }
+
     /// Whether any policy is enforced at sign-in (the sign-in path reads groups only then).
     pub fn enforced_on_sign_in(&self) -> bool {
         self.list.iter().any(|p| p.enforce_on_sign_in)
@@ -172,5 +186,36 @@ mod tests {
         p.device_bound = true;
         assert_eq!(p.check(passkey(Some(KEY), true)), Err(Rule::DeviceBound));
         assert_eq!(p.check(passkey(Some(KEY), false)), Ok(()));
+    }
+
+    #[test]
+    fn a_violation_at_sign_in_counts_only_under_an_enforced_policy() {
+        let synced = Passkey {
+            aaguid: Some(KEY),
+            backup_eligible: true,
+        };
+        let mut strict = Policy {
+            device_bound: true,
+            ..policy("strict", &["admins"])
+        };
+        let admins = vec!["admins".to_owned()];
+        let p = Policies::new(vec![strict.clone()]);
+        assert_eq!(
+            p.violation(&admins, synced, false)
+                .map(|(p, r)| (p.name.as_str(), r)),
+            Some(("strict", Rule::DeviceBound))
+        );
+        assert!(
+            p.violation(&admins, synced, true).is_none(),
+            "not enforced at sign-in"
+        );
+        assert!(
+            p.violation(&[], synced, false).is_none(),
+            "no default: nothing required"
+        );
+        strict.enforce_on_sign_in = true;
+        let p = Policies::new(vec![strict]);
+        assert!(p.violation(&admins, synced, true).is_some());
+        assert!(!Policies::default().enforced_on_sign_in() && p.enforced_on_sign_in());
     }
 }

@@ -254,14 +254,11 @@ impl AdminService<'_> {
             let scanned_all = (rows.len() as i64) < REPORT_BATCH;
             for row in rows {
                 after = Some(row.credential_id.clone());
-                let Some(policy) = self.policies.for_groups(&row.groups) else {
-                    continue;
-                };
                 let passkey = crate::policy::Passkey {
                     aaguid: row.aaguid,
                     backup_eligible: row.backup_eligible,
                 };
-                if let Err(rule) = policy.check(passkey) {
+                if let Some((policy, rule)) = self.policies.violation(&row.groups, passkey, false) {
                     violations.push(PolicyViolationView {
                         credential_id: b64(&row.credential_id),
                         user_sub: row.cognito_sub,

@@ -116,16 +116,11 @@ fn signing_in(cx: &Context, allowed: Vec<AllowedCredential>) -> Vec<AllowedCrede
     allowed
         .into_iter()
         .filter(|c| {
-            policies
-                .for_groups(&c.user_groups)
-                .filter(|p| p.enforce_on_sign_in)
-                .is_none_or(|p| {
-                    p.check(crate::policy::Passkey {
-                        aaguid: c.aaguid,
-                        backup_eligible: c.backup_eligible,
-                    })
-                    .is_ok()
-                })
+            let passkey = crate::policy::Passkey {
+                aaguid: c.aaguid,
+                backup_eligible: c.backup_eligible,
+            };
+            policies.violation(&c.user_groups, passkey, true).is_none()
         })
         .collect()
 }

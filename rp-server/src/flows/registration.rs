@@ -296,14 +296,11 @@ pub async fn enforce_policy(
     user: Option<&User>,
     client: &ClientContext,
 ) -> Result<(), RegistrationError> {
-    let Some(policy) = cx.site.settings.policies.for_groups(groups) else {
-        return Ok(());
-    };
     let passkey = crate::policy::Passkey {
         aaguid: stored.aaguid,
         backup_eligible: stored.backup_eligible,
     };
-    let Err(rule) = policy.check(passkey) else {
+    let Some((policy, rule)) = cx.site.settings.policies.violation(groups, passkey, false) else {
         return Ok(());
     };
     let actor = user.map_or(Actor::Anonymous, |u| Actor::User(u.cognito_sub.clone()));

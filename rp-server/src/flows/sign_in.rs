@@ -375,17 +375,11 @@ async fn still_allowed(
         return Ok(());
     }
     let groups = current_groups(cx, user).await?;
-    let Some(policy) = policies
-        .for_groups(&groups)
-        .filter(|p| p.enforce_on_sign_in)
-    else {
-        return Ok(());
-    };
     let passkey = crate::policy::Passkey {
         aaguid: stored.aaguid,
         backup_eligible: stored.backup_eligible,
     };
-    let Err(rule) = policy.check(passkey) else {
+    let Some((policy, rule)) = policies.violation(&groups, passkey, true) else {
         return Ok(());
     };
     crate::audit::record(
