@@ -127,6 +127,9 @@ pub enum FinishError {
     LinkFailed,
     #[error("Enter your email or username (at most 256 characters).")]
     InvalidUsername,
+    /// Cognito did not answer a lookup the page needed.
+    #[error("The user pool is unavailable; try again shortly.")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -317,7 +320,7 @@ async fn owner_of(cx: &Context, name: &str) -> Result<Option<String>, FinishErro
         (Some(cognito), true) => Ok(cognito
             .verified_owner_of(name)
             .await
-            .map_err(|e| anyhow::anyhow!(e))?
+            .map_err(|e| FinishError::Unavailable(anyhow::anyhow!(e)))?
             .map(|u| u.sub)),
         _ => Ok(None),
     }

@@ -226,6 +226,7 @@ fn finish_error(e: FinishError) -> ApiError {
         FinishError::PasskeyRequired => ApiError::verification(ErrorCode::PasskeyRequired, message),
         FinishError::InvalidUsername => ApiError::bad_request(ErrorCode::InvalidRequest, message),
         FinishError::LinkFailed => ApiError::Unavailable(anyhow::anyhow!(message)),
+        FinishError::Unavailable(e) => ApiError::Unavailable(e),
         FinishError::Db(e) => e.into(),
         FinishError::Internal(e) => ApiError::Internal(e),
     }
