@@ -56,8 +56,21 @@ impl Default for Behaviour {
     }
 }
 
+/// The attestation statement new credentials carry.
+#[derive(Clone, Default)]
+pub enum Attestation {
+    /// `fmt: "none"` (what browsers send when the relying party asks for none).
+    #[default]
+    None,
+    /// `packed` self attestation: signed with the new credential's own key, no `x5c`.
+    SelfPacked,
+    /// `packed` full attestation: signed by a batch key whose certificate chains to a CA.
+    Packed(std::sync::Arc<crate::attestation::AttestationCa>),
+}
+
 pub struct SoftAuthenticator {
     pub aaguid: [u8; 16],
+    pub attestation: Attestation,
     pub credentials: Vec<ResidentCredential>,
     pub behaviour: Behaviour,
     /// Gives new credentials this id instead of a random one (a replay attack).
@@ -91,6 +104,7 @@ impl SoftAuthenticator {
         Self {
             // A made-up AAGUID so tests can check it is recorded.
             aaguid: *b"rp-test-authn-01",
+            attestation: Attestation::None,
             credentials: Vec::new(),
             behaviour: Behaviour::default(),
             reuse_credential_id: None,
@@ -165,17 +179,6 @@ impl SoftAuthenticator {
         auth_data.extend_from_slice(&id);
         auth_data.extend_from_slice(&cose_bytes);
 
-        let attestation = Cbor::Map(vec![
-            (Cbor::Text("fmt".into()), Cbor::Text("none".into())),
-            (Cbor::Text("attStmt".into()), Cbor::Map(vec![])),
-            (
-                Cbor::Text("authData".into()),
-                Cbor::Bytes(auth_data.clone()),
-            ),
-        ]);
-        let mut attestation_object = Vec::new();
-        ciborium::into_writer(&attestation, &mut attestation_object)?;
-
         let client_data = json!({
             "type": "webauthn.create",
             "challenge": challenge,
@@ -183,6 +186,46 @@ impl SoftAuthenticator {
             "crossOrigin": false,
         })
         .to_string();
+        // Packed statements sign authenticatorData ‖ SHA-256(clientDataJSON).
+        let signed = [
+            auth_data.as_slice(),
+            &Sha256::digest(client_data.as_bytes()),
+        ]
+        .concat();
+        let es256 = (Cbor::Text("alg".into()), Cbor::Integer((-7).into()));
+        let (fmt, statement) = match &self.attestation {
+            Attestation::None => ("none", vec![]),
+            Attestation::SelfPacked => {
+                let sig: Signature = key.sign(&signed);
+                let sig = (
+                    Cbor::Text("sig".into()),
+                    Cbor::Bytes(sig.to_der().as_bytes().to_vec()),
+                );
+                ("packed", vec![es256, sig])
+            }
+            Attestation::Packed(ca) => {
+                let sig: Signature = ca.leaf_key.sign(&signed);
+                let sig = (
+                    Cbor::Text("sig".into()),
+                    Cbor::Bytes(sig.to_der().as_bytes().to_vec()),
+                );
+                let x5c = (
+                    Cbor::Text("x5c".into()),
+                    Cbor::Array(vec![Cbor::Bytes(ca.leaf_der.clone())]),
+                );
+                ("packed", vec![es256, sig, x5c])
+            }
+        };
+        let attestation = Cbor::Map(vec![
+            (Cbor::Text("fmt".into()), Cbor::Text(fmt.into())),
+            (Cbor::Text("attStmt".into()), Cbor::Map(statement)),
+            (
+                Cbor::Text("authData".into()),
+                Cbor::Bytes(auth_data.clone()),
+            ),
+        ]);
+        let mut attestation_object = Vec::new();
+        ciborium::into_writer(&attestation, &mut attestation_object)?;
 
         self.credentials.push(ResidentCredential {
             id: id.clone(),

@@ -4,6 +4,7 @@
 //! an in-process rp-server on top of them ([`rp::TestRp`]), a local Lambda, and an SMTP
 //! server on loopback ([`smtp::Mailbox`]).
 
+pub mod attestation;
 pub mod authenticator;
 pub mod child;
 pub mod db;

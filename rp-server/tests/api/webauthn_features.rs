@@ -1,6 +1,7 @@
 //! The WebAuthn features of recent browsers: Related Origin Requests, the Signal API's
 //! server side, hints.
 
+use base64::Engine as _;
 use serde_json::json;
 use testkit::authenticator::SoftAuthenticator;
 
@@ -333,4 +334,71 @@ async fn native_apps_get_their_well_known_files_and_their_origin() {
     app.sign_in_at(&mut authn, &other.origin())
         .await
         .expect_error(422, "ORIGIN_NOT_ALLOWED");
+}
+
+/// Attestation statements an authenticator sends are verified, even while rp-server asks
+/// for none: `packed` self attestation and full attestation (an x5c chain to a CA) are
+/// accepted as they verify; a statement whose signature does not is refused.
+#[tokio::test]
+async fn packed_attestation_statements_are_verified() {
+    use testkit::attestation::AttestationCa;
+    use testkit::authenticator::Attestation;
+    let app = TestApp::spawn().await;
+    let ca = std::sync::Arc::new(AttestationCa::new(*b"rp-test-authn-01").unwrap());
+    for (name, attestation) in [
+        ("self", Attestation::SelfPacked),
+        ("full", Attestation::Packed(ca.clone())),
+    ] {
+        let user = User::new(name);
+        let mut authn = SoftAuthenticator::new();
+        authn.attestation = attestation;
+        app.register(&user, &mut authn).await;
+    }
+
+    // The same full statement with its signature altered.
+    let user = User::new("tampered");
+    let token = app.token(&user);
+    let mut authn = SoftAuthenticator::new();
+    authn.attestation = Attestation::Packed(ca);
+    let options = app
+        .post("/v1/registration/options", Some(&token), &json!({}))
+        .await
+        .expect(200);
+    let mut credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+    let object = credential["response"]["attestationObject"]
+        .as_str()
+        .unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(object)
+        .unwrap();
+    let mut cbor: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+    let statement = cbor
+        .as_map_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|(k, _)| k.as_text() == Some("attStmt"))
+        .unwrap();
+    let sig = statement
+        .1
+        .as_map_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|(k, _)| k.as_text() == Some("sig"))
+        .unwrap();
+    if let ciborium::Value::Bytes(b) = &mut sig.1 {
+        let last = b.len() - 1;
+        b[last] ^= 1;
+    }
+    let mut altered = Vec::new();
+    ciborium::into_writer(&cbor, &mut altered).unwrap();
+    credential["response"]["attestationObject"] =
+        json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&altered));
+    let r = app
+        .post(
+            "/v1/registration/verify",
+            Some(&token),
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
 }
