@@ -129,11 +129,15 @@ pub struct Config {
     pub oidc: Option<OidcConfig>,
     /// Passkey policies (`[[policy]]`); empty: any passkey.
     pub policies: crate::policy::Policies,
+    /// The verified FIDO metadata (`RP_FIDO_MDS_FILE`).
+    pub mds: Option<std::sync::Arc<crate::mds::Metadata>>,
+    /// The metadata was checked against `RP_FIDO_MDS_ROOT_CERT`, not the FIDO Alliance's root.
+    pub mds_custom_root: bool,
 }
 
 /// The passkey policies of `settings` alone (the admin CLI, which needs no other setting).
 pub fn policies_of(settings: &Settings) -> Result<crate::policy::Policies, ConfigError> {
-    policy::policies(settings)
+    policy::policies(settings, policy::mds(settings)?.0.is_some())
 }
 
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
@@ -199,6 +203,8 @@ impl Config {
             email_notify: false,
             oidc: None,
             policies: Default::default(),
+            mds: None,
+            mds_custom_root: false,
         }
     }
 }

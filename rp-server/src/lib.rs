@@ -16,6 +16,7 @@ pub mod config;
 pub mod flows;
 pub mod http;
 pub mod mail;
+pub mod mds;
 pub mod metrics;
 pub mod model;
 pub mod net;

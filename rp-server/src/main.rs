@@ -28,6 +28,25 @@ enum Command {
     Admin(Box<rp_server::cli::AdminArgs>),
     /// Print a new P-256 private key (PKCS#8 PEM) for RP_OIDC_SIGNING_KEY, and nothing else.
     OidcKey,
+    /// The FIDO Metadata Service BLOB.
+    #[command(subcommand)]
+    Mds(MdsCommand),
+}
+
+#[derive(Subcommand)]
+enum MdsCommand {
+    /// Download the BLOB, verify it (against RP_FIDO_MDS_ROOT_CERT, or the FIDO Alliance's
+    /// root) and only then write it to RP_FIDO_MDS_FILE (or --out).
+    Refresh {
+        #[command(flatten)]
+        file: ConfigFile,
+        /// Where to download it from.
+        #[arg(long, default_value = rp_server::mds::FIDO_MDS_URL)]
+        url: String,
+        /// Where to write it [default: RP_FIDO_MDS_FILE].
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -73,6 +92,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(args) => rp_server::cli::run(*args).await,
+        Command::Mds(MdsCommand::Refresh { file, url, out }) => {
+            let layered = Layered::from_process(file.path.as_deref())?;
+            let s = &layered.settings;
+            let out = out
+                .or_else(|| s.fido_mds_file.as_ref().map(std::path::PathBuf::from))
+                .ok_or_else(|| anyhow::anyhow!("give --out or set RP_FIDO_MDS_FILE"))?;
+            let root_pem = match &s.fido_mds_root_cert {
+                Some(path) => std::fs::read_to_string(path)?,
+                None => rp_server::mds::FIDO_MDS_ROOT.to_owned(),
+            };
+            let root = rp_server::mds::root_from_pem(&root_pem)?;
+            let m = rp_server::mds::refresh(&url, &root, &out).await?;
+            println!(
+                "{}: BLOB {} verified and written (next update {})",
+                out.display(),
+                m.number,
+                m.next_update
+            );
+            Ok(())
+        }
         Command::OidcKey => {
             print!(
                 "{}",

@@ -70,6 +70,7 @@ impl RelyingParty {
         user_handle: Uuid,
         username: &str,
         exclude: Vec<Vec<u8>>,
+        attested: bool,
     ) -> Result<(CreationChallengeResponse, RegistrationState), WebauthnError> {
         let extensions = RequestRegistrationExtensions {
             cred_protect: Some(CredProtect {
@@ -85,7 +86,12 @@ impl RelyingParty {
         let builder = self
             .core
             .new_challenge_register_builder(user_handle.as_bytes(), username, username)?
-            .attestation(AttestationConveyancePreference::None)
+            // A policy that requires attestation asks the authenticator for its statement.
+            .attestation(if attested {
+                AttestationConveyancePreference::Direct
+            } else {
+                AttestationConveyancePreference::None
+            })
             // Only what webauthn-rs-core can verify (it has no EdDSA verifier).
             .credential_algorithms(vec![COSEAlgorithm::ES256, COSEAlgorithm::RS256])
             .require_resident_key(true)
@@ -97,12 +103,17 @@ impl RelyingParty {
         self.core.generate_challenge_register(builder)
     }
 
+    /// Finishes a registration; with `attestation_cas`, the attestation must chain to one
+    /// of them, for the model (AAGUID) the CA is listed for.
     pub fn finish_registration(
         &self,
         response: &RegisterPublicKeyCredential,
         state: &RegistrationState,
+        attestation_cas: Option<&webauthn_attestation_ca::AttestationCaList>,
     ) -> Result<Credential, WebauthnError> {
-        let credential = self.core.register_credential(response, state, None)?;
+        let credential = self
+            .core
+            .register_credential(response, state, attestation_cas)?;
         // Registration policy is UV-required, so core has already rejected a response
         // without UV; this guards against a policy change slipping through.
         if !credential.user_verified {
@@ -231,6 +242,21 @@ impl RelyingParty {
         state.set_allowed_credentials(vec![credential]);
         self.core.authenticate_credential(response, &state)
     }
+}
+
+/// Whether a registration failed because its attestation is not trusted (none, self,
+/// a chain to no listed root, or a model the root is not listed for).
+pub fn untrusted_attestation(e: &WebauthnError) -> bool {
+    matches!(
+        e,
+        WebauthnError::AttestationNotVerifiable
+            | WebauthnError::AttestationChainNotTrusted(_)
+            | WebauthnError::AttestationUntrustedAaguid
+            | WebauthnError::AttestationFormatMissingAaguid
+            | WebauthnError::AttestationCertificateTrustStoreEmpty
+            | WebauthnError::MissingAttestationCaList
+            | WebauthnError::AttestationLeafCertMissing
+    )
 }
 
 /// HMAC-SHA256 keyed with a server key.

@@ -23,12 +23,16 @@ pub struct Policy {
     pub device_bound: bool,
     /// Stored passkeys that no longer satisfy the policy cannot sign in.
     pub enforce_on_sign_in: bool,
+    /// A registration needs an attestation chaining to a root the FIDO metadata lists for
+    /// the model (checked by webauthn-rs at registration, see [`crate::mds`]).
+    pub attestation: bool,
 }
 
 /// Which rule a passkey breaks (`details.rule` of `POLICY_VIOLATION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
+    Attestation,
     Aaguid,
     DeviceBound,
 }
@@ -36,6 +40,7 @@ pub enum Rule {
 impl Rule {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Attestation => "attestation",
             Self::Aaguid => "aaguid",
             Self::DeviceBound => "device_bound",
         }
@@ -133,6 +138,7 @@ mod tests {
             deny_aaguids: vec![],
             device_bound: false,
             enforce_on_sign_in: false,
+            attestation: false,
         }
     }
 

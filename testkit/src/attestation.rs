@@ -9,8 +9,13 @@ use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey as _;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, DnType, IsCa, KeyPair,
-    PKCS_ECDSA_P256_SHA256,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
+
+/// A root's key usages (verifiers require them of a CA).
+fn ca_usages() -> Vec<KeyUsagePurpose> {
+    vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign]
+}
 
 /// `id-fido-gen-ce-aaguid`.
 const AAGUID_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];
@@ -32,6 +37,7 @@ impl AttestationCa {
         root.distinguished_name
             .push(DnType::CommonName, "rp-server test attestation root");
         root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root.key_usages = ca_usages();
         let root = CertifiedIssuer::self_signed(root, root_key)?;
 
         let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
@@ -45,6 +51,7 @@ impl AttestationCa {
             leaf.distinguished_name.push(ty, value);
         }
         leaf.is_ca = IsCa::ExplicitNoCa;
+        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         // The extension's value is an OCTET STRING holding the 16 bytes.
         let mut content = vec![0x04, 0x10];
         content.extend_from_slice(&aaguid);
@@ -57,4 +64,79 @@ impl AttestationCa {
             leaf_key: SigningKey::from_pkcs8_der(&leaf_key.serialize_der())?,
         })
     }
+}
+
+/// A signer of test FIDO metadata BLOBs: a root (given to rp-server as
+/// `RP_FIDO_MDS_ROOT_CERT`) and a leaf that signs (ES256), carried in the JWS's `x5c`.
+pub struct MdsSigner {
+    pub root_pem: String,
+    leaf_der: Vec<u8>,
+    leaf_key_der: Vec<u8>,
+}
+
+impl MdsSigner {
+    pub fn new() -> anyhow::Result<Self> {
+        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut root = CertificateParams::new(Vec::<String>::new())?;
+        root.distinguished_name
+            .push(DnType::CommonName, "rp-server test metadata root");
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root.key_usages = ca_usages();
+        let root = CertifiedIssuer::self_signed(root, root_key)?;
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut leaf = CertificateParams::new(Vec::<String>::new())?;
+        leaf.distinguished_name
+            .push(DnType::CommonName, "rp-server test metadata signer");
+        leaf.is_ca = IsCa::ExplicitNoCa;
+        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let leaf_cert = leaf.signed_by(&leaf_key, &root)?;
+        Ok(Self {
+            root_pem: root.pem(),
+            leaf_der: leaf_cert.der().to_vec(),
+            leaf_key_der: leaf_key.serialize_der(),
+        })
+    }
+
+    /// A BLOB listing `entries` (MDS3 `entries` objects).
+    pub fn blob(&self, entries: serde_json::Value) -> anyhow::Result<String> {
+        use base64::Engine as _;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some("JWT".into());
+        header.x5c = Some(vec![
+            base64::engine::general_purpose::STANDARD.encode(&self.leaf_der),
+        ]);
+        let payload = serde_json::json!({
+            "legalHeader": "test",
+            "no": 7,
+            "nextUpdate": "2099-01-01",
+            "entries": entries,
+        });
+        Ok(jsonwebtoken::encode(
+            &header,
+            &payload,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.leaf_key_der),
+        )?)
+    }
+}
+
+/// An MDS3 entry for model `aaguid` whose attestation chains to `roots`, with its latest
+/// status.
+pub fn mds_entry(aaguid: uuid::Uuid, roots: &[&AttestationCa], status: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let roots: Vec<String> = roots
+        .iter()
+        .map(|r| base64::engine::general_purpose::STANDARD.encode(&r.root_der))
+        .collect();
+    serde_json::json!({
+        "aaguid": aaguid,
+        "metadataStatement": {
+            "description": format!("Test authenticator {aaguid}"),
+            "attestationRootCertificates": roots,
+        },
+        "statusReports": [
+            { "status": "FIDO_CERTIFIED_L1", "effectiveDate": "2024-01-01" },
+            { "status": status, "effectiveDate": "2025-01-01" },
+        ],
+        "timeOfLastStatusChange": "2025-01-01",
+    })
 }

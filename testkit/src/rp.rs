@@ -237,6 +237,28 @@ impl TestRp {
         .expect(201)
     }
 
+    /// Starts and finishes a registration with this access token: the options and the
+    /// verify response as it came (a refusal included).
+    pub async fn try_register(
+        &self,
+        token: &str,
+        authn: &mut SoftAuthenticator,
+    ) -> (Value, Response) {
+        let options = self
+            .post("/v1/registration/options", Some(token), &json!({}))
+            .await
+            .expect(200);
+        let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
+        let done = self
+            .post(
+                "/v1/registration/verify",
+                Some(token),
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+            )
+            .await;
+        (options, done)
+    }
+
     /// Usernameless sign-in; returns the raw verify response.
     pub async fn sign_in(&self, authn: &mut SoftAuthenticator) -> Response {
         self.sign_in_at(authn, ORIGIN).await

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::settings::Settings;
+use super::settings::{Settings, text};
 use super::{ConfigError, bad};
 use crate::policy::{Policies, Policy};
 
@@ -32,7 +32,36 @@ pub struct PolicySettings {
 
 const VAR: &str = "RP_POLICY";
 
-pub(super) fn policies(s: &Settings) -> Result<Policies, ConfigError> {
+/// The FIDO metadata BLOB (`fido_mds_file`), verified now against the FIDO Alliance's
+/// root or `fido_mds_root_cert`; and whether that other root was used.
+pub(super) fn mds(s: &Settings) -> Result<(Option<crate::mds::Metadata>, bool), ConfigError> {
+    let Some(path) = text(&s.fido_mds_file) else {
+        if text(&s.fido_mds_root_cert).is_some() {
+            return Err(bad(
+                "RP_FIDO_MDS_ROOT_CERT",
+                "is set without RP_FIDO_MDS_FILE",
+            ));
+        }
+        return Ok((None, false));
+    };
+    let (root_pem, custom) = match text(&s.fido_mds_root_cert) {
+        Some(root) => (
+            std::fs::read_to_string(root)
+                .map_err(|e| bad("RP_FIDO_MDS_ROOT_CERT", format!("cannot read {root}: {e}")))?,
+            true,
+        ),
+        None => (crate::mds::FIDO_MDS_ROOT.to_owned(), false),
+    };
+    let root = crate::mds::root_from_pem(&root_pem)
+        .map_err(|e| bad("RP_FIDO_MDS_ROOT_CERT", e.to_string()))?;
+    let blob = std::fs::read_to_string(path)
+        .map_err(|e| bad("RP_FIDO_MDS_FILE", format!("cannot read {path}: {e}")))?;
+    let metadata = crate::mds::Metadata::verify(&blob, &root, std::time::SystemTime::now())
+        .map_err(|e| bad("RP_FIDO_MDS_FILE", format!("{path}: {e}")))?;
+    Ok((Some(metadata), custom))
+}
+
+pub(super) fn policies(s: &Settings, have_metadata: bool) -> Result<Policies, ConfigError> {
     let mut list: Vec<Policy> = Vec::new();
     for p in &s.policy {
         let name = p.name.trim();
@@ -51,11 +80,12 @@ pub(super) fn policies(s: &Settings) -> Result<Policies, ConfigError> {
         if list.iter().any(|q| q.name == name) {
             return Err(named("the name is used twice".into()));
         }
-        match p.attestation.as_deref().map(str::trim) {
-            None | Some("none") => {}
+        let attestation = match p.attestation.as_deref().map(str::trim) {
+            None | Some("none") => false,
+            Some("required") if have_metadata => true,
             Some("required") => {
                 return Err(named(
-                    "attestation = \"required\" needs attestation verified against the FIDO Metadata Service, which this version does not do yet; use aaguids (self-asserted models) meanwhile".into(),
+                    "attestation = \"required\" needs the FIDO metadata (RP_FIDO_MDS_FILE; `rp-server mds refresh` downloads it)".into(),
                 ));
             }
             Some(other) => {
@@ -63,7 +93,7 @@ pub(super) fn policies(s: &Settings) -> Result<Policies, ConfigError> {
                     "attestation `{other}` is not none or required"
                 )));
             }
-        }
+        };
         match p.user_verification.as_deref().map(str::trim) {
             None | Some("required") => {}
             Some("preferred") => {
@@ -101,6 +131,7 @@ pub(super) fn policies(s: &Settings) -> Result<Policies, ConfigError> {
             deny_aaguids: uuids(&p.deny_aaguids, "deny_aaguids")?,
             device_bound: p.device_bound,
             enforce_on_sign_in: p.enforce_on_sign_in,
+            attestation,
         });
     }
     Ok(Policies::new(list))

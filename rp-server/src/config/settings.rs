@@ -104,6 +104,8 @@ keys! {
     log_format: Text = "Log format: json or pretty [default: json].";
     oidc_issuer: Text = "Turns on the OpenID provider (/oidc/*): its public URL, an https origin on rp_id's domain (http only for a loopback host). Unset: the provider is off.";
     oidc_signing_key: Secret = "The provider's ID-token signing key: one or two concatenated PEM private keys (PKCS#8 P-256, or RSA); the first signs, both are published (rotation). `rp-server oidc-key` makes one.";
+    fido_mds_file: Text = "A FIDO Metadata Service (MDS3) BLOB as downloaded (`rp-server mds refresh` fetches one): the roots attested passkeys must chain to under a policy with attestation = \"required\". Verified at start against the FIDO Alliance's root.";
+    fido_mds_root_cert: Text = "The path of a PEM root certificate the metadata BLOB must chain to instead of the FIDO Alliance's (GlobalSign Root R3): for tests and private metadata; logged loudly at start.";
     policy: Json = "Passkey policies: [[policy]] tables in the file (name, groups, aaguids, deny_aaguids, device_bound, enforce_on_sign_in; attestation and user_verification as documented), or a JSON array of them in RP_POLICY. Unset: no policy (any passkey).";
     oidc_clients: Json = "The provider's clients: [[oidc_clients]] tables in the file (client_id, secret_sha256 or public = true, redirect_uris, scopes, cognito_provider_name), or a JSON array of them in RP_OIDC_CLIENTS.";
 }
@@ -168,6 +170,8 @@ pub struct Settings {
     pub oidc_issuer: Option<String>,
     #[serde(serialize_with = "redacted")]
     pub oidc_signing_key: Option<SecretString>,
+    pub fido_mds_file: Option<String>,
+    pub fido_mds_root_cert: Option<String>,
     pub policy: Vec<super::policy::PolicySettings>,
     pub oidc_clients: Vec<super::oidc::OidcClientSettings>,
 }

@@ -653,7 +653,7 @@ fn passkey_policies_from_the_file_and_their_refusals() {
         (r#"[{"name":"a","aaguids":["not-a-uuid"]}]"#, "AAGUID"),
         (
             r#"[{"name":"a","attestation":"required"}]"#,
-            "FIDO Metadata",
+            "RP_FIDO_MDS_FILE",
         ),
         (r#"[{"name":"a","attestation":"sometimes"}]"#, "sometimes"),
         (

@@ -71,7 +71,10 @@ impl Config {
         }
         config.set_native_apps(&s.apple_app_ids, &s.android_apps)?;
         config.oidc = oidc;
-        config.policies = policy::policies(s)?;
+        let (mds, custom_root) = policy::mds(s)?;
+        config.policies = policy::policies(s, mds.is_some())?;
+        config.mds = mds.map(std::sync::Arc::new);
+        config.mds_custom_root = custom_root;
         Ok(config)
     }
 

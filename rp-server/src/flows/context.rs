@@ -69,6 +69,8 @@ pub struct SiteSettings {
     pub max_passkeys_per_user: u32,
     /// Passkey policies (`[[policy]]`).
     pub policies: crate::policy::Policies,
+    /// The verified FIDO metadata, when given.
+    pub mds: Option<Arc<crate::mds::Metadata>>,
 }
 
 impl SiteSettings {
@@ -90,6 +92,7 @@ impl SiteSettings {
             email_signup_max_per_hour: c.email_signup_max_per_hour,
             max_passkeys_per_user: c.max_passkeys_per_user,
             policies: c.policies.clone(),
+            mds: c.mds.clone(),
         }
     }
 }
@@ -143,6 +146,14 @@ impl Site {
             )),
             _ => None,
         };
+        if let Some(m) = &config.mds {
+            tracing::info!(number = m.number, next_update = %m.next_update, "FIDO metadata loaded");
+        }
+        if config.mds_custom_root {
+            tracing::warn!(
+                "the FIDO metadata was verified against RP_FIDO_MDS_ROOT_CERT, not the FIDO Alliance's root: attested passkeys are only as trustworthy as that root"
+            );
+        }
         Ok(Site {
             settings: SiteSettings::from_config(config),
             rp,

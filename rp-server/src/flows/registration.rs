@@ -43,6 +43,10 @@ pub enum RegistrationError {
     TooMany(u32),
     #[error("The enrolment token is not valid (unknown, used, revoked or expired).")]
     EnrolmentTokenInvalid,
+    /// The attestation does not chain to a root the metadata lists for the model; the
+    /// caller names the policy.
+    #[error("The passkey's attestation is not trusted.")]
+    AttestationNotTrusted,
     #[error("This passkey is not allowed by the account's passkey policy `{policy}` ({}).", rule.as_str())]
     PolicyViolation {
         policy: String,
@@ -64,7 +68,7 @@ impl HasReason for RegistrationError {
             Self::Duplicate => "duplicate",
             Self::TooMany(_) => "too_many_passkeys",
             Self::EnrolmentTokenInvalid => "enrolment_token",
-            Self::PolicyViolation { .. } => "policy_violation",
+            Self::PolicyViolation { .. } | Self::AttestationNotTrusted => "policy_violation",
             Self::Db(_) => "storage",
             Self::Internal(_) => "internal",
         }
@@ -159,6 +163,7 @@ pub async fn options(
     };
     let existing = store::credentials::credentials_of(&mut *tx, user.id).await?;
     may_add(cx, by_code, existing.len())?;
+    let policy = cx.site.settings.policies.for_groups(&groups);
     let (options, reg_state) = cx
         .site
         .rp
@@ -166,6 +171,7 @@ pub async fn options(
             user.id,
             &user.username,
             existing.into_iter().map(|c| c.credential_id).collect(),
+            policy.is_some_and(|p| p.attestation),
         )
         .map_err(|e| anyhow::anyhow!("starting registration: {e:?}"))?;
     let ceremony_state = match enrolment {
@@ -184,12 +190,7 @@ pub async fn options(
     tx.commit().await?;
     let mut public_key = serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?;
     // A policy that wants device-bound passkeys steers the browser to a security key.
-    if cx
-        .site
-        .settings
-        .policies
-        .for_groups(&groups)
-        .is_some_and(crate::policy::Policy::prefers_security_keys)
+    if policy.is_some_and(crate::policy::Policy::prefers_security_keys)
         && let Some(options) = public_key.as_object_mut()
     {
         options.insert("hints".to_owned(), serde_json::json!(["security-key"]));
@@ -275,16 +276,60 @@ async fn finish(
             kind: CeremonyKind::Registration,
             state: &reg_state,
             conditional,
+            attestation: required_attestation(cx, &groups),
         },
         response,
         user.id,
         override_nickname.or(nickname),
         now,
-    )?;
-
+    );
+    let stored = attested(cx, &groups, stored, Some(&user), client).await?;
     enforce_policy(cx, &groups, &stored, Some(&user), client).await?;
     store_registered(cx, client, &user, &stored, (enrolment, by_code)).await?;
     Ok(CredentialSummary::from(&stored))
+}
+
+/// The roots the policy of a user in `groups` requires attestations to chain to.
+pub fn required_attestation<'a>(
+    cx: &'a Context,
+    groups: &[String],
+) -> Option<&'a webauthn_attestation_ca::AttestationCaList> {
+    let policy = cx.site.settings.policies.for_groups(groups)?;
+    let mds = cx.site.settings.mds.as_deref()?;
+    policy.attestation.then(|| mds.attestation_cas())
+}
+
+/// A verified new passkey, or — when its attestation was not trusted under the
+/// registrant's policy — that policy's refusal, audited.
+pub async fn attested(
+    cx: &Context,
+    groups: &[String],
+    verified: Result<StoredCredential, RegistrationError>,
+    user: Option<&User>,
+    client: &ClientContext,
+) -> Result<StoredCredential, RegistrationError> {
+    match verified {
+        Err(RegistrationError::AttestationNotTrusted) => {
+            let name = cx
+                .site
+                .settings
+                .policies
+                .for_groups(groups)
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            let actor = user.map_or(Actor::Anonymous, |u| Actor::User(u.cognito_sub.clone()));
+            let rule = crate::policy::Rule::Attestation;
+            let mut event = Event::new(actor, Action::PolicyViolation)
+                .client(client)
+                .details(serde_json::json!({ "policy": name, "rule": rule, "at": "registration" }));
+            if let Some(u) = user {
+                event = event.user(u.id, &u.cognito_sub);
+            }
+            audit::record(&cx.db, cx.clock.now(), event).await?;
+            Err(RegistrationError::PolicyViolation { policy: name, rule })
+        }
+        other => other,
+    }
 }
 
 /// Refuses a new passkey its registrant's policy (chosen by `groups`) does not allow,
@@ -422,6 +467,8 @@ pub struct Finishing<'a> {
     /// Started as a silent upgrade (`mediation: "conditional"`): the only kind that may
     /// finish without user presence and verification.
     pub conditional: bool,
+    /// The roots a policy requires the attestation to chain to (the FIDO metadata's).
+    pub attestation: Option<&'a webauthn_attestation_ca::AttestationCaList>,
 }
 
 pub fn verify_new_passkey(
@@ -432,15 +479,25 @@ pub fn verify_new_passkey(
     nickname: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<StoredCredential, RegistrationError> {
-    let finished = if ceremony.conditional {
-        cx.site
+    let finished = match (ceremony.conditional, ceremony.attestation) {
+        // A silent upgrade carries no attestation a policy could trust.
+        (true, Some(_)) => Err(webauthn_rs_core::error::WebauthnError::AttestationNotVerifiable),
+        (true, None) => cx
+            .site
             .rp
-            .finish_conditional_registration(response, ceremony.state)
-    } else {
-        cx.site.rp.finish_registration(response, ceremony.state)
+            .finish_conditional_registration(response, ceremony.state),
+        (false, cas) => cx
+            .site
+            .rp
+            .finish_registration(response, ceremony.state, cas),
     };
-    let passkey = finished
-        .map_err(|e| RegistrationError::Rejected(ceremony::rejection(ceremony.kind, &e)))?;
+    let passkey = finished.map_err(|e| {
+        if ceremony.attestation.is_some() && crate::passkeys::untrusted_attestation(&e) {
+            RegistrationError::AttestationNotTrusted
+        } else {
+            RegistrationError::Rejected(ceremony::rejection(ceremony.kind, &e))
+        }
+    })?;
     let transports = response
         .response
         .transports

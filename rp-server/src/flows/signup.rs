@@ -140,7 +140,17 @@ pub async fn options(
     let (options, reg_state) = cx
         .site
         .rp
-        .start_registration(user_handle, &email, Vec::new())
+        .start_registration(
+            user_handle,
+            &email,
+            Vec::new(),
+            // A new account is in no group: the default policy.
+            cx.site
+                .settings
+                .policies
+                .for_groups(&[])
+                .is_some_and(|p| p.attestation),
+        )
         .map_err(|e| anyhow::anyhow!("starting sign-up: {e:?}"))?;
     let ceremony_id = ceremony::start(
         cx,
@@ -194,13 +204,15 @@ async fn finish(
         );
     };
     let now = cx.clock.now();
+    // A new account is in no group yet: the default policy.
     let finishing = Finishing {
         kind: CeremonyKind::SignUp,
         state: &reg_state,
         conditional: false,
+        attestation: super::registration::required_attestation(cx, &[]),
     };
-    let stored = verify_new_passkey(cx, &finishing, response, user_handle, None, now)?;
-    // A new account is in no group yet: the default policy.
+    let verified = verify_new_passkey(cx, &finishing, response, user_handle, None, now);
+    let stored = super::registration::attested(cx, &[], verified, None, client).await?;
     super::registration::enforce_policy(cx, &[], &stored, None, client).await?;
     may_create(cx, cognito, &stored, &email, verified_by.as_ref()).await?;
     let created =

@@ -115,6 +115,11 @@ impl From<RegistrationError> for ApiError {
                 ApiError::conflict(ErrorCode::TooManyPasskeys, message)
                     .with_details(serde_json::json!({ "max": max }))
             }
+            // Mapped to the policy's refusal by the flow; reaching here is a policy-less one.
+            RegistrationError::AttestationNotTrusted => {
+                ApiError::verification(ErrorCode::PolicyViolation, message)
+                    .with_details(serde_json::json!({ "rule": "attestation" }))
+            }
             RegistrationError::PolicyViolation { policy, rule } => {
                 ApiError::verification(ErrorCode::PolicyViolation, message)
                     .with_details(serde_json::json!({ "policy": policy, "rule": rule }))

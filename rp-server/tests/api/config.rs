@@ -108,3 +108,76 @@ fn serve_help_documents_every_setting() {
         );
     }
 }
+
+/// `attestation = "required"` needs the FIDO metadata; the BLOB is verified at start
+/// against the FIDO Alliance's root or `RP_FIDO_MDS_ROOT_CERT`, and a tampered BLOB, one
+/// signed under another root, or a root without a BLOB stops the start with the reason.
+#[test]
+fn attestation_policies_need_verified_metadata() {
+    use testkit::attestation::{AttestationCa, MdsSigner, mds_entry};
+    let dir = std::env::temp_dir().join(format!("rp-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = config_file(&dir);
+    let signer = MdsSigner::new().unwrap();
+    let ca = AttestationCa::new([7; 16]).unwrap();
+    let blob = signer
+        .blob(serde_json::json!([mds_entry(
+            uuid::Uuid::from_bytes([7; 16]),
+            &[&ca],
+            "FIDO_CERTIFIED_L1"
+        )]))
+        .unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let blob_path = write("mds.jwt", &blob);
+    let root_path = write("root.pem", &signer.root_pem);
+    let other_root = write("other.pem", &MdsSigner::new().unwrap().root_pem);
+    let tampered = write("tampered.jwt", &blob.replacen('.', ".e", 1));
+    let policy = r#"[{"name":"keys","attestation":"required"}]"#;
+    let run = |vars: &[(&str, &str)]| {
+        let mut all = vec![
+            ("RP_CONFIG_FILE", file.to_str().unwrap()),
+            ("RP_POLICY", policy),
+        ];
+        all.extend_from_slice(vars);
+        rp_server(&["config"], &all)
+    };
+    let (ok, _, err) = run(&[]);
+    assert!(!ok && err.contains("RP_FIDO_MDS_FILE"), "{err}");
+    let (ok, out, err) = run(&[
+        ("RP_FIDO_MDS_FILE", &blob_path),
+        ("RP_FIDO_MDS_ROOT_CERT", &root_path),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("# valid"), "{out}");
+    for (vars, want) in [
+        (
+            vec![("RP_FIDO_MDS_FILE", blob_path.as_str())],
+            "trusted root",
+        ),
+        (
+            vec![
+                ("RP_FIDO_MDS_FILE", blob_path.as_str()),
+                ("RP_FIDO_MDS_ROOT_CERT", other_root.as_str()),
+            ],
+            "trusted root",
+        ),
+        (
+            vec![
+                ("RP_FIDO_MDS_FILE", tampered.as_str()),
+                ("RP_FIDO_MDS_ROOT_CERT", root_path.as_str()),
+            ],
+            "RP_FIDO_MDS_FILE",
+        ),
+        (
+            vec![("RP_FIDO_MDS_ROOT_CERT", root_path.as_str())],
+            "without RP_FIDO_MDS_FILE",
+        ),
+    ] {
+        let (ok, _, err) = run(&vars);
+        assert!(!ok && err.contains(want), "{vars:?}: {err}");
+    }
+}

@@ -9,6 +9,7 @@
 mod harness;
 
 mod admin;
+mod attestation;
 mod authentication;
 mod bad_input;
 mod config;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use testkit::authenticator::SoftAuthenticator;
 use uuid::Uuid;
 
-use crate::harness::{ADMIN_TOKEN, ORIGIN, TestApp, User};
+use crate::harness::{ADMIN_TOKEN, TestApp, User};
 
 const KEY: Uuid = Uuid::from_u128(0xcb69481e_8ff7_4039_93ec_0a2729a154a8);
 const BAD: Uuid = Uuid::from_u128(0x0bad0bad_0bad_4bad_8bad_0bad0bad0bad);
@@ -20,6 +20,7 @@ fn policy(name: &str, groups: &[&str]) -> Policy {
         deny_aaguids: vec![],
         device_bound: false,
         enforce_on_sign_in: false,
+        attestation: false,
     }
 }
 
@@ -45,19 +46,7 @@ async fn register(
     token: &str,
     authn: &mut SoftAuthenticator,
 ) -> (Value, testkit::rp::Response) {
-    let options = app
-        .post("/v1/registration/options", Some(token), &json!({}))
-        .await
-        .expect(200);
-    let credential = authn.create(&options["publicKey"], ORIGIN).unwrap();
-    let done = app
-        .post(
-            "/v1/registration/verify",
-            Some(token),
-            &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
-        )
-        .await;
-    (options, done)
+    app.try_register(token, authn).await
 }
 
 #[tokio::test]
