@@ -53,12 +53,17 @@ pub struct Passkey {
     /// The authenticator model (`None` when it did not say, or said all zeros).
     pub aaguid: Option<Uuid>,
     pub backup_eligible: bool,
+    /// Its attestation chained to a root the FIDO metadata lists for its model.
+    pub attested: bool,
 }
 
 impl Policy {
-    /// The first rule `passkey` breaks, if any: a denied or unlisted model, then a synced
-    /// passkey where device-bound ones are required.
+    /// The first rule `passkey` breaks, if any: no verified attestation where one is
+    /// required, a denied or unlisted model, a synced passkey where device-bound ones are.
     pub fn check(&self, passkey: Passkey) -> Result<(), Rule> {
+        if self.attestation && !passkey.attested {
+            return Err(Rule::Attestation);
+        }
         let aaguid = passkey.aaguid.filter(|a| !a.is_nil());
         if aaguid.is_some_and(|a| self.deny_aaguids.contains(&a)) {
             return Err(Rule::Aaguid);
@@ -172,6 +177,7 @@ mod tests {
         let passkey = |aaguid: Option<Uuid>, backup_eligible| Passkey {
             aaguid,
             backup_eligible,
+            attested: false,
         };
         let mut p = policy("p", &[]);
         assert_eq!(p.check(passkey(None, true)), Ok(()), "no rules: anything");
@@ -199,6 +205,7 @@ mod tests {
         let synced = Passkey {
             aaguid: Some(KEY),
             backup_eligible: true,
+            attested: false,
         };
         let mut strict = Policy {
             device_bound: true,

@@ -257,6 +257,7 @@ impl AdminService<'_> {
                 let passkey = crate::policy::Passkey {
                     aaguid: row.aaguid,
                     backup_eligible: row.backup_eligible,
+                    attested: row.attested,
                 };
                 if let Some((policy, rule)) = self.policies.violation(&row.groups, passkey, false) {
                     violations.push(PolicyViolationView {

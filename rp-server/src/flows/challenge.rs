@@ -119,6 +119,7 @@ fn signing_in(cx: &Context, allowed: Vec<AllowedCredential>) -> Vec<AllowedCrede
             let passkey = crate::policy::Passkey {
                 aaguid: c.aaguid,
                 backup_eligible: c.backup_eligible,
+                attested: c.attested,
             };
             policies.violation(&c.user_groups, passkey, true).is_none()
         })

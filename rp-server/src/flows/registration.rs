@@ -344,6 +344,7 @@ pub async fn enforce_policy(
     let passkey = crate::policy::Passkey {
         aaguid: stored.aaguid,
         backup_eligible: stored.backup_eligible,
+        attested: stored.attested,
     };
     let Some((policy, rule)) = cx.site.settings.policies.violation(groups, passkey, false) else {
         return Ok(());
@@ -516,6 +517,8 @@ pub fn verify_new_passkey(
         backup_state: passkey.backup_state,
         transports,
         user_verified: Some(passkey.user_verified),
+        // Verified against the metadata's roots (a ceremony without them attests nothing).
+        attested: ceremony.attestation.is_some(),
         created_at: now,
         last_used_at: None,
         revoked: None,

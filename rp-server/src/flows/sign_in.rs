@@ -378,6 +378,7 @@ async fn still_allowed(
     let passkey = crate::policy::Passkey {
         aaguid: stored.aaguid,
         backup_eligible: stored.backup_eligible,
+        attested: stored.attested,
     };
     let Some((policy, rule)) = policies.violation(&groups, passkey, true) else {
         return Ok(());

@@ -34,6 +34,7 @@ pub struct AllowedCredential {
     /// What a passkey policy looks at, and the groups that choose the user's policy.
     pub aaguid: Option<uuid::Uuid>,
     pub backup_eligible: bool,
+    pub attested: bool,
     pub user_groups: Vec<String>,
 }
 
@@ -49,7 +50,7 @@ pub async fn issue(
         "WITH u AS (
             SELECT id, groups FROM users WHERE cognito_sub = $1 AND $1 <> '' AND NOT $2
          ), creds AS (
-            SELECT c.credential_id, c.transports, c.created_at, c.aaguid, c.backup_eligible FROM credentials c
+            SELECT c.credential_id, c.transports, c.created_at, c.aaguid, c.backup_eligible, c.attested FROM credentials c
              WHERE c.user_id = (SELECT id FROM u) AND c.revoked_at IS NULL
          ), ceremony AS (
             INSERT INTO ceremonies (id, kind, user_id, state, created_at, expires_at)
@@ -62,7 +63,7 @@ pub async fn issue(
             SELECT $6, $12, $13, (SELECT id FROM u), NULLIF($1, ''),
                    $14::jsonb || jsonb_build_object('withPasskeys', EXISTS (SELECT 1 FROM creds))
          )
-         SELECT credential_id, transports, aaguid, backup_eligible, (SELECT groups FROM u) AS user_groups
+         SELECT credential_id, transports, aaguid, backup_eligible, attested, (SELECT groups FROM u) AS user_groups
            FROM creds ORDER BY created_at, credential_id",
     )
     .bind(c.cognito_sub)

@@ -24,6 +24,8 @@ pub struct StoredCredential {
     pub backup_state: bool,
     pub transports: Vec<String>,
     pub user_verified: Option<bool>,
+    /// Its attestation chained to a root the FIDO metadata lists for its model.
+    pub attested: bool,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked: Option<Revocation>,
@@ -37,7 +39,7 @@ pub struct Revocation {
     pub reason: Option<String>,
 }
 
-pub(super) const COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
+pub(super) const COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, attested, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialRow {
@@ -51,6 +53,7 @@ pub(super) struct CredentialRow {
     backup_state: bool,
     transports: Vec<String>,
     user_verified: Option<bool>,
+    attested: bool,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
@@ -71,6 +74,7 @@ impl From<CredentialRow> for StoredCredential {
             backup_state: r.backup_state,
             transports: r.transports,
             user_verified: r.user_verified,
+            attested: r.attested,
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             revoked: r.revoked_at.map(|at| Revocation {
@@ -113,8 +117,8 @@ pub async fn insert_credential(
 ) -> sqlx::Result<Inserted> {
     let result = sqlx::query(
         "INSERT INTO credentials (credential_id, user_id, passkey, nickname, aaguid, sign_count,
-             backup_eligible, backup_state, transports, user_verified, created_at, last_used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, attested)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (credential_id) DO NOTHING",
     )
     .bind(&c.credential_id)
@@ -129,6 +133,7 @@ pub async fn insert_credential(
     .bind(c.user_verified)
     .bind(c.created_at)
     .bind(c.last_used_at)
+    .bind(c.attested)
     .execute(conn)
     .await?;
     Ok(if result.rows_affected() == 1 {
@@ -326,6 +331,7 @@ pub struct PolicyRow {
     pub created_at: DateTime<Utc>,
     pub aaguid: Option<Uuid>,
     pub backup_eligible: bool,
+    pub attested: bool,
     pub cognito_sub: String,
     pub username: String,
     pub groups: Vec<String>,
@@ -339,7 +345,7 @@ pub async fn active_for_policies(
     limit: i64,
 ) -> sqlx::Result<Vec<PolicyRow>> {
     sqlx::query_as(
-        "SELECT c.credential_id, c.created_at, c.aaguid, c.backup_eligible, u.cognito_sub, u.username, u.groups
+        "SELECT c.credential_id, c.created_at, c.aaguid, c.backup_eligible, c.attested, u.cognito_sub, u.username, u.groups
            FROM credentials c JOIN users u ON u.id = c.user_id
           WHERE c.revoked_at IS NULL AND ($1::bytea IS NULL OR c.credential_id > $1)
           ORDER BY c.credential_id

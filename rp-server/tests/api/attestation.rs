@@ -213,3 +213,61 @@ async fn mds_refresh_writes_only_a_verified_blob() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), blob);
 }
+
+/// A passkey registered without a verified attestation cannot sign in once its user is
+/// in a group whose policy requires attestation and is enforced at sign-in; one attested
+/// under that policy can.
+#[tokio::test]
+async fn an_enforced_attestation_policy_refuses_unattested_passkeys_at_sign_in() {
+    use std::sync::Arc;
+
+    use rp_server::policy::{Policies, Policy};
+    use testkit::authenticator::{Attestation, SoftAuthenticator};
+
+    use crate::harness::{TestApp, User};
+
+    let signer = MdsSigner::new().unwrap();
+    let ca = Arc::new(AttestationCa::new(*LISTED.as_bytes()).unwrap());
+    let blob = signer
+        .blob(json!([mds_entry(LISTED, &[&ca], "FIDO_CERTIFIED_L1")]))
+        .unwrap();
+    let root = root_from_pem(&signer.root_pem).unwrap();
+    let metadata = Arc::new(Metadata::verify(&blob, &root, SystemTime::now()).unwrap());
+    let strict = Policy {
+        name: "admins".into(),
+        groups: vec!["admins".into()],
+        aaguids: vec![],
+        deny_aaguids: vec![],
+        device_bound: false,
+        enforce_on_sign_in: true,
+        attestation: true,
+    };
+    let app = TestApp::spawn_with(move |c| {
+        c.mds = Some(metadata);
+        c.policies = Policies::new(vec![strict]);
+    })
+    .await;
+    let user = User::new("ian");
+    let token = |groups: &[&str]| {
+        let mut claims = app.idp.access_claims(&user.sub, &user.username);
+        claims["cognito:groups"] = json!(groups);
+        app.idp.sign(&claims).unwrap()
+    };
+    let mut plain = SoftAuthenticator::new();
+    app.try_register(&token(&[]), &mut plain)
+        .await
+        .1
+        .expect(201);
+    let mut key = SoftAuthenticator::new();
+    key.aaguid = *LISTED.as_bytes();
+    key.attestation = Attestation::Packed(ca);
+    app.try_register(&token(&["admins"]), &mut key)
+        .await
+        .1
+        .expect(201);
+
+    let refused = app.sign_in(&mut plain).await;
+    refused.expect_error(422, "POLICY_VIOLATION");
+    assert_eq!(refused.body["error"]["details"]["rule"], "attestation");
+    app.sign_in(&mut key).await.expect(200);
+}
