@@ -130,7 +130,7 @@ pub struct Config {
     /// Passkey policies (`[[policy]]`); empty: any passkey.
     pub policies: crate::policy::Policies,
     /// The verified FIDO metadata (`RP_FIDO_MDS_FILE`).
-    pub mds: Option<std::sync::Arc<crate::mds::Metadata>>,
+    pub mds: Option<std::sync::Arc<crate::mds::MetadataStore>>,
     /// The metadata was checked against `RP_FIDO_MDS_ROOT_CERT`, not the FIDO Alliance's root.
     pub mds_custom_root: bool,
 }

@@ -225,6 +225,83 @@ impl Metadata {
     }
 }
 
+/// The metadata in force, and the file it came from: re-read when the file changes (the
+/// background task looks every minute), kept as it was when the new file does not verify.
+pub struct MetadataStore {
+    current: std::sync::RwLock<std::sync::Arc<Metadata>>,
+    source: Option<Source>,
+}
+
+struct Source {
+    path: std::path::PathBuf,
+    root: Certificate,
+    modified: std::sync::Mutex<Option<SystemTime>>,
+}
+
+impl std::fmt::Debug for MetadataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataStore")
+            .field("current", &*self.current())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetadataStore {
+    /// Reads and verifies the BLOB at `path` against `root`.
+    pub fn load(path: &std::path::Path, root: Certificate) -> Result<Self, String> {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let blob = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let metadata = Metadata::verify(&blob, &root, SystemTime::now())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self {
+            current: std::sync::RwLock::new(std::sync::Arc::new(metadata)),
+            source: Some(Source {
+                path: path.to_owned(),
+                root,
+                modified: std::sync::Mutex::new(modified),
+            }),
+        })
+    }
+
+    /// Metadata that never changes (tests).
+    pub fn fixed(metadata: Metadata) -> Self {
+        Self {
+            current: std::sync::RwLock::new(std::sync::Arc::new(metadata)),
+            source: None,
+        }
+    }
+
+    pub fn current(&self) -> std::sync::Arc<Metadata> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the file if it changed since it was last read: `Ok(true)` when a new BLOB
+    /// verified and is now in force; an error (and the old metadata kept) when it did not.
+    pub fn reload_if_changed(&self) -> Result<bool, String> {
+        let Some(source) = &self.source else {
+            return Ok(false);
+        };
+        let modified = std::fs::metadata(&source.path)
+            .and_then(|m| m.modified())
+            .map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
+        let mut seen = source.modified.lock().unwrap_or_else(|p| p.into_inner());
+        if *seen == Some(modified) {
+            return Ok(false);
+        }
+        *seen = Some(modified);
+        let blob = std::fs::read_to_string(&source.path)
+            .map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
+        let metadata = Metadata::verify(&blob, &source.root, SystemTime::now())
+            .map_err(|e| format!("{}: {e}", source.path.display()))?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(metadata);
+        Ok(true)
+    }
+}
+
 /// Where the FIDO Alliance publishes the BLOB.
 pub const FIDO_MDS_URL: &str = "https://mds3.fidoalliance.org/";
 

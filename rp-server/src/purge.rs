@@ -37,6 +37,18 @@ pub async fn learn_shapes(state: &AppState) {
 
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
+    if let Some(store) = &state.site.settings.mds {
+        match store.reload_if_changed() {
+            Ok(true) => {
+                let m = store.current();
+                tracing::info!(number = m.number, next_update = %m.next_update, "FIDO metadata reloaded");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the changed FIDO metadata file was not taken: the metadata in force stays")
+            }
+        }
+    }
     for limiter in [&state.rate_limiter, &state.ops_rate_limiter]
         .into_iter()
         .flatten()

@@ -97,8 +97,13 @@ impl MdsSigner {
         })
     }
 
-    /// A BLOB listing `entries` (MDS3 `entries` objects).
+    /// A BLOB listing `entries` (MDS3 `entries` objects), number 7.
     pub fn blob(&self, entries: serde_json::Value) -> anyhow::Result<String> {
+        self.blob_numbered(7, entries)
+    }
+
+    /// A BLOB with serial number `no`.
+    pub fn blob_numbered(&self, no: u64, entries: serde_json::Value) -> anyhow::Result<String> {
         use base64::Engine as _;
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.typ = Some("JWT".into());
@@ -107,7 +112,7 @@ impl MdsSigner {
         ]);
         let payload = serde_json::json!({
             "legalHeader": "test",
-            "no": 7,
+            "no": no,
             "nextUpdate": "2099-01-01",
             "entries": entries,
         });

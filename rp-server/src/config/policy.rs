@@ -34,7 +34,7 @@ const VAR: &str = "RP_POLICY";
 
 /// The FIDO metadata BLOB (`fido_mds_file`), verified now against the FIDO Alliance's
 /// root or `fido_mds_root_cert`; and whether that other root was used.
-pub(super) fn mds(s: &Settings) -> Result<(Option<crate::mds::Metadata>, bool), ConfigError> {
+pub(super) fn mds(s: &Settings) -> Result<(Option<crate::mds::MetadataStore>, bool), ConfigError> {
     let Some(path) = text(&s.fido_mds_file) else {
         if text(&s.fido_mds_root_cert).is_some() {
             return Err(bad(
@@ -54,11 +54,9 @@ pub(super) fn mds(s: &Settings) -> Result<(Option<crate::mds::Metadata>, bool), 
     };
     let root = crate::mds::root_from_pem(&root_pem)
         .map_err(|e| bad("RP_FIDO_MDS_ROOT_CERT", e.to_string()))?;
-    let blob = std::fs::read_to_string(path)
-        .map_err(|e| bad("RP_FIDO_MDS_FILE", format!("cannot read {path}: {e}")))?;
-    let metadata = crate::mds::Metadata::verify(&blob, &root, std::time::SystemTime::now())
-        .map_err(|e| bad("RP_FIDO_MDS_FILE", format!("{path}: {e}")))?;
-    Ok((Some(metadata), custom))
+    let store = crate::mds::MetadataStore::load(std::path::Path::new(path), root)
+        .map_err(|e| bad("RP_FIDO_MDS_FILE", e))?;
+    Ok((Some(store), custom))
 }
 
 pub(super) fn policies(s: &Settings, have_metadata: bool) -> Result<Policies, ConfigError> {

@@ -70,7 +70,7 @@ pub struct SiteSettings {
     /// Passkey policies (`[[policy]]`).
     pub policies: crate::policy::Policies,
     /// The verified FIDO metadata, when given.
-    pub mds: Option<Arc<crate::mds::Metadata>>,
+    pub mds: Option<Arc<crate::mds::MetadataStore>>,
 }
 
 impl SiteSettings {
@@ -146,7 +146,8 @@ impl Site {
             )),
             _ => None,
         };
-        if let Some(m) = &config.mds {
+        if let Some(store) = &config.mds {
+            let m = store.current();
             tracing::info!(number = m.number, next_update = %m.next_update, "FIDO metadata loaded");
         }
         if config.mds_custom_root {

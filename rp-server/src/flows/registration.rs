@@ -2,6 +2,8 @@
 //! token (account recovery). [`verify_new_passkey`] is the one registration finish,
 //! shared with passkey-first sign-up.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use rp_shared::token::EnrolmentToken;
 use uuid::Uuid;
@@ -270,13 +272,16 @@ async fn finish(
         return Err(CeremonyError::NotFound.into());
     }
     let now = cx.clock.now();
+    let metadata = required_attestation(cx, &groups);
     let stored = verify_new_passkey(
         cx,
         &Finishing {
             kind: CeremonyKind::Registration,
             state: &reg_state,
             conditional,
-            attestation: required_attestation(cx, &groups),
+            attestation: metadata
+                .as_deref()
+                .map(crate::mds::Metadata::attestation_cas),
         },
         response,
         user.id,
@@ -289,14 +294,12 @@ async fn finish(
     Ok(CredentialSummary::from(&stored))
 }
 
-/// The roots the policy of a user in `groups` requires attestations to chain to.
-pub fn required_attestation<'a>(
-    cx: &'a Context,
-    groups: &[String],
-) -> Option<&'a webauthn_attestation_ca::AttestationCaList> {
+/// The metadata whose roots the policy of a user in `groups` requires attestations to
+/// chain to.
+pub fn required_attestation(cx: &Context, groups: &[String]) -> Option<Arc<crate::mds::Metadata>> {
     let policy = cx.site.settings.policies.for_groups(groups)?;
-    let mds = cx.site.settings.mds.as_deref()?;
-    policy.attestation.then(|| mds.attestation_cas())
+    let store = cx.site.settings.mds.as_deref()?;
+    policy.attestation.then(|| store.current())
 }
 
 /// A verified new passkey, or — when its attestation was not trusted under the

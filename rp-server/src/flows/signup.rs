@@ -205,11 +205,14 @@ async fn finish(
     };
     let now = cx.clock.now();
     // A new account is in no group yet: the default policy.
+    let metadata = super::registration::required_attestation(cx, &[]);
     let finishing = Finishing {
         kind: CeremonyKind::SignUp,
         state: &reg_state,
         conditional: false,
-        attestation: super::registration::required_attestation(cx, &[]),
+        attestation: metadata
+            .as_deref()
+            .map(crate::mds::Metadata::attestation_cas),
     };
     let verified = verify_new_passkey(cx, &finishing, response, user_handle, None, now);
     let stored = super::registration::attested(cx, &[], verified, None, client).await?;

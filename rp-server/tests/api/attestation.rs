@@ -88,7 +88,9 @@ mod required {
             ]))
             .unwrap();
         let root = root_from_pem(&signer.root_pem).unwrap();
-        let metadata = Arc::new(Metadata::verify(&blob, &root, SystemTime::now()).unwrap());
+        let metadata = Arc::new(rp_server::mds::MetadataStore::fixed(
+            Metadata::verify(&blob, &root, SystemTime::now()).unwrap(),
+        ));
         let policy = Policy {
             name: "attested".into(),
             groups: vec![],
@@ -232,7 +234,9 @@ async fn an_enforced_attestation_policy_refuses_unattested_passkeys_at_sign_in()
         .blob(json!([mds_entry(LISTED, &[&ca], "FIDO_CERTIFIED_L1")]))
         .unwrap();
     let root = root_from_pem(&signer.root_pem).unwrap();
-    let metadata = Arc::new(Metadata::verify(&blob, &root, SystemTime::now()).unwrap());
+    let metadata = Arc::new(rp_server::mds::MetadataStore::fixed(
+        Metadata::verify(&blob, &root, SystemTime::now()).unwrap(),
+    ));
     let strict = Policy {
         name: "admins".into(),
         groups: vec!["admins".into()],
@@ -270,4 +274,36 @@ async fn an_enforced_attestation_policy_refuses_unattested_passkeys_at_sign_in()
     refused.expect_error(422, "POLICY_VIOLATION");
     assert_eq!(refused.body["error"]["details"]["rule"], "attestation");
     app.sign_in(&mut key).await.expect(200);
+}
+
+/// A changed metadata file is taken when it verifies, and ignored (the metadata in force
+/// kept) when it does not.
+#[test]
+fn the_metadata_file_is_re_read_when_it_changes() {
+    use rp_server::mds::MetadataStore;
+    let signer = MdsSigner::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("rp-mds-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mds.jwt");
+    let write = |text: &str, seconds: u64| {
+        std::fs::write(&path, text).unwrap();
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_900_000_000 + seconds);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+    };
+    write(&signer.blob_numbered(1, json!([])).unwrap(), 0);
+    let store = MetadataStore::load(&path, root_from_pem(&signer.root_pem).unwrap()).unwrap();
+    assert_eq!(store.current().number, 1);
+    assert_eq!(store.reload_if_changed(), Ok(false), "unchanged");
+    write(&signer.blob_numbered(2, json!([])).unwrap(), 1);
+    assert_eq!(store.reload_if_changed(), Ok(true));
+    assert_eq!(store.current().number, 2);
+    let other = MdsSigner::new().unwrap();
+    write(&other.blob_numbered(3, json!([])).unwrap(), 2);
+    assert!(store.reload_if_changed().is_err());
+    assert_eq!(store.current().number, 2, "an untrusted BLOB is not taken");
 }
