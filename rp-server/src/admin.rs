@@ -374,6 +374,8 @@ fn view(c: &StoredCredential, user: &User) -> AdminCredential {
         username: user.username.clone(),
         sign_count: c.sign_count,
         user_verified: c.user_verified,
+        attested: c.attested,
+        metadata_status: c.metadata_status.clone(),
         revoked_at: c.revoked.as_ref().map(|r| r.at),
         revoked_by: c.revoked.as_ref().map(|r| r.by.clone()),
         revoked_reason: c.revoked.as_ref().and_then(|r| r.reason.clone()),

@@ -76,7 +76,11 @@ impl From<&StoredCredential> for CredentialSummary {
             created_at: c.created_at,
             last_used_at: c.last_used_at,
             aaguid: c.aaguid,
-            authenticator_name: crate::authenticators::name(c.aaguid),
+            // The FIDO metadata's name when it listed the model, else the community list's.
+            authenticator_name: c
+                .metadata_description
+                .clone()
+                .or_else(|| crate::authenticators::name(c.aaguid)),
             backup_eligible: c.backup_eligible,
             backup_state: c.backup_state,
             transports: c.transports.clone(),
@@ -95,6 +99,11 @@ pub struct AdminCredential {
     pub sign_count: i64,
     /// Whether user verification happened at the last use (or at registration).
     pub user_verified: Option<bool>,
+    /// Its attestation chained to a root the FIDO metadata lists for its model.
+    pub attested: bool,
+    /// The model's latest status in the FIDO metadata at registration (its certification
+    /// level, e.g. `FIDO_CERTIFIED_L2`).
+    pub metadata_status: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<String>,
     pub revoked_reason: Option<String>,

@@ -511,10 +511,16 @@ pub fn verify_new_passkey(
         .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned))
         .filter(|t| t != "unknown")
         .collect();
+    let aaguid = aaguid_of(&response.response.attestation_object);
+    // What the FIDO metadata says of the model, when it is configured and lists it.
+    let model = match (&cx.site.settings.mds, aaguid) {
+        (Some(store), Some(a)) => store.current().model(a).cloned(),
+        _ => None,
+    };
     Ok(StoredCredential {
         credential_id: passkey.cred_id.to_vec(),
         user_id,
-        aaguid: aaguid_of(&response.response.attestation_object),
+        aaguid,
         sign_count: i64::from(passkey.counter),
         backup_eligible: passkey.backup_eligible,
         backup_state: passkey.backup_state,
@@ -522,6 +528,8 @@ pub fn verify_new_passkey(
         user_verified: Some(passkey.user_verified),
         // Verified against the metadata's roots (a ceremony without them attests nothing).
         attested: ceremony.attestation.is_some(),
+        metadata_description: model.as_ref().and_then(|m| m.description.clone()),
+        metadata_status: model.and_then(|m| m.status),
         created_at: now,
         last_used_at: None,
         revoked: None,

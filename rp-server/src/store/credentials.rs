@@ -26,6 +26,10 @@ pub struct StoredCredential {
     pub user_verified: Option<bool>,
     /// Its attestation chained to a root the FIDO metadata lists for its model.
     pub attested: bool,
+    /// The FIDO metadata's description of its model, when the metadata listed it.
+    pub metadata_description: Option<String>,
+    /// The model's latest status in the metadata at registration.
+    pub metadata_status: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked: Option<Revocation>,
@@ -39,7 +43,7 @@ pub struct Revocation {
     pub reason: Option<String>,
 }
 
-pub(super) const COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, attested, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
+pub(super) const COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, attested, metadata_description, metadata_status, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialRow {
@@ -54,6 +58,8 @@ pub(super) struct CredentialRow {
     transports: Vec<String>,
     user_verified: Option<bool>,
     attested: bool,
+    metadata_description: Option<String>,
+    metadata_status: Option<String>,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
@@ -75,6 +81,8 @@ impl From<CredentialRow> for StoredCredential {
             transports: r.transports,
             user_verified: r.user_verified,
             attested: r.attested,
+            metadata_description: r.metadata_description,
+            metadata_status: r.metadata_status,
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             revoked: r.revoked_at.map(|at| Revocation {
@@ -117,8 +125,9 @@ pub async fn insert_credential(
 ) -> sqlx::Result<Inserted> {
     let result = sqlx::query(
         "INSERT INTO credentials (credential_id, user_id, passkey, nickname, aaguid, sign_count,
-             backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, attested)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, attested,
+             metadata_description, metadata_status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (credential_id) DO NOTHING",
     )
     .bind(&c.credential_id)
@@ -134,6 +143,8 @@ pub async fn insert_credential(
     .bind(c.created_at)
     .bind(c.last_used_at)
     .bind(c.attested)
+    .bind(&c.metadata_description)
+    .bind(&c.metadata_status)
     .execute(conn)
     .await?;
     Ok(if result.rows_affected() == 1 {

@@ -134,7 +134,28 @@ mod required {
         let (options, done) =
             register(&f.app, "ok", LISTED, Attestation::Packed(f.listed.clone())).await;
         assert_eq!(options["publicKey"]["attestation"], "direct");
-        done.expect(201);
+        let added = done.expect(201);
+        // Named as the metadata names the model; kept with what was verified.
+        assert_eq!(
+            added["authenticatorName"],
+            format!("Test authenticator {LISTED}")
+        );
+        let id = added["id"].as_str().unwrap();
+        let admin = f
+            .app
+            .get(
+                &format!("/admin/v1/credentials/{id}"),
+                Some(crate::harness::ADMIN_TOKEN),
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            (
+                admin["attested"].as_bool(),
+                admin["metadataStatus"].as_str()
+            ),
+            (Some(true), Some("FIDO_CERTIFIED_L2"))
+        );
 
         let unlisted_ca = Arc::new(AttestationCa::new(*UNLISTED.as_bytes()).unwrap());
         for (name, aaguid, attestation) in [
