@@ -108,6 +108,10 @@ pub struct Config {
     /// Related origins (`RP_RELATED_ORIGINS`): accepted in ceremonies and listed at
     /// `/.well-known/webauthn`.
     pub related_origins: Vec<Url>,
+    /// `/.well-known/passkey-endpoints`: where password managers send users to create
+    /// (`RP_PASSKEY_ENROLL_URL`) and manage (`RP_PASSKEY_MANAGE_URL`) passkeys.
+    pub passkey_enroll_url: Option<Url>,
+    pub passkey_manage_url: Option<Url>,
     /// Mail delivery; `None`: no mail, and `/v1/email/*` is off.
     pub email: Option<EmailConfig>,
     pub email_code_ttl: Duration,
@@ -189,6 +193,8 @@ impl Config {
             cognito_user_pool_id: None,
             cognito_pool_shape: None,
             related_origins: Vec::new(),
+            passkey_enroll_url: None,
+            passkey_manage_url: None,
             apple_app_ids: Vec::new(),
             android_apps: Vec::new(),
             hints: Vec::new(),

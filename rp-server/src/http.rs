@@ -170,6 +170,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(wellknown::webauthn))
         .routes(routes!(wellknown::apple_app_site_association))
         .routes(routes!(wellknown::assetlinks))
+        .routes(routes!(wellknown::passkey_endpoints))
         .split_for_parts();
     let (private, private_doc) = OpenApiRouter::new()
         .merge(internal)

@@ -90,6 +90,8 @@ keys! {
     apple_app_ids: List = "iOS apps that may use rp_id's passkeys, TEAMID.bundle.id each (apple-app-site-association).";
     android_apps: List = "Android apps that may use rp_id's passkeys, package.name:SHA256_FINGERPRINT each (assetlinks.json).";
     related_origins: List = "Origins on other domains that may use rp_id's passkeys (https, at most 5 registrable-domain labels; /.well-known/webauthn).";
+    passkey_enroll_url: Text = "Where a password manager sends a user to create a passkey (/.well-known/passkey-endpoints `enroll`); https (http only for a loopback host).";
+    passkey_manage_url: Text = "Where a password manager sends a user to manage their passkeys (/.well-known/passkey-endpoints `manage`); https (http only for a loopback host).";
     max_passkeys_per_user: Number = "Active passkeys one user may have (1-1000) [default: 20].";
     email_transport: Text = "How mail is sent: smtp (smtp_url) or ses (Amazon SES v2). Unset: no mail, no email codes.";
     smtp_url: Secret = "SMTP server: smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required, or plain smtp:// to a loopback host.";
@@ -154,6 +156,8 @@ pub struct Settings {
     pub apple_app_ids: Vec<String>,
     pub android_apps: Vec<String>,
     pub related_origins: Vec<String>,
+    pub passkey_enroll_url: Option<String>,
+    pub passkey_manage_url: Option<String>,
     pub max_passkeys_per_user: Option<u32>,
     pub email_transport: Option<String>,
     #[serde(serialize_with = "redacted")]

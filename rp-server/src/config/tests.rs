@@ -670,3 +670,31 @@ fn passkey_policies_from_the_file_and_their_refusals() {
         );
     }
 }
+
+#[test]
+fn passkey_endpoint_urls_are_https_pages() {
+    let c = with(&[
+        "RP_PASSKEY_ENROLL_URL=https://app.example.com/passkeys/new",
+        "RP_PASSKEY_MANAGE_URL=http://localhost:3000/account",
+    ])
+    .unwrap();
+    assert_eq!(
+        c.passkey_enroll_url.map(String::from).as_deref(),
+        Some("https://app.example.com/passkeys/new")
+    );
+    assert!(c.passkey_manage_url.is_some());
+    for (var, want) in [
+        ("RP_PASSKEY_ENROLL_URL=http://app.example.com/new", "https"),
+        ("RP_PASSKEY_MANAGE_URL=not a url", "not a URL"),
+        (
+            "RP_PASSKEY_MANAGE_URL=https://app.example.com/a#b",
+            "fragment",
+        ),
+    ] {
+        let err = with(&[var]).err().unwrap_or_default();
+        assert!(
+            err.contains(want) && err.contains(var.split('=').next().unwrap()),
+            "{var}: {err}"
+        );
+    }
+}

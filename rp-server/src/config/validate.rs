@@ -55,6 +55,8 @@ impl Config {
         config.apply_network(s)?;
         config.apply_pool(s)?;
         config.related_origins = web::related_origins(&s.related_origins)?;
+        config.passkey_enroll_url = web::page_url("RP_PASSKEY_ENROLL_URL", &s.passkey_enroll_url)?;
+        config.passkey_manage_url = web::page_url("RP_PASSKEY_MANAGE_URL", &s.passkey_manage_url)?;
         config.hints = s
             .hints
             .iter()

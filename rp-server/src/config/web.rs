@@ -296,3 +296,16 @@ pub(super) fn origins(s: &Settings, rp_id: &str) -> Result<Vec<Origin>, ConfigEr
 pub(super) fn rp_id(s: &Settings) -> Result<String, ConfigError> {
     validate_rp_id(text(&s.rp_id).ok_or_else(|| bad("RP_ID", "is required"))?)
 }
+
+/// An optional page URL: absolute, https (http only for a loopback host), no fragment.
+pub(super) fn page_url(variable: &str, raw: &Option<String>) -> Result<Option<Url>, ConfigError> {
+    let Some(raw) = text(raw) else {
+        return Ok(None);
+    };
+    let url = Url::parse(raw).map_err(|e| bad(variable, format!("`{raw}` is not a URL ({e})")))?;
+    super::check_https(variable, &url)?;
+    if url.fragment().is_some() {
+        return Err(bad(variable, "has a fragment"));
+    }
+    Ok(Some(url))
+}

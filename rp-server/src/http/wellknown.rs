@@ -1,6 +1,7 @@
 //! The well-known files that let others use RP_ID's passkeys: `/.well-known/webauthn`
 //! (related origins, WebAuthn Level 3), `/.well-known/apple-app-site-association` (iOS
-//! apps) and `/.well-known/assetlinks.json` (Android apps). Browsers and the platforms
+//! apps), `/.well-known/assetlinks.json` (Android apps) and
+//! `/.well-known/passkey-endpoints` (where password managers send users). Browsers and the platforms
 //! fetch them from `https://<RP_ID>/…`; each answers 404 when its setting is unset.
 
 use axum::extract::State;
@@ -108,4 +109,36 @@ pub async fn assetlinks(
             })
             .collect(),
     ))
+}
+
+/// The W3C passkey endpoints: where a password manager sends a user to create a passkey
+/// and to manage theirs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyEndpoints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enroll: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage: Option<String>,
+}
+
+/// `RP_PASSKEY_ENROLL_URL` and `RP_PASSKEY_MANAGE_URL`; 404 when neither is set.
+#[utoipa::path(get, path = "/.well-known/passkey-endpoints", tag = "operations",
+    responses((status = 200, body = PasskeyEndpoints, content_type = "application/json"),
+        (status = 404, body = ErrorBody, description = "no passkey endpoints are configured")))]
+pub async fn passkey_endpoints(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (enroll, manage) = (
+        &state.config.passkey_enroll_url,
+        &state.config.passkey_manage_url,
+    );
+    if enroll.is_none() && manage.is_none() {
+        return Err(ApiError::no_such_endpoint());
+    }
+    Ok((
+        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+        axum::Json(PasskeyEndpoints {
+            enroll: enroll.as_ref().map(|u| u.to_string()),
+            manage: manage.as_ref().map(|u| u.to_string()),
+        }),
+    )
+        .into_response())
 }

@@ -402,3 +402,42 @@ async fn packed_attestation_statements_are_verified() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
 }
+
+/// `/.well-known/passkey-endpoints` tells password managers where to send users: 404
+/// without the settings, the configured URLs (only those) with them, readable from any
+/// origin.
+#[tokio::test]
+async fn passkey_endpoints_are_published_when_configured() {
+    let plain = TestApp::spawn().await;
+    plain
+        .get("/.well-known/passkey-endpoints", None)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    let app = TestApp::spawn_with(|c| {
+        c.passkey_enroll_url =
+            Some(url::Url::parse("https://app.example.test/passkeys/new").unwrap());
+        c.passkey_manage_url =
+            Some(url::Url::parse("https://app.example.test/account/passkeys").unwrap());
+    })
+    .await;
+    let r = app.get("/.well-known/passkey-endpoints", None).await;
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert_eq!(
+        r.expect(200),
+        json!({
+            "enroll": "https://app.example.test/passkeys/new",
+            "manage": "https://app.example.test/account/passkeys",
+        })
+    );
+    let only_manage = TestApp::spawn_with(|c| {
+        c.passkey_manage_url = Some(url::Url::parse("https://app.example.test/account").unwrap());
+    })
+    .await;
+    assert_eq!(
+        only_manage
+            .get("/.well-known/passkey-endpoints", None)
+            .await
+            .expect(200),
+        json!({ "manage": "https://app.example.test/account" })
+    );
+}
