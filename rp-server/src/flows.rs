@@ -4,6 +4,7 @@
 //! events, returns a typed outcome with its own error enum, and records its metrics once,
 //! from that outcome. Decisions that need no I/O are plain functions with table tests.
 
+pub mod activity;
 pub mod ceremony;
 pub mod challenge;
 pub mod credentials;

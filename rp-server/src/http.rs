@@ -136,6 +136,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(authentication::options))
         .routes(routes!(authentication::verify))
         .routes(routes!(credentials::list))
+        .routes(routes!(credentials::activity))
         .routes(routes!(credentials::rename, credentials::delete))
         .routes(routes!(signup::options))
         .routes(routes!(signup::verify))

@@ -64,17 +64,10 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(at: DateTime<Utc>, id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
-}
-
 fn decode_cursor(c: &str) -> Result<(DateTime<Utc>, i64), AdminError> {
-    let bad = || AdminError::InvalidCursor("the cursor is not one this server issued".to_owned());
-    let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
-    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
+    store::audit::decode_cursor(c).ok_or_else(|| {
+        AdminError::InvalidCursor("the cursor is not one this server issued".to_owned())
+    })
 }
 
 /// The audit log, newest first, paginated with a keyset cursor.
@@ -118,7 +111,9 @@ impl AdminService<'_> {
             .collect();
         let next_cursor = if events.len() as i64 > limit {
             events.truncate(limit as usize);
-            events.last().map(|e| encode_cursor(e.occurred_at, e.id))
+            events
+                .last()
+                .map(|e| store::audit::encode_cursor(e.occurred_at, e.id))
         } else {
             None
         };

@@ -20,6 +20,41 @@ pub struct RenameRequest {
     pub nickname: Option<String>,
 }
 
+/// Which page of the caller's activity.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ActivityQuery {
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Events per page, 1-100 (default 20).
+    pub limit: Option<i64>,
+}
+
+/// The caller's own recent sign-ins and security events, newest first (their audit
+/// rows: nothing about anyone else, no internal details; an administrator's address is
+/// not shown).
+#[utoipa::path(get, path = "/v1/activity", tag = "credentials", security(("cognito" = [])),
+    params(ActivityQuery),
+    responses((status = 200, body = crate::flows::activity::ActivityPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+pub async fn activity(
+    cx: Context,
+    SignedIn(who): SignedIn,
+    super::extract::Query(q): super::extract::Query<ActivityQuery>,
+) -> Result<Json<crate::flows::activity::ActivityPage>, ApiError> {
+    use crate::flows::activity::{self, ActivityError};
+    activity::activity(&cx, &who, q.cursor.as_deref(), q.limit)
+        .await
+        .map(Json)
+        .map_err(|e| match e {
+            ActivityError::InvalidCursor => {
+                ApiError::bad_request(ErrorCode::InvalidCursor, e.to_string())
+            }
+            ActivityError::Db(e) => e.into(),
+        })
+}
+
 /// The caller's passkeys.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("cognito" = [])),
     responses((status = 200, body = Passkeys), (status = 401, body = ErrorBody)))]

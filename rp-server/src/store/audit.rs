@@ -94,6 +94,27 @@ pub struct EventFilter<'a> {
     pub limit: i64,
 }
 
+/// A keyset cursor (an event's time and id) as clients carry it.
+pub fn encode_cursor(at: DateTime<Utc>, id: i64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+/// The position a cursor of [`encode_cursor`] names; `None` for anything else.
+pub fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, i64)> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (micros, id) = text.split_once('|')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}
+
 /// Events matching the filter, newest first.
 pub async fn events(
     db: impl PgExecutor<'_>,

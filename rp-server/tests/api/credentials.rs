@@ -193,3 +193,77 @@ async fn adding_or_deleting_a_passkey_needs_a_recent_sign_in() {
         .await
         .expect(200);
 }
+
+/// `/v1/activity`: the caller's own events, newest first and paged, with where each came
+/// from — an administrator's address excepted — and nothing of anyone else's.
+#[tokio::test]
+async fn users_see_their_own_activity_only() {
+    let app = TestApp::spawn().await;
+    let (ann, bob) = (User::new("ann"), User::new("bob"));
+    let mut ann_key = SoftAuthenticator::new();
+    let added = app.register(&ann, &mut ann_key).await;
+    app.sign_in(&mut ann_key).await.expect(200);
+    app.register(&bob, &mut SoftAuthenticator::new()).await;
+    let id = added["id"].as_str().unwrap();
+    app.post(
+        &format!("/admin/v1/credentials/{id}/revoke"),
+        Some(crate::harness::ADMIN_TOKEN),
+        &json!({ "reason": "lost" }),
+    )
+    .await
+    .expect(200);
+
+    let token = app.token(&ann);
+    let page = app.get("/v1/activity", Some(&token)).await.expect(200);
+    let actions: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "credential.revoked",
+            "authentication.succeeded",
+            "credential.registered"
+        ]
+    );
+    let revoked = &page["events"][0];
+    assert_eq!(
+        (revoked["byAdmin"].as_bool(), revoked["ip"].is_null()),
+        (Some(true), true)
+    );
+    assert_eq!(page["events"][1]["byAdmin"], false);
+    assert!(page["events"][1]["userAgent"].is_string());
+    assert!(
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("details").is_none())
+    );
+
+    let first = app
+        .get("/v1/activity?limit=2", Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(first["events"].as_array().unwrap().len(), 2);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest = app
+        .get(
+            &format!("/v1/activity?limit=2&cursor={cursor}"),
+            Some(&token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rest["events"][0]["action"], "credential.registered");
+    assert!(rest["nextCursor"].is_null());
+
+    app.get("/v1/activity?cursor=%21", Some(&token))
+        .await
+        .expect_error(400, "INVALID_CURSOR");
+    app.get("/v1/activity", None)
+        .await
+        .expect_error(401, "UNAUTHENTICATED");
+}
