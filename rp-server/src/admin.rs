@@ -14,8 +14,8 @@ use serde::Serialize;
 pub use crate::model::AdminCredential;
 pub use enrolment::{EnrolmentTokenView, IssuedEnrolmentToken};
 pub use report::{
-    AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DayCount, PolicyReport,
-    PolicyReportQuery, PolicyViolationView, Stats,
+    AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DailyStats, DayCount, DayStats,
+    MAX_STATS_DAYS, PolicyReport, PolicyReportQuery, PolicyViolationView, SignInsByFactor, Stats,
 };
 pub use unlock::Unlocked;
 

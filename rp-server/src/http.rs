@@ -162,7 +162,8 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(admin::audit_events))
         .routes(routes!(admin::stats))
         .routes(routes!(admin::policies))
-        .routes(routes!(admin::policy_report));
+        .routes(routes!(admin::policy_report))
+        .routes(routes!(admin::daily_stats));
     let metrics = OpenApiRouter::new().routes(routes!(ops::metrics));
 
     let (public, public_doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())

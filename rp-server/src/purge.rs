@@ -35,8 +35,25 @@ pub async fn learn_shapes(state: &AppState) {
     }
 }
 
+/// Rolls up the finished days of the last [`crate::admin::MAX_STATS_DAYS`] not rolled up
+/// yet (each day once: its events are read once, by one instance).
+pub async fn roll_up_days(state: &AppState) {
+    let today = state.clock.now().date_naive();
+    let since = today - chrono::Duration::days(crate::admin::MAX_STATS_DAYS);
+    let days = match crate::store::audit::days_to_roll_up(&state.db, since, today).await {
+        Ok(days) => days,
+        Err(e) => return tracing::warn!(error = %e, "finding the days to roll up failed"),
+    };
+    for day in days {
+        if let Err(e) = crate::store::audit::roll_up_day(&state.db, day).await {
+            return tracing::warn!(error = %e, %day, "rolling up a day of the audit log failed");
+        }
+    }
+}
+
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
+    roll_up_days(state).await;
     if let Some(store) = &state.site.settings.mds {
         match store.reload_if_changed() {
             Ok(true) => {

@@ -2,6 +2,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -281,5 +283,74 @@ impl AdminService<'_> {
                 });
             }
         }
+    }
+}
+
+/// Sign-ins of one day by how they were made.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInsByFactor {
+    pub passkey_usernameless: i64,
+    pub passkey_username_first: i64,
+    pub email_code: i64,
+    pub recovery_code: i64,
+}
+
+/// One UTC day of the console's charts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayStats {
+    pub day: chrono::NaiveDate,
+    pub sign_ins: SignInsByFactor,
+    /// Failures by `<action>:<reason>` (e.g. `authentication.failed:VERIFICATION_FAILED`).
+    pub failures: BTreeMap<String, i64>,
+    pub email_codes_sent: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyStats {
+    /// Every day of the range, oldest first, today last (counted live).
+    pub days: Vec<DayStats>,
+}
+
+/// How many days of statistics an admin may ask for at once.
+pub const MAX_STATS_DAYS: i64 = 400;
+
+impl AdminService<'_> {
+    /// Sign-ins per day by factor, failures per day by reason, email codes sent, for the
+    /// last `days` UTC days (today included): finished days from the daily rollup, today
+    /// counted live.
+    #[tracing::instrument(skip_all)]
+    pub async fn daily_stats(&self, days: i64) -> Result<DailyStats, AdminError> {
+        let days = days.clamp(1, MAX_STATS_DAYS);
+        let today = self.now.date_naive();
+        let since = today - Duration::days(days - 1);
+        let rows = store::audit::daily(self.db, since, today).await?;
+        let mut out: Vec<DayStats> = (0..days)
+            .map(|i| DayStats {
+                day: since + Duration::days(i),
+                ..Default::default()
+            })
+            .collect();
+        for (day, action, detail, n) in rows {
+            let Some(d) = out.iter_mut().find(|d| d.day == day) else {
+                continue;
+            };
+            match (action.as_str(), detail.as_str()) {
+                ("authentication.succeeded", "usernameless") => {
+                    d.sign_ins.passkey_usernameless += n
+                }
+                ("authentication.succeeded", _) => d.sign_ins.passkey_username_first += n,
+                ("email.code_verified", "sign_in") => d.sign_ins.email_code += n,
+                ("email.code_verified", _) => {}
+                ("recovery.code_used", _) => d.sign_ins.recovery_code += n,
+                ("email.code_sent", _) => d.email_codes_sent += n,
+                (action, detail) => {
+                    *d.failures.entry(format!("{action}:{detail}")).or_default() += n
+                }
+            }
+        }
+        Ok(DailyStats { days: out })
     }
 }

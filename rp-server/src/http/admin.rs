@@ -287,6 +287,28 @@ pub async fn policy_report(
     Ok(Json(who.service().policy_report(&q).await?))
 }
 
+/// How many days of statistics.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DaysQuery {
+    /// 1-400 (default 30); today is the last.
+    pub days: Option<i64>,
+}
+
+/// Per UTC day: sign-ins by factor (passkey usernameless or username-first, email code,
+/// recovery code), failures by reason, email codes sent. Finished days come from a daily
+/// rollup of the audit log (made once per day in the background), today is counted live:
+/// the cost does not grow with the log.
+#[utoipa::path(get, path = "/admin/v1/stats/daily", tag = "admin", security(("admin" = [])), params(DaysQuery),
+    responses((status = 200, body = crate::admin::DailyStats), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn daily_stats(
+    who: Admin,
+    Query(q): Query<DaysQuery>,
+) -> Result<Json<crate::admin::DailyStats>, ApiError> {
+    Ok(Json(who.service().daily_stats(q.days.unwrap_or(30)).await?))
+}
+
 /// Aggregate statistics.
 #[utoipa::path(get, path = "/admin/v1/stats", tag = "admin", security(("admin" = [])),
     responses((status = 200, body = Stats), (status = 401, body = ErrorBody)))]

@@ -161,3 +161,83 @@ pub async fn per_day(
     .fetch_all(db)
     .await
 }
+
+/// How one event is counted in the daily statistics: a sign-in by its kind, a failure by
+/// its reason; the same expression rolls past days up and counts today live.
+const DAILY_DETAIL: &str = "CASE
+        WHEN action = 'authentication.succeeded' THEN
+            CASE WHEN (details->>'usernameless')::boolean THEN 'usernameless' ELSE 'username_first' END
+        WHEN action = 'email.code_verified' THEN COALESCE(details->>'purpose', '')
+        ELSE COALESCE(details->>'reason', details->>'code', '')
+    END";
+
+/// The actions the daily statistics count.
+const DAILY_ACTIONS: &str = "('authentication.succeeded', 'authentication.failed', 'email.code_verified',
+    'email.code_failed', 'email.code_sent', 'recovery.code_used', 'recovery.code_failed', 'nonce.redeem_failed')";
+
+/// Rolls up `day` (a finished UTC day) once: its counts, and the mark that it is done.
+/// Returns whether it was rolled up now.
+pub async fn roll_up_day(db: &super::Db, day: chrono::NaiveDate) -> sqlx::Result<bool> {
+    let sql = format!(
+        "WITH done AS (
+            INSERT INTO audit_daily_done (day) VALUES ($1) ON CONFLICT DO NOTHING RETURNING day
+         )
+         INSERT INTO audit_daily (day, action, detail, count)
+         SELECT $1, action, {DAILY_DETAIL}, count(*)
+           FROM audit_events
+          WHERE EXISTS (SELECT 1 FROM done)
+            AND occurred_at >= $1::date AT TIME ZONE 'UTC' AND occurred_at < ($1::date + 1) AT TIME ZONE 'UTC'
+            AND action IN {DAILY_ACTIONS}
+          GROUP BY 2, 3
+         RETURNING 1"
+    );
+    let mut tx = db.begin().await?;
+    sqlx::query(&sql).bind(day).execute(&mut *tx).await?;
+    let done: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_daily_done WHERE day = $1)")
+            .bind(day)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// The finished days since `since` that are not rolled up yet (oldest first).
+pub async fn days_to_roll_up(
+    db: impl PgExecutor<'_>,
+    since: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> sqlx::Result<Vec<chrono::NaiveDate>> {
+    sqlx::query_scalar(
+        "SELECT d::date FROM generate_series($1::date, $2::date - 1, interval '1 day') AS d
+          WHERE NOT EXISTS (SELECT 1 FROM audit_daily_done WHERE day = d::date)
+          ORDER BY 1",
+    )
+    .bind(since)
+    .bind(today)
+    .fetch_all(db)
+    .await
+}
+
+/// Counts per (day, action, detail) from `since` on: finished days from the rollup, today
+/// counted live (one day of the occurred_at index).
+pub async fn daily(
+    db: impl PgExecutor<'_>,
+    since: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> sqlx::Result<Vec<(chrono::NaiveDate, String, String, i64)>> {
+    let sql = format!(
+        "SELECT day, action, detail, count FROM audit_daily WHERE day >= $1 AND day < $2
+         UNION ALL
+         SELECT $2, action, {DAILY_DETAIL}, count(*)
+           FROM audit_events
+          WHERE occurred_at >= $2::date AT TIME ZONE 'UTC' AND action IN {DAILY_ACTIONS}
+          GROUP BY 2, 3
+         ORDER BY 1, 2, 3"
+    );
+    sqlx::query_as(&sql)
+        .bind(since)
+        .bind(today)
+        .fetch_all(db)
+        .await
+}

@@ -523,3 +523,78 @@ async fn the_cli_runs_the_same_operations() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no such credential"));
 }
+
+/// The console's daily statistics: sign-ins by factor and failures by reason per UTC day,
+/// finished days from the background rollup (they survive the audit purge), today live.
+#[tokio::test]
+async fn daily_statistics_by_factor_from_the_rollup_and_today() {
+    let app = TestApp::spawn().await;
+    let user = User::new("dora");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&user, &mut authn).await;
+    let day = std::time::Duration::from_secs(86_400);
+
+    // Two days ago: two usernameless sign-ins and a wrong recovery code.
+    app.sign_in(&mut authn).await.expect(200);
+    app.sign_in(&mut authn).await.expect(200);
+    app.post(
+        "/v1/recovery/verify",
+        None,
+        &json!({ "username": user.username, "code": "aaaa-bbbb-cccc" }),
+    )
+    .await;
+    app.clock.advance(day);
+    // Yesterday: one username-first sign-in.
+    let challenge = app.challenge(&user).await;
+    let assertion = authn
+        .get(&challenge["publicKey"], crate::harness::ORIGIN)
+        .unwrap();
+    app.post(
+        "/v1/authentication/verify",
+        None,
+        &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
+    )
+    .await
+    .expect(200);
+    app.clock.advance(day);
+    // Today: one more usernameless sign-in, counted live.
+    app.sign_in(&mut authn).await.expect(200);
+
+    rp_server::purge::roll_up_days(&app.state).await;
+    // The rolled-up days no longer need their events.
+    sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
+        .bind(app.clock.now() - chrono::Duration::hours(1))
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+
+    let stats = app
+        .get("/admin/v1/stats/daily?days=3", Some(ADMIN_TOKEN))
+        .await
+        .expect(200);
+    let days = stats["days"].as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[2]["day"], app.clock.now().date_naive().to_string());
+    let sign_ins = |i: usize| days[i]["signIns"].clone();
+    assert_eq!(sign_ins(0)["passkeyUsernameless"], 2);
+    assert_eq!(sign_ins(1)["passkeyUsernameFirst"], 1);
+    assert_eq!(sign_ins(2)["passkeyUsernameless"], 1);
+    let failures: i64 = days[0]["failures"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("recovery.code_failed"))
+        .map(|(_, v)| v.as_i64().unwrap())
+        .sum();
+    assert_eq!(failures, 1, "{}", days[0]);
+    // Rolling up again changes nothing.
+    rp_server::purge::roll_up_days(&app.state).await;
+    let again = app
+        .get("/admin/v1/stats/daily?days=3", Some(ADMIN_TOKEN))
+        .await
+        .expect(200);
+    assert_eq!(again, stats);
+    app.get("/admin/v1/stats/daily?days=x", Some(ADMIN_TOKEN))
+        .await
+        .expect_error(400, "INVALID_REQUEST");
+}
