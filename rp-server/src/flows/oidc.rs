@@ -43,6 +43,34 @@ impl Provider {
         self.config.clients.iter().find(|c| c.client_id == id)
     }
 
+    /// The page's request from its cookie (`sealed`), if it is the one the page names
+    /// (`request_id`), unaltered and unexpired.
+    fn open(
+        &self,
+        sealed: Option<&str>,
+        request_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<super::sealed::Unsealed<AuthorizationRequest>, FinishError> {
+        sealed
+            .and_then(|s| self.requests.unseal::<AuthorizationRequest>(s))
+            .filter(|o| o.id == request_id && o.expires_at > now)
+            .ok_or(FinishError::RequestExpired)
+    }
+
+    /// The cookie that carries a sealed request (`Max-Age` 0 with an empty value clears
+    /// it): `__Host-` (Secure, path /, no domain) on https, `HttpOnly`, `SameSite=Lax`.
+    pub fn cookie(&self, sealed: &str, max_age_secs: u64) -> String {
+        let secure = if self.config.issuer.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        format!(
+            "{}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
+            self.cookie_name()
+        )
+    }
+
     /// The sign-in page's cookie: `__Host-` (Secure, path /, no domain) on https.
     pub fn cookie_name(&self) -> &'static str {
         if self.config.issuer.starts_with("https://") {
@@ -149,10 +177,7 @@ pub async fn finish(
     client: &ClientContext,
 ) -> Result<String, FinishError> {
     let now = cx.clock.now();
-    let opened = sealed
-        .and_then(|s| provider.requests.unseal::<AuthorizationRequest>(s))
-        .filter(|o| o.id == request_id && o.expires_at > now)
-        .ok_or(FinishError::RequestExpired)?;
+    let opened = provider.open(sealed, request_id, now)?;
     let request = opened.state;
     let oidc_client = provider
         .client(&request.client_id)
@@ -269,11 +294,7 @@ pub async fn username_first(
     request_id: Uuid,
     username: &str,
 ) -> Result<(rp_shared::internal::ChallengeResponse, String), FinishError> {
-    let now = cx.clock.now();
-    let opened = sealed
-        .and_then(|s| provider.requests.unseal::<AuthorizationRequest>(s))
-        .filter(|o| o.id == request_id && o.expires_at > now)
-        .ok_or(FinishError::RequestExpired)?;
+    let opened = provider.open(sealed, request_id, cx.clock.now())?;
     let username = username.trim();
     if username.is_empty() || username.len() > 256 || username.chars().any(char::is_control) {
         return Err(FinishError::InvalidUsername);

@@ -198,15 +198,7 @@ pub async fn finish(
     .map_err(finish_error)?;
     let mut response = axum::Json(serde_json::json!({ "redirectTo": to })).into_response();
     // The request is finished: its cookie goes.
-    let secure = if p.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
-        p.cookie_name()
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&p.cookie("", 0)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)
@@ -262,18 +254,9 @@ pub async fn username_first(
     Ok(response)
 }
 
-/// The cookie that binds a request to the browser.
+/// The cookie that binds a request to the browser, for as long as the request lives.
 fn request_cookie(p: &Provider, sealed: &str) -> String {
-    let secure = if p.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        p.cookie_name(),
-        crate::oidc::REQUEST_TTL.as_secs()
-    )
+    p.cookie(sealed, crate::oidc::REQUEST_TTL.as_secs())
 }
 
 /// The value of cookie `name`.
