@@ -66,6 +66,35 @@ impl Authentication {
     }
 }
 
+/// Form-encoded parameters (an authorization request's query, a token request's body),
+/// first value of each, and whether any was repeated (RFC 6749 §3.1, §3.2: a request
+/// must not repeat one).
+pub struct Params {
+    list: Vec<(String, String)>,
+    pub repeated: bool,
+}
+
+impl Params {
+    pub fn parse(encoded: &[u8]) -> Self {
+        let mut list: Vec<(String, String)> = Vec::new();
+        let mut repeated = false;
+        for (k, v) in url::form_urlencoded::parse(encoded) {
+            repeated |= list.iter().any(|(seen, _)| *seen == k);
+            list.push((k.into_owned(), v.into_owned()));
+        }
+        Self { list, repeated }
+    }
+
+    /// The first value of `name`, unless absent or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.list
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+}
+
 /// Whether a PKCE `code_verifier` (RFC 7636: 43-128 unreserved characters) answers the
 /// S256 `challenge`, compared in constant time.
 pub fn pkce_answers(challenge: &str, verifier: &str) -> bool {

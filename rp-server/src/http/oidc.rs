@@ -346,20 +346,11 @@ fn token_request(
             "The body must be application/x-www-form-urlencoded.",
         ));
     }
-    let mut params: Vec<(String, String)> = Vec::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        if params.iter().any(|(seen, _)| *seen == k) {
-            return Err(TokenError::InvalidRequest("A parameter is repeated."));
-        }
-        params.push((k.into_owned(), v.into_owned()));
+    let params = crate::oidc::Params::parse(body);
+    if params.repeated {
+        return Err(TokenError::InvalidRequest("A parameter is repeated."));
     }
-    let take = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
+    let take = |name: &str| params.get(name).map(str::to_owned);
     let body_id = take("client_id");
     let body_secret = take("client_secret");
     let mut credentials = match basic_credentials(headers)? {

@@ -51,21 +51,8 @@ pub enum Refusal {
 /// Parses and checks the raw query of an authorization request against the registered
 /// `clients`.
 pub fn check(query: &str, clients: &[OidcClient]) -> Result<AuthorizationRequest, Refusal> {
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut duplicated = false;
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if params.iter().any(|(seen, _)| *seen == k) {
-            duplicated = true;
-        }
-        params.push((k.into_owned(), v.into_owned()));
-    }
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let params = super::Params::parse(query.as_bytes());
+    let get = |name: &str| params.get(name);
     let client = get("client_id")
         .and_then(|id| clients.iter().find(|c| c.client_id == id))
         .ok_or(Refusal::Page(
@@ -84,7 +71,7 @@ pub fn check(query: &str, clients: &[OidcClient]) -> Result<AuthorizationRequest
         error,
         description,
     };
-    if duplicated {
+    if params.repeated {
         return Err(refuse("invalid_request", "A parameter is repeated."));
     }
     if get("request").is_some() {
