@@ -320,16 +320,9 @@ pub async fn attested(
                 .for_groups(groups)
                 .map(|p| p.name.clone())
                 .unwrap_or_default();
-            let actor = user.map_or(Actor::Anonymous, |u| Actor::User(u.cognito_sub.clone()));
             let rule = crate::policy::Rule::Attestation;
-            let mut event = Event::new(actor, Action::PolicyViolation)
-                .client(client)
-                .details(serde_json::json!({ "policy": name, "rule": rule, "at": "registration" }));
-            if let Some(u) = user {
-                event = event.user(u.id, &u.cognito_sub);
-            }
-            audit::record(&cx.db, cx.clock.now(), event).await?;
-            Err(RegistrationError::PolicyViolation { policy: name, rule })
+            let details = serde_json::json!({ "policy": name, "rule": rule, "at": "registration" });
+            Err(refuse(cx, name, rule, details, user, client).await)
         }
         other => other,
     }
@@ -344,32 +337,45 @@ pub async fn enforce_policy(
     user: Option<&User>,
     client: &ClientContext,
 ) -> Result<(), RegistrationError> {
-    let passkey = crate::policy::Passkey {
-        aaguid: stored.aaguid,
-        backup_eligible: stored.backup_eligible,
-        attested: stored.attested,
-    };
-    let Some((policy, rule)) = cx.site.settings.policies.violation(groups, passkey, false) else {
+    let violation = cx
+        .site
+        .settings
+        .policies
+        .violation(groups, stored.policy_view(), false);
+    let Some((policy, rule)) = violation else {
         return Ok(());
     };
+    let details = serde_json::json!({
+        "policy": policy.name,
+        "rule": rule,
+        "aaguid": stored.aaguid,
+        "backupEligible": stored.backup_eligible,
+        "at": "registration",
+    });
+    Err(refuse(cx, policy.name.clone(), rule, details, user, client).await)
+}
+
+/// A registration's refusal by policy `name`, audited as `policy.violation` with
+/// `details`; a failure to write the audit row is the refusal instead.
+async fn refuse(
+    cx: &Context,
+    name: String,
+    rule: crate::policy::Rule,
+    details: serde_json::Value,
+    user: Option<&User>,
+    client: &ClientContext,
+) -> RegistrationError {
     let actor = user.map_or(Actor::Anonymous, |u| Actor::User(u.cognito_sub.clone()));
     let mut event = Event::new(actor, Action::PolicyViolation)
         .client(client)
-        .details(serde_json::json!({
-            "policy": policy.name,
-            "rule": rule,
-            "aaguid": stored.aaguid,
-            "backupEligible": stored.backup_eligible,
-            "at": "registration",
-        }));
+        .details(details);
     if let Some(u) = user {
         event = event.user(u.id, &u.cognito_sub);
     }
-    audit::record(&cx.db, cx.clock.now(), event).await?;
-    Err(RegistrationError::PolicyViolation {
-        policy: policy.name.clone(),
-        rule,
-    })
+    match audit::record(&cx.db, cx.clock.now(), event).await {
+        Ok(()) => RegistrationError::PolicyViolation { policy: name, rule },
+        Err(e) => e.into(),
+    }
 }
 
 /// The registration or enrolment ceremony `ceremony_id` of `user_id`, consumed: its

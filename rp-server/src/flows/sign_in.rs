@@ -375,12 +375,7 @@ async fn still_allowed(
         return Ok(());
     }
     let groups = current_groups(cx, user).await?;
-    let passkey = crate::policy::Passkey {
-        aaguid: stored.aaguid,
-        backup_eligible: stored.backup_eligible,
-        attested: stored.attested,
-    };
-    let Some((policy, rule)) = policies.violation(&groups, passkey, true) else {
+    let Some((policy, rule)) = policies.violation(&groups, stored.policy_view(), true) else {
         return Ok(());
     };
     crate::audit::record(

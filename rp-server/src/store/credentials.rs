@@ -95,6 +95,15 @@ impl From<CredentialRow> for StoredCredential {
 }
 
 impl StoredCredential {
+    /// What a passkey policy looks at.
+    pub fn policy_view(&self) -> crate::policy::Passkey {
+        crate::policy::Passkey {
+            aaguid: self.aaguid,
+            backup_eligible: self.backup_eligible,
+            attested: self.attested,
+        }
+    }
+
     /// The passkey to verify an assertion with: the registered key, with the
     /// authoritative counter and backup state from their columns, and the transports the
     /// browser reported at registration (hints for `allowCredentials`).
