@@ -144,6 +144,12 @@ pub fn policies_of(settings: &Settings) -> Result<crate::policy::Policies, Confi
     policy::policies(settings, policy::mds(settings)?.0.is_some())
 }
 
+/// The root the FIDO metadata BLOB must chain to (`RP_FIDO_MDS_ROOT_CERT`, else the FIDO
+/// Alliance's), for `rp-server mds refresh`.
+pub fn mds_root_of(settings: &Settings) -> Result<crypto_glue::x509::Certificate, ConfigError> {
+    policy::mds_root(settings).map(|(root, _)| root)
+}
+
 /// The settings no deployment can do without; [`Config::new`] gives every other one the
 /// default `rp-server serve` applies.
 pub struct Required {

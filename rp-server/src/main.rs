@@ -98,11 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let out = out
                 .or_else(|| s.fido_mds_file.as_ref().map(std::path::PathBuf::from))
                 .ok_or_else(|| anyhow::anyhow!("give --out or set RP_FIDO_MDS_FILE"))?;
-            let root_pem = match &s.fido_mds_root_cert {
-                Some(path) => std::fs::read_to_string(path)?,
-                None => rp_server::mds::FIDO_MDS_ROOT.to_owned(),
-            };
-            let root = rp_server::mds::root_from_pem(&root_pem)?;
+            let root = rp_server::config::mds_root_of(s)?;
             let m = rp_server::mds::refresh(&url, &root, &out).await?;
             println!(
                 "{}: BLOB {} verified and written (next update {})",

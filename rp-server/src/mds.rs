@@ -250,10 +250,7 @@ impl MetadataStore {
     /// Reads and verifies the BLOB at `path` against `root`.
     pub fn load(path: &std::path::Path, root: Certificate) -> Result<Self, String> {
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let blob = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let metadata = Metadata::verify(&blob, &root, SystemTime::now())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let metadata = read_verified(path, &root)?;
         Ok(Self {
             current: std::sync::RwLock::new(std::sync::Arc::new(metadata)),
             source: Some(Source {
@@ -293,13 +290,17 @@ impl MetadataStore {
             return Ok(false);
         }
         *seen = Some(modified);
-        let blob = std::fs::read_to_string(&source.path)
-            .map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
-        let metadata = Metadata::verify(&blob, &source.root, SystemTime::now())
-            .map_err(|e| format!("{}: {e}", source.path.display()))?;
+        let metadata = read_verified(&source.path, &source.root)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(metadata);
         Ok(true)
     }
+}
+
+/// The BLOB in the file at `path`, verified against `root` now.
+fn read_verified(path: &std::path::Path, root: &Certificate) -> Result<Metadata, String> {
+    let blob = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Metadata::verify(&blob, root, SystemTime::now()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Where the FIDO Alliance publishes the BLOB.

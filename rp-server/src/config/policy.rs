@@ -44,6 +44,17 @@ pub(super) fn mds(s: &Settings) -> Result<(Option<crate::mds::MetadataStore>, bo
         }
         return Ok((None, false));
     };
+    let (root, custom) = mds_root(s)?;
+    let store = crate::mds::MetadataStore::load(std::path::Path::new(path), root)
+        .map_err(|e| bad("RP_FIDO_MDS_FILE", e))?;
+    Ok((Some(store), custom))
+}
+
+/// The root the metadata BLOB must chain to: `fido_mds_root_cert`, or the FIDO
+/// Alliance's; and whether it is the former.
+pub(super) fn mds_root(
+    s: &Settings,
+) -> Result<(crypto_glue::x509::Certificate, bool), ConfigError> {
     let (root_pem, custom) = match text(&s.fido_mds_root_cert) {
         Some(root) => (
             std::fs::read_to_string(root)
@@ -54,9 +65,7 @@ pub(super) fn mds(s: &Settings) -> Result<(Option<crate::mds::MetadataStore>, bo
     };
     let root = crate::mds::root_from_pem(&root_pem)
         .map_err(|e| bad("RP_FIDO_MDS_ROOT_CERT", e.to_string()))?;
-    let store = crate::mds::MetadataStore::load(std::path::Path::new(path), root)
-        .map_err(|e| bad("RP_FIDO_MDS_FILE", e))?;
-    Ok((Some(store), custom))
+    Ok((root, custom))
 }
 
 pub(super) fn policies(s: &Settings, have_metadata: bool) -> Result<Policies, ConfigError> {
