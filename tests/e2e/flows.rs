@@ -186,15 +186,8 @@ async fn a_group_policy_through_cognito_groups() {
         ..Default::default()
     })
     .await;
-    let username = stack
-        .password_user("ann@example.test", "Ann-password-1")
-        .await;
-    let tokens = stack
-        .password_sign_in("ann@example.test", "Ann-password-1")
-        .await;
-    let mut synced = SoftAuthenticator::new();
-    stack
-        .register_passkey(tokens.access_token().unwrap(), &mut synced)
+    let (username, mut synced) = stack
+        .user_with_passkey("ann@example.test", "Ann-password-1")
         .await;
 
     let c = &stack.cognito;

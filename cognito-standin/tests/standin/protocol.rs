@@ -502,31 +502,18 @@ async fn groups_and_the_cognito_groups_claim() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "GroupExistsException");
-    let e = c
-        .admin_add_user_to_group()
-        .user_pool_id(POOL)
-        .username("seed@example.test")
-        .group_name("nobody")
-        .send()
-        .await
-        .unwrap_err();
+    let add = |username: &'static str, group: &'static str| {
+        c.admin_add_user_to_group()
+            .user_pool_id(POOL)
+            .username(username)
+            .group_name(group)
+            .send()
+    };
+    let e = add("seed@example.test", "nobody").await.unwrap_err();
     assert_eq!(code(&e), "ResourceNotFoundException");
-    let e = c
-        .admin_add_user_to_group()
-        .user_pool_id(POOL)
-        .username("ghost@example.test")
-        .group_name("admins")
-        .send()
-        .await
-        .unwrap_err();
+    let e = add("ghost@example.test", "admins").await.unwrap_err();
     assert_eq!(code(&e), "UserNotFoundException");
-    c.admin_add_user_to_group()
-        .user_pool_id(POOL)
-        .username("seed@example.test")
-        .group_name("admins")
-        .send()
-        .await
-        .unwrap();
+    add("seed@example.test", "admins").await.unwrap();
     let (access, id) = sign_in().await;
     assert_eq!(access["cognito:groups"], serde_json::json!(["admins"]));
     assert_eq!(id["cognito:groups"], serde_json::json!(["admins"]));
