@@ -6,6 +6,7 @@
 
 mod enrolment;
 mod report;
+mod search;
 mod unlock;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,9 @@ pub use enrolment::{EnrolmentTokenView, IssuedEnrolmentToken};
 pub use report::{
     AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DailyStats, DayCount, DayStats,
     MAX_STATS_DAYS, PolicyReport, PolicyReportQuery, PolicyViolationView, SignInsByFactor, Stats,
+    audit_csv,
 };
+pub use search::{UserSearch, UserSearchQuery, UserSummary};
 pub use unlock::Unlocked;
 
 use crate::audit::{self, Action, Actor, Event};
@@ -44,6 +47,29 @@ pub enum AdminError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Cognito(#[from] crate::cognito::CognitoError),
+}
+
+/// How the audit names a member of the admin group who acts through the console:
+/// `admin:cognito:<sub>`, then their verified email when the site administers the pool
+/// (from Cognito, never from the request; without it when Cognito cannot say).
+pub async fn member_actor(cx: &Context, sub: &str) -> String {
+    let email = match cx.site.cognito.as_deref() {
+        Some(cognito) => match cognito
+            .verified_email_cached(&cx.site.admin_emails, sub)
+            .await
+        {
+            Ok(email) => email,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the admin's email for the audit");
+                None
+            }
+        },
+        None => None,
+    };
+    match email {
+        Some(email) => format!("admin:cognito:{sub} {email}"),
+        None => format!("admin:cognito:{sub}"),
+    }
 }
 
 /// How an admin names a user.

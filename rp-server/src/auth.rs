@@ -27,6 +27,18 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Whether a bearer token has a JWT's shape (three base64url parts): only those are
+/// worth verifying as Cognito access tokens.
+pub fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts[..2].iter().all(|p| !p.is_empty())
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// Compares a presented token with the configured one in constant time. Both are hashed
 /// first so neither the content nor the length of the secret leaks through timing.
 pub fn token_matches(presented: &str, expected: &SecretString) -> bool {

@@ -64,6 +64,7 @@ pub struct CreatedUser {
 pub struct PoolUser {
     pub username: String,
     pub sub: String,
+    pub email: Option<String>,
     /// `email_verified` is true.
     pub email_verified: bool,
     pub enabled: bool,
@@ -206,6 +207,20 @@ impl CognitoAdmin {
             .flatten())
     }
 
+    /// [`CognitoAdmin::verified_email_of`], remembered for five minutes in `cache`.
+    pub async fn verified_email_cached(
+        &self,
+        cache: &EmailCache,
+        sub: &str,
+    ) -> Result<Option<String>, CognitoError> {
+        if let Some(email) = cache.get(sub) {
+            return Ok(email);
+        }
+        let email = self.verified_email_of(sub).await?;
+        cache.put(sub, email.clone());
+        Ok(email)
+    }
+
     /// The one enabled user whose *verified* email this is; `None` when there is no
     /// such user or several (a code mailed there must not pick one of them).
     pub async fn verified_owner_of(&self, email: &str) -> Result<Option<PoolUser>, CognitoError> {
@@ -224,32 +239,63 @@ impl CognitoAdmin {
         email: &str,
         limit: i32,
     ) -> Result<Vec<PoolUser>, CognitoError> {
-        let filter = equals_filter("email", email);
+        Ok(self
+            .list_users(equals_filter("email", email), limit, None)
+            .await?
+            .0)
+    }
+
+    /// Users whose `email` starts with `prefix` (at most `limit`, after Cognito's
+    /// pagination token `page`), and the token of the next page.
+    pub async fn users_with_email_prefix(
+        &self,
+        prefix: &str,
+        limit: i32,
+        page: Option<String>,
+    ) -> Result<(Vec<PoolUser>, Option<String>), CognitoError> {
+        self.list_users(prefix_filter("email", prefix), limit, page)
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        filter: String,
+        limit: i32,
+        page: Option<String>,
+    ) -> Result<(Vec<PoolUser>, Option<String>), CognitoError> {
         let found = self
             .client
             .list_users()
             .user_pool_id(&self.user_pool_id)
             .filter(filter)
             .limit(limit)
+            .set_pagination_token(page)
             .send()
             .await
             .map_err(|e| failed("ListUsers", e))?;
-        Ok(found
+        let users = found
             .users()
             .iter()
-            .map(|u| PoolUser {
-                created: u
-                    .user_create_date()
-                    .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
-                username: u.username().unwrap_or_default().to_owned(),
-                sub: sub_of(u.attributes()),
-                email_verified: u
-                    .attributes()
-                    .iter()
-                    .any(|a| a.name() == "email_verified" && a.value() == Some("true")),
-                enabled: u.enabled(),
+            .map(|u| {
+                let attribute = |name: &str| {
+                    u.attributes()
+                        .iter()
+                        .find(|a| a.name() == name)
+                        .and_then(|a| a.value())
+                };
+                PoolUser {
+                    created: u
+                        .user_create_date()
+                        .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0)),
+                    username: u.username().unwrap_or_default().to_owned(),
+                    sub: sub_of(u.attributes()),
+                    email: attribute("email").map(str::to_owned),
+                    email_verified: attribute("email_verified") == Some("true"),
+                    enabled: u.enabled(),
+                }
             })
-            .collect())
+            .collect();
+        Ok((users, found.pagination_token().map(str::to_owned)))
     }
 
     /// Creates a confirmed user with this email (marked verified when sign-up proved it
@@ -460,8 +506,17 @@ pub async fn session_validity_warnings(
 /// A `ListUsers` filter matching `attribute` exactly, the value quoted as Cognito's
 /// filter syntax wants (backslash and double quote escaped).
 fn equals_filter(attribute: &str, value: &str) -> String {
+    filter(attribute, "=", value)
+}
+
+fn prefix_filter(attribute: &str, prefix: &str) -> String {
+    filter(attribute, "^=", prefix)
+}
+
+/// A ListUsers filter, the value quoted and escaped.
+fn filter(attribute: &str, operator: &str, value: &str) -> String {
     format!(
-        "{attribute} = \"{}\"",
+        "{attribute} {operator} \"{}\"",
         value.replace('\\', "\\\\").replace('"', "\\\"")
     )
 }
@@ -541,5 +596,33 @@ mod tests {
         assert_eq!(PoolShape::Username.username_for("a@b.c"), "a@b.c");
         let alias = PoolShape::EmailAlias.username_for("a@b.c");
         assert!(!alias.contains('@') && uuid::Uuid::parse_str(&alias).is_ok());
+    }
+}
+
+/// Verified emails by `sub`, for five minutes: how the audit names console admins without
+/// asking Cognito on each of their requests. At most [`EmailCache::CAPACITY`] entries
+/// (emptied when full: the admins of one deployment are few).
+#[derive(Default)]
+pub struct EmailCache(
+    std::sync::Mutex<std::collections::HashMap<String, (Option<String>, std::time::Instant)>>,
+);
+
+impl EmailCache {
+    pub const CAPACITY: usize = 1024;
+    const TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+    fn get(&self, sub: &str) -> Option<Option<String>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(sub)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(email, _)| email.clone())
+    }
+
+    fn put(&self, sub: &str, email: Option<String>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(sub.to_owned(), (email, std::time::Instant::now()));
     }
 }

@@ -69,6 +69,12 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     /// Named admin tokens (`RP_ADMIN_TOKENS`), beside `admin_token` (named `admin`).
     pub admin_tokens: Vec<NamedToken>,
+    /// The Cognito group whose members are admins (`RP_ADMIN_GROUP`); `None`: nobody by group.
+    pub admin_group: Option<String>,
+    /// The console at `/console/` (`RP_CONSOLE`, and only with an internal listener).
+    pub console: bool,
+    /// The app client the console signs admins in with (`RP_CONSOLE_CLIENT_ID`).
+    pub console_client_id: String,
     pub ceremony_ttl: Duration,
     pub nonce_ttl: Duration,
     pub enrolment_ttl: Duration,
@@ -166,6 +172,7 @@ impl Config {
     /// A configuration from the required settings, every other one at its documented
     /// default. The local stack and the tests start here and adjust fields.
     pub fn new(r: Required) -> Self {
+        let console_client_id = r.cognito_client_ids.first().cloned().unwrap_or_default();
         Self {
             database_url: r.database_url,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
@@ -181,6 +188,9 @@ impl Config {
             service_token: r.service_token,
             admin_token: None,
             admin_tokens: Vec::new(),
+            admin_group: Some(DEFAULT_ADMIN_GROUP.to_owned()),
+            console: true,
+            console_client_id,
             ceremony_ttl: Duration::from_secs(DEFAULT_CEREMONY_TTL_SECS),
             nonce_ttl: Duration::from_secs(DEFAULT_NONCE_TTL_SECS),
             enrolment_ttl: Duration::from_secs(DEFAULT_ENROLMENT_TTL_SECS),
@@ -234,6 +244,8 @@ pub const DEFAULT_ENROLMENT_TTL_SECS: u64 = 900;
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
 pub const DEFAULT_REAUTH_MAX_AGE_SECS: u64 = 900;
+/// The Cognito group whose members are admins, unless `RP_ADMIN_GROUP` says otherwise.
+pub const DEFAULT_ADMIN_GROUP: &str = "rp-admins";
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 750;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;

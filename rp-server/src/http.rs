@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod authentication;
+pub mod console;
 pub mod credentials;
 pub mod email;
 pub mod error;
@@ -107,10 +108,27 @@ pub fn app(state: AppState) -> Router {
 pub fn apps(state: AppState) -> (Router, Router) {
     let (public, private) = routers(&state);
     let (health, _) = health(&state).split_for_parts();
-    (
-        finish(public, &state),
-        finish(private.merge(health), &state),
-    )
+    let private = private.merge(health);
+    let private = if state.config.console_on() {
+        private.merge(console_routes(&state))
+    } else {
+        private
+    };
+    (finish(public, &state), finish(private, &state))
+}
+
+/// The console and the two calls of its admins' passkey sign-in (the browser API's own
+/// handlers and rate limit, on the console's origin).
+fn console_routes(state: &AppState) -> Router<AppState> {
+    use axum::routing::post;
+    let sign_in = Router::new()
+        .route("/v1/authentication/options", post(authentication::options))
+        .route("/v1/authentication/verify", post(authentication::verify))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ));
+    console::routes(state).merge(sign_in)
 }
 
 /// Liveness and readiness; `/readyz` is rate-limited per client at the browser API's
@@ -153,6 +171,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(internal::redeem));
     let admin = OpenApiRouter::new()
         .routes(routes!(admin::user))
+        .routes(routes!(admin::search_users))
         .routes(routes!(admin::credential))
         .routes(routes!(admin::revoke))
         .routes(routes!(admin::reset))
@@ -160,6 +179,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(admin::issue_enrolment, admin::list_enrolment))
         .routes(routes!(admin::revoke_enrolment))
         .routes(routes!(admin::audit_events))
+        .routes(routes!(admin::audit_csv))
         .routes(routes!(admin::stats))
         .routes(routes!(admin::policies))
         .routes(routes!(admin::policy_report))

@@ -229,6 +229,24 @@ impl Application {
         clock: Clock,
         cognito: Option<cognito::CognitoAdmin>,
     ) -> anyhow::Result<Self> {
+        let internal = match config.internal_listen_addr {
+            Some(addr) => Some(
+                listen(addr).with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
+        Self::build_on_both(listener, internal, config, clock, cognito).await
+    }
+
+    /// As [`Application::build_on`], with the internal listener bound by the caller too
+    /// (`internal_listen_addr` should name its address: the console's origin is there).
+    pub async fn build_on_both(
+        listener: tokio::net::TcpListener,
+        internal: Option<tokio::net::TcpListener>,
+        config: Config,
+        clock: Clock,
+        cognito: Option<cognito::CognitoAdmin>,
+    ) -> anyhow::Result<Self> {
         let db = connect_lazy(
             &config.database_url,
             config.db_max_connections,
@@ -247,15 +265,11 @@ impl Application {
         if config.auto_migrate {
             migrate(&db).await?;
         }
-        let site = flows::Site::build(&config, &db, &clock, cognito).await?;
+        // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
+        // compiler's layout queries of every caller otherwise.
+        let site = Box::pin(flows::Site::build(&config, &db, &clock, cognito)).await?;
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let ops_rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
-        let internal = match config.internal_listen_addr {
-            Some(addr) => Some(
-                listen(addr).with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
-            ),
-            None => None,
-        };
         let state = AppState {
             config: Arc::new(config),
             db,

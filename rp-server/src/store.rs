@@ -110,3 +110,25 @@ async fn delete_in_batches(db: &Db, sql: &str, at: DateTime<Utc>, batch: i64) ->
         }
     }
 }
+
+/// `text` as a `LIKE` pattern matching what starts with it (`%`, `_` and `\` literal).
+pub(crate) fn like_prefix(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod like_tests {
+    #[test]
+    fn like_patterns_match_the_prefix_literally() {
+        assert_eq!(super::like_prefix("al"), "al%");
+        assert_eq!(super::like_prefix("a_b%c\\"), "a\\_b\\%c\\\\%");
+    }
+}

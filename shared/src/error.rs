@@ -79,6 +79,7 @@ error_codes! {
     Unauthenticated => "UNAUTHENTICATED": "A token is missing or not valid.",
     ReauthRequired => "REAUTH_REQUIRED": "Adding or deleting a passkey needs a recent sign-in.",
     SessionRevoked => "SESSION_REVOKED": "The session was ended by an account reset.",
+    NotAnAdmin => "NOT_AN_ADMIN": "The signed-in user is not a member of RP_ADMIN_GROUP.",
     NotFound => "NOT_FOUND": "No such endpoint.",
     MethodNotAllowed => "METHOD_NOT_ALLOWED": "The endpoint does not accept this method.",
     CredentialNotFound => "CREDENTIAL_NOT_FOUND": "No such passkey (or not the caller's).",

@@ -183,8 +183,8 @@ impl Environment {
                     Err(_) => Value::from(raw.clone()),
                 },
                 Kind::Bool => match raw.trim() {
-                    "true" => Value::from(true),
-                    "false" => Value::from(false),
+                    "true" | "on" => Value::from(true),
+                    "false" | "off" => Value::from(false),
                     _ => Value::from(raw.clone()),
                 },
                 // Not JSON: left as text, so the error names the variable.

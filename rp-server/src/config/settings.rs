@@ -71,6 +71,9 @@ keys! {
     service_token: Secret = "Bearer token the Cognito trigger Lambdas present on /internal/* (at least 32 characters). Required.";
     admin_token: Secret = "Bearer token for /admin/* (at least 32 characters, differs from the service token); the audit names its holder `admin`. Unset, with admin_tokens unset: the admin API is off.";
     admin_tokens: List = "Named admin tokens, `name=<hex SHA-256 of the token>` each: the audit log names the admin by the token they present. Alone or beside admin_token.";
+    admin_group: Text = "The Cognito group whose members may use the admin API and the console with their own access token (the audit names them by sub and email); empty: nobody by group [default: rp-admins].";
+    console: Bool = "The admin console at /console/ on internal_listen_addr (true/on or false/off); always off without internal_listen_addr [default: on].";
+    console_client_id: Text = "The app client the console signs admins in with (CUSTOM_AUTH, no client secret); one of cognito_client_ids [default: the first of them].";
     ceremony_ttl_secs: Number = "Lifetime of a ceremony, in seconds (30-3600); keep it within the app clients' AuthSessionValidity [default: 180].";
     nonce_ttl_secs: Number = "Lifetime of a sign-in nonce, in seconds (10-600) [default: 120].";
     enrolment_ttl_secs: Number = "Default lifetime of an admin-issued enrolment token, in seconds (60-604800) [default: 900].";
@@ -137,6 +140,9 @@ pub struct Settings {
     pub admin_token: Option<SecretString>,
     #[serde(serialize_with = "names_only")]
     pub admin_tokens: Vec<String>,
+    pub admin_group: Option<String>,
+    pub console: Option<bool>,
+    pub console_client_id: Option<String>,
     pub ceremony_ttl_secs: Option<u64>,
     pub nonce_ttl_secs: Option<u64>,
     pub enrolment_ttl_secs: Option<u64>,

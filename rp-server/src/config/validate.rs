@@ -14,6 +14,17 @@ use super::*;
 
 impl Config {
     /// Every admin token: `RP_ADMIN_TOKEN` (named `admin`) and the named ones.
+    /// Whether `/console/` is served: asked for, and there is an internal listener.
+    pub fn console_on(&self) -> bool {
+        self.console && self.internal_listen_addr.is_some()
+    }
+
+    /// Whether the admin API answers at all: an admin token is set, or the console
+    /// (whose admins sign in as members of `RP_ADMIN_GROUP`) is on.
+    pub fn admin_api_on(&self) -> bool {
+        self.admin_token.is_some() || !self.admin_tokens.is_empty() || self.console_on()
+    }
+
     pub fn admin_identities(&self) -> Vec<NamedToken> {
         self.admin_token
             .iter()
@@ -115,6 +126,27 @@ impl Config {
                 ));
             }
             names.push(&t.name);
+        }
+        self.admin_group = match &s.admin_group {
+            None => Some(super::DEFAULT_ADMIN_GROUP.to_owned()),
+            Some(g) if g.trim().is_empty() => None,
+            Some(g) if g.len() > 128 || g.chars().any(char::is_control) => {
+                return Err(bad(
+                    "RP_ADMIN_GROUP",
+                    "is not a Cognito group name (1-128 characters)",
+                ));
+            }
+            Some(g) => Some(g.trim().to_owned()),
+        };
+        self.console = s.console.unwrap_or(true);
+        if let Some(id) = text(&s.console_client_id) {
+            if !self.cognito_client_ids.iter().any(|c| c == id) {
+                return Err(bad(
+                    "RP_CONSOLE_CLIENT_ID",
+                    "must be one of RP_COGNITO_CLIENT_IDS (the console's access tokens are checked like any other)",
+                ));
+            }
+            self.console_client_id = id.to_owned();
         }
         Ok(())
     }

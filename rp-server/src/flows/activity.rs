@@ -60,6 +60,7 @@ pub async fn activity(
             sub: Some(&who.sub),
             credential_id: None,
             action: None,
+            actor: None,
             since: None,
             until: None,
             before,

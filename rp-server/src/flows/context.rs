@@ -44,6 +44,8 @@ pub struct Site {
     pub recovery: super::recovery::RecoveryKey,
     /// The OpenID provider, when `RP_OIDC_ISSUER` is set.
     pub oidc: Option<Arc<super::oidc::Provider>>,
+    /// Console admins' emails, for the audit's actor.
+    pub admin_emails: cognito::EmailCache,
 }
 
 /// The settings flows read: a site's slice of [`Config`].
@@ -171,6 +173,7 @@ impl Site {
                 ))),
                 None => None,
             },
+            admin_emails: cognito::EmailCache::default(),
         })
     }
 }

@@ -1,11 +1,14 @@
-//! The admin API (`/admin/v1/*`, `Authorization: Bearer <admin token>`): credential
-//! management, account recovery, audit log, statistics. Off (404) when no admin token is
-//! configured. The audit log names the admin by the token presented (`admin:api:<name>`:
-//! `admin` for `RP_ADMIN_TOKEN`, the names of `RP_ADMIN_TOKENS`).
+//! The admin API (`/admin/v1/*`): credential management, account recovery, audit log,
+//! statistics. `Authorization: Bearer` an admin token (automation) or the Cognito access
+//! token of a member of `RP_ADMIN_GROUP` (the console). Off (404) when there is neither
+//! an admin token nor the console. The audit log names the admin by the token presented
+//! (`admin:api:<name>`: `admin` for `RP_ADMIN_TOKEN`, the names of `RP_ADMIN_TOKENS`) or
+//! by their Cognito identity (`admin:cognito:<sub> <email>`).
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::IntoResponse as _;
 use rp_shared::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -44,10 +47,14 @@ impl From<AdminError> for ApiError {
     }
 }
 
-/// An authenticated admin: the request's context and who the audit log names.
+/// An authenticated admin: the request's context, who the audit log names, and how
+/// they proved it.
 pub struct Admin {
     cx: Context,
     actor: String,
+    /// A member of `RP_ADMIN_GROUP` by their access token: when they signed in. `None`
+    /// for an admin token (automation has no sign-in to be fresh).
+    member_auth_time: Option<Option<i64>>,
 }
 
 impl Admin {
@@ -55,27 +62,74 @@ impl Admin {
     fn service(&self) -> AdminService<'_> {
         AdminService::for_site(&self.cx, &self.actor)
     }
+
+    /// The service for a destructive action (revoke, reset, enrolment, unlock): a
+    /// member's sign-in must be no older than `RP_REAUTH_MAX_AGE_SECS`, else 401
+    /// `REAUTH_REQUIRED` and the console asks for their passkey again.
+    fn destructive(&self) -> Result<AdminService<'_>, ApiError> {
+        if let Some(auth_time) = self.member_auth_time {
+            let settings = &self.cx.site.settings;
+            if !crate::flows::credentials::recently_signed_in(
+                auth_time,
+                self.cx.clock.now(),
+                settings.reauth_max_age,
+            ) {
+                return Err(ApiError::UnauthorizedCode {
+                    code: ErrorCode::ReauthRequired,
+                    message: "Sign in again with your passkey to do this.",
+                });
+            }
+        }
+        Ok(self.service())
+    }
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let tokens = state.config.admin_identities();
-        if tokens.is_empty() {
+        if !state.config.admin_api_on() {
             return Err(ApiError::not_found(
                 ErrorCode::AdminApiDisabled,
-                "The admin API is off (neither RP_ADMIN_TOKEN nor RP_ADMIN_TOKENS is set).",
+                "The admin API is off (no RP_ADMIN_TOKEN, RP_ADMIN_TOKENS or console).",
             ));
         }
+        let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
+            "An admin token or an admin's Cognito access token is required.",
+        ))?;
         // The audit names the token's holder; nothing the caller sends can change it.
-        match auth::bearer(&parts.headers).and_then(|t| auth::admin_named(t, &tokens)) {
-            Some(name) => Ok(Self {
+        if let Some(name) = auth::admin_named(token, &state.config.admin_identities()) {
+            return Ok(Self {
                 cx: state.context(),
                 actor: format!("admin:api:{name}"),
-            }),
-            None => Err(ApiError::Unauthorized("A valid admin token is required.")),
+                member_auth_time: None,
+            });
         }
+        let Some(group) = state.config.admin_group.as_deref() else {
+            return Err(ApiError::Unauthorized("A valid admin token is required."));
+        };
+        if !auth::looks_like_jwt(token) {
+            return Err(ApiError::Unauthorized(
+                "A valid admin token or an admin's Cognito access token is required.",
+            ));
+        }
+        // Membership is read from the token: a member removed from the group keeps
+        // access only until the token expires (Cognito's own access-token lifetime).
+        let user = super::identity::cognito_user(state, token).await?;
+        if !user.groups.iter().any(|g| g == group) {
+            tracing::info!(sub = %user.sub, "admin API refused: not in the admin group");
+            return Err(ApiError::Forbidden {
+                code: ErrorCode::NotAnAdmin,
+                message: "You are signed in, but not a member of the admin group.",
+            });
+        }
+        let cx = state.context();
+        let actor = crate::admin::member_actor(&cx, &user.sub).await;
+        Ok(Self {
+            cx,
+            actor,
+            member_auth_time: Some(user.auth_time),
+        })
     }
 }
 
@@ -124,6 +178,17 @@ pub async fn user(
     }))
 }
 
+/// Finds users by the start of their email (in the pool), username or `sub`, a page
+/// at a time.
+#[utoipa::path(get, path = "/admin/v1/users/search", tag = "admin", security(("admin" = [])), params(crate::admin::UserSearchQuery),
+    responses((status = 200, body = crate::admin::UserSearch), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn search_users(
+    who: Admin,
+    Query(q): Query<crate::admin::UserSearchQuery>,
+) -> Result<Json<crate::admin::UserSearch>, ApiError> {
+    Ok(Json(who.service().search_users(&q).await?))
+}
+
 /// One credential.
 #[utoipa::path(get, path = "/admin/v1/credentials/{id}", tag = "admin", security(("admin" = [])),
     params(("id" = String, Path, description = "Credential id, base64url")),
@@ -151,7 +216,10 @@ pub async fn revoke(
     Path(id): Path<String>,
     Json(body): Json<Reason>,
 ) -> Result<Json<AdminCredential>, ApiError> {
-    let revoked = who.service().revoke(&id, body.reason.as_deref()).await?;
+    let revoked = who
+        .destructive()?
+        .revoke(&id, body.reason.as_deref())
+        .await?;
     Ok(Json(revoked.credential))
 }
 
@@ -178,7 +246,10 @@ pub async fn reset(
     Path(sub): Path<String>,
     Json(body): Json<Reason>,
 ) -> Result<Json<ResetResult>, ApiError> {
-    let outcome = who.service().reset(&sub, body.reason.as_deref()).await?;
+    let outcome = who
+        .destructive()?
+        .reset(&sub, body.reason.as_deref())
+        .await?;
     Ok(Json(ResetResult {
         user_sub: outcome.user.cognito_sub,
         revoked: outcome.revoked,
@@ -196,7 +267,7 @@ pub async fn unlock(
     who: Admin,
     Path(sub): Path<String>,
 ) -> Result<Json<crate::admin::Unlocked>, ApiError> {
-    Ok(Json(who.service().unlock(&sub).await?))
+    Ok(Json(who.destructive()?.unlock(&sub).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -222,7 +293,7 @@ pub async fn issue_enrolment(
     Json(body): Json<EnrolmentRequest>,
 ) -> Result<(StatusCode, Json<IssuedEnrolmentToken>), ApiError> {
     let issued = who
-        .service()
+        .destructive()?
         .issue_enrolment_token(&sub, body.username.as_deref(), body.ttl_secs)
         .await?;
     Ok((StatusCode::CREATED, Json(issued)))
@@ -254,7 +325,7 @@ pub async fn revoke_enrolment(
     who: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<Json<EnrolmentTokenView>, ApiError> {
-    Ok(Json(who.service().revoke_enrolment_token(id).await?))
+    Ok(Json(who.destructive()?.revoke_enrolment_token(id).await?))
 }
 
 /// The audit log, newest first.
@@ -265,6 +336,36 @@ pub async fn audit_events(
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<AuditPage>, ApiError> {
     Ok(Json(who.service().audit_log(&filter).await?))
+}
+
+/// The audit log as CSV (`text/csv`, a header row, then the events matching the same
+/// filters as `/admin/v1/audit-events`, newest first; `cursor` and `limit` are ignored):
+/// streamed from the database 500 rows at a time, never buffered whole.
+#[utoipa::path(get, path = "/admin/v1/audit-events.csv", tag = "admin", security(("admin" = [])), params(AuditFilter),
+    responses((status = 200, content_type = "text/csv", body = String, description = "occurred_at, actor, action, user_sub, credential_id, ip, user_agent, details"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit_csv(
+    who: Admin,
+    Query(filter): Query<AuditFilter>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use futures::TryStreamExt as _;
+    let rows = crate::admin::audit_csv(who.cx.db.clone(), filter)?.inspect_err(|e| {
+        tracing::warn!(error = %e, "the audit CSV export stopped early");
+    });
+    let body = axum::body::Body::from_stream(rows);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit-events.csv\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The passkey policies in effect (`[[policy]]`), in file order: which groups each

@@ -17,6 +17,12 @@ pub enum ApiError {
         code: ErrorCode,
         message: &'static str,
     },
+    /// 403: authenticated, but not allowed (e.g. `NOT_AN_ADMIN`).
+    #[error("{message}")]
+    Forbidden {
+        code: ErrorCode,
+        message: &'static str,
+    },
     #[error("{message}")]
     NotFound { code: ErrorCode, message: String },
     #[error("{message}")]
@@ -110,6 +116,7 @@ impl ApiError {
             Self::Detailed { inner, .. } => inner.status(),
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) | Self::UnauthorizedCode { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
@@ -136,6 +143,7 @@ impl ApiError {
             | Self::VerificationFailed { code, .. }
             | Self::Throttled { code, .. }
             | Self::UnauthorizedCode { code, .. }
+            | Self::Forbidden { code, .. }
             | Self::DependencyUnavailable { code, .. } => *code,
             Self::Unauthorized(_) => ErrorCode::Unauthenticated,
             Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,

@@ -18,26 +18,30 @@ impl FromRequestParts<AppState> for SignedIn {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "A Cognito access token is required (Authorization: Bearer).",
         ))?;
-        match state.site.tokens.verify(token).await {
-            Ok(user) => match crate::flows::session::check(&state.context(), &user).await {
-                Ok(()) => Ok(Self(user)),
-                Err(crate::flows::session::SessionError::Revoked) => {
-                    Err(ApiError::UnauthorizedCode {
-                        code: ErrorCode::SessionRevoked,
-                        message: "This session has been ended; sign in again.",
-                    })
-                }
-                Err(crate::flows::session::SessionError::Db(e)) => Err(e.into()),
-            },
-            Err(TokenError::Jwks(e)) => Err(ApiError::DependencyUnavailable {
-                code: ErrorCode::JwksUnavailable,
-                message: "The user pool's signing keys cannot be fetched right now; try again shortly.",
-                error: anyhow::anyhow!("JWKS fetch failed: {e}"),
+        cognito_user(state, token).await.map(Self)
+    }
+}
+
+/// The user a Cognito access token proves, if it verifies and its session was not
+/// ended by an account reset.
+pub async fn cognito_user(state: &AppState, token: &str) -> Result<CognitoUser, ApiError> {
+    match state.site.tokens.verify(token).await {
+        Ok(user) => match crate::flows::session::check(&state.context(), &user).await {
+            Ok(()) => Ok(user),
+            Err(crate::flows::session::SessionError::Revoked) => Err(ApiError::UnauthorizedCode {
+                code: ErrorCode::SessionRevoked,
+                message: "This session has been ended; sign in again.",
             }),
-            Err(e) => {
-                tracing::info!(reason = %e, "access token rejected");
-                Err(ApiError::Unauthorized("The access token is not valid."))
-            }
+            Err(crate::flows::session::SessionError::Db(e)) => Err(e.into()),
+        },
+        Err(TokenError::Jwks(e)) => Err(ApiError::DependencyUnavailable {
+            code: ErrorCode::JwksUnavailable,
+            message: "The user pool's signing keys cannot be fetched right now; try again shortly.",
+            error: anyhow::anyhow!("JWKS fetch failed: {e}"),
+        }),
+        Err(e) => {
+            tracing::info!(reason = %e, "access token rejected");
+            Err(ApiError::Unauthorized("The access token is not valid."))
         }
     }
 }

@@ -87,6 +87,8 @@ pub struct EventFilter<'a> {
     pub sub: Option<&'a str>,
     pub credential_id: Option<&'a [u8]>,
     pub action: Option<&'a str>,
+    /// Only events whose actor starts with this.
+    pub actor: Option<&'a str>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     /// Keyset cursor: only events before this `(occurred_at, id)`.
@@ -129,6 +131,7 @@ pub async fn events(
             AND ($4::timestamptz IS NULL OR occurred_at >= $4)
             AND ($5::timestamptz IS NULL OR occurred_at < $5)
             AND ($6::timestamptz IS NULL OR (occurred_at, id) < ($6, $7))
+            AND ($9::text IS NULL OR actor LIKE $9)
           ORDER BY occurred_at DESC, id DESC
           LIMIT $8",
     )
@@ -140,6 +143,7 @@ pub async fn events(
     .bind(f.before.map(|c| c.0))
     .bind(f.before.map(|c| c.1).unwrap_or(0))
     .bind(f.limit)
+    .bind(f.actor.map(super::like_prefix))
     .fetch_all(db)
     .await
 }

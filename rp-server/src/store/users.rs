@@ -202,3 +202,53 @@ pub async fn groups_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<V
         .await?
         .unwrap_or_default())
 }
+
+/// A user as a search lists them: who, and how many passkeys they have.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserMatch {
+    pub cognito_sub: String,
+    pub username: String,
+    pub active_passkeys: i64,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+const MATCH_COLUMNS: &str = "u.cognito_sub, u.username,
+        (SELECT count(*) FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL) AS active_passkeys,
+        (SELECT max(c.last_used_at) FROM credentials c WHERE c.user_id = u.id) AS last_used_at";
+
+/// Users whose username (case-insensitively) or `sub` starts with `prefix`, by username
+/// then `sub`, after the keyset `after` (a previous page's last `(lower(username), sub)`).
+pub async fn search(
+    db: impl PgExecutor<'_>,
+    prefix: &str,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> sqlx::Result<Vec<UserMatch>> {
+    sqlx::query_as(&format!(
+        "SELECT {MATCH_COLUMNS}
+           FROM users u
+          WHERE (lower(u.username) LIKE lower($1) OR u.cognito_sub LIKE $1)
+            AND ($2::text IS NULL OR (lower(u.username), u.cognito_sub) > ($2, $3))
+          ORDER BY lower(u.username), u.cognito_sub
+          LIMIT $4"
+    ))
+    .bind(super::like_prefix(prefix))
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1).unwrap_or_default())
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The users among `subs` rp-server knows, with their passkey counts.
+pub async fn matches_by_sub(
+    db: impl PgExecutor<'_>,
+    subs: &[String],
+) -> sqlx::Result<Vec<UserMatch>> {
+    sqlx::query_as(&format!(
+        "SELECT {MATCH_COLUMNS} FROM users u WHERE u.cognito_sub = ANY($1)"
+    ))
+    .bind(subs)
+    .fetch_all(db)
+    .await
+}

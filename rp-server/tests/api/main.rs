@@ -13,6 +13,7 @@ mod attestation;
 mod authentication;
 mod bad_input;
 mod config;
+mod console;
 mod credentials;
 mod email;
 mod email_limits;

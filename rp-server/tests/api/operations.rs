@@ -319,11 +319,14 @@ async fn a_postgres_restart_answers_503_never_500() {
 
 /// With RP_INTERNAL_LISTEN_ADDR, the internal API, the admin API and the metrics are
 /// served only on the private listener and answer 404 on the public one; the browser
-/// API stays public. (The deployment exposes only the public listener.)
+/// API stays public. (The deployment exposes only the public listener.) The console,
+/// off here, brings the two calls of its admins' sign-in to the private listener
+/// (`console::the_console_is_served_on_the_internal_listener_only_with_a_strict_policy`).
 #[tokio::test]
 async fn internal_admin_and_metrics_can_live_on_a_private_listener() {
     let app = TestApp::spawn_with(|c| {
         c.internal_listen_addr = Some("127.0.0.1:0".parse().unwrap());
+        c.console = false;
     })
     .await;
     let private = app.internal_base.clone().unwrap();
