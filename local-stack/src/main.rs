@@ -42,6 +42,9 @@ struct Cli {
     /// The demo page's port.
     #[arg(long, default_value_t = 8000)]
     demo_port: u16,
+    /// rp-server's internal listener: the trigger and admin APIs and the console.
+    #[arg(long, default_value_t = 8081)]
+    internal_port: u16,
     /// The built web client and demo (`npm run build` in web/).
     #[arg(long, default_value = "web")]
     web_dir: PathBuf,
@@ -99,11 +102,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let rp_listener = bind(cli.rp_port, "rp-server", "--rp-port").await?;
     let standin_listener = bind(cli.cognito_port, "Cognito stand-in", "--cognito-port").await?;
     let demo_listener = bind(cli.demo_port, "demo page", "--demo-port").await?;
+    let internal_listener =
+        bind(cli.internal_port, "rp-server internal", "--internal-port").await?;
     let (rp_port, cognito_port, demo_port) = (
         rp_listener.local_addr()?.port(),
         standin_listener.local_addr()?.port(),
         demo_listener.local_addr()?.port(),
     );
+    let internal_addr = internal_listener.local_addr()?;
+    // The console's origin: its admins sign in with their passkeys there.
+    let console_url = format!("http://localhost:{}", internal_addr.port());
     let cognito_url = format!("http://localhost:{cognito_port}");
     // The pool's client secret at rp-server's OpenID provider (rp-server keeps its hash).
     let pool_secret = rp_shared::token::Secret::generate().expose().to_owned();
@@ -112,7 +120,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     // The triggers, linked in and configured as the Lambda function would be.
     let lookup = |k: &str| match k {
-        "RP_SERVER_URL" => Some(format!("http://127.0.0.1:{rp_port}")),
+        // The internal API is served on the internal listener only.
+        "RP_SERVER_URL" => Some(format!("http://{internal_addr}")),
         "RP_SERVICE_TOKEN" => Some(service_token.clone()),
         _ => None,
     };
@@ -228,6 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Origin::Web(url::Url::parse(&rp_url)?),
             Origin::Web(url::Url::parse(&demo_url)?),
             Origin::Web(url::Url::parse("http://localhost:5173")?),
+            Origin::Web(url::Url::parse(&console_url)?),
         ],
         cognito_issuer: issuer.clone(),
         cognito_jwks_url: url::Url::parse(&format!(
@@ -237,6 +247,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         service_token: SecretString::from(service_token.clone()),
     });
     rp_config.listen_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, rp_port));
+    rp_config.internal_listen_addr = Some(internal_addr);
+    // Enrolment links an admin issues in the console open the demo.
+    rp_config.passkey_enroll_url = Some(url::Url::parse(&format!("{demo_url}/"))?);
     if !cli.apple_app_ids.is_empty() {
         // iOS apps sign in with the origin https://<RP_ID>, which RP_ORIGINS must list.
         rp_config
@@ -306,14 +319,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         POOL_ID.to_owned(),
     );
-    let rp = rp_server::Application::build_on(rp_listener, rp_config, Clock::system(), Some(admin))
-        .await
-        .context("starting rp-server (is Postgres up?)")?;
+    let demo_username = match cli.pool_shape {
+        PoolShape::EmailAlias => "demo",
+        _ => "demo@example.com",
+    };
+    make_admin(&sdk, demo_username).await?;
+    let rp = rp_server::Application::build_on_both(
+        rp_listener,
+        Some(internal_listener),
+        rp_config,
+        Clock::system(),
+        Some(admin),
+    )
+    .await
+    .context("starting rp-server (is Postgres up?)")?;
 
     println!(
         "\n  local stack is up\n\n  \
          demo page          {demo_url}\n  \
          rp-server          {rp_url}\n  \
+         console            {console_url}/console/   (the demo user is an admin: sign in with their passkey)\n  \
+         internal API       http://{internal_addr}\n  \
          OpenAPI            {rp_url}/openapi.json\n  \
          OpenID provider    {rp_url}/.well-known/openid-configuration   (client {OIDC_CLIENT_ID})\n  \
          Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
@@ -413,6 +439,30 @@ fn demo_router(
             "/dist",
             tower_http::services::ServeDir::new(web.join("dist")),
         ))
+}
+
+/// Puts the demo user in the console's admin group (`rp-admins`), so whoever signs in to
+/// the demo as them can open the console.
+async fn make_admin(sdk: &aws_config::SdkConfig, username: &str) -> anyhow::Result<()> {
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
+    let group = rp_server::config::DEFAULT_ADMIN_GROUP;
+    cognito
+        .create_group()
+        .user_pool_id(POOL_ID)
+        .group_name(group)
+        .description("rp-server console admins")
+        .send()
+        .await
+        .context("creating the admin group in the stand-in")?;
+    cognito
+        .admin_add_user_to_group()
+        .user_pool_id(POOL_ID)
+        .username(username)
+        .group_name(group)
+        .send()
+        .await
+        .context("adding the demo user to the admin group")?;
+    Ok(())
 }
 
 /// SDK configuration that reaches the stand-in: it accepts any credentials.

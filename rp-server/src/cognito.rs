@@ -149,6 +149,20 @@ impl CognitoAdmin {
             .copied()
     }
 
+    /// How many users the pool has, as Cognito estimates it (`DescribeUserPool`).
+    pub async fn estimated_users(&self) -> Result<i64, CognitoError> {
+        let described = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| failed("DescribeUserPool", e))?;
+        Ok(described
+            .user_pool()
+            .map_or(0, |p| i64::from(p.estimated_number_of_users())))
+    }
+
     /// An app client's `AuthSessionValidity`: how long Cognito keeps a custom-auth
     /// session, in minutes (Cognito's default, 3, when the answer leaves it out).
     pub async fn session_validity_minutes(&self, client_id: &str) -> Result<u32, CognitoError> {

@@ -5,7 +5,7 @@ import { Hub } from "aws-amplify/utils";
 import "aws-amplify/auth/enable-oauth-listener";
 import { UserManager } from "oidc-client-ts";
 import { confirmSignIn, fetchAuthSession, signIn, signInWithRedirect, signOut } from "aws-amplify/auth";
-import { amplifyCognito, createPasskeyClient, directCognito, PasskeyError, type CognitoTokens, type CredentialSummary, type EmailLinkResult } from "../src/passkeys";
+import { amplifyCognito, createPasskeyClient, directCognito, mountAccountPage, PasskeyError, type AccountPage, type CognitoTokens, type EmailLinkResult } from "../src/passkeys";
 
 interface DemoConfig {
   rpUrl: string;
@@ -90,19 +90,24 @@ function explain(e: unknown): string {
 // Adding or deleting a passkey needs a recent sign-in (rp-server's RP_REAUTH_MAX_AGE_SECS).
 // When the session is too old, sign in again with a passkey and retry; a user without
 // one is asked to sign in again with their password.
+async function reauthenticate(): Promise<string> {
+  const id = decode(tokens!.idToken) as Record<string, unknown>;
+  const username = String(id.email ?? id["cognito:username"] ?? "");
+  const again = await passkeys.signInWithPasskey(username ? { username } : {});
+  tokens = again.tokens;
+  return again.tokens.accessToken;
+}
+
 async function freshly<T>(action: (accessToken: string) => Promise<T>): Promise<T> {
   try {
     return await action(tokens!.accessToken);
   } catch (e) {
     if (!(e instanceof PasskeyError) || e.code !== "reauth_required") throw e;
     say("ok", "Confirm it's you: sign in again with your passkey.");
-    const id = decode(tokens!.idToken) as Record<string, unknown>;
-    const username = String(id.email ?? id["cognito:username"] ?? "");
-    const again = await passkeys.signInWithPasskey(username ? { username } : {}).catch(() => {
+    const token = await reauthenticate().catch(() => {
       throw e; // no passkey at hand: explain() asks for a new sign-in
     });
-    tokens = again.tokens;
-    return action(again.tokens.accessToken);
+    return action(token);
   }
 }
 
@@ -129,40 +134,25 @@ async function refreshRecoveryStatus() {
   $("recovery-status").textContent = remaining > 0 ? `${remaining} recovery codes left.` : "No recovery codes yet.";
 }
 
+// The signed-in view is the client package's account page: passkeys (rename, delete,
+// add) and the user's recent activity.
+let account: AccountPage | null = null;
 async function refreshPasskeys() {
   if (!tokens) return;
   void refreshRecoveryStatus().catch(() => undefined);
-  const list = await passkeys.listPasskeys(tokens.accessToken);
-  const body = $("passkeys");
-  body.replaceChildren(...list.map(row));
-  if (list.length === 0) body.innerHTML = `<tr><td colspan="6" style="color:var(--muted)">No passkeys yet.</td></tr>`;
-}
-
-function row(p: CredentialSummary): HTMLTableRowElement {
-  const tr = document.createElement("tr");
-  tr.dataset.id = p.id;
-  const fmt = (s: string | null) => (s ? new Date(s).toLocaleString() : "never");
-  tr.innerHTML = `<td class="name"></td><td><span class="pill"></span></td><td>${fmt(p.createdAt)}</td><td>${fmt(p.lastUsedAt)}</td><td>${p.backupEligible ? "yes" : "no"}</td>
-    <td style="text-align:right"><button class="link rename">Rename</button><button class="link danger-link delete">Delete</button></td>`;
-  (tr.querySelector(".name") as HTMLElement).textContent = p.nickname ?? "Passkey";
-  (tr.querySelector(".pill") as HTMLElement).textContent = p.authenticatorName ?? "Unknown authenticator";
-  tr.querySelector(".rename")!.addEventListener("click", async () => {
-    const name = prompt("New name for this passkey", p.nickname ?? "");
-    if (name === null || !tokens) return;
-    await passkeys.renamePasskey(tokens.accessToken, p.id, name).catch((e) => say("error", explain(e)));
-    await refreshPasskeys();
-  });
-  tr.querySelector(".delete")!.addEventListener("click", async () => {
-    if (!tokens) return;
-    try {
-      await freshly((accessToken) => passkeys.deletePasskey(accessToken, p.id));
-      say("ok", "Passkey deleted.");
-    } catch (e) {
-      say("error", explain(e));
-    }
-    await refreshPasskeys();
-  });
-  return tr;
+  if (!account) {
+    account = mountAccountPage($("account"), {
+      client: passkeys,
+      accessToken: () => tokens!.accessToken,
+      reauthenticate: () => {
+        say("ok", "Confirm it's you: sign in again with your passkey.");
+        return reauthenticate();
+      },
+      notify: say,
+    });
+  } else {
+    await account.refresh();
+  }
 }
 
 // Conditional UI: while the email field has focus, the browser offers this site's
@@ -418,16 +408,24 @@ if (config.mailbox) {
 void completeLink();
 window.addEventListener("hashchange", () => void completeLink());
 
-$("add-passkey").addEventListener("click", async () => {
-  if (!tokens) return;
-  try {
-    const p = await freshly((accessToken) => passkeys.registerPasskey({ accessToken, nickname: "This device" }));
-    say("ok", `Passkey added${p.authenticatorName ? ` (${p.authenticatorName})` : ""}.`);
-    await refreshPasskeys();
-  } catch (e) {
-    say("error", explain(e));
-  }
-});
+// An enrolment link from an admin (`#enrolment=rpe_…`, the console issues them): the
+// user adds a passkey with it, without signing in, then signs in with that passkey.
+function offerEnrolment() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("enrolment");
+  if (!token) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  $("enrol-card").classList.remove("hidden");
+  $("enrol").addEventListener("click", async () => {
+    try {
+      await passkeys.registerPasskey({ accessToken: token, nickname: "Enrolled" });
+      $("enrol-card").classList.add("hidden");
+      say("ok", "Passkey added. Sign in with it now.");
+    } catch (e) {
+      say("error", explain(e));
+    }
+  });
+}
+offerEnrolment();
 
 $("make-recovery-codes").addEventListener("click", async () => {
   if (!tokens) return;
@@ -464,6 +462,8 @@ $("signout").addEventListener("click", async () => {
     }).catch(() => undefined);
   }
   tokens = null;
+  account?.unmount();
+  account = null;
   $("who").textContent = "Not signed in";
   for (const c of ["passkeys-card", "tokens-card"]) $(c).classList.add("hidden");
   for (const c of ["signin-card", "signup-card"]) $(c).classList.remove("hidden");

@@ -112,6 +112,18 @@ export interface CodeSent {
   resendAfter: string;
 }
 
+/** One of the user's own audit events (`GET /v1/activity`): their sign-ins and security events. */
+export interface ActivityEvent {
+  occurredAt: string;
+  /** e.g. `authentication.succeeded`, `credential.registered`, `credential.revoked`. */
+  action: string;
+  credentialId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** Done by an administrator. */
+  byAdmin: boolean;
+}
+
 /** A new set of recovery codes, shown once. */
 export interface RecoveryCodes {
   codes: string[];
@@ -451,6 +463,15 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
 
     async listPasskeys(accessToken: string): Promise<CredentialSummary[]> {
       return (await call("GET", "/v1/credentials", undefined, accessToken)).credentials;
+    },
+
+    /** The user's recent sign-ins and security events, newest first (`nextCursor` pages on). */
+    async activity(accessToken: string, opts: { cursor?: string; limit?: number } = {}): Promise<{ events: ActivityEvent[]; nextCursor?: string }> {
+      const query = [
+        opts.cursor ? `cursor=${encodeURIComponent(opts.cursor)}` : "",
+        opts.limit ? `limit=${opts.limit}` : "",
+      ].filter(Boolean).join("&");
+      return call("GET", `/v1/activity${query ? `?${query}` : ""}`, undefined, accessToken);
     },
 
     async renamePasskey(accessToken: string, id: string, nickname: string | null): Promise<CredentialSummary> {

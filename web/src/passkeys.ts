@@ -6,6 +6,7 @@ import { createPasskeyClient as createClient, type PasskeyClientOptions } from "
 
 export * from "./core";
 export { browserCeremonies } from "./browser";
+export { mountAccountPage, type AccountPage, type AccountPageOptions } from "./account";
 
 /** The client with the browser's passkeys, unless `ceremonies` says otherwise. */
 export function createPasskeyClient(options: Omit<PasskeyClientOptions, "ceremonies"> & Partial<Pick<PasskeyClientOptions, "ceremonies">>) {

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, newDevice } from "./support/browser.mjs";
 import { codeOf, startStack } from "./support/stack.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,10 +24,7 @@ before(async () => {
   // POOL_SHAPE=email_alias|username runs the demo against another shape of pool.
   stack = await startStack({ name: "browser", args: ["--pool-shape", process.env.POOL_SHAPE ?? "email_username"] });
   ({ demo, mailbox, mail } = stack);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -35,38 +32,25 @@ after(async () => {
   await stack?.stop();
 });
 
-/** A fresh browser profile with a platform authenticator that holds passkeys. */
+/** A fresh browser profile with a platform authenticator that holds passkeys, on the demo. */
 async function device({ adapter } = {}) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  // Records the Signal API calls (and still makes them, where the browser has them).
-  await page.addInitScript(() => {
-    window.__signals = [];
-    const PKC = window.PublicKeyCredential;
-    for (const name of ["signalUnknownCredential", "signalAllAcceptedCredentials", "signalCurrentUserDetails"]) {
-      const native = PKC?.[name];
-      if (!PKC) continue;
-      PKC[name] = async (args) => {
-        window.__signals.push({ name, args });
-        return typeof native === "function" ? native.call(PKC, args) : undefined;
-      };
-    }
-  });
-  await page.goto(adapter ? `${demo}/?adapter=${adapter}` : demo);
-  await page.waitForSelector("#passkey-signin");
-  return { context, page, cdp, authenticatorId };
+  const d = await newDevice(browser, adapter ? `${demo}/?adapter=${adapter}` : demo, (page) =>
+    // Records the Signal API calls (and still makes them, where the browser has them).
+    page.addInitScript(() => {
+      window.__signals = [];
+      const PKC = window.PublicKeyCredential;
+      for (const name of ["signalUnknownCredential", "signalAllAcceptedCredentials", "signalCurrentUserDetails"]) {
+        const native = PKC?.[name];
+        if (!PKC) continue;
+        PKC[name] = async (args) => {
+          window.__signals.push({ name, args });
+          return typeof native === "function" ? native.call(PKC, args) : undefined;
+        };
+      }
+    }),
+  );
+  await d.page.waitForSelector("#passkey-signin");
+  return d;
 }
 
 const message = (page) => page.locator("#message").innerText();
@@ -104,8 +88,8 @@ test("sign up with a passkey, sign out, sign in with autofill", async () => {
   const tokens = await signUp(page, "new.user@example.com");
   assert.match(await page.locator("#who").innerText(), /new\.user@example\.com/);
   // The list loads after the tokens show; wait for it before counting.
-  await page.locator("#passkeys tr[data-id]").first().waitFor();
-  assert.equal(await page.locator("#passkeys tr").count(), 1);
+  await page.locator("#account tr[data-id]").first().waitFor();
+  assert.equal(await page.locator("#account tbody tr").count(), 1);
   await page.screenshot({ path: join(shots, "signed-in.png"), fullPage: true });
 
   await signOut(page);
@@ -131,8 +115,8 @@ test("a password user signs in with Amplify's default (SRP), adds a passkey, the
   await page.click("#password-signin");
   await signedIn(page, "demo@example.com");
   assert.deepEqual(flows, ["USER_SRP_AUTH"]);
-  await page.click("#add-passkey");
-  await page.locator("#passkeys tr[data-id]").waitFor();
+  await page.click("#account .pk-add");
+  await page.locator("#account tr[data-id]").waitFor();
   assert.match(await message(page), /Passkey added/);
   await page.screenshot({ path: join(shots, "passkeys.png"), fullPage: true });
   await signOut(page);
@@ -148,7 +132,7 @@ const heldBy = async (cdp, authenticatorId) => (await cdp.send("WebAuthn.getCred
 test("a deleted passkey leaves the browser too (Signal API: the accepted list)", async () => {
   const { page, context, cdp, authenticatorId } = await device();
   await signUp(page, "deleter@example.com");
-  const id = await page.locator("#passkeys tr[data-id]").getAttribute("data-id");
+  const id = await page.locator("#account tr[data-id]").getAttribute("data-id");
   // Signed in: the password manager learns which passkeys the server accepts.
   await page.waitForFunction(() => window.__signals.some((s) => s.name === "signalAllAcceptedCredentials"));
   const accepted = (await signals(page)).find((s) => s.name === "signalAllAcceptedCredentials").args;
@@ -157,8 +141,8 @@ test("a deleted passkey leaves the browser too (Signal API: the accepted list)",
   assert.equal(typeof accepted.userId, "string");
   assert.equal(await heldBy(cdp, authenticatorId), 1);
 
-  await page.locator("#passkeys tr[data-id] .delete").click();
-  await page.locator("#passkeys tr[data-id]").waitFor({ state: "detached" });
+  await page.locator("#account tr[data-id] .delete").click();
+  await page.locator("#account tr[data-id]").waitFor({ state: "detached" });
   await page.waitForFunction(() =>
     window.__signals.some((s) => s.name === "signalAllAcceptedCredentials" && s.args.allAcceptedCredentialIds.length === 0),
   );
@@ -175,11 +159,10 @@ test("a deleted passkey leaves the browser too (Signal API: the accepted list)",
 test("a revoked passkey is refused with a clear message, and the browser forgets it (Signal API)", async () => {
   const { page, context, cdp, authenticatorId } = await device();
   await signUp(page, "revoked@example.com");
-  const id = await page.locator("#passkeys tr[data-id]").getAttribute("data-id");
+  const id = await page.locator("#account tr[data-id]").getAttribute("data-id");
   await signOut(page);
   // An administrator revokes it: the browser does not know yet.
-  const { rpUrl } = await (await fetch(`${demo}/config.json`)).json();
-  const revoked = await fetch(`${rpUrl}/admin/v1/credentials/${id}/revoke`, {
+  const revoked = await fetch(`${stack.adminUrl}/admin/v1/credentials/${id}/revoke`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${stack.adminToken}` },
     body: JSON.stringify({ reason: "lost phone" }),
@@ -301,10 +284,10 @@ test("recovery codes: make them, lose the passkey, recover, add a new passkey, c
   await page.click("#recovery-signin");
   await signedIn(page, "recoverer@example.com");
   assert.match(await message(page), /recovery code/);
-  await page.locator("#passkeys tr[data-id]").first().waitFor();
-  await page.click("#add-passkey");
+  await page.locator("#account tr[data-id]").first().waitFor();
+  await page.click("#account .pk-add");
   await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("Passkey added"));
-  await page.waitForFunction(() => document.querySelectorAll("#passkeys tr[data-id]").length === 2);
+  await page.waitForFunction(() => document.querySelectorAll("#account tr[data-id]").length === 2);
   await page.waitForFunction(() => document.querySelector("#recovery-status")?.textContent?.includes("9 recovery codes left"));
   // (That session may add no second passkey: the API tests show it.)
   await page.screenshot({ path: join(shots, "recovery-codes.png"), fullPage: true });

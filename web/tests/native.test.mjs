@@ -214,7 +214,7 @@ test("a revoked passkey is signalled as unknown to the provider", async () => {
   const device = phone("android", "direct");
   await signUp(device, email);
   const [credential] = device.passkey.credentials;
-  const res = await fetch(`${config.rpUrl}/admin/v1/credentials/${credential.id}/revoke`, {
+  const res = await fetch(`${stack.adminUrl}/admin/v1/credentials/${credential.id}/revoke`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${stack.adminToken}` },
     body: JSON.stringify({ reason: "lost phone" }),

@@ -237,6 +237,9 @@ pub struct DayCount {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
+    /// Users in the pool, as Cognito estimates it (`DescribeUserPool`); absent when
+    /// rp-server does not administer the pool or Cognito could not say.
+    pub pool_users: Option<i64>,
     pub users_with_passkeys: i64,
     pub active_credentials: i64,
     pub revoked_credentials: i64,
@@ -258,7 +261,16 @@ impl AdminService<'_> {
             now - Duration::days(30),
         )
         .await?;
+        let pool_users = match self.cognito {
+            Some(cognito) => cognito
+                .estimated_users()
+                .await
+                .inspect_err(|e| tracing::warn!(error = %e, "could not count the pool's users"))
+                .ok(),
+            None => None,
+        };
         Ok(Stats {
+            pool_users,
             users_with_passkeys: counts.users_with_passkeys,
             active_credentials: counts.active,
             revoked_credentials: counts.revoked,

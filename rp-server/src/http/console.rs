@@ -97,6 +97,8 @@ async fn config(State(state): State<AppState>) -> Response {
         "clientId": c.console_client_id,
         "adminGroup": c.admin_group,
         "rpName": c.rp_name,
+        // Where an enrolment link sends the user (the token in the fragment).
+        "enrollUrl": c.passkey_enroll_url,
     }))
     .into_response();
     secure(response.headers_mut());

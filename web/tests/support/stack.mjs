@@ -16,7 +16,8 @@ export const root = join(here, "..", "..", "..");
 
 /**
  * Starts the stack; `args` are extra local-stack arguments. Resolves to the demo's URL,
- * its `config.json` (what an app is told), the admin token, the mailbox, and `stop()`.
+ * its `config.json` (what an app is told), the admin API's base URL and the console's
+ * (rp-server's internal listener), the admin token, the mailbox, and `stop()`.
  */
 export async function startStack({ name, args = [] }) {
   const server = process.env.DATABASE_URL;
@@ -34,6 +35,7 @@ export async function startStack({ name, args = [] }) {
       "--rp-port", 0,
       "--cognito-port", 0,
       "--demo-port", 0,
+      "--internal-port", 0,
       "--web-dir", join(root, "web"),
       "--state-dir", stateDir,
       ...args,
@@ -53,6 +55,10 @@ export async function startStack({ name, args = [] }) {
   const demo = out.match(/demo page\s+(http:\/\/\S+)/)?.[1];
   assert.ok(demo, `local-stack did not print the demo page's URL: ${out}`);
   const config = await (await fetch(`${demo}/config.json`)).json();
+  // rp-server's internal listener: the admin API and the console.
+  const adminUrl = out.match(/internal API\s+(http:\/\/\S+)/)?.[1];
+  const consoleUrl = out.match(/console\s+(http:\/\/\S+)/)?.[1];
+  assert.ok(adminUrl && consoleUrl, `local-stack did not print the console's URL: ${out}`);
 
   /** The mailbox, newest first. */
   const mailbox = async () => (await (await fetch(`${demo}/mailbox.json`)).json()).messages;
@@ -75,7 +81,7 @@ export async function startStack({ name, args = [] }) {
     await exited;
     execFileSync("psql", [server, "-qc", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);
   }
-  return { demo, config, adminToken, mailbox, mail, stop };
+  return { demo, config, adminUrl, consoleUrl, adminToken, mailbox, mail, stop };
 }
 
 /** The code in a code message (its subject starts with it). */
