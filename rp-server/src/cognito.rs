@@ -123,17 +123,7 @@ impl CognitoAdmin {
     pub async fn shape(&self) -> Result<PoolShape, CognitoError> {
         self.shape
             .get_or_try_init(|| async {
-                let described = self
-                    .client
-                    .describe_user_pool()
-                    .user_pool_id(&self.user_pool_id)
-                    .send()
-                    .await
-                    .map_err(|e| failed("DescribeUserPool", e))?;
-                let pool = described.user_pool().ok_or_else(|| CognitoError::Failed {
-                    operation: "DescribeUserPool",
-                    detail: "no pool in the answer".to_owned(),
-                })?;
+                let pool = self.describe().await?;
                 let names = |v: &[cip::types::UsernameAttributeType]| {
                     v.iter().map(|a| a.as_str().to_owned()).collect::<Vec<_>>()
                 };
@@ -151,16 +141,23 @@ impl CognitoAdmin {
 
     /// How many users the pool has, as Cognito estimates it (`DescribeUserPool`).
     pub async fn estimated_users(&self) -> Result<i64, CognitoError> {
-        let described = self
-            .client
+        Ok(i64::from(
+            self.describe().await?.estimated_number_of_users(),
+        ))
+    }
+
+    async fn describe(&self) -> Result<cip::types::UserPoolType, CognitoError> {
+        self.client
             .describe_user_pool()
             .user_pool_id(&self.user_pool_id)
             .send()
             .await
-            .map_err(|e| failed("DescribeUserPool", e))?;
-        Ok(described
-            .user_pool()
-            .map_or(0, |p| i64::from(p.estimated_number_of_users())))
+            .map_err(|e| failed("DescribeUserPool", e))?
+            .user_pool
+            .ok_or_else(|| CognitoError::Failed {
+                operation: "DescribeUserPool",
+                detail: "no pool in the answer".to_owned(),
+            })
     }
 
     /// An app client's `AuthSessionValidity`: how long Cognito keeps a custom-auth

@@ -398,6 +398,24 @@ async fn record_latency(req: Request, next: Next) -> Response {
     response
 }
 
+/// The headers of a page rp-server serves (the sign-in page, the console): its content
+/// policy, no framing, no sniffing, no referrer, nothing cached.
+pub(crate) fn protect_page(headers: &mut axum::http::HeaderMap, csp: Option<&str>) {
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
 /// Used by handlers for an empty-but-valid response.
 pub fn no_content() -> Response {
     axum::http::StatusCode::NO_CONTENT.into_response()

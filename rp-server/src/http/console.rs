@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
@@ -48,45 +48,17 @@ async fn index(State(state): State<AppState>) -> Response {
          connect-src 'self' {}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         cognito_endpoint(&state.config.cognito_issuer)
     );
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        INDEX,
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    secure(headers);
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response();
+    super::protect_page(response.headers_mut(), Some(&csp));
     response
 }
 
+/// The page's script and style (and its configuration): revalidated, never framed or sniffed.
 fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response();
-    secure(response.headers_mut());
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    super::protect_page(response.headers_mut(), None);
     response
-}
-
-fn secure(headers: &mut axum::http::HeaderMap) {
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
 /// What the page needs to sign its admin in: Cognito's endpoint and the app client.
@@ -101,7 +73,7 @@ async fn config(State(state): State<AppState>) -> Response {
         "enrollUrl": c.passkey_enroll_url,
     }))
     .into_response();
-    secure(response.headers_mut());
+    super::protect_page(response.headers_mut(), None);
     response
 }
 

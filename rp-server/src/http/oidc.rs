@@ -141,20 +141,7 @@ fn html_response(status: StatusCode, html: String, csp_nonce: &str) -> Response 
         )
     };
     let mut response = (status, axum::response::Html(html)).into_response();
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    super::protect_page(response.headers_mut(), Some(&csp));
     response
 }
 
