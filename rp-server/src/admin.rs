@@ -72,6 +72,22 @@ pub async fn member_actor(cx: &Context, sub: &str) -> String {
     }
 }
 
+/// The policy a user is under, and their active passkeys that break it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPolicyState {
+    pub policy: String,
+    pub breaches: Vec<PolicyBreach>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyBreach {
+    pub credential_id: String,
+    /// `attestation`, `aaguid` or `device_bound`.
+    pub rule: String,
+}
+
 /// How an admin names a user.
 #[derive(Debug, Clone)]
 pub enum UserRef {
@@ -121,6 +137,8 @@ pub struct AdminService<'a> {
     pub enrolment_ttl: std::time::Duration,
     /// The passkey policies (the policy report measures passkeys against them).
     pub policies: &'a crate::policy::Policies,
+    /// The FIDO metadata, when given: authenticator names and icons.
+    pub mds: Option<&'a crate::mds::MetadataStore>,
 }
 
 /// Longest reason accepted, in characters.
@@ -161,6 +179,7 @@ impl<'a> AdminService<'a> {
                 .map_or(Notices::Off, Notices::Background),
             enrolment_ttl: cx.site.settings.enrolment_ttl,
             policies: &cx.site.settings.policies,
+            mds: cx.site.settings.mds.as_deref(),
         }
     }
 
@@ -206,9 +225,45 @@ impl<'a> AdminService<'a> {
         let list = credentials::all_credentials_of(self.db, user.id)
             .await?
             .iter()
-            .map(|c| view(c, &user))
+            .map(|c| view(c, &user, self.mds))
             .collect();
         Ok((user, list))
+    }
+
+    /// The passkey policy `user` is under (by the groups of their latest access token)
+    /// and which of `credentials` break it, when policies exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn policy_state(
+        &self,
+        user: &User,
+        credentials: &[AdminCredential],
+    ) -> Result<Option<UserPolicyState>, AdminError> {
+        if self.policies.all().is_empty() {
+            return Ok(None);
+        }
+        let groups = users::groups_of(self.db, user.id).await?;
+        let Some(policy) = self.policies.for_groups(&groups) else {
+            return Ok(None);
+        };
+        let breaches = credentials
+            .iter()
+            .filter(|c| c.revoked_at.is_none())
+            .filter_map(|c| {
+                let passkey = crate::policy::Passkey {
+                    aaguid: c.summary.aaguid,
+                    backup_eligible: c.summary.backup_eligible,
+                    attested: c.attested,
+                };
+                policy.check(passkey).err().map(|rule| PolicyBreach {
+                    credential_id: c.summary.id.clone(),
+                    rule: rule.as_str().to_owned(),
+                })
+            })
+            .collect();
+        Ok(Some(UserPolicyState {
+            policy: policy.name.clone(),
+            breaches,
+        }))
     }
 
     /// One credential, by its base64url id.
@@ -224,7 +279,7 @@ impl<'a> AdminService<'a> {
         let user = users::user_by_id(self.db, c.user_id)
             .await?
             .ok_or(AdminError::CredentialNotFound)?;
-        Ok(view(&c, &user))
+        Ok(view(&c, &user, self.mds))
     }
 
     /// Revokes one credential for good and tells its owner. Revoking a revoked credential
@@ -393,9 +448,13 @@ pub fn credential_id(s: &str) -> Result<Vec<u8>, AdminError> {
         .ok_or_else(|| AdminError::Invalid("the credential id must be base64url".to_owned()))
 }
 
-fn view(c: &StoredCredential, user: &User) -> AdminCredential {
+fn view(
+    c: &StoredCredential,
+    user: &User,
+    mds: Option<&crate::mds::MetadataStore>,
+) -> AdminCredential {
     AdminCredential {
-        summary: CredentialSummary::from(c),
+        summary: CredentialSummary::from(c).with_icon(mds),
         user_sub: user.cognito_sub.clone(),
         username: user.username.clone(),
         sign_count: c.sign_count,

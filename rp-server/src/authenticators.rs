@@ -23,6 +23,12 @@ pub fn name(aaguid: Option<Uuid>) -> Option<String> {
     names().get(&aaguid?).cloned()
 }
 
+/// The model's icon from the FIDO metadata, when the metadata has a safe one for it
+/// (`mds::MAX_ICON_LEN`, raster data URIs only).
+pub fn icon(mds: Option<&crate::mds::MetadataStore>, aaguid: Option<Uuid>) -> Option<String> {
+    mds?.current().model(aaguid?)?.icon.clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

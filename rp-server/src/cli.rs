@@ -218,6 +218,7 @@ impl Ctx {
                     .unwrap_or(crate::config::DEFAULT_ENROLMENT_TTL_SECS),
             ),
             policies: &self.policies,
+            mds: None,
         }
     }
 

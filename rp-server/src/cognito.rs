@@ -250,10 +250,13 @@ impl CognitoAdmin {
         email: &str,
         limit: i32,
     ) -> Result<Vec<PoolUser>, CognitoError> {
-        Ok(self
-            .list_users(equals_filter("email", email), limit, None)
-            .await?
-            .0)
+        // Boxed: the SDK's futures are deep, and the CLI's `main` holds this one among
+        // many (the compiler's layout queries overflow otherwise).
+        Ok(
+            Box::pin(self.list_users(equals_filter("email", email), limit, None))
+                .await?
+                .0,
+        )
     }
 
     /// Users whose `email` starts with `prefix` (at most `limit`, after Cognito's

@@ -51,10 +51,29 @@ pub enum MdsError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Model {
     pub description: Option<String>,
+    /// The model's icon: a `data:image/png` (or jpeg, gif, webp) URI of at most
+    /// [`MAX_ICON_LEN`] characters; anything else the metadata says is left out.
+    pub icon: Option<String>,
     /// The latest status report's status (e.g. `FIDO_CERTIFIED_L1`, `REVOKED`).
     pub status: Option<String>,
     /// Whether its attestation is refused (its latest status is a compromise).
     pub refused: bool,
+}
+
+/// The longest icon kept (a data URI of about 48 KB of image).
+pub const MAX_ICON_LEN: usize = 65_536;
+
+/// Whether an icon is safe to hand to pages as an `<img>` source: a base64 data URI of a
+/// raster image (no SVG: it is a document that may carry script), not too large.
+fn safe_icon(icon: &str) -> bool {
+    icon.len() <= MAX_ICON_LEN
+        && ["png", "jpeg", "gif", "webp"]
+            .iter()
+            .any(|kind| icon.starts_with(&format!("data:image/{kind};base64,")))
+        && icon.split_once(',').is_some_and(|(_, data)| {
+            data.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+        })
 }
 
 /// A verified BLOB.
@@ -102,6 +121,7 @@ struct Entry {
 #[serde(rename_all = "camelCase")]
 struct Statement {
     description: Option<String>,
+    icon: Option<String>,
     #[serde(default)]
     attestation_root_certificates: Vec<String>,
 }
@@ -197,10 +217,16 @@ impl Metadata {
                     .map_err(|e| MdsError::Payload(format!("a root of {aaguid}: {e}")))?;
                 }
             }
+            let icon = entry
+                .metadata_statement
+                .as_ref()
+                .and_then(|m| m.icon.clone())
+                .filter(|i| safe_icon(i));
             models.insert(
                 aaguid,
                 Model {
                     description,
+                    icon,
                     status,
                     refused,
                 },
@@ -359,4 +385,24 @@ fn verify_signature(
     jsonwebtoken::decode::<serde_json::Value>(blob, &key, &validation)
         .map(|d| d.claims)
         .map_err(|_| MdsError::Signature)
+}
+
+#[cfg(test)]
+mod icon_tests {
+    #[test]
+    fn only_small_raster_data_uris_are_kept_as_icons() {
+        assert!(super::safe_icon("data:image/png;base64,iVBORw0KGgo="));
+        assert!(super::safe_icon("data:image/webp;base64,UklGRg=="));
+        for unsafe_icon in [
+            "data:image/svg+xml;base64,PHN2Zz48c2NyaXB0Lz48L3N2Zz4=",
+            "https://example.com/icon.png",
+            "data:image/png,<script>",
+            "data:image/png;base64,iVBOR\"onerror=\"x",
+            "javascript:alert(1)",
+        ] {
+            assert!(!super::safe_icon(unsafe_icon), "{unsafe_icon}");
+        }
+        let huge = format!("data:image/png;base64,{}", "A".repeat(super::MAX_ICON_LEN));
+        assert!(!super::safe_icon(&huge));
+    }
 }

@@ -63,9 +63,20 @@ pub struct CredentialSummary {
     pub aaguid: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authenticator_name: Option<String>,
+    /// The model's icon (a raster `data:` URI) from the FIDO metadata, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authenticator_icon: Option<String>,
     pub backup_eligible: bool,
     pub backup_state: bool,
     pub transports: Vec<String>,
+}
+
+impl CredentialSummary {
+    /// With its model's icon from the FIDO metadata, when there is one.
+    pub fn with_icon(mut self, mds: Option<&crate::mds::MetadataStore>) -> Self {
+        self.authenticator_icon = crate::authenticators::icon(mds, self.aaguid);
+        self
+    }
 }
 
 impl From<&StoredCredential> for CredentialSummary {
@@ -81,6 +92,7 @@ impl From<&StoredCredential> for CredentialSummary {
                 .metadata_description
                 .clone()
                 .or_else(|| crate::authenticators::name(c.aaguid)),
+            authenticator_icon: None,
             backup_eligible: c.backup_eligible,
             backup_state: c.backup_state,
             transports: c.transports.clone(),

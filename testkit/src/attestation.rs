@@ -126,6 +126,9 @@ impl MdsSigner {
 
 /// An MDS3 entry for model `aaguid` whose attestation chains to `roots`, with its latest
 /// status.
+/// The icon every test metadata entry carries: a 1×1 PNG.
+pub const TEST_ICON: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
 pub fn mds_entry(aaguid: uuid::Uuid, roots: &[&AttestationCa], status: &str) -> serde_json::Value {
     use base64::Engine as _;
     let roots: Vec<String> = roots
@@ -136,6 +139,7 @@ pub fn mds_entry(aaguid: uuid::Uuid, roots: &[&AttestationCa], status: &str) -> 
         "aaguid": aaguid,
         "metadataStatement": {
             "description": format!("Test authenticator {aaguid}"),
+            "icon": TEST_ICON,
             "attestationRootCertificates": roots,
         },
         "statusReports": [

@@ -320,6 +320,9 @@ async function userPage(sub: string) {
   }
   const username = user?.username ?? knownUsernames.get(sub) ?? null;
   const credentials: Json[] = user?.credentials ?? [];
+  // The user's passkey policy, when policies exist: which passkeys break it, and how.
+  const policy: Json | null = user?.policy ?? null;
+  const breach = (id: string) => policy?.breaches.find((b: Json) => b.credentialId === id)?.rule;
   const events = await api(`/admin/v1/audit-events?sub=${encodeURIComponent(sub)}&limit=20`);
   const enrolment = h("div", { id: "enrolment" });
 
@@ -332,6 +335,7 @@ async function userPage(sub: string) {
       h("td", {}, fmtTime(c.lastUsedAt)),
       h("td", {}, c.backupEligible ? "Synced" : "Device-bound", c.backupEligible ? h("span", { class: "muted" }, c.backupState ? " (backed up)" : " (not backed up yet)") : null),
       h("td", {}, c.attested ? `Attested${c.metadataStatus ? ` (${c.metadataStatus})` : ""}` : "Not attested"),
+      policy ? h("td", { class: "policy" }, revoked ? "" : breach(c.id) ? `Breaks “${policy.policy}” (${breach(c.id)})` : `Meets “${policy.policy}”`) : null,
       h("td", {}, revoked
         ? h("span", { class: "pill revoked", title: c.revokedReason ?? "" }, `Revoked ${fmtTime(c.revokedAt)}`)
         : h("button", {
@@ -356,7 +360,7 @@ async function userPage(sub: string) {
       credentials.length === 0
         ? h("p", { class: "muted" }, "No passkeys yet.")
         : h("table", { id: "user-passkeys" },
-            h("thead", {}, h("tr", {}, ...["Authenticator", "Name", "Created", "Last used", "Kind", "Attestation", ""].map((c) => h("th", { scope: "col" }, c)))),
+            h("thead", {}, h("tr", {}, ...["Authenticator", "Name", "Created", "Last used", "Kind", "Attestation", ...(policy ? ["Policy"] : []), ""].map((c) => h("th", { scope: "col" }, c)))),
             h("tbody", {}, ...rows),
           ),
     ),

@@ -224,6 +224,9 @@ fn inert(text: &str) -> std::borrow::Cow<'_, str> {
 pub struct AuthenticatorCount {
     pub aaguid: Option<Uuid>,
     pub name: Option<String>,
+    /// The model's icon from the FIDO metadata (a raster `data:` URI), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
     pub credentials: i64,
 }
 
@@ -278,7 +281,11 @@ impl AdminService<'_> {
                 .into_iter()
                 .map(|(aaguid, n)| AuthenticatorCount {
                     aaguid,
-                    name: crate::authenticators::name(aaguid),
+                    name: self
+                        .mds
+                        .and_then(|m| m.current().model(aaguid?)?.description.clone())
+                        .or_else(|| crate::authenticators::name(aaguid)),
+                    icon: crate::authenticators::icon(self.mds, aaguid),
                     credentials: n,
                 })
                 .collect(),

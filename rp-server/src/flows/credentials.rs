@@ -170,7 +170,10 @@ pub async fn list(cx: &Context, who: &CognitoUser) -> Result<Passkeys, Credentia
         None => Vec::new(),
     };
     Ok(Passkeys {
-        credentials: credentials.iter().map(CredentialSummary::from).collect(),
+        credentials: credentials
+            .iter()
+            .map(|c| CredentialSummary::from(c).with_icon(cx.site.settings.mds.as_deref()))
+            .collect(),
         rp_id: cx.site.settings.rp_id.clone(),
         user_id: user.map(|u| rp_shared::credential_id::encode(u.id.as_bytes())),
     })

@@ -150,6 +150,10 @@ pub struct UserCredentials {
     pub user_sub: String,
     pub username: String,
     pub credentials: Vec<AdminCredential>,
+    /// The passkey policy the user is under and the active passkeys that break it
+    /// (absent without policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::admin::UserPolicyState>,
 }
 
 /// A user's credentials (revoked ones included), by `sub`, `username` or `email`.
@@ -170,11 +174,14 @@ pub async fn user(
             ));
         }
     };
-    let (user, credentials) = who.service().credentials(&r).await?;
+    let service = who.service();
+    let (user, credentials) = service.credentials(&r).await?;
+    let policy = service.policy_state(&user, &credentials).await?;
     Ok(Json(UserCredentials {
         user_sub: user.cognito_sub,
         username: user.username,
         credentials,
+        policy,
     }))
 }
 

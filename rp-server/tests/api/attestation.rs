@@ -140,6 +140,20 @@ mod required {
             added["authenticatorName"],
             format!("Test authenticator {LISTED}")
         );
+        // Pictured with the metadata's icon wherever passkeys are listed.
+        let stats = f
+            .app
+            .get("/admin/v1/stats", Some(crate::harness::ADMIN_TOKEN))
+            .await
+            .expect(200);
+        assert_eq!(
+            stats["credentialsByAuthenticator"][0]["icon"],
+            testkit::attestation::TEST_ICON
+        );
+        assert_eq!(
+            stats["credentialsByAuthenticator"][0]["name"],
+            format!("Test authenticator {LISTED}")
+        );
         let id = added["id"].as_str().unwrap();
         let admin = f
             .app
@@ -156,6 +170,7 @@ mod required {
             ),
             (Some(true), Some("FIDO_CERTIFIED_L2"))
         );
+        assert_eq!(admin["authenticatorIcon"], testkit::attestation::TEST_ICON);
 
         let unlisted_ca = Arc::new(AttestationCa::new(*UNLISTED.as_bytes()).unwrap());
         for (name, aaguid, attestation) in [

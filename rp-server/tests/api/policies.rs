@@ -237,6 +237,37 @@ async fn the_policy_report_lists_exactly_the_breaking_passkeys() {
     assert!(listed.iter().all(|v| v["userSub"] == moved.sub.as_str()
         && v["rule"] == "device_bound"
         && v["policy"] == "admins"));
+    // The user's page in the console says the same: her policy, and which passkeys break it.
+    let user = app
+        .get(
+            &format!("/admin/v1/users?sub={}", moved.sub),
+            Some(ADMIN_TOKEN),
+        )
+        .await
+        .expect(200);
+    assert_eq!(user["policy"]["policy"], "admins");
+    let mut breaches: Vec<String> = user["policy"]["breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            assert_eq!(b["rule"], "device_bound");
+            b["credentialId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    breaches.sort();
+    assert_eq!(breaches, expected);
+    let fine = app
+        .get(
+            &format!("/admin/v1/users?sub={}", admin.sub),
+            Some(ADMIN_TOKEN),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        fine["policy"],
+        json!({ "policy": "admins", "breaches": [] })
+    );
 
     // The CLI, on the same database with the same policy.
     let out = app
