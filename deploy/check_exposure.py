@@ -35,7 +35,7 @@ import sys
 
 from cfnlint.decode import decode
 
-PRIVATE_PATHS = ["/internal/v1/redeem", "/admin/v1/stats", "/metrics"]
+PRIVATE_PATHS = ["/internal/v1/redeem", "/admin/v1/stats", "/metrics", "/console/"]
 OPEN = {"0.0.0.0/0", "::/0"}
 
 
