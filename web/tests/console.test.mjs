@@ -136,6 +136,8 @@ test("the admin finds a user, revokes a passkey, resets the account and issues a
   await page.click("nav a[href='#/users']");
   await page.fill("#user-query", "carol@");
   await page.click("form[role=search] button[type=submit]");
+  await page.locator("#user-results a", { hasText: "carol@example.com" }).waitFor();
+  await accessible(page, "the user search");
   await page.locator("#user-results a", { hasText: "carol@example.com" }).click();
   const row = page.locator("#user-passkeys tbody tr").first();
   await row.waitFor();
