@@ -7,6 +7,7 @@
 mod enrolment;
 mod report;
 mod search;
+mod transfer;
 mod unlock;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,9 @@ pub use report::{
     audit_csv,
 };
 pub use search::{UserSearch, UserSearchQuery, UserSummary};
+pub use transfer::{
+    ImportOptions, ImportReport, Importer, LineRefusal, Lines, PasskeyRecord, export,
+};
 pub use unlock::Unlocked;
 
 use crate::audit::{self, Action, Actor, Event};
@@ -139,6 +143,8 @@ pub struct AdminService<'a> {
     pub policies: &'a crate::policy::Policies,
     /// The FIDO metadata, when given: authenticator names and icons.
     pub mds: Option<&'a crate::mds::MetadataStore>,
+    /// Active passkeys one user may have (an import respects it too).
+    pub max_passkeys: u32,
 }
 
 /// Longest reason accepted, in characters.
@@ -180,6 +186,7 @@ impl<'a> AdminService<'a> {
             enrolment_ttl: cx.site.settings.enrolment_ttl,
             policies: &cx.site.settings.policies,
             mds: cx.site.settings.mds.as_deref(),
+            max_passkeys: cx.site.settings.max_passkeys_per_user,
         }
     }
 

@@ -74,6 +74,8 @@ pub enum Action {
     OidcTokenIssued,
     OidcDenied,
     PolicyViolation,
+    CredentialImported,
+    ImportFinished,
 }
 
 impl Action {
@@ -106,6 +108,8 @@ impl Action {
             Self::OidcTokenIssued => "oidc.token_issued",
             Self::OidcDenied => "oidc.denied",
             Self::PolicyViolation => "policy.violation",
+            Self::CredentialImported => "credential.imported",
+            Self::ImportFinished => "import.finished",
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -83,6 +84,26 @@ pub enum AdminCommand {
     Stats,
     /// Active passkeys that do not satisfy their user's current passkey policy.
     PolicyReport(crate::admin::PolicyReportQuery),
+    /// Import passkeys from a JSON Lines file (`-` reads standard input): one passkey
+    /// record per line, each imported whole or not at all; a re-run carries on.
+    Import {
+        file: std::path::PathBuf,
+        /// Check every line and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Create a user named only by an email the pool does not have (unverified).
+        #[arg(long)]
+        create_missing_users: bool,
+        /// Mail each user a "passkey added" notice.
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Export every active passkey (or one user's) as JSON Lines to standard output.
+    Export {
+        /// Only this user's passkeys (Cognito sub).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +240,10 @@ impl Ctx {
             ),
             policies: &self.policies,
             mds: None,
+            max_passkeys: self
+                .settings
+                .max_passkeys_per_user
+                .unwrap_or(crate::config::DEFAULT_MAX_PASSKEYS_PER_USER),
         }
     }
 
@@ -240,7 +265,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         None => None,
     };
     let notifier = match args.command {
-        AdminCommand::Revoke { .. } | AdminCommand::Reset { .. } => notifier(&settings).await?,
+        AdminCommand::Revoke { .. }
+        | AdminCommand::Reset { .. }
+        | AdminCommand::Import { notify: true, .. } => notifier(&settings).await?,
         _ => None,
     };
     let policies = crate::config::policies_of(&settings)?;
@@ -290,7 +317,86 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Audit(filter) => audit(&ctx, filter).await,
         AdminCommand::Stats => stats(&ctx).await,
         AdminCommand::PolicyReport(q) => policy_report(&ctx, q).await,
+        AdminCommand::Import {
+            file,
+            dry_run,
+            create_missing_users,
+            notify,
+        } => {
+            let options = crate::admin::ImportOptions {
+                dry_run,
+                create_missing_users,
+                notify,
+            };
+            Box::pin(import(&ctx, &file, options)).await
+        }
+        AdminCommand::Export { user } => Box::pin(export(&ctx, user)).await,
     }
+}
+
+/// Reads the file a chunk at a time (never whole) through the importer, then prints the
+/// report; exits non-zero when a line was refused or a user not found.
+async fn import(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    options: crate::admin::ImportOptions,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt as _;
+    let mut input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = if file.as_os_str() == "-" {
+        Box::new(tokio::io::stdin())
+    } else {
+        Box::new(
+            tokio::fs::File::open(file)
+                .await
+                .with_context(|| format!("opening {}", file.display()))?,
+        )
+    };
+    let service = ctx.service();
+    let mut importer = service.importer(options);
+    let mut lines = crate::admin::Lines::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut chunk).await.context("reading the file")?;
+        if n == 0 {
+            break;
+        }
+        lines.feed(&mut importer, &chunk[..n]).await?;
+    }
+    lines.finish(&mut importer).await?;
+    let report = importer.finish().await?;
+    ctx.print(&report, |o| {
+        writeln!(
+            o,
+            "{}{} lines: {} imported, {} already present, {} users created, {} refused, {} users not found",
+            if report.dry_run { "dry run: " } else { "" },
+            report.lines,
+            report.imported,
+            report.already_present,
+            report.users_created,
+            report.refused.len(),
+            report.users_not_found.len(),
+        )?;
+        for r in report.refused.iter().chain(&report.users_not_found) {
+            writeln!(o, "line {}: {} {}", r.line, r.code, r.message)?;
+        }
+        Ok(())
+    })?;
+    if !report.refused.is_empty() || !report.users_not_found.is_empty() {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+async fn export(ctx: &Ctx, user: Option<String>) -> anyhow::Result<()> {
+    use futures::TryStreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let mut out = tokio::io::stdout();
+    let mut lines = std::pin::pin!(crate::admin::export(ctx.db.clone(), user));
+    while let Some(chunk) = lines.try_next().await? {
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    Ok(())
 }
 
 async fn list(ctx: &Ctx, sel: UserSelector) -> anyhow::Result<()> {

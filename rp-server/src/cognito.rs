@@ -259,6 +259,27 @@ impl CognitoAdmin {
         )
     }
 
+    /// The pool user with this `sub`, if there is one.
+    pub async fn user_with_sub(&self, sub: &str) -> Result<Option<PoolUser>, CognitoError> {
+        Ok(
+            Box::pin(self.list_users(equals_filter("sub", sub), 1, None))
+                .await?
+                .0
+                .pop(),
+        )
+    }
+
+    /// The pool user with this username (or, in a pool with aliases, this alias), if any
+    /// (`ListUsers` on `username`, so one permission covers every lookup).
+    pub async fn user_named(&self, username: &str) -> Result<Option<PoolUser>, CognitoError> {
+        Ok(
+            Box::pin(self.list_users(equals_filter("username", username), 1, None))
+                .await?
+                .0
+                .pop(),
+        )
+    }
+
     /// Users whose `email` starts with `prefix` (at most `limit`, after Cognito's
     /// pagination token `page`), and the token of the next page.
     pub async fn users_with_email_prefix(
@@ -267,8 +288,7 @@ impl CognitoAdmin {
         limit: i32,
         page: Option<String>,
     ) -> Result<(Vec<PoolUser>, Option<String>), CognitoError> {
-        self.list_users(prefix_filter("email", prefix), limit, page)
-            .await
+        Box::pin(self.list_users(prefix_filter("email", prefix), limit, page)).await
     }
 
     async fn list_users(

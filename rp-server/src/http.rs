@@ -180,6 +180,8 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(admin::revoke_enrolment))
         .routes(routes!(admin::audit_events))
         .routes(routes!(admin::audit_csv))
+        .routes(routes!(admin::import))
+        .routes(routes!(admin::export))
         .routes(routes!(admin::stats))
         .routes(routes!(admin::policies))
         .routes(routes!(admin::policy_report))

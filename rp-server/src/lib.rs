@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clock;
 pub mod cognito;
 pub mod config;
+pub mod cose;
 pub mod flows;
 pub mod http;
 pub mod mail;

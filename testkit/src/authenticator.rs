@@ -77,6 +77,32 @@ pub struct SoftAuthenticator {
     pub reuse_credential_id: Option<Vec<u8>>,
 }
 
+/// The COSE_Key (ES256, P-256) of a key's public half, as attested data carries it.
+fn cose_key_of(key: &SigningKey) -> anyhow::Result<Vec<u8>> {
+    let point = key.verifying_key().to_sec1_point(false);
+    let (x, y) = (
+        point.x().ok_or_else(|| anyhow!("no x"))?.to_vec(),
+        point.y().ok_or_else(|| anyhow!("no y"))?.to_vec(),
+    );
+    let cose_key = Cbor::Map(vec![
+        (Cbor::Integer(1.into()), Cbor::Integer(2.into())),
+        (Cbor::Integer(3.into()), Cbor::Integer((-7).into())),
+        (Cbor::Integer((-1).into()), Cbor::Integer(1.into())),
+        (Cbor::Integer((-2).into()), Cbor::Bytes(x)),
+        (Cbor::Integer((-3).into()), Cbor::Bytes(y)),
+    ]);
+    let mut cose_bytes = Vec::new();
+    ciborium::into_writer(&cose_key, &mut cose_bytes)?;
+    Ok(cose_bytes)
+}
+
+impl ResidentCredential {
+    /// Its public key as a COSE_Key: what another relying party stored, and exports.
+    pub fn cose_public_key(&self) -> Vec<u8> {
+        cose_key_of(&self.key).unwrap_or_default()
+    }
+}
+
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -130,6 +156,26 @@ impl SoftAuthenticator {
     }
 
     /// Answers `PublicKeyCredentialCreationOptionsJSON` as `toJSON()` of the new credential.
+    /// A passkey made at another relying party on `rp_id`, under its user handle: what a
+    /// team brings when it moves to rp-server.
+    pub fn passkey_made_elsewhere(
+        &mut self,
+        rp_id: &str,
+        user_handle: &[u8],
+        name: &str,
+    ) -> anyhow::Result<&ResidentCredential> {
+        let options = serde_json::json!({
+            "rp": { "id": rp_id, "name": "the old relying party" },
+            "user": { "id": b64(user_handle), "name": name, "displayName": name },
+            "challenge": b64(b"a challenge of the old relying party"),
+            "pubKeyCredParams": [{ "type": "public-key", "alg": -7 }],
+        });
+        self.create(&options, &format!("https://{rp_id}"))?;
+        self.credentials
+            .last()
+            .ok_or_else(|| anyhow!("no credential was made"))
+    }
+
     pub fn create(&mut self, options: &Value, origin: &str) -> anyhow::Result<Value> {
         let rp_id = str_at(options, "/rp/id")?.to_owned();
         let challenge = str_at(options, "/challenge")?;
@@ -154,20 +200,7 @@ impl SoftAuthenticator {
             id
         });
 
-        let point = key.verifying_key().to_sec1_point(false);
-        let (x, y) = (
-            point.x().ok_or_else(|| anyhow!("no x"))?.to_vec(),
-            point.y().ok_or_else(|| anyhow!("no y"))?.to_vec(),
-        );
-        let cose_key = Cbor::Map(vec![
-            (Cbor::Integer(1.into()), Cbor::Integer(2.into())),
-            (Cbor::Integer(3.into()), Cbor::Integer((-7).into())),
-            (Cbor::Integer((-1).into()), Cbor::Integer(1.into())),
-            (Cbor::Integer((-2).into()), Cbor::Bytes(x)),
-            (Cbor::Integer((-3).into()), Cbor::Bytes(y)),
-        ]);
-        let mut cose_bytes = Vec::new();
-        ciborium::into_writer(&cose_key, &mut cose_bytes)?;
+        let cose_bytes = cose_key_of(&key)?;
 
         let counter = 0u32;
         let mut auth_data = Vec::new();

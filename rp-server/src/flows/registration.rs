@@ -526,6 +526,7 @@ pub fn verify_new_passkey(
     Ok(StoredCredential {
         credential_id: passkey.cred_id.to_vec(),
         user_id,
+        user_handle: None,
         aaguid,
         sign_count: i64::from(passkey.counter),
         backup_eligible: passkey.backup_eligible,

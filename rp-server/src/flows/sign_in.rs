@@ -110,6 +110,7 @@ pub enum Answering {
 pub fn may_answer(
     answering: Answering,
     credential_owner: Uuid,
+    stored_handle: Option<&[u8]>,
     revoked: bool,
     user_handle: Option<&[u8]>,
 ) -> Result<(), SignInError> {
@@ -119,7 +120,11 @@ pub fn may_answer(
     match answering {
         Answering::Challenge { owner } if owner == Some(credential_owner) => Ok(()),
         Answering::Challenge { .. } => Err(SignInError::UnknownCredential),
-        Answering::Usernameless if user_handle == Some(credential_owner.as_bytes().as_slice()) => {
+        // The handle the passkey was made with: ours (the owner's id), or the one an
+        // imported passkey kept from its old relying party.
+        Answering::Usernameless
+            if user_handle == Some(stored_handle.unwrap_or(credential_owner.as_bytes())) =>
+        {
             Ok(())
         }
         Answering::Usernameless => Err(SignInError::UserHandleMismatch),
@@ -322,6 +327,7 @@ async fn answer(
         Some((stored, user)) => may_answer(
             answering,
             stored.user_id,
+            stored.user_handle.as_deref(),
             stored.revoked.is_some(),
             response.get_user_unique_id(),
         )
@@ -508,9 +514,34 @@ mod tests {
             ),
         ];
         for (answering, owner, revoked, user_handle, want) in cases {
-            let got = may_answer(answering, owner, revoked, user_handle.as_deref())
+            let got = may_answer(answering, owner, None, revoked, user_handle.as_deref())
                 .map_err(|e| e.reason());
             assert_eq!(got, want, "{answering:?}, revoked {revoked}");
         }
+        // An imported passkey answers a usernameless sign-in with the handle it was made
+        // with, and no longer with ours.
+        let foreign = b"old-rp-handle".as_slice();
+        assert_eq!(
+            may_answer(
+                Answering::Usernameless,
+                alice,
+                Some(foreign),
+                false,
+                Some(foreign)
+            )
+            .map_err(|e| e.reason()),
+            Ok(())
+        );
+        assert_eq!(
+            may_answer(
+                Answering::Usernameless,
+                alice,
+                Some(foreign),
+                false,
+                handle(&alice).as_deref()
+            )
+            .map_err(|e| e.reason()),
+            Err("user_handle")
+        );
     }
 }

@@ -375,6 +375,88 @@ pub async fn audit_csv(
         .into_response())
 }
 
+/// Imports passkeys made under this RP ID elsewhere: a JSON Lines body
+/// (`Content-Type: application/x-ndjson`, one passkey record per line, the README's
+/// format), read as it arrives. Each line is imported whole or not at all; a re-run
+/// reports what is present already. The answer is the report: counts, and every refused
+/// line with its number, code and reason. Large files: `rp-server admin import` (the
+/// request timeout bounds this call; what it imported stays).
+#[utoipa::path(post, path = "/admin/v1/imports", tag = "admin", security(("admin" = [])), params(crate::admin::ImportOptions),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One passkey record per line"),
+    responses((status = 200, body = crate::admin::ImportReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn import(
+    who: Admin,
+    Query(options): Query<crate::admin::ImportOptions>,
+    request: axum::extract::Request,
+) -> Result<Json<crate::admin::ImportReport>, ApiError> {
+    use futures::StreamExt as _;
+    let ndjson = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-ndjson"));
+    if !ndjson {
+        return Err(ApiError::UnsupportedMediaType {
+            message: "Expected `Content-Type: application/x-ndjson` (one passkey record per line)."
+                .to_owned(),
+        });
+    }
+    let service = who.destructive()?;
+    let mut importer = service.importer(options);
+    let mut lines = crate::admin::Lines::new();
+    let mut body = request.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "The request body could not be read.",
+            )
+        })?;
+        lines.feed(&mut importer, &chunk).await?;
+    }
+    lines.finish(&mut importer).await?;
+    Ok(Json(importer.finish().await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// Only this user's passkeys (Cognito `sub`).
+    pub sub: Option<String>,
+}
+
+/// Every active passkey (or one user's) as JSON Lines in the import format — public data
+/// only (credential id, public key, counter, user handle, flags, names): leaving is as
+/// easy as arriving. Streamed 500 passkeys a statement.
+#[utoipa::path(get, path = "/admin/v1/exports", tag = "admin", security(("admin" = [])), params(ExportQuery),
+    responses((status = 200, content_type = "application/x-ndjson", body = String, description = "One passkey record per line"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn export(
+    who: Admin,
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use futures::TryStreamExt as _;
+    let lines = crate::admin::export(who.cx.db.clone(), q.sub).inspect_err(|e| {
+        tracing::warn!(error = %e, "the passkey export stopped early");
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"passkeys.jsonl\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(lines),
+    )
+        .into_response())
+}
+
 /// The passkey policies in effect (`[[policy]]`), in file order: which groups each
 /// applies to and what it requires.
 #[utoipa::path(get, path = "/admin/v1/policies", tag = "admin", security(("admin" = [])),

@@ -15,6 +15,9 @@ use super::audit::{self, AuditRow};
 pub struct StoredCredential {
     pub credential_id: Vec<u8>,
     pub user_id: Uuid,
+    /// The user handle its authenticator holds, when not ours (`user_id`): a passkey
+    /// imported from another relying party keeps the one it was made with.
+    pub user_handle: Option<Vec<u8>>,
     /// webauthn-rs-core's credential (public key, policy, extensions) as registered.
     pub passkey: Credential,
     pub nickname: Option<String>,
@@ -43,12 +46,13 @@ pub struct Revocation {
     pub reason: Option<String>,
 }
 
-pub(super) const COLUMNS: &str = "credential_id, user_id, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, attested, metadata_description, metadata_status, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
+pub(super) const COLUMNS: &str = "credential_id, user_id, user_handle, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, attested, metadata_description, metadata_status, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialRow {
     credential_id: Vec<u8>,
     user_id: Uuid,
+    user_handle: Option<Vec<u8>>,
     passkey: Json<Credential>,
     nickname: Option<String>,
     aaguid: Option<Uuid>,
@@ -72,6 +76,7 @@ impl From<CredentialRow> for StoredCredential {
         Self {
             credential_id: r.credential_id,
             user_id: r.user_id,
+            user_handle: r.user_handle,
             passkey: r.passkey.0,
             nickname: r.nickname,
             aaguid: r.aaguid,
@@ -95,6 +100,13 @@ impl From<CredentialRow> for StoredCredential {
 }
 
 impl StoredCredential {
+    /// The user handle its authenticator returns in a usernameless sign-in.
+    pub fn handle(&self) -> Vec<u8> {
+        self.user_handle
+            .clone()
+            .unwrap_or_else(|| self.user_id.as_bytes().to_vec())
+    }
+
     /// What a passkey policy looks at.
     pub fn policy_view(&self) -> crate::policy::Passkey {
         crate::policy::Passkey {
@@ -135,8 +147,8 @@ pub async fn insert_credential(
     let result = sqlx::query(
         "INSERT INTO credentials (credential_id, user_id, passkey, nickname, aaguid, sign_count,
              backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, attested,
-             metadata_description, metadata_status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             metadata_description, metadata_status, user_handle)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (credential_id) DO NOTHING",
     )
     .bind(&c.credential_id)
@@ -154,6 +166,7 @@ pub async fn insert_credential(
     .bind(c.attested)
     .bind(&c.metadata_description)
     .bind(&c.metadata_status)
+    .bind(&c.user_handle)
     .execute(conn)
     .await?;
     Ok(if result.rows_affected() == 1 {
@@ -375,6 +388,46 @@ pub async fn active_for_policies(
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    #[sqlx(flatten)]
+    credential: CredentialRow,
+    cognito_sub: String,
+}
+
+/// Active credentials (of the user with `sub` only, when given) with their owner's sub,
+/// in credential-id order after `after`: the export reads them a page at a time.
+pub async fn active_for_export(
+    db: impl PgExecutor<'_>,
+    sub: Option<&str>,
+    after: Option<&[u8]>,
+    limit: i64,
+) -> sqlx::Result<Vec<(StoredCredential, String)>> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<ExportRow> = sqlx::query_as(&format!(
+        "SELECT {cols}, u.cognito_sub
+           FROM credentials c JOIN users u ON u.id = c.user_id
+          WHERE c.revoked_at IS NULL
+            AND ($1::text IS NULL OR u.cognito_sub = $1)
+            AND ($2::bytea IS NULL OR c.credential_id > $2)
+          ORDER BY c.credential_id
+          LIMIT $3"
+    ))
+    .bind(sub)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.credential.into(), r.cognito_sub))
+        .collect())
 }
 
 pub async fn counts(db: impl PgExecutor<'_>) -> sqlx::Result<Counts> {

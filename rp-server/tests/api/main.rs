@@ -27,4 +27,5 @@ mod recovery;
 mod registration;
 mod signup;
 mod tokens;
+mod transfer;
 mod webauthn_features;
