@@ -11,6 +11,8 @@ use crate::pool::{
     AuthSession, Pool, RefreshGrant, Round, SessionKind, SrpSession, UserStatus, opaque_token,
 };
 use crate::{Standin, Trigger, required, string_map};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
 
@@ -123,6 +125,79 @@ pub async fn initiate_auth(s: &Standin, input: &Value, admin: bool) -> Result<Va
                 ));
             }
             custom_round(s, &pool, &client_id, subject, Vec::new(), None).await
+        }
+        "USER_AUTH" => {
+            let name = param(&params, "USERNAME")?.to_owned();
+            let preferred = params
+                .get("PREFERRED_CHALLENGE")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            s.with_pool(&pool_id, |p| {
+                p.client_allows(&client_id, "ALLOW_USER_AUTH")?;
+                check_secret_hash(p, &client_id, &name, params.get("SECRET_HASH"))?;
+                let (username, found) = match p.find(&name) {
+                    Some(i) => {
+                        let u = &p.users[i];
+                        if !u.enabled {
+                            return Err(CognitoError::not_authorized("User is disabled."));
+                        }
+                        (u.username.clone(), true)
+                    }
+                    None if p.hides_user_existence(&client_id) => (name.clone(), false),
+                    None => return Err(CognitoError::user_not_found()),
+                };
+                let passkey = if found {
+                    crate::webauthn::sign_in_options(p, &username)
+                } else {
+                    None
+                };
+                if let (Some("WEB_AUTHN"), Some((options, challenge))) = (preferred.as_deref(), &passkey) {
+                    let session = new_session(
+                        p,
+                        SessionKind::WebAuthn,
+                        &client_id,
+                        &username,
+                        false,
+                        Vec::new(),
+                        json!({ "challenge": URL_SAFE_NO_PAD.encode(challenge) }),
+                        None,
+                    );
+                    return Ok(json!({
+                        "ChallengeName": "WEB_AUTHN",
+                        "Session": session,
+                        "ChallengeParameters": {
+                            "USERNAME": username,
+                            "CREDENTIAL_REQUEST_OPTIONS": options.to_string(),
+                        },
+                    }));
+                }
+                // Otherwise the user picks among the first factors the pool allows and
+                // they can answer (an unknown user sees the password ones).
+                let mut available = Vec::new();
+                for factor in &p.config.allowed_first_auth_factors {
+                    match factor.as_str() {
+                        "PASSWORD" => available.extend(["PASSWORD", "PASSWORD_SRP"]),
+                        "WEB_AUTHN" if passkey.is_some() => available.push("WEB_AUTHN"),
+                        _ => {}
+                    }
+                }
+                let session = new_session(
+                    p,
+                    SessionKind::SelectChallenge,
+                    &client_id,
+                    &username,
+                    !found,
+                    Vec::new(),
+                    json!({}),
+                    None,
+                );
+                Ok(json!({
+                    "ChallengeName": "SELECT_CHALLENGE",
+                    "Session": session,
+                    "AvailableChallenges": available,
+                    "ChallengeParameters": { "USERNAME": username },
+                }))
+            })
         }
         "USER_SRP_AUTH" => {
             let name = param(&params, "USERNAME")?.to_owned();
@@ -521,6 +596,59 @@ pub async fn respond_to_auth_challenge(
     })?;
 
     match session.kind {
+        SessionKind::WebAuthn => {
+            if challenge_name != "WEB_AUTHN" {
+                return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
+            }
+            let answer = param(&responses, "CREDENTIAL")?;
+            let challenge = session.private_parameters["challenge"]
+                .as_str()
+                .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
+                .ok_or_else(CognitoError::invalid_session)?;
+            s.with_pool(&pool_id, |p| {
+                crate::webauthn::verify_sign_in(p, &subject.username, &challenge, answer)?;
+                let issuer = s.issuer(&p.config.id);
+                Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": issue_tokens(s, p, &issuer, &subject.username, &client_id, None, None)? }))
+            })
+        }
+        SessionKind::SelectChallenge => {
+            if challenge_name != "SELECT_CHALLENGE" {
+                return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
+            }
+            if param(&responses, "ANSWER")? != "WEB_AUTHN" {
+                return Err(CognitoError::invalid_parameter(
+                    "The stand-in answers SELECT_CHALLENGE with WEB_AUTHN only: sign in with a password through USER_PASSWORD_AUTH or USER_SRP_AUTH.",
+                ));
+            }
+            s.with_pool(&pool_id, |p| {
+                let Some((options, challenge)) = (!subject.user_not_found)
+                    .then(|| crate::webauthn::sign_in_options(p, &subject.username))
+                    .flatten()
+                else {
+                    return Err(CognitoError::not_authorized(
+                        "Incorrect username or passkey.",
+                    ));
+                };
+                let session = new_session(
+                    p,
+                    SessionKind::WebAuthn,
+                    &client_id,
+                    &subject.username,
+                    false,
+                    Vec::new(),
+                    json!({ "challenge": URL_SAFE_NO_PAD.encode(&challenge) }),
+                    None,
+                );
+                Ok(json!({
+                    "ChallengeName": "WEB_AUTHN",
+                    "Session": session,
+                    "ChallengeParameters": {
+                        "USERNAME": subject.username,
+                        "CREDENTIAL_REQUEST_OPTIONS": options.to_string(),
+                    },
+                }))
+            })
+        }
         SessionKind::NewPasswordRequired => {
             if challenge_name != "NEW_PASSWORD_REQUIRED" {
                 return Err(CognitoError::invalid_parameter("Incorrect challenge name."));
@@ -745,7 +873,7 @@ pub(crate) fn issue_tokens(
 }
 
 /// The pool and claims of a valid, unrevoked access token.
-fn access_token(s: &Standin, input: &Value) -> Result<(String, Value), CognitoError> {
+pub(crate) fn access_token(s: &Standin, input: &Value) -> Result<(String, Value), CognitoError> {
     let token = required(input, "AccessToken")?;
     let pool_ids: Vec<String> = s.pools().keys().cloned().collect();
     for pool_id in pool_ids {

@@ -105,6 +105,30 @@ pub struct PoolConfig {
     /// OIDC identity providers (`CreateIdentityProvider` adds more at run time).
     #[serde(default)]
     pub identity_providers: Vec<IdentityProviderConfig>,
+    /// The pool's passkey relying party (`SetUserPoolMfaConfig`'s `WebAuthnConfiguration`).
+    #[serde(default)]
+    pub web_authn: Option<WebAuthnConfig>,
+    /// `Policies.SignInPolicy.AllowedFirstAuthFactors` (`PASSWORD`, `WEB_AUTHN`, …):
+    /// `USER_AUTH` offers only these [default: `PASSWORD`].
+    #[serde(default = "default_first_factors")]
+    pub allowed_first_auth_factors: Vec<String>,
+}
+
+fn default_first_factors() -> Vec<String> {
+    vec!["PASSWORD".to_owned()]
+}
+
+/// Cognito's passkey configuration of a pool.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct WebAuthnConfig {
+    pub relying_party_id: String,
+    /// `required` or `preferred` (Cognito's default).
+    #[serde(default = "default_user_verification")]
+    pub user_verification: String,
+}
+
+fn default_user_verification() -> String {
+    "preferred".to_owned()
 }
 
 /// An OIDC identity provider of the pool (`CreateIdentityProvider` with `ProviderType: OIDC`).

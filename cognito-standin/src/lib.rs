@@ -14,6 +14,7 @@ pub mod srp;
 pub mod tokens;
 pub mod triggers;
 pub mod users;
+pub mod webauthn;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -364,6 +365,10 @@ async fn dispatch(s: &Standin, op: &str, input: Value) -> Result<Value, CognitoE
         "RespondToAuthChallenge" => auth::respond_to_auth_challenge(s, &input, false).await,
         "AdminRespondToAuthChallenge" => auth::respond_to_auth_challenge(s, &input, true).await,
         "GetUser" => auth::get_user(s, &input),
+        "StartWebAuthnRegistration" => webauthn::start_registration(s, &input),
+        "CompleteWebAuthnRegistration" => webauthn::complete_registration(s, &input),
+        "ListWebAuthnCredentials" => webauthn::list(s, &input),
+        "DeleteWebAuthnCredential" => webauthn::delete(s, &input),
         "GlobalSignOut" => auth::global_sign_out(s, &input),
         "RevokeToken" => auth::revoke_token(s, &input),
         "SignUp" => users::sign_up(s, &input).await,

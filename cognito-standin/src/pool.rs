@@ -46,6 +46,8 @@ pub struct User {
     pub confirmation_code: Option<String>,
     /// The user pool groups the user is in (`cognito:groups` in their tokens).
     pub groups: std::collections::BTreeSet<String>,
+    /// Passkeys registered with the pool itself (Cognito's own passkeys).
+    pub passkeys: Vec<crate::webauthn::NativePasskey>,
 }
 
 impl User {
@@ -68,6 +70,7 @@ impl User {
             modified: now,
             confirmation_code: None,
             groups: Default::default(),
+            passkeys: Vec::new(),
         }
     }
 
@@ -160,6 +163,9 @@ impl Round {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionKind {
     Custom,
+    /// `USER_AUTH`: a `WEB_AUTHN` challenge, or the choice among the first factors.
+    WebAuthn,
+    SelectChallenge,
     NewPasswordRequired,
     PasswordVerifier,
 }
@@ -210,6 +216,8 @@ pub struct Pool {
     pub revoked: HashSet<String>,
     /// The pool's groups (`CreateGroup`).
     pub groups: std::collections::BTreeSet<String>,
+    /// Passkey registrations begun (`StartWebAuthnRegistration`) and not yet completed.
+    pub pending_registrations: Vec<crate::webauthn::PendingRegistration>,
 }
 
 impl Pool {
@@ -222,6 +230,7 @@ impl Pool {
             refresh_tokens: HashMap::new(),
             revoked: HashSet::new(),
             groups: Default::default(),
+            pending_registrations: Vec::new(),
         };
         for seed in pool.config.users.clone() {
             let mut attributes = seed.attributes.clone();

@@ -171,6 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "ALLOW_USER_PASSWORD_AUTH",
                     "ALLOW_USER_SRP_AUTH",
                     "ALLOW_REFRESH_TOKEN_AUTH",
+                    "ALLOW_USER_AUTH",
                 ]
                 .map(str::to_owned)
                 .to_vec(),
@@ -191,6 +192,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 supported_identity_providers: vec!["COGNITO".to_owned(), IDP_NAME.to_owned()],
             }],
             domain: Some("local-pool".to_owned()),
+            // Cognito's own passkeys too: users who have them move to rp-server's at
+            // their next sign-in (the demo shows it).
+            web_authn: Some(cognito_standin::config::WebAuthnConfig {
+                relying_party_id: "localhost".to_owned(),
+                user_verification: "required".to_owned(),
+            }),
+            allowed_first_auth_factors: vec!["PASSWORD".to_owned(), "WEB_AUTHN".to_owned()],
             identity_providers: vec![IdentityProviderConfig {
                 name: IDP_NAME.to_owned(),
                 client_id: POOL_AT_PROVIDER.to_owned(),
@@ -203,19 +211,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ]
                 .into(),
             }],
-            users: vec![SeedUser {
-                // An email alias pool refuses email-like usernames.
-                username: match cli.pool_shape {
-                    PoolShape::EmailAlias => "demo".to_owned(),
-                    _ => "demo@example.com".to_owned(),
-                },
-                password: Some("Demo-password-1".to_owned()),
-                attributes: [
-                    ("email".to_owned(), "demo@example.com".to_owned()),
-                    ("email_verified".to_owned(), "true".to_owned()),
-                ]
-                .into(),
-            }],
+            users: [("demo", "Demo-password-1"), ("legacy", "Legacy-password-1")]
+                .into_iter()
+                .map(|(name, password)| SeedUser {
+                    // An email alias pool refuses email-like usernames.
+                    username: match cli.pool_shape {
+                        PoolShape::EmailAlias => name.to_owned(),
+                        _ => format!("{name}@example.com"),
+                    },
+                    password: Some(password.to_owned()),
+                    attributes: [
+                        ("email".to_owned(), format!("{name}@example.com")),
+                        ("email_verified".to_owned(), "true".to_owned()),
+                    ]
+                    .into(),
+                })
+                .collect(),
         }],
     };
     let standin = cognito_standin::Server::on(standin_listener, standin_config, Some(handler))
@@ -344,7 +355,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
          OpenID provider    {rp_url}/.well-known/openid-configuration   (client {OIDC_CLIENT_ID})\n  \
          Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
          issuer / JWKS      {issuer}/.well-known/jwks.json\n  \
-         demo user          demo@example.com / Demo-password-1\n  \
+         demo user          demo@example.com / Demo-password-1   (an admin of the console)\n  \
+         legacy user        legacy@example.com / Legacy-password-1   (add a Cognito passkey, then sign in with it: it moves)\n  \
          tokens             {}/service-token, {}/admin-token\n\n  \
          Ctrl-C stops everything.\n",
         cli.state_dir.display(),

@@ -155,6 +155,7 @@ fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(authentication::verify))
         .routes(routes!(credentials::list))
         .routes(routes!(credentials::activity))
+        .routes(routes!(credentials::report_cognito_passkeys))
         .routes(routes!(credentials::rename, credentials::delete))
         .routes(routes!(signup::options))
         .routes(routes!(signup::verify))
@@ -361,7 +362,13 @@ fn cors(state: &AppState) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))

@@ -427,6 +427,31 @@ function offerEnrolment() {
 }
 offerEnrolment();
 
+// Cognito's own passkeys: make one (as users had before rp-server), and sign in with it —
+// which moves the user to a passkey of rp-server's and deletes the Cognito one.
+$("add-cognito-passkey").addEventListener("click", async () => {
+  if (!tokens) return;
+  try {
+    await passkeys.registerCognitoPasskey(tokens.accessToken);
+    say("ok", "A passkey kept by Cognito itself was added. Sign out and use “Sign in with a Cognito passkey”.");
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
+$("cognito-passkey-signin").addEventListener("click", async () => {
+  const username = $<HTMLInputElement>("username").value.trim();
+  if (!username) return say("error", "Enter your email or username above first.");
+  try {
+    passkeys.abortConditional();
+    const r = await passkeys.signInWithCognitoPasskey({ username });
+    const moved = await passkeys.migrateFromCognitoPasskeys(r.tokens.accessToken, { prompt: true, nickname: "Moved from Cognito" });
+    await showSignedIn(r.tokens, moved ? "with a Cognito passkey, now moved to rp-server" : "with a Cognito passkey");
+  } catch (e) {
+    say("error", explain(e));
+  }
+});
+
 $("make-recovery-codes").addEventListener("click", async () => {
   if (!tokens) return;
   try {

@@ -15,6 +15,28 @@ export interface CognitoAdapter {
   startCustomAuth(username: string): Promise<Record<string, string>>;
   /** `RespondToAuthChallenge(ANSWER)`: resolves to the tokens, or throws. */
   answer(nonce: string): Promise<CognitoTokens>;
+  /** Cognito's own passkeys, for moving users off them (the direct adapter has them). */
+  nativePasskeys?: NativePasskeys;
+}
+
+/** Cognito's own passkeys: sign-in with `USER_AUTH`'s `WEB_AUTHN` challenge, and the user's list. */
+export interface NativePasskeys {
+  /** Signs in with a passkey registered with Cognito; `get` runs the WebAuthn request. */
+  signIn(username: string, get: (options: Json) => Promise<Json>): Promise<CognitoTokens>;
+  /** `StartWebAuthnRegistration` + `CompleteWebAuthnRegistration` (to make one, e.g. in a demo). */
+  register(accessToken: string, create: (options: Json) => Promise<Json>): Promise<void>;
+  /** `ListWebAuthnCredentials`. */
+  list(accessToken: string): Promise<{ credentialId: string; relyingPartyId: string }[]>;
+  /** `DeleteWebAuthnCredential`. */
+  remove(accessToken: string, credentialId: string): Promise<void>;
+}
+
+/** What moving off Cognito's passkeys did. */
+export interface Migrated {
+  /** Ours, now stored. */
+  added: CredentialSummary;
+  /** The Cognito passkeys deleted after it. */
+  removed: string[];
 }
 
 export interface CognitoTokens {
@@ -199,6 +221,11 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
   }
 
   const ceremonies = options.ceremonies;
+
+  /** Tells rp-server how many Cognito passkeys the user has left (statistics; best effort). */
+  async function reportCognitoPasskeys(accessToken: string, count: number): Promise<void> {
+    await call("PUT", "/v1/cognito-passkeys", { count: Math.min(count, 20) }, accessToken).catch(() => undefined);
+  }
 
   // --- Signal API: tell the password manager what the server knows ---------------------
   // Feature-detected, best effort: a platform without it, or one that refuses, changes
@@ -446,6 +473,52 @@ export function createPasskeyClient(options: PasskeyClientOptions) {
       } catch {
         return null;
       }
+    },
+
+    /**
+     * Signs in with a passkey registered with Cognito itself (`USER_AUTH`, `WEB_AUTHN`),
+     * for users who have not moved to rp-server's passkeys yet; follow it with
+     * `migrateFromCognitoPasskeys`.
+     */
+    async signInWithCognitoPasskey(opts: { username: string }): Promise<SignInResult> {
+      const native = options.cognito.nativePasskeys;
+      if (!native) throw new PasskeyError("unsupported", "This Cognito adapter cannot sign in with Cognito's own passkeys.");
+      const tokens = await native.signIn(opts.username, (request) => ceremony(() => ceremonies.get(request)));
+      return { username: opts.username, tokens };
+    },
+
+    /** Registers a passkey with Cognito itself (what users have before they move; for demos and tests). */
+    async registerCognitoPasskey(accessToken: string): Promise<void> {
+      const native = options.cognito.nativePasskeys;
+      if (!native) throw new PasskeyError("unsupported", "This Cognito adapter cannot register Cognito's own passkeys.");
+      await native.register(accessToken, (request) => ceremony(() => ceremonies.create(request)));
+      await reportCognitoPasskeys(accessToken, (await native.list(accessToken)).length);
+    },
+
+    /**
+     * Moves a signed-in user off Cognito's own passkeys (which cannot be exported): creates
+     * one of ours — without a prompt where the browser can (conditional create), with a
+     * normal prompt otherwise when `prompt` is set — and only once it is stored deletes the
+     * user's Cognito passkeys with their access token, telling the password manager they
+     * are gone (Signal API). `null` when the user has none, or none was created.
+     */
+    async migrateFromCognitoPasskeys(accessToken: string, opts: { prompt?: boolean; nickname?: string } = {}): Promise<Migrated | null> {
+      const native = options.cognito.nativePasskeys;
+      if (!native) return null;
+      const old = await native.list(accessToken);
+      if (old.length === 0) return null;
+      await reportCognitoPasskeys(accessToken, old.length);
+      let added: CredentialSummary | null = await this.upgradeToPasskey(accessToken);
+      if (!added && opts.prompt) added = await this.registerPasskey({ accessToken, nickname: opts.nickname });
+      if (!added) return null;
+      // Only now that ours is stored: the Cognito passkeys go, and the password manager
+      // is told so (the Signal API), so it offers ours.
+      for (const c of old) {
+        await native.remove(accessToken, c.credentialId);
+        await signal("signalUnknownCredential", { rpId: c.relyingPartyId, credentialId: c.credentialId });
+      }
+      await reportCognitoPasskeys(accessToken, 0);
+      return { added, removed: old.map((c) => c.credentialId) };
     },
 
     /**

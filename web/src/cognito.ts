@@ -2,7 +2,7 @@
 // rp-server's nonce, through Cognito's JSON API directly or through Amplify JS v6.
 // Platform-neutral (`fetch` only), like the client.
 
-import type { CognitoAdapter, Json } from "./client";
+import type { CognitoAdapter, CognitoTokens, Json } from "./client";
 import { PasskeyError } from "./errors";
 
 /**
@@ -25,7 +25,44 @@ export function directCognito(opts: { clientId: string; region?: string; endpoin
     }
     return data;
   }
+  const tokensOf = (r: Json): CognitoTokens => {
+    const a = r.AuthenticationResult;
+    return { idToken: a.IdToken, accessToken: a.AccessToken, refreshToken: a.RefreshToken };
+  };
   return {
+    nativePasskeys: {
+      async signIn(username, get) {
+        const started = await op("InitiateAuth", {
+          ClientId: opts.clientId,
+          AuthFlow: "USER_AUTH",
+          AuthParameters: { USERNAME: username, PREFERRED_CHALLENGE: "WEB_AUTHN" },
+        });
+        if (started.ChallengeName !== "WEB_AUTHN") {
+          throw new PasskeyError("cancelled", "This account has no passkey registered with Cognito.", started.ChallengeName);
+        }
+        const credential = await get(JSON.parse(started.ChallengeParameters.CREDENTIAL_REQUEST_OPTIONS));
+        const answered = await op("RespondToAuthChallenge", {
+          ClientId: opts.clientId,
+          ChallengeName: "WEB_AUTHN",
+          Session: started.Session,
+          ChallengeResponses: { USERNAME: started.ChallengeParameters.USERNAME ?? username, CREDENTIAL: JSON.stringify(credential) },
+        });
+        if (!answered.AuthenticationResult) throw new PasskeyError("cognito", "Cognito did not accept the passkey.", answered.ChallengeName);
+        return tokensOf(answered);
+      },
+      async register(accessToken, create) {
+        const { CredentialCreationOptions } = await op("StartWebAuthnRegistration", { AccessToken: accessToken });
+        const credential = await create(CredentialCreationOptions);
+        await op("CompleteWebAuthnRegistration", { AccessToken: accessToken, Credential: credential });
+      },
+      async list(accessToken) {
+        const r = await op("ListWebAuthnCredentials", { AccessToken: accessToken });
+        return (r.Credentials ?? []).map((c: Json) => ({ credentialId: c.CredentialId, relyingPartyId: c.RelyingPartyId }));
+      },
+      async remove(accessToken, credentialId) {
+        await op("DeleteWebAuthnCredential", { AccessToken: accessToken, CredentialId: credentialId });
+      },
+    },
     async startCustomAuth(username) {
       const r = await op("InitiateAuth", { ClientId: opts.clientId, AuthFlow: "CUSTOM_AUTH", AuthParameters: { USERNAME: username } });
       session = { value: r.Session, username: r.ChallengeParameters?.USERNAME ?? username };
@@ -44,8 +81,7 @@ export function directCognito(opts: { clientId: string; region?: string; endpoin
         throw new PasskeyError("cognito", "Cognito did not accept the passkey answer.", "CUSTOM_CHALLENGE");
       }
       session = null;
-      const a = r.AuthenticationResult;
-      return { idToken: a.IdToken, accessToken: a.AccessToken, refreshToken: a.RefreshToken };
+      return tokensOf(r);
     },
   };
 }

@@ -485,3 +485,41 @@ test("on a device with no passkey, rp-server's sign-in page finishes with an ema
   assert.equal(claims.email, "page.code@example.com");
   await context.close();
 });
+
+test("a user with a Cognito passkey signs in with it, moves to one of ours, then signs in with ours", async () => {
+  const { page, context } = await device();
+  // Before: a password user who made a passkey with Cognito itself.
+  await page.fill("#username", "legacy@example.com");
+  await page.click("#show-password");
+  await page.fill("#password", "Legacy-password-1");
+  await page.click("#password-signin");
+  await signedIn(page, "legacy@example.com");
+  await page.click("#add-cognito-passkey");
+  await page.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("kept by Cognito"));
+  const ours = await page.locator("#account tr[data-id]").count();
+  const stats = async () =>
+    (await (await fetch(`${stack.adminUrl}/admin/v1/stats`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).json())
+      .usersWithOnlyCognitoPasskeys;
+  // The client told rp-server (best effort), so the statistics count this user.
+  if (ours === 0) assert.equal(await stats(), 1);
+  await signOut(page);
+
+  // Signing in with it moves the user: ours is created, then Cognito's deleted.
+  await setEmail(page, "legacy@example.com");
+  await page.click("#cognito-passkey-signin");
+  await signedIn(page, "legacy@example.com");
+  assert.match(await message(page), /now moved to rp-server/);
+  await page.waitForFunction((n) => document.querySelectorAll("#account tr[data-id]").length === n + 1, ours);
+  assert.equal(await stats(), 0);
+
+  // Cognito's is gone; ours signs in.
+  await signOut(page);
+  await setEmail(page, "legacy@example.com");
+  await page.click("#cognito-passkey-signin");
+  await page.waitForFunction(() => document.querySelector("#message")?.className === "error");
+  assert.match(await message(page), /no passkey/);
+  assert.ok(await page.locator("#tokens-card").isHidden());
+  await page.click("#passkey-signin");
+  await signedIn(page, "legacy@example.com");
+  await context.close();
+});

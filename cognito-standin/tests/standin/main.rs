@@ -6,6 +6,7 @@
 
 mod custom_auth;
 mod hosted;
+mod passkeys;
 mod protocol;
 mod strict;
 

@@ -244,6 +244,9 @@ pub struct Stats {
     /// rp-server does not administer the pool or Cognito could not say.
     pub pool_users: Option<i64>,
     pub users_with_passkeys: i64,
+    /// Users whose client reported passkeys with Cognito itself and who have none of
+    /// ours yet (best effort: only clients that call `migrateFromCognitoPasskeys` report).
+    pub users_with_only_cognito_passkeys: i64,
     pub active_credentials: i64,
     pub revoked_credentials: i64,
     pub credentials_by_authenticator: Vec<AuthenticatorCount>,
@@ -274,6 +277,7 @@ impl AdminService<'_> {
         };
         Ok(Stats {
             pool_users,
+            users_with_only_cognito_passkeys: store::users::only_cognito_passkeys(db).await?,
             users_with_passkeys: counts.users_with_passkeys,
             active_credentials: counts.active,
             revoked_credentials: counts.revoked,

@@ -263,6 +263,21 @@ pub async fn delete(
     Ok(())
 }
 
+/// Records how many passkeys the caller still has with Cognito itself, as their client
+/// reports it while moving them (0 after the move): best effort, for the statistics.
+#[tracing::instrument(skip_all)]
+pub async fn report_cognito_passkeys(
+    cx: &Context,
+    who: &CognitoUser,
+    count: u8,
+) -> Result<(), CredentialError> {
+    let mut tx = cx.db.begin().await?;
+    let user = store::users::upsert_user(&mut tx, &who.sub, &who.username, cx.clock.now()).await?;
+    store::users::set_cognito_passkeys(&mut *tx, user.id, i32::from(count)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

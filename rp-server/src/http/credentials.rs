@@ -55,6 +55,34 @@ pub async fn activity(
         })
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CognitoPasskeysReport {
+    /// How many passkeys the caller still has with Cognito itself (0-20; 0 once moved).
+    pub count: u8,
+}
+
+/// The caller's client reports how many passkeys they still have with Cognito itself
+/// while moving them to rp-server's (`migrateFromCognitoPasskeys`): best effort, for
+/// the statistics (`usersWithOnlyCognitoPasskeys`).
+#[utoipa::path(put, path = "/v1/cognito-passkeys", tag = "credentials", security(("cognito" = [])),
+    request_body = CognitoPasskeysReport,
+    responses((status = 204, description = "Recorded"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn report_cognito_passkeys(
+    cx: Context,
+    SignedIn(who): SignedIn,
+    Json(body): Json<CognitoPasskeysReport>,
+) -> Result<Response, ApiError> {
+    if body.count > 20 {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "`count` is at most 20 (Cognito's limit of passkeys per user).",
+        ));
+    }
+    credentials::report_cognito_passkeys(&cx, &who, body.count).await?;
+    Ok(no_content())
+}
+
 /// The caller's passkeys.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("cognito" = [])),
     responses((status = 200, body = Passkeys), (status = 401, body = ErrorBody)))]

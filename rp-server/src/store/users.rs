@@ -194,6 +194,31 @@ pub async fn set_groups(
     Ok(())
 }
 
+/// Records how many passkeys the user still has with Cognito itself (their client's report).
+pub async fn set_cognito_passkeys(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    count: i32,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET cognito_passkeys = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(count)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Users whose client reported passkeys with Cognito itself and who have none of ours.
+pub async fn only_cognito_passkeys(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM users u
+          WHERE u.cognito_passkeys > 0
+            AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL)",
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// The groups of the user's most recent access token rp-server saw.
 pub async fn groups_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
     Ok(sqlx::query_scalar("SELECT groups FROM users WHERE id = $1")

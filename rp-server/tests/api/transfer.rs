@@ -477,3 +477,48 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Clients moving users off Cognito's own passkeys report how many are left: the
+/// statistics count users who have only those (best effort).
+#[tokio::test]
+async fn users_with_only_cognito_passkeys_are_counted_from_their_clients_reports() {
+    let app = TestApp::spawn().await;
+    let stats = || async {
+        app.get("/admin/v1/stats", Some(ADMIN_TOKEN))
+            .await
+            .expect(200)["usersWithOnlyCognitoPasskeys"]
+            .as_i64()
+            .unwrap()
+    };
+    let (ann, ben) = (User::new("ann"), User::new("ben"));
+    for u in [&ann, &ben] {
+        let r = app
+            .send(
+                app.http
+                    .put(app.url("/v1/cognito-passkeys"))
+                    .bearer_auth(app.token(u))
+                    .json(&json!({ "count": 2 })),
+            )
+            .await;
+        assert_eq!(r.status, 204);
+    }
+    assert_eq!(stats().await, 2);
+    // Ben moved: one of ours, and his client reports none left with Cognito.
+    app.register(&ben, &mut SoftAuthenticator::new()).await;
+    assert_eq!(stats().await, 1);
+    app.send(
+        app.http
+            .put(app.url("/v1/cognito-passkeys"))
+            .bearer_auth(app.token(&ann))
+            .json(&json!({ "count": 21 })),
+    )
+    .await
+    .expect_error(400, "INVALID_REQUEST");
+    app.send(
+        app.http
+            .put(app.url("/v1/cognito-passkeys"))
+            .json(&json!({ "count": 0 })),
+    )
+    .await
+    .expect_error(401, "UNAUTHENTICATED");
+}
