@@ -522,3 +522,46 @@ async fn users_with_only_cognito_passkeys_are_counted_from_their_clients_reports
     .await
     .expect_error(401, "UNAUTHENTICATED");
 }
+
+/// An import mails no one unless asked: with `notify`, each user hears of the passkey
+/// added to their account.
+#[tokio::test]
+async fn an_import_notifies_users_only_when_asked() {
+    let (p, mail) = (
+        pool("").await,
+        testkit::smtp::Mailbox::start().await.unwrap(),
+    );
+    let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
+    let smtp = mail.url.clone();
+    let app = TestApp::spawn_full(
+        move |c| {
+            c.cognito_user_pool_id = Some(POOL.to_owned());
+            c.email = Some(rp_server::config::EmailConfig {
+                transport: rp_server::config::EmailTransport::Smtp(smtp.into()),
+                from: "no-reply@example.com".to_owned(),
+            });
+            c.email_notify = true;
+        },
+        cognito,
+    )
+    .await;
+    let (quiet, told) = ("quiet@example.test", "told@example.test");
+    let mut lines = Vec::new();
+    for email in [quiet, told] {
+        let (_, sub) = crate::email::pool_user(&p, email, true).await;
+        let mut device = SoftAuthenticator::new();
+        device.passkey_made_elsewhere(RP_ID, b"old", email).unwrap();
+        lines.push(record(&device, json!({ "sub": sub })));
+    }
+    app.import(ndjson(&lines[..1]), "").await.expect(200);
+    app.import(ndjson(&lines[1..]), "?notify=true")
+        .await
+        .expect(200);
+    let notice = mail.wait_for(told, 1).await.unwrap();
+    assert!(
+        notice.raw.contains("was added to your account"),
+        "{}",
+        notice.raw
+    );
+    assert_eq!(mail.count_for(quiet), 0, "no mail without `notify`");
+}
