@@ -555,7 +555,7 @@ fn report(
     outcome: &Outcome,
     elapsed: f64,
     usage: Usage,
-    statements: &[(String, i64)],
+    statements: &[(String, i64, f64)],
 ) {
     let mut latencies = outcome.latencies_us.clone();
     latencies.sort_unstable();
@@ -570,7 +570,7 @@ fn report(
     let tick_ms = 1000.0 / clock_ticks_per_sec();
     let rp_ms = usage.rp_ticks as f64 * tick_ms / ok;
     let pg_ms = usage.pg_ticks as f64 * tick_ms / ok;
-    let total_statements: i64 = statements.iter().map(|(_, calls)| calls).sum();
+    let total_statements: i64 = statements.iter().map(|(_, calls, _)| calls).sum();
     let load = match args.rate {
         Some(rate) => format!("open loop, {rate} sign-ins/s offered"),
         None => format!("closed loop, {} concurrent", args.concurrency),
@@ -610,18 +610,22 @@ fn report(
         println!("  first error          {e}");
     }
     if args.statements {
-        println!("  statements by calls (per sign-in):");
-        for (query, calls) in statements {
+        println!("  statements by calls (per sign-in; Postgres's execution time per call):");
+        for (query, calls, exec_ms) in statements {
             let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
-            let short: String = query.chars().take(110).collect();
-            println!("    {:>6.2}  {short}", *calls as f64 / ok);
+            let short: String = query.chars().take(96).collect();
+            println!(
+                "    {:>6.2}  {:>6.3} ms  {short}",
+                *calls as f64 / ok,
+                exec_ms / (*calls).max(1) as f64
+            );
         }
     }
 }
 
-async fn statements(db: &mut sqlx::PgConnection) -> anyhow::Result<Vec<(String, i64)>> {
+async fn statements(db: &mut sqlx::PgConnection) -> anyhow::Result<Vec<(String, i64, f64)>> {
     Ok(sqlx::query_as(
-        "SELECT query, calls FROM pg_stat_statements
+        "SELECT query, calls, total_exec_time FROM pg_stat_statements
           WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND query NOT ILIKE '%pg_stat_statements%'
           ORDER BY calls DESC, query",
