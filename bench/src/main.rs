@@ -37,6 +37,16 @@ struct Args {
     /// Users to enrol, one passkey each.
     #[arg(long, default_value_t = 64)]
     users: usize,
+    /// Users seeded in bulk beside them (SQL, not the API), with `--filler-passkeys` each
+    /// and `--filler-audit` audit rows in all: sign-ins against a database of that size.
+    #[arg(long, default_value_t = 0)]
+    filler_users: u64,
+    /// Passkeys of each filler user.
+    #[arg(long, default_value_t = 2)]
+    filler_passkeys: u32,
+    /// Audit rows seeded in bulk, spread over the last 90 days.
+    #[arg(long, default_value_t = 0)]
+    filler_audit: u64,
     /// Concurrent virtual users (closed loop).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -160,6 +170,9 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         client_id: idp.client_id.clone(),
     });
     let users = enrol(&ctx, &idp, args.users).await?;
+    if args.filler_users > 0 || args.filler_audit > 0 {
+        seed(&mut stats_db, args).await?;
+    }
     eprintln!(
         "enrolled {} users; warming up for {} s",
         users.len(),
@@ -621,6 +634,56 @@ fn report(
             );
         }
     }
+}
+
+/// Fills the database in bulk, in Postgres itself (generate_series; nothing through the
+/// API): filler users, their passkeys (copies of an enrolled passkey's stored key under
+/// random ids: they never sign in), and audit rows; then ANALYZE. Reports the time taken.
+async fn seed(db: &mut sqlx::PgConnection, args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    sqlx::query(
+        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+         SELECT gen_random_uuid(), 'filler-' || g, 'filler-' || g, now(), now()
+           FROM generate_series(1, $1::bigint) g",
+    )
+    .bind(args.filler_users as i64)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO credentials (credential_id, user_id, passkey, sign_count, backup_eligible,
+                                  backup_state, transports, created_at)
+         SELECT decode(md5(random()::text) || md5(random()::text), 'hex'), u.id,
+                (SELECT passkey FROM credentials LIMIT 1), 0, true, true, '{internal,hybrid}', now()
+           FROM users u CROSS JOIN generate_series(1, $1::int)
+          WHERE u.cognito_sub LIKE 'filler-%'",
+    )
+    .bind(args.filler_passkeys as i32)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, ip, details)
+         SELECT now() - random() * interval '90 days', 'service', 'nonce.redeemed', gen_random_uuid(),
+                'filler-' || (g % greatest($2::bigint, 1)), decode(md5(g::text) || md5((g + 1)::text), 'hex'),
+                '203.0.113.7'::inet, jsonb_build_object('challengeId', gen_random_uuid())
+           FROM generate_series(1, $1::bigint) g",
+    )
+    .bind(args.filler_audit as i64)
+    .bind(args.filler_users as i64)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("ANALYZE").execute(&mut *db).await?;
+    let size: String =
+        sqlx::query_scalar("SELECT pg_size_pretty(pg_database_size(current_database()))")
+            .fetch_one(&mut *db)
+            .await?;
+    eprintln!(
+        "seeded {} filler users with {} passkeys each and {} audit rows in {:.1} s (database {size})",
+        args.filler_users,
+        args.filler_passkeys,
+        args.filler_audit,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn statements(db: &mut sqlx::PgConnection) -> anyhow::Result<Vec<(String, i64, f64)>> {
