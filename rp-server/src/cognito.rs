@@ -193,29 +193,11 @@ impl CognitoAdmin {
 
     /// The verified email of the user with this `sub`, if they have one.
     pub async fn verified_email_of(&self, sub: &str) -> Result<Option<String>, CognitoError> {
-        let found = self
-            .client
-            .list_users()
-            .user_pool_id(&self.user_pool_id)
-            .filter(equals_filter("sub", sub))
-            .limit(1)
-            .send()
-            .await
-            .map_err(|e| failed("ListUsers", e))?;
-        let attributes = found
-            .users()
-            .first()
-            .map(|u| u.attributes())
-            .unwrap_or_default();
-        let value = |name: &str| {
-            attributes
-                .iter()
-                .find(|a| a.name() == name)
-                .and_then(|a| a.value())
-        };
-        Ok((value("email_verified") == Some("true"))
-            .then(|| value("email").map(str::to_owned))
-            .flatten())
+        Ok(self
+            .user_with_sub(sub)
+            .await?
+            .filter(|u| u.email_verified)
+            .and_then(|u| u.email))
     }
 
     /// [`CognitoAdmin::verified_email_of`], remembered for five minutes in `cache`.
@@ -261,23 +243,19 @@ impl CognitoAdmin {
 
     /// The pool user with this `sub`, if there is one.
     pub async fn user_with_sub(&self, sub: &str) -> Result<Option<PoolUser>, CognitoError> {
-        Ok(
-            Box::pin(self.list_users(equals_filter("sub", sub), 1, None))
-                .await?
-                .0
-                .pop(),
-        )
+        self.first_user(equals_filter("sub", sub)).await
     }
 
-    /// The pool user with this username (or, in a pool with aliases, this alias), if any
-    /// (`ListUsers` on `username`, so one permission covers every lookup).
+    /// The pool user with this username, if any (`ListUsers` on `username`, so one
+    /// permission covers every lookup; an alias is not a username).
     pub async fn user_named(&self, username: &str) -> Result<Option<PoolUser>, CognitoError> {
-        Ok(
-            Box::pin(self.list_users(equals_filter("username", username), 1, None))
-                .await?
-                .0
-                .pop(),
-        )
+        self.first_user(equals_filter("username", username)).await
+    }
+
+    /// The first user `filter` matches. Boxed: the SDK's futures are deep, and the CLI's
+    /// `main` holds these among many (the compiler's layout queries overflow otherwise).
+    async fn first_user(&self, filter: String) -> Result<Option<PoolUser>, CognitoError> {
+        Ok(Box::pin(self.list_users(filter, 1, None)).await?.0.pop())
     }
 
     /// Users whose `email` starts with `prefix` (at most `limit`, after Cognito's

@@ -94,17 +94,22 @@ async fn register(
     .await
 }
 
-async fn web_authn_sign_in(
-    url: &str,
-    authn: &mut SoftAuthenticator,
-) -> Result<Value, (String, String)> {
-    let started = call(
+/// `InitiateAuth` with `USER_AUTH` for the seeded user, preferring the `WEB_AUTHN` challenge.
+async fn user_auth(url: &str) -> Result<Value, (String, String)> {
+    call(
         url,
         "InitiateAuth",
         json!({ "ClientId": CLIENT, "AuthFlow": "USER_AUTH",
                 "AuthParameters": { "USERNAME": "seed@example.test", "PREFERRED_CHALLENGE": "WEB_AUTHN" } }),
     )
-    .await?;
+    .await
+}
+
+async fn web_authn_sign_in(
+    url: &str,
+    authn: &mut SoftAuthenticator,
+) -> Result<Value, (String, String)> {
+    let started = user_auth(url).await?;
     assert_eq!(started["ChallengeName"], "WEB_AUTHN", "{started}");
     let options: Value = serde_json::from_str(
         started["ChallengeParameters"]["CREDENTIAL_REQUEST_OPTIONS"]
@@ -212,14 +217,7 @@ async fn a_user_registers_a_cognito_passkey_signs_in_with_it_and_deletes_it() {
     .await
     .unwrap();
     assert_eq!(listed["Credentials"], json!([]));
-    let started = call(
-        &s.url,
-        "InitiateAuth",
-        json!({ "ClientId": CLIENT, "AuthFlow": "USER_AUTH",
-                "AuthParameters": { "USERNAME": "seed@example.test", "PREFERRED_CHALLENGE": "WEB_AUTHN" } }),
-    )
-    .await
-    .unwrap();
+    let started = user_auth(&s.url).await.unwrap();
     assert_eq!(started["ChallengeName"], "SELECT_CHALLENGE");
     assert_eq!(
         started["AvailableChallenges"],

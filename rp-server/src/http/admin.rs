@@ -355,24 +355,40 @@ pub async fn audit_csv(
     who: Admin,
     Query(filter): Query<AuditFilter>,
 ) -> Result<axum::response::Response, ApiError> {
+    let rows = crate::admin::audit_csv(who.cx.db.clone(), filter)?;
+    Ok(download(
+        "text/csv; charset=utf-8",
+        "audit-events.csv",
+        "the audit CSV export",
+        rows,
+    ))
+}
+
+/// A file streamed to the admin as it is read (`Content-Disposition: attachment`, not
+/// cached). A failure after the first bytes can only cut the body short: it is logged.
+fn download(
+    content_type: &'static str,
+    filename: &'static str,
+    what: &'static str,
+    chunks: impl futures::Stream<Item = Result<Vec<u8>, crate::admin::AdminError>> + Send + 'static,
+) -> axum::response::Response {
     use axum::http::header;
     use futures::TryStreamExt as _;
-    let rows = crate::admin::audit_csv(who.cx.db.clone(), filter)?.inspect_err(|e| {
-        tracing::warn!(error = %e, "the audit CSV export stopped early");
+    let chunks = chunks.inspect_err(move |e| {
+        tracing::warn!(error = %e, "{what} stopped early");
     });
-    let body = axum::body::Body::from_stream(rows);
-    Ok((
+    (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit-events.csv\"",
+                format!("attachment; filename=\"{filename}\""),
             ),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        body,
+        axum::body::Body::from_stream(chunks),
     )
-        .into_response())
+        .into_response()
 }
 
 /// Imports passkeys made under this RP ID elsewhere: a JSON Lines body
@@ -438,23 +454,12 @@ pub async fn export(
     who: Admin,
     Query(q): Query<ExportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::http::header;
-    use futures::TryStreamExt as _;
-    let lines = crate::admin::export(who.cx.db.clone(), q.sub).inspect_err(|e| {
-        tracing::warn!(error = %e, "the passkey export stopped early");
-    });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"passkeys.jsonl\"",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        axum::body::Body::from_stream(lines),
-    )
-        .into_response())
+    Ok(download(
+        "application/x-ndjson",
+        "passkeys.jsonl",
+        "the passkey export",
+        crate::admin::export(who.cx.db.clone(), q.sub),
+    ))
 }
 
 /// The passkey policies in effect (`[[policy]]`), in file order: which groups each

@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, Row as _};
 use uuid::Uuid;
 
-use super::credentials::{COLUMNS as CREDENTIAL_COLUMNS, CredentialRow, StoredCredential};
+use super::credentials::{CredentialRow, StoredCredential};
 use super::users::User;
 use crate::ceremony::{CeremonyKind, CeremonyState};
 
@@ -130,11 +130,7 @@ pub async fn spend_with_credential(
 /// `WITH taken AS (<taking>) SELECT taken's columns, the credential named by
 /// `credential_param` (if any) and its owner's sub and username`.
 fn with_credential(taking: &str, credential_param: &str) -> String {
-    let cols = CREDENTIAL_COLUMNS
-        .split(", ")
-        .map(|c| format!("c.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = super::credentials::columns_of_c();
     format!(
         "WITH taken AS ({taking})
          SELECT t.*, {cols}, u.cognito_sub AS owner_sub, u.username AS owner_username

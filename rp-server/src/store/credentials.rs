@@ -48,6 +48,15 @@ pub struct Revocation {
 
 pub(super) const COLUMNS: &str = "credential_id, user_id, user_handle, passkey, nickname, aaguid, sign_count, backup_eligible, backup_state, transports, user_verified, attested, metadata_description, metadata_status, created_at, last_used_at, revoked_at, revoked_by, revoked_reason";
 
+/// [`COLUMNS`], each qualified with the table alias `c` (for queries that join).
+pub(super) fn columns_of_c() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialRow {
     credential_id: Vec<u8>,
@@ -405,11 +414,7 @@ pub async fn active_for_export(
     after: Option<&[u8]>,
     limit: i64,
 ) -> sqlx::Result<Vec<(StoredCredential, String)>> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("c.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = columns_of_c();
     let rows: Vec<ExportRow> = sqlx::query_as(&format!(
         "SELECT {cols}, u.cognito_sub
            FROM credentials c JOIN users u ON u.id = c.user_id

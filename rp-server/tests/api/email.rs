@@ -444,14 +444,11 @@ async fn no_passkey_mode_refuses_users_with_a_passkey() {
         .expect_error(404, "EMAIL_SIGNIN_DISABLED");
 }
 
-/// Security notices: a passkey added, deleted or revoked and an account reset each mail
-/// the user's verified address, naming what happened and when.
-#[tokio::test]
-async fn account_changes_are_notified_by_email() {
-    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+/// A server that administers the stand-in pool and mails security notices to the mailbox.
+pub(crate) async fn spawn_with_notices(p: &Pool, mail: &Mailbox) -> TestApp {
     let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
     let smtp = mail.url.clone();
-    let app = TestApp::spawn_full(
+    TestApp::spawn_full(
         move |c| {
             c.cognito_user_pool_id = Some(POOL.to_owned());
             c.email = Some(rp_server::config::EmailConfig {
@@ -462,7 +459,15 @@ async fn account_changes_are_notified_by_email() {
         },
         cognito,
     )
-    .await;
+    .await
+}
+
+/// Security notices: a passkey added, deleted or revoked and an account reset each mail
+/// the user's verified address, naming what happened and when.
+#[tokio::test]
+async fn account_changes_are_notified_by_email() {
+    let (p, mail) = (pool("").await, Mailbox::start().await.unwrap());
+    let app = spawn_with_notices(&p, &mail).await;
     let email = "nell@example.test";
     let (username, sub) = pool_user(&p, email, true).await;
     let nell = testkit::rp::User {

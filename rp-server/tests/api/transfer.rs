@@ -531,20 +531,7 @@ async fn an_import_notifies_users_only_when_asked() {
         pool("").await,
         testkit::smtp::Mailbox::start().await.unwrap(),
     );
-    let cognito = rp_server::cognito::CognitoAdmin::new(p.client.clone(), POOL.to_owned());
-    let smtp = mail.url.clone();
-    let app = TestApp::spawn_full(
-        move |c| {
-            c.cognito_user_pool_id = Some(POOL.to_owned());
-            c.email = Some(rp_server::config::EmailConfig {
-                transport: rp_server::config::EmailTransport::Smtp(smtp.into()),
-                from: "no-reply@example.com".to_owned(),
-            });
-            c.email_notify = true;
-        },
-        cognito,
-    )
-    .await;
+    let app = crate::email::spawn_with_notices(&p, &mail).await;
     let (quiet, told) = ("quiet@example.test", "told@example.test");
     let mut lines = Vec::new();
     for email in [quiet, told] {
