@@ -79,7 +79,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let layered = Layered::from_process(file.path.as_deref())?;
             let config = Config::from_settings(&layered.settings)?;
             rp_server::telemetry::init(config.log_format);
-            let app = rp_server::Application::build(config, Clock::system()).await?;
+            // Boxed: the server's futures are deep enough (SES, Cognito clients) to overflow the
+            // compiler's layout query when nested inline in `main`'s future.
+            let app = Box::pin(rp_server::Application::build(config, Clock::system())).await?;
             // Tests and tools that start rp-server on port 0 read the addresses here.
             match app.internal_addr() {
                 Some(internal) => {
@@ -87,7 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => tracing::info!(addr = %app.local_addr()?, "rp-server listening"),
             }
-            app.run_until(shutdown_signal()).await
+            Box::pin(app.run_until(shutdown_signal())).await
         }
         Command::Config(file) => {
             let layered = Layered::from_process(file.path.as_deref())?;
@@ -96,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("# valid: `rp-server serve` accepts this configuration");
             Ok(())
         }
-        Command::Admin(args) => rp_server::cli::run(*args).await,
+        Command::Admin(args) => Box::pin(rp_server::cli::run(*args)).await,
         Command::Mds(MdsCommand::Refresh { file, url, out }) => {
             let layered = Layered::from_process(file.path.as_deref())?;
             let s = &layered.settings;
