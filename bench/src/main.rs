@@ -171,7 +171,7 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     });
     let users = enrol(&ctx, &idp, args.users).await?;
     if args.filler_users > 0 || args.filler_audit > 0 {
-        seed(&mut stats_db, args).await?;
+        seed(&mut stats_db, db_url, args).await?;
     }
     eprintln!(
         "enrolled {} users; warming up for {} s",
@@ -639,8 +639,17 @@ fn report(
 /// Fills the database in bulk, in Postgres itself (generate_series; nothing through the
 /// API): filler users, their passkeys (copies of an enrolled passkey's stored key under
 /// random ids: they never sign in), and audit rows; then ANALYZE. Reports the time taken.
-async fn seed(db: &mut sqlx::PgConnection, args: &Args) -> anyhow::Result<()> {
+async fn seed(db: &mut sqlx::PgConnection, db_url: &str, args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
+    // The audit rows spread over the last 13 months (the default retention, 400 days),
+    // each in its month's partition, as a server running for a year would have them.
+    {
+        use rp_server::store::audit::partitions;
+        let pool = sqlx::PgPool::connect(db_url).await?;
+        let this = partitions::month_of(chrono::Utc::now());
+        partitions::ensure(&pool, this - chrono::Months::new(13), this).await?;
+        pool.close().await;
+    }
     sqlx::query(
         "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
          SELECT gen_random_uuid(), 'filler-' || g, 'filler-' || g, now(), now()
@@ -662,7 +671,7 @@ async fn seed(db: &mut sqlx::PgConnection, args: &Args) -> anyhow::Result<()> {
     .await?;
     sqlx::query(
         "INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, ip, details)
-         SELECT now() - random() * interval '90 days', 'service', 'nonce.redeemed', gen_random_uuid(),
+         SELECT now() - random() * interval '395 days', 'service', 'nonce.redeemed', gen_random_uuid(),
                 'filler-' || (g % greatest($2::bigint, 1)), decode(md5(g::text) || md5((g + 1)::text), 'hex'),
                 '203.0.113.7'::inet, jsonb_build_object('challengeId', gen_random_uuid())
            FROM generate_series(1, $1::bigint) g",

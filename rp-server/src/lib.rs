@@ -266,6 +266,11 @@ impl Application {
         if config.auto_migrate {
             migrate(&db).await?;
         }
+        // This month's audit partition before the first request (see `ensure_ahead`); a
+        // database not there yet is the purge's to retry, not a reason not to start.
+        if let Err(e) = store::audit::partitions::ensure_ahead(&db, clock.now()).await {
+            tracing::warn!(error = %e, "creating the audit log's partitions failed");
+        }
         // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
         // compiler's layout queries of every caller otherwise.
         let site = Box::pin(flows::Site::build(&config, &db, &clock, cognito)).await?;

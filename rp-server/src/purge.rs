@@ -1,7 +1,7 @@
 //! Background work: the purge of expired ceremonies, challenges, nonces and enrolment
 //! tokens and of audit events past `RP_AUDIT_RETENTION_DAYS`, the sweep of sign-ups that
 //! never finished (every minute), and learning the shape of real passkeys for fake
-//! options (every ten minutes). It runs on its own task in small batches, so it never
+//! options (every ten minutes), and the audit log's partitions for the months ahead. It runs on its own task in small batches, so it never
 //! blocks a request; the first pass comes a minute after start.
 
 use std::time::Duration;
@@ -51,6 +51,14 @@ pub async fn roll_up_days(state: &AppState) {
     }
 }
 
+/// The audit log's partitions for this month and the next ones exist (on every pass).
+pub async fn ensure_audit_partitions(state: &AppState) {
+    let now = state.clock.now();
+    if let Err(e) = crate::store::audit::partitions::ensure_ahead(&state.db, now).await {
+        tracing::warn!(error = %e, "creating the audit log's next partitions failed");
+    }
+}
+
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
     roll_up_days(state).await;
@@ -73,6 +81,7 @@ pub async fn once(state: &AppState) -> u64 {
         limiter.forget_idle();
     }
     let now = state.clock.now();
+    ensure_audit_partitions(state).await;
     let mut purged = match crate::store::purge_expired(&state.db, now, BATCH).await {
         Ok(n) => n,
         Err(e) => {
@@ -86,7 +95,7 @@ pub async fn once(state: &AppState) -> u64 {
         .and_then(|d| chrono::Duration::from_std(d).ok())
     {
         match crate::store::purge_audit(&state.db, now - keep, BATCH).await {
-            Ok(n) => purged += n,
+            Ok((_partitions, n)) => purged += n,
             Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
         }
     }

@@ -55,17 +55,24 @@ pub async fn server_key(db: &Db, name: &str, now: DateTime<Utc>) -> sqlx::Result
         .await
 }
 
-/// Deletes audit events that occurred before `before`, in small batches. Returns how many
-/// went.
-pub async fn purge_audit(db: &Db, before: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
-    delete_in_batches(
+/// Removes audit events that occurred before `before`: the partitions wholly before it are
+/// dropped, the rest of its month deleted in small batches (which partition pruning keeps
+/// to that month's partition). Returns the partitions dropped and the rows deleted.
+pub async fn purge_audit(
+    db: &Db,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> sqlx::Result<(Vec<audit::partitions::Partition>, u64)> {
+    let dropped = audit::partitions::drop_before(db, before).await?;
+    let deleted = delete_in_batches(
         db,
-        "DELETE FROM audit_events WHERE id IN
-           (SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
+        "DELETE FROM audit_events WHERE occurred_at < $1 AND (occurred_at, id) IN
+           (SELECT occurred_at, id FROM audit_events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
         before,
         batch,
     )
-    .await
+    .await?;
+    Ok((dropped, deleted))
 }
 
 /// Deletes expired ceremonies (and spent sealed ones), challenges, nonces, enrolment

@@ -52,13 +52,28 @@ impl Drop for TestDatabase {
 /// template (migrating each test's database took most of a short test's time); it is
 /// dropped with the returned guard.
 pub async fn fresh_database() -> anyhow::Result<TestDatabase> {
+    create(true).await
+}
+
+/// Creates an empty database with a unique name (no schema: for tests of the migrations
+/// themselves); dropped with the returned guard.
+pub async fn empty_database() -> anyhow::Result<TestDatabase> {
+    create(false).await
+}
+
+async fn create(migrated: bool) -> anyhow::Result<TestDatabase> {
     let server = server_url()?;
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(server.as_str())
         .await
         .with_context(|| format!("connecting to the test Postgres at {}", redact(&server)))?;
-    let template = template(&mut conn, &server).await?;
-    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+    let sql = if migrated {
+        let template = template(&mut conn, &server).await?;
+        format!("CREATE DATABASE {name} TEMPLATE {template}")
+    } else {
+        format!("CREATE DATABASE {name}")
+    };
+    sqlx::query(&sql)
         .execute(&mut conn)
         .await
         .context("CREATE DATABASE")?;

@@ -1,6 +1,8 @@
 //! The audit log's rows. [`AuditRow`] is one event as stored; combined statements of
 //! other modules insert it in their own CTEs through [`insert_from`].
 
+pub mod partitions;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;

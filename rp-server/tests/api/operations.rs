@@ -229,6 +229,164 @@ async fn audit_events_past_the_retention_are_purged() {
     assert_eq!(keep.audit_actions().await, ["credential.registered"]);
 }
 
+/// The audit log is partitioned by month: the months ahead exist before their events,
+/// events of a month nobody created (a clock far ahead) wait in the default partition
+/// and move into their month when it is made, and retention drops a month whole.
+#[tokio::test]
+async fn audit_months_are_made_ahead_and_dropped_whole_past_the_retention() {
+    use rp_server::store::audit::partitions::{self, Partition, month_of};
+    let app = TestApp::spawn_with(|c| {
+        c.audit_retention = Some(std::time::Duration::from_secs(40 * 86_400));
+    })
+    .await;
+    let first = month_of(app.clock.now());
+    let u = User::new("u");
+    let mut authn = SoftAuthenticator::new();
+    rp_server::purge::ensure_audit_partitions(&app.state).await;
+    let made = partitions::list(&app.state.db).await.unwrap();
+    for ahead in 0..=partitions::MONTHS_AHEAD {
+        let m = first + chrono::Months::new(ahead);
+        assert!(made.contains(&Partition::Month(m)), "{m} missing: {made:?}");
+    }
+    app.register(&u, &mut authn).await; // credential.registered, this month
+    let in_partition = |table: String| {
+        let db = app.state.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(in_partition(Partition::Month(first).name()).await, 1);
+
+    // 100 days on, before any pass: the sign-in's events have no month yet.
+    app.clock
+        .advance(std::time::Duration::from_secs(100 * 86_400));
+    app.sign_in(&mut authn).await.expect(200);
+    // (100 days from any day of a month is past the two months after it.)
+    let strays = in_partition("audit_events_default".into()).await;
+    assert!(strays > 0);
+    let now_month = month_of(app.clock.now());
+    rp_server::purge::once(&app.state).await;
+    assert_eq!(in_partition("audit_events_default".into()).await, 0);
+    assert_eq!(
+        in_partition(Partition::Month(now_month).name()).await,
+        strays
+    );
+    // The first month ended more than 40 days ago: its partition is gone, not emptied.
+    let left = partitions::list(&app.state.db).await.unwrap();
+    assert!(!left.contains(&Partition::Month(first)), "{left:?}");
+    let gone: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NULL")
+        .bind(Partition::Month(first).name())
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert!(gone);
+    let actions = app.audit_actions().await;
+    assert!(
+        !actions.contains(&"credential.registered".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"authentication.succeeded".to_owned()),
+        "{actions:?}"
+    );
+}
+
+/// Migration 0022 makes an existing audit table the "before" partition of the partitioned
+/// one: every row kept, its indexes attached rather than rebuilt, ids continuing from the
+/// same sequence, which survives when retention drops the old table.
+#[tokio::test]
+async fn partitioning_keeps_an_existing_audit_log_whole() {
+    use rp_server::store::audit::partitions::{self, Partition, month_of};
+    let db = testkit::db::empty_database().await.unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let all = &rp_server::store::MIGRATOR;
+    let until_0021 = sqlx::migrate::Migrator {
+        migrations: all
+            .iter()
+            .filter(|m| m.version < 22)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    };
+    until_0021.run(&pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO audit_events (occurred_at, actor, action, cognito_sub, details)
+         SELECT now() - g * interval '30 minutes', 'service', 'nonce.redeemed', 'sub-' || g % 7, '{}'
+           FROM generate_series(1, 3000) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let last_id: i64 = sqlx::query_scalar("SELECT max(id) FROM audit_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    all.run(&pool).await.unwrap();
+
+    let scalar = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        scalar("SELECT count(*) FROM pg_class WHERE relname = 'audit_events' AND relkind = 'p'")
+            .await,
+        1
+    );
+    let old = Partition::Before(month_of(chrono::Utc::now()) + chrono::Months::new(2));
+    assert_eq!(
+        partitions::list(&pool).await.unwrap(),
+        [old.clone(), Partition::Default]
+    );
+    assert_eq!(scalar("SELECT count(*) FROM audit_events").await, 3000);
+    let indexes_of = |table: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass($1) AND indisvalid",
+            )
+            .bind(table)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // The old primary key and its three indexes, no fourth built by the attachment; the
+    // partitioned table's three are valid (every partition has its part).
+    assert_eq!(indexes_of(old.name()).await, 4);
+    assert_eq!(indexes_of("audit_events".into()).await, 3);
+    assert_eq!(scalar("SELECT count(*) FROM pg_constraint WHERE conname = 'audit_events_before_partitioning' AND convalidated").await, 1);
+    assert_eq!(
+        scalar("SELECT count(*) FROM pg_class WHERE relname = 'audit_partitioning_bound'").await,
+        0
+    );
+
+    let insert = "INSERT INTO audit_events (occurred_at, actor, action) VALUES (now(), 'service', 'x') RETURNING id";
+    assert!(scalar(insert).await > last_id);
+    let dropped = partitions::drop_before(&pool, old.end().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(dropped, [old]);
+    assert_eq!(
+        scalar("SELECT count(*) FROM audit_events").await,
+        0,
+        "this month's row was in the old table too"
+    );
+    assert!(scalar(insert).await > last_id + 1);
+    pool.close().await;
+}
+
 /// `pg_ctl restart -m fast` under load: requests that meet the dead connections answer
 /// 503 with `Retry-After` (SQLSTATE 57P01 used to be a 500), the pool recovers on its
 /// own, and `/readyz` answers at once while Postgres is down.
