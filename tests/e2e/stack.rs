@@ -81,9 +81,32 @@ pub struct Stack {
     /// With `Options::email`.
     pub mail: Option<testkit::smtp::Mailbox>,
     _children: Vec<tokio::process::Child>,
-    _dir: PathBuf,
+    _dir: Scratch,
     /// Last: dropped once the processes using it are gone.
     _database: testkit::db::TestDatabase,
+}
+
+/// The processes' configuration and output: removed with the stack, kept (and named on
+/// stderr) when a test fails, to read what the processes said.
+struct Scratch(Option<tempfile::TempDir>);
+
+impl Scratch {
+    fn path(&self) -> PathBuf {
+        self.0
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(dir) = self.0.take()
+        {
+            eprintln!("the processes' output is kept in {}", dir.keep().display());
+        }
+    }
 }
 
 pub fn bin(name: &str) -> PathBuf {
@@ -106,8 +129,13 @@ impl Stack {
 
     pub async fn start_with(o: Options) -> Self {
         let database = testkit::db::fresh_database().await.unwrap();
-        let dir = std::env::temp_dir().join(format!("rp-e2e-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch(Some(
+            tempfile::Builder::new()
+                .prefix("rp-e2e-")
+                .tempdir()
+                .unwrap(),
+        ));
+        let dir = scratch.path();
         // Every process binds port 0 and says where it listens, so the order is: the
         // local Lambda's APIs, the stand-in (which needs them), rp-server (which needs the
         // stand-in), and last the function (which needs rp-server).
@@ -236,7 +264,7 @@ secret = "{CLIENT_SECRET}"
             lambda,
             mail,
             _children: vec![standin, rp],
-            _dir: dir,
+            _dir: scratch,
             _database: database,
         }
     }

@@ -286,13 +286,12 @@ fn env(vars: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A config file in a fresh temporary directory.
-fn file(contents: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("rp-config-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("rp-server.toml");
+/// A config file in a fresh temporary directory, removed with the returned guard.
+fn file(contents: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rp-server.toml");
     std::fs::write(&path, contents).unwrap();
-    path
+    (dir, path)
 }
 
 const FILE: &str = r#"
@@ -309,7 +308,7 @@ hints = ["security-key"]
 
 #[test]
 fn the_file_alone_configures_and_the_environment_wins() {
-    let path = file(FILE);
+    let (_dir, path) = file(FILE);
     let layered = Layered::load(Some(&path), &BTreeMap::new()).unwrap();
     let c = Config::from_settings(&layered.settings).unwrap();
     assert_eq!(c.rp_name, "Example (file)");
@@ -341,7 +340,7 @@ fn the_file_alone_configures_and_the_environment_wins() {
 
 #[test]
 fn file_errors_name_the_setting_and_the_file() {
-    let bad_type = file(&format!("{FILE}nonce_ttl_secs = \"soon\"\n"));
+    let (_bad_type, bad_type) = file(&format!("{FILE}nonce_ttl_secs = \"soon\"\n"));
     let err = Layered::load(Some(&bad_type), &BTreeMap::new())
         .unwrap_err()
         .to_string();
@@ -351,12 +350,12 @@ fn file_errors_name_the_setting_and_the_file() {
             && err.contains("rp-server.toml"),
         "{err}"
     );
-    let unknown = file(&format!("{FILE}ceremony_ttl = 5\n"));
+    let (_unknown, unknown) = file(&format!("{FILE}ceremony_ttl = 5\n"));
     let err = Layered::load(Some(&unknown), &BTreeMap::new())
         .unwrap_err()
         .to_string();
     assert!(err.contains("ceremony_ttl"), "{err}");
-    let broken = file("rp_id = \n");
+    let (_broken, broken) = file("rp_id = \n");
     let err = Layered::load(Some(&broken), &BTreeMap::new())
         .unwrap_err()
         .to_string();
@@ -373,7 +372,8 @@ fn file_errors_name_the_setting_and_the_file() {
         "{err}"
     );
     // A validation error names the file key as well as the variable.
-    let bad_value = file(&FILE.replace("ceremony_ttl_secs = 120", "ceremony_ttl_secs = 5"));
+    let (_bad_value, bad_value) =
+        file(&FILE.replace("ceremony_ttl_secs = 120", "ceremony_ttl_secs = 5"));
     let layered = Layered::load(Some(&bad_value), &BTreeMap::new()).unwrap();
     let err = Config::from_settings(&layered.settings)
         .unwrap_err()
@@ -445,7 +445,7 @@ fn named_admin_tokens() {
 
 #[test]
 fn describe_shows_sources_and_never_secrets() {
-    let path = file(FILE);
+    let (_dir, path) = file(FILE);
     let hash = "0f".repeat(32);
     let named = format!("alice={hash}");
     let vars = env(&[
@@ -489,7 +489,7 @@ fn the_openid_provider_from_the_file_or_the_environment() {
     let toml = format!(
         "{FILE}oidc_issuer = \"https://id.example.com\"\noidc_signing_key = '''\n{key}'''\n\n[[oidc_clients]]\nclient_id = \"pool\"\nsecret_sha256 = \"{hash}\"\nredirect_uris = [\"https://auth.example.com/oauth2/idpresponse\"]\ncognito_provider_name = \"Passkeys\"\n\n[[oidc_clients]]\nclient_id = \"spa\"\npublic = true\nredirect_uris = [\"http://localhost:3000/cb\"]\nscopes = [\"openid\"]\n"
     );
-    let path = file(&toml);
+    let (_dir, path) = file(&toml);
     let layered = Layered::load(Some(&path), &BTreeMap::new()).unwrap();
     let c = Config::from_settings(&layered.settings).unwrap();
     let oidc = c.oidc.as_ref().unwrap();
@@ -629,7 +629,7 @@ fn passkey_policies_from_the_file_and_their_refusals() {
     let toml = format!(
         "{FILE}\n[[policy]]\nname = \"staff\"\ngroups = [\"admins\", \"finance\"]\naaguids = [\"cb69481e-8ff7-4039-93ec-0a2729a154a8\"]\ndevice_bound = true\nuser_verification = \"required\"\nenforce_on_sign_in = true\n\n[[policy]]\nname = \"everyone\"\ndeny_aaguids = [\"0bad0bad-0bad-4bad-8bad-0bad0bad0bad\"]\n"
     );
-    let path = file(&toml);
+    let (_dir, path) = file(&toml);
     let c = Config::from_settings(
         &Layered::load(Some(&path), &BTreeMap::new())
             .unwrap()

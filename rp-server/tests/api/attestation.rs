@@ -217,8 +217,8 @@ async fn mds_refresh_writes_only_a_verified_blob() {
         )
         .await
     });
-    let dir = std::env::temp_dir().join(format!("rp-mds-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let out = dir.join("mds.jwt");
     let root = dir.join("root.pem");
     std::fs::write(&root, &signer.root_pem).unwrap();
@@ -318,8 +318,8 @@ async fn an_enforced_attestation_policy_refuses_unattested_passkeys_at_sign_in()
 fn the_metadata_file_is_re_read_when_it_changes() {
     use rp_server::mds::MetadataStore;
     let signer = MdsSigner::new().unwrap();
-    let dir = std::env::temp_dir().join(format!("rp-mds-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let path = dir.join("mds.jwt");
     let write = |text: &str, seconds: u64| {
         std::fs::write(&path, text).unwrap();

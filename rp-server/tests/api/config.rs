@@ -42,8 +42,8 @@ nonce_ttl_secs = 60
 
 #[test]
 fn rp_server_config_prints_values_and_sources_without_secrets() {
-    let dir = std::env::temp_dir().join(format!("rp-config-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let file = config_file(&dir);
     let file = file.to_str().unwrap();
     let (ok, out, err) = rp_server(
@@ -115,8 +115,8 @@ fn serve_help_documents_every_setting() {
 #[test]
 fn attestation_policies_need_verified_metadata() {
     use testkit::attestation::{AttestationCa, MdsSigner, mds_entry};
-    let dir = std::env::temp_dir().join(format!("rp-config-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let file = config_file(&dir);
     let signer = MdsSigner::new().unwrap();
     let ca = AttestationCa::new([7; 16]).unwrap();

@@ -419,8 +419,8 @@ async fn a_killed_import_continues_where_it_stopped() {
         body.push_str(&record(&device, json!({ "sub": users[i % 3].sub })).to_string());
         body.push('\n');
     }
-    let dir = tempfile_dir();
-    let file = dir.join("passkeys.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passkeys.jsonl");
     std::fs::write(&file, &body).unwrap();
     let before = app.stored_credentials().await;
 
@@ -470,12 +470,6 @@ async fn a_killed_import_continues_where_it_stopped() {
     );
     // Usernameless sign-in with the last one imported.
     app.sign_in(&mut device).await.expect(200);
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("rp-import-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Clients moving users off Cognito's own passkeys report how many are left: the
