@@ -13,8 +13,11 @@
 //! starts every 1/R s whether or not earlier ones finished, and its latency counts from
 //! when it was due, so a stalled server shows as latency instead of hiding it.
 
+mod triggers;
+
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
@@ -44,7 +47,8 @@ struct Args {
     /// Passkeys of each filler user.
     #[arg(long, default_value_t = 2)]
     filler_passkeys: u32,
-    /// Audit rows seeded in bulk, spread over the last 90 days.
+    /// Audit rows seeded in bulk, spread over the last 13 months (each in its month's
+    /// partition).
     #[arg(long, default_value_t = 0)]
     filler_audit: u64,
     /// Concurrent virtual users (closed loop).
@@ -62,12 +66,31 @@ struct Args {
     /// The rp-server binary to run.
     #[arg(long, default_value = "target/release/rp-server")]
     rp_server: PathBuf,
+    /// rp-server processes on the one database; every request goes to the next one in
+    /// turn (as a load balancer would send them), so one sign-in's four requests meet
+    /// different processes.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// More environment for rp-server, `NAME=value` (repeatable): settings to compare, or
+    /// `TOKIO_WORKER_THREADS`.
+    #[arg(long = "server-env", value_name = "NAME=value")]
+    server_env: Vec<String>,
     /// rp-server's database pool size.
     #[arg(long, default_value_t = 10)]
     db_connections: u32,
     /// Also list the SQL statements of the measured window, by calls.
     #[arg(long)]
     statements: bool,
+    /// Also measure the cognito-triggers function (a real process behind a local Lambda):
+    /// its cold start and each trigger's warm latency, rp-server included.
+    #[arg(long)]
+    triggers: bool,
+    /// The function binary `--triggers` runs.
+    #[arg(long, default_value = "target/release/cognito-triggers")]
+    triggers_binary: PathBuf,
+    /// Sign-ins, one after another, that `--triggers` drives through the function warm.
+    #[arg(long, default_value_t = 300)]
+    trigger_sign_ins: usize,
     /// Where rp-server's log goes.
     #[arg(long, default_value = "target/bench/rp-server.log")]
     log: PathBuf,
@@ -78,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     ensure!(args.users > 0, "--users must be at least 1");
     ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    ensure!(args.instances > 0, "--instances must be at least 1");
     ensure!(args.duration > 0.0, "--duration must be positive");
     if let Some(rate) = args.rate {
         ensure!(rate > 0.0, "--rate must be positive");
@@ -125,48 +149,29 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     if let Some(dir) = args.log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut command = tokio::process::Command::new(&args.rp_server);
-    command
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db_url)
-        .env("RP_LISTEN_ADDR", "127.0.0.1:0")
-        .env("RP_ID", RP_ID)
-        .env("RP_ORIGINS", ORIGIN)
-        .env("RP_COGNITO_ISSUER", &idp.issuer)
-        .env("RP_COGNITO_JWKS_URL", &idp.jwks_url)
-        .env("RP_COGNITO_CLIENT_IDS", &idp.client_id)
-        .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
-        .env("RP_RATE_LIMIT_PER_MIN", "0")
-        .env("RP_DB_MAX_CONNECTIONS", args.db_connections.to_string());
-    // rp-server binds port 0 and says where: no port is picked in advance.
-    let (mut server, addr) = testkit::child::spawn_until(
-        command,
-        &args.log,
-        testkit::child::rp_server_addr,
-        Duration::from_secs(60),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "starting {} (build it with `cargo build --release -p rp-server`)",
-            args.rp_server.display()
-        )
-    })?;
-    let base = format!("http://{addr}");
-    let server_pid = server
-        .id()
-        .ok_or_else(|| anyhow!("rp-server exited at once"))?;
-
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(4 * args.concurrency)
         .build()?;
-    wait_ready(&http, &base, &mut server, &args.log).await?;
+    let mut servers = Vec::with_capacity(args.instances);
+    let mut bases = Vec::with_capacity(args.instances);
+    for i in 0..args.instances {
+        let log = match i {
+            0 => args.log.clone(),
+            i => args.log.with_extension(format!("{}.log", i + 1)),
+        };
+        let (server, base) = start_server(args, db_url, &idp, &log, &http).await?;
+        servers.push(server);
+        bases.push(base);
+    }
+    let server_pids = servers
+        .iter()
+        .map(|s| s.id().ok_or_else(|| anyhow!("rp-server exited at once")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     let ctx = Arc::new(Ctx {
         http,
-        base,
+        bases,
+        next: AtomicUsize::new(0),
         client_id: idp.client_id.clone(),
     });
     let users = enrol(&ctx, &idp, args.users).await?;
@@ -182,7 +187,7 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         load(args, &ctx, &users, Duration::from_secs_f64(args.warmup)).await;
     }
 
-    let rp_before = proc_stat(server_pid)?;
+    let rp_before = cpu_ticks_of(&server_pids)?;
     let pg_before = postgres_cpu_ticks(postmaster)?;
     sqlx::query("SELECT pg_stat_statements_reset()")
         .execute(&mut stats_db)
@@ -190,20 +195,25 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let outcome = load(args, &ctx, &users, Duration::from_secs_f64(args.duration)).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let rp_after = proc_stat(server_pid)?;
+    let rp_after = cpu_ticks_of(&server_pids)?;
     let pg_after = postgres_cpu_ticks(postmaster)?;
     let statements = statements(&mut stats_db).await?;
-    let peak_rss_kib = peak_rss_kib(server_pid)?;
+    let peak_rss_kib = server_pids
+        .iter()
+        .map(|&pid| peak_rss_kib(pid))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
+        .max()
+        .unwrap_or(0);
     // After the measured window: its requests must not count in the CPU per sign-in.
     let enumeration = enumeration_timing(&ctx, &idp, &users[0]).await?;
-    server.start_kill().ok();
 
     report(
         args,
         &outcome,
         elapsed,
         Usage {
-            rp_ticks: rp_after.cpu_ticks() - rp_before.cpu_ticks(),
+            rp_ticks: rp_after - rp_before,
             pg_ticks: pg_after - pg_before,
             peak_rss_kib,
         },
@@ -217,6 +227,26 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         ms(enumeration.real.abs_diff(enumeration.unknown)),
         ENUMERATION_ROUNDS,
     );
+    if args.triggers {
+        let figures = triggers::measure(
+            &args.triggers_binary,
+            &ctx,
+            ctx.base(),
+            &users,
+            args.trigger_sign_ins,
+        )
+        .await?;
+        println!(
+            "  cognito-triggers ({} sign-ins warm, one process; from the invoke to the answer):",
+            args.trigger_sign_ins
+        );
+        for (name, samples) in figures.rows {
+            println!("    {name:<34} {}", percentiles(samples));
+        }
+    }
+    for server in &mut servers {
+        server.start_kill().ok();
+    }
     ensure!(
         outcome.ok > 0,
         "no sign-in succeeded; first error: {}",
@@ -235,6 +265,24 @@ struct Enumeration {
 }
 
 const ENUMERATION_ROUNDS: usize = 25;
+
+/// p50, p99 and max of latency samples, in milliseconds.
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |p: f64| {
+        let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+        samples
+            .get(rank.clamp(1, samples.len().max(1)) - 1)
+            .map_or(0.0, |d| ms(*d))
+    };
+    format!(
+        "n {:>4}  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+        samples.len(),
+        at(50.0),
+        at(99.0),
+        at(100.0)
+    )
+}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -299,7 +347,7 @@ async fn enumeration_timing(
             let started = Instant::now();
             let answer = ctx
                 .http
-                .post(format!("{}/v1/authentication/verify", ctx.base))
+                .post(format!("{}/v1/authentication/verify", ctx.base()))
                 .json(&body)
                 .send()
                 .await?;
@@ -323,7 +371,9 @@ async fn enumeration_timing(
 
 struct Ctx {
     http: reqwest::Client,
-    base: String,
+    /// One per rp-server process.
+    bases: Vec<String>,
+    next: AtomicUsize,
     client_id: String,
 }
 
@@ -333,8 +383,13 @@ struct BenchUser {
 }
 
 impl Ctx {
+    /// The next process's address, in turn.
+    fn base(&self) -> &str {
+        &self.bases[self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len()]
+    }
+
     async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> anyhow::Result<Value> {
-        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        let mut req = self.http.post(format!("{}{path}", self.base())).json(body);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
         }
@@ -349,6 +404,62 @@ impl Ctx {
         }
         Ok(body)
     }
+}
+
+/// Starts one rp-server on the benchmark's database and waits until it is ready; returns
+/// the process and its base URL.
+async fn start_server(
+    args: &Args,
+    db_url: &str,
+    idp: &TokenIssuer,
+    log: &std::path::Path,
+    http: &reqwest::Client,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let mut command = tokio::process::Command::new(&args.rp_server);
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env("RP_LISTEN_ADDR", "127.0.0.1:0")
+        .env("RP_ID", RP_ID)
+        .env("RP_ORIGINS", ORIGIN)
+        .env("RP_COGNITO_ISSUER", &idp.issuer)
+        .env("RP_COGNITO_JWKS_URL", &idp.jwks_url)
+        .env("RP_COGNITO_CLIENT_IDS", &idp.client_id)
+        .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("RP_RATE_LIMIT_PER_MIN", "0")
+        .env("RP_DB_MAX_CONNECTIONS", args.db_connections.to_string());
+    for pair in &args.server_env {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--server-env takes NAME=value, not {pair:?}"))?;
+        command.env(name, value);
+    }
+    // rp-server binds port 0 and says where: no port is picked in advance.
+    let (mut server, addr) = testkit::child::spawn_until(
+        command,
+        log,
+        testkit::child::rp_server_addr,
+        Duration::from_secs(60),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "starting {} (build it with `cargo build --release -p rp-server`)",
+            args.rp_server.display()
+        )
+    })?;
+    let base = format!("http://{addr}");
+    wait_ready(http, &base, &mut server, log).await?;
+    Ok((server, base))
+}
+
+/// CPU ticks of the processes, together.
+fn cpu_ticks_of(pids: &[u32]) -> anyhow::Result<u64> {
+    pids.iter()
+        .map(|&pid| proc_stat(pid).map(|s| s.cpu_ticks()))
+        .sum()
 }
 
 async fn wait_ready(
@@ -411,22 +522,26 @@ async fn enrol(ctx: &Arc<Ctx>, idp: &TokenIssuer, n: usize) -> anyhow::Result<Ve
     Ok(users)
 }
 
+/// The browser's half of a sign-in: options, then a real assertion to verify. Returns
+/// verify's answer (the username and the nonce).
+async fn passkey_sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<Value> {
+    // The authenticator is held until verify: its counter must reach the server in order.
+    let mut authn = user.authn.lock().await;
+    let options = ctx
+        .post("/v1/authentication/options", None, &json!({}))
+        .await?;
+    let assertion = authn.get(&options["publicKey"], ORIGIN)?;
+    ctx.post(
+        "/v1/authentication/verify",
+        None,
+        &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+    )
+    .await
+}
+
 /// One full sign-in, as a browser and Cognito's triggers would make it.
 async fn sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<()> {
-    // The authenticator is held until verify: its counter must reach the server in order.
-    let signed_in = {
-        let mut authn = user.authn.lock().await;
-        let options = ctx
-            .post("/v1/authentication/options", None, &json!({}))
-            .await?;
-        let assertion = authn.get(&options["publicKey"], ORIGIN)?;
-        ctx.post(
-            "/v1/authentication/verify",
-            None,
-            &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
-        )
-        .await?
-    };
+    let signed_in = passkey_sign_in(ctx, user).await?;
     let challenge = ctx
         .post(
             "/internal/v1/challenges",
@@ -588,8 +703,12 @@ fn report(
         Some(rate) => format!("open loop, {rate} sign-ins/s offered"),
         None => format!("closed loop, {} concurrent", args.concurrency),
     };
+    let processes = match args.instances {
+        1 => String::new(),
+        n => format!(", {n} rp-server processes"),
+    };
     println!(
-        "rp-bench: {} users, {load}, {elapsed:.1} s measured",
+        "rp-bench: {} users, {load}{processes}, {elapsed:.1} s measured",
         args.users
     );
     println!(
@@ -616,7 +735,7 @@ fn report(
         total_statements as f64 / ok
     );
     println!(
-        "  rp-server peak RSS   {:.1} MB",
+        "  rp-server peak RSS   {:.1} MB (the largest process)",
         usage.peak_rss_kib as f64 / 1024.0
     );
     if let Some(e) = &outcome.first_error {
@@ -638,7 +757,8 @@ fn report(
 
 /// Fills the database in bulk, in Postgres itself (generate_series; nothing through the
 /// API): filler users, their passkeys (copies of an enrolled passkey's stored key under
-/// random ids: they never sign in), and audit rows; then ANALYZE. Reports the time taken.
+/// random ids: they never sign in), and audit rows; then VACUUM, ANALYZE and a checkpoint.
+/// Reports the time taken.
 async fn seed(db: &mut sqlx::PgConnection, db_url: &str, args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     // The audit rows spread over the last 13 months (the default retention, 400 days),
@@ -680,7 +800,11 @@ async fn seed(db: &mut sqlx::PgConnection, db_url: &str, args: &Args) -> anyhow:
     .bind(args.filler_users as i64)
     .execute(&mut *db)
     .await?;
-    sqlx::query("ANALYZE").execute(&mut *db).await?;
+    // A database in service has been vacuumed and checkpointed since its rows arrived;
+    // without this the first minutes measure the bulk load's aftermath (hint bits,
+    // autovacuum, the checkpoint), not the steady state.
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut *db).await?;
+    sqlx::query("CHECKPOINT").execute(&mut *db).await?;
     let size: String =
         sqlx::query_scalar("SELECT pg_size_pretty(pg_database_size(current_database()))")
             .fetch_one(&mut *db)
