@@ -306,6 +306,14 @@ impl TestRp {
         .expect(200)
     }
 
+    /// The rows in a table (or partition) now.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
     pub async fn audit_actions(&self) -> Vec<String> {
         sqlx::query_scalar("SELECT action FROM audit_events ORDER BY id")
             .fetch_all(&self.state.db)

@@ -167,15 +167,7 @@ async fn expired_rows_are_purged_in_the_background() {
     app.register(&u, &mut authn).await;
     app.sign_in(&mut authn).await.expect(200); // leaves a nonce and a spent sealed ceremony
     app.challenge(&u).await; // leaves a ceremony and a challenge
-    let count = |table: &'static str| {
-        let db = app.state.db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
-                .fetch_one(&db)
-                .await
-                .unwrap()
-        }
-    };
+    let count = |table: &'static str| app.count(table);
     assert_eq!(
         rp_server::purge::once(&app.state).await,
         0,
@@ -249,31 +241,19 @@ async fn audit_months_are_made_ahead_and_dropped_whole_past_the_retention() {
         assert!(made.contains(&Partition::Month(m)), "{m} missing: {made:?}");
     }
     app.register(&u, &mut authn).await; // credential.registered, this month
-    let in_partition = |table: String| {
-        let db = app.state.db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
-                .fetch_one(&db)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(in_partition(Partition::Month(first).name()).await, 1);
+    assert_eq!(app.count(&Partition::Month(first).name()).await, 1);
 
     // 100 days on, before any pass: the sign-in's events have no month yet.
     app.clock
         .advance(std::time::Duration::from_secs(100 * 86_400));
     app.sign_in(&mut authn).await.expect(200);
     // (100 days from any day of a month is past the two months after it.)
-    let strays = in_partition("audit_events_default".into()).await;
+    let strays = app.count("audit_events_default").await;
     assert!(strays > 0);
     let now_month = month_of(app.clock.now());
     rp_server::purge::once(&app.state).await;
-    assert_eq!(in_partition("audit_events_default".into()).await, 0);
-    assert_eq!(
-        in_partition(Partition::Month(now_month).name()).await,
-        strays
-    );
+    assert_eq!(app.count("audit_events_default").await, 0);
+    assert_eq!(app.count(&Partition::Month(now_month).name()).await, strays);
     // The first month ended more than 40 days ago: its partition is gone, not emptied.
     let left = partitions::list(&app.state.db).await.unwrap();
     assert!(!left.contains(&Partition::Month(first)), "{left:?}");

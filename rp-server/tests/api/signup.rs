@@ -99,13 +99,6 @@ async fn users_with_email(p: &Pool, email: &str) -> usize {
         .len()
 }
 
-async fn count(app: &TestApp, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn sign_up_creates_the_cognito_user_and_signs_in() {
     let p = pool("").await;
@@ -250,9 +243,9 @@ async fn a_taken_email_is_refused_without_creating_anything() {
     assert_eq!(users_with_email(&p, "race@example.test").await, 1);
     assert_eq!(
         (
-            count(&app, "users").await,
-            count(&app, "credentials").await,
-            count(&app, "nonces").await
+            app.count("users").await,
+            app.count("credentials").await,
+            app.count("nonces").await
         ),
         (0, 0, 0)
     );
@@ -282,9 +275,9 @@ async fn a_cognito_failure_after_the_passkey_check_leaves_nothing_half_stored() 
     );
     assert_eq!(
         (
-            count(&app, "users").await,
-            count(&app, "credentials").await,
-            count(&app, "nonces").await
+            app.count("users").await,
+            app.count("credentials").await,
+            app.count("nonces").await
         ),
         (0, 0, 0)
     );
@@ -461,7 +454,7 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
     let app = spawn(&p).await;
     let finished = sign_up(&app, "finished@example.test").await;
     assert_eq!(
-        count(&app, "pending_signups").await,
+        app.count("pending_signups").await,
         0,
         "finished: no row left"
     );
@@ -521,7 +514,7 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
     assert_eq!(users_with_email(&p, "crashed@example.test").await, 0);
     assert_eq!(users_with_email(&p, "mid@example.test").await, 0);
     assert_eq!(users_with_email(&p, "finished@example.test").await, 1);
-    assert_eq!(count(&app, "pending_signups").await, 0);
+    assert_eq!(app.count("pending_signups").await, 0);
     let abandoned: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_events WHERE action = 'user.signup_abandoned'",
     )

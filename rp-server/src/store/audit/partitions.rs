@@ -139,14 +139,8 @@ pub async fn ensure(db: &Db, from: NaiveDate, to: NaiveDate) -> sqlx::Result<Vec
     Ok(created)
 }
 
-/// Creates one month's partition; `false` when another instance got there first.
-async fn create(db: &Db, month: NaiveDate) -> sqlx::Result<bool> {
-    let p = Partition::Month(month);
-    let name = p.name();
-    let (start, end) = (
-        literal(start_of(month)),
-        literal(start_of(next_month(month))),
-    );
+/// A transaction for partition DDL: one instance at a time, never waiting long for a lock.
+async fn maintenance(db: &Db) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = db.begin().await?;
     sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         .execute(&mut *tx)
@@ -155,6 +149,18 @@ async fn create(db: &Db, month: NaiveDate) -> sqlx::Result<bool> {
         .bind(MAINTENANCE_LOCK)
         .execute(&mut *tx)
         .await?;
+    Ok(tx)
+}
+
+/// Creates one month's partition; `false` when another instance got there first.
+async fn create(db: &Db, month: NaiveDate) -> sqlx::Result<bool> {
+    let p = Partition::Month(month);
+    let name = p.name();
+    let (start, end) = (
+        literal(start_of(month)),
+        literal(start_of(next_month(month))),
+    );
+    let mut tx = maintenance(db).await?;
     let taken: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(&name)
         .fetch_one(&mut *tx)
@@ -197,14 +203,7 @@ pub async fn drop_before(db: &Db, before: DateTime<Utc>) -> sqlx::Result<Vec<Par
         if p.end().is_none_or(|end| end > before) {
             continue;
         }
-        let mut tx = db.begin().await?;
-        sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MAINTENANCE_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = maintenance(db).await?;
         sqlx::query(&format!("DROP TABLE IF EXISTS {}", p.name()))
             .execute(&mut *tx)
             .await?;
