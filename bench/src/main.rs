@@ -91,6 +91,11 @@ struct Args {
     /// Sign-ins, one after another, that `--triggers` drives through the function warm.
     #[arg(long, default_value_t = 300)]
     trigger_sign_ins: usize,
+    /// After the load, purge audit events older than this many days as rp-server's
+    /// retention does (whole partitions dropped, the rest of the cutoff's month deleted)
+    /// and report what it took.
+    #[arg(long, value_name = "DAYS")]
+    purge_older_than_days: Option<u32>,
     /// Where rp-server's log goes.
     #[arg(long, default_value = "target/bench/rp-server.log")]
     log: PathBuf,
@@ -243,6 +248,9 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         for (name, samples) in figures.rows {
             println!("    {name:<34} {}", percentiles(samples));
         }
+    }
+    if let Some(days) = args.purge_older_than_days {
+        purge(db_url, days).await?;
     }
     for server in &mut servers {
         server.start_kill().ok();
@@ -815,6 +823,30 @@ async fn seed(db: &mut sqlx::PgConnection, db_url: &str, args: &Args) -> anyhow:
         args.filler_passkeys,
         args.filler_audit,
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Retention's purge of the audit log, timed: rp-server's own code, on the benchmark's
+/// database.
+async fn purge(db_url: &str, days: u32) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(db_url).await?;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&pool)
+        .await?;
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let started = Instant::now();
+    let (dropped, deleted) = rp_server::store::purge_audit(&pool, cutoff, 1000).await?;
+    let took = started.elapsed();
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    println!(
+        "  audit purge (older than {days} days): {} of {before} rows gone in {:.1} ms — {} partitions dropped, {deleted} rows deleted one by one",
+        before - after,
+        ms(took),
+        dropped.len()
     );
     Ok(())
 }
