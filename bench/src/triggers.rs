@@ -114,16 +114,8 @@ async fn invoke(ctx: &Ctx, lambda: &LocalLambda, event: &Value) -> anyhow::Resul
 }
 
 /// The parts every Cognito trigger event shares.
-fn event(ctx: &Ctx, user: &BenchUser, username: &str, source: &str, request: Value) -> Value {
-    let mut attributes = json!({ "sub": user.sub, "cognito:user_status": "CONFIRMED" });
-    if let (Some(a), Some(extra)) = (
-        attributes.as_object_mut(),
-        request["userAttributes"].as_object(),
-    ) {
-        a.extend(extra.clone());
-    }
-    let mut request = request;
-    request["userAttributes"] = attributes;
+fn event(ctx: &Ctx, user: &BenchUser, username: &str, source: &str, mut request: Value) -> Value {
+    request["userAttributes"] = json!({ "sub": user.sub, "cognito:user_status": "CONFIRMED" });
     json!({
         "version": "1", "region": "eu-west-1", "userPoolId": POOL_ID, "userName": username,
         "callerContext": { "awsSdkVersion": "aws-sdk-js-3.614.0", "clientId": ctx.client_id },

@@ -270,6 +270,17 @@ impl TestRp {
             .post("/v1/authentication/options", None, &json!({}))
             .await
             .expect(200);
+        self.answer(&options, authn, origin).await
+    }
+
+    /// Answers sign-in options (`/v1/authentication/options`' or a Create trigger's
+    /// challenge) with an assertion made at `origin`.
+    pub async fn answer(
+        &self,
+        options: &Value,
+        authn: &mut SoftAuthenticator,
+        origin: &str,
+    ) -> Response {
         let assertion = authn.get(&options["publicKey"], origin).unwrap();
         self.post(
             "/v1/authentication/verify",

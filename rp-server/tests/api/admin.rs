@@ -546,16 +546,9 @@ async fn daily_statistics_by_factor_from_the_rollup_and_today() {
     app.clock.advance(day);
     // Yesterday: one username-first sign-in.
     let challenge = app.challenge(&user).await;
-    let assertion = authn
-        .get(&challenge["publicKey"], crate::harness::ORIGIN)
-        .unwrap();
-    app.post(
-        "/v1/authentication/verify",
-        None,
-        &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
-    )
-    .await
-    .expect(200);
+    app.answer(&challenge, &mut authn, crate::harness::ORIGIN)
+        .await
+        .expect(200);
     app.clock.advance(day);
     // Today: one more usernameless sign-in, counted live.
     app.sign_in(&mut authn).await.expect(200);

@@ -10,15 +10,7 @@ async fn username_first(
     authn: &mut SoftAuthenticator,
 ) -> (Value, String) {
     let challenge = app.challenge(user).await;
-    let assertion = authn.get(&challenge["publicKey"], ORIGIN).unwrap();
-    let signed_in = app
-        .post(
-            "/v1/authentication/verify",
-            None,
-            &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
-        )
-        .await
-        .expect(200);
+    let signed_in = app.answer(&challenge, authn, ORIGIN).await.expect(200);
     (challenge, signed_in["nonce"].as_str().unwrap().to_owned())
 }
 

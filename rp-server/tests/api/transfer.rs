@@ -134,14 +134,9 @@ async fn passkeys_made_under_another_rps_user_handles_import_and_sign_in() {
         challenge["publicKey"]["allowCredentials"][0]["id"],
         lines[0]["credentialId"]
     );
-    let assertion = devices[0].get(&challenge["publicKey"], ORIGIN).unwrap();
-    app.post(
-        "/v1/authentication/verify",
-        None,
-        &json!({ "ceremonyId": challenge["ceremonyId"], "credential": assertion }),
-    )
-    .await
-    .expect(200);
+    app.answer(&challenge, &mut devices[0], ORIGIN)
+        .await
+        .expect(200);
 
     // Listed as the user's, named as the file said; the audit has one event per passkey.
     let listed = app

@@ -128,7 +128,7 @@ pub async fn ensure_ahead(db: &Db, now: DateTime<Utc>) -> sqlx::Result<Vec<Parti
 pub async fn ensure(db: &Db, from: NaiveDate, to: NaiveDate) -> sqlx::Result<Vec<Partition>> {
     let mut existing = list(db).await?;
     let mut created = Vec::new();
-    let mut month = month_of(start_of(from));
+    let mut month = from.with_day(1).unwrap_or(from);
     while month <= to {
         if !existing.iter().any(|p| p.covers(month)) && create(db, month).await? {
             existing.push(Partition::Month(month));
