@@ -131,6 +131,8 @@ pub enum NoticeOutcome {
 /// (from the request's [`Context`] and admin token) and per command by the CLI.
 pub struct AdminService<'a> {
     pub db: &'a Db,
+    /// The site it administers: it sees and changes nothing of another.
+    pub site: &'a crate::model::SiteId,
     pub now: DateTime<Utc>,
     /// Who the audit log names: `admin:api:<token name>` or `admin:cli:<user>`.
     pub actor: &'a str,
@@ -175,6 +177,7 @@ impl<'a> AdminService<'a> {
     pub fn for_site(cx: &'a Context, actor: &'a str) -> Self {
         Self {
             db: &cx.db,
+            site: &cx.site.id,
             now: cx.clock.now(),
             actor,
             cognito: cx.site.cognito.as_deref(),
@@ -193,8 +196,8 @@ impl<'a> AdminService<'a> {
     #[tracing::instrument(skip_all)]
     pub async fn find_user(&self, r: &UserRef) -> Result<User, AdminError> {
         let found = match r {
-            UserRef::Sub(s) => users::user_by_sub(self.db, s).await?,
-            UserRef::Username(u) => users::user_by_username(self.db, u).await?,
+            UserRef::Sub(s) => users::user_by_sub(self.db, self.site, s).await?,
+            UserRef::Username(u) => users::user_by_username(self.db, self.site, u).await?,
             UserRef::Email(email) => self.user_with_email(email).await?,
         };
         found.ok_or(AdminError::UserNotFound)
@@ -210,7 +213,7 @@ impl<'a> AdminService<'a> {
         // only those who started a registration.
         let mut known = Vec::new();
         for u in cognito.users_with_email(email, 10).await? {
-            if let Some(user) = users::user_by_sub(self.db, &u.sub).await? {
+            if let Some(user) = users::user_by_sub(self.db, self.site, &u.sub).await? {
                 known.push(user);
             }
         }
@@ -280,10 +283,10 @@ impl<'a> AdminService<'a> {
     }
 
     async fn credential_by_id(&self, id: &[u8]) -> Result<AdminCredential, AdminError> {
-        let c = credentials::credential(self.db, id)
+        let c = credentials::credential(self.db, self.site, id)
             .await?
             .ok_or(AdminError::CredentialNotFound)?;
-        let user = users::user_by_id(self.db, c.user_id)
+        let user = users::user_by_id(self.db, self.site, c.user_id)
             .await?
             .ok_or(AdminError::CredentialNotFound)?;
         Ok(view(&c, &user, self.mds))
@@ -294,15 +297,16 @@ impl<'a> AdminService<'a> {
     #[tracing::instrument(skip_all)]
     pub async fn revoke(&self, id: &str, reason: Option<&str>) -> Result<Revoked, AdminError> {
         let (id, reason) = (credential_id(id)?, self::reason(reason)?);
-        let c = credentials::credential(self.db, &id)
+        let c = credentials::credential(self.db, self.site, &id)
             .await?
             .ok_or(AdminError::CredentialNotFound)?;
-        let user = users::user_by_id(self.db, c.user_id)
+        let user = users::user_by_id(self.db, self.site, c.user_id)
             .await?
             .ok_or(AdminError::CredentialNotFound)?;
         let mut tx = self.db.begin().await?;
         let revoked = credentials::revoke_credentials(
             &mut tx,
+            self.site,
             RevokeWhich::One(&id, None),
             self.actor,
             reason,
@@ -312,6 +316,7 @@ impl<'a> AdminService<'a> {
         if !revoked.is_empty() {
             audit::record(
                 &mut *tx,
+                self.site,
                 self.now,
                 Event::new(self.admin(), Action::CredentialRevoked)
                     .user(user.id, &user.cognito_sub)
@@ -377,6 +382,7 @@ impl<'a> AdminService<'a> {
         let mut tx = self.db.begin().await?;
         let revoked = credentials::revoke_credentials(
             &mut tx,
+            self.site,
             RevokeWhich::AllOf(user.id),
             self.actor,
             reason,
@@ -392,14 +398,17 @@ impl<'a> AdminService<'a> {
         // So are codes mailed to the user's address, and sign-up tokens it earned.
         let mut codes_voided = 0;
         if let Some(email) = email {
-            codes_voided += store::email_codes::void_of(&mut *tx, email, self.now).await?;
             codes_voided +=
-                store::email_codes::void_signup_tokens_of(&mut *tx, email, self.now).await?;
+                store::email_codes::void_of(&mut *tx, self.site, email, self.now).await?;
+            codes_voided +=
+                store::email_codes::void_signup_tokens_of(&mut *tx, self.site, email, self.now)
+                    .await?;
         }
         users::end_sessions(&mut *tx, user.id, self.now).await?;
         let revoked: Vec<String> = revoked.iter().map(|i| b64(i)).collect();
         audit::record(
             &mut *tx,
+            self.site,
             self.now,
             Event::new(self.admin(), Action::AccountReset)
                 .user(user.id, &user.cognito_sub)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::SiteId;
 use crate::store::audit::{self as rows, AuditRow};
 
 /// Who is calling, for the audit log: the client IP (as resolved by the rate-limit
@@ -160,9 +161,10 @@ impl<'a> Event<'a> {
 }
 
 impl Event<'_> {
-    /// The event as stored, at `at`.
-    pub fn row(&self, at: DateTime<Utc>) -> AuditRow<'_> {
+    /// The event as stored, at the site `site`, at `at`.
+    pub fn row<'s>(&'s self, site: &'s SiteId, at: DateTime<Utc>) -> AuditRow<'s> {
         AuditRow {
+            site,
             occurred_at: at,
             actor: self.actor.label(),
             action: self.action.as_str(),
@@ -176,7 +178,12 @@ impl Event<'_> {
     }
 }
 
-/// Writes the event (in the caller's transaction, when given one).
-pub async fn record(db: impl PgExecutor<'_>, at: DateTime<Utc>, e: Event<'_>) -> sqlx::Result<()> {
-    rows::insert(db, &e.row(at)).await
+/// Writes the site's event (in the caller's transaction, when given one).
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    at: DateTime<Utc>,
+    e: Event<'_>,
+) -> sqlx::Result<()> {
+    rows::insert(db, &e.row(site, at)).await
 }

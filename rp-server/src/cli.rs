@@ -222,6 +222,8 @@ struct Ctx {
     actor: String,
     now: DateTime<Utc>,
     policies: crate::policy::Policies,
+    /// The site administered (the default one until the CLI can name another).
+    site: crate::model::SiteId,
 }
 
 impl Ctx {
@@ -229,6 +231,7 @@ impl Ctx {
     fn service(&self) -> AdminService<'_> {
         AdminService {
             db: &self.db,
+            site: &self.site,
             now: self.now,
             actor: &self.actor,
             cognito: self.cognito.as_ref(),
@@ -273,6 +276,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let policies = crate::config::policies_of(&settings)?;
     let ctx = Ctx {
         policies,
+        site: crate::model::SiteId::default(),
         db: crate::connect_lazy(&database.url, 2, database.timeouts)?,
         settings,
         cognito,
@@ -391,7 +395,7 @@ async fn export(ctx: &Ctx, user: Option<String>) -> anyhow::Result<()> {
     use futures::TryStreamExt as _;
     use tokio::io::AsyncWriteExt as _;
     let mut out = tokio::io::stdout();
-    let mut lines = std::pin::pin!(crate::admin::export(ctx.db.clone(), user));
+    let mut lines = std::pin::pin!(crate::admin::export(ctx.db.clone(), ctx.site.clone(), user));
     while let Some(chunk) = lines.try_next().await? {
         out.write_all(&chunk).await?;
     }

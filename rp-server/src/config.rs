@@ -59,6 +59,8 @@ pub struct Config {
     /// Where `/internal/*`, `/admin/*` and `/metrics` are served when they must not be
     /// on the public listener.
     pub internal_listen_addr: Option<SocketAddr>,
+    /// The site this configuration describes: every row it stores carries the id.
+    pub site: crate::model::SiteId,
     pub rp_id: String,
     pub rp_name: String,
     pub origins: Vec<Origin>,
@@ -179,6 +181,7 @@ impl Config {
             db_timeouts: DbTimeouts::default(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             internal_listen_addr: None,
+            site: crate::model::SiteId::default(),
             rp_name: r.rp_id.clone(),
             rp_id: r.rp_id,
             origins: r.origins,

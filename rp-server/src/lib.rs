@@ -66,8 +66,7 @@ pub fn connect_lazy(
 
 /// Applies pending migrations.
 pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
-    store::MIGRATOR
-        .run(db)
+    store::migrate(db)
         .await
         .context("applying database migrations")?;
     Ok(())

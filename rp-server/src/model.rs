@@ -8,6 +8,49 @@ use uuid::Uuid;
 
 use crate::store::StoredCredential;
 
+/// A site's stable id (`[a-z0-9-]{1,32}`): every stored row carries it, and one site's
+/// rows are never another's. The configuration without `[[site]]` sections is the one
+/// site [`SiteId::DEFAULT`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SiteId(std::sync::Arc<str>);
+
+impl SiteId {
+    /// The id of the site an environment-only configuration (and every row stored before
+    /// sites existed) belongs to.
+    pub const DEFAULT: &'static str = "default";
+
+    /// `id` when it is 1 to 32 characters of `a-z`, `0-9` and `-`.
+    pub fn parse(id: &str) -> Result<Self, String> {
+        let fits = (1..=32).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if fits {
+            Ok(Self(id.into()))
+        } else {
+            Err(format!(
+                "site id {id:?} must be 1 to 32 characters of a-z, 0-9 and -"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for SiteId {
+    fn default() -> Self {
+        Self(Self::DEFAULT.into())
+    }
+}
+
+impl std::fmt::Display for SiteId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A WebAuthn hint: which kind of authenticator the browser should steer the user to
 /// (`PublicKeyCredentialHints`). Hints change the browser's UI, never what verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
@@ -119,4 +162,20 @@ pub struct AdminCredential {
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<String>,
     pub revoked_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SiteId;
+
+    #[test]
+    fn site_ids_are_short_lowercase_words() {
+        for good in ["default", "b", "eu-west-1", &"x".repeat(32)] {
+            assert_eq!(SiteId::parse(good).unwrap().as_str(), good);
+        }
+        for bad in ["", "Default", "a_b", "a.b", "é", " a", &"x".repeat(33)] {
+            assert!(SiteId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(SiteId::default().as_str(), SiteId::DEFAULT);
+    }
 }

@@ -29,7 +29,7 @@ pub async fn run(state: AppState) {
 
 /// Fake options for unknown users copy the current shape of real users' passkeys.
 pub async fn learn_shapes(state: &AppState) {
-    match crate::store::credentials::shapes(&state.db).await {
+    match crate::store::credentials::shapes(&state.db, &state.site.id).await {
         Ok(shapes) => state.site.rp.learn_shapes(shapes),
         Err(e) => tracing::warn!(error = %e, "reading the shapes of stored passkeys failed"),
     }

@@ -14,6 +14,7 @@ pub mod nonces;
 pub mod oidc;
 pub mod recovery_codes;
 pub mod signups;
+pub mod sites;
 pub mod users;
 
 pub use audit::AuditRow;
@@ -27,6 +28,43 @@ pub type Db = sqlx::PgPool;
 
 /// Embedded migrations from the workspace's `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The advisory lock [`migrate`] holds. Not sqlx's own key: an older release's start
+/// blocking on that one would hold a snapshot that a concurrent index build waits for.
+const MIGRATION_LOCK: i64 = 0x7270_6d69_6772; // "rpmigr"
+
+/// How often a start that finds another applying migrations looks again.
+const MIGRATION_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Applies pending migrations, one instance at a time, on a connection of its own without
+/// the requests' statement timeout (an index built concurrently on a large table takes
+/// minutes). An instance that finds another migrating polls for the lock instead of
+/// waiting on it: a waiting statement holds a snapshot, and `CREATE INDEX CONCURRENTLY`
+/// waits for every older snapshot in the database — the two would deadlock.
+pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = db.acquire().await?.detach();
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut conn)
+        .await?;
+    let mut waited = false;
+    while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .fetch_one(&mut conn)
+        .await?
+    {
+        if !waited {
+            tracing::info!("another instance is applying migrations; waiting for it");
+            waited = true;
+        }
+        tokio::time::sleep(MIGRATION_LOCK_POLL).await;
+    }
+    let mut migrator = sqlx::migrate!("../migrations");
+    migrator.set_locking(false);
+    let applied = migrator.run(&mut conn).await;
+    // Closing the connection releases the lock whatever happened.
+    sqlx::Connection::close(conn).await.ok();
+    applied
+}
 
 /// The database answers.
 pub async fn ping(db: &Db) -> sqlx::Result<()> {

@@ -386,6 +386,31 @@ impl TestContext {
         }
     }
 
+    /// A context for another site, `id`, on the same database, clock and token issuer:
+    /// the same RP ID, origins and pool unless `adjust` changes them, so that only the
+    /// site's id sets the two apart. The returned context shares this one's database,
+    /// which must outlive it.
+    pub async fn another_site(
+        &self,
+        id: &str,
+        adjust: impl FnOnce(&mut Config),
+    ) -> rp_server::flows::Context {
+        rp_server::store::sites::allow_several(&self.cx.db)
+            .await
+            .expect("keys for several sites");
+        let mut config = base_config(&self.idp, self._db.url.clone());
+        config.site = rp_server::model::SiteId::parse(id).expect("a site id");
+        adjust(&mut config);
+        let site = rp_server::flows::Site::build(&config, &self.cx.db, &self.clock, None)
+            .await
+            .expect("build the site");
+        rp_server::flows::Context {
+            db: self.cx.db.clone(),
+            clock: self.clock.clone(),
+            site: std::sync::Arc::new(site),
+        }
+    }
+
     /// `user` as a verified access token would name them, signed in just now.
     pub fn signed_in(&self, user: &User) -> rp_server::auth::CognitoUser {
         let now = self.clock.now().timestamp();

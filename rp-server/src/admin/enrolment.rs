@@ -78,10 +78,13 @@ impl AdminService<'_> {
         }
         let (actor, now) = (self.actor, self.now);
         let mut tx = self.db.begin().await?;
-        let user = match (users::user_by_sub(&mut *tx, sub).await?, username) {
+        let user = match (
+            users::user_by_sub(&mut *tx, self.site, sub).await?,
+            username,
+        ) {
             (Some(u), _) => u,
             (None, Some(name)) if !name.trim().is_empty() => {
-                users::upsert_user(&mut tx, sub, name.trim(), now).await?
+                users::upsert_user(&mut tx, self.site, sub, name.trim(), now).await?
             }
             (None, _) => return Err(AdminError::UserNotFound),
         };
@@ -95,9 +98,10 @@ impl AdminService<'_> {
             used_at: None,
             revoked_at: None,
         };
-        enrolment::insert_enrolment_token(&mut *tx, &record, &token.hash()).await?;
+        enrolment::insert_enrolment_token(&mut *tx, self.site, &record, &token.hash()).await?;
         audit::record(
             &mut *tx,
+            self.site,
             now,
             Event::new(Actor::Admin(actor.to_owned()), Action::EnrolmentTokenIssued)
                 .user(user.id, &user.cognito_sub)
@@ -128,14 +132,15 @@ impl AdminService<'_> {
     pub async fn revoke_enrolment_token(&self, id: Uuid) -> Result<EnrolmentTokenView, AdminError> {
         let (actor, now) = (self.actor, self.now);
         let mut tx = self.db.begin().await?;
-        let t = enrolment::revoke_enrolment_token(&mut *tx, id, now)
+        let t = enrolment::revoke_enrolment_token(&mut *tx, self.site, id, now)
             .await?
             .ok_or(AdminError::TokenNotFound)?;
-        let user = users::user_by_id(&mut *tx, t.user_id)
+        let user = users::user_by_id(&mut *tx, self.site, t.user_id)
             .await?
             .ok_or(AdminError::TokenNotFound)?;
         audit::record(
             &mut *tx,
+            self.site,
             now,
             Event::new(
                 Actor::Admin(actor.to_owned()),

@@ -1,5 +1,6 @@
 //! What admins read: the audit log and aggregate statistics.
 
+use crate::model::SiteId;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::BTreeMap;
@@ -81,7 +82,7 @@ impl AdminService<'_> {
     pub async fn audit_log(&self, f: &AuditFilter) -> Result<AuditPage, AdminError> {
         let limit = f.limit.unwrap_or(100).clamp(1, 500);
         let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
-        let mut events = read_events(self.db, f, cursor, limit + 1).await?;
+        let mut events = read_events(self.db, self.site, f, cursor, limit + 1).await?;
         let next_cursor = if events.len() as i64 > limit {
             events.truncate(limit as usize);
             events
@@ -100,6 +101,7 @@ impl AdminService<'_> {
 /// One page of events matching `f` (its cursor and limit aside), before `before`.
 async fn read_events(
     db: &store::Db,
+    site: &SiteId,
     f: &AuditFilter,
     before: Option<(DateTime<Utc>, i64)>,
     limit: i64,
@@ -111,6 +113,7 @@ async fn read_events(
         .transpose()?;
     let rows = store::audit::events(
         db,
+        site,
         &EventFilter {
             sub: f.sub.as_deref(),
             credential_id: credential_id.as_deref(),
@@ -148,6 +151,7 @@ const CSV_CHUNK: i64 = 500;
 /// the client's to choose) is neutralised with a leading `'`.
 pub fn audit_csv(
     db: store::Db,
+    site: SiteId,
     f: AuditFilter,
 ) -> Result<impl futures::Stream<Item = Result<Vec<u8>, AdminError>> + Send + 'static, AdminError> {
     if let Some(id) = &f.credential_id {
@@ -156,18 +160,18 @@ pub fn audit_csv(
     let header = csv_rows(&[], true)?;
     let first = futures::stream::once(async move { Ok(header) });
     let rest = futures::stream::try_unfold(
-        (db, f, None::<(DateTime<Utc>, i64)>, false),
-        |(db, f, before, done)| async move {
+        (db, site, f, None::<(DateTime<Utc>, i64)>, false),
+        |(db, site, f, before, done)| async move {
             if done {
                 return Ok(None);
             }
-            let events = read_events(&db, &f, before, CSV_CHUNK).await?;
+            let events = read_events(&db, &site, &f, before, CSV_CHUNK).await?;
             let done = (events.len() as i64) < CSV_CHUNK;
             let next = events.last().map(|e| (e.occurred_at, e.id));
             if events.is_empty() {
                 return Ok(None);
             }
-            Ok(Some((csv_rows(&events, false)?, (db, f, next, done))))
+            Ok(Some((csv_rows(&events, false)?, (db, site, f, next, done))))
         },
     );
     Ok(futures::StreamExt::chain(first, rest))
@@ -259,10 +263,11 @@ impl AdminService<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn stats(&self) -> Result<Stats, AdminError> {
         let (db, now) = (self.db, self.now);
-        let counts = credentials::counts(db).await?;
-        let by_aaguid = credentials::by_aaguid(db).await?;
+        let counts = credentials::counts(db, self.site).await?;
+        let by_aaguid = credentials::by_aaguid(db, self.site).await?;
         let per_day = store::audit::per_day(
             db,
+            self.site,
             Action::AuthenticationSucceeded.as_str(),
             now - Duration::days(30),
         )
@@ -277,7 +282,8 @@ impl AdminService<'_> {
         };
         Ok(Stats {
             pool_users,
-            users_with_only_cognito_passkeys: store::users::only_cognito_passkeys(db).await?,
+            users_with_only_cognito_passkeys: store::users::only_cognito_passkeys(db, self.site)
+                .await?,
             users_with_passkeys: counts.users_with_passkeys,
             active_credentials: counts.active,
             revoked_credentials: counts.revoked,
@@ -362,8 +368,13 @@ impl AdminService<'_> {
             });
         }
         loop {
-            let rows =
-                credentials::active_for_policies(self.db, after.as_deref(), REPORT_BATCH).await?;
+            let rows = credentials::active_for_policies(
+                self.db,
+                self.site,
+                after.as_deref(),
+                REPORT_BATCH,
+            )
+            .await?;
             let scanned_all = (rows.len() as i64) < REPORT_BATCH;
             for row in rows {
                 after = Some(row.credential_id.clone());
@@ -442,7 +453,7 @@ impl AdminService<'_> {
         let days = days.clamp(1, MAX_STATS_DAYS);
         let today = self.now.date_naive();
         let since = today - Duration::days(days - 1);
-        let rows = store::audit::daily(self.db, since, today).await?;
+        let rows = store::audit::daily(self.db, self.site, since, today).await?;
         let mut out: Vec<DayStats> = (0..days)
             .map(|i| DayStats {
                 day: since + Duration::days(i),

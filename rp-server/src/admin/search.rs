@@ -118,7 +118,7 @@ impl AdminService<'_> {
                 .users_with_email_prefix(text, limit as i32, page)
                 .await?;
             let subs: Vec<String> = found.iter().map(|u| u.sub.clone()).collect();
-            let known = users::matches_by_sub(self.db, &subs).await?;
+            let known = users::matches_by_sub(self.db, self.site, &subs).await?;
             let users = found
                 .into_iter()
                 .map(|u| {
@@ -146,7 +146,7 @@ impl AdminService<'_> {
                 ));
             }
         };
-        let mut found = users::search(self.db, text, after, limit + 1).await?;
+        let mut found = users::search(self.db, self.site, text, after, limit + 1).await?;
         let more = found.len() as i64 > limit;
         found.truncate(limit as usize);
         let next_cursor = more.then(|| found.last()).flatten().map(|m| {

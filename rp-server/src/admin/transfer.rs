@@ -374,6 +374,7 @@ impl Importer<'_, '_> {
             let r = &self.report;
             audit::record(
                 s.db,
+                s.site,
                 s.now,
                 Event::new(Actor::Admin(s.actor.to_owned()), Action::ImportFinished).details(
                     serde_json::json!({
@@ -403,8 +404,10 @@ impl Importer<'_, '_> {
         let s = self.service;
         // What is stored already decides: the same passkey of the same user is present;
         // anything else under this id is a conflict, never overwritten.
-        if let Some(existing) = credentials::credential(s.db, &c.credential_id).await? {
-            let owner = users::user_by_id(s.db, existing.user_id).await?;
+        if let Some(existing) =
+            credentials::credential(s.db, self.service.site, &c.credential_id).await?
+        {
+            let owner = users::user_by_id(s.db, self.service.site, existing.user_id).await?;
             return Ok(
                 if owner.is_some_and(|o| o.cognito_sub == sub) && existing.passkey.cred == c.key {
                     Ok(Outcome::AlreadyPresent)
@@ -424,7 +427,7 @@ impl Importer<'_, '_> {
             }));
         }
         let mut tx = s.db.begin().await?;
-        let user = users::upsert_user(&mut tx, &sub, &username, s.now).await?;
+        let user = users::upsert_user(&mut tx, self.service.site, &sub, &username, s.now).await?;
         let max = s.max_passkeys as usize;
         if credentials::active_locked(&mut tx, user.id).await? >= max {
             return Ok(Err(refuse(
@@ -457,7 +460,7 @@ impl Importer<'_, '_> {
             revoked: None,
         };
         if let store::credentials::Inserted::Duplicate =
-            credentials::insert_credential(&mut tx, &stored).await?
+            credentials::insert_credential(&mut tx, self.service.site, &stored).await?
         {
             // Stored by someone else since the check above: report it as the check would.
             return Ok(Err(refuse(
@@ -467,6 +470,7 @@ impl Importer<'_, '_> {
         }
         audit::record(
             &mut *tx,
+            self.service.site,
             s.now,
             Event::new(Actor::Admin(s.actor.to_owned()), Action::CredentialImported)
                 .user(user.id, &sub)
@@ -508,7 +512,7 @@ impl Importer<'_, '_> {
         }
         let not_found = |what: String| Ok(Err(refuse("USER_NOT_FOUND", what)));
         let found = if let Some(sub) = named.sub.as_deref() {
-            match users::user_by_sub(s.db, sub).await? {
+            match users::user_by_sub(s.db, self.service.site, sub).await? {
                 Some(u) => Some((u.cognito_sub, u.username)),
                 None => match s.cognito {
                     Some(pool) => pool.user_with_sub(sub).await?.map(|u| (u.sub, u.username)),
@@ -520,7 +524,7 @@ impl Importer<'_, '_> {
                 },
             }
         } else if let Some(username) = named.username.as_deref() {
-            match users::user_by_username(s.db, username).await? {
+            match users::user_by_username(s.db, self.service.site, username).await? {
                 Some(u) => Some((u.cognito_sub, u.username)),
                 None => match s.cognito {
                     Some(pool) => pool
@@ -660,17 +664,23 @@ const EXPORT_CHUNK: i64 = 500;
 /// order, read [`EXPORT_CHUNK`] at a time while the body is sent: public data only.
 pub fn export(
     db: store::Db,
+    site: crate::model::SiteId,
     sub: Option<String>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, AdminError>> + Send + 'static {
     futures::stream::try_unfold(
-        (db, sub, None::<Vec<u8>>, false),
-        |(db, sub, after, done)| async move {
+        (db, site, sub, None::<Vec<u8>>, false),
+        |(db, site, sub, after, done)| async move {
             if done {
                 return Ok(None);
             }
-            let rows =
-                credentials::active_for_export(&db, sub.as_deref(), after.as_deref(), EXPORT_CHUNK)
-                    .await?;
+            let rows = credentials::active_for_export(
+                &db,
+                &site,
+                sub.as_deref(),
+                after.as_deref(),
+                EXPORT_CHUNK,
+            )
+            .await?;
             if rows.is_empty() {
                 return Ok(None);
             }
@@ -684,7 +694,7 @@ pub fn export(
                     out.push(b'\n');
                 }
             }
-            Ok(Some((out, (db, sub, next, done))))
+            Ok(Some((out, (db, site, sub, next, done))))
         },
     )
 }

@@ -50,9 +50,11 @@ impl AdminService<'_> {
                 AdminError::Invalid("the user has no verified email address in Cognito".to_owned())
             })?;
         let mut tx = self.db.begin().await?;
-        let had_failures = store::limits::clear(&mut *tx, &failures_of_address(&email)).await?;
+        let had_failures =
+            store::limits::clear(&mut *tx, self.site, &failures_of_address(&email)).await?;
         audit::record(
             &mut *tx,
+            self.site,
             self.now,
             Event::new(self.admin(), Action::EmailUnlocked)
                 .user(user.id, &user.cognito_sub)

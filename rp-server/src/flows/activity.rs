@@ -56,6 +56,7 @@ pub async fn activity(
     };
     let rows = audit::events(
         &cx.db,
+        &cx.site.id,
         &EventFilter {
             sub: Some(&who.sub),
             credential_id: None,

@@ -97,6 +97,7 @@ pub async fn start(
     let id = Uuid::new_v4();
     ceremonies::insert(
         db,
+        &cx.site.id,
         &NewCeremony {
             id,
             owner,
@@ -128,7 +129,7 @@ pub async fn take(
     kinds: &[CeremonyKind],
     owner: Option<Uuid>,
 ) -> Result<Result<Taken, CeremonyError>, sqlx::Error> {
-    let taken = ceremonies::take(&cx.db, id, kinds, owner).await?;
+    let taken = ceremonies::take(&cx.db, &cx.site.id, id, kinds, owner).await?;
     Ok(fresh(taken, cx.clock.now()))
 }
 
@@ -229,6 +230,7 @@ pub async fn code_nonce(
     let expires_at = now + nonce_ttl(cx);
     crate::store::nonces::insert_nonce(
         tx,
+        &cx.site.id,
         &crate::store::nonces::NewNonce {
             hash: &nonce.hash(),
             user_id: user.id,

@@ -67,6 +67,7 @@ pub async fn issue_as(
     let actor = actor.label();
     let allowed = challenges::issue(
         &cx.db,
+        &cx.site.id,
         &NewChallenge {
             id: challenge_id,
             cognito_sub: &req.user_sub,

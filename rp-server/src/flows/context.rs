@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use super::{email, notices, sealed};
 use crate::config::{Config, EmailSignIn};
-use crate::model::Hint;
+use crate::model::{Hint, SiteId};
 use crate::passkeys::RelyingParty;
 use crate::store::Db;
 use crate::{cognito, mail, store};
@@ -29,6 +29,8 @@ pub struct Context {
 /// its ceremonies, the verifier of its pool's access tokens, the settings its flows read,
 /// and its optional Cognito and mail clients. The unit a second site will be.
 pub struct Site {
+    /// The id every row of this site carries.
+    pub id: SiteId,
     pub settings: SiteSettings,
     pub rp: RelyingParty,
     pub sealer: sealed::Sealer,
@@ -110,14 +112,15 @@ impl Site {
         clock: &Clock,
         cognito: Option<CognitoAdmin>,
     ) -> anyhow::Result<Self> {
+        let site = &config.site;
         let key = |name: &'static str| async move {
-            store::server_key(db, name, clock.now())
+            store::server_key(db, &server_key_name(site, name), clock.now())
                 .await
                 .context("reading server keys from the database")
         };
         let rp = RelyingParty::new(config, key("fake-challenge-options").await?)?;
         rp.learn_shapes(
-            store::credentials::shapes(db)
+            store::credentials::shapes(db, site)
                 .await
                 .context("reading the shapes of stored passkeys")?,
         );
@@ -158,6 +161,7 @@ impl Site {
             );
         }
         Ok(Site {
+            id: site.clone(),
             settings: SiteSettings::from_config(config),
             rp,
             sealer: sealed::Sealer::new(key("sign-in-ceremony-seal").await?),
@@ -175,6 +179,18 @@ impl Site {
             },
             admin_emails: cognito::EmailCache::default(),
         })
+    }
+}
+
+/// The name of a site's server key: the default site's keep the names they had before
+/// sites (so existing sealed ceremonies, code hashes and recovery codes stay valid), every
+/// other site's are its own (`name@site`), so nothing one site seals or hashes means
+/// anything at another.
+fn server_key_name(site: &SiteId, name: &str) -> String {
+    if site.as_str() == SiteId::DEFAULT {
+        name.to_owned()
+    } else {
+        format!("{name}@{site}")
     }
 }
 

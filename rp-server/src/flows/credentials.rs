@@ -78,7 +78,7 @@ pub async fn code_session(cx: &Context, who: &CognitoUser) -> sqlx::Result<Optio
     let Some(at) = who.auth_time.and_then(|t| DateTime::from_timestamp(t, 0)) else {
         return Ok(None);
     };
-    let found = store::users::weak_factor(&cx.db, &who.sub, at).await?;
+    let found = store::users::weak_factor(&cx.db, &cx.site.id, &who.sub, at).await?;
     Ok(found.and_then(|w| {
         let factor = match w.factor.as_str() {
             "email" => Factor::Email,
@@ -164,7 +164,7 @@ pub struct Passkeys {
 /// The caller's usable passkeys.
 #[tracing::instrument(skip_all)]
 pub async fn list(cx: &Context, who: &CognitoUser) -> Result<Passkeys, CredentialError> {
-    let user = store::users::user_by_sub(&cx.db, &who.sub).await?;
+    let user = store::users::user_by_sub(&cx.db, &cx.site.id, &who.sub).await?;
     let credentials = match &user {
         Some(user) => store::credentials::credentials_of(&cx.db, user.id).await?,
         None => Vec::new(),
@@ -191,7 +191,7 @@ pub async fn rename(
     let id = credential_id(id)?;
     let nickname = clean_nickname(nickname)?;
     require_no_code_session(cx, who).await?;
-    let user = store::users::user_by_sub(&cx.db, &who.sub)
+    let user = store::users::user_by_sub(&cx.db, &cx.site.id, &who.sub)
         .await?
         .ok_or(CredentialError::NotFound)?;
     let now = cx.clock.now();
@@ -201,6 +201,7 @@ pub async fn rename(
         .ok_or(CredentialError::NotFound)?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(Actor::User(who.sub.clone()), Action::CredentialRenamed)
             .user(user.id, &user.cognito_sub)
@@ -226,10 +227,10 @@ pub async fn delete(
     require_recent_sign_in(cx, who)?;
     require_no_code_session(cx, who).await?;
     let id = credential_id(id)?;
-    let user = store::users::user_by_sub(&cx.db, &who.sub)
+    let user = store::users::user_by_sub(&cx.db, &cx.site.id, &who.sub)
         .await?
         .ok_or(CredentialError::NotFound)?;
-    let name = store::credentials::credential(&cx.db, &id)
+    let name = store::credentials::credential(&cx.db, &cx.site.id, &id)
         .await?
         .map(|c| {
             let c = CredentialSummary::from(&c);
@@ -240,6 +241,7 @@ pub async fn delete(
     let mut tx = cx.db.begin().await?;
     let revoked = store::credentials::revoke_credentials(
         &mut tx,
+        &cx.site.id,
         RevokeWhich::One(&id, Some(user.id)),
         &Actor::User(who.sub.clone()).label(),
         Some("deleted by the user"),
@@ -251,6 +253,7 @@ pub async fn delete(
     }
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(Actor::User(who.sub.clone()), Action::CredentialDeleted)
             .user(user.id, &user.cognito_sub)
@@ -272,7 +275,14 @@ pub async fn report_cognito_passkeys(
     count: u8,
 ) -> Result<(), CredentialError> {
     let mut tx = cx.db.begin().await?;
-    let user = store::users::upsert_user(&mut tx, &who.sub, &who.username, cx.clock.now()).await?;
+    let user = store::users::upsert_user(
+        &mut tx,
+        &cx.site.id,
+        &who.sub,
+        &who.username,
+        cx.clock.now(),
+    )
+    .await?;
     store::users::set_cognito_passkeys(&mut *tx, user.id, i32::from(count)).await?;
     tx.commit().await?;
     Ok(())

@@ -27,6 +27,7 @@ use crate::audit::{self, Action, Actor, ClientContext, Event};
 use crate::cognito::PoolUser;
 use crate::config::EmailSignIn;
 use crate::mail::{self, Mailer};
+use crate::model::SiteId;
 use crate::store::email_codes::{self, Attempt, Code};
 use rp_shared::token::CodeRequestId;
 
@@ -180,7 +181,8 @@ async fn sign_in_account(cx: &Context, email: &str) -> Result<Option<PoolUser>, 
         return Ok(None);
     };
     if cx.site.settings.email_signin == EmailSignIn::NoPasskey
-        && let Some(user) = crate::store::users::user_by_sub(&cx.db, &account.sub).await?
+        && let Some(user) =
+            crate::store::users::user_by_sub(&cx.db, &cx.site.id, &account.sub).await?
         && !crate::store::credentials::credentials_of(&cx.db, user.id)
             .await?
             .is_empty()
@@ -222,8 +224,10 @@ pub async fn send_code(
     // The counters stay locked until the commit: concurrent requests for one address or
     // from one client are counted one after another. A refusal rolls the count back.
     let mut tx = cx.db.begin().await?;
-    let locked = limits::take_send(&mut tx, client, &email, now).await??;
-    if let Some(since) = email_codes::live_since(&mut *tx, &email, purpose.as_str(), now).await? {
+    let locked = limits::take_send(&mut tx, &cx.site.id, client, &email, now).await??;
+    if let Some(since) =
+        email_codes::live_since(&mut *tx, &cx.site.id, &email, purpose.as_str(), now).await?
+    {
         let wait = RESEND_AFTER_SECS - (now - since).num_seconds();
         if wait > 0 {
             return Err(EmailError::RateLimited {
@@ -232,6 +236,7 @@ pub async fn send_code(
         }
     }
     let stored = Code {
+        site: &cx.site.id,
         email: &email,
         purpose: purpose.as_str(),
         code_hash: &codes.hash(&email, purpose, &code),
@@ -244,6 +249,7 @@ pub async fn send_code(
     }
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(Actor::Anonymous, Action::EmailCodeSent)
             .client(client)
@@ -307,6 +313,7 @@ async fn message_for(
                 Ok(true) => rendered(mail::account_exists(rp_name)),
                 Ok(false) => match limits::take_signup(
                     &cx.db,
+                    &cx.site.id,
                     client,
                     cx.site.settings.email_signup_max_per_hour,
                     cx.clock.now(),
@@ -365,6 +372,7 @@ async fn check(
     let mut tx = cx.db.begin().await?;
     let failures = limits::Failures::lock(
         &mut tx,
+        &cx.site.id,
         client,
         &email,
         cx.site.settings.email_max_failures_per_ip_day,
@@ -375,6 +383,7 @@ async fn check(
     let attempt = match CodeRequestId::parse_and_hash(guess.request_id) {
         Some(request_hash) => {
             let tried = Code {
+                site: &cx.site.id,
                 email: &email,
                 purpose: purpose.as_str(),
                 code_hash: &codes.hash(&email, purpose, guess.code.trim()),
@@ -400,7 +409,7 @@ async fn check(
         }
     };
     let details = serde_json::json!({ "email": email, "purpose": purpose.as_str() });
-    audit_failure(&mut tx, client, details, reason, lock, now).await?;
+    audit_failure(&mut tx, &cx.site.id, client, details, reason, lock, now).await?;
     tx.commit().await?;
     Err(error)
 }
@@ -409,6 +418,7 @@ async fn check(
 /// address if it did (`email.code_locked`, with until when).
 async fn audit_failure(
     tx: &mut sqlx::PgConnection,
+    site: &SiteId,
     client: &ClientContext,
     details: serde_json::Value,
     reason: &str,
@@ -419,6 +429,7 @@ async fn audit_failure(
     failed["reason"] = reason.into();
     audit::record(
         &mut *tx,
+        site,
         now,
         Event::new(Actor::Anonymous, Action::EmailCodeFailed)
             .client(client)
@@ -433,6 +444,7 @@ async fn audit_failure(
         };
         audit::record(
             &mut *tx,
+            site,
             now,
             Event::new(Actor::Anonymous, Action::EmailCodeLocked)
                 .client(client)
@@ -463,9 +475,18 @@ pub async fn verify_signup_code(
     let token = rp_shared::token::SignupToken::generate();
     let expires_at = now + lifetime(cx);
     let mut tx = cx.db.begin().await?;
-    email_codes::insert_signup_token(&mut *tx, &token.hash(), &email, now, expires_at).await?;
+    email_codes::insert_signup_token(
+        &mut *tx,
+        &cx.site.id,
+        &token.hash(),
+        &email,
+        now,
+        expires_at,
+    )
+    .await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(Actor::Anonymous, Action::EmailCodeVerified)
             .client(client)
@@ -495,11 +516,18 @@ pub async fn verify_signin_code(
     };
     let now = cx.clock.now();
     let mut tx = cx.db.begin().await?;
-    let user =
-        crate::store::users::upsert_user(&mut tx, &account.sub, &account.username, now).await?;
+    let user = crate::store::users::upsert_user(
+        &mut tx,
+        &cx.site.id,
+        &account.sub,
+        &account.username,
+        now,
+    )
+    .await?;
     let signed_in = ceremony::code_nonce(cx, &mut tx, &user, crate::model::Factor::Email).await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(
             Actor::User(user.cognito_sub.clone()),

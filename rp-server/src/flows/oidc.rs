@@ -186,8 +186,15 @@ pub async fn finish(
     let label = oidc_client.client_id.as_str();
     let hash = Nonce::parse_and_hash(nonce).ok_or(FinishError::SignInNotValid)?;
     let issued_at = opened.expires_at - chrono::Duration::from_std(REQUEST_TTL).unwrap_or_default();
-    let redeemed =
-        nonces::redeem_for_provider(&cx.db, &hash, request.challenge_id, issued_at, now).await?;
+    let redeemed = nonces::redeem_for_provider(
+        &cx.db,
+        &cx.site.id,
+        &hash,
+        request.challenge_id,
+        issued_at,
+        now,
+    )
+    .await?;
     let Some(signed_in) = redeemed else {
         crate::metrics::oidc(label, "sign_in_not_valid");
         return Err(FinishError::SignInNotValid);
@@ -239,6 +246,7 @@ pub async fn finish(
     let mut tx = cx.db.begin().await?;
     rows::insert_code(
         &mut *tx,
+        &cx.site.id,
         &rows::NewCode {
             hash: &code.hash(),
             client_id: &request.client_id,
@@ -259,6 +267,7 @@ pub async fn finish(
     .await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(
             Actor::User(signed_in.cognito_sub.clone()),
@@ -334,7 +343,7 @@ pub async fn username_first(
 /// else (for an address, with the pool administered) the one user whose verified email
 /// it is.
 async fn owner_of(cx: &Context, name: &str) -> Result<Option<String>, FinishError> {
-    if let Some(user) = crate::store::users::user_by_username(&cx.db, name).await? {
+    if let Some(user) = crate::store::users::user_by_username(&cx.db, &cx.site.id, name).await? {
         return Ok(Some(user.cognito_sub));
     }
     match (&cx.site.cognito, name.contains('@')) {
@@ -365,7 +374,7 @@ async fn link(
         );
         return Ok(());
     };
-    let user = crate::store::users::user_by_id(&cx.db, user_id)
+    let user = crate::store::users::user_by_id(&cx.db, &cx.site.id, user_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the signed-in user is gone"))?;
     if let Err(e) = cognito
@@ -394,7 +403,7 @@ async fn deny(
     if let Some((id, sub)) = user {
         event = event.user(id, sub);
     }
-    audit::record(&cx.db, now, event).await
+    audit::record(&cx.db, &cx.site.id, now, event).await
 }
 
 /// How the client authenticated at the token endpoint.
@@ -485,12 +494,12 @@ pub async fn token(
         return Err(invalid);
     };
     let now = cx.clock.now();
-    let row = match rows::redeem_code(&cx.db, &hash, now).await? {
+    let row = match rows::redeem_code(&cx.db, &cx.site.id, &hash, now).await? {
         CodeRedemption::Spent(row) => row,
         CodeRedemption::Reused { revoked_tokens } => {
             crate::metrics::oidc(label, "code_reused");
             audit::record(
-                &cx.db,
+                &cx.db, &cx.site.id,
                 now,
                 Event::new(Actor::Anonymous, Action::OidcDenied)
                     .client(client)
@@ -602,6 +611,7 @@ async fn issue(
     let mut tx = cx.db.begin().await?;
     rows::insert_access_token(
         &mut *tx,
+        &cx.site.id,
         &rows::NewAccessToken {
             hash: &access.hash(),
             code_hash,
@@ -616,6 +626,7 @@ async fn issue(
     .await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(
             Actor::User(row.cognito_sub.clone()),
@@ -642,7 +653,7 @@ pub async fn userinfo(cx: &Context, token: &str) -> sqlx::Result<Option<serde_js
     let Some(hash) = ProviderAccessToken::parse_and_hash(token) else {
         return Ok(None);
     };
-    let Some(row) = rows::access_token(&cx.db, &hash, cx.clock.now()).await? else {
+    let Some(row) = rows::access_token(&cx.db, &cx.site.id, &hash, cx.clock.now()).await? else {
         return Ok(None);
     };
     let mut claims = serde_json::json!({ "sub": row.cognito_sub });

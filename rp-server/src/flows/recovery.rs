@@ -125,7 +125,8 @@ pub async fn create(
     let now = cx.clock.now();
     let codes: Vec<String> = (0..CODES_PER_SET).map(|_| new_code()).collect();
     let mut tx = cx.db.begin().await?;
-    let user = store::users::upsert_user(&mut tx, &who.sub, &who.username, now).await?;
+    let user =
+        store::users::upsert_user(&mut tx, &cx.site.id, &who.sub, &who.username, now).await?;
     let hashes: Vec<Vec<u8>> = codes
         .iter()
         .map(|c| cx.site.recovery.hash(&user, c))
@@ -133,6 +134,7 @@ pub async fn create(
     recovery_codes::replace_set(&mut tx, user.id, &hashes, now).await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(Actor::User(who.sub.clone()), Action::RecoveryCodesCreated)
             .user(user.id, &user.cognito_sub)
@@ -149,7 +151,7 @@ pub async fn create(
 
 /// How many of the caller's codes are left.
 pub async fn status(cx: &Context, who: &CognitoUser) -> Result<CodesStatus, RecoveryError> {
-    let Some(user) = store::users::user_by_sub(&cx.db, &who.sub).await? else {
+    let Some(user) = store::users::user_by_sub(&cx.db, &cx.site.id, &who.sub).await? else {
         return Ok(CodesStatus {
             remaining: 0,
             created_at: None,
@@ -170,7 +172,7 @@ async fn account(cx: &Context, username: &str) -> Result<(Option<User>, String),
     let by_email = match (&cx.site.cognito, clean_email(typed)) {
         (Some(cognito), Ok(email)) => {
             let user = match cognito.verified_owner_of(&email).await? {
-                Some(owner) => store::users::user_by_sub(&cx.db, &owner.sub).await?,
+                Some(owner) => store::users::user_by_sub(&cx.db, &cx.site.id, &owner.sub).await?,
                 None => None,
             };
             Some((user, email))
@@ -180,9 +182,9 @@ async fn account(cx: &Context, username: &str) -> Result<(Option<User>, String),
     if let Some((user, email)) = by_email {
         return Ok((user, email));
     }
-    let user = match store::users::user_by_username(&cx.db, typed).await? {
+    let user = match store::users::user_by_username(&cx.db, &cx.site.id, typed).await? {
         Some(user) => Some(user),
-        None => store::users::user_by_sub(&cx.db, typed).await?,
+        None => store::users::user_by_sub(&cx.db, &cx.site.id, typed).await?,
     };
     let key = match (&user, &cx.site.cognito) {
         (Some(u), Some(cognito)) => cognito
@@ -208,13 +210,16 @@ pub async fn verify(
     let now = cx.clock.now();
     // A client past its failures is refused before the account is looked up in Cognito.
     let per_client = cx.site.settings.email_max_failures_per_ip_day;
-    if let Some(refusal) = limits::client_refused(&cx.db, client, per_client, now).await? {
+    if let Some(refusal) =
+        limits::client_refused(&cx.db, &cx.site.id, client, per_client, now).await?
+    {
         return Err(refusal.into());
     }
     let (user, key) = account(cx, username).await?;
     let mut tx = cx.db.begin().await?;
     let failures = limits::Failures::lock(
         &mut tx,
+        &cx.site.id,
         client,
         &key,
         cx.site.settings.email_max_failures_per_ip_day,
@@ -238,6 +243,7 @@ pub async fn verify(
         };
         audit::record(
             &mut *tx,
+            &cx.site.id,
             now,
             Event::new(Actor::Anonymous, Action::RecoveryCodeFailed)
                 .user(user.id, &user.cognito_sub)
@@ -272,6 +278,7 @@ async fn no_account(
     failures.wrong(&mut tx, now).await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(Actor::Anonymous, Action::RecoveryCodeFailed)
             .client(client)
@@ -294,6 +301,7 @@ async fn signed_in(
     let (remaining, _) = recovery_codes::status(&mut *tx, user.id).await?;
     audit::record(
         &mut *tx,
+        &cx.site.id,
         now,
         Event::new(
             Actor::User(user.cognito_sub.clone()),

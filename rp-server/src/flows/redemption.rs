@@ -79,7 +79,7 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
             tracing::info!(reason = reason.as_str(), challenge_id = %req.challenge_id, "nonce redemption refused");
             if !req.user_sub.is_empty() {
                 crate::audit::record(
-                    &cx.db,
+                    &cx.db, &cx.site.id,
                     now,
                     Event::new(Actor::Service, Action::NonceRedeemFailed)
                         .cognito_sub(&req.user_sub)
@@ -115,12 +115,15 @@ async fn attempt(
         .map(|e| failures_of_address(&e));
     let r = nonces::redeem(
         &cx.db,
-        &hash,
-        &req.user_sub,
-        req.challenge_id,
-        now,
-        (&actor, Action::NonceRedeemed.as_str()),
-        forgive.as_deref(),
+        &cx.site.id,
+        &nonces::Redeem {
+            hash: &hash,
+            sub: &req.user_sub,
+            challenge_id: req.challenge_id,
+            now,
+            audit: (&actor, Action::NonceRedeemed.as_str()),
+            forgive: forgive.as_deref(),
+        },
     )
     .await?;
     if let Some(credential_id) = r.redeemed {
@@ -135,7 +138,7 @@ async fn attempt(
     ) {
         // The statement's snapshot predates the winner's commit; read what it did.
         Verdict::LostRace => {
-            let now_row = nonces::nonce(&cx.db, &hash).await?;
+            let now_row = nonces::nonce(&cx.db, &cx.site.id, &hash).await?;
             match why_not(true, now_row.as_ref(), &req.user_sub, req.challenge_id, now) {
                 Verdict::LostRace => Verdict::Failed(RedeemFailure::Unknown),
                 settled => settled,

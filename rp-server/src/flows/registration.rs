@@ -95,10 +95,11 @@ pub async fn enrolment_registrant(cx: &Context, token: &str) -> sqlx::Result<Opt
         return Ok(None);
     };
     let now = cx.clock.now();
-    let Some(t) = store::enrolment::usable_enrolment_token(&cx.db, &hash, now).await? else {
+    let Some(t) = store::enrolment::usable_enrolment_token(&cx.db, &cx.site.id, &hash, now).await?
+    else {
         return Ok(None);
     };
-    Ok(store::users::user_by_id(&cx.db, t.user_id)
+    Ok(store::users::user_by_id(&cx.db, &cx.site.id, t.user_id)
         .await?
         .map(|user| Registrant::Enrolment {
             token_id: t.id,
@@ -152,8 +153,14 @@ pub async fn options(
     let mut tx = cx.db.begin().await?;
     let (user, enrolment, groups) = match who {
         Registrant::Cognito(who) => {
-            let user =
-                store::users::upsert_user(&mut tx, &who.sub, &who.username, cx.clock.now()).await?;
+            let user = store::users::upsert_user(
+                &mut tx,
+                &cx.site.id,
+                &who.sub,
+                &who.username,
+                cx.clock.now(),
+            )
+            .await?;
             // Kept for the sign-ins to come, where there is no token to read them from.
             store::users::set_groups(&mut *tx, user.id, &who.groups).await?;
             (user, None, who.groups)
@@ -251,7 +258,7 @@ async fn finish(
     let (user, kind, presented_token) = match who {
         // No user row means no registration was ever started by this user.
         Registrant::Cognito(u) => (
-            store::users::user_by_sub(&cx.db, &u.sub)
+            store::users::user_by_sub(&cx.db, &cx.site.id, &u.sub)
                 .await?
                 .ok_or(CeremonyError::NotFound)?,
             CeremonyKind::Registration,
@@ -372,7 +379,7 @@ async fn refuse(
     if let Some(u) = user {
         event = event.user(u.id, &u.cognito_sub);
     }
-    match audit::record(&cx.db, cx.clock.now(), event).await {
+    match audit::record(&cx.db, &cx.site.id, cx.clock.now(), event).await {
         Ok(()) => RegistrationError::PolicyViolation { policy: name, rule },
         Err(e) => e.into(),
     }
@@ -435,7 +442,9 @@ async fn store_registered(
     {
         return Err(ReauthRequired { passkey: true }.into());
     }
-    if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {
+    if let Inserted::Duplicate =
+        store::credentials::insert_credential(&mut tx, &cx.site.id, stored).await?
+    {
         return Err(RegistrationError::Duplicate);
     }
     let actor = match enrolment {
@@ -445,6 +454,7 @@ async fn store_registered(
     if let Some(token_id) = enrolment {
         audit::record(
             &mut *tx,
+            &cx.site.id,
             now,
             Event::new(actor.clone(), Action::EnrolmentTokenUsed)
                 .user(user.id, &user.cognito_sub)
@@ -455,7 +465,7 @@ async fn store_registered(
         .await?;
     }
     audit::record(
-        &mut *tx,
+        &mut *tx, &cx.site.id,
         now,
         Event::new(actor, Action::CredentialRegistered)
             .user(user.id, &user.cognito_sub)

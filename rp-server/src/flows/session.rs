@@ -28,7 +28,8 @@ pub fn ended(issued_at: Option<i64>, not_before: Option<DateTime<Utc>>) -> bool 
 /// Refuses the token of a session an account reset has ended.
 #[tracing::instrument(skip_all)]
 pub async fn check(cx: &Context, who: &CognitoUser) -> Result<(), SessionError> {
-    let not_before = store::users::sessions_not_before(&cx.db, &who.sub, &who.groups).await?;
+    let not_before =
+        store::users::sessions_not_before(&cx.db, &cx.site.id, &who.sub, &who.groups).await?;
     if ended(who.issued_at, not_before) {
         return Err(SessionError::Revoked);
     }

@@ -179,10 +179,11 @@ async fn finish(
         "userVerified": result.user_verified(),
         "usernameless": answering == Answering::Usernameless,
     }));
-    let audit = event.row(now);
+    let audit = event.row(&cx.site.id, now);
     let advanced = credentials::record_sign_in(
         &cx.db,
         &SignIn {
+            site: &cx.site.id,
             credential_id: &stored.credential_id,
             sign_count: i64::from(result.counter()),
             backup_state: result.backup_state(),
@@ -254,7 +255,7 @@ async fn not_answered(
         if !sub.is_empty() {
             event = event.cognito_sub(sub);
         }
-        crate::audit::record(&cx.db, now, event).await?;
+        crate::audit::record(&cx.db, &cx.site.id, now, event).await?;
     }
     Ok(SignInError::ChallengeNotAnswered(reason))
 }
@@ -269,8 +270,14 @@ async fn take(
 ) -> Result<(Taken, Option<(StoredCredential, User)>), SignInError> {
     match ceremony_id {
         CeremonyRef::Stored(id) => {
-            let found =
-                ceremonies::take_with_credential(&cx.db, *id, &ANSWERABLE, credential_id).await?;
+            let found = ceremonies::take_with_credential(
+                &cx.db,
+                &cx.site.id,
+                *id,
+                &ANSWERABLE,
+                credential_id,
+            )
+            .await?;
             let (taken, credential) = match found {
                 Some((taken, credential)) => (Some(taken), credential),
                 None => (None, None),
@@ -286,10 +293,15 @@ async fn take(
             if open.expires_at <= now {
                 return Err(CeremonyError::Expired.into());
             }
-            let credential =
-                ceremonies::spend_with_credential(&cx.db, open.id, open.expires_at, credential_id)
-                    .await?
-                    .ok_or(CeremonyError::NotFound)?;
+            let credential = ceremonies::spend_with_credential(
+                &cx.db,
+                &cx.site.id,
+                open.id,
+                open.expires_at,
+                credential_id,
+            )
+            .await?
+            .ok_or(CeremonyError::NotFound)?;
             let taken = Taken {
                 state: CeremonyState::SignIn { state: open.state },
                 owner: None,
@@ -356,6 +368,7 @@ async fn answer(
             let rejection = ceremony::rejection(CeremonyKind::SignIn, &e);
             crate::audit::record(
                 &cx.db,
+                &cx.site.id,
                 now,
                 failed_event(&stored, &user.cognito_sub, client, rejection.code.as_str()),
             )
@@ -386,6 +399,7 @@ async fn still_allowed(
     };
     crate::audit::record(
         &cx.db,
+        &cx.site.id,
         now,
         Event::new(Actor::Anonymous, Action::PolicyViolation)
             .user(user.id, &user.cognito_sub)

@@ -126,7 +126,15 @@ pub async fn options(
         let hash = signup_token
             .and_then(rp_shared::token::SignupToken::parse_and_hash)
             .ok_or(SignUpError::EmailNotVerified)?;
-        if !store::email_codes::signup_token_valid(&cx.db, &hash, &email, cx.clock.now()).await? {
+        if !store::email_codes::signup_token_valid(
+            &cx.db,
+            &cx.site.id,
+            &hash,
+            &email,
+            cx.clock.now(),
+        )
+        .await?
+        {
             return Err(SignUpError::EmailNotVerified);
         }
         Some(hash.to_vec())
@@ -249,7 +257,7 @@ async fn may_create(
     email: &str,
     verified_by: Option<&Vec<u8>>,
 ) -> Result<(), SignUpError> {
-    if store::credentials::credential(&cx.db, &stored.credential_id)
+    if store::credentials::credential(&cx.db, &cx.site.id, &stored.credential_id)
         .await?
         .is_some()
     {
@@ -259,7 +267,8 @@ async fn may_create(
         return Err(SignUpError::EmailTaken);
     }
     if let Some(hash) = verified_by
-        && !store::email_codes::spend_signup_token(&cx.db, hash, email, cx.clock.now()).await?
+        && !store::email_codes::spend_signup_token(&cx.db, &cx.site.id, hash, email, cx.clock.now())
+            .await?
     {
         return Err(SignUpError::EmailNotVerified);
     }
@@ -277,8 +286,15 @@ async fn create_in_cognito(
     verified: bool,
 ) -> Result<CreatedUser, SignUpError> {
     let now = cx.clock.now();
-    store::signups::insert_pending(&cx.db, user_handle, email, now, now + ceremony::ttl(cx))
-        .await?;
+    store::signups::insert_pending(
+        &cx.db,
+        &cx.site.id,
+        user_handle,
+        email,
+        now,
+        now + ceremony::ttl(cx),
+    )
+    .await?;
     let created = match cognito.create_user(email, verified).await {
         Ok(created) => created,
         Err(e) => {
@@ -313,14 +329,23 @@ async fn store_signed_up(
     let user_handle = stored.user_id;
     let mut tx = cx.db.begin().await?;
     store::signups::remove(&mut *tx, user_handle).await?;
-    let user =
-        store::users::insert_user(&mut tx, user_handle, &created.sub, &created.username, now)
-            .await?;
-    if let Inserted::Duplicate = store::credentials::insert_credential(&mut tx, stored).await? {
+    let user = store::users::insert_user(
+        &mut tx,
+        &cx.site.id,
+        user_handle,
+        &created.sub,
+        &created.username,
+        now,
+    )
+    .await?;
+    if let Inserted::Duplicate =
+        store::credentials::insert_credential(&mut tx, &cx.site.id, stored).await?
+    {
         return Err(SignUpError::Duplicate);
     }
     store::nonces::insert_nonce(
         &mut *tx,
+        &cx.site.id,
         &NewNonce {
             hash: &nonce.hash(),
             user_id: user.id,
@@ -348,7 +373,7 @@ async fn store_signed_up(
         if let Some(details) = details {
             event = event.details(details);
         }
-        audit::record(&mut *tx, now, event).await?;
+        audit::record(&mut *tx, &cx.site.id, now, event).await?;
     }
     tx.commit().await?;
     Ok(user)
@@ -369,7 +394,7 @@ pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
     for pending in store::signups::abandoned(&cx.db, now, 50).await? {
         let usernames: Vec<String> = match &pending.cognito_username {
             Some(username) => {
-                if store::users::user_by_username(&cx.db, username)
+                if store::users::user_by_username(&cx.db, &cx.site.id, username)
                     .await?
                     .is_some()
                 {
@@ -385,7 +410,11 @@ pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
                         c >= pending.created_at - chrono::Duration::minutes(1)
                             && c <= pending.expires_at
                     });
-                    if during && store::users::user_by_sub(&cx.db, &u.sub).await?.is_none() {
+                    if during
+                        && store::users::user_by_sub(&cx.db, &cx.site.id, &u.sub)
+                            .await?
+                            .is_none()
+                    {
                         ours.push(u.username);
                     }
                 }
@@ -407,6 +436,7 @@ pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
         for username in &usernames {
             audit::record(
                 &mut *tx,
+                &cx.site.id,
                 now,
                 Event::new(Actor::Service, Action::SignupAbandoned)
                     .details(serde_json::json!({ "username": username })),

@@ -355,7 +355,7 @@ pub async fn audit_csv(
     who: Admin,
     Query(filter): Query<AuditFilter>,
 ) -> Result<axum::response::Response, ApiError> {
-    let rows = crate::admin::audit_csv(who.cx.db.clone(), filter)?;
+    let rows = crate::admin::audit_csv(who.cx.db.clone(), who.cx.site.id.clone(), filter)?;
     Ok(download(
         "text/csv; charset=utf-8",
         "audit-events.csv",
@@ -458,7 +458,7 @@ pub async fn export(
         "application/x-ndjson",
         "passkeys.jsonl",
         "the passkey export",
-        crate::admin::export(who.cx.db.clone(), q.sub),
+        crate::admin::export(who.cx.db.clone(), who.cx.site.id.clone(), q.sub),
     ))
 }
 

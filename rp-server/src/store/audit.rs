@@ -7,9 +7,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::SiteId;
+
 /// One audit event, ready to insert.
 #[derive(Debug, Clone)]
 pub struct AuditRow<'a> {
+    pub site: &'a SiteId,
     pub occurred_at: DateTime<Utc>,
     pub actor: String,
     pub action: &'static str,
@@ -21,16 +24,15 @@ pub struct AuditRow<'a> {
     pub details: serde_json::Value,
 }
 
-const COLUMNS: &str =
-    "occurred_at, actor, action, user_id, cognito_sub, credential_id, ip, user_agent, details";
+const COLUMNS: &str = "occurred_at, actor, action, user_id, cognito_sub, credential_id, ip, user_agent, details, site";
 
-/// `INSERT INTO audit_events ... SELECT <the row's nine parameters, from $first> FROM
+/// `INSERT INTO audit_events ... SELECT <the row's ten parameters, from $first> FROM
 /// <source>`: a CTE body that writes the row once for each row of `source` (so exactly
 /// when the change it records happened). Bind the row with [`bind`] at `$first`.
 pub fn insert_from(source: &str, first: usize) -> String {
     let p = |i: usize| first + i;
     format!(
-        "INSERT INTO audit_events ({COLUMNS}) SELECT ${}, ${}, ${}, ${}, ${}, ${}, ${}::inet, ${}, ${} FROM {source}",
+        "INSERT INTO audit_events ({COLUMNS}) SELECT ${}, ${}, ${}, ${}, ${}, ${}, ${}::inet, ${}, ${}, ${} FROM {source}",
         p(0),
         p(1),
         p(2),
@@ -39,11 +41,12 @@ pub fn insert_from(source: &str, first: usize) -> String {
         p(5),
         p(6),
         p(7),
-        p(8)
+        p(8),
+        p(9)
     )
 }
 
-/// Binds an [`AuditRow`]'s nine parameters to any query, in the order
+/// Binds an [`AuditRow`]'s ten parameters to any query, in the order
 /// [`insert_from`] names them.
 macro_rules! bind_row {
     ($query:expr, $row:expr) => {{
@@ -58,13 +61,14 @@ macro_rules! bind_row {
             .bind(&row.ip)
             .bind(row.user_agent)
             .bind(&row.details)
+            .bind(row.site.as_str())
     }};
 }
 pub(crate) use bind_row;
 
 pub async fn insert(db: impl PgExecutor<'_>, row: &AuditRow<'_>) -> sqlx::Result<()> {
     let sql = format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, $9)"
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, $9, $10)"
     );
     bind_row!(sqlx::query(&sql), row).execute(db).await?;
     Ok(())
@@ -119,15 +123,16 @@ pub fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, i64)> {
     ))
 }
 
-/// Events matching the filter, newest first.
+/// The site's events matching the filter, newest first.
 pub async fn events(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     f: &EventFilter<'_>,
 ) -> sqlx::Result<Vec<StoredEvent>> {
     sqlx::query_as(
         "SELECT id, occurred_at, actor, action, cognito_sub, credential_id, host(ip) AS ip, user_agent, details
            FROM audit_events
-          WHERE ($1::text IS NULL OR cognito_sub = $1)
+          WHERE site = $10 AND ($1::text IS NULL OR cognito_sub = $1)
             AND ($2::bytea IS NULL OR credential_id = $2)
             AND ($3::text IS NULL OR action = $3)
             AND ($4::timestamptz IS NULL OR occurred_at >= $4)
@@ -146,24 +151,27 @@ pub async fn events(
     .bind(f.before.map(|c| c.1).unwrap_or(0))
     .bind(f.limit)
     .bind(f.actor.map(super::like_prefix))
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }
 
-/// Events of `action` per UTC day since `since`.
+/// The site's events of `action` per UTC day since `since`.
 pub async fn per_day(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     action: &str,
     since: DateTime<Utc>,
 ) -> sqlx::Result<Vec<(chrono::NaiveDate, i64)>> {
     sqlx::query_as(
         "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*)
            FROM audit_events
-          WHERE action = $1 AND occurred_at >= $2
+          WHERE site = $3 AND action = $1 AND occurred_at >= $2
           GROUP BY day ORDER BY day",
     )
     .bind(action)
     .bind(since)
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }
@@ -181,20 +189,21 @@ const DAILY_DETAIL: &str = "CASE
 const DAILY_ACTIONS: &str = "('authentication.succeeded', 'authentication.failed', 'email.code_verified',
     'email.code_failed', 'email.code_sent', 'recovery.code_used', 'recovery.code_failed', 'nonce.redeem_failed')";
 
-/// Rolls up `day` (a finished UTC day) once: its counts, and the mark that it is done.
+/// Rolls up `day` (a finished UTC day) once, for every site: its counts, and the mark
+/// that it is done.
 /// Returns whether it was rolled up now.
 pub async fn roll_up_day(db: &super::Db, day: chrono::NaiveDate) -> sqlx::Result<bool> {
     let sql = format!(
         "WITH done AS (
             INSERT INTO audit_daily_done (day) VALUES ($1) ON CONFLICT DO NOTHING RETURNING day
          )
-         INSERT INTO audit_daily (day, action, detail, count)
-         SELECT $1, action, {DAILY_DETAIL}, count(*)
+         INSERT INTO audit_daily (site, day, action, detail, count)
+         SELECT site, $1, action, {DAILY_DETAIL}, count(*)
            FROM audit_events
           WHERE EXISTS (SELECT 1 FROM done)
             AND occurred_at >= $1::date AT TIME ZONE 'UTC' AND occurred_at < ($1::date + 1) AT TIME ZONE 'UTC'
             AND action IN {DAILY_ACTIONS}
-          GROUP BY 2, 3
+          GROUP BY 1, 3, 4
          RETURNING 1"
     );
     let mut tx = db.begin().await?;
@@ -225,25 +234,27 @@ pub async fn days_to_roll_up(
     .await
 }
 
-/// Counts per (day, action, detail) from `since` on: finished days from the rollup, today
-/// counted live (one day of the occurred_at index).
+/// The site's counts per (day, action, detail) from `since` on: finished days from the
+/// rollup, today counted live (one day of the occurred_at index).
 pub async fn daily(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     since: chrono::NaiveDate,
     today: chrono::NaiveDate,
 ) -> sqlx::Result<Vec<(chrono::NaiveDate, String, String, i64)>> {
     let sql = format!(
-        "SELECT day, action, detail, count FROM audit_daily WHERE day >= $1 AND day < $2
+        "SELECT day, action, detail, count FROM audit_daily WHERE site = $3 AND day >= $1 AND day < $2
          UNION ALL
          SELECT $2, action, {DAILY_DETAIL}, count(*)
            FROM audit_events
-          WHERE occurred_at >= $2::date AT TIME ZONE 'UTC' AND action IN {DAILY_ACTIONS}
+          WHERE site = $3 AND occurred_at >= $2::date AT TIME ZONE 'UTC' AND action IN {DAILY_ACTIONS}
           GROUP BY 2, 3
          ORDER BY 1, 2, 3"
     );
     sqlx::query_as(&sql)
         .bind(since)
         .bind(today)
+        .bind(site.as_str())
         .fetch_all(db)
         .await
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::credentials::{CredentialRow, StoredCredential};
 use super::users::User;
 use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::model::SiteId;
 
 pub struct NewCeremony<'a> {
     pub id: Uuid,
@@ -20,10 +21,14 @@ pub struct NewCeremony<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, c: &NewCeremony<'_>) -> sqlx::Result<()> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    c: &NewCeremony<'_>,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO ceremonies (id, kind, user_id, state, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO ceremonies (id, site, kind, user_id, state, created_at, expires_at)
+         VALUES ($1, $7, $2, $3, $4, $5, $6)",
     )
     .bind(c.id)
     .bind(c.state.kind().as_str())
@@ -31,6 +36,7 @@ pub async fn insert(db: impl PgExecutor<'_>, c: &NewCeremony<'_>) -> sqlx::Resul
     .bind(Json(c.state))
     .bind(c.created_at)
     .bind(c.expires_at)
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -48,23 +54,25 @@ fn kinds(kinds: &[CeremonyKind]) -> Vec<&'static str> {
     kinds.iter().map(|k| k.as_str()).collect()
 }
 
-/// Consumes a ceremony of one of `of_kinds`: it is deleted whatever happens next, so it
-/// can be finished at most once. `owner`, when given, must be the ceremony's owner, so
-/// one user cannot consume (and so cancel) another's.
+/// Consumes a ceremony of the site of one of `of_kinds`: it is deleted whatever happens
+/// next, so it can be finished at most once. `owner`, when given, must be the ceremony's
+/// owner, so one user cannot consume (and so cancel) another's.
 pub async fn take(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     id: Uuid,
     of_kinds: &[CeremonyKind],
     owner: Option<Uuid>,
 ) -> sqlx::Result<Option<Taken>> {
     let row: Option<(Json<CeremonyState>, Option<Uuid>, DateTime<Utc>)> = sqlx::query_as(
         "DELETE FROM ceremonies
-          WHERE id = $1 AND kind = ANY($2) AND ($3::uuid IS NULL OR user_id = $3)
+          WHERE id = $1 AND site = $4 AND kind = ANY($2) AND ($3::uuid IS NULL OR user_id = $3)
           RETURNING state, user_id, expires_at",
     )
     .bind(id)
     .bind(kinds(of_kinds))
     .bind(owner)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await?;
     Ok(row.map(|(state, owner, expires_at)| Taken {
@@ -78,19 +86,22 @@ pub async fn take(
 /// claims to answer it with its owner. No row: no such ceremony.
 pub async fn take_with_credential(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     id: Uuid,
     of_kinds: &[CeremonyKind],
     credential_id: &[u8],
 ) -> sqlx::Result<Option<(Taken, Option<(StoredCredential, User)>)>> {
     let sql = with_credential(
-        "DELETE FROM ceremonies WHERE id = $1 AND kind = ANY($2)
+        "DELETE FROM ceremonies WHERE id = $1 AND site = $4 AND kind = ANY($2)
          RETURNING state AS ceremony_state, user_id AS ceremony_owner, expires_at AS ceremony_expires_at",
+        "$4",
         "$3",
     );
     let Some(row) = sqlx::query(&sql)
         .bind(id)
         .bind(kinds(of_kinds))
         .bind(credential_id)
+        .bind(site.as_str())
         .fetch_optional(db)
         .await?
     else {
@@ -105,10 +116,12 @@ pub async fn take_with_credential(
 }
 
 /// Spends a sealed ceremony (records its id, so it finishes at most once) and, in the
-/// same statement, loads the credential that claims to answer it with its owner.
-/// `None`: it was spent before.
+/// same statement, loads the site's credential that claims to answer it with its owner.
+/// `None`: it was spent before. (Spent ids need no site: a sealed ceremony opens only
+/// with its site's key.)
 pub async fn spend_with_credential(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     id: Uuid,
     expires_at: DateTime<Utc>,
     credential_id: &[u8],
@@ -116,26 +129,28 @@ pub async fn spend_with_credential(
     let sql = with_credential(
         "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2)
          ON CONFLICT (id) DO NOTHING RETURNING id AS spent_id",
+        "$4",
         "$3",
     );
     let row = sqlx::query(&sql)
         .bind(id)
         .bind(expires_at)
         .bind(credential_id)
+        .bind(site.as_str())
         .fetch_optional(db)
         .await?;
     row.map(|row| credential_of(&row)).transpose()
 }
 
-/// `WITH taken AS (<taking>) SELECT taken's columns, the credential named by
-/// `credential_param` (if any) and its owner's sub and username`.
-fn with_credential(taking: &str, credential_param: &str) -> String {
+/// `WITH taken AS (<taking>) SELECT taken's columns, the credential of the site
+/// `site_param` named by `credential_param` (if any) and its owner's sub and username`.
+fn with_credential(taking: &str, site_param: &str, credential_param: &str) -> String {
     let cols = super::credentials::columns_of_c();
     format!(
         "WITH taken AS ({taking})
          SELECT t.*, {cols}, u.cognito_sub AS owner_sub, u.username AS owner_username
            FROM taken t
-           LEFT JOIN credentials c ON c.credential_id = {credential_param}
+           LEFT JOIN credentials c ON c.site = {site_param} AND c.credential_id = {credential_param}
            LEFT JOIN users u ON u.id = c.user_id"
     )
 }

@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::ceremony::CeremonyState;
+use crate::model::SiteId;
 
 pub struct NewChallenge<'a> {
     pub id: Uuid,
@@ -44,23 +45,24 @@ pub struct AllowedCredential {
 /// user or one without passkeys: the caller answers fake options then).
 pub async fn issue(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     c: &NewChallenge<'_>,
 ) -> sqlx::Result<Vec<AllowedCredential>> {
     sqlx::query_as(
         "WITH u AS (
-            SELECT id, groups FROM users WHERE cognito_sub = $1 AND $1 <> '' AND NOT $2
+            SELECT id, groups FROM users WHERE site = $15 AND cognito_sub = $1 AND $1 <> '' AND NOT $2
          ), creds AS (
             SELECT c.credential_id, c.transports, c.created_at, c.aaguid, c.backup_eligible, c.attested FROM credentials c
              WHERE c.user_id = (SELECT id FROM u) AND c.revoked_at IS NULL
          ), ceremony AS (
-            INSERT INTO ceremonies (id, kind, user_id, state, created_at, expires_at)
-            SELECT $3, $4, (SELECT id FROM u WHERE EXISTS (SELECT 1 FROM creds)), $5, $6, $7
+            INSERT INTO ceremonies (id, site, kind, user_id, state, created_at, expires_at)
+            SELECT $3, $15, $4, (SELECT id FROM u WHERE EXISTS (SELECT 1 FROM creds)), $5, $6, $7
          ), challenge AS (
-            INSERT INTO challenges (id, cognito_sub, user_pool_id, client_id, ceremony_id, created_at, expires_at)
-            VALUES ($8, $1, $9, $10, $3, $6, $11)
+            INSERT INTO challenges (id, site, cognito_sub, user_pool_id, client_id, ceremony_id, created_at, expires_at)
+            VALUES ($8, $15, $1, $9, $10, $3, $6, $11)
          ), audit AS (
-            INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, details)
-            SELECT $6, $12, $13, (SELECT id FROM u), NULLIF($1, ''),
+            INSERT INTO audit_events (site, occurred_at, actor, action, user_id, cognito_sub, details)
+            SELECT $15, $6, $12, $13, (SELECT id FROM u), NULLIF($1, ''),
                    $14::jsonb || jsonb_build_object('withPasskeys', EXISTS (SELECT 1 FROM creds))
          )
          SELECT credential_id, transports, aaguid, backup_eligible, attested, (SELECT groups FROM u) AS user_groups
@@ -80,6 +82,7 @@ pub async fn issue(
     .bind(c.audit.0)
     .bind(c.audit.1)
     .bind(&c.audit.2)
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use webauthn_rs_core::proto::Credential;
 
 use super::audit::{self, AuditRow};
+use crate::model::SiteId;
 
 /// A stored passkey.
 #[derive(Debug, Clone)]
@@ -151,14 +152,15 @@ pub enum Inserted {
 
 pub async fn insert_credential(
     conn: &mut PgConnection,
+    site: &SiteId,
     c: &StoredCredential,
 ) -> sqlx::Result<Inserted> {
     let result = sqlx::query(
         "INSERT INTO credentials (credential_id, user_id, passkey, nickname, aaguid, sign_count,
              backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, attested,
-             metadata_description, metadata_status, user_handle)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-         ON CONFLICT (credential_id) DO NOTHING",
+             metadata_description, metadata_status, user_handle, site)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (site, credential_id) DO NOTHING",
     )
     .bind(&c.credential_id)
     .bind(c.user_id)
@@ -176,6 +178,7 @@ pub async fn insert_credential(
     .bind(&c.metadata_description)
     .bind(&c.metadata_status)
     .bind(&c.user_handle)
+    .bind(site.as_str())
     .execute(conn)
     .await?;
     Ok(if result.rows_affected() == 1 {
@@ -238,12 +241,14 @@ async fn list_credentials(
 /// A credential by id, revoked or not (callers check [`StoredCredential::revoked`]).
 pub async fn credential(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     credential_id: &[u8],
 ) -> sqlx::Result<Option<StoredCredential>> {
     let row: Option<CredentialRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM credentials WHERE credential_id = $1"
+        "SELECT {COLUMNS} FROM credentials WHERE site = $2 AND credential_id = $1"
     ))
     .bind(credential_id)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await?;
     Ok(row.map(Into::into))
@@ -252,6 +257,7 @@ pub async fn credential(
 /// What a successful assertion changes: the credential's counter and flags, a new
 /// nonce, and the audit event.
 pub struct SignIn<'a> {
+    pub site: &'a SiteId,
     pub credential_id: &'a [u8],
     pub sign_count: i64,
     pub backup_state: bool,
@@ -272,15 +278,15 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, s: &SignIn<'_>) -> sqlx::Re
         "WITH used AS (
             UPDATE credentials
                SET sign_count = $2, backup_state = $3, user_verified = $4, last_used_at = $5
-             WHERE credential_id = $1 AND revoked_at IS NULL
+             WHERE site = $11 AND credential_id = $1 AND revoked_at IS NULL
                AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))
             RETURNING 1
          ), nonce AS (
-            INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)
-            SELECT $6, $7, $8, $1, $9, $5, $10 FROM used
+            INSERT INTO nonces (nonce_hash, site, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at)
+            SELECT $6, $11, $7, $8, $1, $9, $5, $10 FROM used
          ), audit AS ({})
          SELECT count(*) FROM used",
-        audit::insert_from("used", 11)
+        audit::insert_from("used", 12)
     );
     let q = sqlx::query_scalar::<_, i64>(&sql)
         .bind(s.credential_id)
@@ -292,7 +298,8 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, s: &SignIn<'_>) -> sqlx::Re
         .bind(s.nonce.user_id)
         .bind(s.nonce.cognito_sub)
         .bind(s.nonce.bound_challenge_id)
-        .bind(s.nonce.expires_at);
+        .bind(s.nonce.expires_at)
+        .bind(s.site.as_str());
     let q = audit::bind_row!(q, s.audit);
     Ok(q.fetch_one(db).await? == 1)
 }
@@ -326,6 +333,7 @@ pub enum RevokeWhich<'a> {
 /// and deletes their unredeemed nonces, in one statement. Returns the ids revoked now.
 pub async fn revoke_credentials(
     conn: &mut PgConnection,
+    site: &SiteId,
     which: RevokeWhich<'_>,
     by: &str,
     reason: Option<&str>,
@@ -338,13 +346,14 @@ pub async fn revoke_credentials(
     sqlx::query_scalar(
         "WITH revoked AS (
             UPDATE credentials SET revoked_at = $4, revoked_by = $5, revoked_reason = $6
-             WHERE revoked_at IS NULL
+             WHERE site = $7 AND revoked_at IS NULL
                AND ($1::bytea IS NULL OR credential_id = $1)
                AND ($2::uuid IS NULL OR user_id = $2)
                AND ($3::uuid IS NULL OR user_id = $3)
             RETURNING credential_id
          ), dead AS (
-            DELETE FROM nonces WHERE credential_id IN (SELECT credential_id FROM revoked) AND redeemed_at IS NULL
+            DELETE FROM nonces
+             WHERE site = $7 AND credential_id IN (SELECT credential_id FROM revoked) AND redeemed_at IS NULL
          )
          SELECT credential_id FROM revoked",
     )
@@ -354,6 +363,7 @@ pub async fn revoke_credentials(
     .bind(now)
     .bind(by)
     .bind(reason)
+    .bind(site.as_str())
     .fetch_all(&mut *conn)
     .await
 }
@@ -383,18 +393,20 @@ pub struct PolicyRow {
 /// report walks them by the primary key).
 pub async fn active_for_policies(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     after: Option<&[u8]>,
     limit: i64,
 ) -> sqlx::Result<Vec<PolicyRow>> {
     sqlx::query_as(
         "SELECT c.credential_id, c.created_at, c.aaguid, c.backup_eligible, c.attested, u.cognito_sub, u.username, u.groups
            FROM credentials c JOIN users u ON u.id = c.user_id
-          WHERE c.revoked_at IS NULL AND ($1::bytea IS NULL OR c.credential_id > $1)
+          WHERE c.site = $3 AND c.revoked_at IS NULL AND ($1::bytea IS NULL OR c.credential_id > $1)
           ORDER BY c.credential_id
           LIMIT $2",
     )
     .bind(after)
     .bind(limit)
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }
@@ -410,6 +422,7 @@ struct ExportRow {
 /// in credential-id order after `after`: the export reads them a page at a time.
 pub async fn active_for_export(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     sub: Option<&str>,
     after: Option<&[u8]>,
     limit: i64,
@@ -418,7 +431,7 @@ pub async fn active_for_export(
     let rows: Vec<ExportRow> = sqlx::query_as(&format!(
         "SELECT {cols}, u.cognito_sub
            FROM credentials c JOIN users u ON u.id = c.user_id
-          WHERE c.revoked_at IS NULL
+          WHERE c.site = $4 AND c.revoked_at IS NULL
             AND ($1::text IS NULL OR u.cognito_sub = $1)
             AND ($2::bytea IS NULL OR c.credential_id > $2)
           ORDER BY c.credential_id
@@ -427,6 +440,7 @@ pub async fn active_for_export(
     .bind(sub)
     .bind(after)
     .bind(limit)
+    .bind(site.as_str())
     .fetch_all(db)
     .await?;
     Ok(rows
@@ -435,22 +449,28 @@ pub async fn active_for_export(
         .collect())
 }
 
-pub async fn counts(db: impl PgExecutor<'_>) -> sqlx::Result<Counts> {
+pub async fn counts(db: impl PgExecutor<'_>, site: &SiteId) -> sqlx::Result<Counts> {
     sqlx::query_as(
         "SELECT count(DISTINCT user_id) FILTER (WHERE revoked_at IS NULL) AS users_with_passkeys,
                 count(*) FILTER (WHERE revoked_at IS NULL) AS active,
                 count(*) FILTER (WHERE revoked_at IS NOT NULL) AS revoked
-           FROM credentials",
+           FROM credentials WHERE site = $1",
     )
+    .bind(site.as_str())
     .fetch_one(db)
     .await
 }
 
 /// Usable credentials per AAGUID, most common first.
-pub async fn by_aaguid(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Option<Uuid>, i64)>> {
+pub async fn by_aaguid(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+) -> sqlx::Result<Vec<(Option<Uuid>, i64)>> {
     sqlx::query_as(
-        "SELECT aaguid, count(*) FROM credentials WHERE revoked_at IS NULL GROUP BY aaguid ORDER BY count(*) DESC, aaguid",
+        "SELECT aaguid, count(*) FROM credentials WHERE site = $1 AND revoked_at IS NULL
+          GROUP BY aaguid ORDER BY count(*) DESC, aaguid",
     )
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }
@@ -486,32 +506,35 @@ pub const SHAPE_TRANSPORTS: [&str; 6] = ["ble", "hybrid", "internal", "nfc", "sm
 /// account with many odd passkeys weighs as one user — with lengths and transports
 /// kept to [`SHAPE_ID_LENGTHS`] and [`SHAPE_TRANSPORTS`]. (Full scans: the background
 /// purge runs this every ten minutes, off the request path.)
-pub async fn shapes(db: &super::Db) -> sqlx::Result<FakeShapes> {
+pub async fn shapes(db: &super::Db, site: &SiteId) -> sqlx::Result<FakeShapes> {
     let per_user: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT n, count(*) FROM (
-            SELECT count(*) AS n FROM credentials WHERE revoked_at IS NULL GROUP BY user_id
+            SELECT count(*) AS n FROM credentials WHERE site = $1 AND revoked_at IS NULL GROUP BY user_id
          ) per_user GROUP BY n ORDER BY n",
     )
+    .bind(site.as_str())
     .fetch_all(db)
     .await?;
     let id_lengths: Vec<(i32, i64)> = sqlx::query_as(
         "SELECT len, count(*) FROM (
             SELECT DISTINCT ON (user_id) octet_length(credential_id) AS len FROM credentials
-             WHERE revoked_at IS NULL ORDER BY user_id, created_at, credential_id
+             WHERE site = $3 AND revoked_at IS NULL ORDER BY user_id, created_at, credential_id
          ) one_per_user WHERE len BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
     )
     .bind(SHAPE_ID_LENGTHS.start())
     .bind(SHAPE_ID_LENGTHS.end())
+    .bind(site.as_str())
     .fetch_all(db)
     .await?;
     let transports: Vec<(Vec<String>, i64)> = sqlx::query_as(
         "SELECT known, count(*) FROM (
             SELECT DISTINCT ON (user_id)
                    ARRAY(SELECT DISTINCT t FROM unnest(transports) AS t WHERE t = ANY($1) ORDER BY t) AS known
-              FROM credentials WHERE revoked_at IS NULL ORDER BY user_id, created_at, credential_id
+              FROM credentials WHERE site = $2 AND revoked_at IS NULL ORDER BY user_id, created_at, credential_id
          ) one_per_user GROUP BY 1 ORDER BY 1",
     )
     .bind(&SHAPE_TRANSPORTS[..])
+    .bind(site.as_str())
     .fetch_all(db)
     .await?;
     let default = FakeShapes::default();

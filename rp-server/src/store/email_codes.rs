@@ -4,20 +4,24 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use crate::model::SiteId;
+
 /// When the live code for this address and purpose was made, if there is one.
 pub async fn live_since(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     email: &str,
     purpose: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
         "SELECT created_at FROM email_codes
-          WHERE email = $1 AND purpose = $2 AND spent_at IS NULL AND expires_at > $3",
+          WHERE site = $4 AND email = $1 AND purpose = $2 AND spent_at IS NULL AND expires_at > $3",
     )
     .bind(email)
     .bind(purpose)
     .bind(now)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }
@@ -25,6 +29,7 @@ pub async fn live_since(
 /// A code as it is stored, or tried: keyed hashes of the code and of the request it
 /// answers, for an address and purpose.
 pub struct Code<'a> {
+    pub site: &'a SiteId,
     pub email: &'a str,
     pub purpose: &'a str,
     pub code_hash: &'a [u8],
@@ -40,9 +45,9 @@ pub async fn replace(
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO email_codes (email, purpose, code_hash, request_hash, attempts, created_at, expires_at, spent_at)
-         VALUES ($1, $2, $3, $4, 0, $5, $6, NULL)
-         ON CONFLICT (email, purpose) DO UPDATE
+        "INSERT INTO email_codes (site, email, purpose, code_hash, request_hash, attempts, created_at, expires_at, spent_at)
+         VALUES ($7, $1, $2, $3, $4, 0, $5, $6, NULL)
+         ON CONFLICT (site, email, purpose) DO UPDATE
             SET code_hash = EXCLUDED.code_hash, request_hash = EXCLUDED.request_hash, attempts = 0,
                 created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, spent_at = NULL",
     )
@@ -52,6 +57,7 @@ pub async fn replace(
     .bind(code.request_hash)
     .bind(created_at)
     .bind(expires_at)
+    .bind(code.site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -60,14 +66,17 @@ pub async fn replace(
 /// Voids the live codes of an address (an account reset).
 pub async fn void_of(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     email: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE email_codes SET spent_at = $2 WHERE email = $1 AND spent_at IS NULL AND expires_at > $2",
+        "UPDATE email_codes SET spent_at = $2
+          WHERE site = $3 AND email = $1 AND spent_at IS NULL AND expires_at > $2",
     )
     .bind(email)
     .bind(now)
+    .bind(site.as_str())
     .execute(db)
     .await?
     .rows_affected())
@@ -76,14 +85,17 @@ pub async fn void_of(
 /// Voids the unspent sign-up tokens an address earned (an account reset).
 pub async fn void_signup_tokens_of(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     email: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE signup_tokens SET used_at = $2 WHERE email = $1 AND used_at IS NULL AND expires_at > $2",
+        "UPDATE signup_tokens SET used_at = $2
+          WHERE site = $3 AND email = $1 AND used_at IS NULL AND expires_at > $2",
     )
     .bind(email)
     .bind(now)
+    .bind(site.as_str())
     .execute(db)
     .await?
     .rows_affected())
@@ -115,7 +127,7 @@ pub async fn attempt(
         "UPDATE email_codes
             SET attempts = attempts + 1,
                 spent_at = CASE WHEN code_hash = $3 THEN $6 END
-          WHERE email = $1 AND purpose = $2 AND request_hash = $4
+          WHERE site = $7 AND email = $1 AND purpose = $2 AND request_hash = $4
             AND spent_at IS NULL AND expires_at > $6 AND attempts < $5
          RETURNING spent_at IS NOT NULL",
     )
@@ -125,6 +137,7 @@ pub async fn attempt(
     .bind(code.request_hash)
     .bind(max_attempts)
     .bind(now)
+    .bind(code.site.as_str())
     .fetch_optional(db)
     .await?;
     Ok(match matched {
@@ -136,18 +149,20 @@ pub async fn attempt(
 
 pub async fn insert_signup_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     token_hash: &[u8],
     email: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO signup_tokens (token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO signup_tokens (token_hash, site, email, created_at, expires_at) VALUES ($1, $5, $2, $3, $4)",
     )
     .bind(token_hash)
     .bind(email)
     .bind(now)
     .bind(expires_at)
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -156,17 +171,19 @@ pub async fn insert_signup_token(
 /// Whether the token is live and was earned by this address.
 pub async fn signup_token_valid(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     token_hash: &[u8],
     email: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM signup_tokens
-                         WHERE token_hash = $1 AND email = $2 AND used_at IS NULL AND expires_at > $3)",
+                         WHERE token_hash = $1 AND site = $4 AND email = $2 AND used_at IS NULL AND expires_at > $3)",
     )
     .bind(token_hash)
     .bind(email)
     .bind(now)
+    .bind(site.as_str())
     .fetch_one(db)
     .await
 }
@@ -174,17 +191,19 @@ pub async fn signup_token_valid(
 /// Spends the token (once: a second sign-up with it finds it used).
 pub async fn spend_signup_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     token_hash: &[u8],
     email: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query(
         "UPDATE signup_tokens SET used_at = $3
-          WHERE token_hash = $1 AND email = $2 AND used_at IS NULL AND expires_at > $3",
+          WHERE token_hash = $1 AND site = $4 AND email = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash)
     .bind(email)
     .bind(now)
+    .bind(site.as_str())
     .execute(db)
     .await?
     .rows_affected();

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::SiteId;
+
 /// An enrolment token as admins see it (never the token itself).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EnrolmentToken {
@@ -21,12 +23,13 @@ const ENROLMENT_COLUMNS: &str =
 
 pub async fn insert_enrolment_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     t: &EnrolmentToken,
     hash: &[u8],
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO enrolment_tokens (id, token_hash, user_id, created_by, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO enrolment_tokens (id, site, token_hash, user_id, created_by, created_at, expires_at)
+         VALUES ($1, $7, $2, $3, $4, $5, $6)",
     )
     .bind(t.id)
     .bind(hash)
@@ -34,23 +37,26 @@ pub async fn insert_enrolment_token(
     .bind(&t.created_by)
     .bind(t.created_at)
     .bind(t.expires_at)
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// A token that is unused, unrevoked and unexpired.
+/// A token of the site that is unused, unrevoked and unexpired.
 pub async fn usable_enrolment_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     hash: &[u8],
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<EnrolmentToken>> {
     sqlx::query_as(&format!(
         "SELECT {ENROLMENT_COLUMNS} FROM enrolment_tokens
-          WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+          WHERE token_hash = $1 AND site = $3 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
     ))
     .bind(hash)
     .bind(now)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }
@@ -84,18 +90,21 @@ pub async fn enrolment_tokens_of(
     .await
 }
 
-/// Revokes a token that has not been used; returns it (as it is now) if it exists.
+/// Revokes a token of the site that has not been used; returns it (as it is now) if it
+/// exists.
 pub async fn revoke_enrolment_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<EnrolmentToken>> {
     sqlx::query_as(&format!(
         "UPDATE enrolment_tokens SET revoked_at = COALESCE(revoked_at, $2)
-          WHERE id = $1 RETURNING {ENROLMENT_COLUMNS}"
+          WHERE id = $1 AND site = $3 RETURNING {ENROLMENT_COLUMNS}"
     ))
     .bind(id)
     .bind(now)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }

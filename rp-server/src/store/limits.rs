@@ -8,6 +8,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
+use crate::model::SiteId;
+
 /// The longest window a limit may have: hits older than this are dropped.
 pub const HORIZON: Duration = Duration::days(1);
 /// A total is forgotten this long after its last hit (so rows for made-up keys do not
@@ -36,6 +38,7 @@ impl Counter {
 /// them in that order.
 pub async fn lock(
     tx: &mut PgConnection,
+    site: &SiteId,
     keys: &[String],
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Counter>> {
@@ -43,26 +46,33 @@ pub async fn lock(
     keys.sort();
     keys.dedup();
     sqlx::query(
-        "INSERT INTO limit_counters (key, expires_at)
-         SELECT k, $2 FROM unnest($1::text[]) AS k ORDER BY k
-         ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO limit_counters (site, key, expires_at)
+         SELECT $3, k, $2 FROM unnest($1::text[]) AS k ORDER BY k
+         ON CONFLICT (site, key) DO NOTHING",
     )
     .bind(&keys)
     .bind(now + HORIZON)
+    .bind(site.as_str())
     .execute(&mut *tx)
     .await?;
     sqlx::query_as(
-        "SELECT key, hits, total FROM limit_counters WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+        "SELECT key, hits, total FROM limit_counters WHERE site = $2 AND key = ANY($1) ORDER BY key FOR UPDATE",
     )
     .bind(&keys)
+    .bind(site.as_str())
     .fetch_all(&mut *tx)
     .await
 }
 
 /// A counter as it stands, without locking it (`None`: never hit).
-pub async fn peek(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<Counter>> {
-    sqlx::query_as("SELECT key, hits, total FROM limit_counters WHERE key = $1")
+pub async fn peek(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    key: &str,
+) -> sqlx::Result<Option<Counter>> {
+    sqlx::query_as("SELECT key, hits, total FROM limit_counters WHERE site = $2 AND key = $1")
         .bind(key)
+        .bind(site.as_str())
         .fetch_optional(db)
         .await
 }
@@ -73,6 +83,7 @@ pub async fn peek(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<Cou
 /// transaction.
 pub async fn hit(
     tx: &mut PgConnection,
+    site: &SiteId,
     keys: &[String],
     total: bool,
     keep: Duration,
@@ -84,21 +95,23 @@ pub async fn hit(
                 total = total + CASE WHEN $3 THEN 1 ELSE 0 END,
                 expires_at = CASE WHEN total + CASE WHEN $3 THEN 1 ELSE 0 END > 0
                                   THEN $2 + interval '90 days' ELSE $2 + interval '1 day' END
-          WHERE key = ANY($1)",
+          WHERE site = $5 AND key = ANY($1)",
     )
     .bind(keys)
     .bind(now)
     .bind(total)
     .bind(now - keep.min(HORIZON))
+    .bind(site.as_str())
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// Forgives a key entirely: its window and its total. Answers whether it had any.
-pub async fn clear(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<bool> {
-    let n = sqlx::query("DELETE FROM limit_counters WHERE key = $1")
+pub async fn clear(db: impl PgExecutor<'_>, site: &SiteId, key: &str) -> sqlx::Result<bool> {
+    let n = sqlx::query("DELETE FROM limit_counters WHERE site = $2 AND key = $1")
         .bind(key)
+        .bind(site.as_str())
         .execute(db)
         .await?
         .rows_affected();

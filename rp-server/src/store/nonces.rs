@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::model::Factor;
+use crate::model::{Factor, SiteId};
 
 pub struct NewNonce<'a> {
     pub hash: &'a [u8],
@@ -38,10 +38,14 @@ pub async fn void_unredeemed_of(
     .rows_affected())
 }
 
-pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Result<()> {
+pub async fn insert_nonce(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    n: &NewNonce<'_>,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO nonces (nonce_hash, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at, factor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO nonces (nonce_hash, site, user_id, cognito_sub, credential_id, bound_challenge_id, created_at, expires_at, factor)
+         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(n.hash)
     .bind(n.user_id)
@@ -51,6 +55,7 @@ pub async fn insert_nonce(db: impl PgExecutor<'_>, n: &NewNonce<'_>) -> sqlx::Re
     .bind(n.created_at)
     .bind(n.expires_at)
     .bind(n.factor.as_str())
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -67,6 +72,19 @@ pub struct NonceRow {
     pub redeemed: bool,
     pub expires_at: DateTime<Utc>,
     pub credential_revoked: bool,
+}
+
+/// A redemption to attempt (see [`redeem`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Redeem<'a> {
+    pub hash: &'a [u8],
+    pub sub: &'a str,
+    pub challenge_id: Uuid,
+    pub now: DateTime<Utc>,
+    /// The actor and action of the audit event recorded on success.
+    pub audit: (&'a str, &'a str),
+    /// The limit counter whose total a passkey's redemption forgives.
+    pub forgive: Option<&'a str>,
 }
 
 /// What one redemption statement saw and did.
@@ -95,7 +113,8 @@ struct RedemptionRow {
 }
 
 /// Redeems the nonce for `challenge_id` in one statement: the challenge must have been
-/// issued to `sub` and be unexpired; the nonce must be `sub`'s, unspent, unexpired,
+/// issued by the site to `sub` and be unexpired; the nonce must be the site's and `sub`'s,
+/// unspent, unexpired,
 /// unbound or bound to this challenge, and its credential not revoked. Exactly one of
 /// any number of concurrent calls can match `redeemed_at IS NULL` (the row lock makes
 /// the rest wait and re-check); the audit event is written by the same statement. When
@@ -107,23 +126,27 @@ struct RedemptionRow {
 /// the limit counter `forgive` (the failed codes of the user's verified address).
 pub async fn redeem(
     db: impl PgExecutor<'_>,
-    hash: &[u8],
-    sub: &str,
-    challenge_id: Uuid,
-    now: DateTime<Utc>,
-    audit: (&str, &str),
-    forgive: Option<&str>,
+    site: &SiteId,
+    r: &Redeem<'_>,
 ) -> sqlx::Result<Redemption> {
+    let Redeem {
+        hash,
+        sub,
+        challenge_id,
+        now,
+        audit,
+        forgive,
+    } = *r;
     let row: RedemptionRow = sqlx::query_as(
         "WITH challenge AS (
-            SELECT 1 FROM challenges WHERE id = $3 AND cognito_sub = $2 AND expires_at > $4
+            SELECT 1 FROM challenges WHERE id = $3 AND site = $8 AND cognito_sub = $2 AND expires_at > $4
          ), redeemed AS (
             UPDATE nonces SET redeemed_at = $4, redeemed_challenge_id = $3
-             WHERE nonce_hash = $1 AND cognito_sub = $2 AND redeemed_at IS NULL AND expires_at > $4
+             WHERE nonce_hash = $1 AND site = $8 AND cognito_sub = $2 AND redeemed_at IS NULL AND expires_at > $4
                AND (bound_challenge_id IS NULL OR bound_challenge_id = $3)
                AND EXISTS (SELECT 1 FROM challenge)
                AND NOT EXISTS (SELECT 1 FROM credentials c
-                                WHERE c.credential_id = nonces.credential_id AND c.revoked_at IS NOT NULL)
+                                WHERE c.site = $8 AND c.credential_id = nonces.credential_id AND c.revoked_at IS NOT NULL)
             RETURNING user_id, credential_id, factor
          ), weak AS (
             INSERT INTO weak_sign_ins (user_id, factor, redeemed_at, expires_at)
@@ -134,10 +157,10 @@ pub async fn redeem(
                AND passkey_after_at IS NULL AND redeemed_at > $4 - interval '1 minute'
          ), forgiven AS (
             UPDATE limit_counters SET total = 0, expires_at = $4 + interval '1 day'
-             WHERE key = $7 AND total > 0 AND EXISTS (SELECT 1 FROM redeemed WHERE factor = 'passkey')
+             WHERE site = $8 AND key = $7 AND total > 0 AND EXISTS (SELECT 1 FROM redeemed WHERE factor = 'passkey')
          ), audit AS (
-            INSERT INTO audit_events (occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
-            SELECT $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed
+            INSERT INTO audit_events (site, occurred_at, actor, action, user_id, cognito_sub, credential_id, details)
+            SELECT $8, $4, $5, $6, user_id, $2, credential_id, jsonb_build_object('challengeId', $3::uuid) FROM redeemed
          )
          SELECT EXISTS (SELECT 1 FROM redeemed) AS redeemed,
                 (SELECT credential_id FROM redeemed) AS redeemed_credential_id,
@@ -146,8 +169,8 @@ pub async fn redeem(
                 COALESCE(n.redeemed_at IS NOT NULL, false) AS was_redeemed, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
            FROM (SELECT 1) AS one
-           LEFT JOIN nonces n ON n.nonce_hash = $1
-           LEFT JOIN credentials c ON c.credential_id = n.credential_id",
+           LEFT JOIN nonces n ON n.nonce_hash = $1 AND n.site = $8
+           LEFT JOIN credentials c ON c.site = $8 AND c.credential_id = n.credential_id",
     )
     .bind(hash)
     .bind(sub)
@@ -156,6 +179,7 @@ pub async fn redeem(
     .bind(audit.0)
     .bind(audit.1)
     .bind(forgive)
+    .bind(site.as_str())
     .fetch_one(db)
     .await?;
     let nonce = match (row.cognito_sub, row.expires_at) {
@@ -198,6 +222,7 @@ pub struct ProviderRedemption {
 /// as the trigger's redemption does.
 pub async fn redeem_for_provider(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     hash: &[u8],
     challenge: Option<Uuid>,
     not_before: DateTime<Utc>,
@@ -206,36 +231,42 @@ pub async fn redeem_for_provider(
     sqlx::query_as(
         "WITH redeemed AS (
             UPDATE nonces n SET redeemed_at = $3
-             WHERE nonce_hash = $1 AND redeemed_at IS NULL AND expires_at > $3
+             WHERE nonce_hash = $1 AND site = $5 AND redeemed_at IS NULL AND expires_at > $3
                AND (bound_challenge_id IS NULL OR bound_challenge_id = $4) AND created_at >= $2
                AND NOT EXISTS (SELECT 1 FROM credentials c
-                                WHERE c.credential_id = n.credential_id AND c.revoked_at IS NOT NULL)
+                                WHERE c.site = $5 AND c.credential_id = n.credential_id AND c.revoked_at IS NOT NULL)
             RETURNING user_id, cognito_sub, factor, created_at, credential_id
          ), weak AS (
             INSERT INTO weak_sign_ins (user_id, factor, redeemed_at, expires_at)
             SELECT user_id, factor, $3, $3 + interval '30 days' FROM redeemed WHERE factor <> 'passkey'
          )
          SELECT r.user_id, r.cognito_sub, r.factor, r.created_at, c.backup_eligible, c.user_verified
-           FROM redeemed r LEFT JOIN credentials c ON c.credential_id = r.credential_id",
+           FROM redeemed r LEFT JOIN credentials c ON c.site = $5 AND c.credential_id = r.credential_id",
     )
     .bind(hash)
     .bind(not_before)
     .bind(now)
     .bind(challenge)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }
 
 /// The nonce as it stands now (after a redemption lost a race, to say why).
-pub async fn nonce(db: impl PgExecutor<'_>, hash: &[u8]) -> sqlx::Result<Option<NonceRow>> {
+pub async fn nonce(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    hash: &[u8],
+) -> sqlx::Result<Option<NonceRow>> {
     sqlx::query_as(
         "SELECT n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id,
                 n.redeemed_at IS NOT NULL AS redeemed, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
-           FROM nonces n LEFT JOIN credentials c ON c.credential_id = n.credential_id
-          WHERE n.nonce_hash = $1",
+           FROM nonces n LEFT JOIN credentials c ON c.site = n.site AND c.credential_id = n.credential_id
+          WHERE n.nonce_hash = $1 AND n.site = $2",
     )
     .bind(hash)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::SiteId;
+
 /// A code about to be issued, with what its ID token will say.
 pub struct NewCode<'a> {
     pub hash: &'a [u8],
@@ -23,11 +25,15 @@ pub struct NewCode<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn insert_code(db: impl PgExecutor<'_>, c: &NewCode<'_>) -> sqlx::Result<()> {
+pub async fn insert_code(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    c: &NewCode<'_>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO oidc_codes (code_hash, client_id, redirect_uri, code_challenge, nonce, scopes, user_id,
-                                 cognito_sub, auth_time, amr, acr, email, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                 cognito_sub, auth_time, amr, acr, email, created_at, expires_at, site)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(c.hash)
     .bind(c.client_id)
@@ -43,6 +49,7 @@ pub async fn insert_code(db: impl PgExecutor<'_>, c: &NewCode<'_>) -> sqlx::Resu
     .bind(c.email)
     .bind(c.created_at)
     .bind(c.expires_at)
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -78,20 +85,22 @@ pub enum CodeRedemption {
     Unknown,
 }
 
-/// Spends the code in one statement; exactly one of concurrent calls can. A code spent
-/// before revokes what its first redemption earned (RFC 6749 §4.1.2).
+/// Spends the site's code in one statement; exactly one of concurrent calls can. A code
+/// spent before revokes what its first redemption earned (RFC 6749 §4.1.2).
 pub async fn redeem_code(
     db: impl PgExecutor<'_> + Copy,
+    site: &SiteId,
     hash: &[u8],
     now: DateTime<Utc>,
 ) -> sqlx::Result<CodeRedemption> {
     let spent: Option<CodeRow> = sqlx::query_as(
-        "UPDATE oidc_codes SET redeemed_at = $2 WHERE code_hash = $1 AND redeemed_at IS NULL
+        "UPDATE oidc_codes SET redeemed_at = $2 WHERE code_hash = $1 AND site = $3 AND redeemed_at IS NULL
          RETURNING client_id, redirect_uri, code_challenge, nonce, scopes, user_id, cognito_sub,
                    auth_time, amr, acr, email, expires_at",
     )
     .bind(hash)
     .bind(now)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await?;
     if let Some(row) = spent {
@@ -99,12 +108,14 @@ pub async fn redeem_code(
     }
     let (known, revoked): (bool, i64) = sqlx::query_as(
         "WITH revoked AS (
-            UPDATE oidc_access_tokens SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL RETURNING 1
+            UPDATE oidc_access_tokens SET revoked_at = $2
+             WHERE code_hash = $1 AND site = $3 AND revoked_at IS NULL RETURNING 1
          )
-         SELECT EXISTS (SELECT 1 FROM oidc_codes WHERE code_hash = $1), (SELECT count(*) FROM revoked)",
+         SELECT EXISTS (SELECT 1 FROM oidc_codes WHERE code_hash = $1 AND site = $3), (SELECT count(*) FROM revoked)",
     )
     .bind(hash)
     .bind(now)
+    .bind(site.as_str())
     .fetch_one(db)
     .await?;
     Ok(if known {
@@ -129,11 +140,12 @@ pub struct NewAccessToken<'a> {
 
 pub async fn insert_access_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     t: &NewAccessToken<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO oidc_access_tokens (token_hash, code_hash, client_id, user_id, cognito_sub, scopes, email, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO oidc_access_tokens (token_hash, code_hash, client_id, user_id, cognito_sub, scopes, email, expires_at, site)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(t.hash)
     .bind(t.code_hash)
@@ -143,6 +155,7 @@ pub async fn insert_access_token(
     .bind(t.scopes)
     .bind(t.email)
     .bind(t.expires_at)
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -157,18 +170,20 @@ pub struct AccessTokenRow {
     pub email: Option<String>,
 }
 
-/// A live access token: unexpired and not revoked.
+/// A live access token of the site: unexpired and not revoked.
 pub async fn access_token(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     hash: &[u8],
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<AccessTokenRow>> {
     sqlx::query_as(
         "SELECT client_id, cognito_sub, scopes, email FROM oidc_access_tokens
-          WHERE token_hash = $1 AND expires_at > $2 AND revoked_at IS NULL",
+          WHERE token_hash = $1 AND site = $3 AND expires_at > $2 AND revoked_at IS NULL",
     )
     .bind(hash)
     .bind(now)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }

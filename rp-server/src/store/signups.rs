@@ -5,9 +5,13 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::SiteId;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingSignup {
     pub id: Uuid,
+    /// The site whose pool it was created in.
+    pub site: String,
     pub email: String,
     pub cognito_username: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -16,18 +20,20 @@ pub struct PendingSignup {
 
 pub async fn insert_pending(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     id: Uuid,
     email: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO pending_signups (id, email, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO pending_signups (id, site, email, created_at, expires_at) VALUES ($1, $5, $2, $3, $4)",
     )
     .bind(id)
     .bind(email)
     .bind(now)
     .bind(expires_at)
+    .bind(site.as_str())
     .execute(db)
     .await?;
     Ok(())
@@ -52,14 +58,14 @@ pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Sign-ups that should have finished by `now`, oldest first.
+/// Sign-ups (of every site) that should have finished by `now`, oldest first.
 pub async fn abandoned(
     db: impl PgExecutor<'_>,
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<PendingSignup>> {
     sqlx::query_as(
-        "SELECT id, email, cognito_username, created_at, expires_at FROM pending_signups
+        "SELECT id, site, email, cognito_username, created_at, expires_at FROM pending_signups
           WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
     )
     .bind(now)

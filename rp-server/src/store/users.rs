@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::model::SiteId;
+
 /// How near a weak sign-in's redemption must be to a token's `auth_time` to be taken
 /// as that token's sign-in: Cognito issues the tokens right after the Verify trigger
 /// redeemed the nonce (seconds), and the clocks may differ by a few seconds.
@@ -22,14 +24,15 @@ pub struct User {
 /// handle) when new, and refreshing the stored username when it changed.
 pub async fn upsert_user(
     conn: &mut PgConnection,
+    site: &SiteId,
     sub: &str,
     username: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<User> {
     sqlx::query_as(
-        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (cognito_sub) DO UPDATE
+        "INSERT INTO users (id, site, cognito_sub, username, created_at, updated_at)
+         VALUES ($1, $5, $2, $3, $4, $4)
+         ON CONFLICT (site, cognito_sub) DO UPDATE
            SET username = EXCLUDED.username,
                updated_at = CASE WHEN users.username = EXCLUDED.username THEN users.updated_at ELSE EXCLUDED.updated_at END
          RETURNING id, cognito_sub, username",
@@ -38,6 +41,7 @@ pub async fn upsert_user(
     .bind(sub)
     .bind(username)
     .bind(now)
+    .bind(site.as_str())
     .fetch_one(conn)
     .await
 }
@@ -46,45 +50,61 @@ pub async fn upsert_user(
 /// was created for.
 pub async fn insert_user(
     conn: &mut PgConnection,
+    site: &SiteId,
     id: Uuid,
     sub: &str,
     username: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<User> {
     sqlx::query_as(
-        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4)
+        "INSERT INTO users (id, site, cognito_sub, username, created_at, updated_at)
+         VALUES ($1, $5, $2, $3, $4, $4)
          RETURNING id, cognito_sub, username",
     )
     .bind(id)
     .bind(sub)
     .bind(username)
     .bind(now)
+    .bind(site.as_str())
     .fetch_one(conn)
     .await
 }
 
-pub async fn user_by_sub(db: impl PgExecutor<'_>, sub: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as("SELECT id, cognito_sub, username FROM users WHERE cognito_sub = $1")
-        .bind(sub)
-        .fetch_optional(db)
-        .await
+pub async fn user_by_sub(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    sub: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "SELECT id, cognito_sub, username FROM users WHERE site = $1 AND cognito_sub = $2",
+    )
+    .bind(site.as_str())
+    .bind(sub)
+    .fetch_optional(db)
+    .await
 }
 
-pub async fn user_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
-    sqlx::query_as("SELECT id, cognito_sub, username FROM users WHERE id = $1")
+pub async fn user_by_id(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    id: Uuid,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as("SELECT id, cognito_sub, username FROM users WHERE id = $1 AND site = $2")
         .bind(id)
+        .bind(site.as_str())
         .fetch_optional(db)
         .await
 }
 
 pub async fn user_by_username(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     username: &str,
 ) -> sqlx::Result<Option<User>> {
     sqlx::query_as(
-        "SELECT id, cognito_sub, username FROM users WHERE username = $1 ORDER BY created_at LIMIT 1",
+        "SELECT id, cognito_sub, username FROM users WHERE site = $1 AND username = $2 ORDER BY created_at LIMIT 1",
     )
+    .bind(site.as_str())
     .bind(username)
     .fetch_optional(db)
     .await
@@ -110,17 +130,20 @@ pub async fn end_sessions(
 /// at sign-in, where there is no token, goes by the latest ones seen).
 pub async fn sessions_not_before(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     sub: &str,
     groups: &[String],
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
     Ok(sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
         "WITH seen AS (
-            UPDATE users SET groups = $2 WHERE cognito_sub = $1 AND groups IS DISTINCT FROM $2
+            UPDATE users SET groups = $2
+             WHERE site = $3 AND cognito_sub = $1 AND groups IS DISTINCT FROM $2
          )
-         SELECT sessions_not_before FROM users WHERE cognito_sub = $1",
+         SELECT sessions_not_before FROM users WHERE site = $3 AND cognito_sub = $1",
     )
     .bind(sub)
     .bind(groups)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await?
     .flatten())
@@ -142,13 +165,14 @@ pub struct WeakSignIn {
 /// (the token is that sign-in's).
 pub async fn weak_factor(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     sub: &str,
     auth_time: DateTime<Utc>,
 ) -> sqlx::Result<Option<WeakSignIn>> {
     sqlx::query_as(
         "SELECT w.id, w.factor, w.redeemed_at, w.passkey_added_at IS NOT NULL AS added_passkey
            FROM weak_sign_ins w JOIN users u ON u.id = w.user_id
-          WHERE u.cognito_sub = $1
+          WHERE u.site = $5 AND u.cognito_sub = $1
             AND w.redeemed_at >= $2 - make_interval(secs => $3)
             AND w.redeemed_at < $2 + make_interval(secs => $4 + 1)
             AND (w.passkey_after_at IS NULL OR w.passkey_after_at >= $2 + make_interval(secs => $4 + 1))
@@ -158,6 +182,7 @@ pub async fn weak_factor(
     .bind(auth_time)
     .bind(WEAK_BEFORE_AUTH_SECS as f64)
     .bind(WEAK_AFTER_AUTH_SECS as f64)
+    .bind(site.as_str())
     .fetch_optional(db)
     .await
 }
@@ -209,12 +234,13 @@ pub async fn set_cognito_passkeys(
 }
 
 /// Users whose client reported passkeys with Cognito itself and who have none of ours.
-pub async fn only_cognito_passkeys(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+pub async fn only_cognito_passkeys(db: impl PgExecutor<'_>, site: &SiteId) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT count(*) FROM users u
-          WHERE u.cognito_passkeys > 0
+          WHERE u.site = $1 AND u.cognito_passkeys > 0
             AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL)",
     )
+    .bind(site.as_str())
     .fetch_one(db)
     .await
 }
@@ -245,6 +271,7 @@ const MATCH_COLUMNS: &str = "u.cognito_sub, u.username,
 /// then `sub`, after the keyset `after` (a previous page's last `(lower(username), sub)`).
 pub async fn search(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     prefix: &str,
     after: Option<(&str, &str)>,
     limit: i64,
@@ -252,7 +279,7 @@ pub async fn search(
     sqlx::query_as(&format!(
         "SELECT {MATCH_COLUMNS}
            FROM users u
-          WHERE (lower(u.username) LIKE lower($1) OR u.cognito_sub LIKE $1)
+          WHERE u.site = $5 AND (lower(u.username) LIKE lower($1) OR u.cognito_sub LIKE $1)
             AND ($2::text IS NULL OR (lower(u.username), u.cognito_sub) > ($2, $3))
           ORDER BY lower(u.username), u.cognito_sub
           LIMIT $4"
@@ -261,6 +288,7 @@ pub async fn search(
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1).unwrap_or_default())
     .bind(limit)
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }
@@ -268,12 +296,14 @@ pub async fn search(
 /// The users among `subs` rp-server knows, with their passkey counts.
 pub async fn matches_by_sub(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     subs: &[String],
 ) -> sqlx::Result<Vec<UserMatch>> {
     sqlx::query_as(&format!(
-        "SELECT {MATCH_COLUMNS} FROM users u WHERE u.cognito_sub = ANY($1)"
+        "SELECT {MATCH_COLUMNS} FROM users u WHERE u.site = $2 AND u.cognito_sub = ANY($1)"
     ))
     .bind(subs)
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }

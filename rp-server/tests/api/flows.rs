@@ -253,7 +253,7 @@ async fn a_reset_voids_the_users_unredeemed_nonces() {
 /// What /v1/email/verify stores for an email-code sign-in of a known user: a nonce that
 /// names no passkey.
 async fn email_code_nonce(t: &TestContext, who: &User) -> rp_shared::nonce::Nonce {
-    let user = rp_server::store::users::user_by_sub(&t.cx.db, &who.sub)
+    let user = rp_server::store::users::user_by_sub(&t.cx.db, &t.cx.site.id, &who.sub)
         .await
         .unwrap()
         .unwrap();
@@ -261,6 +261,7 @@ async fn email_code_nonce(t: &TestContext, who: &User) -> rp_shared::nonce::Nonc
     let now = t.clock.now();
     rp_server::store::nonces::insert_nonce(
         &t.cx.db,
+        &t.cx.site.id,
         &rp_server::store::nonces::NewNonce {
             hash: &nonce.hash(),
             user_id: user.id,
@@ -307,7 +308,7 @@ async fn locked_for_good(t: &TestContext, email: &str) -> bool {
     let mut tx = t.cx.db.begin().await.unwrap();
     let now = t.cx.clock.now();
     matches!(
-        Failures::lock(&mut tx, &client(), email, 1000, now)
+        Failures::lock(&mut tx, &t.cx.site.id, &client(), email, 1000, now)
             .await
             .unwrap(),
         Err(Refusal::Locked(None))
@@ -330,11 +331,20 @@ async fn a_passkey_sign_in_forgives_the_addresss_failed_codes() {
         // Fifty failures, spread over days long past (the day's window is empty).
         let mut tx = t.cx.db.begin().await.unwrap();
         let long_ago = t.cx.clock.now() - chrono::Duration::days(30);
-        limits::lock(&mut tx, &key, long_ago).await.unwrap();
+        limits::lock(&mut tx, &t.cx.site.id, &key, long_ago)
+            .await
+            .unwrap();
         for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
-            limits::hit(&mut tx, &key, true, chrono::Duration::days(1), long_ago)
-                .await
-                .unwrap();
+            limits::hit(
+                &mut tx,
+                &t.cx.site.id,
+                &key,
+                true,
+                chrono::Duration::days(1),
+                long_ago,
+            )
+            .await
+            .unwrap();
         }
         tx.commit().await.unwrap();
     }
@@ -415,6 +425,7 @@ async fn an_email_code_session_may_only_add_a_first_passkey() {
     // Gil has no passkey yet: rp-server knows him only from his email sign-in.
     rp_server::store::users::upsert_user(
         &mut t.cx.db.acquire().await.unwrap(),
+        &t.cx.site.id,
         &gil.sub,
         &gil.username,
         t.clock.now(),
@@ -455,11 +466,20 @@ async fn failures_in_all_are_forgotten_after_ninety_quiet_days() {
     let key = vec![rp_server::flows::email::limits::failures_of_address(email)];
     let then = t.cx.clock.now();
     let mut tx = t.cx.db.begin().await.unwrap();
-    limits::lock(&mut tx, &key, then).await.unwrap();
+    limits::lock(&mut tx, &t.cx.site.id, &key, then)
+        .await
+        .unwrap();
     for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
-        limits::hit(&mut tx, &key, true, chrono::Duration::days(1), then)
-            .await
-            .unwrap();
+        limits::hit(
+            &mut tx,
+            &t.cx.site.id,
+            &key,
+            true,
+            chrono::Duration::days(1),
+            then,
+        )
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
     assert!(locked_for_good(&t, email).await);

@@ -26,6 +26,7 @@ mod policies;
 mod recovery;
 mod registration;
 mod signup;
+mod sites;
 mod tokens;
 mod transfer;
 mod webauthn_features;

@@ -274,6 +274,147 @@ async fn audit_months_are_made_ahead_and_dropped_whole_past_the_retention() {
     );
 }
 
+/// The migrations up to `last`, as a release that ended there applied them.
+fn migrations_until(last: i64) -> sqlx::migrate::Migrator {
+    sqlx::migrate::Migrator {
+        migrations: rp_server::store::MIGRATOR
+            .iter()
+            .filter(|m| m.version <= last)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+/// Migrations 0023-0027 (sites): every existing row becomes the default site's, no index
+/// is left invalid, and the old global keys stay (an older release's ON CONFLICT clauses
+/// name them) until a second site is configured; then the keys lead with the site (a
+/// credential id or a sub may repeat at another site, never at one). Two instances starting at once both come up: one applies
+/// the migrations, the other polls for the lock instead of waiting on it (a waiting
+/// statement's snapshot would hold up the concurrent index builds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_make_existing_rows_the_default_sites() {
+    let db = testkit::db::empty_database().await.unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    migrations_until(22).run(&pool).await.unwrap();
+    sqlx::query(
+        "WITH u AS (
+            INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+            SELECT gen_random_uuid(), 'sub-' || g, 'user' || g, now(), now() FROM generate_series(1, 50) g
+            RETURNING id
+         )
+         INSERT INTO credentials (credential_id, user_id, passkey, sign_count, backup_eligible, backup_state, created_at)
+         SELECT uuid_send(gen_random_uuid()), id, '{}', 0, true, true, now() FROM u",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let (one, other) = tokio::join!(rp_server::migrate(&pool), rp_server::migrate(&pool));
+    one.unwrap();
+    other.unwrap();
+
+    let scalar = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        scalar("SELECT count(*) FROM users WHERE site = 'default'").await,
+        50
+    );
+    assert_eq!(
+        scalar("SELECT count(*) FROM credentials WHERE site = 'default'").await,
+        50
+    );
+    assert_eq!(
+        scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid").await,
+        0
+    );
+    assert_eq!(
+        scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").await,
+        rp_server::store::MIGRATOR.iter().count() as i64
+    );
+    let key: Vec<String> = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_index i
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+          WHERE i.indexrelid = 'credentials_pkey'::regclass ORDER BY array_position(i.indkey, a.attnum)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        key,
+        ["credential_id"],
+        "the old keys stay for an older release"
+    );
+    let copy = |site: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO credentials (site, credential_id, user_id, passkey, sign_count, backup_eligible, backup_state, created_at)
+                 SELECT $1, credential_id, user_id, passkey, 0, true, true, now() FROM credentials LIMIT 1",
+            )
+            .bind(site)
+            .execute(&pool)
+            .await
+        }
+    };
+    assert!(
+        copy("b").await.is_err(),
+        "unique across sites until a second one"
+    );
+    // What a release older than sites says in its ON CONFLICT clauses still works.
+    for older in [
+        "INSERT INTO users (id, cognito_sub, username, created_at, updated_at)
+         VALUES (gen_random_uuid(), 'sub-1', 'renamed', now(), now())
+         ON CONFLICT (cognito_sub) DO UPDATE SET username = EXCLUDED.username",
+        "INSERT INTO credentials (credential_id, user_id, passkey, sign_count, backup_eligible, backup_state, created_at)
+         SELECT credential_id, user_id, passkey, 0, true, true, now() FROM credentials LIMIT 1
+         ON CONFLICT (credential_id) DO NOTHING",
+        "INSERT INTO email_codes (email, purpose, code_hash, request_hash, created_at, expires_at)
+         VALUES ('a@example.test', 'sign_in', '\\x00', '\\x00', now(), now())
+         ON CONFLICT (email, purpose) DO UPDATE SET attempts = 0",
+        "INSERT INTO limit_counters (key, expires_at) VALUES ('k', now()) ON CONFLICT (key) DO NOTHING",
+    ] {
+        sqlx::query(older).execute(&pool).await.unwrap();
+    }
+    assert!(
+        !rp_server::store::sites::allows_several(&pool)
+            .await
+            .unwrap()
+    );
+    assert!(rp_server::store::sites::allow_several(&pool).await.unwrap());
+    assert!(!rp_server::store::sites::allow_several(&pool).await.unwrap());
+    copy("b").await.unwrap();
+    assert!(copy("default").await.is_err(), "unique within a site");
+    let subs = |site: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO users (site, id, cognito_sub, username, created_at, updated_at)
+                 SELECT $1, gen_random_uuid(), cognito_sub, username, now(), now() FROM users LIMIT 1",
+            )
+            .bind(site)
+            .execute(&pool)
+            .await
+        }
+    };
+    subs("b").await.unwrap();
+    assert!(
+        subs("default").await.is_err(),
+        "a sub is unique within a site"
+    );
+    pool.close().await;
+}
+
 /// Migration 0022 makes an existing audit table the "before" partition of the partitioned
 /// one: every row kept, its indexes attached rather than rebuilt, ids continuing from the
 /// same sequence, which survives when retention drops the old table.
@@ -283,18 +424,7 @@ async fn partitioning_keeps_an_existing_audit_log_whole() {
     let db = testkit::db::empty_database().await.unwrap();
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     let all = &rp_server::store::MIGRATOR;
-    let until_0021 = sqlx::migrate::Migrator {
-        migrations: all
-            .iter()
-            .filter(|m| m.version < 22)
-            .cloned()
-            .collect::<Vec<_>>()
-            .into(),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    };
-    until_0021.run(&pool).await.unwrap();
+    migrations_until(21).run(&pool).await.unwrap();
     sqlx::query(
         "INSERT INTO audit_events (occurred_at, actor, action, cognito_sub, details)
          SELECT now() - g * interval '30 minutes', 'service', 'nonce.redeemed', 'sub-' || g % 7, '{}'

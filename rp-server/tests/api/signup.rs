@@ -481,9 +481,16 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
             .await
             .unwrap();
         let id = uuid::Uuid::new_v4();
-        rp_server::store::signups::insert_pending(&app.state.db, id, email, now, now + ttl)
-            .await
-            .unwrap();
+        rp_server::store::signups::insert_pending(
+            &app.state.db,
+            &app.state.site.id,
+            id,
+            email,
+            now,
+            now + ttl,
+        )
+        .await
+        .unwrap();
         if record_username {
             let username = created.user().unwrap().username().unwrap();
             rp_server::store::signups::set_username(&app.state.db, id, username)
@@ -495,6 +502,7 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
     // cost that user their account.
     rp_server::store::signups::insert_pending(
         &app.state.db,
+        &app.state.site.id,
         uuid::Uuid::new_v4(),
         "finished@example.test",
         now,

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use crate::audit::ClientContext;
+use crate::model::SiteId;
 use crate::store::limits::{self, Counter};
 
 /// Codes one address may be sent in a day.
@@ -95,6 +96,7 @@ fn keys(limits: &[Limit]) -> Vec<String> {
 /// goes out).
 pub async fn take_send(
     tx: &mut PgConnection,
+    site: &SiteId,
     client: &ClientContext,
     email: &str,
     now: DateTime<Utc>,
@@ -111,11 +113,11 @@ pub async fn take_send(
     }));
     let mut all = keys(&wanted);
     all.push(failures_of_address(email));
-    let counters = limits::lock(tx, &all, now).await?;
+    let counters = limits::lock(tx, site, &all, now).await?;
     if let Some(wait) = first_full(&counters, &wanted, now) {
         return Ok(Err(Refusal::RateLimited(wait)));
     }
-    limits::hit(tx, &keys(&wanted), false, Duration::days(1), now).await?;
+    limits::hit(tx, site, &keys(&wanted), false, Duration::days(1), now).await?;
     let failures = counters
         .iter()
         .find(|c| c.key == failures_of_address(email));
@@ -140,6 +142,7 @@ fn address_lock(failures: &Counter, now: DateTime<Utc>) -> Option<Option<u64>> {
 /// can refuse before costly work (a Cognito lookup); the locked count decides after.
 pub async fn client_refused(
     db: &crate::store::Db,
+    site: &SiteId,
     client: &ClientContext,
     per_client: u32,
     now: DateTime<Utc>,
@@ -147,7 +150,7 @@ pub async fn client_refused(
     let Some(key) = failures_of_client(client) else {
         return Ok(None);
     };
-    let counter = limits::peek(db, &key).await?;
+    let counter = limits::peek(db, site, &key).await?;
     let wanted = [Limit {
         key,
         max: per_client as usize,
@@ -161,6 +164,7 @@ pub async fn client_refused(
 /// The failure counters of one verification, locked until its transaction ends: the
 /// address's as the lock found it, and the client's key.
 pub struct Failures {
+    site: SiteId,
     address: Counter,
     client: Option<String>,
 }
@@ -169,6 +173,7 @@ impl Failures {
     /// Locks the counters of `email` and `client`; refuses when either is full.
     pub async fn lock(
         tx: &mut PgConnection,
+        site: &SiteId,
         client: &ClientContext,
         email: &str,
         per_client: u32,
@@ -178,7 +183,7 @@ impl Failures {
         let client = failures_of_client(client);
         let mut all = vec![address.clone()];
         all.extend(client.clone());
-        let counters = limits::lock(tx, &all, now).await?;
+        let counters = limits::lock(tx, site, &all, now).await?;
         // `lock` makes the counters it did not find, so the address's is there.
         let address = counters
             .iter()
@@ -203,7 +208,11 @@ impl Failures {
         if let Some(wait) = first_full(&counters, &client_limit, now) {
             return Ok(Err(Refusal::RateLimited(wait)));
         }
-        Ok(Ok(Self { address, client }))
+        Ok(Ok(Self {
+            site: site.clone(),
+            address,
+            client,
+        }))
     }
 
     /// Counts a wrong code against the address and the client. Answers the lock this
@@ -216,6 +225,7 @@ impl Failures {
         let mut address = self.address.clone();
         limits::hit(
             tx,
+            &self.site,
             std::slice::from_ref(&address.key),
             true,
             Duration::days(1),
@@ -235,6 +245,7 @@ impl Failures {
         if let Some(client) = &self.client {
             limits::hit(
                 tx,
+                &self.site,
                 std::slice::from_ref(client),
                 false,
                 Duration::days(1),
@@ -250,6 +261,7 @@ impl Failures {
 /// or the hourly total budget is spent (then nothing is sent). In its own transaction.
 pub async fn take_signup(
     db: &crate::store::Db,
+    site: &SiteId,
     client: &ClientContext,
     per_hour: u32,
     now: DateTime<Utc>,
@@ -265,19 +277,28 @@ pub async fn take_signup(
         window: Duration::days(1),
     }));
     let mut tx = db.begin().await?;
-    let counters = limits::lock(&mut tx, &keys(&wanted), now).await?;
+    let counters = limits::lock(&mut tx, site, &keys(&wanted), now).await?;
     if first_full(&counters, &wanted, now).is_some() {
         return Ok(false);
     }
     limits::hit(
         &mut tx,
+        site,
         &[wanted[0].key.clone()],
         false,
         Duration::hours(1),
         now,
     )
     .await?;
-    limits::hit(&mut tx, &keys(&wanted[1..]), false, Duration::days(1), now).await?;
+    limits::hit(
+        &mut tx,
+        site,
+        &keys(&wanted[1..]),
+        false,
+        Duration::days(1),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
