@@ -166,6 +166,7 @@ pub struct AdminCredential {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::SiteId;
 
     #[test]
