@@ -230,6 +230,7 @@ async fn check_answer(deps: &Deps, event: &Value) -> Result<(), String> {
             user_sub,
             challenge_id,
             email,
+            user_pool_id: typed.cognito_event_user_pools_header.user_pool_id.clone(),
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -12,6 +12,7 @@ pub mod load;
 mod oidc;
 mod policy;
 pub mod settings;
+pub mod sites;
 mod tokens;
 mod validate;
 pub mod web;
@@ -61,6 +62,8 @@ pub struct Config {
     pub internal_listen_addr: Option<SocketAddr>,
     /// The site this configuration describes: every row it stores carries the id.
     pub site: crate::model::SiteId,
+    /// More host names the site's API answers on (`RP_HOSTS`; with several sites).
+    pub hosts: Vec<String>,
     pub rp_id: String,
     pub rp_name: String,
     pub origins: Vec<Origin>,
@@ -182,6 +185,7 @@ impl Config {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             internal_listen_addr: None,
             site: crate::model::SiteId::default(),
+            hosts: Vec::new(),
             rp_name: r.rp_id.clone(),
             rp_id: r.rp_id,
             origins: r.origins,

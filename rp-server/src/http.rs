@@ -350,18 +350,42 @@ fn finish(router: Router<AppState>, state: &AppState) -> Router {
         .with_state(state.clone())
 }
 
+/// CORS for the web origins of the site the request's `Host` names (none for a host no
+/// site answers on): one site's pages are not another's callers.
 fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> = state
-        .config
-        .origins
+    let origins: Vec<(crate::model::SiteId, Vec<HeaderValue>)> = state
+        .sites
+        .all()
         .iter()
-        .filter_map(|o| match o {
-            Origin::Web(url) => HeaderValue::from_str(&url.origin().ascii_serialization()).ok(),
-            Origin::Android(_) => None,
+        .map(|site| {
+            let web = site
+                .config
+                .origins
+                .iter()
+                .filter_map(|o| match o {
+                    Origin::Web(url) => {
+                        HeaderValue::from_str(&url.origin().ascii_serialization()).ok()
+                    }
+                    Origin::Android(_) => None,
+                })
+                .collect();
+            (site.id.clone(), web)
         })
         .collect();
+    let sites = state.sites.clone();
+    let allowed = move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        sites.for_host(host).is_some_and(|site| {
+            origins
+                .iter()
+                .any(|(id, web)| id == &site.id && web.contains(origin))
+        })
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(allowed))
         .allow_methods([
             Method::GET,
             Method::POST,

@@ -198,15 +198,34 @@ impl Application {
     /// Validates the environment, connects, migrates (unless disabled) and binds. The
     /// Cognito admin client of sign-up comes from the AWS SDK's standard environment.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let cognito = match config
-            .cognito_user_pool_id
-            .as_ref()
-            .or(config.signup_user_pool_id.as_ref())
-        {
-            Some(pool) => Some(cognito::CognitoAdmin::from_environment(pool.clone()).await),
+        Self::build_sites(vec![config], clock).await
+    }
+
+    /// As [`Application::build`], for every site of `configs` (`config::sites::configs`;
+    /// the process-wide settings are the first's), each with its pool's admin client.
+    pub async fn build_sites(configs: Vec<Config>, clock: Clock) -> anyhow::Result<Self> {
+        let first = configs.first().context("no site is configured")?;
+        let listener = listen(first.listen_addr)
+            .with_context(|| format!("binding RP_LISTEN_ADDR {}", first.listen_addr))?;
+        let internal = match first.internal_listen_addr {
+            Some(addr) => Some(
+                listen(addr).with_context(|| format!("binding RP_INTERNAL_LISTEN_ADDR {addr}"))?,
+            ),
             None => None,
         };
-        Self::build_with(config, clock, cognito).await
+        let mut sites = Vec::with_capacity(configs.len());
+        for config in configs {
+            let cognito = match config
+                .cognito_user_pool_id
+                .as_ref()
+                .or(config.signup_user_pool_id.as_ref())
+            {
+                Some(pool) => Some(cognito::CognitoAdmin::from_environment(pool.clone()).await),
+                None => None,
+            };
+            sites.push((config, cognito));
+        }
+        Self::build_on_both_sites(listener, internal, sites, clock).await
     }
 
     /// As [`Application::build`], with the Cognito admin client given (tests point it
@@ -247,6 +266,19 @@ impl Application {
         clock: Clock,
         cognito: Option<cognito::CognitoAdmin>,
     ) -> anyhow::Result<Self> {
+        Self::build_on_both_sites(listener, internal, vec![(config, cognito)], clock).await
+    }
+
+    /// As [`Application::build_on_both`], for several sites, each with its configuration
+    /// and its pool's admin client; the process-wide settings are the first's. With more
+    /// than one, the database's keys are made per site first (`store::sites`).
+    pub async fn build_on_both_sites(
+        listener: tokio::net::TcpListener,
+        internal: Option<tokio::net::TcpListener>,
+        sites: Vec<(Config, Option<cognito::CognitoAdmin>)>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let config = sites.first().context("no site is configured")?.0.clone();
         let db = connect_lazy(
             &config.database_url,
             config.db_max_connections,
@@ -270,9 +302,28 @@ impl Application {
         if let Err(e) = store::audit::partitions::ensure_ahead(&db, clock.now()).await {
             tracing::warn!(error = %e, "creating the audit log's partitions failed");
         }
-        // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
-        // compiler's layout queries of every caller otherwise.
-        let site = Box::pin(flows::Site::build(&config, &db, &clock, cognito)).await?;
+        if sites.len() > 1 && store::sites::allow_several(&db).await? {
+            tracing::info!("the database's keys are per site now (a second site is configured)");
+        }
+        let several = sites.len() > 1;
+        let mut built = Vec::with_capacity(sites.len());
+        for (site_config, cognito) in sites {
+            // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
+            // compiler's layout queries of every caller otherwise.
+            let site = Box::pin(flows::Site::build(&site_config, &db, &clock, cognito))
+                .await
+                .with_context(|| format!("site {}", site_config.site))?;
+            built.push((
+                Arc::new(site),
+                config::sites::hosts(&site_config),
+                config::sites::pool_id(&site_config.cognito_issuer).to_owned(),
+            ));
+        }
+        let sites = if several {
+            state::Sites::new(built)
+        } else {
+            state::Sites::one(built.remove(0).0)
+        };
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let ops_rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let state = AppState {
@@ -284,7 +335,7 @@ impl Application {
             metrics: metrics::handle(),
             rate_limiter,
             ops_rate_limiter,
-            site: Arc::new(site),
+            sites: Arc::new(sites),
         };
         Ok(Self {
             listener,

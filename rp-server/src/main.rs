@@ -7,7 +7,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use rp_server::clock::Clock;
-use rp_server::config::{Config, ConfigFile, DatabaseConfig, Layered, LogFormat};
+use rp_server::config::{ConfigFile, DatabaseConfig, Layered, LogFormat};
 
 /// Self-hosted passkey (WebAuthn) relying party for Amazon Cognito.
 ///
@@ -77,11 +77,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(file) => {
             let layered = Layered::from_process(file.path.as_deref())?;
-            let config = Config::from_settings(&layered.settings)?;
-            rp_server::telemetry::init(config.log_format);
+            let configs = rp_server::config::sites::configs(&layered)?;
+            rp_server::telemetry::init(configs[0].log_format);
+            if configs.len() > 1 {
+                let ids: Vec<String> = configs.iter().map(|c| c.site.to_string()).collect();
+                tracing::info!(sites = %ids.join(", "), "serving several sites");
+            }
             // Boxed: the server's futures are deep enough (SES, Cognito clients) to overflow the
             // compiler's layout query when nested inline in `main`'s future.
-            let app = Box::pin(rp_server::Application::build(config, Clock::system())).await?;
+            let app = Box::pin(rp_server::Application::build_sites(
+                configs,
+                Clock::system(),
+            ))
+            .await?;
             // Tests and tools that start rp-server on port 0 read the addresses here.
             match app.internal_addr() {
                 Some(internal) => {
@@ -94,7 +102,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(file) => {
             let layered = Layered::from_process(file.path.as_deref())?;
             print!("{}", layered.describe());
-            Config::from_settings(&layered.settings)?;
+            let configs = rp_server::config::sites::configs(&layered)?;
+            if configs.len() > 1 {
+                for c in &configs {
+                    println!(
+                        "# site {}: rp_id {}, pool {}, hosts {}",
+                        c.site,
+                        c.rp_id,
+                        rp_server::config::sites::pool_id(&c.cognito_issuer),
+                        rp_server::config::sites::hosts(c).join(" ")
+                    );
+                }
+            }
             println!("# valid: `rp-server serve` accepts this configuration");
             Ok(())
         }

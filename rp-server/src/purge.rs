@@ -27,11 +27,16 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// Fake options for unknown users copy the current shape of real users' passkeys.
+/// Fake options for unknown users copy the current shape of real users' passkeys (each
+/// site's its own).
 pub async fn learn_shapes(state: &AppState) {
-    match crate::store::credentials::shapes(&state.db, &state.site.id).await {
-        Ok(shapes) => state.site.rp.learn_shapes(shapes),
-        Err(e) => tracing::warn!(error = %e, "reading the shapes of stored passkeys failed"),
+    for site in state.sites.all() {
+        match crate::store::credentials::shapes(&state.db, &site.id).await {
+            Ok(shapes) => site.rp.learn_shapes(shapes),
+            Err(e) => {
+                tracing::warn!(error = %e, site = %site.id, "reading the shapes of stored passkeys failed")
+            }
+        }
     }
 }
 
@@ -62,7 +67,12 @@ pub async fn ensure_audit_partitions(state: &AppState) {
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
     roll_up_days(state).await;
-    if let Some(store) = &state.site.settings.mds {
+    for store in state
+        .sites
+        .all()
+        .iter()
+        .filter_map(|s| s.settings.mds.as_ref())
+    {
         match store.reload_if_changed() {
             Ok(true) => {
                 let m = store.current();
@@ -99,9 +109,13 @@ pub async fn once(state: &AppState) -> u64 {
             Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
         }
     }
-    match crate::flows::signup::sweep(&state.context()).await {
-        Ok(n) => purged += n as u64,
-        Err(e) => tracing::warn!(error = %e, "the sweep of abandoned sign-ups failed"),
+    for site in state.sites.all() {
+        match crate::flows::signup::sweep(&state.context(site)).await {
+            Ok(n) => purged += n as u64,
+            Err(e) => {
+                tracing::warn!(error = %e, site = %site.id, "the sweep of abandoned sign-ups failed")
+            }
+        }
     }
     if purged > 0 {
         tracing::debug!(rows = purged, "purged expired rows");

@@ -1,7 +1,8 @@
 //! The process's state behind the HTTP layer: the configuration, the database pools,
-//! the clock, metrics and the rate limiter, and the site requests are for. Handlers never
+//! the clock, metrics and the rate limiter, and the sites requests are for. Handlers never
 //! hand it to a flow: they hand the flow a [`Context`] built from it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::clock::Clock;
@@ -13,6 +14,8 @@ use crate::store::Db;
 /// Everything the HTTP layer may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The process-wide settings (every site's configuration has the same ones; this is
+    /// the first site's).
     pub config: Arc<Config>,
     pub db: Db,
     /// One connection for `/readyz`, apart from the requests' pool.
@@ -25,17 +28,116 @@ pub struct AppState {
     /// The same limit for `/readyz` and `/openapi.json`, counted apart: a client's
     /// browser-API traffic never uses up its readiness checks, nor the reverse.
     pub ops_rate_limiter: Option<Arc<RateLimiter>>,
-    /// The site every request is for (one per deployment, for now).
-    pub site: Arc<Site>,
+    /// The sites requests are for.
+    pub sites: Arc<Sites>,
 }
 
 impl AppState {
-    /// The context a request's flows act with.
-    pub fn context(&self) -> Context {
+    /// The context of a request for `site`.
+    pub fn context(&self, site: &Arc<Site>) -> Context {
         Context {
             db: self.db.clone(),
             clock: self.clock.clone(),
-            site: self.site.clone(),
+            site: site.clone(),
         }
+    }
+
+    /// The site the admin API and the console act on.
+    pub fn admin_site(&self) -> &Arc<Site> {
+        self.sites.admin()
+    }
+}
+
+/// The sites of this process and how a request finds its own: a public request by its
+/// `Host`, a trigger's by its user pool. With one site, every request is that site's (as
+/// before sites existed: no host or pool is checked).
+pub struct Sites {
+    list: Vec<Arc<Site>>,
+    by_host: HashMap<String, usize>,
+    by_pool: HashMap<String, usize>,
+}
+
+impl Sites {
+    /// `sites` with the hosts each answers on and its user pool's id; the configuration
+    /// has made sure no two share either (`config::sites`).
+    pub fn new(sites: Vec<(Arc<Site>, Vec<String>, String)>) -> Self {
+        let mut this = Self {
+            list: Vec::with_capacity(sites.len()),
+            by_host: HashMap::new(),
+            by_pool: HashMap::new(),
+        };
+        for (i, (site, hosts, pool)) in sites.into_iter().enumerate() {
+            this.list.push(site);
+            for host in hosts {
+                this.by_host.insert(host.to_ascii_lowercase(), i);
+            }
+            this.by_pool.insert(pool, i);
+        }
+        this
+    }
+
+    /// One site, which every request is for.
+    pub fn one(site: Arc<Site>) -> Self {
+        Self {
+            list: vec![site],
+            by_host: HashMap::new(),
+            by_pool: HashMap::new(),
+        }
+    }
+
+    /// Every site, in the configuration's order.
+    pub fn all(&self) -> &[Arc<Site>] {
+        &self.list
+    }
+
+    /// The site of a public request whose `Host` header is `host` (any case, the port
+    /// ignored); `None` when no site answers on it.
+    pub fn for_host(&self, host: Option<&str>) -> Option<&Arc<Site>> {
+        if let [only] = self.list.as_slice() {
+            return Some(only);
+        }
+        let name = host_name(host?).to_ascii_lowercase();
+        self.by_host.get(&name).map(|&i| &self.list[i])
+    }
+
+    /// The site of a trigger's call for the user pool `pool`; `None` when no site has it.
+    pub fn for_pool(&self, pool: &str) -> Option<&Arc<Site>> {
+        if let [only] = self.list.as_slice() {
+            return Some(only);
+        }
+        self.by_pool.get(pool).map(|&i| &self.list[i])
+    }
+
+    /// The site the admin API and the console act on: `default`, else the first.
+    pub fn admin(&self) -> &Arc<Site> {
+        self.list
+            .iter()
+            .find(|s| s.id.as_str() == crate::model::SiteId::DEFAULT)
+            .unwrap_or(&self.list[0])
+    }
+}
+
+/// A `Host` header's host name: without its port; an IPv6 literal without brackets.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn a_host_header_names_its_host_without_the_port() {
+        assert_eq!(host_name("example.com"), "example.com");
+        assert_eq!(host_name("example.com:8443"), "example.com");
+        assert_eq!(host_name("127.0.0.2:80"), "127.0.0.2");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name("[::1]"), "::1");
     }
 }

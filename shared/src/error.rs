@@ -81,6 +81,7 @@ error_codes! {
     SessionRevoked => "SESSION_REVOKED": "The session was ended by an account reset.",
     NotAnAdmin => "NOT_AN_ADMIN": "The signed-in user is not a member of RP_ADMIN_GROUP.",
     NotFound => "NOT_FOUND": "No such endpoint.",
+    UnknownSite => "UNKNOWN_SITE": "No site of this deployment answers on this host (or serves this user pool).",
     MethodNotAllowed => "METHOD_NOT_ALLOWED": "The endpoint does not accept this method.",
     CredentialNotFound => "CREDENTIAL_NOT_FOUND": "No such passkey (or not the caller's).",
     UserNotFound => "USER_NOT_FOUND": "No such user.",

@@ -49,6 +49,10 @@ pub struct RedeemRequest {
     /// sign-in forgives the failed email codes counted against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The event's `userPoolId`: with several sites, it picks the site whose nonce this
+    /// must be (absent from an older trigger: then only a deployment of one site answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_pool_id: Option<String>,
 }
 
 /// Answer to [`RedeemRequest`]. `valid` is the only field a trigger may act on.

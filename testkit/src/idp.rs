@@ -68,6 +68,8 @@ impl SigningKey {
 /// Serves a JWKS and mints tokens like a Cognito user pool.
 pub struct TokenIssuer {
     pub key: SigningKey,
+    /// The pool's id: the issuer's last path segment.
+    pub pool_id: String,
     pub issuer: String,
     pub jwks_url: String,
     pub client_id: String,
@@ -83,12 +85,17 @@ pub fn now_secs() -> u64 {
 
 impl TokenIssuer {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_for_pool(POOL_ID).await
+    }
+
+    /// An issuer of the pool `pool_id` (another site's).
+    pub async fn start_for_pool(pool_id: &str) -> anyhow::Result<Self> {
         let key = SigningKey::pool("test-key-1")?;
         let jwks = json!({ "keys": [key.jwk.clone()] });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let router = Router::new().route(
-            &format!("/{POOL_ID}/.well-known/jwks.json"),
+            &format!("/{pool_id}/.well-known/jwks.json"),
             get(move || {
                 let jwks = jwks.clone();
                 async move { axum::Json(jwks) }
@@ -97,9 +104,10 @@ impl TokenIssuer {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        let issuer = format!("http://{addr}/{POOL_ID}");
+        let issuer = format!("http://{addr}/{pool_id}");
         Ok(Self {
             key,
+            pool_id: pool_id.to_owned(),
             jwks_url: format!("{issuer}/.well-known/jwks.json"),
             issuer,
             client_id: "testclient0123456789abcdef".to_owned(),

@@ -17,6 +17,9 @@ use crate::idp::TokenIssuer;
 
 pub const RP_ID: &str = "example.test";
 pub const ORIGIN: &str = "https://app.example.test";
+/// The second site of [`TestRp::spawn_two_sites`].
+pub const OTHER_RP_ID: &str = "other.test";
+pub const OTHER_ORIGIN: &str = "https://app.other.test";
 pub const SERVICE_TOKEN: &str = "service-token-0123456789abcdef0123456789";
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef0123456789ab";
 
@@ -28,9 +31,9 @@ pub struct TestRp {
     pub idp: TokenIssuer,
     pub state: AppState,
     pub clock: Clock,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _shutdown: std::sync::Arc<tokio::sync::oneshot::Sender<()>>,
     /// Last: dropped (with the database) after the server was told to stop.
-    _db: crate::db::TestDatabase,
+    _db: std::sync::Arc<crate::db::TestDatabase>,
 }
 
 pub struct Response {
@@ -160,9 +163,66 @@ impl TestRp {
             idp,
             state,
             clock,
-            _shutdown: tx,
-            _db: db,
+            _shutdown: std::sync::Arc::new(tx),
+            _db: std::sync::Arc::new(db),
         }
+    }
+
+    /// One rp-server serving two sites on one database: the first is [`base_config`]'s
+    /// (`example.test`, pool [`crate::idp::POOL_ID`]), the second `other`
+    /// (`other.test`, origin [`OTHER_ORIGIN`], a pool of its own), `adjust` applied to
+    /// each by its id. Each handle talks to its site by host name (both resolve to the
+    /// server's loopback address) and signs its own pool's tokens.
+    pub async fn spawn_two_sites(adjust: impl Fn(&str, &mut Config)) -> (Self, Self) {
+        let db = crate::db::fresh_database().await.expect("test database");
+        let idp_a = TokenIssuer::start().await.expect("token issuer");
+        let idp_b = TokenIssuer::start_for_pool("eu-west-1_OtherPool")
+            .await
+            .expect("token issuer");
+        let mut a = base_config(&idp_a, db.url.clone());
+        adjust(rp_server::model::SiteId::DEFAULT, &mut a);
+        let mut b = base_config(&idp_b, db.url.clone());
+        b.site = rp_server::model::SiteId::parse("other").expect("site id");
+        b.rp_id = OTHER_RP_ID.to_owned();
+        b.rp_name = "Other".to_owned();
+        b.origins = vec![Origin::Web(url(OTHER_ORIGIN))];
+        adjust("other", &mut b);
+        let clock = Clock::manual(chrono::Utc::now());
+        let listener = rp_server::listen(a.listen_addr).expect("listen");
+        let app = Application::build_on_both_sites(
+            listener,
+            None,
+            vec![(a, None), (b, None)],
+            clock.clone(),
+        )
+        .await
+        .expect("build app");
+        let addr: SocketAddr = app.local_addr().unwrap();
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        let host_a = url(ORIGIN).host_str().unwrap_or_default().to_owned();
+        let host_b = url(OTHER_ORIGIN).host_str().unwrap_or_default().to_owned();
+        let http = reqwest::Client::builder()
+            .user_agent("rp-server-tests/1")
+            .resolve(&host_a, addr)
+            .resolve(&host_b, addr)
+            .build()
+            .unwrap();
+        let (shutdown, db) = (std::sync::Arc::new(tx), std::sync::Arc::new(db));
+        let handle = |host: &str, idp: TokenIssuer| Self {
+            base: format!("http://{host}:{}", addr.port()),
+            internal_base: None,
+            http: http.clone(),
+            idp,
+            state: state.clone(),
+            clock: clock.clone(),
+            _shutdown: shutdown.clone(),
+            _db: db.clone(),
+        };
+        (handle(&host_a, idp_a), handle(&host_b, idp_b))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -296,7 +356,7 @@ impl TestRp {
             "/internal/v1/challenges",
             Some(SERVICE_TOKEN),
             &json!({
-                "userPoolId": crate::idp::POOL_ID,
+                "userPoolId": self.idp.pool_id,
                 "clientId": self.idp.client_id,
                 "userSub": user.sub,
                 "username": user.username,

@@ -15,6 +15,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 
 use super::settings::{self, KEYS, Kind, Settings, env_var};
 use super::{ConfigError, bad};
+use crate::model::SiteId;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +40,13 @@ impl std::fmt::Display for Source {
 pub struct Layered {
     pub settings: Settings,
     sources: BTreeMap<&'static str, Source>,
+    /// The layers merged, beneath which `[[site]]` tables are laid.
+    figment: Figment,
+    file: Option<PathBuf>,
 }
+
+/// The variable of the `[[site]]` tables (a JSON array in the environment).
+const SITE_VAR: &str = "RP_SITE";
 
 /// The variable that names the config file.
 pub const CONFIG_FILE_VAR: &str = "RP_CONFIG_FILE";
@@ -86,6 +93,7 @@ impl Layered {
         let settings: Settings = figment
             .extract()
             .map_err(|e| explain(&e, file.as_deref()))?;
+        let figment = figment;
         let sources = KEYS
             .iter()
             .map(|k| {
@@ -99,7 +107,58 @@ impl Layered {
                 (k.name, source)
             })
             .collect();
-        Ok(Self { settings, sources })
+        Ok(Self {
+            settings,
+            sources,
+            figment,
+            file,
+        })
+    }
+
+    /// The settings of each `[[site]]` table, in file order: the top level (the file's,
+    /// the environment on top) with the table's own keys on top of both. No tables: none.
+    /// A table needs a unique `id` and may not set a process-wide key.
+    pub fn site_settings(&self) -> Result<Vec<(SiteId, Settings)>, ConfigError> {
+        let mut sites: Vec<(SiteId, Settings)> = Vec::new();
+        for (n, table) in self.settings.site.iter().enumerate() {
+            let id = match table.get("id").and_then(Value::as_str) {
+                Some(id) => SiteId::parse(id).map_err(|e| bad(SITE_VAR, e))?,
+                None => {
+                    return Err(bad(
+                        SITE_VAR,
+                        format!("[[site]] table {} has no `id`", n + 1),
+                    ));
+                }
+            };
+            if sites.iter().any(|(other, _)| other == &id) {
+                return Err(bad(
+                    SITE_VAR,
+                    format!("two [[site]] tables have the id {id}"),
+                ));
+            }
+            let mut table = table.clone();
+            table.remove("id");
+            if let Some(key) = table
+                .keys()
+                .find(|k| super::sites::PROCESS_WIDE.contains(&k.as_str()))
+            {
+                return Err(bad(
+                    SITE_VAR,
+                    format!("site {id}: `{key}` is process-wide; set it at the top of the file"),
+                ));
+            }
+            let settings: Settings = self
+                .figment
+                .clone()
+                .merge(figment::providers::Serialized::defaults(table))
+                .extract()
+                .map_err(|e| {
+                    let inner = explain(&e, self.file.as_deref());
+                    bad(SITE_VAR, format!("site {id}: {inner}"))
+                })?;
+            sites.push((id, settings));
+        }
+        Ok(sites)
     }
 
     /// Where `key`'s value came from.

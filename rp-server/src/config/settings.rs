@@ -112,6 +112,8 @@ keys! {
     fido_mds_file: Text = "A FIDO Metadata Service (MDS3) BLOB as downloaded (`rp-server mds refresh` fetches one): the roots attested passkeys must chain to under a policy with attestation = \"required\". Verified at start against the FIDO Alliance's root.";
     fido_mds_root_cert: Text = "The path of a PEM root certificate the metadata BLOB must chain to instead of the FIDO Alliance's (GlobalSign Root R3): for tests and private metadata; logged loudly at start.";
     policy: Json = "Passkey policies: [[policy]] tables in the file (name, groups, aaguids, deny_aaguids, device_bound, enforce_on_sign_in; attestation and user_verification as documented), or a JSON array of them in RP_POLICY. Unset: no policy (any passkey).";
+    site: Json = "Several sites from one deployment: [[site]] tables in the file, each with an `id` (a-z, 0-9, -; 1-32 characters) and any per-site key (rp_id, origins, cognito_*, email_*, policy, oidc_*, …); a key a table leaves out comes from the top level. Process-wide keys (database, listeners, tokens, admin, limits of the process) stay at the top. Unset: one site, `default`, from the top level.";
+    hosts: List = "More host names this site's API answers on; its origins' hosts and rp_id always do. Only read with several sites, where the Host header picks the site.";
     oidc_clients: Json = "The provider's clients: [[oidc_clients]] tables in the file (client_id, secret_sha256 or public = true, redirect_uris, scopes, cognito_provider_name), or a JSON array of them in RP_OIDC_CLIENTS.";
 }
 
@@ -184,6 +186,9 @@ pub struct Settings {
     pub fido_mds_root_cert: Option<String>,
     pub policy: Vec<super::policy::PolicySettings>,
     pub oidc_clients: Vec<super::oidc::OidcClientSettings>,
+    #[serde(serialize_with = "site_ids")]
+    pub site: Vec<figment::value::Dict>,
+    pub hosts: Vec<String>,
 }
 
 /// Every setting, its variable and its documentation, for `--help`.
@@ -214,6 +219,17 @@ fn redacted<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, 
         Some(v) if !v.expose_secret().is_empty() => s.serialize_str("(set, redacted)"),
         _ => s.serialize_none(),
     }
+}
+
+/// `[[site]]` tables by id only (`rp-server config` prints each site's settings apart,
+/// secrets redacted).
+fn site_ids<S: Serializer>(sites: &[figment::value::Dict], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(sites.iter().map(|site| {
+        site.get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("(no id)")
+            .to_owned()
+    }))
 }
 
 /// Named admin tokens by name only: a printed hash would let whoever reads it test guesses

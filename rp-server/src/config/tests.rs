@@ -698,3 +698,117 @@ fn passkey_endpoint_urls_are_https_pages() {
         );
     }
 }
+
+/// Two `[[site]]` tables beneath a shared top level.
+const SITES: &str = r#"
+database_url = "postgres://localhost/rp"
+service_token = "0123456789abcdef0123456789abcdef"
+cognito_client_ids = ["shared-client"]
+ceremony_ttl_secs = 120
+
+[[site]]
+id = "default"
+rp_id = "example.com"
+origins = ["https://app.example.com"]
+cognito_issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_A"
+
+[[site]]
+id = "brand-b"
+rp_id = "brand-b.com"
+rp_name = "Brand B"
+origins = ["https://www.brand-b.com"]
+hosts = ["passkeys.brand-b.com"]
+cognito_issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_B"
+cognito_client_ids = ["b-client"]
+ceremony_ttl_secs = 300
+
+[[site.policy]]
+name = "keys"
+device_bound = true
+"#;
+
+fn sites_of(contents: &str, vars: &[(&str, &str)]) -> Result<Vec<Config>, String> {
+    let (_dir, path) = file(contents);
+    let layered = Layered::load(Some(&path), &env(vars)).map_err(|e| e.to_string())?;
+    sites::configs(&layered).map_err(|e| e.to_string())
+}
+
+#[test]
+fn sites_inherit_the_top_level_and_override_it() {
+    let sites = sites_of(SITES, &[("RP_CEREMONY_TTL_SECS", "90")]).unwrap();
+    assert_eq!(sites.len(), 2);
+    let (a, b) = (&sites[0], &sites[1]);
+    assert_eq!((a.site.as_str(), b.site.as_str()), ("default", "brand-b"));
+    // The environment is the top level: it wins over the file's top level, a site's own
+    // key wins over both.
+    assert_eq!(a.ceremony_ttl, Duration::from_secs(90));
+    assert_eq!(b.ceremony_ttl, Duration::from_secs(300));
+    assert_eq!(a.cognito_client_ids, ["shared-client"]);
+    assert_eq!(b.cognito_client_ids, ["b-client"]);
+    assert_eq!(b.rp_name, "Brand B");
+    assert_eq!(a.rp_name, "example.com");
+    assert_eq!(b.policies.all().len(), 1);
+    assert_eq!(b.policies.all()[0].name, "keys");
+    assert!(a.policies.all().is_empty());
+    assert_eq!(
+        sites::hosts(b),
+        ["brand-b.com", "passkeys.brand-b.com", "www.brand-b.com"]
+    );
+    assert_eq!(sites::pool_id(&b.cognito_issuer), "eu-west-1_B");
+    // Process-wide settings are the same everywhere.
+    assert_eq!(
+        a.service_token.expose_secret(),
+        b.service_token.expose_secret()
+    );
+
+    // Without tables: today's one site, `default`.
+    let one = sites_of(FILE, &[]).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].site.as_str(), "default");
+}
+
+#[test]
+fn sites_that_cannot_be_told_apart_are_refused() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("no id", "id = \"brand-b\"\n", ""),
+        ("bad id", "id = \"brand-b\"", "id = \"Brand B\""),
+        ("same id", "id = \"brand-b\"", "id = \"default\""),
+        (
+            "process-wide",
+            "rp_name = \"Brand B\"",
+            "rp_name = \"Brand B\"\nlisten_addr = \"0.0.0.0:9000\"",
+        ),
+        (
+            "same host",
+            "hosts = [\"passkeys.brand-b.com\"]",
+            "hosts = [\"app.example.com\"]",
+        ),
+        ("same pool", "eu-west-1_B\"", "eu-west-1_A\""),
+        (
+            "unknown key",
+            "rp_name = \"Brand B\"",
+            "rp_name = \"Brand B\"\nrp_nmae = \"typo\"",
+        ),
+        (
+            "invalid site setting",
+            "ceremony_ttl_secs = 300",
+            "ceremony_ttl_secs = 5",
+        ),
+    ];
+    for (what, from, to) in cases {
+        assert!(SITES.contains(from), "{what}");
+        let err = sites_of(&SITES.replacen(from, to, 1), &[]).unwrap_err();
+        assert!(err.contains("RP_SITE"), "{what}: {err}");
+        let expected = match *what {
+            "no id" => "has no `id`",
+            "bad id" => "must be 1 to 32",
+            "same id" => "two [[site]] tables have the id default",
+            "process-wide" => "`listen_addr` is process-wide",
+            "same host" => "both answer on the host app.example.com",
+            "same pool" => "the same user pool (eu-west-1_A)",
+            "unknown key" => "rp_nmae",
+            _ => "site brand-b: invalid RP_CEREMONY_TTL_SECS",
+        };
+        assert!(err.contains(expected), "{what}: {err}");
+    }
+}

@@ -66,6 +66,13 @@ impl Config {
         config.apply_network(s)?;
         config.apply_pool(s)?;
         config.related_origins = web::related_origins(&s.related_origins)?;
+        config.hosts = entries(&s.hosts)
+            .map(|h| match url::Host::parse(h) {
+                Ok(url::Host::Domain(d)) => Ok(d.to_ascii_lowercase()),
+                Ok(ip) => Ok(ip.to_string()),
+                Err(e) => Err(bad("RP_HOSTS", format!("{h:?} is not a host name ({e})"))),
+            })
+            .collect::<Result<_, _>>()?;
         config.passkey_enroll_url = web::page_url("RP_PASSKEY_ENROLL_URL", &s.passkey_enroll_url)?;
         config.passkey_manage_url = web::page_url("RP_PASSKEY_MANAGE_URL", &s.passkey_manage_url)?;
         config.hints = s

@@ -48,6 +48,9 @@ pub struct Site {
     pub oidc: Option<Arc<super::oidc::Provider>>,
     /// Console admins' emails, for the audit's actor.
     pub admin_emails: cognito::EmailCache,
+    /// The site's whole configuration, for the HTTP layer's per-site answers (CORS, the
+    /// well-known files, the console's pool); flows read [`Site::settings`].
+    pub config: Arc<Config>,
 }
 
 /// The settings flows read: a site's slice of [`Config`].
@@ -178,6 +181,7 @@ impl Site {
                 None => None,
             },
             admin_emails: cognito::EmailCache::default(),
+            config: Arc::new(config.clone()),
         })
     }
 }

@@ -391,7 +391,7 @@ pub async fn sweep(cx: &Context) -> Result<usize, SignUpError> {
     };
     let now = cx.clock.now();
     let mut undone = 0;
-    for pending in store::signups::abandoned(&cx.db, now, 50).await? {
+    for pending in store::signups::abandoned(&cx.db, &cx.site.id, now, 50).await? {
         let usernames: Vec<String> = match &pending.cognito_username {
             Some(username) => {
                 if store::users::user_by_username(&cx.db, &cx.site.id, username)

@@ -100,7 +100,7 @@ impl FromRequestParts<AppState> for Admin {
         // The audit names the token's holder; nothing the caller sends can change it.
         if let Some(name) = auth::admin_named(token, &state.config.admin_identities()) {
             return Ok(Self {
-                cx: state.context(),
+                cx: state.context(state.admin_site()),
                 actor: format!("admin:api:{name}"),
                 member_auth_time: None,
             });
@@ -115,7 +115,8 @@ impl FromRequestParts<AppState> for Admin {
         }
         // Membership is read from the token: a member removed from the group keeps
         // access only until the token expires (Cognito's own access-token lifetime).
-        let user = super::identity::cognito_user(state, token).await?;
+        let cx = state.context(state.admin_site());
+        let user = super::identity::cognito_user(&cx, token).await?;
         if !user.groups.iter().any(|g| g == group) {
             tracing::info!(sub = %user.sub, "admin API refused: not in the admin group");
             return Err(ApiError::Forbidden {
@@ -123,7 +124,6 @@ impl FromRequestParts<AppState> for Admin {
                 message: "You are signed in, but not a member of the admin group.",
             });
         }
-        let cx = state.context();
         let actor = crate::admin::member_actor(&cx, &user.sub).await;
         Ok(Self {
             cx,

@@ -46,7 +46,7 @@ async fn index(State(state): State<AppState>) -> Response {
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self' {}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        cognito_endpoint(&state.config.cognito_issuer)
+        cognito_endpoint(&state.admin_site().config.cognito_issuer)
     );
     let mut response =
         ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response();
@@ -61,9 +61,10 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     response
 }
 
-/// What the page needs to sign its admin in: Cognito's endpoint and the app client.
+/// What the page needs to sign its admin in: Cognito's endpoint and the app client (of
+/// the site the console administers).
 async fn config(State(state): State<AppState>) -> Response {
-    let c = &state.config;
+    let c = &state.admin_site().config;
     let mut response = axum::Json(serde_json::json!({
         "cognitoEndpoint": cognito_endpoint(&c.cognito_issuer),
         "clientId": c.console_client_id,

@@ -182,16 +182,38 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientContext {
     }
 }
 
-/// The context of the request's flows: the site it is for, the database and the clock.
+/// The context of the request's flows: the site its `Host` names (with one site, that
+/// one), the database and the clock. No site on that host: 404 `UNKNOWN_SITE`.
 impl axum::extract::FromRequestParts<crate::AppState> for crate::flows::Context {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
-        _: &mut axum::http::request::Parts,
+        parts: &mut axum::http::request::Parts,
         state: &crate::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(state.context())
+        site_of(parts, state).map(|site| state.context(site))
     }
+}
+
+/// The site a public request's `Host` header names.
+pub fn site_of<'s>(
+    parts: &axum::http::request::Parts,
+    state: &'s crate::AppState,
+) -> Result<&'s std::sync::Arc<crate::flows::Site>, ApiError> {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host());
+    state.sites.for_host(host).ok_or_else(unknown_site)
+}
+
+/// 404 `UNKNOWN_SITE`.
+pub fn unknown_site() -> ApiError {
+    ApiError::not_found(
+        ErrorCode::UnknownSite,
+        "No site of this deployment answers on this host.",
+    )
 }
 
 #[cfg(test)]

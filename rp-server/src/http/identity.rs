@@ -7,6 +7,7 @@ use rp_shared::error::ErrorCode;
 use super::error::ApiError;
 use crate::AppState;
 use crate::auth::{self, CognitoUser, TokenError};
+use crate::flows::Context;
 
 /// A browser caller proven by a Cognito access token.
 pub struct SignedIn(pub CognitoUser);
@@ -18,15 +19,17 @@ impl FromRequestParts<AppState> for SignedIn {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "A Cognito access token is required (Authorization: Bearer).",
         ))?;
-        cognito_user(state, token).await.map(Self)
+        let cx = state.context(super::extract::site_of(parts, state)?);
+        cognito_user(&cx, token).await.map(Self)
     }
 }
 
-/// The user a Cognito access token proves, if it verifies and its session was not
-/// ended by an account reset.
-pub async fn cognito_user(state: &AppState, token: &str) -> Result<CognitoUser, ApiError> {
-    match state.site.tokens.verify(token).await {
-        Ok(user) => match crate::flows::session::check(&state.context(), &user).await {
+/// The user a Cognito access token of the site's pool proves, if it verifies and its
+/// session was not ended by an account reset. (A token of another site's pool has
+/// another issuer, and does not verify.)
+pub async fn cognito_user(cx: &Context, token: &str) -> Result<CognitoUser, ApiError> {
+    match cx.site.tokens.verify(token).await {
+        Ok(user) => match crate::flows::session::check(cx, &user).await {
             Ok(()) => Ok(user),
             Err(crate::flows::session::SessionError::Revoked) => Err(ApiError::UnauthorizedCode {
                 code: ErrorCode::SessionRevoked,
@@ -70,7 +73,8 @@ impl FromRequestParts<AppState> for Registrant {
             "A Cognito access token or an enrolment token is required (Authorization: Bearer).",
         ))?;
         if rp_shared::token::EnrolmentToken::claims_kind(token) {
-            return crate::flows::registration::enrolment_registrant(&state.context(), token)
+            let cx = state.context(super::extract::site_of(parts, state)?);
+            return crate::flows::registration::enrolment_registrant(&cx, token)
                 .await?
                 .ok_or(ApiError::Unauthorized(
                     "The enrolment token is not valid (unknown, used, revoked or expired).",

@@ -8,9 +8,11 @@ use rp_shared::internal::{ChallengeRequest, ChallengeResponse, RedeemRequest, Re
 use super::error::ApiError;
 use super::extract::Json;
 use super::identity::Service;
+use crate::AppState;
 use crate::flows::Context;
 use crate::flows::challenge::{self, ChallengeError};
 use crate::flows::redemption;
+use axum::extract::State;
 
 /// Create Auth Challenge: a WebAuthn request restricted to the user's passkeys, or
 /// stable fake options for an unknown user or one without passkeys.
@@ -18,10 +20,11 @@ use crate::flows::redemption;
     request_body = ChallengeRequest,
     responses((status = 200, body = ChallengeResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn challenges(
-    cx: Context,
+    State(state): State<AppState>,
     _: Service,
     Json(req): Json<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
+    let cx = for_pool(&state, Some(&req.user_pool_id))?;
     Ok(Json(challenge::issue(&cx, &req).await?))
 }
 
@@ -32,11 +35,26 @@ pub async fn challenges(
     request_body = RedeemRequest,
     responses((status = 200, body = RedeemResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn redeem(
-    cx: Context,
+    State(state): State<AppState>,
     _: Service,
     Json(req): Json<RedeemRequest>,
 ) -> Result<Json<RedeemResponse>, ApiError> {
+    let cx = for_pool(&state, req.user_pool_id.as_deref())?;
     Ok(Json(redemption::redeem(&cx, &req).await?))
+}
+
+/// The context of a trigger's call: the site of the event's user pool (one Lambda may
+/// serve several pools), never the request's host. With one site, that one.
+fn for_pool(state: &AppState, pool: Option<&str>) -> Result<Context, ApiError> {
+    let site = match (pool, state.sites.all()) {
+        (_, [only]) => only,
+        (Some(pool), _) => state
+            .sites
+            .for_pool(pool)
+            .ok_or_else(super::extract::unknown_site)?,
+        (None, _) => return Err(super::extract::unknown_site()),
+    };
+    Ok(state.context(site))
 }
 
 impl From<ChallengeError> for ApiError {

@@ -2,9 +2,9 @@
 //! (related origins, WebAuthn Level 3), `/.well-known/apple-app-site-association` (iOS
 //! apps), `/.well-known/assetlinks.json` (Android apps) and
 //! `/.well-known/passkey-endpoints` (where password managers send users). Browsers and the platforms
-//! fetch them from `https://<RP_ID>/…`; each answers 404 when its setting is unset.
+//! fetch them from `https://<RP_ID>/…`; each answers 404 when its setting is unset, and each
+//! is the `Host`'s site's.
 
-use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use rp_shared::error::ErrorBody;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use crate::AppState;
+use crate::flows::Context;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RelatedOrigins {
@@ -24,12 +24,12 @@ pub struct RelatedOrigins {
 #[utoipa::path(get, path = "/.well-known/webauthn", tag = "operations",
     responses((status = 200, body = RelatedOrigins, content_type = "application/json"),
         (status = 404, body = ErrorBody, description = "no related origins are configured")))]
-pub async fn webauthn(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if state.config.related_origins.is_empty() {
+pub async fn webauthn(cx: Context) -> Result<Response, ApiError> {
+    let config = &cx.site.config;
+    if config.related_origins.is_empty() {
         return Err(ApiError::no_such_endpoint());
     }
-    let origins = state
-        .config
+    let origins = config
         .related_origins
         .iter()
         .map(|o| o.origin().ascii_serialization())
@@ -57,14 +57,15 @@ pub struct WebCredentials {
     responses((status = 200, body = AppleAppSiteAssociation, content_type = "application/json"),
         (status = 404, body = ErrorBody, description = "no iOS apps are configured")))]
 pub async fn apple_app_site_association(
-    State(state): State<AppState>,
+    cx: Context,
 ) -> Result<axum::Json<AppleAppSiteAssociation>, ApiError> {
-    if state.config.apple_app_ids.is_empty() {
+    let config = &cx.site.config;
+    if config.apple_app_ids.is_empty() {
         return Err(ApiError::no_such_endpoint());
     }
     Ok(axum::Json(AppleAppSiteAssociation {
         webcredentials: WebCredentials {
-            apps: state.config.apple_app_ids.clone(),
+            apps: config.apple_app_ids.clone(),
         },
     }))
 }
@@ -88,15 +89,13 @@ pub struct AndroidTarget {
 #[utoipa::path(get, path = "/.well-known/assetlinks.json", tag = "operations",
     responses((status = 200, body = Vec<AssetLink>, content_type = "application/json"),
         (status = 404, body = ErrorBody, description = "no Android apps are configured")))]
-pub async fn assetlinks(
-    State(state): State<AppState>,
-) -> Result<axum::Json<Vec<AssetLink>>, ApiError> {
-    if state.config.android_apps.is_empty() {
+pub async fn assetlinks(cx: Context) -> Result<axum::Json<Vec<AssetLink>>, ApiError> {
+    let config = &cx.site.config;
+    if config.android_apps.is_empty() {
         return Err(ApiError::no_such_endpoint());
     }
     Ok(axum::Json(
-        state
-            .config
+        config
             .android_apps
             .iter()
             .map(|app| AssetLink {
@@ -125,11 +124,9 @@ pub struct PasskeyEndpoints {
 #[utoipa::path(get, path = "/.well-known/passkey-endpoints", tag = "operations",
     responses((status = 200, body = PasskeyEndpoints, content_type = "application/json"),
         (status = 404, body = ErrorBody, description = "no passkey endpoints are configured")))]
-pub async fn passkey_endpoints(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (enroll, manage) = (
-        &state.config.passkey_enroll_url,
-        &state.config.passkey_manage_url,
-    );
+pub async fn passkey_endpoints(cx: Context) -> Result<Response, ApiError> {
+    let config = &cx.site.config;
+    let (enroll, manage) = (&config.passkey_enroll_url, &config.passkey_manage_url);
     if enroll.is_none() && manage.is_none() {
         return Err(ApiError::no_such_endpoint());
     }

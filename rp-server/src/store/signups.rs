@@ -10,8 +10,6 @@ use crate::model::SiteId;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingSignup {
     pub id: Uuid,
-    /// The site whose pool it was created in.
-    pub site: String,
     pub email: String,
     pub cognito_username: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -58,18 +56,20 @@ pub async fn remove(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Sign-ups (of every site) that should have finished by `now`, oldest first.
+/// The site's sign-ups that should have finished by `now`, oldest first.
 pub async fn abandoned(
     db: impl PgExecutor<'_>,
+    site: &SiteId,
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<PendingSignup>> {
     sqlx::query_as(
-        "SELECT id, site, email, cognito_username, created_at, expires_at FROM pending_signups
-          WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        "SELECT id, email, cognito_username, created_at, expires_at FROM pending_signups
+          WHERE site = $3 AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
     )
     .bind(now)
     .bind(limit)
+    .bind(site.as_str())
     .fetch_all(db)
     .await
 }

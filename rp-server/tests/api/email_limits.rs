@@ -21,7 +21,13 @@ fn other_than(code: &str) -> &'static str {
 }
 
 async fn delivered(app: &TestApp) {
-    app.state.site.email.as_ref().unwrap().outbox_empty().await;
+    app.state
+        .admin_site()
+        .email
+        .as_ref()
+        .unwrap()
+        .outbox_empty()
+        .await;
 }
 
 /// Asks for a sign-in code to `email` and answers (the request, the code mailed as the

@@ -92,6 +92,7 @@ async fn a_passkey_registers_signs_in_and_its_nonce_redeems_once() {
         user_sub: alice.sub.clone(),
         challenge_id: issued.challenge_id,
         email: None,
+        user_pool_id: None,
     };
     assert!(redemption::redeem(&t.cx, &redeem).await.unwrap().valid);
     // Another challenge cannot spend it again; another user never could.
@@ -242,6 +243,7 @@ async fn a_reset_voids_the_users_unredeemed_nonces() {
             user_sub: dave.sub.clone(),
             challenge_id: issued.challenge_id,
             email: None,
+            user_pool_id: None,
         },
     )
     .await
@@ -298,6 +300,7 @@ async fn redeemed(t: &TestContext, who: &User, nonce: String, email: Option<&str
         user_sub: who.sub.clone(),
         challenge_id: issued.challenge_id,
         email: email.map(str::to_owned),
+        user_pool_id: None,
     };
     redemption::redeem(&t.cx, &r).await.unwrap().valid
 }

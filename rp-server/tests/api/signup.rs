@@ -483,7 +483,7 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
         let id = uuid::Uuid::new_v4();
         rp_server::store::signups::insert_pending(
             &app.state.db,
-            &app.state.site.id,
+            &app.state.admin_site().id,
             id,
             email,
             now,
@@ -502,7 +502,7 @@ async fn a_sign_up_that_never_finished_is_undone_by_the_sweep() {
     // cost that user their account.
     rp_server::store::signups::insert_pending(
         &app.state.db,
-        &app.state.site.id,
+        &app.state.admin_site().id,
         uuid::Uuid::new_v4(),
         "finished@example.test",
         now,

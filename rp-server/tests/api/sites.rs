@@ -115,6 +115,7 @@ async fn a_passkey_nonce_and_ceremony_of_one_site_mean_nothing_at_another() {
                 user_sub: alice.sub.clone(),
                 challenge_id,
                 email: None,
+                user_pool_id: None,
             },
         )
         .await
@@ -128,6 +129,7 @@ async fn a_passkey_nonce_and_ceremony_of_one_site_mean_nothing_at_another() {
         user_sub: alice.sub.clone(),
         challenge_id: at_a.challenge_id,
         email: None,
+        user_pool_id: None,
     };
     assert!(redemption::redeem(a, &redeem).await.unwrap().valid);
 }
@@ -343,4 +345,156 @@ async fn limits_are_counted_per_site() {
             .unwrap()
             .is_some_and(|c| c.total == 0)
     );
+}
+
+/// One rp-server, two sites (`example.test` and `other.test`, a pool each), one database:
+/// the `Host` picks the site of a public request and the event's pool that of a
+/// trigger's; nothing of one works at the other.
+mod one_server {
+    use reqwest::header::{HOST, ORIGIN as ORIGIN_HEADER};
+    use serde_json::json;
+    use testkit::authenticator::SoftAuthenticator;
+    use testkit::rp::{ORIGIN, OTHER_ORIGIN, SERVICE_TOKEN, TestRp, User};
+
+    async fn redeem(
+        rp: &TestRp,
+        user: &User,
+        nonce: &str,
+        challenge_id: &serde_json::Value,
+        pool: Option<&str>,
+    ) -> testkit::rp::Response {
+        let mut body = json!({ "nonce": nonce, "userSub": user.sub, "challengeId": challenge_id });
+        if let Some(pool) = pool {
+            body["userPoolId"] = json!(pool);
+        }
+        rp.post("/internal/v1/nonces/redeem", Some(SERVICE_TOKEN), &body)
+            .await
+    }
+
+    #[tokio::test]
+    async fn each_host_is_its_own_site_and_each_pool_its_own_triggers() {
+        let (a, b) = TestRp::spawn_two_sites(|_, _| {}).await;
+        let (alice, bob) = (User::new("alice"), User::new("bob"));
+        let (mut alices, mut bobs) = (SoftAuthenticator::new(), SoftAuthenticator::new());
+        a.register(&alice, &mut alices).await;
+        b.register_at(&bob, &mut bobs, OTHER_ORIGIN).await;
+
+        // Each signs in at their own site.
+        a.sign_in(&mut alices).await.expect(200);
+        let bobs_nonce = b.sign_in_at(&mut bobs, OTHER_ORIGIN).await.expect(200)["nonce"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Alice's passkey, answering B's options (as a page of A's would): unknown at B.
+        let options = b
+            .post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect(200);
+        assert_eq!(options["publicKey"]["rpId"], "other.test");
+        let at_a = a
+            .post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect(200);
+        let assertion = alices.get(&at_a["publicKey"], ORIGIN).unwrap();
+        b.post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+        )
+        .await
+        .expect_error(422, "UNKNOWN_CREDENTIAL");
+
+        // A's access token is no token at B (another pool's issuer), and the reverse.
+        b.get("/v1/credentials", Some(&a.token(&alice)))
+            .await
+            .expect_error(401, "UNAUTHENTICATED");
+        a.get("/v1/credentials", Some(&b.token(&bob)))
+            .await
+            .expect_error(401, "UNAUTHENTICATED");
+        let listed = b
+            .get("/v1/credentials", Some(&b.token(&bob)))
+            .await
+            .expect(200);
+        assert_eq!(listed["credentials"].as_array().unwrap().len(), 1);
+
+        // Triggers: B's nonce redeems only for B's pool, an unknown pool is no site, and
+        // a trigger that names no pool cannot be routed.
+        let challenge = b.challenge(&bob).await;
+        let at_a = redeem(
+            &a,
+            &bob,
+            &bobs_nonce,
+            &challenge["challengeId"],
+            Some("eu-west-1_TestPool"),
+        )
+        .await;
+        assert_eq!(at_a.expect(200)["valid"], false);
+        redeem(
+            &a,
+            &bob,
+            &bobs_nonce,
+            &challenge["challengeId"],
+            Some("eu-west-1_Nobody"),
+        )
+        .await
+        .expect_error(404, "UNKNOWN_SITE");
+        redeem(&a, &bob, &bobs_nonce, &challenge["challengeId"], None)
+            .await
+            .expect_error(404, "UNKNOWN_SITE");
+        let valid = redeem(
+            &a,
+            &bob,
+            &bobs_nonce,
+            &challenge["challengeId"],
+            Some("eu-west-1_OtherPool"),
+        )
+        .await;
+        assert_eq!(
+            valid.expect(200)["valid"],
+            true,
+            "any host: the pool decides"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_no_site_answers_on_is_refused_and_cors_follows_the_host() {
+        let (a, b) = TestRp::spawn_two_sites(|_, _| {}).await;
+        let port = a.base.rsplit(':').next().unwrap().to_owned();
+        for host in [format!("127.0.0.1:{port}"), "app.nowhere.test".to_owned()] {
+            let r = a
+                .send(
+                    a.http
+                        .post(a.url("/v1/authentication/options"))
+                        .header(HOST, host)
+                        .json(&json!({})),
+                )
+                .await;
+            r.expect_error(404, "UNKNOWN_SITE");
+        }
+        // A's page may call A, not B; B's page B.
+        let preflight = |rp: &TestRp, origin: &'static str| {
+            rp.http
+                .request(
+                    reqwest::Method::OPTIONS,
+                    rp.url("/v1/authentication/options"),
+                )
+                .header(ORIGIN_HEADER, origin)
+                .header("Access-Control-Request-Method", "POST")
+        };
+        let allowed = |r: &testkit::rp::Response| {
+            r.headers
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            allowed(&a.send(preflight(&a, ORIGIN)).await).as_deref(),
+            Some(ORIGIN)
+        );
+        assert_eq!(allowed(&a.send(preflight(&a, OTHER_ORIGIN)).await), None);
+        assert_eq!(
+            allowed(&b.send(preflight(&b, OTHER_ORIGIN)).await).as_deref(),
+            Some(OTHER_ORIGIN)
+        );
+        assert_eq!(allowed(&b.send(preflight(&b, ORIGIN)).await), None);
+    }
 }

@@ -1,0 +1,111 @@
+//! Several sites from one deployment (`[[site]]` tables, decision 0021): every site's
+//! configuration, and what sets sites apart — the hosts that pick a site for a public
+//! request, and the user pool that picks one for a trigger's.
+
+use super::load::Layered;
+use super::{Config, ConfigError, Origin, bad};
+
+/// Keys only the top level may set: one process has one database, one set of listeners,
+/// one service token (one Lambda serves every pool), one admin API and console (for now:
+/// they act on the site `default`, or the first), and one set of process limits.
+pub const PROCESS_WIDE: &[&str] = &[
+    "database_url",
+    "db_max_connections",
+    "db_acquire_timeout_ms",
+    "db_statement_timeout_ms",
+    "listen_addr",
+    "internal_listen_addr",
+    "service_token",
+    "admin_token",
+    "admin_tokens",
+    "admin_group",
+    "console",
+    "console_client_id",
+    "rate_limit_per_min",
+    "max_connections",
+    "request_timeout_ms",
+    "header_read_timeout_secs",
+    "shutdown_grace_secs",
+    "audit_retention_days",
+    "trusted_proxies",
+    "auto_migrate",
+    "log_format",
+    "site",
+];
+
+const SITE_VAR: &str = "RP_SITE";
+
+/// Every site's configuration: with no `[[site]]` table, the one site `default` from the
+/// top level (today's configuration, unchanged); else one per table, in file order. Sites
+/// must not share a host or a user pool.
+pub fn configs(layered: &Layered) -> Result<Vec<Config>, ConfigError> {
+    let tables = layered.site_settings()?;
+    if tables.is_empty() {
+        return Ok(vec![Config::from_settings(&layered.settings)?]);
+    }
+    let mut configs = Vec::with_capacity(tables.len());
+    for (id, settings) in tables {
+        let mut config = Config::from_settings(&settings)
+            .map_err(|e| bad(SITE_VAR, format!("site {id}: {e}")))?;
+        config.site = id;
+        configs.push(config);
+    }
+    apart(&configs)?;
+    Ok(configs)
+}
+
+/// The user pool id an issuer names (`https://cognito-idp.<region>.amazonaws.com/<pool>`):
+/// its last path segment.
+pub fn pool_id(issuer: &str) -> &str {
+    issuer
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+}
+
+/// The host names a site's API answers on, lowercase: its RP ID, its web origins' hosts
+/// and its `hosts`.
+pub fn hosts(config: &Config) -> Vec<String> {
+    let mut hosts: Vec<String> = std::iter::once(config.rp_id.clone())
+        .chain(config.origins.iter().filter_map(|o| match o {
+            Origin::Web(url) => url.host_str().map(str::to_owned),
+            Origin::Android(_) => None,
+        }))
+        .chain(config.hosts.iter().cloned())
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// No two sites share a host (the Host header must name one site) or a user pool (a
+/// trigger's `userPoolId` must).
+fn apart(configs: &[Config]) -> Result<(), ConfigError> {
+    for (i, a) in configs.iter().enumerate() {
+        for b in &configs[i + 1..] {
+            if let Some(host) = hosts(a).into_iter().find(|h| hosts(b).contains(h)) {
+                return Err(bad(
+                    SITE_VAR,
+                    format!(
+                        "sites {} and {} both answer on the host {host}: give each its own host names",
+                        a.site, b.site
+                    ),
+                ));
+            }
+            if pool_id(&a.cognito_issuer) == pool_id(&b.cognito_issuer) {
+                return Err(bad(
+                    SITE_VAR,
+                    format!(
+                        "sites {} and {} have the same user pool ({}): a site is one pool",
+                        a.site,
+                        b.site,
+                        pool_id(&a.cognito_issuer)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
