@@ -305,6 +305,33 @@ async fn redeemed(t: &TestContext, who: &User, nonce: String, email: Option<&str
     redemption::redeem(&t.cx, &r).await.unwrap().valid
 }
 
+/// Counts, at `at`, as many failed codes against `email` at the context's site as lock
+/// the address for good.
+pub(crate) async fn fail_for_good(
+    cx: &rp_server::flows::Context,
+    email: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use rp_server::flows::email::limits::{FAILURES_PER_ADDRESS_IN_ALL, failures_of_address};
+    use rp_server::store::limits;
+    let key = vec![failures_of_address(email)];
+    let mut tx = cx.db.begin().await.unwrap();
+    limits::lock(&mut tx, &cx.site.id, &key, at).await.unwrap();
+    for _ in 0..FAILURES_PER_ADDRESS_IN_ALL {
+        limits::hit(
+            &mut tx,
+            &cx.site.id,
+            &key,
+            true,
+            chrono::Duration::days(1),
+            at,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 /// Whether email codes to `email` are locked for good (fifty failures in all).
 async fn locked_for_good(t: &TestContext, email: &str) -> bool {
     use rp_server::flows::email::limits::{Failures, Refusal};
@@ -323,34 +350,13 @@ async fn locked_for_good(t: &TestContext, email: &str) -> bool {
 /// redemption without a passkey (an email code's) forgives nothing.
 #[tokio::test]
 async fn a_passkey_sign_in_forgives_the_addresss_failed_codes() {
-    use rp_server::store::limits;
     let t = TestContext::new().await;
     let erin = User::new("erin");
     let mut authn = SoftAuthenticator::new();
     register(&t, &erin, &mut authn).await;
     let email = "erin@example.test";
-    let key = vec![rp_server::flows::email::limits::failures_of_address(email)];
-    {
-        // Fifty failures, spread over days long past (the day's window is empty).
-        let mut tx = t.cx.db.begin().await.unwrap();
-        let long_ago = t.cx.clock.now() - chrono::Duration::days(30);
-        limits::lock(&mut tx, &t.cx.site.id, &key, long_ago)
-            .await
-            .unwrap();
-        for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
-            limits::hit(
-                &mut tx,
-                &t.cx.site.id,
-                &key,
-                true,
-                chrono::Duration::days(1),
-                long_ago,
-            )
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
+    // Fifty failures, spread over days long past (the day's window is empty).
+    fail_for_good(&t.cx, email, t.cx.clock.now() - chrono::Duration::days(30)).await;
     assert!(locked_for_good(&t, email).await);
 
     // An email code's nonce (no credential) forgives nothing.
@@ -463,28 +469,10 @@ async fn an_email_code_session_may_only_add_a_first_passkey() {
 /// for made-up addresses do not pile up for ever.
 #[tokio::test]
 async fn failures_in_all_are_forgotten_after_ninety_quiet_days() {
-    use rp_server::store::limits;
     let t = TestContext::new().await;
     let email = "quiet@example.test";
-    let key = vec![rp_server::flows::email::limits::failures_of_address(email)];
     let then = t.cx.clock.now();
-    let mut tx = t.cx.db.begin().await.unwrap();
-    limits::lock(&mut tx, &t.cx.site.id, &key, then)
-        .await
-        .unwrap();
-    for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
-        limits::hit(
-            &mut tx,
-            &t.cx.site.id,
-            &key,
-            true,
-            chrono::Duration::days(1),
-            then,
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    fail_for_good(&t.cx, email, then).await;
     assert!(locked_for_good(&t, email).await);
     // The purge keeps it for 89 days, and drops it after 90.
     rp_server::store::purge_expired(&t.cx.db, then + chrono::Duration::days(89), 1000)
