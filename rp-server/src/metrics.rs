@@ -1,9 +1,12 @@
 //! Prometheus metrics. The recorder is process-global (the `metrics` facade is), so it
 //! is installed once and every app instance in the process renders the same registry.
+//! The domain counters carry the site (a configured id: the label's values are bounded).
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::model::SiteId;
 
 pub const CEREMONIES_STARTED: &str = "rp_ceremonies_started_total";
 pub const CEREMONIES_FINISHED: &str = "rp_ceremonies_finished_total";
@@ -39,20 +42,23 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!(CEREMONIES_STARTED, "WebAuthn ceremonies started, by kind");
+    metrics::describe_counter!(
+        CEREMONIES_STARTED,
+        "WebAuthn ceremonies started, by site and kind"
+    );
     metrics::describe_counter!(
         OIDC_EVENTS,
-        "OpenID provider events (authorize, code_issued, token_issued, and refusals by reason), by configured client"
+        "OpenID provider events (authorize, code_issued, token_issued, and refusals by reason), by site and configured client"
     );
     metrics::describe_counter!(
         CEREMONIES_FINISHED,
-        "WebAuthn ceremonies finished successfully, by kind"
+        "WebAuthn ceremonies finished successfully, by site and kind"
     );
     metrics::describe_counter!(
         CEREMONIES_FAILED,
-        "WebAuthn ceremonies that failed, by kind and reason"
+        "WebAuthn ceremonies that failed, by site, kind and reason"
     );
-    metrics::describe_counter!(NONCE_REDEMPTIONS, "Nonce redemptions, by outcome");
+    metrics::describe_counter!(NONCE_REDEMPTIONS, "Nonce redemptions, by site and outcome");
     metrics::describe_counter!(
         REQUEST_TIMEOUTS,
         "Requests cut off at RP_REQUEST_TIMEOUT_MS (slow bodies, mostly)"
@@ -64,24 +70,26 @@ fn describe() {
     );
 }
 
-pub fn ceremony_started(kind: &'static str) {
-    metrics::counter!(CEREMONIES_STARTED, "kind" => kind).increment(1);
+pub fn ceremony_started(site: &SiteId, kind: &'static str) {
+    metrics::counter!(CEREMONIES_STARTED, "site" => site.to_string(), "kind" => kind).increment(1);
 }
 
-pub fn ceremony_finished(kind: &'static str) {
-    metrics::counter!(CEREMONIES_FINISHED, "kind" => kind).increment(1);
+pub fn ceremony_finished(site: &SiteId, kind: &'static str) {
+    metrics::counter!(CEREMONIES_FINISHED, "site" => site.to_string(), "kind" => kind).increment(1);
 }
 
-pub fn ceremony_failed(kind: &'static str, reason: &'static str) {
-    metrics::counter!(CEREMONIES_FAILED, "kind" => kind, "reason" => reason).increment(1);
-}
-
-/// An OpenID provider event; `client` is a configured client id or `unknown`.
-pub fn oidc(client: &str, event: &str) {
-    metrics::counter!(OIDC_EVENTS, "client" => client.to_owned(), "event" => event.to_owned())
+pub fn ceremony_failed(site: &SiteId, kind: &'static str, reason: &'static str) {
+    metrics::counter!(CEREMONIES_FAILED, "site" => site.to_string(), "kind" => kind, "reason" => reason)
         .increment(1);
 }
 
-pub fn nonce_redemption(outcome: &'static str) {
-    metrics::counter!(NONCE_REDEMPTIONS, "outcome" => outcome).increment(1);
+/// An OpenID provider event; `client` is a configured client id or `unknown`.
+pub fn oidc(site: &SiteId, client: &str, event: &str) {
+    metrics::counter!(OIDC_EVENTS, "site" => site.to_string(), "client" => client.to_owned(), "event" => event.to_owned())
+        .increment(1);
+}
+
+pub fn nonce_redemption(site: &SiteId, outcome: &'static str) {
+    metrics::counter!(NONCE_REDEMPTIONS, "site" => site.to_string(), "outcome" => outcome)
+        .increment(1);
 }

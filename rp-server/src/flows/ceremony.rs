@@ -107,7 +107,7 @@ pub async fn start(
         },
     )
     .await?;
-    crate::metrics::ceremony_started(ceremony.kind().metric());
+    crate::metrics::ceremony_started(&cx.site.id, ceremony.kind().metric());
     Ok(id)
 }
 
@@ -192,11 +192,11 @@ pub fn rejection(kind: CeremonyKind, e: &WebauthnError) -> Rejection {
     }
 }
 
-/// Records the end of a ceremony once, from its outcome.
-pub fn count<T>(kind: CeremonyKind, result: &Result<T, impl HasReason>) {
+/// Records the end of a ceremony of the site once, from its outcome.
+pub fn count<T>(cx: &Context, kind: CeremonyKind, result: &Result<T, impl HasReason>) {
     match result {
-        Ok(_) => crate::metrics::ceremony_finished(kind.metric()),
-        Err(e) => crate::metrics::ceremony_failed(kind.metric(), e.reason()),
+        Ok(_) => crate::metrics::ceremony_finished(&cx.site.id, kind.metric()),
+        Err(e) => crate::metrics::ceremony_failed(&cx.site.id, kind.metric(), e.reason()),
     }
 }
 

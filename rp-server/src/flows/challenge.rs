@@ -93,7 +93,7 @@ pub async fn issue_as(
         },
     )
     .await?;
-    crate::metrics::ceremony_started(CeremonyKind::Challenge.metric());
+    crate::metrics::ceremony_started(&cx.site.id, CeremonyKind::Challenge.metric());
     let allowed = signing_in(cx, allowed);
     options.public_key.allow_credentials = if allowed.is_empty() {
         cx.site.rp.fake_allow_credentials(&req.username)

@@ -109,7 +109,7 @@ pub fn authorize(cx: &Context, provider: &Provider, query: &str) -> Result<Autho
                 .find(|(k, _)| k == "client_id")
                 .map(|(_, v)| client_label(&v))
                 .unwrap_or("unknown");
-            crate::metrics::oidc(client, "authorize_refused");
+            crate::metrics::oidc(&cx.site.id, client, "authorize_refused");
             return Err(refusal);
         }
     };
@@ -119,7 +119,7 @@ pub fn authorize(cx: &Context, provider: &Provider, query: &str) -> Result<Autho
         .requests
         .seal(request_id, expires_at, &request)
         .map_err(|_| Refusal::Page("The sign-in request could not be prepared."))?;
-    crate::metrics::oidc(client_label(&request.client_id), "authorize");
+    crate::metrics::oidc(&cx.site.id, client_label(&request.client_id), "authorize");
     let email_offered = !request.passkey_required
         && cx.site.email.is_some()
         && cx.site.settings.email_signin != crate::config::EmailSignIn::Off;
@@ -196,7 +196,7 @@ pub async fn finish(
     )
     .await?;
     let Some(signed_in) = redeemed else {
-        crate::metrics::oidc(label, "sign_in_not_valid");
+        crate::metrics::oidc(&cx.site.id, label, "sign_in_not_valid");
         return Err(FinishError::SignInNotValid);
     };
     let factor = Factor::parse(&signed_in.factor)
@@ -279,7 +279,7 @@ pub async fn finish(
     )
     .await?;
     tx.commit().await?;
-    crate::metrics::oidc(label, "code_issued");
+    crate::metrics::oidc(&cx.site.id, label, "code_issued");
     let mut url = url::Url::parse(&request.redirect_uri).map_err(anyhow::Error::from)?;
     {
         let mut q = url.query_pairs_mut();
@@ -396,7 +396,7 @@ async fn deny(
     reason: &str,
     client: &ClientContext,
 ) -> sqlx::Result<()> {
-    crate::metrics::oidc(client_label, reason);
+    crate::metrics::oidc(&cx.site.id, client_label, reason);
     let mut event = Event::new(Actor::Anonymous, Action::OidcDenied)
         .client(client)
         .details(serde_json::json!({ "client": client_label, "reason": reason }));
@@ -490,14 +490,14 @@ pub async fn token(
         "The code is not valid (unknown, expired, used, or issued for another client, redirect URI or verifier).",
     );
     let Some(hash) = AuthorizationCode::parse_and_hash(code) else {
-        crate::metrics::oidc(label, "code_invalid");
+        crate::metrics::oidc(&cx.site.id, label, "code_invalid");
         return Err(invalid);
     };
     let now = cx.clock.now();
     let row = match rows::redeem_code(&cx.db, &cx.site.id, &hash, now).await? {
         CodeRedemption::Spent(row) => row,
         CodeRedemption::Reused { revoked_tokens } => {
-            crate::metrics::oidc(label, "code_reused");
+            crate::metrics::oidc(&cx.site.id, label, "code_reused");
             audit::record(
                 &cx.db, &cx.site.id,
                 now,
@@ -509,7 +509,7 @@ pub async fn token(
             return Err(invalid);
         }
         CodeRedemption::Unknown => {
-            crate::metrics::oidc(label, "code_invalid");
+            crate::metrics::oidc(&cx.site.id, label, "code_invalid");
             return Err(invalid);
         }
     };
@@ -638,7 +638,7 @@ async fn issue(
     )
     .await?;
     tx.commit().await?;
-    crate::metrics::oidc(&row.client_id, "token_issued");
+    crate::metrics::oidc(&cx.site.id, &row.client_id, "token_issued");
     Ok(Tokens {
         access_token: access.expose().to_owned(),
         token_type: "Bearer",

@@ -67,7 +67,7 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
     let outcome = attempt(cx, req, now).await?;
     let response = match outcome {
         Ok(credential_id) => {
-            crate::metrics::nonce_redemption("valid");
+            crate::metrics::nonce_redemption(&cx.site.id, "valid");
             RedeemResponse {
                 valid: true,
                 reason: None,
@@ -75,7 +75,7 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
             }
         }
         Err(reason) => {
-            crate::metrics::nonce_redemption(reason.as_str());
+            crate::metrics::nonce_redemption(&cx.site.id, reason.as_str());
             tracing::info!(reason = reason.as_str(), challenge_id = %req.challenge_id, "nonce redemption refused");
             if !req.user_sub.is_empty() {
                 crate::audit::record(

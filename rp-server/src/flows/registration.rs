@@ -230,7 +230,7 @@ pub async fn verify(
     nickname: Option<&str>,
 ) -> Result<CredentialSummary, RegistrationError> {
     let result = finish(cx, who, client, ceremony_id, response, nickname).await;
-    ceremony::count(CeremonyKind::Registration, &result);
+    ceremony::count(cx, CeremonyKind::Registration, &result);
     if let Ok(added) = &result {
         let sub = match who {
             Registrant::Cognito(u) => &u.sub,

@@ -87,7 +87,7 @@ pub async fn options(cx: &Context) -> Result<CeremonyOptions, SignInError> {
         .sealer
         .seal(Uuid::new_v4(), expires_at, &auth_state)
         .map_err(anyhow::Error::from)?;
-    crate::metrics::ceremony_started(CeremonyKind::SignIn.metric());
+    crate::metrics::ceremony_started(&cx.site.id, CeremonyKind::SignIn.metric());
     Ok(CeremonyOptions {
         ceremony_id,
         public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
@@ -141,7 +141,7 @@ pub async fn verify(
     client: &ClientContext,
 ) -> Result<SignInNonce, SignInError> {
     let result = finish(cx, ceremony_id, response, client).await;
-    ceremony::count(CeremonyKind::SignIn, &result);
+    ceremony::count(cx, CeremonyKind::SignIn, &result);
     result
 }
 

@@ -188,7 +188,7 @@ pub async fn verify(
     response: &RegisterPublicKeyCredential,
 ) -> Result<SignInNonce, SignUpError> {
     let result = finish(cx, client, ceremony_id, response).await;
-    ceremony::count(CeremonyKind::SignUp, &result);
+    ceremony::count(cx, CeremonyKind::SignUp, &result);
     result
 }
 

@@ -16,10 +16,13 @@ use ipnet::IpNet;
 use super::error::ApiError;
 use super::extract::ClientIp;
 use crate::AppState;
+use crate::model::SiteId;
 
 pub struct RateLimiter {
-    /// Keyed by [`crate::net::limit_block`]: an IPv6 client is its /64.
-    limiter: DefaultKeyedRateLimiter<IpNet>,
+    /// Keyed by the site the request's host names (none: a host no site answers on) and
+    /// [`crate::net::limit_block`] (an IPv6 client is its /64): a client's quota at one
+    /// site is not spent at another.
+    limiter: DefaultKeyedRateLimiter<(Option<SiteId>, IpNet)>,
 }
 
 impl RateLimiter {
@@ -37,9 +40,9 @@ impl RateLimiter {
         self.limiter.shrink_to_fit();
     }
 
-    fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
+    fn check(&self, site: Option<SiteId>, ip: IpAddr) -> Result<(), ApiError> {
         self.limiter
-            .check_key(&crate::net::limit_block(ip))
+            .check_key(&(site, crate::net::limit_block(ip)))
             .map_err(|not_until| {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 ApiError::RateLimited {
@@ -118,20 +121,31 @@ pub async fn trust_request_id(
 }
 
 pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    limited(state.rate_limiter.as_deref(), req, next).await
+    limited(&state, state.rate_limiter.as_deref(), req, next).await
 }
 
 /// [`limit`] for `/readyz` and `/openapi.json`, with a quota of their own.
 pub async fn limit_ops(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    limited(state.ops_rate_limiter.as_deref(), req, next).await
+    limited(&state, state.ops_rate_limiter.as_deref(), req, next).await
 }
 
-async fn limited(limiter: Option<&RateLimiter>, req: Request, next: Next) -> Response {
+async fn limited(
+    state: &AppState,
+    limiter: Option<&RateLimiter>,
+    req: Request,
+    next: Next,
+) -> Response {
     if let (Some(limiter), Some(ClientIp(ip))) =
         (limiter, req.extensions().get::<ClientIp>().copied())
-        && let Err(e) = limiter.check(ip)
     {
-        return e.into_response();
+        let host = req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let site = state.sites.for_host(host).map(|s| s.id.clone());
+        if let Err(e) = limiter.check(site, ip) {
+            return e.into_response();
+        }
     }
     next.run(req).await
 }
@@ -170,12 +184,15 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..3 {
-            assert!(l.check(a).is_ok());
+            assert!(l.check(None, a).is_ok());
         }
         assert!(
-            matches!(l.check(a), Err(ApiError::RateLimited { retry_after_secs }) if retry_after_secs >= 1)
+            matches!(l.check(None, a), Err(ApiError::RateLimited { retry_after_secs }) if retry_after_secs >= 1)
         );
-        assert!(l.check(b).is_ok());
+        assert!(l.check(None, b).is_ok());
+        // The same client at another site has its own quota.
+        let other = Some(SiteId::parse("other").unwrap());
+        assert!(l.check(other.clone(), a).is_ok());
         assert!(RateLimiter::new(0).is_none());
     }
 
@@ -184,10 +201,10 @@ mod tests {
         let l = RateLimiter::new(2).unwrap();
         let one: IpAddr = "2001:db8:7:7::1".parse().unwrap();
         let same_64: IpAddr = "2001:db8:7:7:dead:beef:0:1".parse().unwrap();
-        assert!(l.check(one).is_ok());
-        assert!(l.check(same_64).is_ok());
-        assert!(l.check("2001:db8:7:7::9".parse().unwrap()).is_err());
-        assert!(l.check("2001:db8:7:8::1".parse().unwrap()).is_ok());
+        assert!(l.check(None, one).is_ok());
+        assert!(l.check(None, same_64).is_ok());
+        assert!(l.check(None, "2001:db8:7:7::9".parse().unwrap()).is_err());
+        assert!(l.check(None, "2001:db8:7:8::1".parse().unwrap()).is_ok());
 
         // A peer reaching a dual-stack socket as ::ffff:a.b.c.d is that IPv4 client:
         // trusted as a proxy by its IPv4 range, and counted with its IPv4 self.
@@ -204,13 +221,12 @@ mod tests {
         );
         let v4 = RateLimiter::new(1).unwrap();
         assert!(
-            v4.check(client_ip(
-                "::ffff:192.0.2.9".parse().unwrap(),
-                &HeaderMap::new(),
-                &[]
-            ))
+            v4.check(
+                None,
+                client_ip("::ffff:192.0.2.9".parse().unwrap(), &HeaderMap::new(), &[])
+            )
             .is_ok()
         );
-        assert!(v4.check("192.0.2.9".parse().unwrap()).is_err());
+        assert!(v4.check(None, "192.0.2.9".parse().unwrap()).is_err());
     }
 }

@@ -265,7 +265,7 @@ async fn failed_redemptions_never_lock_out_the_owner() {
             .body
             .as_str()
             .unwrap_or_default()
-            .contains("rp_nonce_redemptions_total{outcome=\"unknown\"}"),
+            .contains("rp_nonce_redemptions_total{site=\"default\",outcome=\"unknown\"}"),
         "{}",
         metrics.body
     );

@@ -101,10 +101,10 @@ async fn metrics_count_ceremonies_redemptions_and_latency() {
     assert_eq!(r.status, 200);
     let text = r.body.as_str().unwrap().to_owned();
     for needle in [
-        "rp_ceremonies_started_total{kind=\"registration\"}",
-        "rp_ceremonies_finished_total{kind=\"authentication\"}",
-        "rp_ceremonies_failed_total{kind=\"registration\",reason=\"unknown_ceremony\"}",
-        "rp_nonce_redemptions_total{outcome=\"valid\"}",
+        "rp_ceremonies_started_total{site=\"default\",kind=\"registration\"}",
+        "rp_ceremonies_finished_total{site=\"default\",kind=\"authentication\"}",
+        "rp_ceremonies_failed_total{site=\"default\",kind=\"registration\",reason=\"unknown_ceremony\"}",
+        "rp_nonce_redemptions_total{site=\"default\",outcome=\"valid\"}",
         "rp_http_request_duration_seconds_bucket",
         "route=\"/v1/authentication/verify\"",
     ] {

@@ -305,23 +305,7 @@ async fn limits_are_counted_per_site() {
     let email = "erin@example.test";
     let key = vec![rp_server::flows::email::limits::failures_of_address(email)];
     let now = t.clock.now();
-    let mut tx = t.cx.db.begin().await.unwrap();
-    limits::lock(&mut tx, &t.cx.site.id, &key, now)
-        .await
-        .unwrap();
-    for _ in 0..rp_server::flows::email::limits::FAILURES_PER_ADDRESS_IN_ALL {
-        limits::hit(
-            &mut tx,
-            &t.cx.site.id,
-            &key,
-            true,
-            chrono::Duration::days(1),
-            now,
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    crate::flows::fail_for_good(&t.cx, email, now).await;
     let locked = |cx: Context| async move {
         let mut tx = cx.db.begin().await.unwrap();
         matches!(
@@ -454,6 +438,17 @@ mod one_server {
             true,
             "any host: the pool decides"
         );
+
+        // The counters say which site.
+        let metrics = a.get("/metrics", None).await;
+        let text = metrics.body.as_str().unwrap_or_default();
+        for needle in [
+            "rp_ceremonies_finished_total{site=\"default\",kind=\"authentication\"}",
+            "rp_ceremonies_finished_total{site=\"other\",kind=\"authentication\"}",
+            "rp_nonce_redemptions_total{site=\"other\",outcome=\"valid\"}",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
     }
 
     #[tokio::test]
