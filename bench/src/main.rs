@@ -8,6 +8,9 @@
 //! send: `POST /internal/v1/challenges` (Create) and `POST /internal/v1/nonces/redeem`
 //! (Verify).
 //!
+//! `--sites N` serves N sites from one rp-server (`[[site]]` tables, a pool each), the users
+//! spread over them, each request naming its site by `Host` and each trigger call by pool.
+//!
 //! Closed loop (default): `--concurrency` virtual users sign in back to back for
 //! `--duration` seconds; the throughput is the capacity. Open loop (`--rate R`): a sign-in
 //! starts every 1/R s whether or not earlier ones finished, and its latency counts from
@@ -66,6 +69,11 @@ struct Args {
     /// The rp-server binary to run.
     #[arg(long, default_value = "target/release/rp-server")]
     rp_server: PathBuf,
+    /// Sites the rp-server serves (`[[site]]` tables in a config file: a pool, an RP ID
+    /// and a host each), the users spread over them; every request names its site by
+    /// `Host`, every trigger call by its pool. 1: today's environment-only configuration.
+    #[arg(long, default_value_t = 1)]
+    sites: usize,
     /// rp-server processes on the one database; every request goes to the next one in
     /// turn (as a load balancer would send them), so one sign-in's four requests meet
     /// different processes.
@@ -150,10 +158,23 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .context("reading the Postgres backend's /proc entry (is Postgres on this machine?)")?
         .ppid;
 
-    let idp = TokenIssuer::start().await?;
+    ensure!(args.sites >= 1, "--sites must be at least 1");
+    let mut sites = Vec::with_capacity(args.sites);
+    for i in 0..args.sites {
+        sites.push(BenchSite::start(i, args.sites).await?);
+    }
+    let idp = &sites[0].idp;
     if let Some(dir) = args.log.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let config_file = match args.sites {
+        1 => None,
+        _ => {
+            let path = args.log.with_extension("sites.toml");
+            std::fs::write(&path, sites_file(&sites))?;
+            Some(path)
+        }
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(4 * args.concurrency)
         .build()?;
@@ -164,7 +185,8 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
             0 => args.log.clone(),
             i => args.log.with_extension(format!("{}.log", i + 1)),
         };
-        let (server, base) = start_server(args, db_url, &idp, &log, &http).await?;
+        let (server, base) =
+            start_server(args, db_url, idp, config_file.as_deref(), &log, &http).await?;
         servers.push(server);
         bases.push(base);
     }
@@ -173,13 +195,15 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .map(|s| s.id().ok_or_else(|| anyhow!("rp-server exited at once")))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    let client_id = idp.client_id.clone();
     let ctx = Arc::new(Ctx {
         http,
         bases,
         next: AtomicUsize::new(0),
-        client_id: idp.client_id.clone(),
+        client_id,
+        sites,
     });
-    let users = enrol(&ctx, &idp, args.users).await?;
+    let users = enrol(&ctx, args.users).await?;
     if args.filler_users > 0 || args.filler_audit > 0 {
         seed(&mut stats_db, db_url, args).await?;
     }
@@ -211,7 +235,7 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0);
     // After the measured window: its requests must not count in the CPU per sign-in.
-    let enumeration = enumeration_timing(&ctx, &idp, &users[0]).await?;
+    let enumeration = enumeration_timing(&ctx, &ctx.sites[0].idp, &users[0]).await?;
 
     report(
         args,
@@ -233,11 +257,14 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         ENUMERATION_ROUNDS,
     );
     if args.triggers {
+        // The function is measured on the first site's pool (one Lambda serves each pool
+        // alike).
+        let first_sites: Vec<_> = users.iter().filter(|u| u.site == 0).cloned().collect();
         let figures = triggers::measure(
             &args.triggers_binary,
             &ctx,
             ctx.base(),
-            &users,
+            &first_sites,
             args.trigger_sign_ins,
         )
         .await?;
@@ -354,8 +381,11 @@ async fn enumeration_timing(
             let body = json!({ "ceremonyId": c["ceremonyId"], "credential": assertion });
             let started = Instant::now();
             let answer = ctx
-                .http
-                .post(format!("{}/v1/authentication/verify", ctx.base()))
+                .at(
+                    0,
+                    ctx.http
+                        .post(format!("{}/v1/authentication/verify", ctx.base())),
+                )
                 .json(&body)
                 .send()
                 .await?;
@@ -383,11 +413,63 @@ struct Ctx {
     bases: Vec<String>,
     next: AtomicUsize,
     client_id: String,
+    /// The first is the one the enumeration timing and the triggers use.
+    sites: Vec<BenchSite>,
 }
 
 struct BenchUser {
     sub: String,
+    /// Index into [`Ctx::sites`].
+    site: usize,
     authn: Mutex<SoftAuthenticator>,
+}
+
+/// One site of the benchmark: its pool (a token issuer of its own) and, with several
+/// sites, the host its requests name.
+struct BenchSite {
+    idp: TokenIssuer,
+    rp_id: String,
+    origin: String,
+    /// `None` with one site: requests name no host in particular, as before sites.
+    host: Option<String>,
+}
+
+impl BenchSite {
+    /// Site `i` of `n`: the first is today's (`bench.example`, the test pool), the
+    /// others `bench<i>.example` with pools of their own.
+    async fn start(i: usize, n: usize) -> anyhow::Result<Self> {
+        let (rp_id, idp) = match i {
+            0 => (RP_ID.to_owned(), TokenIssuer::start().await?),
+            i => (
+                format!("bench{i}.example"),
+                TokenIssuer::start_for_pool(&format!("eu-west-1_Bench{i:03}")).await?,
+            ),
+        };
+        Ok(Self {
+            origin: format!("https://{rp_id}"),
+            host: (n > 1).then(|| rp_id.clone()),
+            rp_id,
+            idp,
+        })
+    }
+}
+
+/// The config file of several sites: one `[[site]]` table each (the first is `default`).
+fn sites_file(sites: &[BenchSite]) -> String {
+    let mut out = String::new();
+    for (i, site) in sites.iter().enumerate() {
+        let id = if i == 0 {
+            "default".to_owned()
+        } else {
+            format!("s{i}")
+        };
+        out.push_str(&format!(
+            "[[site]]\nid = \"{id}\"\nrp_id = \"{}\"\norigins = [\"{}\"]\ncognito_issuer = \"{}\"\n\
+             cognito_jwks_url = \"{}\"\ncognito_client_ids = [\"{}\"]\n\n",
+            site.rp_id, site.origin, site.idp.issuer, site.idp.jwks_url, site.idp.client_id
+        ));
+    }
+    out
 }
 
 impl Ctx {
@@ -396,8 +478,30 @@ impl Ctx {
         &self.bases[self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len()]
     }
 
+    /// `req` naming site `site` by its host (with several sites).
+    fn at(&self, site: usize, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.sites[site].host {
+            Some(host) => req.header(reqwest::header::HOST, host),
+            None => req,
+        }
+    }
+
+    /// A POST to the first site.
     async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> anyhow::Result<Value> {
-        let mut req = self.http.post(format!("{}{path}", self.base())).json(body);
+        self.post_at(0, path, bearer, body).await
+    }
+
+    /// A POST to site `site`.
+    async fn post_at(
+        &self,
+        site: usize,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .at(site, self.http.post(format!("{}{path}", self.base())))
+            .json(body);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
         }
@@ -420,6 +524,7 @@ async fn start_server(
     args: &Args,
     db_url: &str,
     idp: &TokenIssuer,
+    config_file: Option<&std::path::Path>,
     log: &std::path::Path,
     http: &reqwest::Client,
 ) -> anyhow::Result<(tokio::process::Child, String)> {
@@ -430,14 +535,22 @@ async fn start_server(
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABASE_URL", db_url)
         .env("RP_LISTEN_ADDR", "127.0.0.1:0")
-        .env("RP_ID", RP_ID)
-        .env("RP_ORIGINS", ORIGIN)
-        .env("RP_COGNITO_ISSUER", &idp.issuer)
-        .env("RP_COGNITO_JWKS_URL", &idp.jwks_url)
-        .env("RP_COGNITO_CLIENT_IDS", &idp.client_id)
         .env("RP_SERVICE_TOKEN", SERVICE_TOKEN)
         .env("RP_RATE_LIMIT_PER_MIN", "0")
         .env("RP_DB_MAX_CONNECTIONS", args.db_connections.to_string());
+    match config_file {
+        Some(file) => {
+            command.env("RP_CONFIG_FILE", file);
+        }
+        None => {
+            command
+                .env("RP_ID", RP_ID)
+                .env("RP_ORIGINS", ORIGIN)
+                .env("RP_COGNITO_ISSUER", &idp.issuer)
+                .env("RP_COGNITO_JWKS_URL", &idp.jwks_url)
+                .env("RP_COGNITO_CLIENT_IDS", &idp.client_id);
+        }
+    }
     for pair in &args.server_env {
         let (name, value) = pair
             .split_once('=')
@@ -496,22 +609,27 @@ async fn wait_ready(
     }
 }
 
-/// Registers one passkey for each of `n` users through the API, eight at a time.
-async fn enrol(ctx: &Arc<Ctx>, idp: &TokenIssuer, n: usize) -> anyhow::Result<Vec<Arc<BenchUser>>> {
+/// Registers one passkey for each of `n` users through the API, eight at a time; user `i`
+/// is site `i mod sites`'s.
+async fn enrol(ctx: &Arc<Ctx>, n: usize) -> anyhow::Result<Vec<Arc<BenchUser>>> {
     let mut users = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
         let mut set = tokio::task::JoinSet::new();
         for &i in chunk {
             let sub = uuid::Uuid::new_v4().to_string();
-            let token = idp.access_token(&sub, &format!("user{i}@bench.example"))?;
+            let site = i % ctx.sites.len();
+            let token = ctx.sites[site]
+                .idp
+                .access_token(&sub, &format!("user{i}@bench.example"))?;
             let ctx = ctx.clone();
             set.spawn(async move {
                 let mut authn = SoftAuthenticator::new();
                 let options = ctx
-                    .post("/v1/registration/options", Some(&token), &json!({}))
+                    .post_at(site, "/v1/registration/options", Some(&token), &json!({}))
                     .await?;
-                let credential = authn.create(&options["publicKey"], ORIGIN)?;
-                ctx.post(
+                let credential = authn.create(&options["publicKey"], &ctx.sites[site].origin)?;
+                ctx.post_at(
+                    site,
                     "/v1/registration/verify",
                     Some(&token),
                     &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
@@ -519,6 +637,7 @@ async fn enrol(ctx: &Arc<Ctx>, idp: &TokenIssuer, n: usize) -> anyhow::Result<Ve
                 .await?;
                 anyhow::Ok(Arc::new(BenchUser {
                     sub,
+                    site,
                     authn: Mutex::new(authn),
                 }))
             });
@@ -536,10 +655,11 @@ async fn passkey_sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<Value> {
     // The authenticator is held until verify: its counter must reach the server in order.
     let mut authn = user.authn.lock().await;
     let options = ctx
-        .post("/v1/authentication/options", None, &json!({}))
+        .post_at(user.site, "/v1/authentication/options", None, &json!({}))
         .await?;
-    let assertion = authn.get(&options["publicKey"], ORIGIN)?;
-    ctx.post(
+    let assertion = authn.get(&options["publicKey"], &ctx.sites[user.site].origin)?;
+    ctx.post_at(
+        user.site,
         "/v1/authentication/verify",
         None,
         &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
@@ -550,12 +670,13 @@ async fn passkey_sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<Value> {
 /// One full sign-in, as a browser and Cognito's triggers would make it.
 async fn sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<()> {
     let signed_in = passkey_sign_in(ctx, user).await?;
+    let pool = &ctx.sites[user.site].idp.pool_id;
     let challenge = ctx
         .post(
             "/internal/v1/challenges",
             Some(SERVICE_TOKEN),
             &json!({
-                "userPoolId": POOL_ID,
+                "userPoolId": pool,
                 "clientId": ctx.client_id,
                 "userSub": user.sub,
                 "username": signed_in["username"],
@@ -571,6 +692,7 @@ async fn sign_in(ctx: &Ctx, user: &BenchUser) -> anyhow::Result<()> {
                 "nonce": signed_in["nonce"],
                 "userSub": user.sub,
                 "challengeId": challenge["challengeId"],
+                "userPoolId": pool,
             }),
         )
         .await?;
@@ -714,6 +836,10 @@ fn report(
     let processes = match args.instances {
         1 => String::new(),
         n => format!(", {n} rp-server processes"),
+    };
+    let processes = match args.sites {
+        1 => processes,
+        n => format!("{processes}, {n} sites"),
     };
     println!(
         "rp-bench: {} users, {load}{processes}, {elapsed:.1} s measured",
