@@ -94,6 +94,41 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The site an admin request's path names: `/admin/v1/sites/{site}/…` is `/admin/v1/…`
+/// acting on that site (the admin extractor reads it; an id no site has is 404
+/// `UNKNOWN_SITE`). The unscoped paths act on the admin site (`default`, else the first).
+#[derive(Debug, Clone)]
+pub struct AdminScope(pub String);
+
+/// Rewrites `/admin/v1/sites/{site}/rest` to `/admin/v1/rest` (the query kept) and records
+/// the site in the request's extensions, before routing: every admin route is served
+/// under both paths without being declared twice. Any other path is left alone.
+pub fn scope_admin_path<B>(req: &mut axum::http::Request<B>) {
+    const PREFIX: &str = "/admin/v1/sites/";
+    let Some((site, rest)) = req
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .and_then(|r| r.split_once('/'))
+    else {
+        return;
+    };
+    let path = match req.uri().query() {
+        Some(q) => format!("/admin/v1/{rest}?{q}"),
+        None => format!("/admin/v1/{rest}"),
+    };
+    let site = site.to_owned();
+    let mut parts = req.uri().clone().into_parts();
+    let Ok(path) = path.parse() else {
+        return;
+    };
+    parts.path_and_query = Some(path);
+    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+        req.extensions_mut().insert(AdminScope(site));
+    }
+}
+
 /// The whole application as a function of its state, on one listener (local
 /// development, tests).
 pub fn app(state: AppState) -> Router {

@@ -165,6 +165,7 @@ fn connection(
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(peer));
+        http::scope_admin_path(&mut req);
         let mut router = router.clone();
         async move { tower_service::Service::call(&mut router, req).await }
     });

@@ -108,7 +108,18 @@ impl Sites {
         self.by_pool.get(pool).map(|&i| &self.list[i])
     }
 
-    /// The site the admin API and the console act on: `default`, else the first.
+    /// The site with the id `id`.
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Site>> {
+        self.list.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// Whether any site has an admin token (the admin API is on).
+    pub fn any_admin_api(&self) -> bool {
+        self.list.iter().any(|s| s.config.admin_api_on())
+    }
+
+    /// The site the admin API's unscoped paths and the console act on: `default`, else
+    /// the first.
     pub fn admin(&self) -> &Arc<Site> {
         self.list
             .iter()

@@ -138,6 +138,7 @@ impl Layered {
             }
             let mut table = table.clone();
             table.remove("id");
+            let own_admin_tokens = table.contains_key("admin_tokens");
             if let Some(key) = table
                 .keys()
                 .find(|k| super::sites::PROCESS_WIDE.contains(&k.as_str()))
@@ -147,7 +148,7 @@ impl Layered {
                     format!("site {id}: `{key}` is process-wide; set it at the top of the file"),
                 ));
             }
-            let settings: Settings = self
+            let mut settings: Settings = self
                 .figment
                 .clone()
                 .merge(figment::providers::Serialized::defaults(table))
@@ -156,6 +157,18 @@ impl Layered {
                     let inner = explain(&e, self.file.as_deref());
                     bad(SITE_VAR, format!("site {id}: {inner}"))
                 })?;
+            // Top-level admin tokens are global: a site's own come beside them, never
+            // instead of them.
+            if own_admin_tokens {
+                let own = std::mem::take(&mut settings.admin_tokens);
+                settings.admin_tokens = self
+                    .settings
+                    .admin_tokens
+                    .iter()
+                    .cloned()
+                    .chain(own)
+                    .collect();
+            }
             sites.push((id, settings));
         }
         Ok(sites)

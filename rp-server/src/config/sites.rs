@@ -6,8 +6,9 @@ use super::load::Layered;
 use super::{Config, ConfigError, Origin, bad};
 
 /// Keys only the top level may set: one process has one database, one set of listeners,
-/// one service token (one Lambda serves every pool), one admin API and console (for now:
-/// they act on the site `default`, or the first), and one set of process limits.
+/// one service token (one Lambda serves every pool), one console (on the site `default`,
+/// or the first) and one set of process limits. (`admin_tokens` may be per site: a
+/// table's come beside the top level's, which are every site's.)
 pub const PROCESS_WIDE: &[&str] = &[
     "database_url",
     "db_max_connections",
@@ -17,7 +18,6 @@ pub const PROCESS_WIDE: &[&str] = &[
     "internal_listen_addr",
     "service_token",
     "admin_token",
-    "admin_tokens",
     "admin_group",
     "console",
     "console_client_id",

@@ -705,6 +705,7 @@ database_url = "postgres://localhost/rp"
 service_token = "0123456789abcdef0123456789abcdef"
 cognito_client_ids = ["shared-client"]
 ceremony_ttl_secs = 120
+admin_tokens = ["ops=0000000000000000000000000000000000000000000000000000000000000001"]
 
 [[site]]
 id = "default"
@@ -721,6 +722,7 @@ hosts = ["passkeys.brand-b.com"]
 cognito_issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_B"
 cognito_client_ids = ["b-client"]
 ceremony_ttl_secs = 300
+admin_tokens = ["b-desk=0000000000000000000000000000000000000000000000000000000000000002"]
 
 [[site.policy]]
 name = "keys"
@@ -755,6 +757,15 @@ fn sites_inherit_the_top_level_and_override_it() {
         ["brand-b.com", "passkeys.brand-b.com", "www.brand-b.com"]
     );
     assert_eq!(sites::pool_id(&b.cognito_issuer), "eu-west-1_B");
+    // The top level's admin tokens are every site's; a site's own come beside them.
+    let names = |c: &Config| {
+        c.admin_tokens
+            .iter()
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(a), ["ops"]);
+    assert_eq!(names(b), ["ops", "b-desk"]);
     // Process-wide settings are the same everywhere.
     assert_eq!(
         a.service_token.expose_secret(),

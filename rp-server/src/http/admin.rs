@@ -88,7 +88,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !state.config.admin_api_on() {
+        if !state.sites.any_admin_api() {
             return Err(ApiError::not_found(
                 ErrorCode::AdminApiDisabled,
                 "The admin API is off (no RP_ADMIN_TOKEN, RP_ADMIN_TOKENS or console).",
@@ -97,10 +97,19 @@ impl FromRequestParts<AppState> for Admin {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "An admin token or an admin's Cognito access token is required.",
         ))?;
-        // The audit names the token's holder; nothing the caller sends can change it.
-        if let Some(name) = auth::admin_named(token, &state.config.admin_identities()) {
+        // The site: the one the path names (`/admin/v1/sites/{site}/…`), else the admin site.
+        let site = match parts.extensions.get::<super::AdminScope>() {
+            Some(super::AdminScope(id)) => state
+                .sites
+                .by_id(id)
+                .ok_or_else(super::extract::unknown_site)?,
+            None => state.admin_site(),
+        };
+        // The audit names the token's holder; nothing the caller sends can change it. A
+        // token is the site's own or a global one (its configuration holds both).
+        if let Some(name) = auth::admin_named(token, &site.config.admin_identities()) {
             return Ok(Self {
-                cx: state.context(state.admin_site()),
+                cx: state.context(site),
                 actor: format!("admin:api:{name}"),
                 member_auth_time: None,
             });
@@ -115,7 +124,8 @@ impl FromRequestParts<AppState> for Admin {
         }
         // Membership is read from the token: a member removed from the group keeps
         // access only until the token expires (Cognito's own access-token lifetime).
-        let cx = state.context(state.admin_site());
+        // A member of the admin group in the site's own pool: the token verifies only there.
+        let cx = state.context(site);
         let user = super::identity::cognito_user(&cx, token).await?;
         if !user.groups.iter().any(|g| g == group) {
             tracing::info!(sub = %user.sub, "admin API refused: not in the admin group");

@@ -492,4 +492,100 @@ mod one_server {
         );
         assert_eq!(allowed(&b.send(preflight(&b, ORIGIN)).await), None);
     }
+
+    /// Admin tokens: a site's own open only that site (`/admin/v1/sites/{site}/…`, or the
+    /// unscoped paths for `default`); a global one every site. What an admin lists,
+    /// counts, audits and exports is the site's alone.
+    #[tokio::test]
+    async fn each_sites_admin_sees_only_its_site_and_a_global_token_each() {
+        use rp_server::config::NamedToken;
+        use testkit::rp::ADMIN_TOKEN;
+        const A_ADMIN: &str = "a-admin-token-0123456789abcdef01234567";
+        const B_ADMIN: &str = "b-admin-token-0123456789abcdef01234567";
+        let (a, b) = TestRp::spawn_two_sites(|id, c| {
+            let (name, token) = match id {
+                "default" => ("a-admin", A_ADMIN),
+                _ => ("b-admin", B_ADMIN),
+            };
+            c.admin_tokens = vec![NamedToken::plain(
+                name,
+                &secrecy::SecretString::from(token.to_owned()),
+            )];
+        })
+        .await;
+        let (alice, bob) = (User::new("alice"), User::new("bob"));
+        a.register(&alice, &mut SoftAuthenticator::new()).await;
+        b.register_at(&bob, &mut SoftAuthenticator::new(), OTHER_ORIGIN)
+            .await;
+        let user = |path: &str, who: &User| format!("{path}?sub={}", who.sub);
+
+        // B's admin, on B's paths: Bob, never Alice.
+        let found = b
+            .get(&user("/admin/v1/sites/other/users", &bob), Some(B_ADMIN))
+            .await
+            .expect(200);
+        assert_eq!(found["credentials"].as_array().unwrap().len(), 1);
+        b.get(&user("/admin/v1/sites/other/users", &alice), Some(B_ADMIN))
+            .await
+            .expect_error(404, "USER_NOT_FOUND");
+        // B's token opens nothing of A's: neither the unscoped paths nor A's scoped ones.
+        for path in ["/admin/v1/users", "/admin/v1/sites/default/users"] {
+            a.get(&user(path, &alice), Some(B_ADMIN))
+                .await
+                .expect_error(401, "UNAUTHENTICATED");
+        }
+        // Counts, the audit log and the export are each site's own.
+        for (rp, path, token) in [
+            (&a, "/admin/v1", A_ADMIN),
+            (&b, "/admin/v1/sites/other", B_ADMIN),
+        ] {
+            let stats = rp
+                .get(&format!("{path}/stats"), Some(token))
+                .await
+                .expect(200);
+            assert_eq!(stats["activeCredentials"], 1, "{stats}");
+            let audit = rp
+                .get(
+                    &format!("{path}/audit-events?action=credential.registered"),
+                    Some(token),
+                )
+                .await
+                .expect(200);
+            assert_eq!(audit["events"].as_array().unwrap().len(), 1, "{audit}");
+            let export = rp
+                .send(
+                    rp.http
+                        .get(rp.url(&format!("{path}/exports")))
+                        .bearer_auth(token),
+                )
+                .await;
+            assert_eq!(export.status, 200);
+            // One line (a lone JSON line reads back as that object).
+            let lines = match &export.body {
+                serde_json::Value::String(text) => text.lines().count(),
+                serde_json::Value::Null => 0,
+                _ => 1,
+            };
+            assert_eq!(lines, 1, "{}", export.body);
+        }
+        let exported = a
+            .send(a.http.get(a.url("/admin/v1/exports")).bearer_auth(A_ADMIN))
+            .await;
+        assert!(exported.body.to_string().contains(&alice.sub));
+        assert!(!exported.body.to_string().contains(&bob.sub));
+
+        // The global token (RP_ADMIN_TOKEN) opens both; a site nobody has is no site.
+        a.get(
+            &user("/admin/v1/sites/other/users", &bob),
+            Some(ADMIN_TOKEN),
+        )
+        .await
+        .expect(200);
+        a.get(&user("/admin/v1/users", &alice), Some(ADMIN_TOKEN))
+            .await
+            .expect(200);
+        a.get("/admin/v1/sites/nowhere/stats", Some(ADMIN_TOKEN))
+            .await
+            .expect_error(404, "UNKNOWN_SITE");
+    }
 }
