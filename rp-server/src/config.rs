@@ -64,6 +64,10 @@ pub struct Config {
     pub site: crate::model::SiteId,
     /// More host names the site's API answers on (`RP_HOSTS`; with several sites).
     pub hosts: Vec<String>,
+    /// The site came from a `[[site]]` table: requests are routed to it by host and pool
+    /// even when it is the only one (so a removed site's host finds no site). Without
+    /// tables, the one site answers every host, as before sites existed.
+    pub routed: bool,
     pub rp_id: String,
     pub rp_name: String,
     pub origins: Vec<Origin>,
@@ -186,6 +190,7 @@ impl Config {
             internal_listen_addr: None,
             site: crate::model::SiteId::default(),
             hosts: Vec::new(),
+            routed: false,
             rp_name: r.rp_id.clone(),
             rp_id: r.rp_id,
             origins: r.origins,

@@ -306,7 +306,7 @@ impl Application {
         if sites.len() > 1 && store::sites::allow_several(&db).await? {
             tracing::info!("the database's keys are per site now (a second site is configured)");
         }
-        let several = sites.len() > 1;
+        let routed = sites.len() > 1 || sites.iter().any(|(c, _)| c.routed);
         let mut built = Vec::with_capacity(sites.len());
         for (site_config, cognito) in sites {
             // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
@@ -320,7 +320,7 @@ impl Application {
                 config::sites::pool_id(&site_config.cognito_issuer).to_owned(),
             ));
         }
-        let sites = if several {
+        let sites = if routed {
             state::Sites::new(built)
         } else {
             state::Sites::one(built.remove(0).0)

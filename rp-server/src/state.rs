@@ -49,8 +49,9 @@ impl AppState {
 }
 
 /// The sites of this process and how a request finds its own: a public request by its
-/// `Host`, a trigger's by its user pool. With one site, every request is that site's (as
-/// before sites existed: no host or pool is checked).
+/// `Host`, a trigger's by its user pool. With the one site of an environment-only
+/// configuration ([`Sites::one`]), every request is that site's (as before sites existed:
+/// no host or pool is checked); sites from `[[site]]` tables are always routed.
 pub struct Sites {
     list: Vec<Arc<Site>>,
     by_host: HashMap<String, usize>,
@@ -93,8 +94,8 @@ impl Sites {
     /// The site of a public request whose `Host` header is `host` (any case, the port
     /// ignored); `None` when no site answers on it.
     pub fn for_host(&self, host: Option<&str>) -> Option<&Arc<Site>> {
-        if let [only] = self.list.as_slice() {
-            return Some(only);
+        if self.by_host.is_empty() {
+            return self.list.first();
         }
         let name = host_name(host?).to_ascii_lowercase();
         self.by_host.get(&name).map(|&i| &self.list[i])
@@ -102,10 +103,16 @@ impl Sites {
 
     /// The site of a trigger's call for the user pool `pool`; `None` when no site has it.
     pub fn for_pool(&self, pool: &str) -> Option<&Arc<Site>> {
-        if let [only] = self.list.as_slice() {
-            return Some(only);
+        if self.by_pool.is_empty() {
+            return self.list.first();
         }
         self.by_pool.get(pool).map(|&i| &self.list[i])
+    }
+
+    /// The one site of an environment-only configuration, which answers whatever a
+    /// request names; `None` when sites are routed.
+    pub fn unrouted(&self) -> Option<&Arc<Site>> {
+        self.by_pool.is_empty().then(|| self.list.first()).flatten()
     }
 
     /// The site with the id `id`.

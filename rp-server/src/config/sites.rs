@@ -48,6 +48,7 @@ pub fn configs(layered: &Layered) -> Result<Vec<Config>, ConfigError> {
         let mut config = Config::from_settings(&settings)
             .map_err(|e| bad(SITE_VAR, format!("site {id}: {e}")))?;
         config.site = id;
+        config.routed = true;
         configs.push(config);
     }
     apart(&configs)?;

@@ -44,16 +44,14 @@ pub async fn redeem(
 }
 
 /// The context of a trigger's call: the site of the event's user pool (one Lambda may
-/// serve several pools), never the request's host. With one site, that one.
+/// serve several pools), never the request's host. Without routing (one site, no
+/// `[[site]]` tables), that one, whatever the pool.
 fn for_pool(state: &AppState, pool: Option<&str>) -> Result<Context, ApiError> {
-    let site = match (pool, state.sites.all()) {
-        (_, [only]) => only,
-        (Some(pool), _) => state
-            .sites
-            .for_pool(pool)
-            .ok_or_else(super::extract::unknown_site)?,
-        (None, _) => return Err(super::extract::unknown_site()),
-    };
+    let site = match pool {
+        Some(pool) => state.sites.for_pool(pool),
+        None => state.sites.unrouted(),
+    }
+    .ok_or_else(super::extract::unknown_site)?;
     Ok(state.context(site))
 }
 

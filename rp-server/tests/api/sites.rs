@@ -588,4 +588,77 @@ mod one_server {
             .await
             .expect_error(404, "UNKNOWN_SITE");
     }
+
+    /// A site removed from the configuration (and the process started again): its host
+    /// and its pool find no site, so its ceremonies and nonces in flight fail cleanly with
+    /// `UNKNOWN_SITE`, while the remaining site — still from a `[[site]]` table, so still
+    /// routed by host — serves on.
+    #[tokio::test]
+    async fn a_removed_sites_requests_in_flight_fail_with_unknown_site() {
+        let (a, b) = TestRp::spawn_two_sites(|_, _| {}).await;
+        let bob = User::new("bob");
+        let mut bobs = SoftAuthenticator::new();
+        b.register_at(&bob, &mut bobs, OTHER_ORIGIN).await;
+        let options = b
+            .post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect(200);
+        let assertion = bobs.get(&options["publicKey"], OTHER_ORIGIN).unwrap();
+        let nonce = b.sign_in_at(&mut bobs, OTHER_ORIGIN).await.expect(200)["nonce"].clone();
+        let challenge = b.challenge(&bob).await;
+
+        let mut only_a = (*a.state.sites.by_id("default").unwrap().config).clone();
+        only_a.routed = true;
+        let listener = rp_server::listen(([127, 0, 0, 1], 0).into()).unwrap();
+        let app = rp_server::Application::build_on_both_sites(
+            listener,
+            None,
+            vec![(only_a, None)],
+            a.clock.clone(),
+        )
+        .await
+        .unwrap();
+        let base = format!("http://{}", app.local_addr().unwrap());
+        let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::new();
+        let post =
+            |host: &'static str, path: &str, bearer: Option<&str>, body: serde_json::Value| {
+                let mut req = http
+                    .post(format!("{base}{path}"))
+                    .header(HOST, host)
+                    .json(&body);
+                if let Some(token) = bearer {
+                    req = req.bearer_auth(token);
+                }
+                a.send(req)
+            };
+        post(
+            "app.other.test",
+            "/v1/authentication/verify",
+            None,
+            json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+        )
+        .await
+        .expect_error(404, "UNKNOWN_SITE");
+        post(
+            "app.example.test",
+            "/internal/v1/nonces/redeem",
+            Some(SERVICE_TOKEN),
+            json!({ "nonce": nonce, "userSub": bob.sub, "challengeId": challenge["challengeId"],
+                    "userPoolId": "eu-west-1_OtherPool" }),
+        )
+        .await
+        .expect_error(404, "UNKNOWN_SITE");
+        post(
+            "app.example.test",
+            "/v1/authentication/options",
+            None,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
 }
