@@ -8,4 +8,5 @@
 mod cognito;
 mod failures;
 mod flows;
+mod sites;
 mod stack;

@@ -88,10 +88,10 @@ pub struct Stack {
 
 /// The processes' configuration and output: removed with the stack, kept (and named on
 /// stderr) when a test fails, to read what the processes said.
-struct Scratch(Option<tempfile::TempDir>);
+pub(crate) struct Scratch(pub(crate) Option<tempfile::TempDir>);
 
 impl Scratch {
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.0
             .as_ref()
             .map(|d| d.path().to_path_buf())

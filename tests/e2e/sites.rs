@@ -1,0 +1,357 @@
+//! Two sites from one deployment, end to end: one `cognito-standin` with two user pools,
+//! one `rp-server` with two `[[site]]` tables on one database, and one `cognito-triggers`
+//! function serving both pools. Each pool's users register a passkey and sign in through
+//! Cognito's custom authentication; nothing of one site works at the other.
+
+use std::time::Duration;
+
+use aws_sdk_cognitoidentityprovider as cip;
+use cip::types::{AttributeType, AuthFlowType, ChallengeNameType, MessageActionType};
+use serde_json::{Value, json};
+use testkit::authenticator::SoftAuthenticator;
+use testkit::child::spawn_until;
+use testkit::lambda::LocalLambda;
+
+use crate::stack::{Scratch, bin};
+
+const SERVICE_TOKEN: &str = "e2e-sites-service-token-0123456789abcdef0123";
+
+/// One site: its pool and app client, its RP ID and the origin its pages are on.
+struct Site {
+    pool: &'static str,
+    client: &'static str,
+    rp_id: &'static str,
+    origin: &'static str,
+}
+
+const A: Site = Site {
+    pool: "eu-west-1_SiteA",
+    client: "siteaclient",
+    rp_id: "localhost",
+    origin: "http://localhost:8000",
+};
+const B: Site = Site {
+    pool: "eu-west-1_SiteB",
+    client: "sitebclient",
+    rp_id: "b.example.test",
+    origin: "https://app.b.example.test",
+};
+
+struct TwoSites {
+    rp_url: String,
+    cognito: cip::Client,
+    http: reqwest::Client,
+    _lambda: LocalLambda,
+    _children: Vec<tokio::process::Child>,
+    _dir: Scratch,
+    _database: testkit::db::TestDatabase,
+}
+
+impl TwoSites {
+    async fn start() -> Self {
+        let database = testkit::db::fresh_database().await.unwrap();
+        let scratch = Scratch(Some(
+            tempfile::Builder::new()
+                .prefix("rp-e2e-sites-")
+                .tempdir()
+                .unwrap(),
+        ));
+        let dir = scratch.path();
+        let mut lambda = LocalLambda::serve("cognito-triggers", Duration::from_secs(30))
+            .await
+            .unwrap();
+        let pool = |s: &Site| {
+            format!(
+                r#"
+[[pools]]
+id = "{pool}"
+username_attributes = ["email"]
+[pools.triggers]
+lambda_endpoint = "{endpoint}"
+timeout_ms = 5000
+define_auth_challenge = "cognito-triggers"
+create_auth_challenge = "cognito-triggers"
+verify_auth_challenge_response = "cognito-triggers"
+[[pools.clients]]
+id = "{client}"
+explicit_auth_flows = ["ALLOW_CUSTOM_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+prevent_user_existence_errors = true
+"#,
+                pool = s.pool,
+                client = s.client,
+                endpoint = lambda.endpoint(),
+            )
+        };
+        let standin_config = dir.join("standin.toml");
+        std::fs::write(
+            &standin_config,
+            format!("listen = \"127.0.0.1:0\"\n{}{}", pool(&A), pool(&B)),
+        )
+        .unwrap();
+        let mut standin = tokio::process::Command::new(bin("cognito-standin"));
+        standin.arg("--config").arg(&standin_config);
+        let (standin, standin_addr) = spawn_until(
+            standin,
+            &dir.join("standin.out"),
+            testkit::child::standin_addr,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        let cognito_url = format!("http://{standin_addr}");
+
+        let site = |id: &str, s: &Site| {
+            format!(
+                "[[site]]\nid = \"{id}\"\nrp_id = \"{}\"\norigins = [\"{}\"]\n\
+                 cognito_issuer = \"{cognito_url}/{}\"\ncognito_client_ids = [\"{}\"]\n\n",
+                s.rp_id, s.origin, s.pool, s.client
+            )
+        };
+        let rp_config = dir.join("rp-server.toml");
+        std::fs::write(
+            &rp_config,
+            format!(
+                "service_token = \"{SERVICE_TOKEN}\"\nrate_limit_per_min = 0\n\n{}{}",
+                site("default", &A),
+                site("b", &B)
+            ),
+        )
+        .unwrap();
+        let mut rp = tokio::process::Command::new(bin("rp-server"));
+        rp.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &database.url)
+            .env("RP_LISTEN_ADDR", "127.0.0.1:0")
+            .env("RP_CONFIG_FILE", &rp_config)
+            .env("RUST_LOG", "info");
+        let (rp, rp_addr) = spawn_until(
+            rp,
+            &dir.join("rp-server.out"),
+            testkit::child::rp_server_addr,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        let rp_url = format!("http://{rp_addr}");
+        lambda
+            .spawn_function(
+                &bin("cognito-triggers"),
+                &[
+                    ("RP_SERVER_URL", rp_url.clone()),
+                    ("RP_SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+                    ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+                ],
+            )
+            .unwrap();
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(cip::config::Credentials::new(
+                "AKIDE2E",
+                "e2e-secret",
+                None,
+                None,
+                "e2e",
+            ))
+            .endpoint_url(&cognito_url)
+            .load()
+            .await;
+        Self {
+            rp_url,
+            cognito: cip::Client::new(&sdk),
+            http: reqwest::Client::new(),
+            _lambda: lambda,
+            _children: vec![standin, rp],
+            _dir: scratch,
+            _database: database,
+        }
+    }
+
+    /// A POST to rp-server, at the host of `site`'s RP ID.
+    async fn rp(
+        &self,
+        site: &Site,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.rp_url))
+            .header(reqwest::header::HOST, site.rp_id)
+            .json(body);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A password user of `site`'s pool who signed in and added a passkey at `site`.
+    async fn user_with_passkey(&self, site: &Site, email: &str) -> (String, SoftAuthenticator) {
+        let attribute =
+            |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
+        self.cognito
+            .admin_create_user()
+            .user_pool_id(site.pool)
+            .username(email)
+            .user_attributes(attribute("email", email))
+            .user_attributes(attribute("email_verified", "true"))
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
+        self.cognito
+            .admin_set_user_password()
+            .user_pool_id(site.pool)
+            .username(email)
+            .password("Correct-Horse-9")
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+        let tokens = self
+            .cognito
+            .initiate_auth()
+            .client_id(site.client)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", "Correct-Horse-9")
+            .send()
+            .await
+            .unwrap();
+        let token = tokens
+            .authentication_result()
+            .unwrap()
+            .access_token()
+            .unwrap()
+            .to_owned();
+        let mut authn = SoftAuthenticator::new();
+        let (s, options) = self
+            .rp(site, "/v1/registration/options", Some(&token), &json!({}))
+            .await;
+        assert_eq!(s, 200, "{options}");
+        let credential = authn.create(&options["publicKey"], site.origin).unwrap();
+        let (s, summary) = self
+            .rp(
+                site,
+                "/v1/registration/verify",
+                Some(&token),
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": credential }),
+            )
+            .await;
+        assert_eq!(s, 201, "{summary}");
+        (token, authn)
+    }
+
+    /// Passkey first at `site`: the nonce and the username Cognito knows the user by.
+    async fn usernameless(&self, site: &Site, authn: &mut SoftAuthenticator) -> (String, String) {
+        let (s, options) = self
+            .rp(site, "/v1/authentication/options", None, &json!({}))
+            .await;
+        assert_eq!(s, 200, "{options}");
+        let assertion = authn.get(&options["publicKey"], site.origin).unwrap();
+        let (s, body) = self
+            .rp(
+                site,
+                "/v1/authentication/verify",
+                None,
+                &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        (
+            body["nonce"].as_str().unwrap().to_owned(),
+            body["username"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Cognito's custom authentication in `site`'s pool, answered with `nonce`: whether
+    /// Cognito issued tokens.
+    async fn custom_auth(&self, site: &Site, username: &str, nonce: &str) -> bool {
+        let started = self
+            .cognito
+            .initiate_auth()
+            .client_id(site.client)
+            .auth_flow(AuthFlowType::CustomAuth)
+            .auth_parameters("USERNAME", username)
+            .send()
+            .await
+            .unwrap();
+        let answered = self
+            .cognito
+            .respond_to_auth_challenge()
+            .client_id(site.client)
+            .challenge_name(ChallengeNameType::CustomChallenge)
+            .session(started.session().unwrap())
+            .challenge_responses("USERNAME", username)
+            .challenge_responses("ANSWER", nonce)
+            .send()
+            .await;
+        match answered {
+            Ok(r) => r.authentication_result().is_some(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_deployment_signs_in_two_pools_and_keeps_them_apart() {
+    let stack = TwoSites::start().await;
+    let (a_token, mut alice) = stack.user_with_passkey(&A, "alice@a.example").await;
+    let (_, mut bob) = stack.user_with_passkey(&B, "bob@b.example").await;
+
+    // Each signs in passkey-first at their site; each pool's triggers (one function)
+    // redeem the nonce with rp-server, which routes them by the event's pool.
+    let (nonce, username) = stack.usernameless(&A, &mut alice).await;
+    assert!(stack.custom_auth(&A, &username, &nonce).await);
+    let (b_nonce, b_username) = stack.usernameless(&B, &mut bob).await;
+
+    // A nonce of B's site answers no challenge of A's pool (A's user or B's name there).
+    let (a_nonce, _) = stack.usernameless(&A, &mut alice).await;
+    assert!(!stack.custom_auth(&A, &username, &b_nonce).await);
+    // ... and B's own challenge still takes it, once; A's nonce is nothing in B's pool.
+    assert!(!stack.custom_auth(&B, &b_username, &a_nonce).await);
+    assert!(stack.custom_auth(&B, &b_username, &b_nonce).await);
+
+    // A's access token is no token at B's host; Alice's passkey is unknown there.
+    let refused = stack
+        .http
+        .get(format!("{}/v1/credentials", stack.rp_url))
+        .header(reqwest::header::HOST, B.rp_id)
+        .bearer_auth(&a_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let listed = stack
+        .http
+        .get(format!("{}/v1/credentials", stack.rp_url))
+        .header(reqwest::header::HOST, A.rp_id)
+        .bearer_auth(&a_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let (s, options) = stack
+        .rp(&B, "/v1/authentication/options", None, &json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (_, a_options) = stack
+        .rp(&A, "/v1/authentication/options", None, &json!({}))
+        .await;
+    let assertion = alice.get(&a_options["publicKey"], A.origin).unwrap();
+    let (s, body) = stack
+        .rp(
+            &B,
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("UNKNOWN_CREDENTIAL"))
+    );
+}
