@@ -307,6 +307,15 @@ impl Application {
             tracing::info!("the database's keys are per site now (a second site is configured)");
         }
         let routed = sites.len() > 1 || sites.iter().any(|(c, _)| c.routed);
+        let default = model::SiteId::DEFAULT;
+        if routed
+            && !sites.iter().any(|(c, _)| c.site.as_str() == default)
+            && store::sites::has_users(&db, default).await.unwrap_or(false)
+        {
+            tracing::error!(
+                "the database has users of the site `default`, and no [[site]] table is `default`: their passkeys are served by no site. Give the site that took over from the one-site configuration `id = \"default\"`"
+            );
+        }
         let mut built = Vec::with_capacity(sites.len());
         for (site_config, cognito) in sites {
             // Boxed: the Cognito SDK's futures inside are deep enough to overflow the

@@ -17,6 +17,15 @@ pub async fn allows_several(db: impl PgExecutor<'_>) -> sqlx::Result<bool> {
         .await
 }
 
+/// Whether any user belongs to `site` (a configuration that names no site `default` on a
+/// database whose rows are `default`'s would serve none of them).
+pub async fn has_users(db: impl PgExecutor<'_>, site: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE site = $1)")
+        .bind(site)
+        .fetch_one(db)
+        .await
+}
+
 /// Makes the keys that lead with the site the only ones, in one transaction (each table's
 /// exclusive lock for a moment: catalog changes only, the indexes exist; `lock_timeout`
 /// keeps requests from queueing long behind a lock it waits for). Does nothing when done
