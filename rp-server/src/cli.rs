@@ -26,6 +26,10 @@ pub struct AdminArgs {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The site to administer: a `[[site]]` table's id (its pool, mail and policies are
+    /// used). Unset: `default`, from the top level's settings.
+    #[arg(long, global = true, value_name = "ID")]
+    pub site: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -262,7 +266,14 @@ impl Ctx {
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let layered = Layered::from_process(args.config.path.as_deref())?;
     let database = DatabaseConfig::from_settings(&layered.settings)?;
-    let settings = layered.settings;
+    let (site, settings) = match &args.site {
+        None => (crate::model::SiteId::default(), layered.settings),
+        Some(id) => layered
+            .site_settings()?
+            .into_iter()
+            .find(|(site, _)| site.as_str() == id)
+            .ok_or_else(|| anyhow::anyhow!("no [[site]] table has the id {id:?}"))?,
+    };
     let cognito = match pool_id(&settings) {
         Some(pool) => Some(CognitoAdmin::from_environment(pool).await),
         None => None,
@@ -276,7 +287,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let policies = crate::config::policies_of(&settings)?;
     let ctx = Ctx {
         policies,
-        site: crate::model::SiteId::default(),
+        site,
         db: crate::connect_lazy(&database.url, 2, database.timeouts)?,
         settings,
         cognito,

@@ -661,4 +661,56 @@ mod one_server {
         .await
         .expect(200);
     }
+
+    /// `rp-server admin --site <id>` administers that site's rows only: Bob is B's user,
+    /// unknown to the default site.
+    #[tokio::test]
+    async fn the_cli_administers_the_site_it_names() {
+        use secrecy::ExposeSecret as _;
+        let (a, b) = TestRp::spawn_two_sites(|_, _| {}).await;
+        let bob = User::new("bob");
+        b.register_at(&bob, &mut SoftAuthenticator::new(), OTHER_ORIGIN)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rp-server.toml");
+        std::fs::write(
+            &file,
+            "[[site]]\nid = \"default\"\n\n[[site]]\nid = \"other\"\n",
+        )
+        .unwrap();
+        let cli = |site: Option<&str>| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rp-server"));
+            command
+                .arg("admin")
+                .arg("--config")
+                .arg(&file)
+                .env_clear()
+                .env("DATABASE_URL", a.state.config.database_url.expose_secret())
+                .env("USER", "tester");
+            if let Some(site) = site {
+                command.args(["--site", site]);
+            }
+            command.args(["--json", "list", "--sub", &bob.sub]);
+            command.output().unwrap()
+        };
+        let at_b = cli(Some("other"));
+        assert!(
+            at_b.status.success(),
+            "{}",
+            String::from_utf8_lossy(&at_b.stderr)
+        );
+        let listed: serde_json::Value = serde_json::from_slice(&at_b.stdout).unwrap();
+        assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+        assert_eq!(listed[0]["userSub"], bob.sub.as_str());
+        let at_default = cli(None);
+        assert!(!at_default.status.success());
+        assert!(
+            String::from_utf8_lossy(&at_default.stderr).contains("no such user"),
+            "{}",
+            String::from_utf8_lossy(&at_default.stderr)
+        );
+        let nowhere = cli(Some("nowhere"));
+        assert!(!nowhere.status.success());
+        assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no [[site]] table has the id"));
+    }
 }
