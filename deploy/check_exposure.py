@@ -50,8 +50,21 @@ def ref(value):
     return None
 
 
+def expanded(resources):
+    """The resources, with each `Fn::ForEach::*` loop's template taken once (its
+    identifier left unresolved): what a loop makes is checked like any resource."""
+    out = {}
+    for key, value in resources.items():
+        if key.startswith("Fn::ForEach::") and isinstance(value, list) and len(value) == 3:
+            for inner_key, inner in value[2].items():
+                out[f"{key}/{inner_key}"] = inner
+        else:
+            out[key] = value
+    return out
+
+
 def of_type(resources, kind):
-    return {k: v for k, v in resources.items() if v.get("Type") == kind}
+    return {k: v for k, v in expanded(resources).items() if v.get("Type") == kind}
 
 
 def port_of(addr):
