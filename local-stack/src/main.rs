@@ -20,6 +20,10 @@ use secrecy::SecretString;
 
 const POOL_ID: &str = "eu-west-1_LocalPool";
 const CLIENT_ID: &str = "localclient";
+/// The second site's pool and app client (a second site of the same rp-server, at
+/// `b.localhost`).
+const POOL_B_ID: &str = "eu-west-1_LocalPoolB";
+const CLIENT_B_ID: &str = "localbclient";
 const FUNCTION: &str = "cognito-triggers";
 /// The demo's OAuth client at rp-server's OpenID provider (public: PKCE only).
 const OIDC_CLIENT_ID: &str = "demo-app";
@@ -138,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         })
     });
 
-    let standin_config = StandinConfig {
+    let mut standin_config = StandinConfig {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, cognito_port)),
         public_url: Some(cognito_url.clone()),
         pools: vec![PoolConfig {
@@ -229,6 +233,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect(),
         }],
     };
+    // The second site's pool: the same triggers, one app client, one user.
+    let mut pool_b = standin_config.pools[0].clone();
+    pool_b.id = POOL_B_ID.to_owned();
+    pool_b.domain = None;
+    pool_b.web_authn = None;
+    pool_b.identity_providers = Vec::new();
+    pool_b.clients.truncate(1);
+    pool_b.clients[0].id = CLIENT_B_ID.to_owned();
+    pool_b.clients[0].name = Some("the second site's web app".to_owned());
+    pool_b.clients[0].callback_urls = Vec::new();
+    pool_b.clients[0].logout_urls = Vec::new();
+    pool_b.clients[0].allowed_oauth_flows = Vec::new();
+    pool_b.clients[0].allowed_oauth_flows_user_pool_client = false;
+    pool_b.clients[0].supported_identity_providers = vec!["COGNITO".to_owned()];
+    pool_b.users.truncate(1);
+    standin_config.pools.push(pool_b);
     let standin = cognito_standin::Server::on(standin_listener, standin_config, Some(handler))
         .context("starting the Cognito stand-in")?;
 
@@ -335,12 +355,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => "demo@example.com",
     };
     make_admin(&sdk, demo_username).await?;
-    let rp = rp_server::Application::build_on_both(
+    // A second site of the same rp-server and database: its own pool, RP ID and host
+    // (`b.localhost`, which browsers resolve to this machine), so the stack shows sites
+    // apart; the first also answers on 127.0.0.1 (tools that call the API by address).
+    rp_config.routed = true;
+    rp_config.hosts = vec!["127.0.0.1".to_owned()];
+    let mut site_b = rp_config.clone();
+    site_b.site = rp_server::model::SiteId::parse("b").map_err(anyhow::Error::msg)?;
+    site_b.rp_id = "b.localhost".to_owned();
+    site_b.rp_name = "Second site (local)".to_owned();
+    site_b.hosts = Vec::new();
+    site_b.origins = vec![
+        Origin::Web(url::Url::parse(&format!("http://b.localhost:{demo_port}"))?),
+        Origin::Web(url::Url::parse(&format!("http://b.localhost:{rp_port}"))?),
+    ];
+    site_b.cognito_issuer = format!("{cognito_url}/{POOL_B_ID}");
+    site_b.cognito_jwks_url = url::Url::parse(&format!(
+        "http://127.0.0.1:{cognito_port}/{POOL_B_ID}/.well-known/jwks.json"
+    ))?;
+    site_b.cognito_client_ids = vec![CLIENT_B_ID.to_owned()];
+    site_b.signup_user_pool_id = Some(POOL_B_ID.to_owned());
+    site_b.cognito_user_pool_id = Some(POOL_B_ID.to_owned());
+    site_b.passkey_enroll_url = None;
+    site_b.oidc = None;
+    site_b.related_origins = Vec::new();
+    let admin_b = rp_server::cognito::CognitoAdmin::new(
+        aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+        POOL_B_ID.to_owned(),
+    );
+    let rp = rp_server::Application::build_on_both_sites(
         rp_listener,
         Some(internal_listener),
-        rp_config,
+        vec![(rp_config, Some(admin)), (site_b, Some(admin_b))],
         Clock::system(),
-        Some(admin),
     )
     .await
     .context("starting rp-server (is Postgres up?)")?;
@@ -354,6 +401,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
          OpenAPI            {rp_url}/openapi.json\n  \
          OpenID provider    {rp_url}/.well-known/openid-configuration   (client {OIDC_CLIENT_ID})\n  \
          Cognito stand-in   {cognito_url}   (user pool {POOL_ID}, app client {CLIENT_ID})\n  \
+         second site        http://b.localhost:{rp_port}   (RP ID b.localhost; user pool {POOL_B_ID}, app client {CLIENT_B_ID})\n  \
          issuer / JWKS      {issuer}/.well-known/jwks.json\n  \
          demo user          demo@example.com / Demo-password-1   (an admin of the console)\n  \
          legacy user        legacy@example.com / Legacy-password-1   (add a Cognito passkey, then sign in with it: it moves)\n  \
@@ -428,7 +476,9 @@ fn demo_router(
         .route_service("/", tower_http::services::ServeFile::new(index))
         .route(
             "/config.json",
-            axum::routing::get(move || async move { axum::Json(config) }),
+            axum::routing::get(move |headers: axum::http::HeaderMap| async move {
+                axum::Json(site_config(config, &headers))
+            }),
         )
         .route("/mailbox.json", axum::routing::get(mail))
         // Where the pool's hosted endpoints send the browser back (the demo finishes there).
@@ -455,6 +505,40 @@ fn demo_router(
 
 /// Puts the demo user in the console's admin group (`rp-admins`), so whoever signs in to
 /// the demo as them can open the console.
+/// The demo's configuration for the site its page was opened on: at `b.localhost`, the
+/// second site's (its rp-server host, pool and client; no redirect sign-in), else the
+/// first's.
+fn site_config(
+    mut config: serde_json::Value,
+    headers: &axum::http::HeaderMap,
+) -> serde_json::Value {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if host.starts_with("b.localhost") {
+        let rp_url = config["rpUrl"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("//localhost", "//b.localhost");
+        config["rpUrl"] = rp_url.into();
+        config["userPoolId"] = POOL_B_ID.into();
+        config["clientId"] = CLIENT_B_ID.into();
+        config["site"] = "b".into();
+        for key in [
+            "oidcIssuer",
+            "oidcClientId",
+            "hostedDomain",
+            "identityProvider",
+        ] {
+            config[key] = serde_json::Value::Null;
+        }
+    } else {
+        config["site"] = "default".into();
+    }
+    config
+}
+
 async fn make_admin(sdk: &aws_config::SdkConfig, username: &str) -> anyhow::Result<()> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
     let group = rp_server::config::DEFAULT_ADMIN_GROUP;
