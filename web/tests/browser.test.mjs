@@ -156,6 +156,27 @@ test("a deleted passkey leaves the browser too (Signal API: the accepted list)",
   await context.close();
 });
 
+test("the second site (b.localhost) is its own: its user signs up and in there, its passkey is nothing on the first", async () => {
+  // The same demo, opened on the second site's host: its config names that site's pool.
+  const demoB = demo.replace("//localhost", "//b.localhost");
+  const { page, context } = await newDevice(browser, demoB);
+  await page.waitForSelector("#passkey-signin");
+  const tokens = await signUp(page, "bea@example.com");
+  assert.match(tokens.accessToken.iss, /eu-west-1_LocalPoolB$/);
+  await signOut(page);
+  await page.click("#passkey-signin");
+  await signedIn(page, "bea@example.com");
+  await signOut(page);
+  // On the first site the same device holds no passkey for its RP ID.
+  await page.goto(demo);
+  await page.waitForSelector("#passkey-signin");
+  await page.click("#passkey-signin");
+  await page.waitForFunction(() => document.querySelector("#message")?.className === "error");
+  assert.match(await message(page), /no passkey was available/);
+  assert.ok(await page.locator("#tokens-card").isHidden());
+  await context.close();
+});
+
 test("a revoked passkey is refused with a clear message, and the browser forgets it (Signal API)", async () => {
   const { page, context, cdp, authenticatorId } = await device();
   await signUp(page, "revoked@example.com");
