@@ -386,37 +386,23 @@ fn finish(router: Router<AppState>, state: &AppState) -> Router {
 }
 
 /// CORS for the web origins of the site the request's `Host` names (none for a host no
-/// site answers on): one site's pages are not another's callers.
+/// site answers on): one site's pages are not another's callers. Read from the sites in
+/// force at each request (a reload changes them).
 fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<(crate::model::SiteId, Vec<HeaderValue>)> = state
-        .sites
-        .all()
-        .iter()
-        .map(|site| {
-            let web = site
-                .config
-                .origins
-                .iter()
-                .filter_map(|o| match o {
-                    Origin::Web(url) => {
-                        HeaderValue::from_str(&url.origin().ascii_serialization()).ok()
-                    }
-                    Origin::Android(_) => None,
-                })
-                .collect();
-            (site.id.clone(), web)
-        })
-        .collect();
     let sites = state.sites.clone();
     let allowed = move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
         let host = parts
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok());
-        sites.for_host(host).is_some_and(|site| {
-            origins
-                .iter()
-                .any(|(id, web)| id == &site.id && web.contains(origin))
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        sites.load().for_host(host).is_some_and(|site| {
+            site.config.origins.iter().any(|o| match o {
+                Origin::Web(url) => url.origin().ascii_serialization() == origin,
+                Origin::Android(_) => false,
+            })
         })
     };
     CorsLayer::new()

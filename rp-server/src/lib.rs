@@ -72,6 +72,85 @@ pub async fn migrate(db: &store::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds the sites of `configs` (each with its pool's admin client): with more than one,
+/// the database's keys are made per site first (`store::sites`); sites from `[[site]]`
+/// tables are routed by host and pool, the one site of an environment-only
+/// configuration answers everything.
+async fn build_sites(
+    db: &store::Db,
+    clock: &Clock,
+    configs: Vec<(Config, Option<cognito::CognitoAdmin>)>,
+) -> anyhow::Result<state::Sites> {
+    if configs.len() > 1 && store::sites::allow_several(db).await? {
+        tracing::info!("the database's keys are per site now (a second site is configured)");
+    }
+    let routed = configs.len() > 1 || configs.iter().any(|(c, _)| c.routed);
+    let default = model::SiteId::DEFAULT;
+    if routed
+        && !configs.iter().any(|(c, _)| c.site.as_str() == default)
+        && store::sites::has_users(db, default).await.unwrap_or(false)
+    {
+        tracing::error!(
+            "the database has users of the site `default`, and no [[site]] table is `default`: their passkeys are served by no site. Give the site that took over from the one-site configuration `id = \"default\"`"
+        );
+    }
+    let mut built = Vec::with_capacity(configs.len());
+    for (site_config, cognito) in configs {
+        // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
+        // compiler's layout queries of every caller otherwise.
+        let site = Box::pin(flows::Site::build(&site_config, db, clock, cognito))
+            .await
+            .with_context(|| format!("site {}", site_config.site))?;
+        built.push((
+            Arc::new(site),
+            config::sites::hosts(&site_config),
+            config::sites::pool_id(&site_config.cognito_issuer).to_owned(),
+        ));
+    }
+    Ok(if routed {
+        state::Sites::new(built)
+    } else {
+        state::Sites::one(built.remove(0).0)
+    })
+}
+
+/// Replaces the sites `state` serves with those of `configs` (SIGHUP: the config file read
+/// again), each with its pool's admin client from the AWS SDK's environment. Refused, the
+/// sites in force kept, when a process-wide setting changed (those need a restart) or a
+/// site cannot be built. Requests under way finish with the sites they started with; a
+/// removed site's host and pool find no site from now on (404 `UNKNOWN_SITE`).
+pub async fn reload_sites(state: AppState, configs: Vec<Config>) -> anyhow::Result<()> {
+    let mut with_clients = Vec::with_capacity(configs.len());
+    for config in configs {
+        let cognito = match config
+            .cognito_user_pool_id
+            .as_ref()
+            .or(config.signup_user_pool_id.as_ref())
+        {
+            Some(pool) => Some(cognito::CognitoAdmin::from_environment(pool.clone()).await),
+            None => None,
+        };
+        with_clients.push((config, cognito));
+    }
+    reload_sites_with(state, with_clients).await
+}
+
+/// [`reload_sites`] with the pools' admin clients given (tests).
+pub async fn reload_sites_with(
+    state: AppState,
+    configs: Vec<(Config, Option<cognito::CognitoAdmin>)>,
+) -> anyhow::Result<()> {
+    let (first, _) = configs.first().context("no site is configured")?;
+    if let Some(key) = state.config.process_wide_change(first) {
+        anyhow::bail!("`{key}` changed: it is process-wide, restart rp-server to apply it");
+    }
+    let sites = Box::pin(build_sites(&state.db, &state.clock, configs)).await?;
+    let ids: Vec<String> = sites.all().iter().map(|s| s.id.to_string()).collect();
+    state.sites.store(Arc::new(sites));
+    tracing::info!(sites = %ids.join(", "), "sites reloaded");
+    Ok(())
+}
+
 /// The kernel queue of connections not yet accepted (capped by `net.core.somaxconn`).
 /// A burst of new connections — a deploy, a load balancer's reconnects, a flood — waits
 /// there instead of having its SYNs dropped (which costs a client a 1 s retransmit).
@@ -303,37 +382,7 @@ impl Application {
         if let Err(e) = store::audit::partitions::ensure_ahead(&db, clock.now()).await {
             tracing::warn!(error = %e, "creating the audit log's partitions failed");
         }
-        if sites.len() > 1 && store::sites::allow_several(&db).await? {
-            tracing::info!("the database's keys are per site now (a second site is configured)");
-        }
-        let routed = sites.len() > 1 || sites.iter().any(|(c, _)| c.routed);
-        let default = model::SiteId::DEFAULT;
-        if routed
-            && !sites.iter().any(|(c, _)| c.site.as_str() == default)
-            && store::sites::has_users(&db, default).await.unwrap_or(false)
-        {
-            tracing::error!(
-                "the database has users of the site `default`, and no [[site]] table is `default`: their passkeys are served by no site. Give the site that took over from the one-site configuration `id = \"default\"`"
-            );
-        }
-        let mut built = Vec::with_capacity(sites.len());
-        for (site_config, cognito) in sites {
-            // Boxed: the Cognito SDK's futures inside are deep enough to overflow the
-            // compiler's layout queries of every caller otherwise.
-            let site = Box::pin(flows::Site::build(&site_config, &db, &clock, cognito))
-                .await
-                .with_context(|| format!("site {}", site_config.site))?;
-            built.push((
-                Arc::new(site),
-                config::sites::hosts(&site_config),
-                config::sites::pool_id(&site_config.cognito_issuer).to_owned(),
-            ));
-        }
-        let sites = if routed {
-            state::Sites::new(built)
-        } else {
-            state::Sites::one(built.remove(0).0)
-        };
+        let sites = Box::pin(build_sites(&db, &clock, sites)).await?;
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let ops_rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let state = AppState {
@@ -345,7 +394,7 @@ impl Application {
             metrics: metrics::handle(),
             rate_limiter,
             ops_rate_limiter,
-            sites: Arc::new(sites),
+            sites: Arc::new(arc_swap::ArcSwap::from_pointee(sites)),
         };
         Ok(Self {
             listener,

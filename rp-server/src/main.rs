@@ -97,7 +97,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => tracing::info!(addr = %app.local_addr()?, "rp-server listening"),
             }
-            Box::pin(app.run_until(shutdown_signal())).await
+            // Beside the server, not spawned: the sites' futures (the AWS SDK's inside) are
+            // not provably Send, and this one never needs another thread.
+            let reloads = Box::pin(reload_on_hangup(app.state().clone(), file.path.clone()));
+            tokio::select! {
+                served = Box::pin(app.run_until(shutdown_signal())) => served,
+                never = reloads => match never {},
+            }
         }
         Command::Config(file) => {
             let layered = Layered::from_process(file.path.as_deref())?;
@@ -173,4 +179,31 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// On SIGHUP, reads the configuration again (the file and the environment) and replaces
+/// the sites: adding, changing or removing a `[[site]]` table needs no restart. A reload
+/// that fails — a bad file, a changed process-wide setting, a site that cannot be built —
+/// is logged and changes nothing.
+async fn reload_on_hangup(
+    state: rp_server::AppState,
+    file: Option<std::path::PathBuf>,
+) -> std::convert::Infallible {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the sites reload only with a restart");
+        return std::future::pending().await;
+    };
+    while hangups.recv().await.is_some() {
+        let configs = Layered::from_process(file.as_deref())
+            .and_then(|layered| rp_server::config::sites::configs(&layered));
+        let reloaded = match configs {
+            Ok(configs) => Box::pin(rp_server::reload_sites(state.clone(), configs)).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = reloaded {
+            tracing::error!(error = %format!("{e:#}"), "reload refused: the sites in force stay");
+        }
+    }
+    std::future::pending().await
 }

@@ -30,7 +30,8 @@ pub async fn run(state: AppState) {
 /// Fake options for unknown users copy the current shape of real users' passkeys (each
 /// site's its own).
 pub async fn learn_shapes(state: &AppState) {
-    for site in state.sites.all() {
+    let sites = state.sites();
+    for site in sites.all() {
         match crate::store::credentials::shapes(&state.db, &site.id).await {
             Ok(shapes) => site.rp.learn_shapes(shapes),
             Err(e) => {
@@ -67,12 +68,8 @@ pub async fn ensure_audit_partitions(state: &AppState) {
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
     roll_up_days(state).await;
-    for store in state
-        .sites
-        .all()
-        .iter()
-        .filter_map(|s| s.settings.mds.as_ref())
-    {
+    let sites = state.sites();
+    for store in sites.all().iter().filter_map(|s| s.settings.mds.as_ref()) {
         match store.reload_if_changed() {
             Ok(true) => {
                 let m = store.current();
@@ -109,7 +106,7 @@ pub async fn once(state: &AppState) -> u64 {
             Err(e) => tracing::warn!(error = %e, "purge of old audit events failed"),
         }
     }
-    for site in state.sites.all() {
+    for site in sites.all() {
         match crate::flows::signup::sweep(&state.context(site)).await {
             Ok(n) => purged += n as u64,
             Err(e) => {

@@ -28,8 +28,8 @@ pub struct AppState {
     /// The same limit for `/readyz` and `/openapi.json`, counted apart: a client's
     /// browser-API traffic never uses up its readiness checks, nor the reverse.
     pub ops_rate_limiter: Option<Arc<RateLimiter>>,
-    /// The sites requests are for.
-    pub sites: Arc<Sites>,
+    /// The sites requests are for; SIGHUP replaces them (`crate::reload_sites`).
+    pub sites: Arc<arc_swap::ArcSwap<Sites>>,
 }
 
 impl AppState {
@@ -42,9 +42,14 @@ impl AppState {
         }
     }
 
+    /// The sites as they are now (a request keeps the ones it started with).
+    pub fn sites(&self) -> Arc<Sites> {
+        self.sites.load_full()
+    }
+
     /// The site the admin API and the console act on.
-    pub fn admin_site(&self) -> &Arc<Site> {
-        self.sites.admin()
+    pub fn admin_site(&self) -> Arc<Site> {
+        self.sites.load().admin().clone()
     }
 }
 

@@ -39,6 +39,11 @@ const B: Site = Site {
 
 struct TwoSites {
     rp_url: String,
+    /// rp-server's config file and process, to change the one and signal the other.
+    rp_config: std::path::PathBuf,
+    rp_pid: u32,
+    /// The config file's top level and each site's table.
+    tables: (String, String, String),
     cognito: cip::Client,
     http: reqwest::Client,
     _lambda: LocalLambda,
@@ -108,15 +113,12 @@ prevent_user_existence_errors = true
             )
         };
         let rp_config = dir.join("rp-server.toml");
-        std::fs::write(
-            &rp_config,
-            format!(
-                "service_token = \"{SERVICE_TOKEN}\"\nrate_limit_per_min = 0\n\n{}{}",
-                site("default", &A),
-                site("b", &B)
-            ),
-        )
-        .unwrap();
+        let tables = (
+            format!("service_token = \"{SERVICE_TOKEN}\"\nrate_limit_per_min = 0\n\n"),
+            site("default", &A),
+            site("b", &B),
+        );
+        std::fs::write(&rp_config, format!("{}{}{}", tables.0, tables.1, tables.2)).unwrap();
         let mut rp = tokio::process::Command::new(bin("rp-server"));
         rp.arg("serve")
             .env_clear()
@@ -134,6 +136,7 @@ prevent_user_existence_errors = true
         .await
         .unwrap();
         let rp_url = format!("http://{rp_addr}");
+        let rp_pid = rp.id().unwrap();
         lambda
             .spawn_function(
                 &bin("cognito-triggers"),
@@ -158,6 +161,9 @@ prevent_user_existence_errors = true
             .await;
         Self {
             rp_url,
+            rp_config,
+            rp_pid,
+            tables,
             cognito: cip::Client::new(&sdk),
             http: reqwest::Client::new(),
             _lambda: lambda,
@@ -354,4 +360,62 @@ async fn one_deployment_signs_in_two_pools_and_keeps_them_apart() {
         (s, body["error"]["code"].as_str()),
         (422, Some("UNKNOWN_CREDENTIAL"))
     );
+}
+
+/// SIGHUP: rp-server reads its config file again. The second site's table removed, its
+/// host finds no site (404 `UNKNOWN_SITE`) while the first serves on; put back, it
+/// serves again, its passkeys intact.
+#[tokio::test]
+async fn sighup_removes_and_adds_a_site_without_a_restart() {
+    let stack = &TwoSites::start().await;
+    let (_, mut bob) = stack.user_with_passkey(&B, "bob@b.example").await;
+    let hang_up = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &stack.rp_pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // The reload is asynchronous: ask until B's host answers `want` (at most 10 s).
+    let b_options_until = |want: u16| async move {
+        for _ in 0..400 {
+            let (s, _) = stack
+                .rp(&B, "/v1/authentication/options", None, &json!({}))
+                .await;
+            if s == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("B's host never answered {want}");
+    };
+
+    std::fs::write(
+        &stack.rp_config,
+        format!("{}{}", stack.tables.0, stack.tables.1),
+    )
+    .unwrap();
+    hang_up();
+    b_options_until(404).await;
+    let (s, body) = stack
+        .rp(&B, "/v1/authentication/options", None, &json!({}))
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (404, Some("UNKNOWN_SITE"))
+    );
+    let (s, _) = stack
+        .rp(&A, "/v1/authentication/options", None, &json!({}))
+        .await;
+    assert_eq!(s, 200);
+
+    std::fs::write(
+        &stack.rp_config,
+        format!("{}{}{}", stack.tables.0, stack.tables.1, stack.tables.2),
+    )
+    .unwrap();
+    hang_up();
+    b_options_until(200).await;
+    let (nonce, username) = stack.usernameless(&B, &mut bob).await;
+    assert!(stack.custom_auth(&B, &username, &nonce).await);
 }

@@ -110,3 +110,73 @@ fn apart(configs: &[Config]) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+impl Config {
+    /// The first process-wide setting (see [`PROCESS_WIDE`]) that differs between this
+    /// configuration and `other`, by its file key: a reload cannot apply it.
+    pub fn process_wide_change(&self, other: &Config) -> Option<&'static str> {
+        use secrecy::ExposeSecret as _;
+        let secret = |s: &secrecy::SecretString| s.expose_secret().to_owned();
+        let changes: [(&'static str, bool); 17] = [
+            (
+                "database_url",
+                secret(&self.database_url) != secret(&other.database_url),
+            ),
+            (
+                "db_max_connections",
+                self.db_max_connections != other.db_max_connections,
+            ),
+            (
+                "db_statement_timeout_ms",
+                self.db_timeouts != other.db_timeouts,
+            ),
+            ("listen_addr", self.listen_addr != other.listen_addr),
+            (
+                "internal_listen_addr",
+                self.internal_listen_addr != other.internal_listen_addr,
+            ),
+            (
+                "service_token",
+                secret(&self.service_token) != secret(&other.service_token),
+            ),
+            (
+                "admin_token",
+                self.admin_token.as_ref().map(secret) != other.admin_token.as_ref().map(secret),
+            ),
+            ("admin_group", self.admin_group != other.admin_group),
+            ("console", self.console != other.console),
+            (
+                "rate_limit_per_min",
+                self.rate_limit_per_min != other.rate_limit_per_min,
+            ),
+            (
+                "max_connections",
+                self.max_connections != other.max_connections,
+            ),
+            (
+                "request_timeout_ms",
+                self.request_timeout != other.request_timeout,
+            ),
+            (
+                "header_read_timeout_secs",
+                self.header_read_timeout != other.header_read_timeout,
+            ),
+            (
+                "shutdown_grace_secs",
+                self.shutdown_grace != other.shutdown_grace,
+            ),
+            (
+                "audit_retention_days",
+                self.audit_retention != other.audit_retention,
+            ),
+            (
+                "trusted_proxies",
+                self.trusted_proxies != other.trusted_proxies,
+            ),
+            ("log_format", self.log_format != other.log_format),
+        ];
+        changes
+            .into_iter()
+            .find_map(|(key, changed)| changed.then_some(key))
+    }
+}

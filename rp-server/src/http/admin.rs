@@ -88,7 +88,8 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !state.sites.any_admin_api() {
+        let sites = state.sites();
+        if !sites.any_admin_api() {
             return Err(ApiError::not_found(
                 ErrorCode::AdminApiDisabled,
                 "The admin API is off (no RP_ADMIN_TOKEN, RP_ADMIN_TOKENS or console).",
@@ -99,11 +100,10 @@ impl FromRequestParts<AppState> for Admin {
         ))?;
         // The site: the one the path names (`/admin/v1/sites/{site}/…`), else the admin site.
         let site = match parts.extensions.get::<super::AdminScope>() {
-            Some(super::AdminScope(id)) => state
-                .sites
-                .by_id(id)
-                .ok_or_else(super::extract::unknown_site)?,
-            None => state.admin_site(),
+            Some(super::AdminScope(id)) => {
+                sites.by_id(id).ok_or_else(super::extract::unknown_site)?
+            }
+            None => sites.admin(),
         };
         // The audit names the token's holder; nothing the caller sends can change it. A
         // token is the site's own or a global one (its configuration holds both).

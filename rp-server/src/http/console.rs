@@ -64,7 +64,8 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 /// What the page needs to sign its admin in: Cognito's endpoint and the app client (of
 /// the site the console administers).
 async fn config(State(state): State<AppState>) -> Response {
-    let c = &state.admin_site().config;
+    let site = state.admin_site();
+    let c = &site.config;
     let mut response = axum::Json(serde_json::json!({
         "cognitoEndpoint": cognito_endpoint(&c.cognito_issuer),
         "clientId": c.console_client_id,

@@ -191,21 +191,25 @@ impl axum::extract::FromRequestParts<crate::AppState> for crate::flows::Context 
         parts: &mut axum::http::request::Parts,
         state: &crate::AppState,
     ) -> Result<Self, Self::Rejection> {
-        site_of(parts, state).map(|site| state.context(site))
+        site_of(parts, state).map(|site| state.context(&site))
     }
 }
 
 /// The site a public request's `Host` header names.
-pub fn site_of<'s>(
+pub fn site_of(
     parts: &axum::http::request::Parts,
-    state: &'s crate::AppState,
-) -> Result<&'s std::sync::Arc<crate::flows::Site>, ApiError> {
+    state: &crate::AppState,
+) -> Result<std::sync::Arc<crate::flows::Site>, ApiError> {
     let host = parts
         .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.host());
-    state.sites.for_host(host).ok_or_else(unknown_site)
+    state
+        .sites()
+        .for_host(host)
+        .cloned()
+        .ok_or_else(unknown_site)
 }
 
 /// 404 `UNKNOWN_SITE`.

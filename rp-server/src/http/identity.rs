@@ -19,7 +19,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "A Cognito access token is required (Authorization: Bearer).",
         ))?;
-        let cx = state.context(super::extract::site_of(parts, state)?);
+        let cx = state.context(&super::extract::site_of(parts, state)?);
         cognito_user(&cx, token).await.map(Self)
     }
 }
@@ -73,7 +73,7 @@ impl FromRequestParts<AppState> for Registrant {
             "A Cognito access token or an enrolment token is required (Authorization: Bearer).",
         ))?;
         if rp_shared::token::EnrolmentToken::claims_kind(token) {
-            let cx = state.context(super::extract::site_of(parts, state)?);
+            let cx = state.context(&super::extract::site_of(parts, state)?);
             return crate::flows::registration::enrolment_registrant(&cx, token)
                 .await?
                 .ok_or(ApiError::Unauthorized(

@@ -47,9 +47,10 @@ pub async fn redeem(
 /// serve several pools), never the request's host. Without routing (one site, no
 /// `[[site]]` tables), that one, whatever the pool.
 fn for_pool(state: &AppState, pool: Option<&str>) -> Result<Context, ApiError> {
+    let sites = state.sites();
     let site = match pool {
-        Some(pool) => state.sites.for_pool(pool),
-        None => state.sites.unrouted(),
+        Some(pool) => sites.for_pool(pool),
+        None => sites.unrouted(),
     }
     .ok_or_else(super::extract::unknown_site)?;
     Ok(state.context(site))

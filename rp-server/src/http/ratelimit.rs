@@ -142,7 +142,7 @@ async fn limited(
             .headers()
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok());
-        let site = state.sites.for_host(host).map(|s| s.id.clone());
+        let site = state.sites().for_host(host).map(|s| s.id.clone());
         if let Err(e) = limiter.check(site, ip) {
             return e.into_response();
         }

@@ -607,7 +607,7 @@ mod one_server {
         let nonce = b.sign_in_at(&mut bobs, OTHER_ORIGIN).await.expect(200)["nonce"].clone();
         let challenge = b.challenge(&bob).await;
 
-        let mut only_a = (*a.state.sites.by_id("default").unwrap().config).clone();
+        let mut only_a = (*a.state.sites().by_id("default").unwrap().config).clone();
         only_a.routed = true;
         let listener = rp_server::listen(([127, 0, 0, 1], 0).into()).unwrap();
         let app = rp_server::Application::build_on_both_sites(
@@ -712,5 +712,52 @@ mod one_server {
         let nowhere = cli(Some("nowhere"));
         assert!(!nowhere.status.success());
         assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no [[site]] table has the id"));
+    }
+
+    /// A reload (what SIGHUP does with the file read again) replaces the sites: a removed
+    /// site's host and pool are 404 `UNKNOWN_SITE` at once, adding it back serves it again
+    /// with its passkeys; a reload that changes a process-wide setting is refused and
+    /// changes nothing.
+    #[tokio::test]
+    async fn a_reload_removes_and_adds_sites_and_refuses_process_wide_changes() {
+        let (a, b) = TestRp::spawn_two_sites(|_, _| {}).await;
+        let bob = User::new("bob");
+        let mut bobs = SoftAuthenticator::new();
+        b.register_at(&bob, &mut bobs, OTHER_ORIGIN).await;
+        let config_of = |id: &str| (*a.state.sites().by_id(id).unwrap().config).clone();
+        // As `[[site]]` tables give them: routed by host even when one is left.
+        let (mut site_a, mut site_b) = (config_of("default"), config_of("other"));
+        site_a.routed = true;
+        site_b.routed = true;
+
+        rp_server::reload_sites_with(a.state.clone(), vec![(site_a.clone(), None)])
+            .await
+            .unwrap();
+        b.post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect_error(404, "UNKNOWN_SITE");
+        a.post("/v1/authentication/options", None, &json!({}))
+            .await
+            .expect(200);
+
+        rp_server::reload_sites_with(
+            a.state.clone(),
+            vec![(site_a.clone(), None), (site_b.clone(), None)],
+        )
+        .await
+        .unwrap();
+        b.sign_in_at(&mut bobs, OTHER_ORIGIN).await.expect(200);
+
+        let mut changed = site_a.clone();
+        changed.service_token =
+            secrecy::SecretString::from("another-service-token-0123456789abcdef".to_owned());
+        let refused = rp_server::reload_sites_with(
+            a.state.clone(),
+            vec![(changed, None), (site_b.clone(), None)],
+        )
+        .await
+        .unwrap_err();
+        assert!(refused.to_string().contains("service_token"), "{refused}");
+        b.sign_in_at(&mut bobs, OTHER_ORIGIN).await.expect(200);
     }
 }
