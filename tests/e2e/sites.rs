@@ -302,6 +302,52 @@ prevent_user_existence_errors = true
     }
 }
 
+impl TwoSites {
+    /// Username-first at `site`: Cognito's custom authentication starts, the Create trigger
+    /// (through rp-server, routed by the pool) offers the user's passkeys, the browser
+    /// answers at the site's host, and the nonce answers the challenge. Whether Cognito
+    /// issued tokens.
+    async fn username_first(
+        &self,
+        site: &Site,
+        username: &str,
+        authn: &mut SoftAuthenticator,
+    ) -> bool {
+        let started = self
+            .cognito
+            .initiate_auth()
+            .client_id(site.client)
+            .auth_flow(AuthFlowType::CustomAuth)
+            .auth_parameters("USERNAME", username)
+            .send()
+            .await
+            .unwrap();
+        let params = started.challenge_parameters().unwrap();
+        let options: Value = serde_json::from_str(&params["publicKey"]).unwrap();
+        assert_eq!(options["rpId"], site.rp_id);
+        let assertion = authn.get(&options, site.origin).unwrap();
+        let (s, body) = self
+            .rp(
+                site,
+                "/v1/authentication/verify",
+                None,
+                &json!({ "ceremonyId": params["ceremonyId"], "credential": assertion }),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        self.cognito
+            .respond_to_auth_challenge()
+            .client_id(site.client)
+            .challenge_name(ChallengeNameType::CustomChallenge)
+            .session(started.session().unwrap())
+            .challenge_responses("USERNAME", username)
+            .challenge_responses("ANSWER", body["nonce"].as_str().unwrap())
+            .send()
+            .await
+            .is_ok_and(|r| r.authentication_result().is_some())
+    }
+}
+
 #[tokio::test]
 async fn one_deployment_signs_in_two_pools_and_keeps_them_apart() {
     let stack = TwoSites::start().await;
@@ -313,6 +359,9 @@ async fn one_deployment_signs_in_two_pools_and_keeps_them_apart() {
     let (nonce, username) = stack.usernameless(&A, &mut alice).await;
     assert!(stack.custom_auth(&A, &username, &nonce).await);
     let (b_nonce, b_username) = stack.usernameless(&B, &mut bob).await;
+    // Username first too, at each site with its own pool's challenge.
+    assert!(stack.username_first(&A, &username, &mut alice).await);
+    assert!(stack.username_first(&B, &b_username, &mut bob).await);
 
     // A nonce of B's site answers no challenge of A's pool (A's user or B's name there).
     let (a_nonce, _) = stack.usernameless(&A, &mut alice).await;
