@@ -114,12 +114,9 @@ async fn build_sites(
     })
 }
 
-/// Replaces the sites `state` serves with those of `configs` (SIGHUP: the config file read
-/// again), each with its pool's admin client from the AWS SDK's environment. Refused, the
-/// sites in force kept, when a process-wide setting changed (those need a restart) or a
-/// site cannot be built. Requests under way finish with the sites they started with; a
-/// removed site's host and pool find no site from now on (404 `UNKNOWN_SITE`).
-pub async fn reload_sites(state: AppState, configs: Vec<Config>) -> anyhow::Result<()> {
+/// Each configuration with the admin client of the pool it administers (sign-up, email
+/// lookups, sign-out), from the AWS SDK's standard environment; none when it names none.
+async fn with_pool_clients(configs: Vec<Config>) -> Vec<(Config, Option<cognito::CognitoAdmin>)> {
     let mut with_clients = Vec::with_capacity(configs.len());
     for config in configs {
         let cognito = match config
@@ -132,7 +129,16 @@ pub async fn reload_sites(state: AppState, configs: Vec<Config>) -> anyhow::Resu
         };
         with_clients.push((config, cognito));
     }
-    reload_sites_with(state, with_clients).await
+    with_clients
+}
+
+/// Replaces the sites `state` serves with those of `configs` (SIGHUP: the config file read
+/// again), each with its pool's admin client from the AWS SDK's environment. Refused, the
+/// sites in force kept, when a process-wide setting changed (those need a restart) or a
+/// site cannot be built. Requests under way finish with the sites they started with; a
+/// removed site's host and pool find no site from now on (404 `UNKNOWN_SITE`).
+pub async fn reload_sites(state: AppState, configs: Vec<Config>) -> anyhow::Result<()> {
+    reload_sites_with(state, with_pool_clients(configs).await).await
 }
 
 /// [`reload_sites`] with the pools' admin clients given (tests).
@@ -293,18 +299,7 @@ impl Application {
             ),
             None => None,
         };
-        let mut sites = Vec::with_capacity(configs.len());
-        for config in configs {
-            let cognito = match config
-                .cognito_user_pool_id
-                .as_ref()
-                .or(config.signup_user_pool_id.as_ref())
-            {
-                Some(pool) => Some(cognito::CognitoAdmin::from_environment(pool.clone()).await),
-                None => None,
-            };
-            sites.push((config, cognito));
-        }
+        let sites = with_pool_clients(configs).await;
         Self::build_on_both_sites(listener, internal, sites, clock).await
     }
 

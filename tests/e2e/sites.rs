@@ -9,10 +9,9 @@ use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::{AttributeType, AuthFlowType, ChallengeNameType, MessageActionType};
 use serde_json::{Value, json};
 use testkit::authenticator::SoftAuthenticator;
-use testkit::child::spawn_until;
 use testkit::lambda::LocalLambda;
 
-use crate::stack::{Scratch, bin};
+use crate::stack::{Scratch, bin, cognito_client, start_rp_server, start_standin};
 
 const SERVICE_TOKEN: &str = "e2e-sites-service-token-0123456789abcdef0123";
 
@@ -87,23 +86,11 @@ prevent_user_existence_errors = true
                 endpoint = lambda.endpoint(),
             )
         };
-        let standin_config = dir.join("standin.toml");
-        std::fs::write(
-            &standin_config,
-            format!("listen = \"127.0.0.1:0\"\n{}{}", pool(&A), pool(&B)),
+        let (standin, cognito_url) = start_standin(
+            &dir,
+            &format!("listen = \"127.0.0.1:0\"\n{}{}", pool(&A), pool(&B)),
         )
-        .unwrap();
-        let mut standin = tokio::process::Command::new(bin("cognito-standin"));
-        standin.arg("--config").arg(&standin_config);
-        let (standin, standin_addr) = spawn_until(
-            standin,
-            &dir.join("standin.out"),
-            testkit::child::standin_addr,
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
-        let cognito_url = format!("http://{standin_addr}");
+        .await;
 
         let site = |id: &str, s: &Site| {
             format!(
@@ -127,15 +114,7 @@ prevent_user_existence_errors = true
             .env("RP_LISTEN_ADDR", "127.0.0.1:0")
             .env("RP_CONFIG_FILE", &rp_config)
             .env("RUST_LOG", "info");
-        let (rp, rp_addr) = spawn_until(
-            rp,
-            &dir.join("rp-server.out"),
-            testkit::child::rp_server_addr,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-        let rp_url = format!("http://{rp_addr}");
+        let (rp, rp_url) = start_rp_server(&dir, rp).await;
         let rp_pid = rp.id().unwrap();
         lambda
             .spawn_function(
@@ -147,24 +126,12 @@ prevent_user_existence_errors = true
                 ],
             )
             .unwrap();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(cip::config::Credentials::new(
-                "AKIDE2E",
-                "e2e-secret",
-                None,
-                None,
-                "e2e",
-            ))
-            .endpoint_url(&cognito_url)
-            .load()
-            .await;
         Self {
             rp_url,
             rp_config,
             rp_pid,
             tables,
-            cognito: cip::Client::new(&sdk),
+            cognito: cognito_client(&cognito_url).await,
             http: reqwest::Client::new(),
             _lambda: lambda,
             _children: vec![standin, rp],

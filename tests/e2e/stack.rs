@@ -109,6 +109,56 @@ impl Drop for Scratch {
     }
 }
 
+/// The stand-in with this configuration file's text, in `dir`: the process and its URL.
+pub(crate) async fn start_standin(dir: &Path, config: &str) -> (tokio::process::Child, String) {
+    let config_path = dir.join("standin.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut standin = tokio::process::Command::new(bin("cognito-standin"));
+    standin.arg("--config").arg(&config_path);
+    let (standin, addr) = spawn_until(
+        standin,
+        &dir.join("standin.out"),
+        testkit::child::standin_addr,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    (standin, format!("http://{addr}"))
+}
+
+/// rp-server as `command` starts it, its output in `dir`: the process and its URL.
+pub(crate) async fn start_rp_server(
+    dir: &Path,
+    command: tokio::process::Command,
+) -> (tokio::process::Child, String) {
+    let (rp, addr) = spawn_until(
+        command,
+        &dir.join("rp-server.out"),
+        testkit::child::rp_server_addr,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    (rp, format!("http://{addr}"))
+}
+
+/// The AWS SDK's Cognito client, pointed at the stand-in.
+pub(crate) async fn cognito_client(cognito_url: &str) -> cip::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(cip::config::Credentials::new(
+            "AKIDE2E",
+            "e2e-secret",
+            None,
+            None,
+            "e2e",
+        ))
+        .endpoint_url(cognito_url)
+        .load()
+        .await;
+    cip::Client::new(&sdk)
+}
+
 pub fn bin(name: &str) -> PathBuf {
     // target/debug/deps/e2e-<hash> → target/debug/<name>
     let exe = std::env::current_exe().unwrap();
@@ -170,19 +220,7 @@ secret = "{CLIENT_SECRET}"
             endpoint = lambda.endpoint(),
             timeout = o.trigger_timeout_ms,
         );
-        let config_path = dir.join("standin.toml");
-        std::fs::write(&config_path, config).unwrap();
-        let mut standin = tokio::process::Command::new(bin("cognito-standin"));
-        standin.arg("--config").arg(&config_path);
-        let (standin, standin_addr) = spawn_until(
-            standin,
-            &dir.join("standin.out"),
-            testkit::child::standin_addr,
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
-        let cognito_url = format!("http://{standin_addr}");
+        let (standin, cognito_url) = start_standin(&dir, &config).await;
 
         let mail = if o.email {
             Some(testkit::smtp::Mailbox::start().await.unwrap())
@@ -218,15 +256,7 @@ secret = "{CLIENT_SECRET}"
             .env("AWS_SECRET_ACCESS_KEY", "e2e-secret")
             .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", &cognito_url)
             .env("RUST_LOG", "info");
-        let (rp, rp_addr) = spawn_until(
-            rp,
-            &dir.join("rp-server.out"),
-            testkit::child::rp_server_addr,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-        let rp_url = format!("http://{rp_addr}");
+        let (rp, rp_url) = start_rp_server(&dir, rp).await;
 
         lambda
             .spawn_function(
@@ -243,22 +273,10 @@ secret = "{CLIENT_SECRET}"
             )
             .unwrap();
 
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(cip::config::Credentials::new(
-                "AKIDE2E",
-                "e2e-secret",
-                None,
-                None,
-                "e2e",
-            ))
-            .endpoint_url(&cognito_url)
-            .load()
-            .await;
         Self {
             rp_url,
+            cognito: cognito_client(&cognito_url).await,
             cognito_url,
-            cognito: cip::Client::new(&sdk),
             http: reqwest::Client::new(),
             shape: o.shape,
             lambda,
