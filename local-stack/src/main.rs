@@ -368,7 +368,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     site_b.origins = vec![
         Origin::Web(url::Url::parse(&format!("http://b.localhost:{demo_port}"))?),
         Origin::Web(url::Url::parse(&format!("http://b.localhost:{rp_port}"))?),
+        // Its console: the same page at its host.
+        Origin::Web(url::Url::parse(&format!(
+            "http://b.localhost:{}",
+            internal_addr.port()
+        ))?),
     ];
+    site_b.console_client_id = CLIENT_B_ID.to_owned();
     site_b.cognito_issuer = format!("{cognito_url}/{POOL_B_ID}");
     site_b.cognito_jwks_url = url::Url::parse(&format!(
         "http://127.0.0.1:{cognito_port}/{POOL_B_ID}/.well-known/jwks.json"

@@ -51,6 +51,13 @@ impl AppState {
     pub fn admin_site(&self) -> Arc<Site> {
         self.sites.load().admin().clone()
     }
+
+    /// The site an unscoped admin request or the console acts on: the one its `Host`
+    /// names (the console opened on a site's host is that site's), else the admin site.
+    pub fn admin_site_for(&self, host: Option<&str>) -> Arc<Site> {
+        let sites = self.sites.load();
+        sites.for_host(host).unwrap_or(sites.admin()).clone()
+    }
 }
 
 /// The sites of this process and how a request finds its own: a public request by its

@@ -6,8 +6,8 @@ use super::load::Layered;
 use super::{Config, ConfigError, Origin, bad};
 
 /// Keys only the top level may set: one process has one database, one set of listeners,
-/// one service token (one Lambda serves every pool), one console (on the site `default`,
-/// or the first) and one set of process limits. (`admin_tokens` may be per site: a
+/// one service token (one Lambda serves every pool), one console (each site's on its own
+/// host; `console_client_id` is per site) and one set of process limits. (`admin_tokens` may be per site: a
 /// table's come beside the top level's, which are every site's.)
 pub const PROCESS_WIDE: &[&str] = &[
     "database_url",
@@ -20,7 +20,6 @@ pub const PROCESS_WIDE: &[&str] = &[
     "admin_token",
     "admin_group",
     "console",
-    "console_client_id",
     "rate_limit_per_min",
     "max_connections",
     "request_timeout_ms",

@@ -98,12 +98,17 @@ impl FromRequestParts<AppState> for Admin {
         let token = auth::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
             "An admin token or an admin's Cognito access token is required.",
         ))?;
-        // The site: the one the path names (`/admin/v1/sites/{site}/…`), else the admin site.
+        // The site: the one the path names (`/admin/v1/sites/{site}/…`), else the one the
+        // Host names (the console on a site's host), else the admin site.
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
         let site = match parts.extensions.get::<super::AdminScope>() {
             Some(super::AdminScope(id)) => {
                 sites.by_id(id).ok_or_else(super::extract::unknown_site)?
             }
-            None => sites.admin(),
+            None => sites.for_host(host).unwrap_or(sites.admin()),
         };
         // The audit names the token's holder; nothing the caller sends can change it. A
         // token is the site's own or a global one (its configuration holds both).

@@ -574,6 +574,22 @@ mod one_server {
         assert!(exported.body.to_string().contains(&alice.sub));
         assert!(!exported.body.to_string().contains(&bob.sub));
 
+        // Unscoped paths act on the site the Host names (the console on a site's host is
+        // that site's): at B's host, B's token is B's admin, A's is nobody.
+        let at_b = b
+            .get(&user("/admin/v1/users", &bob), Some(B_ADMIN))
+            .await
+            .expect(200);
+        assert_eq!(at_b["credentials"].as_array().unwrap().len(), 1);
+        b.get("/admin/v1/stats", Some(A_ADMIN))
+            .await
+            .expect_error(401, "UNAUTHENTICATED");
+        // The console's page and configuration follow the same rule: a host no site
+        // answers on (the internal balancer's) is the admin site's.
+        let console_site = |host: &str| a.state.admin_site_for(Some(host)).id.to_string();
+        assert_eq!(console_site("app.other.test:8081"), "other");
+        assert_eq!(console_site("rp-internal.vpc:8081"), "default");
+
         // The global token (RP_ADMIN_TOKEN) opens both; a site nobody has is no site.
         a.get(
             &user("/admin/v1/sites/other/users", &bob),
