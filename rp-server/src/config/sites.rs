@@ -6,8 +6,9 @@ use super::load::Layered;
 use super::{Config, ConfigError, Origin, bad};
 
 /// Keys only the top level may set: one process has one database, one set of listeners,
-/// one service token (one Lambda serves every pool), one console (each site's on its own
-/// host; `console_client_id` is per site) and one set of process limits. (`admin_tokens` may be per site: a
+/// one service token (one Lambda serves every pool), the console on or off (each site's
+/// on its own host, with the site's `admin_group` and `console_client_id`) and one set of
+/// process limits. (`admin_tokens` may be per site: a
 /// table's come beside the top level's, which are every site's.)
 pub const PROCESS_WIDE: &[&str] = &[
     "database_url",
@@ -18,7 +19,6 @@ pub const PROCESS_WIDE: &[&str] = &[
     "internal_listen_addr",
     "service_token",
     "admin_token",
-    "admin_group",
     "console",
     "rate_limit_per_min",
     "max_connections",
@@ -116,7 +116,7 @@ impl Config {
     pub fn process_wide_change(&self, other: &Config) -> Option<&'static str> {
         use secrecy::ExposeSecret as _;
         let secret = |s: &secrecy::SecretString| s.expose_secret().to_owned();
-        let changes: [(&'static str, bool); 17] = [
+        let changes: [(&'static str, bool); 16] = [
             (
                 "database_url",
                 secret(&self.database_url) != secret(&other.database_url),
@@ -142,7 +142,6 @@ impl Config {
                 "admin_token",
                 self.admin_token.as_ref().map(secret) != other.admin_token.as_ref().map(secret),
             ),
-            ("admin_group", self.admin_group != other.admin_group),
             ("console", self.console != other.console),
             (
                 "rate_limit_per_min",

@@ -723,6 +723,7 @@ cognito_issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_B"
 cognito_client_ids = ["b-client"]
 ceremony_ttl_secs = 300
 admin_tokens = ["b-desk=0000000000000000000000000000000000000000000000000000000000000002"]
+admin_group = "b-admins"
 
 [[site.policy]]
 name = "keys"
@@ -766,6 +767,13 @@ fn sites_inherit_the_top_level_and_override_it() {
     };
     assert_eq!(names(a), ["ops"]);
     assert_eq!(names(b), ["ops", "b-desk"]);
+    // Each pool has its own groups and clients: the console's group and client are per site.
+    assert_eq!(a.admin_group.as_deref(), Some(DEFAULT_ADMIN_GROUP));
+    assert_eq!(b.admin_group.as_deref(), Some("b-admins"));
+    assert_eq!(
+        (a.console_client_id.as_str(), b.console_client_id.as_str()),
+        ("shared-client", "b-client")
+    );
     // Process-wide settings are the same everywhere.
     assert_eq!(
         a.service_token.expose_secret(),

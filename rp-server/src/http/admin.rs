@@ -119,7 +119,8 @@ impl FromRequestParts<AppState> for Admin {
                 member_auth_time: None,
             });
         }
-        let Some(group) = state.config.admin_group.as_deref() else {
+        // The site's admin group (each pool has its own groups).
+        let Some(group) = site.config.admin_group.as_deref() else {
             return Err(ApiError::Unauthorized("A valid admin token is required."));
         };
         if !auth::looks_like_jwt(token) {
