@@ -113,7 +113,7 @@ keys! {
     fido_mds_root_cert: Text = "The path of a PEM root certificate the metadata BLOB must chain to instead of the FIDO Alliance's (GlobalSign Root R3): for tests and private metadata; logged loudly at start.";
     policy: Json = "Passkey policies: [[policy]] tables in the file (name, groups, aaguids, deny_aaguids, device_bound, enforce_on_sign_in; attestation and user_verification as documented), or a JSON array of them in RP_POLICY. Unset: no policy (any passkey).";
     site: Json = "Several sites from one deployment: [[site]] tables in the file, each with an `id` (a-z, 0-9, -; 1-32 characters) and any per-site key (rp_id, origins, cognito_*, email_*, policy, oidc_*, …); a key a table leaves out comes from the top level. Process-wide keys (database, listeners, tokens, admin, limits of the process) stay at the top. Unset: one site, `default`, from the top level.";
-    hosts: List = "More host names this site's API answers on; its origins' hosts and rp_id always do. Only read with several sites, where the Host header picks the site.";
+    hosts: List = "More host names this site's API answers on; its origins' hosts and rp_id always do. Only read with [[site]] tables, where the Host header picks the site.";
     oidc_clients: Json = "The provider's clients: [[oidc_clients]] tables in the file (client_id, secret_sha256 or public = true, redirect_uris, scopes, cognito_provider_name), or a JSON array of them in RP_OIDC_CLIENTS.";
 }
 
