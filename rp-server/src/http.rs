@@ -391,10 +391,7 @@ fn finish(router: Router<AppState>, state: &AppState) -> Router {
 fn cors(state: &AppState) -> CorsLayer {
     let sites = state.sites.clone();
     let allowed = move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
+        let host = extract::host_of(&parts.headers, &parts.uri);
         let Ok(origin) = origin.to_str() else {
             return false;
         };

@@ -100,10 +100,7 @@ impl FromRequestParts<AppState> for Admin {
         ))?;
         // The site: the one the path names (`/admin/v1/sites/{site}/…`), else the one the
         // Host names (the console on a site's host), else the admin site.
-        let host = parts
-            .headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok());
+        let host = super::extract::host_of(&parts.headers, &parts.uri);
         let site = match parts.extensions.get::<super::AdminScope>() {
             Some(super::AdminScope(id)) => {
                 sites.by_id(id).ok_or_else(super::extract::unknown_site)?

@@ -42,13 +42,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
 /// The page, with a policy that allows only its own script and style and the pool's
 /// Cognito endpoint, and no framing.
-async fn index(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+async fn index(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self' {}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         cognito_endpoint(
             &state
-                .admin_site_for(host_of(&headers))
+                .admin_site_for(super::extract::host_of(&headers, &uri))
                 .config
                 .cognito_issuer
         )
@@ -68,8 +72,12 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 
 /// What the page needs to sign its admin in: Cognito's endpoint and the app client (of
 /// the site the console administers: the one its host names, else the admin site).
-async fn config(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let site = state.admin_site_for(host_of(&headers));
+async fn config(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let site = state.admin_site_for(super::extract::host_of(&headers, &uri));
     let c = &site.config;
     let mut response = axum::Json(serde_json::json!({
         "cognitoEndpoint": cognito_endpoint(&c.cognito_issuer),
@@ -82,11 +90,6 @@ async fn config(State(state): State<AppState>, headers: axum::http::HeaderMap) -
     .into_response();
     super::protect_page(response.headers_mut(), None);
     response
-}
-
-/// A request's `Host` header.
-fn host_of(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers.get(header::HOST).and_then(|h| h.to_str().ok())
 }
 
 /// Cognito's API endpoint for the pool whose issuer this is: the issuer's origin

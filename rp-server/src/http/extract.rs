@@ -195,19 +195,26 @@ impl axum::extract::FromRequestParts<crate::AppState> for crate::flows::Context 
     }
 }
 
-/// The site a public request's `Host` header names.
+/// The host a request names: its `Host` header, else its URI's authority (HTTP/2's
+/// `:authority`). Every choice of a site by host reads it here.
+pub fn host_of<'r>(
+    headers: &'r axum::http::HeaderMap,
+    uri: &'r axum::http::Uri,
+) -> Option<&'r str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.host())
+}
+
+/// The site a public request's host names.
 pub fn site_of(
     parts: &axum::http::request::Parts,
     state: &crate::AppState,
 ) -> Result<std::sync::Arc<crate::flows::Site>, ApiError> {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.host());
     state
         .sites()
-        .for_host(host)
+        .for_host(host_of(&parts.headers, &parts.uri))
         .cloned()
         .ok_or_else(unknown_site)
 }

@@ -138,10 +138,7 @@ async fn limited(
     if let (Some(limiter), Some(ClientIp(ip))) =
         (limiter, req.extensions().get::<ClientIp>().copied())
     {
-        let host = req
-            .headers()
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok());
+        let host = super::extract::host_of(req.headers(), req.uri());
         let site = state.sites().for_host(host).map(|s| s.id.clone());
         if let Err(e) = limiter.check(site, ip) {
             return e.into_response();
