@@ -414,13 +414,7 @@ async fn an_email_code_signs_in_through_the_same_nonce() {
     .expect_error(401, "REAUTH_REQUIRED");
 
     // Nothing went to the address without an account, or to the unverified one.
-    app.state
-        .admin_site()
-        .email
-        .as_ref()
-        .unwrap()
-        .outbox_empty()
-        .await;
+    app.delivered().await;
     assert_eq!(mail.count_for("nobody@example.test"), 0);
     assert_eq!(mail.count_for("unverified@example.test"), 0);
     assert!(
@@ -440,13 +434,7 @@ async fn no_passkey_mode_refuses_users_with_a_passkey() {
     let kit = testkit::rp::User { sub, username };
     app.register(&kit, &mut SoftAuthenticator::new()).await;
     send(&app, "kit@example.test", "sign_in").await.expect(202);
-    app.state
-        .admin_site()
-        .email
-        .as_ref()
-        .unwrap()
-        .outbox_empty()
-        .await;
+    app.delivered().await;
     assert_eq!(mail.count_for("kit@example.test"), 0);
 
     // Off by default.

@@ -20,16 +20,6 @@ fn other_than(code: &str) -> &'static str {
     if code == "123456" { "654321" } else { "123456" }
 }
 
-async fn delivered(app: &TestApp) {
-    app.state
-        .admin_site()
-        .email
-        .as_ref()
-        .unwrap()
-        .outbox_empty()
-        .await;
-}
-
 /// Asks for a sign-in code to `email` and answers (the request, the code mailed as the
 /// `n`th message to it).
 async fn sign_in_code(
@@ -71,7 +61,7 @@ async fn wrong_codes_lock_the_address_across_codes_for_a_day() {
     // is tried while the lock holds.
     let third = send(&app, email, "sign_up").await.expect(202);
     assert!(third["codeRequestId"].is_string());
-    delivered(&app).await;
+    app.delivered().await;
     assert_eq!(mail.count_for(email), 2);
     let locked = verify(&app, email, "000000", &third).await;
     locked.expect_error(429, "CODE_LOCKED");
@@ -123,7 +113,7 @@ async fn fifty_wrong_codes_lock_the_address_until_an_admin_unlocks_it() {
     }
     // Days later, still locked: no code goes out and none is tried.
     let sent = send(&app, email, "sign_in").await.expect(202);
-    delivered(&app).await;
+    app.delivered().await;
     assert_eq!(mail.count_for(email), n);
     let locked = verify_signin(&app, email, "000000", &sent).await;
     locked.expect_error(429, "CODE_LOCKED");
@@ -201,7 +191,7 @@ async fn bursts_get_exactly_the_limit_through() {
     .await;
     assert_eq!(statuses.iter().filter(|s| **s == 202).count(), per_ip);
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20);
-    delivered(&app).await;
+    app.delivered().await;
 
     // Failed verifications per client (RP_EMAIL_MAX_FAILURES_PER_IP_DAY), in a burst.
     let strict = spawn_adjusted(&p, &mail, |c| c.email_max_failures_per_ip_day = 3).await;
@@ -235,7 +225,7 @@ async fn sign_up_codes_to_new_addresses_have_an_hourly_budget() {
     send(&app, "taken@example.test", "sign_up")
         .await
         .expect(202);
-    delivered(&app).await;
+    app.delivered().await;
     let sent: Vec<usize> = (1..=3)
         .map(|n| mail.count_for(&format!("new{n}@example.test")))
         .collect();

@@ -41,6 +41,17 @@ impl TestApp {
         Self(TestRp::spawn_with_signup(cognito, pool_id).await)
     }
 
+    /// Waits until the site's mail queue has handed every message to the SMTP server.
+    pub async fn delivered(&self) {
+        self.state
+            .admin_site()
+            .email
+            .as_ref()
+            .expect("mail is configured")
+            .outbox_empty()
+            .await;
+    }
+
     /// `rp-server admin <args>` on this app's database, as user `tester`, with nothing else
     /// from this process's environment.
     pub fn admin_cli(&self, args: &[&str]) -> std::process::Command {
