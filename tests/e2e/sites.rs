@@ -54,12 +54,7 @@ struct TwoSites {
 impl TwoSites {
     async fn start() -> Self {
         let database = testkit::db::fresh_database().await.unwrap();
-        let scratch = Scratch(Some(
-            tempfile::Builder::new()
-                .prefix("rp-e2e-sites-")
-                .tempdir()
-                .unwrap(),
-        ));
+        let scratch = Scratch::new("rp-e2e-sites-");
         let dir = scratch.path();
         let mut lambda = LocalLambda::serve("cognito-triggers", Duration::from_secs(30))
             .await
@@ -218,31 +213,50 @@ prevent_user_existence_errors = true
         (token, authn)
     }
 
+    /// The browser's half at `site`: an assertion for `public_key` made at the site's
+    /// origin, verified for `ceremony_id`; verify's answer (`nonce`, `username`).
+    async fn answer(
+        &self,
+        site: &Site,
+        public_key: &Value,
+        ceremony_id: &Value,
+        authn: &mut SoftAuthenticator,
+    ) -> Value {
+        let assertion = authn.get(public_key, site.origin).unwrap();
+        let (s, body) = self
+            .rp(
+                site,
+                "/v1/authentication/verify",
+                None,
+                &json!({ "ceremonyId": ceremony_id, "credential": assertion }),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body
+    }
+
     /// Passkey first at `site`: the nonce and the username Cognito knows the user by.
     async fn usernameless(&self, site: &Site, authn: &mut SoftAuthenticator) -> (String, String) {
         let (s, options) = self
             .rp(site, "/v1/authentication/options", None, &json!({}))
             .await;
         assert_eq!(s, 200, "{options}");
-        let assertion = authn.get(&options["publicKey"], site.origin).unwrap();
-        let (s, body) = self
-            .rp(
-                site,
-                "/v1/authentication/verify",
-                None,
-                &json!({ "ceremonyId": options["ceremonyId"], "credential": assertion }),
-            )
+        let body = self
+            .answer(site, &options["publicKey"], &options["ceremonyId"], authn)
             .await;
-        assert_eq!(s, 200, "{body}");
         (
             body["nonce"].as_str().unwrap().to_owned(),
             body["username"].as_str().unwrap().to_owned(),
         )
     }
 
-    /// Cognito's custom authentication in `site`'s pool, answered with `nonce`: whether
-    /// Cognito issued tokens.
-    async fn custom_auth(&self, site: &Site, username: &str, nonce: &str) -> bool {
+    /// `InitiateAuth(CUSTOM_AUTH)` for `username` in `site`'s pool: the session and the
+    /// Create trigger's challenge parameters.
+    async fn begin_custom(
+        &self,
+        site: &Site,
+        username: &str,
+    ) -> (String, std::collections::HashMap<String, String>) {
         let started = self
             .cognito
             .initiate_auth()
@@ -252,24 +266,33 @@ prevent_user_existence_errors = true
             .send()
             .await
             .unwrap();
-        let answered = self
-            .cognito
+        (
+            started.session().unwrap().to_owned(),
+            started.challenge_parameters().unwrap().clone(),
+        )
+    }
+
+    /// Answers the custom challenge of `session` with `nonce`: whether Cognito issued tokens.
+    async fn respond(&self, site: &Site, session: &str, username: &str, nonce: &str) -> bool {
+        self.cognito
             .respond_to_auth_challenge()
             .client_id(site.client)
             .challenge_name(ChallengeNameType::CustomChallenge)
-            .session(started.session().unwrap())
+            .session(session)
             .challenge_responses("USERNAME", username)
             .challenge_responses("ANSWER", nonce)
             .send()
-            .await;
-        match answered {
-            Ok(r) => r.authentication_result().is_some(),
-            Err(_) => false,
-        }
+            .await
+            .is_ok_and(|r| r.authentication_result().is_some())
     }
-}
 
-impl TwoSites {
+    /// Cognito's custom authentication in `site`'s pool, answered with `nonce`: whether
+    /// Cognito issued tokens.
+    async fn custom_auth(&self, site: &Site, username: &str, nonce: &str) -> bool {
+        let (session, _) = self.begin_custom(site, username).await;
+        self.respond(site, &session, username, nonce).await
+    }
+
     /// Username-first at `site`: Cognito's custom authentication starts, the Create trigger
     /// (through rp-server, routed by the pool) offers the user's passkeys, the browser
     /// answers at the site's host, and the nonce answers the challenge. Whether Cognito
@@ -280,38 +303,14 @@ impl TwoSites {
         username: &str,
         authn: &mut SoftAuthenticator,
     ) -> bool {
-        let started = self
-            .cognito
-            .initiate_auth()
-            .client_id(site.client)
-            .auth_flow(AuthFlowType::CustomAuth)
-            .auth_parameters("USERNAME", username)
-            .send()
-            .await
-            .unwrap();
-        let params = started.challenge_parameters().unwrap();
+        let (session, params) = self.begin_custom(site, username).await;
         let options: Value = serde_json::from_str(&params["publicKey"]).unwrap();
         assert_eq!(options["rpId"], site.rp_id);
-        let assertion = authn.get(&options, site.origin).unwrap();
-        let (s, body) = self
-            .rp(
-                site,
-                "/v1/authentication/verify",
-                None,
-                &json!({ "ceremonyId": params["ceremonyId"], "credential": assertion }),
-            )
+        let body = self
+            .answer(site, &options, &json!(params["ceremonyId"]), authn)
             .await;
-        assert_eq!(s, 200, "{body}");
-        self.cognito
-            .respond_to_auth_challenge()
-            .client_id(site.client)
-            .challenge_name(ChallengeNameType::CustomChallenge)
-            .session(started.session().unwrap())
-            .challenge_responses("USERNAME", username)
-            .challenge_responses("ANSWER", body["nonce"].as_str().unwrap())
-            .send()
+        self.respond(site, &session, username, body["nonce"].as_str().unwrap())
             .await
-            .is_ok_and(|r| r.authentication_result().is_some())
     }
 }
 

@@ -88,9 +88,16 @@ pub struct Stack {
 
 /// The processes' configuration and output: removed with the stack, kept (and named on
 /// stderr) when a test fails, to read what the processes said.
-pub(crate) struct Scratch(pub(crate) Option<tempfile::TempDir>);
+pub(crate) struct Scratch(Option<tempfile::TempDir>);
 
 impl Scratch {
+    /// A fresh temporary directory named with `prefix`.
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self(Some(
+            tempfile::Builder::new().prefix(prefix).tempdir().unwrap(),
+        ))
+    }
+
     pub(crate) fn path(&self) -> PathBuf {
         self.0
             .as_ref()
@@ -179,12 +186,7 @@ impl Stack {
 
     pub async fn start_with(o: Options) -> Self {
         let database = testkit::db::fresh_database().await.unwrap();
-        let scratch = Scratch(Some(
-            tempfile::Builder::new()
-                .prefix("rp-e2e-")
-                .tempdir()
-                .unwrap(),
-        ));
+        let scratch = Scratch::new("rp-e2e-");
         let dir = scratch.path();
         // Every process binds port 0 and says where it listens, so the order is: the
         // local Lambda's APIs, the stand-in (which needs them), rp-server (which needs the
