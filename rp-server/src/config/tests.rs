@@ -780,6 +780,26 @@ fn sites_inherit_the_top_level_and_override_it() {
         b.service_token.expose_secret()
     );
 
+    // RP_SITE: the same tables as a JSON array, over the environment's top level (what
+    // the template passes).
+    let mut vars: Vec<(&str, &str)> = BASE.iter().filter_map(|v| v.split_once('=')).collect();
+    vars.push((
+        "RP_SITE",
+        r#"[{"id":"default"},{"id":"b","rp_id":"b.example","origins":["https://b.example"],
+            "cognito_issuer":"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_B"}]"#,
+    ));
+    let from_env = sites::configs(&Layered::load(None, &env(&vars)).unwrap()).unwrap();
+    assert_eq!(from_env.len(), 2);
+    assert_eq!(
+        (from_env[0].rp_id.as_str(), from_env[1].rp_id.as_str()),
+        ("example.com", "b.example")
+    );
+    assert_eq!(
+        from_env[1].cognito_client_ids,
+        ["client1", "client2"],
+        "inherited"
+    );
+
     // Without tables: today's one site, `default`.
     let one = sites_of(FILE, &[]).unwrap();
     assert_eq!(one.len(), 1);
