@@ -389,13 +389,13 @@ fn finish(router: Router<AppState>, state: &AppState) -> Router {
 /// site answers on): one site's pages are not another's callers. Read from the sites in
 /// force at each request (a reload changes them).
 fn cors(state: &AppState) -> CorsLayer {
-    let sites = state.sites.clone();
+    let state = state.clone();
     let allowed = move |origin: &HeaderValue, parts: &axum::http::request::Parts| {
         let host = extract::host_of(&parts.headers, &parts.uri);
         let Ok(origin) = origin.to_str() else {
             return false;
         };
-        sites.load().for_host(host).is_some_and(|site| {
+        state.sites.load().for_host(host).is_some_and(|site| {
             site.config.origins.iter().any(|o| match o {
                 Origin::Web(url) => url.origin().ascii_serialization() == origin,
                 Origin::Android(_) => false,

@@ -380,7 +380,7 @@ impl Application {
         let sites = Box::pin(build_sites(&db, &clock, sites)).await?;
         let rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
         let ops_rate_limiter = RateLimiter::new(config.rate_limit_per_min).map(Arc::new);
-        let state = AppState {
+        let state = AppState::new(state::Shared {
             config: Arc::new(config),
             db,
             probe,
@@ -389,8 +389,8 @@ impl Application {
             metrics: metrics::handle(),
             rate_limiter,
             ops_rate_limiter,
-            sites: Arc::new(arc_swap::ArcSwap::from_pointee(sites)),
-        };
+            sites: arc_swap::ArcSwap::from_pointee(sites),
+        });
         Ok(Self {
             listener,
             internal,

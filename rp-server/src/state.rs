@@ -11,9 +11,27 @@ use crate::flows::{Context, Site};
 use crate::http::ratelimit::RateLimiter;
 use crate::store::Db;
 
-/// Everything the HTTP layer may need; cheap to clone.
+/// Everything the HTTP layer may need; one reference count to clone (axum clones the state
+/// for every extractor and middleware of every request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The process-wide settings (every site's configuration has the same ones; this is
     /// the first site's).
     pub config: Arc<Config>,
@@ -29,7 +47,7 @@ pub struct AppState {
     /// browser-API traffic never uses up its readiness checks, nor the reverse.
     pub ops_rate_limiter: Option<Arc<RateLimiter>>,
     /// The sites requests are for; SIGHUP replaces them (`crate::reload_sites`).
-    pub sites: Arc<arc_swap::ArcSwap<Sites>>,
+    pub sites: arc_swap::ArcSwap<Sites>,
 }
 
 impl AppState {
