@@ -107,6 +107,20 @@ struct Args {
     /// Where rp-server's log goes.
     #[arg(long, default_value = "target/bench/rp-server.log")]
     log: PathBuf,
+    /// Use the database NAME and keep it: created and seeded by the first run, reused
+    /// (seeding skipped) by later runs with the same filler options, so a large database's
+    /// seeding is paid once. Drop it with `DROP DATABASE NAME` when done.
+    #[arg(long, value_name = "NAME")]
+    keep_database: Option<String>,
+}
+
+/// What a kept database says it was seeded with (its comment, written once seeding
+/// finished: a database whose seeding failed half-way says nothing and is not reused).
+fn seed_label(args: &Args) -> String {
+    format!(
+        "rp-bench seed: {} filler users with {} passkeys each, {} audit rows",
+        args.filler_users, args.filler_passkeys, args.filler_audit
+    )
 }
 
 #[tokio::main]
@@ -120,26 +134,80 @@ async fn main() -> anyhow::Result<()> {
         ensure!(rate > 0.0, "--rate must be positive");
     }
     let server = testkit::db::server_url()?;
-
-    // A database of its own, dropped at the end.
-    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(server.as_str())
         .await
         .context("connecting to DATABASE_URL")?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await?;
+
+    // A database of its own, dropped at the end; or the kept one, reused when it holds
+    // what these options would seed.
+    let (name, kept) = match &args.keep_database {
+        None => (format!("bench_{}", uuid::Uuid::new_v4().simple()), None),
+        Some(name) => {
+            ensure!(
+                !name.is_empty()
+                    && name.len() <= 63
+                    && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "--keep-database takes a name of lower-case letters, digits and _ (at most 63)"
+            );
+            ensure!(
+                args.purge_older_than_days.is_none(),
+                "--purge-older-than-days changes the database: not with --keep-database"
+            );
+            let comment: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            )
+            .bind(name)
+            .fetch_optional(&mut admin)
+            .await?;
+            let reuse = match comment {
+                None => false,
+                Some(Some(said)) if said == seed_label(&args) => true,
+                Some(said) => bail!(
+                    "database {name} exists but was not seeded with these filler options (it says: {}); drop it (DROP DATABASE {name}) or choose another name",
+                    said.as_deref()
+                        .unwrap_or("nothing: its seeding did not finish")
+                ),
+            };
+            (name.clone(), Some(reuse))
+        }
+    };
+    if kept != Some(true) {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+    }
     let mut db_url = server.clone();
     db_url.set_path(&format!("/{name}"));
-    let result = run(&args, db_url.as_str()).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .ok();
+    let seed_as = match kept {
+        None => Seed::Fresh,
+        Some(false) => Seed::Kept(&name),
+        Some(true) => Seed::Reused(&name),
+    };
+    let result = run(&args, db_url.as_str(), seed_as).await;
+    if kept.is_none() {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .ok();
+    }
     result
 }
 
-async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
+/// How this run's database came to be.
+#[derive(Clone, Copy)]
+enum Seed<'a> {
+    /// Made for this run, dropped after it.
+    Fresh,
+    /// Made for this run and kept: labelled once seeded.
+    Kept(&'a str),
+    /// Kept by an earlier run with the same filler options: not seeded again.
+    Reused(&'a str),
+}
+
+async fn run(args: &Args, db_url: &str, seed_as: Seed<'_>) -> anyhow::Result<()> {
     let mut stats_db = sqlx::PgConnection::connect(db_url).await?;
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .execute(&mut stats_db)
@@ -204,8 +272,20 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         sites,
     });
     let users = enrol(&ctx, args.users).await?;
-    if args.filler_users > 0 || args.filler_audit > 0 {
-        seed(&mut stats_db, db_url, args).await?;
+    match seed_as {
+        Seed::Reused(name) => eprintln!("reusing database {name} ({})", seed_label(args)),
+        Seed::Fresh | Seed::Kept(_) if args.filler_users > 0 || args.filler_audit > 0 => {
+            seed(&mut stats_db, db_url, args).await?
+        }
+        Seed::Fresh | Seed::Kept(_) => {}
+    }
+    if let Seed::Kept(name) = seed_as {
+        sqlx::query(&format!(
+            "COMMENT ON DATABASE {name} IS '{}'",
+            seed_label(args)
+        ))
+        .execute(&mut stats_db)
+        .await?;
     }
     eprintln!(
         "enrolled {} users; warming up for {} s",
