@@ -495,6 +495,9 @@ impl Default for FakeShapes {
     }
 }
 
+/// How long Postgres may spend on each statement of [`shapes`] (milliseconds).
+pub const SHAPES_STATEMENT_TIMEOUT_MS: u32 = 120_000;
+
 /// Credential id lengths fake options may copy: what real authenticators make (a client
 /// chooses its id, so an odd one says nothing about real users).
 pub const SHAPE_ID_LENGTHS: std::ops::RangeInclusive<i32> = 16..=128;
@@ -504,16 +507,24 @@ pub const SHAPE_TRANSPORTS: [&str; 6] = ["ble", "hybrid", "internal", "nfc", "sm
 /// How usable passkeys are distributed (for fake options): passkeys per user, and the
 /// id length and stored transports of one passkey per user (the oldest) — so one
 /// account with many odd passkeys weighs as one user — with lengths and transports
-/// kept to [`SHAPE_ID_LENGTHS`] and [`SHAPE_TRANSPORTS`]. (Full scans: the background
-/// purge runs this every ten minutes, off the request path.)
+/// kept to [`SHAPE_ID_LENGTHS`] and [`SHAPE_TRANSPORTS`]. Full scans, off the request
+/// path (at start and every ten minutes in the background), so they run under
+/// [`SHAPES_STATEMENT_TIMEOUT_MS`] instead of the requests' statement timeout: with
+/// millions of passkeys they take seconds, and a start that could not read them failed.
 pub async fn shapes(db: &super::Db, site: &SiteId) -> sqlx::Result<FakeShapes> {
+    let mut tx = db.begin().await?;
+    sqlx::query(&format!(
+        "SET LOCAL statement_timeout = {SHAPES_STATEMENT_TIMEOUT_MS}"
+    ))
+    .execute(&mut *tx)
+    .await?;
     let per_user: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT n, count(*) FROM (
             SELECT count(*) AS n FROM credentials WHERE site = $1 AND revoked_at IS NULL GROUP BY user_id
          ) per_user GROUP BY n ORDER BY n",
     )
     .bind(site.as_str())
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
     let id_lengths: Vec<(i32, i64)> = sqlx::query_as(
         "SELECT len, count(*) FROM (
@@ -524,7 +535,7 @@ pub async fn shapes(db: &super::Db, site: &SiteId) -> sqlx::Result<FakeShapes> {
     .bind(SHAPE_ID_LENGTHS.start())
     .bind(SHAPE_ID_LENGTHS.end())
     .bind(site.as_str())
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
     let transports: Vec<(Vec<String>, i64)> = sqlx::query_as(
         "SELECT known, count(*) FROM (
@@ -535,8 +546,9 @@ pub async fn shapes(db: &super::Db, site: &SiteId) -> sqlx::Result<FakeShapes> {
     )
     .bind(&SHAPE_TRANSPORTS[..])
     .bind(site.as_str())
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let default = FakeShapes::default();
     if per_user.is_empty() || id_lengths.is_empty() || transports.is_empty() {
         return Ok(default);

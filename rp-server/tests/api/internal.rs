@@ -460,6 +460,52 @@ async fn a_challenge_answers_alike_whoever_the_user_is() {
     // report), not here: a timed test on a loaded machine fails for the wrong reason.
 }
 
+/// Learning the shapes of stored passkeys scans every passkey of a site: with millions it
+/// takes longer than the requests' statement timeout, and a start that could not read
+/// them failed (found by the large benchmark). Here the scan waits behind a lock for
+/// longer than the requests' 50 ms and still succeeds.
+#[tokio::test]
+async fn learning_the_shapes_outlasts_the_requests_statement_timeout() {
+    let app = TestApp::spawn_with(|c| {
+        c.db_timeouts.statement = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let db = app.state.db.clone();
+    let site = app.state.admin_site().id.clone();
+    let mut locker = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE credentials IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+    let learning = tokio::spawn({
+        let db = db.clone();
+        async move { rp_server::store::credentials::shapes(&db, &site).await }
+    });
+    // Until Postgres says the scan has waited for the lock four times the requests'
+    // timeout (asked every 10 ms; a cancelled scan ends the task instead).
+    loop {
+        assert!(
+            !learning.is_finished(),
+            "the scan ended while the table was locked: {:?}",
+            learning.await.unwrap().map(|_| ())
+        );
+        let waited: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                  AND query LIKE '%FROM credentials%' AND now() - query_start > interval '200 ms')",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if waited {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    locker.commit().await.unwrap();
+    learning.await.unwrap().expect("the shapes were read");
+}
+
 /// Fake options for unknown users look like real users' options: as many entries, of the
 /// id lengths and transports real passkeys have (learned from the database by the
 /// background pass), and still stable per username.
