@@ -140,8 +140,11 @@ async fn main() -> anyhow::Result<()> {
 
     // A database of its own, dropped at the end; or the kept one, reused when it holds
     // what these options would seed.
-    let (name, kept) = match &args.keep_database {
-        None => (format!("bench_{}", uuid::Uuid::new_v4().simple()), None),
+    let (name, seed_as) = match &args.keep_database {
+        None => (
+            format!("bench_{}", uuid::Uuid::new_v4().simple()),
+            Seed::Fresh,
+        ),
         Some(name) => {
             ensure!(
                 !name.is_empty()
@@ -162,32 +165,27 @@ async fn main() -> anyhow::Result<()> {
             .bind(name)
             .fetch_optional(&mut admin)
             .await?;
-            let reuse = match comment {
-                None => false,
-                Some(Some(said)) if said == seed_label(&args) => true,
+            let seed_as = match comment {
+                None => Seed::Kept,
+                Some(Some(said)) if said == seed_label(&args) => Seed::Reused,
                 Some(said) => bail!(
                     "database {name} exists but was not seeded with these filler options (it says: {}); drop it (DROP DATABASE {name}) or choose another name",
                     said.as_deref()
                         .unwrap_or("nothing: its seeding did not finish")
                 ),
             };
-            (name.clone(), Some(reuse))
+            (name.clone(), seed_as)
         }
     };
-    if kept != Some(true) {
+    if seed_as != Seed::Reused {
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await?;
     }
     let mut db_url = server.clone();
     db_url.set_path(&format!("/{name}"));
-    let seed_as = match kept {
-        None => Seed::Fresh,
-        Some(false) => Seed::Kept(&name),
-        Some(true) => Seed::Reused(&name),
-    };
-    let result = run(&args, db_url.as_str(), seed_as).await;
-    if kept.is_none() {
+    let result = run(&args, db_url.as_str(), &name, seed_as).await;
+    if seed_as == Seed::Fresh {
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut admin)
             .await
@@ -197,17 +195,17 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// How this run's database came to be.
-#[derive(Clone, Copy)]
-enum Seed<'a> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seed {
     /// Made for this run, dropped after it.
     Fresh,
     /// Made for this run and kept: labelled once seeded.
-    Kept(&'a str),
+    Kept,
     /// Kept by an earlier run with the same filler options: not seeded again.
-    Reused(&'a str),
+    Reused,
 }
 
-async fn run(args: &Args, db_url: &str, seed_as: Seed<'_>) -> anyhow::Result<()> {
+async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Result<()> {
     let mut stats_db = sqlx::PgConnection::connect(db_url).await?;
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .execute(&mut stats_db)
@@ -273,13 +271,13 @@ async fn run(args: &Args, db_url: &str, seed_as: Seed<'_>) -> anyhow::Result<()>
     });
     let users = enrol(&ctx, args.users).await?;
     match seed_as {
-        Seed::Reused(name) => eprintln!("reusing database {name} ({})", seed_label(args)),
-        Seed::Fresh | Seed::Kept(_) if args.filler_users > 0 || args.filler_audit > 0 => {
+        Seed::Reused => eprintln!("reusing database {name} ({})", seed_label(args)),
+        Seed::Fresh | Seed::Kept if args.filler_users > 0 || args.filler_audit > 0 => {
             seed(&mut stats_db, db_url, args).await?
         }
-        Seed::Fresh | Seed::Kept(_) => {}
+        Seed::Fresh | Seed::Kept => {}
     }
-    if let Seed::Kept(name) = seed_as {
+    if seed_as == Seed::Kept {
         sqlx::query(&format!(
             "COMMENT ON DATABASE {name} IS '{}'",
             seed_label(args)
