@@ -246,13 +246,16 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
         .build()?;
     let mut servers = Vec::with_capacity(args.instances);
     let mut bases = Vec::with_capacity(args.instances);
+    let mut slowest_start = Duration::ZERO;
     for i in 0..args.instances {
         let log = match i {
             0 => args.log.clone(),
             i => args.log.with_extension(format!("{}.log", i + 1)),
         };
+        let started = Instant::now();
         let (server, base) =
             start_server(args, db_url, idp, config_file.as_deref(), &log, &http).await?;
+        slowest_start = slowest_start.max(started.elapsed());
         servers.push(server);
         bases.push(base);
     }
@@ -323,6 +326,7 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
             rp_ticks: rp_after - rp_before,
             pg_ticks: pg_after - pg_before,
             peak_rss_kib,
+            start: slowest_start,
         },
         &statements,
     );
@@ -884,6 +888,8 @@ struct Usage {
     rp_ticks: u64,
     pg_ticks: u64,
     peak_rss_kib: u64,
+    /// From spawning an rp-server to its first ready answer, the slowest process's.
+    start: Duration,
 }
 
 fn report(
@@ -949,6 +955,10 @@ fn report(
     println!(
         "  rp-server peak RSS   {:.1} MB (the largest process)",
         usage.peak_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "  rp-server start      {:.0} ms to ready (the slowest process, on the database as this run found it)",
+        ms(usage.start)
     );
     if let Some(e) = &outcome.first_error {
         println!("  first error          {e}");

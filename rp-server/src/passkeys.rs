@@ -202,6 +202,19 @@ impl RelyingParty {
             .collect()
     }
 
+    /// Which users' passkeys the shapes are learned from: a range of user ids around an
+    /// anchor drawn from the fake options' key, so every instance of the site, before and
+    /// after a restart, reads the same users.
+    pub fn shape_sample(&self) -> ShapeSample {
+        let mac = self.fake_mac(&[b"shape-sample"]);
+        let mut anchor = [0u8; 16];
+        anchor.copy_from_slice(&mac[..16]);
+        ShapeSample {
+            anchor: Uuid::from_bytes(anchor),
+            users: crate::store::credentials::SHAPE_SAMPLE_USERS,
+        }
+    }
+
     /// Learns the shapes fake options copy from real users' passkeys.
     pub fn learn_shapes(&self, shapes: FakeShapes) {
         if shapes.per_user.is_empty() {
@@ -272,7 +285,7 @@ fn unreachable_hmac() -> Hmac<Sha256> {
     panic!("HMAC-SHA256 accepts keys of any length")
 }
 
-pub use crate::store::credentials::FakeShapes;
+pub use crate::store::credentials::{FakeShapes, ShapeSample};
 
 /// The value at quantile `u` (0 ≤ u < 1) of a weighted distribution.
 fn pick<T: Clone>(weighted: &[(T, i64)], u: f64) -> Option<T> {

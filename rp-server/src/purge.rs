@@ -32,8 +32,8 @@ pub async fn run(state: AppState) {
 pub async fn learn_shapes(state: &AppState) {
     let sites = state.sites();
     for site in sites.all() {
-        match crate::store::credentials::shapes(&state.db, &site.id).await {
-            Ok(shapes) => site.rp.learn_shapes(shapes),
+        match crate::store::credentials::shapes(&state.db, &site.id, site.rp.shape_sample()).await {
+            Ok((shapes, _)) => site.rp.learn_shapes(shapes),
             Err(e) => {
                 tracing::warn!(error = %e, site = %site.id, "reading the shapes of stored passkeys failed")
             }

@@ -122,11 +122,10 @@ impl Site {
                 .context("reading server keys from the database")
         };
         let rp = RelyingParty::new(config, key("fake-challenge-options").await?)?;
-        rp.learn_shapes(
-            store::credentials::shapes(db, site)
-                .await
-                .context("reading the shapes of stored passkeys")?,
-        );
+        let (shapes, _) = store::credentials::shapes(db, site, rp.shape_sample())
+            .await
+            .context("reading the shapes of stored passkeys")?;
+        rp.learn_shapes(shapes);
         let http_client = reqwest::Client::builder()
             .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -498,70 +498,147 @@ impl Default for FakeShapes {
 /// How long Postgres may spend on each statement of [`shapes`] (milliseconds).
 pub const SHAPES_STATEMENT_TIMEOUT_MS: u32 = 120_000;
 
+/// Users whose passkeys [`shapes`] reads, about: enough for every proportion to within a
+/// percent or so, few enough that it takes milliseconds at any size.
+pub const SHAPE_SAMPLE_USERS: u64 = 16_384;
+
 /// Credential id lengths fake options may copy: what real authenticators make (a client
 /// chooses its id, so an odd one says nothing about real users).
 pub const SHAPE_ID_LENGTHS: std::ops::RangeInclusive<i32> = 16..=128;
 /// Transports fake options may copy: WebAuthn's (a client may report any string).
 pub const SHAPE_TRANSPORTS: [&str; 6] = ["ble", "hybrid", "internal", "nfc", "smart-card", "usb"];
 
+/// Which users [`shapes`] reads: those whose id lies in a range around `anchor`, the
+/// narrowest of the ranges `anchor`'s leading bits name that holds about `users` users of
+/// the site. User ids are random (v4 UUIDs rp-server draws), so the range is a random
+/// sample of users nobody can place an account in; and a fixed anchor reads the same
+/// users every time, so the shapes, and the fake options drawn from them, change only
+/// when those users' passkeys do (not with the luck of a new sample).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeSample {
+    pub anchor: Uuid,
+    pub users: u64,
+}
+
+/// The ids whose leading `bits` bits are `anchor`'s, first and last (all ids for 0).
+fn id_range(anchor: Uuid, bits: u32) -> (Uuid, Uuid) {
+    let low_bits = 128 - bits.min(128);
+    let below = if low_bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << low_bits) - 1
+    };
+    let first = anchor.as_u128() & !below;
+    (Uuid::from_u128(first), Uuid::from_u128(first | below))
+}
+
 /// How usable passkeys are distributed (for fake options): passkeys per user, and the
 /// id length and stored transports of one passkey per user (the oldest) — so one
 /// account with many odd passkeys weighs as one user — with lengths and transports
-/// kept to [`SHAPE_ID_LENGTHS`] and [`SHAPE_TRANSPORTS`]. Full scans, off the request
-/// path (at start and every ten minutes in the background), so they run under
-/// [`SHAPES_STATEMENT_TIMEOUT_MS`] instead of the requests' statement timeout: with
-/// millions of passkeys they take seconds, and a start that could not read them failed.
-pub async fn shapes(db: &super::Db, site: &SiteId) -> sqlx::Result<FakeShapes> {
+/// kept to [`SHAPE_ID_LENGTHS`] and [`SHAPE_TRANSPORTS`], over the users of `sample`
+/// (all of them while the site has fewer). Off the request path (at start and every ten
+/// minutes in the background), under [`SHAPES_STATEMENT_TIMEOUT_MS`] instead of the
+/// requests' statement timeout.
+///
+/// The range starts as narrow as the table's size (Postgres's estimate, all sites) allows
+/// and widens fourfold until it holds a quarter of `sample.users` of this site's users or
+/// is every id: each step reads a quarter of the next one's rows. One statement per step
+/// reads each sampled passkey once (a stored passkey fills most of a heap page, so the
+/// reads are the cost); it is planned for its own values (not prepared): a narrow range
+/// of a large site is read through the index on user ids, a small site (all of it)
+/// through the one on its credential ids.
+pub async fn shapes(
+    db: &super::Db,
+    site: &SiteId,
+    sample: ShapeSample,
+) -> sqlx::Result<(FakeShapes, Sampled)> {
     let mut tx = db.begin().await?;
+    // Its own statement timeout; and no JIT, whose compiling costs more than it saves on
+    // a sample (Postgres compiles above a cost the larger samples reach).
     sqlx::query(&format!(
         "SET LOCAL statement_timeout = {SHAPES_STATEMENT_TIMEOUT_MS}"
     ))
     .execute(&mut *tx)
     .await?;
-    let per_user: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT n, count(*) FROM (
-            SELECT count(*) AS n FROM credentials WHERE site = $1 AND revoked_at IS NULL GROUP BY user_id
-         ) per_user GROUP BY n ORDER BY n",
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    // Never analysed: -1 (Postgres 14 and later), read as "small".
+    let estimate: f64 = sqlx::query_scalar(
+        "SELECT reltuples::float8 FROM pg_class WHERE oid = 'credentials'::regclass",
     )
-    .bind(site.as_str())
-    .fetch_all(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    let id_lengths: Vec<(i32, i64)> = sqlx::query_as(
-        "SELECT len, count(*) FROM (
-            SELECT DISTINCT ON (user_id) octet_length(credential_id) AS len FROM credentials
-             WHERE site = $3 AND revoked_at IS NULL ORDER BY user_id, created_at, credential_id
-         ) one_per_user WHERE len BETWEEN $1 AND $2 GROUP BY 1 ORDER BY 1",
-    )
-    .bind(SHAPE_ID_LENGTHS.start())
-    .bind(SHAPE_ID_LENGTHS.end())
-    .bind(site.as_str())
-    .fetch_all(&mut *tx)
-    .await?;
-    let transports: Vec<(Vec<String>, i64)> = sqlx::query_as(
-        "SELECT known, count(*) FROM (
-            SELECT DISTINCT ON (user_id)
-                   ARRAY(SELECT DISTINCT t FROM unnest(transports) AS t WHERE t = ANY($1) ORDER BY t) AS known
-              FROM credentials WHERE site = $2 AND revoked_at IS NULL ORDER BY user_id, created_at, credential_id
-         ) one_per_user GROUP BY 1 ORDER BY 1",
-    )
-    .bind(&SHAPE_TRANSPORTS[..])
-    .bind(site.as_str())
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let default = FakeShapes::default();
-    if per_user.is_empty() || id_lengths.is_empty() || transports.is_empty() {
-        return Ok(default);
+    let wanted = sample.users.max(1) as f64;
+    let mut bits = if estimate > wanted {
+        (estimate / wanted).log2().floor() as u32
+    } else {
+        0
     }
-    Ok(FakeShapes {
-        per_user: per_user
-            .into_iter()
-            .map(|(n, c)| (usize::try_from(n).unwrap_or(1), c))
-            .collect(),
-        id_lengths: id_lengths
-            .into_iter()
-            .map(|(n, c)| (usize::try_from(n).unwrap_or(16), c))
-            .collect(),
+    .min(64);
+    // Per sampled user: how many passkeys, and the oldest one's id length and transports.
+    let users: Vec<(i64, i32, Vec<String>)> = loop {
+        let (first, last) = id_range(sample.anchor, bits);
+        let users: Vec<(i64, i32, Vec<String>)> = sqlx::query_as(
+            "SELECT DISTINCT ON (user_id)
+                    count(*) OVER (PARTITION BY user_id),
+                    octet_length(credential_id),
+                    ARRAY(SELECT DISTINCT t FROM unnest(transports) AS t WHERE t = ANY($4) ORDER BY t)
+               FROM credentials
+              WHERE site = $1 AND revoked_at IS NULL AND user_id BETWEEN $2 AND $3
+              ORDER BY user_id, created_at, credential_id",
+        )
+        .bind(site.as_str())
+        .bind(first)
+        .bind(last)
+        .bind(&SHAPE_TRANSPORTS[..])
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
+        if bits == 0 || users.len() as f64 >= wanted / 4.0 {
+            break users;
+        }
+        bits = bits.saturating_sub(2);
+    };
+    tx.commit().await?;
+    let sampled = Sampled {
+        users: users.len() as u64,
+        bits,
+    };
+    let per_user = tally(
+        users
+            .iter()
+            .map(|(n, _, _)| usize::try_from(*n).unwrap_or(1)),
+    );
+    let id_lengths = tally(
+        users
+            .iter()
+            .filter(|(_, len, _)| SHAPE_ID_LENGTHS.contains(len))
+            .map(|(_, len, _)| usize::try_from(*len).unwrap_or(16)),
+    );
+    let transports = tally(users.into_iter().map(|(_, _, known)| known));
+    if per_user.is_empty() || id_lengths.is_empty() {
+        return Ok((FakeShapes::default(), sampled));
+    }
+    let shapes = FakeShapes {
+        per_user,
+        id_lengths,
         transports,
-    })
+    };
+    Ok((shapes, sampled))
+}
+
+/// How often each value occurs, in the values' order.
+fn tally<T: Ord>(values: impl Iterator<Item = T>) -> Vec<(T, i64)> {
+    let mut counts = std::collections::BTreeMap::<T, i64>::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// What [`shapes`] read: how many users, from a range of ids whose leading `bits` bits
+/// are fixed (0: every user of the site).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampled {
+    pub users: u64,
+    pub bits: u32,
 }

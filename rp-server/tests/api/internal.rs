@@ -477,9 +477,10 @@ async fn learning_the_shapes_outlasts_the_requests_statement_timeout() {
         .execute(&mut *locker)
         .await
         .unwrap();
+    let sample = app.state.admin_site().rp.shape_sample();
     let learning = tokio::spawn({
         let db = db.clone();
-        async move { rp_server::store::credentials::shapes(&db, &site).await }
+        async move { rp_server::store::credentials::shapes(&db, &site, sample).await }
     });
     // Until Postgres says the scan has waited for the lock four times the requests'
     // timeout (asked every 10 ms; a cancelled scan ends the task instead).
@@ -504,6 +505,103 @@ async fn learning_the_shapes_outlasts_the_requests_statement_timeout() {
     }
     locker.commit().await.unwrap();
     learning.await.unwrap().expect("the shapes were read");
+}
+
+/// The shapes are learned from a sample of users whatever the site's size (a range of
+/// their random ids, fixed by the site's key): read at start and every ten minutes on
+/// every instance, full scans took seconds at 2 M passkeys and grew with the site. The
+/// sample's proportions are the site's, within sampling error; the three shapes come from
+/// the same users; and the same anchor reads the same users again, so fake options do not
+/// change with the luck of a new sample.
+#[tokio::test]
+async fn the_shapes_come_from_a_fixed_bounded_sample_of_users() {
+    use rp_server::store::credentials::{ShapeSample, shapes};
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let site = app.state.admin_site().id.clone();
+    // 4,000 users: every third has two passkeys with 32-byte ids over USB, the others one
+    // with a 16-byte id, internal.
+    sqlx::query(
+        "INSERT INTO users (id, site, cognito_sub, username, created_at, updated_at)
+         SELECT gen_random_uuid(), $1, 'sub-' || g, 'user-' || g, now(), now()
+           FROM generate_series(1, 4000) g",
+    )
+    .bind(site.as_str())
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO credentials (credential_id, user_id, site, passkey, sign_count, backup_eligible,
+                                  backup_state, transports, created_at)
+         SELECT CASE WHEN two THEN decode(md5(random()::text) || md5(random()::text), 'hex')
+                     ELSE decode(md5(random()::text), 'hex') END,
+                id, site, '{}', 0, true, true,
+                CASE WHEN two THEN '{usb}'::text[] ELSE '{internal}' END, now()
+           FROM (SELECT id, site, substr(cognito_sub, 5)::int % 3 = 0 AS two FROM users) u
+          CROSS JOIN LATERAL generate_series(1, CASE WHEN two THEN 2 ELSE 1 END)",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE credentials")
+        .execute(db)
+        .await
+        .unwrap();
+
+    let everyone = ShapeSample {
+        anchor: uuid::Uuid::new_v4(),
+        users: 100_000,
+    };
+    let (all, read) = shapes(db, &site, everyone).await.unwrap();
+    assert_eq!(
+        (read.users, read.bits),
+        (4000, 0),
+        "a small site is read whole"
+    );
+    assert_eq!(all.per_user, [(1, 2667), (2, 1333)]);
+    assert_eq!(all.id_lengths, [(16, 2667), (32, 1333)]);
+    assert_eq!(
+        all.transports,
+        [
+            (vec!["internal".to_owned()], 2667),
+            (vec!["usb".to_owned()], 1333)
+        ]
+    );
+
+    let sample = ShapeSample {
+        anchor: uuid::Uuid::new_v4(),
+        users: 256,
+    };
+    let (some, read) = shapes(db, &site, sample).await.unwrap();
+    assert!(read.bits >= 2, "a range of ids, not all of them: {read:?}");
+    assert!(
+        (64..1000).contains(&read.users),
+        "about the users asked for, not the site: {read:?}"
+    );
+    let count = |shape: &[(usize, i64)], of: usize| {
+        shape.iter().find(|(n, _)| *n == of).map_or(0, |(_, c)| *c)
+    };
+    let twos = count(&some.per_user, 2);
+    assert_eq!(twos + count(&some.per_user, 1), read.users as i64);
+    assert_eq!(count(&some.id_lengths, 32), twos, "the same users' ids");
+    assert_eq!(
+        some.transports
+            .iter()
+            .find(|(t, _)| t == &["usb"])
+            .map_or(0, |(_, c)| *c),
+        twos,
+        "the same users' transports"
+    );
+    let share = twos as f64 / read.users as f64;
+    assert!(
+        (share - 1.0 / 3.0).abs() < 0.15,
+        "the site's proportions within sampling error: {share:.3} of {read:?}"
+    );
+    assert_eq!(
+        shapes(db, &site, sample).await.unwrap(),
+        (some, read),
+        "the same anchor, the same users"
+    );
 }
 
 /// Fake options for unknown users look like real users' options: as many entries, of the
