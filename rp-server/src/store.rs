@@ -13,6 +13,7 @@ pub mod limits;
 pub mod nonces;
 pub mod oidc;
 pub mod recovery_codes;
+pub mod sample;
 pub mod signups;
 pub mod sites;
 pub mod users;

@@ -200,15 +200,21 @@ async function overview() {
   const days: string[] = daily.days.map((d: Json) => d.day);
   const failureKinds = [...new Set<string>(daily.days.flatMap((d: Json) => Object.keys(d.failures)))].sort();
   const adoption = stats.poolUsers ? `${((100 * stats.usersWithPasskeys) / stats.poolUsers).toFixed(1)} %` : "–";
+  // A large site's passkey figures are estimated from a fixed sample of its users.
+  const about = stats.sample ? "≈ " : "";
   view(
     h("h1", {}, "Overview"),
     h("div", { class: "tiles" },
       tile("Users in the pool", stats.poolUsers == null ? "–" : fmtNum(stats.poolUsers), "stat-pool-users"),
-      tile("Users with a passkey", fmtNum(stats.usersWithPasskeys), "stat-users-with-passkeys"),
+      tile("Users with a passkey", about + fmtNum(stats.usersWithPasskeys), "stat-users-with-passkeys"),
       tile("Adoption", adoption, "stat-adoption"),
-      tile("Active passkeys", fmtNum(stats.activeCredentials), "stat-active"),
-      tile("Revoked passkeys", fmtNum(stats.revokedCredentials), "stat-revoked"),
+      tile("Active passkeys", about + fmtNum(stats.activeCredentials), "stat-active"),
+      tile("Revoked passkeys", about + fmtNum(stats.revokedCredentials), "stat-revoked"),
     ),
+    ...(stats.sample
+      ? [h("p", { class: "muted", id: "stats-sample" },
+        `Passkey figures are estimates: counted over ${fmtNum(stats.sample.users)} users whose ids fall in a fixed range (${fmtNum(stats.sample.fraction * 100)} % of all ids) and scaled up.`)]
+      : []),
     h("div", { class: "charts" },
       chart("chart-sign-ins", "Sign-ins", days, FACTORS.map(([k, label]) => ({ label, values: daily.days.map((d: Json) => d.signIns[k]) }))),
       chart("chart-failures", "Failures", days, failureKinds.map((k) => ({ label: k, values: daily.days.map((d: Json) => d.failures[k] ?? 0) }))),
@@ -219,7 +225,7 @@ async function overview() {
       h("table", { id: "authenticators" },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Authenticator"), h("th", { scope: "col", class: "num" }, "Active passkeys"))),
         h("tbody", {}, ...stats.credentialsByAuthenticator.map((a: Json) =>
-          h("tr", {}, h("td", {}, icon(a), a.name ?? (a.aaguid ? `Unknown (${a.aaguid})` : "Not disclosed")), h("td", { class: "num" }, fmtNum(a.credentials))),
+          h("tr", {}, h("td", {}, icon(a), a.name ?? (a.aaguid ? `Unknown (${a.aaguid})` : "Not disclosed")), h("td", { class: "num" }, about + fmtNum(a.credentials))),
         )),
       ),
     ),

@@ -254,24 +254,55 @@ pub struct Stats {
     pub active_credentials: i64,
     pub revoked_credentials: i64,
     pub credentials_by_authenticator: Vec<AuthenticatorCount>,
-    /// Successful passkey sign-ins per UTC day, the last 30 days.
+    /// Successful passkey sign-ins per UTC day, the last 30 days (the days with any).
     pub sign_ins_per_day: Vec<DayCount>,
+    /// Present when the passkey figures above are estimates: the site is large, so they
+    /// were counted over the users whose ids fall in a fixed range and scaled up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<StatsSample>,
 }
+
+/// The sample the passkey figures were estimated from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsSample {
+    /// Users with a passkey in the sample.
+    pub users: u64,
+    /// The share of all user ids the sample's range covers (1/2, 1/4, …): each figure is
+    /// the sample's count divided by it.
+    pub fraction: f64,
+}
+
+/// Users whose passkeys the statistics count, about, before they estimate from a sample:
+/// a standard error of about 1 % for every figure that is not rare.
+pub const STATS_SAMPLE_USERS: u64 = 16_384;
+
+/// A fixed range of user ids for the statistics' sample: the same users on every request,
+/// so the figures do not jitter from one look to the next.
+const STATS_SAMPLE_ANCHOR: Uuid = Uuid::from_u128(0x5a5a_5a5a_5a5a_4a5a_9a5a_5a5a_5a5a_5a5a);
 
 impl AdminService<'_> {
     /// Aggregate statistics.
     #[tracing::instrument(skip_all)]
     pub async fn stats(&self) -> Result<Stats, AdminError> {
         let (db, now) = (self.db, self.now);
-        let counts = credentials::counts(db, self.site).await?;
-        let by_aaguid = credentials::by_aaguid(db, self.site).await?;
-        let per_day = store::audit::per_day(
-            db,
-            self.site,
-            Action::AuthenticationSucceeded.as_str(),
-            now - Duration::days(30),
-        )
-        .await?;
+        let (figures, sampled) =
+            credentials::figures(db, self.site, STATS_SAMPLE_ANCHOR, STATS_SAMPLE_USERS).await?;
+        let scale = sampled.scale();
+        let scaled = |n: i64| (n as f64 * scale).round() as i64;
+        let today = now.date_naive();
+        let mut per_day: Vec<(chrono::NaiveDate, i64)> = Vec::new();
+        for (day, action, _, n) in
+            store::audit::daily(db, self.site, today - Duration::days(29), today).await?
+        {
+            if action != Action::AuthenticationSucceeded.as_str() {
+                continue;
+            }
+            match per_day.last_mut() {
+                Some((last, sum)) if *last == day => *sum += n,
+                _ => per_day.push((day, n)),
+            }
+        }
         let pool_users = match self.cognito {
             Some(cognito) => cognito
                 .estimated_users()
@@ -282,12 +313,12 @@ impl AdminService<'_> {
         };
         Ok(Stats {
             pool_users,
-            users_with_only_cognito_passkeys: store::users::only_cognito_passkeys(db, self.site)
-                .await?,
-            users_with_passkeys: counts.users_with_passkeys,
-            active_credentials: counts.active,
-            revoked_credentials: counts.revoked,
-            credentials_by_authenticator: by_aaguid
+            users_with_only_cognito_passkeys: scaled(figures.users_with_only_cognito_passkeys),
+            users_with_passkeys: scaled(figures.users_with_passkeys),
+            active_credentials: scaled(figures.active),
+            revoked_credentials: scaled(figures.revoked),
+            credentials_by_authenticator: figures
+                .by_aaguid
                 .into_iter()
                 .map(|(aaguid, n)| AuthenticatorCount {
                     aaguid,
@@ -296,13 +327,17 @@ impl AdminService<'_> {
                         .and_then(|m| m.current().model(aaguid?)?.description.clone())
                         .or_else(|| crate::authenticators::name(aaguid)),
                     icon: crate::authenticators::icon(self.mds, aaguid),
-                    credentials: n,
+                    credentials: scaled(n),
                 })
                 .collect(),
             sign_ins_per_day: per_day
                 .into_iter()
                 .map(|(day, n)| DayCount { day, sign_ins: n })
                 .collect(),
+            sample: (sampled.bits > 0).then(|| StatsSample {
+                users: sampled.users,
+                fraction: 1.0 / scale,
+            }),
         })
     }
 }

@@ -156,26 +156,6 @@ pub async fn events(
     .await
 }
 
-/// The site's events of `action` per UTC day since `since`.
-pub async fn per_day(
-    db: impl PgExecutor<'_>,
-    site: &SiteId,
-    action: &str,
-    since: DateTime<Utc>,
-) -> sqlx::Result<Vec<(chrono::NaiveDate, i64)>> {
-    sqlx::query_as(
-        "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*)
-           FROM audit_events
-          WHERE site = $3 AND action = $1 AND occurred_at >= $2
-          GROUP BY day ORDER BY day",
-    )
-    .bind(action)
-    .bind(since)
-    .bind(site.as_str())
-    .fetch_all(db)
-    .await
-}
-
 /// How one event is counted in the daily statistics: a sign-in by its kind, a failure by
 /// its reason; the same expression rolls past days up and counts today live.
 const DAILY_DETAIL: &str = "CASE

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use webauthn_rs_core::proto::Credential;
 
 use super::audit::{self, AuditRow};
+use super::sample::{self, Sampled, Widening};
 use crate::model::SiteId;
 
 /// A stored passkey.
@@ -370,10 +371,10 @@ pub async fn revoke_credentials(
 
 /// Counts for the admin statistics.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Counts {
-    pub users_with_passkeys: i64,
-    pub active: i64,
-    pub revoked: i64,
+struct Counts {
+    users_with_passkeys: i64,
+    active: i64,
+    revoked: i64,
 }
 
 /// An active passkey with what a policy looks at and the groups that choose its user's.
@@ -449,30 +450,74 @@ pub async fn active_for_export(
         .collect())
 }
 
-pub async fn counts(db: impl PgExecutor<'_>, site: &SiteId) -> sqlx::Result<Counts> {
-    sqlx::query_as(
-        "SELECT count(DISTINCT user_id) FILTER (WHERE revoked_at IS NULL) AS users_with_passkeys,
-                count(*) FILTER (WHERE revoked_at IS NULL) AS active,
-                count(*) FILTER (WHERE revoked_at IS NOT NULL) AS revoked
-           FROM credentials WHERE site = $1",
-    )
-    .bind(site.as_str())
-    .fetch_one(db)
-    .await
-}
+/// How long Postgres may spend on each statement of [`figures`] (milliseconds): an admin
+/// request's, bounded by its sample, under the default request timeout.
+pub const FIGURES_STATEMENT_TIMEOUT_MS: u32 = 5_000;
 
-/// Usable credentials per AAGUID, most common first.
-pub async fn by_aaguid(
-    db: impl PgExecutor<'_>,
+/// The site's passkey figures for the admin statistics, read from the users of a fixed
+/// sample (see [`sample`]; all of them while the site has fewer than about `wanted`):
+/// what they are over the sampled users, not scaled. Full counts took seconds at a million
+/// users, beyond the requests' statement timeout.
+pub async fn figures(
+    db: &super::Db,
     site: &SiteId,
-) -> sqlx::Result<Vec<(Option<Uuid>, i64)>> {
-    sqlx::query_as(
-        "SELECT aaguid, count(*) FROM credentials WHERE site = $1 AND revoked_at IS NULL
+    anchor: Uuid,
+    wanted: u64,
+) -> sqlx::Result<(Figures, Sampled)> {
+    let mut tx = sample::begin(db, FIGURES_STATEMENT_TIMEOUT_MS).await?;
+    let mut range = Widening::start(&mut tx, anchor, wanted).await?;
+    let counts = loop {
+        let (first, last) = range.ids();
+        let counts: Counts = sqlx::query_as(
+            "SELECT count(DISTINCT user_id) FILTER (WHERE revoked_at IS NULL) AS users_with_passkeys,
+                    count(*) FILTER (WHERE revoked_at IS NULL) AS active,
+                    count(*) FILTER (WHERE revoked_at IS NOT NULL) AS revoked
+               FROM credentials WHERE site = $1 AND user_id BETWEEN $2 AND $3",
+        )
+        .bind(site.as_str())
+        .bind(first)
+        .bind(last)
+        .persistent(false)
+        .fetch_one(&mut *tx)
+        .await?;
+        if range.enough(counts.users_with_passkeys.max(0) as u64) {
+            break counts;
+        }
+    };
+    let (first, last) = range.ids();
+    let by_aaguid = sqlx::query_as(
+        "SELECT aaguid, count(*) FROM credentials
+          WHERE site = $1 AND revoked_at IS NULL AND user_id BETWEEN $2 AND $3
           GROUP BY aaguid ORDER BY count(*) DESC, aaguid",
     )
     .bind(site.as_str())
-    .fetch_all(db)
-    .await
+    .bind(first)
+    .bind(last)
+    .persistent(false)
+    .fetch_all(&mut *tx)
+    .await?;
+    let only_cognito = super::users::only_cognito_passkeys(&mut *tx, site, first, last).await?;
+    tx.commit().await?;
+    let figures = Figures {
+        users_with_passkeys: counts.users_with_passkeys,
+        active: counts.active,
+        revoked: counts.revoked,
+        by_aaguid,
+        users_with_only_cognito_passkeys: only_cognito,
+    };
+    Ok((figures, range.sampled()))
+}
+
+/// What [`figures`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    pub users_with_passkeys: i64,
+    pub active: i64,
+    pub revoked: i64,
+    /// Usable passkeys per AAGUID, most common first.
+    pub by_aaguid: Vec<(Option<Uuid>, i64)>,
+    /// Users whose client reported passkeys with Cognito itself and who have none of ours.
+    pub users_with_only_cognito_passkeys: i64,
 }
 
 /// How real users' passkeys are distributed: how many a user has, their id lengths and
@@ -520,18 +565,6 @@ pub struct ShapeSample {
     pub users: u64,
 }
 
-/// The ids whose leading `bits` bits are `anchor`'s, first and last (all ids for 0).
-fn id_range(anchor: Uuid, bits: u32) -> (Uuid, Uuid) {
-    let low_bits = 128 - bits.min(128);
-    let below = if low_bits == 128 {
-        u128::MAX
-    } else {
-        (1u128 << low_bits) - 1
-    };
-    let first = anchor.as_u128() & !below;
-    (Uuid::from_u128(first), Uuid::from_u128(first | below))
-}
-
 /// How usable passkeys are distributed (for fake options): passkeys per user, and the
 /// id length and stored transports of one passkey per user (the oldest) — so one
 /// account with many odd passkeys weighs as one user — with lengths and transports
@@ -552,31 +585,11 @@ pub async fn shapes(
     site: &SiteId,
     sample: ShapeSample,
 ) -> sqlx::Result<(FakeShapes, Sampled)> {
-    let mut tx = db.begin().await?;
-    // Its own statement timeout; and no JIT, whose compiling costs more than it saves on
-    // a sample (Postgres compiles above a cost the larger samples reach).
-    sqlx::query(&format!(
-        "SET LOCAL statement_timeout = {SHAPES_STATEMENT_TIMEOUT_MS}"
-    ))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
-    // Never analysed: -1 (Postgres 14 and later), read as "small".
-    let estimate: f64 = sqlx::query_scalar(
-        "SELECT reltuples::float8 FROM pg_class WHERE oid = 'credentials'::regclass",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let wanted = sample.users.max(1) as f64;
-    let mut bits = if estimate > wanted {
-        (estimate / wanted).log2().floor() as u32
-    } else {
-        0
-    }
-    .min(64);
+    let mut tx = sample::begin(db, SHAPES_STATEMENT_TIMEOUT_MS).await?;
     // Per sampled user: how many passkeys, and the oldest one's id length and transports.
-    let users: Vec<(i64, i32, Vec<String>)> = loop {
-        let (first, last) = id_range(sample.anchor, bits);
+    let mut range = Widening::start(&mut tx, sample.anchor, sample.users).await?;
+    let users = loop {
+        let (first, last) = range.ids();
         let users: Vec<(i64, i32, Vec<String>)> = sqlx::query_as(
             "SELECT DISTINCT ON (user_id)
                     count(*) OVER (PARTITION BY user_id),
@@ -593,16 +606,12 @@ pub async fn shapes(
         .persistent(false)
         .fetch_all(&mut *tx)
         .await?;
-        if bits == 0 || users.len() as f64 >= wanted / 4.0 {
+        if range.enough(users.len() as u64) {
             break users;
         }
-        bits = bits.saturating_sub(2);
     };
+    let sampled = range.sampled();
     tx.commit().await?;
-    let sampled = Sampled {
-        users: users.len() as u64,
-        bits,
-    };
     let per_user = tally(
         users
             .iter()
@@ -633,12 +642,4 @@ fn tally<T: Ord>(values: impl Iterator<Item = T>) -> Vec<(T, i64)> {
         *counts.entry(v).or_default() += 1;
     }
     counts.into_iter().collect()
-}
-
-/// What [`shapes`] read: how many users, from a range of ids whose leading `bits` bits
-/// are fixed (0: every user of the site).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sampled {
-    pub users: u64,
-    pub bits: u32,
 }

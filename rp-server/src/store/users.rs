@@ -233,14 +233,23 @@ pub async fn set_cognito_passkeys(
     Ok(())
 }
 
-/// Users whose client reported passkeys with Cognito itself and who have none of ours.
-pub async fn only_cognito_passkeys(db: impl PgExecutor<'_>, site: &SiteId) -> sqlx::Result<i64> {
+/// Users whose client reported passkeys with Cognito itself and who have none of ours,
+/// among those whose id is from `first` to `last` (planned for the range: not prepared).
+pub async fn only_cognito_passkeys(
+    db: impl PgExecutor<'_>,
+    site: &SiteId,
+    first: Uuid,
+    last: Uuid,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT count(*) FROM users u
-          WHERE u.site = $1 AND u.cognito_passkeys > 0
+          WHERE u.site = $1 AND u.cognito_passkeys > 0 AND u.id BETWEEN $2 AND $3
             AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.revoked_at IS NULL)",
     )
     .bind(site.as_str())
+    .bind(first)
+    .bind(last)
+    .persistent(false)
     .fetch_one(db)
     .await
 }

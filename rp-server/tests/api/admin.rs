@@ -468,6 +468,73 @@ async fn stats_count_users_authenticators_and_sign_ins() {
     let days = s["signInsPerDay"].as_array().unwrap();
     assert_eq!(days.len(), 1);
     assert_eq!(days[0]["signIns"], 3);
+    assert!(
+        s.get("sample").is_none(),
+        "a small site is counted exactly: {s}"
+    );
+}
+
+/// At a million users the statistics' full counts took seconds, beyond the requests'
+/// statement timeout: `GET /admin/v1/stats` answered 503 on the large benchmark database.
+/// A large site's passkey figures are now counted over a fixed sample of users and scaled
+/// up, and the answer says so; a small one's stay exact.
+#[tokio::test]
+async fn stats_of_a_large_site_are_estimated_from_a_fixed_sample() {
+    use rp_server::store::credentials::figures;
+    let app = TestApp::spawn().await;
+    // 40,000 users (53,333 passkeys); the passkeys of every fifth user revoked.
+    app.seed_passkeys_in_bulk(40_000).await;
+    let db = &app.state.db;
+    let mut tx = db.begin().await.unwrap();
+    for sql in [
+        "SET LOCAL statement_timeout = 0",
+        "UPDATE credentials SET revoked_at = now() WHERE user_id IN
+           (SELECT id FROM users WHERE substr(cognito_sub, 5)::int % 5 = 0)",
+        "ANALYZE credentials",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let site = app.state.admin_site().id.clone();
+    // Users 1..=40,000; multiples of 3 have two passkeys; multiples of 5 none usable.
+    let (users, active, revoked) = (32_000.0, 42_667.0, 10_666.0);
+
+    let (exact, read) = figures(db, &site, uuid::Uuid::new_v4(), 1_000_000)
+        .await
+        .unwrap();
+    assert_eq!(read.bits, 0);
+    assert_eq!(
+        (exact.users_with_passkeys, exact.active, exact.revoked),
+        (32_000, 42_667, 10_666)
+    );
+
+    let s = app.admin_get("/admin/v1/stats").await.expect(200);
+    let sample = &s["sample"];
+    let fraction = sample["fraction"]
+        .as_f64()
+        .expect("the answer says it estimates");
+    assert!(fraction < 1.0, "{s}");
+    let sampled = sample["users"].as_f64().unwrap();
+    assert!(
+        (sampled / fraction / users - 1.0).abs() < 0.05,
+        "the sample's users are that share of the site's: {s}"
+    );
+    for (name, truth) in [
+        ("usersWithPasskeys", users),
+        ("activeCredentials", active),
+        ("revokedCredentials", revoked),
+    ] {
+        let estimate = s[name].as_f64().unwrap();
+        assert!(
+            (estimate / truth - 1.0).abs() < 0.05,
+            "{name}: {estimate} for {truth} (a standard error of about 1 %): {s}"
+        );
+    }
+    let again = app.admin_get("/admin/v1/stats").await.expect(200);
+    assert_eq!(
+        again["activeCredentials"], s["activeCredentials"],
+        "the same users"
+    );
 }
 
 #[tokio::test]

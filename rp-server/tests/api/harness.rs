@@ -25,6 +25,49 @@ impl TestApp {
         Self(TestRp::spawn_with(adjust).await)
     }
 
+    /// Users 1 to `n` of the admin site and their passkeys, seeded in bulk by SQL (not the
+    /// API; their stored keys are empty: they never sign in): user `g` has two passkeys with
+    /// 32-byte ids over USB when `g` is a multiple of 3, else one with a 16-byte id,
+    /// internal; its sub is `sub-g`. Then the table is analysed, as a database in service
+    /// would be.
+    pub async fn seed_passkeys_in_bulk(&self, n: u32) {
+        // In bulk: longer than the app's statement timeout allows a request.
+        let mut tx = self.state.db.begin().await.unwrap();
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO users (id, site, cognito_sub, username, created_at, updated_at)
+             SELECT gen_random_uuid(), $1, 'sub-' || g, 'user-' || g, now(), now()
+               FROM generate_series(1, $2) g",
+        )
+        .bind(self.state.admin_site().id.as_str())
+        .bind(i32::try_from(n).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO credentials (credential_id, user_id, site, passkey, sign_count, backup_eligible,
+                                      backup_state, transports, created_at)
+             SELECT CASE WHEN two THEN decode(md5(random()::text) || md5(random()::text), 'hex')
+                         ELSE decode(md5(random()::text), 'hex') END,
+                    id, site, '{}', 0, true, true,
+                    CASE WHEN two THEN '{usb}'::text[] ELSE '{internal}' END, now()
+               FROM (SELECT id, site, substr(cognito_sub, 5)::int % 3 = 0 AS two
+                       FROM users WHERE cognito_sub LIKE 'sub-%') u
+              CROSS JOIN LATERAL generate_series(1, CASE WHEN two THEN 2 ELSE 1 END)",
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE credentials, users")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     /// With `adjust` applied to the configuration and this Cognito admin client.
     pub async fn spawn_full(
         adjust: impl FnOnce(&mut rp_server::config::Config),

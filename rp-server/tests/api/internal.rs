@@ -521,32 +521,7 @@ async fn the_shapes_come_from_a_fixed_bounded_sample_of_users() {
     let site = app.state.admin_site().id.clone();
     // 4,000 users: every third has two passkeys with 32-byte ids over USB, the others one
     // with a 16-byte id, internal.
-    sqlx::query(
-        "INSERT INTO users (id, site, cognito_sub, username, created_at, updated_at)
-         SELECT gen_random_uuid(), $1, 'sub-' || g, 'user-' || g, now(), now()
-           FROM generate_series(1, 4000) g",
-    )
-    .bind(site.as_str())
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO credentials (credential_id, user_id, site, passkey, sign_count, backup_eligible,
-                                  backup_state, transports, created_at)
-         SELECT CASE WHEN two THEN decode(md5(random()::text) || md5(random()::text), 'hex')
-                     ELSE decode(md5(random()::text), 'hex') END,
-                id, site, '{}', 0, true, true,
-                CASE WHEN two THEN '{usb}'::text[] ELSE '{internal}' END, now()
-           FROM (SELECT id, site, substr(cognito_sub, 5)::int % 3 = 0 AS two FROM users) u
-          CROSS JOIN LATERAL generate_series(1, CASE WHEN two THEN 2 ELSE 1 END)",
-    )
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query("ANALYZE credentials")
-        .execute(db)
-        .await
-        .unwrap();
+    app.seed_passkeys_in_bulk(4000).await;
 
     let everyone = ShapeSample {
         anchor: uuid::Uuid::new_v4(),
