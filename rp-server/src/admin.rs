@@ -17,8 +17,8 @@ pub use crate::model::AdminCredential;
 pub use enrolment::{EnrolmentTokenView, IssuedEnrolmentToken};
 pub use report::{
     AuditEventView, AuditFilter, AuditPage, AuthenticatorCount, DailyStats, DayCount, DayStats,
-    MAX_STATS_DAYS, PolicyReport, PolicyReportQuery, PolicyViolationView, SignInsByFactor, Stats,
-    audit_csv,
+    MAX_STATS_DAYS, PolicyReport, PolicyReportQuery, PolicyViolationView, REPORT_PAGE_SCAN,
+    STATS_SAMPLE_USERS, SignInsByFactor, Stats, StatsSample, audit_csv,
 };
 pub use search::{UserSearch, UserSearchQuery, UserSummary};
 pub use transfer::{

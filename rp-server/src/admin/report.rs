@@ -363,7 +363,9 @@ pub struct PolicyViolationView {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyReport {
     pub violations: Vec<PolicyViolationView>,
-    /// Pass as `cursor` for the next page; absent when every passkey was looked at.
+    /// Pass as `cursor` for the next page; absent when every passkey was looked at. A page
+    /// looks at [`REPORT_PAGE_SCAN`] passkeys at most, so it may hold fewer violations than
+    /// `limit` (none, even) and still have a next page.
     pub next_cursor: Option<String>,
 }
 
@@ -382,6 +384,11 @@ pub struct PolicyReportQuery {
 
 /// Passkeys are read in batches of this many while a page fills.
 const REPORT_BATCH: i64 = 1000;
+
+/// Passkeys one page of the policy report looks at, at most: a page of a site with few
+/// violations among millions of passkeys would otherwise read them all in one request,
+/// beyond its timeout.
+pub const REPORT_PAGE_SCAN: i64 = 20 * REPORT_BATCH;
 
 impl AdminService<'_> {
     /// Every active passkey that does not satisfy its user's current policy (the groups
@@ -402,6 +409,7 @@ impl AdminService<'_> {
                 next_cursor: None,
             });
         }
+        let mut scanned = 0;
         loop {
             let rows = credentials::active_for_policies(
                 self.db,
@@ -411,6 +419,7 @@ impl AdminService<'_> {
             )
             .await?;
             let scanned_all = (rows.len() as i64) < REPORT_BATCH;
+            scanned += rows.len() as i64;
             for row in rows {
                 after = Some(row.credential_id.clone());
                 let passkey = crate::policy::Passkey {
@@ -438,10 +447,14 @@ impl AdminService<'_> {
                     }
                 }
             }
-            if scanned_all {
+            if scanned_all || scanned >= REPORT_PAGE_SCAN {
                 return Ok(PolicyReport {
                     violations,
-                    next_cursor: None,
+                    next_cursor: if scanned_all {
+                        None
+                    } else {
+                        after.as_deref().map(b64)
+                    },
                 });
             }
         }

@@ -401,11 +401,14 @@ pub async fn active_for_policies(
     sqlx::query_as(
         "SELECT c.credential_id, c.created_at, c.aaguid, c.backup_eligible, c.attested, u.cognito_sub, u.username, u.groups
            FROM credentials c JOIN users u ON u.id = c.user_id
-          WHERE c.site = $3 AND c.revoked_at IS NULL AND ($1::bytea IS NULL OR c.credential_id > $1)
+          WHERE c.site = $3 AND c.revoked_at IS NULL AND c.credential_id > $1
           ORDER BY c.credential_id
           LIMIT $2",
     )
-    .bind(after)
+    // No cursor: after the empty id, before every real one. Not `$1 IS NULL OR …`: a
+    // generic plan cannot use the key for that and read every passkey before the cursor
+    // (16 s a page in the middle of 2 M passkeys).
+    .bind(after.unwrap_or_default())
     .bind(limit)
     .bind(site.as_str())
     .fetch_all(db)
@@ -434,12 +437,13 @@ pub async fn active_for_export(
            FROM credentials c JOIN users u ON u.id = c.user_id
           WHERE c.site = $4 AND c.revoked_at IS NULL
             AND ($1::text IS NULL OR u.cognito_sub = $1)
-            AND ($2::bytea IS NULL OR c.credential_id > $2)
+            AND c.credential_id > $2
           ORDER BY c.credential_id
           LIMIT $3"
     ))
     .bind(sub)
-    .bind(after)
+    // No cursor: after the empty id (see `active_for_policies`).
+    .bind(after.unwrap_or_default())
     .bind(limit)
     .bind(site.as_str())
     .fetch_all(db)

@@ -26,7 +26,8 @@ impl TestApp {
     }
 
     /// Users 1 to `n` of the admin site and their passkeys, seeded in bulk by SQL (not the
-    /// API; their stored keys are empty: they never sign in): user `g` has two passkeys with
+    /// API; their stored key is a copy of a registered passkey's, or empty when there is none:
+    /// they never sign in): user `g` has two passkeys with
     /// 32-byte ids over USB when `g` is a multiple of 3, else one with a 16-byte id,
     /// internal; its sub is `sub-g`. Then the table is analysed, as a database in service
     /// would be.
@@ -52,7 +53,7 @@ impl TestApp {
                                       backup_state, transports, created_at)
              SELECT CASE WHEN two THEN decode(md5(random()::text) || md5(random()::text), 'hex')
                          ELSE decode(md5(random()::text), 'hex') END,
-                    id, site, '{}', 0, true, true,
+                    id, site, coalesce((SELECT passkey FROM credentials LIMIT 1), '{}'), 0, true, true,
                     CASE WHEN two THEN '{usb}'::text[] ELSE '{internal}' END, now()
                FROM (SELECT id, site, substr(cognito_sub, 5)::int % 3 = 0 AS two
                        FROM users WHERE cognito_sub LIKE 'sub-%') u

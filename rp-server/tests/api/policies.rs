@@ -49,6 +49,100 @@ async fn register(
     app.try_register(token, authn).await
 }
 
+/// One page of the policy report looks at a bounded number of passkeys: with few
+/// violations among millions, a page that filled only with violations read them all in
+/// one request, beyond its timeout. It ends early with a cursor instead, and following
+/// the cursors finds every violation once.
+#[tokio::test]
+async fn a_policy_report_page_looks_at_a_bounded_number_of_passkeys() {
+    let strict = Policy {
+        device_bound: true,
+        ..policy("admins", &["admins"])
+    };
+    let app = TestApp::spawn_with(|c| c.policies = Policies::new(vec![strict])).await;
+    // 40,000 synced passkeys of 30,000 users; user 3's two break the admins' policy.
+    app.seed_passkeys_in_bulk(30_000).await;
+    sqlx::query("UPDATE users SET groups = '{admins}' WHERE cognito_sub = 'sub-3'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let (mut found, mut pages, mut cursor) = (Vec::new(), 0, String::new());
+    loop {
+        let page = app
+            .get(
+                &format!("/admin/v1/policy-report?limit=500{cursor}"),
+                Some(ADMIN_TOKEN),
+            )
+            .await
+            .expect(200);
+        pages += 1;
+        found.extend(page["violations"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    // At most 20,000 passkeys a page (README, the admin API): 40,000 take three pages.
+    assert_eq!(rp_server::admin::REPORT_PAGE_SCAN, 20_000);
+    assert!(pages >= 2, "one page looked at every passkey");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|v| v["userSub"] == "sub-3"));
+    assert_ne!(found[0]["credentialId"], found[1]["credentialId"]);
+}
+
+/// A page after a cursor reads about a page of passkeys however Postgres plans it. The
+/// cursor was optional in SQL (`$1 IS NULL OR id > $1`), which a generic plan (Postgres's
+/// choice for a statement prepared on a connection and run more than five times) cannot
+/// turn into a key range: it read every passkey before the cursor, 16 s a page in the
+/// middle of 2 M passkeys, beyond the statement timeout (503). Here plans are forced
+/// generic and the rows Postgres fetched are counted.
+#[tokio::test]
+async fn a_page_after_a_cursor_reads_a_page_even_under_a_generic_plan() {
+    use rp_server::store::credentials::{active_for_export, active_for_policies};
+    let app = TestApp::spawn().await;
+    // A registered passkey first: the seeded ones copy its stored key (the export reads it).
+    app.register(&User::new("real"), &mut SoftAuthenticator::new())
+        .await;
+    app.seed_passkeys_in_bulk(30_000).await;
+    let site = app.state.admin_site().id.clone();
+    let mut tx = app.state.db.begin().await.unwrap();
+    sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let middle: Vec<u8> = sqlx::query_scalar(
+        "SELECT credential_id FROM credentials ORDER BY credential_id OFFSET 20000 LIMIT 1",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let fetched = async |tx: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+               FROM pg_stat_xact_user_tables WHERE relname = 'credentials'",
+        )
+        .fetch_one(tx)
+        .await
+        .unwrap()
+    };
+    let before = fetched(&mut tx).await;
+    let page = active_for_policies(&mut *tx, &site, Some(&middle), 100)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 100);
+    let policies = fetched(&mut tx).await - before;
+    let before = fetched(&mut tx).await;
+    let page = active_for_export(&mut *tx, &site, None, Some(&middle), 100)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 100);
+    let export = fetched(&mut tx).await - before;
+    assert!(
+        policies <= 1000 && export <= 1000,
+        "rows of credentials read for a page of 100 after 20,000: policy report {policies}, export {export}"
+    );
+}
+
 #[tokio::test]
 async fn groups_choose_the_policy_and_registration_refuses_what_it_does_not_allow() {
     let staff = Policy {
