@@ -298,6 +298,9 @@ pub async fn search(
     .bind(after.map(|a| a.1).unwrap_or_default())
     .bind(limit)
     .bind(site.as_str())
+    // Planned for its pattern each time: a generic plan cannot use the prefix indexes for
+    // `LIKE $1` and reads every user (1.0 s for 1 M users, against 10 ms).
+    .persistent(false)
     .fetch_all(db)
     .await
 }
