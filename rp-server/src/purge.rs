@@ -1,6 +1,7 @@
 //! Background work: the purge of expired ceremonies, challenges, nonces and enrolment
 //! tokens and of audit events past `RP_AUDIT_RETENTION_DAYS`, the sweep of sign-ups that
-//! never finished (every minute), and learning the shape of real passkeys for fake
+//! never finished (every minute), the rollups of finished days and hours for the
+//! statistics, and learning the shape of real passkeys for fake
 //! options (every ten minutes), and the audit log's partitions for the months ahead. It runs on its own task in small batches, so it never
 //! blocks a request; the first pass comes a minute after start.
 
@@ -57,6 +58,20 @@ pub async fn roll_up_days(state: &AppState) {
     }
 }
 
+/// Rolls up today's finished hours not rolled up yet (each hour once, by one instance),
+/// so today's statistics count live only the last hour's events.
+pub async fn roll_up_hours(state: &AppState) {
+    let hours = match crate::store::audit::hours_to_roll_up(&state.db, state.clock.now()).await {
+        Ok(hours) => hours,
+        Err(e) => return tracing::warn!(error = %e, "finding the hours to roll up failed"),
+    };
+    for hour in hours {
+        if let Err(e) = crate::store::audit::roll_up_hour(&state.db, hour).await {
+            return tracing::warn!(error = %e, %hour, "rolling up an hour of the audit log failed");
+        }
+    }
+}
+
 /// The audit log's partitions for this month and the next ones exist (on every pass).
 pub async fn ensure_audit_partitions(state: &AppState) {
     let now = state.clock.now();
@@ -68,6 +83,7 @@ pub async fn ensure_audit_partitions(state: &AppState) {
 /// One pass; errors are logged, not fatal (the next pass retries).
 pub async fn once(state: &AppState) -> u64 {
     roll_up_days(state).await;
+    roll_up_hours(state).await;
     let sites = state.sites();
     for store in sites.all().iter().filter_map(|s| s.settings.mds.as_ref()) {
         match store.reload_if_changed() {

@@ -293,7 +293,7 @@ impl AdminService<'_> {
         let today = now.date_naive();
         let mut per_day: Vec<(chrono::NaiveDate, i64)> = Vec::new();
         for (day, action, _, n) in
-            store::audit::daily(db, self.site, today - Duration::days(29), today).await?
+            store::audit::daily(db, self.site, today - Duration::days(29), now).await?
         {
             if action != Action::AuthenticationSucceeded.as_str() {
                 continue;
@@ -501,7 +501,7 @@ impl AdminService<'_> {
         let days = days.clamp(1, MAX_STATS_DAYS);
         let today = self.now.date_naive();
         let since = today - Duration::days(days - 1);
-        let rows = store::audit::daily(self.db, self.site, since, today).await?;
+        let rows = store::audit::daily(self.db, self.site, since, self.now).await?;
         let mut out: Vec<DayStats> = (0..days)
             .map(|i| DayStats {
                 day: since + Duration::days(i),

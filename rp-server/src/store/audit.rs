@@ -186,28 +186,106 @@ const DAILY_ACTIONS: &str = "('authentication.succeeded', 'authentication.failed
 /// that it is done.
 /// Returns whether it was rolled up now.
 pub async fn roll_up_day(db: &super::Db, day: chrono::NaiveDate) -> sqlx::Result<bool> {
+    let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = start + chrono::Duration::days(1);
+    roll_up(
+        db,
+        ("audit_daily", "audit_daily_done", "day"),
+        day,
+        start,
+        end,
+    )
+    .await
+}
+
+/// Rolls up `hour` (a finished UTC hour of today) once, for every site, as
+/// [`roll_up_day`] does a day: today's statistics then count live only the events since
+/// the last finished hour. Returns whether it was rolled up now.
+pub async fn roll_up_hour(db: &super::Db, hour: DateTime<Utc>) -> sqlx::Result<bool> {
+    let end = hour + chrono::Duration::hours(1);
+    roll_up(
+        db,
+        ("audit_hourly", "audit_hourly_done", "hour"),
+        hour,
+        hour,
+        end,
+    )
+    .await
+}
+
+/// Counts the events from `start` to `end` into `table` under `key` for every site, once:
+/// `done` (whose one column, like the period's in `table`, is `column`) records that it
+/// was, in the same statement. Returns whether the period is rolled up now.
+async fn roll_up<K>(
+    db: &super::Db,
+    (table, done, column): (&str, &str, &str),
+    key: K,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> sqlx::Result<bool>
+where
+    K: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Copy,
+{
     let sql = format!(
         "WITH done AS (
-            INSERT INTO audit_daily_done (day) VALUES ($1) ON CONFLICT DO NOTHING RETURNING day
+            INSERT INTO {done} ({column}) VALUES ($1) ON CONFLICT DO NOTHING RETURNING {column}
          )
-         INSERT INTO audit_daily (site, day, action, detail, count)
+         INSERT INTO {table} (site, {column}, action, detail, count)
          SELECT site, $1, action, {DAILY_DETAIL}, count(*)
            FROM audit_events
           WHERE EXISTS (SELECT 1 FROM done)
-            AND occurred_at >= $1::date AT TIME ZONE 'UTC' AND occurred_at < ($1::date + 1) AT TIME ZONE 'UTC'
+            AND occurred_at >= $2 AND occurred_at < $3
             AND action IN {DAILY_ACTIONS}
           GROUP BY 1, 3, 4
          RETURNING 1"
     );
     let mut tx = db.begin().await?;
-    sqlx::query(&sql).bind(day).execute(&mut *tx).await?;
-    let done: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_daily_done WHERE day = $1)")
-            .bind(day)
-            .fetch_one(&mut *tx)
-            .await?;
+    sqlx::query(&sql)
+        .bind(key)
+        .bind(start)
+        .bind(end)
+        .execute(&mut *tx)
+        .await?;
+    let rolled: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {done} WHERE {column} = $1)"
+    ))
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(done)
+    Ok(rolled)
+}
+
+/// The finished hours of `now`'s UTC day not rolled up yet (oldest first), each once it
+/// ended a minute ago (an event stamped just before the hour may commit just after it);
+/// and the hours of days before yesterday are forgotten (their days have
+/// [`roll_up_day`]'s counts).
+pub async fn hours_to_roll_up(
+    db: &super::Db,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<DateTime<Utc>>> {
+    let mut tx = db.begin().await?;
+    for table in ["audit_hourly", "audit_hourly_done"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE hour < date_trunc('day', $1 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day'"
+        ))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let hours = sqlx::query_scalar(
+        "SELECT h FROM generate_series(
+                    date_trunc('day', $1 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                    date_trunc('hour', ($1 - interval '1 minute') AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 hour',
+                    interval '1 hour') AS h
+          WHERE NOT EXISTS (SELECT 1 FROM audit_hourly_done WHERE hour = h)
+          ORDER BY 1",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(hours)
 }
 
 /// The finished days since `since` that are not rolled up yet (oldest first).
@@ -227,27 +305,50 @@ pub async fn days_to_roll_up(
     .await
 }
 
-/// The site's counts per (day, action, detail) from `since` on: finished days from the
-/// rollup, today counted live (one day of the occurred_at index).
-pub async fn daily(
-    db: impl PgExecutor<'_>,
+/// The site's counts per (day, action, detail) from `since` to `now`'s day: finished days
+/// from the daily rollup; today from the hourly rollup up to its first hour not rolled up
+/// yet, and live (a range of the occurred_at index) from there — so a day with millions of
+/// events costs an hour's of them. Today may come in two rows per (action, detail): add them.
+pub async fn daily<'c>(
+    db: impl sqlx::Acquire<'c, Database = sqlx::Postgres>,
     site: &SiteId,
     since: chrono::NaiveDate,
-    today: chrono::NaiveDate,
+    now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<(chrono::NaiveDate, String, String, i64)>> {
+    let mut conn = db.acquire().await?;
+    // Asked first and passed as a value, so that the live part is planned for its range
+    // (a subquery's value is unknown to the planner, which then reads the month).
+    let live_since: DateTime<Utc> = sqlx::query_scalar(
+        "SELECT coalesce(min(h), date_trunc('hour', $2 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+           FROM generate_series($1::date AT TIME ZONE 'UTC',
+                                date_trunc('hour', $2 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 hour',
+                                interval '1 hour') AS h
+          WHERE NOT EXISTS (SELECT 1 FROM audit_hourly_done WHERE hour = h)",
+    )
+    .bind(now.date_naive())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
     let sql = format!(
         "SELECT day, action, detail, count FROM audit_daily WHERE site = $3 AND day >= $1 AND day < $2
          UNION ALL
+         SELECT $2, action, detail, sum(count)::int8
+           FROM audit_hourly
+          WHERE site = $3 AND hour >= $2::date AT TIME ZONE 'UTC' AND hour < $4
+          GROUP BY 2, 3
+         UNION ALL
          SELECT $2, action, {DAILY_DETAIL}, count(*)
            FROM audit_events
-          WHERE site = $3 AND occurred_at >= $2::date AT TIME ZONE 'UTC' AND action IN {DAILY_ACTIONS}
+          WHERE site = $3 AND occurred_at >= $4 AND action IN {DAILY_ACTIONS}
           GROUP BY 2, 3
          ORDER BY 1, 2, 3"
     );
     sqlx::query_as(&sql)
         .bind(since)
-        .bind(today)
+        .bind(now.date_naive())
         .bind(site.as_str())
-        .fetch_all(db)
+        .bind(live_since)
+        .persistent(false)
+        .fetch_all(&mut *conn)
         .await
 }

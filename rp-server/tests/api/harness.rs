@@ -9,6 +9,19 @@ pub use testkit::rp::{ADMIN_TOKEN, ORIGIN, RP_ID, Response, SERVICE_TOKEN, TestR
 
 pub struct TestApp(TestRp);
 
+/// Rows Postgres fetched so far in this transaction from the tables whose name starts with
+/// `table` (its partitions too), by sequential and index scans: how much a statement read.
+pub async fn rows_fetched(tx: &mut sqlx::PgConnection, table: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0)::int8
+           FROM pg_stat_xact_user_tables WHERE relname LIKE $1 || '%'",
+    )
+    .bind(table)
+    .fetch_one(tx)
+    .await
+    .unwrap()
+}
+
 impl Deref for TestApp {
     type Target = TestRp;
     fn deref(&self) -> &TestRp {

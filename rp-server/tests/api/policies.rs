@@ -116,27 +116,18 @@ async fn a_page_after_a_cursor_reads_a_page_even_under_a_generic_plan() {
     .fetch_one(&mut *tx)
     .await
     .unwrap();
-    let fetched = async |tx: &mut sqlx::PgConnection| -> i64 {
-        sqlx::query_scalar(
-            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
-               FROM pg_stat_xact_user_tables WHERE relname = 'credentials'",
-        )
-        .fetch_one(tx)
-        .await
-        .unwrap()
-    };
-    let before = fetched(&mut tx).await;
+    let before = crate::harness::rows_fetched(&mut tx, "credentials").await;
     let page = active_for_policies(&mut *tx, &site, Some(&middle), 100)
         .await
         .unwrap();
     assert_eq!(page.len(), 100);
-    let policies = fetched(&mut tx).await - before;
-    let before = fetched(&mut tx).await;
+    let policies = crate::harness::rows_fetched(&mut tx, "credentials").await - before;
+    let before = crate::harness::rows_fetched(&mut tx, "credentials").await;
     let page = active_for_export(&mut *tx, &site, None, Some(&middle), 100)
         .await
         .unwrap();
     assert_eq!(page.len(), 100);
-    let export = fetched(&mut tx).await - before;
+    let export = crate::harness::rows_fetched(&mut tx, "credentials").await - before;
     assert!(
         policies <= 1000 && export <= 1000,
         "rows of credentials read for a page of 100 after 20,000: policy report {policies}, export {export}"
