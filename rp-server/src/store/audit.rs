@@ -256,6 +256,13 @@ where
     Ok(rolled)
 }
 
+/// The hours of `$1`'s UTC day that ended by `$2`'s hour and are not rolled up yet.
+const HOURS_NOT_ROLLED_UP: &str = "SELECT h FROM generate_series(
+        date_trunc('day', $1 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+        date_trunc('hour', $2 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 hour',
+        interval '1 hour') AS h
+      WHERE NOT EXISTS (SELECT 1 FROM audit_hourly_done WHERE hour = h)";
+
 /// The finished hours of `now`'s UTC day not rolled up yet (oldest first), each once it
 /// ended a minute ago (an event stamped just before the hour may commit just after it);
 /// and the hours of days before yesterday are forgotten (their days have
@@ -273,17 +280,11 @@ pub async fn hours_to_roll_up(
         .execute(&mut *tx)
         .await?;
     }
-    let hours = sqlx::query_scalar(
-        "SELECT h FROM generate_series(
-                    date_trunc('day', $1 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-                    date_trunc('hour', ($1 - interval '1 minute') AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 hour',
-                    interval '1 hour') AS h
-          WHERE NOT EXISTS (SELECT 1 FROM audit_hourly_done WHERE hour = h)
-          ORDER BY 1",
-    )
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
+    let hours = sqlx::query_scalar(&format!("{HOURS_NOT_ROLLED_UP} ORDER BY 1"))
+        .bind(now)
+        .bind(now - chrono::Duration::minutes(1))
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(hours)
 }
@@ -318,14 +319,11 @@ pub async fn daily<'c>(
     let mut conn = db.acquire().await?;
     // Asked first and passed as a value, so that the live part is planned for its range
     // (a subquery's value is unknown to the planner, which then reads the month).
-    let live_since: DateTime<Utc> = sqlx::query_scalar(
+    let live_since: DateTime<Utc> = sqlx::query_scalar(&format!(
         "SELECT coalesce(min(h), date_trunc('hour', $2 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
-           FROM generate_series($1::date AT TIME ZONE 'UTC',
-                                date_trunc('hour', $2 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 hour',
-                                interval '1 hour') AS h
-          WHERE NOT EXISTS (SELECT 1 FROM audit_hourly_done WHERE hour = h)",
-    )
-    .bind(now.date_naive())
+           FROM ({HOURS_NOT_ROLLED_UP}) AS todo"
+    ))
+    .bind(now)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
