@@ -161,12 +161,12 @@ pub async fn create(deps: &Deps, event: Value) -> Result<Value, Error> {
         .map_err(|e| Error::from(format!("rp-server did not issue a challenge: {e}")))?;
     let public_key = serde_json::to_string(&challenge.public_key)?;
     let public: HashMap<&str, String> = HashMap::from([
-        ("ceremonyId", challenge.ceremony_id.to_string()),
+        ("ceremonyId", challenge.ceremony_id),
         ("publicKey", public_key),
     ]);
     let private: HashMap<&str, String> =
         HashMap::from([(CHALLENGE_ID_PARAM, challenge.challenge_id.to_string())]);
-    tracing::info!(ceremony_id = %challenge.ceremony_id, "create auth challenge");
+    tracing::info!(challenge_id = %challenge.challenge_id, "create auth challenge");
     Ok(respond(
         event,
         json!({

@@ -29,8 +29,9 @@ pub struct ChallengeRequest {
 pub struct ChallengeResponse {
     /// Private to the trigger: goes into `privateChallengeParameters` and back in the redeem call.
     pub challenge_id: Uuid,
-    /// Public: the browser finishes this ceremony at `/v1/authentication/verify`.
-    pub ceremony_id: Uuid,
+    /// Public: the browser finishes this ceremony at `/v1/authentication/verify`. Opaque
+    /// (a UUID before decision 0024; now the ceremony itself, concealed).
+    pub ceremony_id: String,
     /// `PublicKeyCredentialRequestOptionsJSON`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub public_key: serde_json::Value,

@@ -45,6 +45,8 @@ impl CeremonyOptions {
 pub enum CeremonyRef {
     Stored(Uuid),
     Sealed(String),
+    /// The Create trigger's, concealed (decision 0024).
+    Concealed(String),
 }
 
 impl<'de> Deserialize<'de> for CeremonyRef {
@@ -52,6 +54,9 @@ impl<'de> Deserialize<'de> for CeremonyRef {
         let s = String::deserialize(d)?;
         if super::sealed::Sealer::is_sealed(&s) {
             return Ok(Self::Sealed(s));
+        }
+        if super::sealed::Concealer::is_concealed(&s) {
+            return Ok(Self::Concealed(s));
         }
         Uuid::parse_str(&s)
             .map(Self::Stored)

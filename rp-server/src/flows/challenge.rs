@@ -1,6 +1,8 @@
 //! The Create Auth Challenge trigger's request: a WebAuthn request restricted to the
 //! user's passkeys, or stable fake options for an unknown user or one without passkeys
-//! (so the answer never tells who has an account). One statement.
+//! (so the answer never tells who has an account). One statement: the ceremony is not
+//! stored but concealed into its id (decision 0024), so that a passkey-first sign-in,
+//! which never answers it, leaves nothing to delete.
 
 use rp_shared::internal::{ChallengeRequest, ChallengeResponse};
 use uuid::Uuid;
@@ -9,13 +11,15 @@ use webauthn_rs_core::proto::AllowCredentials;
 use super::Context;
 use super::ceremony::{self, HasReason};
 use crate::audit::{Action, Actor};
-use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::ceremony::{CeremonyKind, ConcealedChallenge};
 use crate::store::challenges::{self, AllowedCredential, NewChallenge};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChallengeError {
     #[error("username is required.")]
     MissingUsername,
+    #[error("userSub is longer than 255 bytes.")]
+    SubTooLong,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -25,7 +29,7 @@ pub enum ChallengeError {
 impl HasReason for ChallengeError {
     fn reason(&self) -> &'static str {
         match self {
-            Self::MissingUsername => "invalid_request",
+            Self::MissingUsername | Self::SubTooLong => "invalid_request",
             Self::Db(_) => "storage",
             Self::Internal(_) => "internal",
         }
@@ -50,6 +54,9 @@ pub async fn issue_as(
     if req.username.trim().is_empty() {
         return Err(ChallengeError::MissingUsername);
     }
+    if req.user_sub.len() > ConcealedChallenge::MAX_SUB_LEN {
+        return Err(ChallengeError::SubTooLong);
+    }
     let (mut options, auth_state) = cx
         .site
         .rp
@@ -59,11 +66,6 @@ pub async fn issue_as(
     let ceremony_id = Uuid::new_v4();
     let now = cx.clock.now();
     let ceremony_expires_at = now + ceremony::ttl(cx);
-    let ceremony_state = CeremonyState::Challenge {
-        challenge_id,
-        cognito_sub: req.user_sub.clone(),
-        state: auth_state,
-    };
     let actor = actor.label();
     let allowed = challenges::issue(
         &cx.db,
@@ -75,9 +77,7 @@ pub async fn issue_as(
             user_pool_id: &req.user_pool_id,
             client_id: &req.client_id,
             ceremony_id,
-            ceremony: &ceremony_state,
             created_at: now,
-            ceremony_expires_at,
             // The challenge outlives the ceremony by the nonce lifetime: the nonce is
             // redeemed against it after the ceremony finishes.
             expires_at: ceremony_expires_at + ceremony::nonce_ttl(cx),
@@ -93,6 +93,17 @@ pub async fn issue_as(
         },
     )
     .await?;
+    // Owned by the user only when they have passkeys, so nothing else can answer it.
+    let ceremony = ConcealedChallenge {
+        challenge_id,
+        owner: allowed.first().map(|c| c.user_id),
+        cognito_sub: req.user_sub.clone(),
+        state: auth_state,
+    };
+    let sealed_id =
+        cx.site
+            .concealer
+            .seal(ceremony_id, ceremony_expires_at, &ceremony.to_payload()?)?;
     crate::metrics::ceremony_started(&cx.site.id, CeremonyKind::Challenge.metric());
     let allowed = signing_in(cx, allowed);
     options.public_key.allow_credentials = if allowed.is_empty() {
@@ -102,7 +113,7 @@ pub async fn issue_as(
     };
     Ok(ChallengeResponse {
         challenge_id,
-        ceremony_id,
+        ceremony_id: sealed_id,
         public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
     })
 }

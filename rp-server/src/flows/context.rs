@@ -34,6 +34,8 @@ pub struct Site {
     pub settings: SiteSettings,
     pub rp: RelyingParty,
     pub sealer: sealed::Sealer,
+    /// Conceals the Create trigger's username-first ceremonies (decision 0024).
+    pub concealer: sealed::Concealer,
     pub tokens: AccessTokenVerifier,
     /// Set when rp-server administers the user pool (`RP_COGNITO_USER_POOL_ID`): sign-up,
     /// email lookups and sign-out at an account reset use it.
@@ -126,6 +128,7 @@ impl Site {
             .await
             .context("reading the shapes of stored passkeys")?;
         rp.learn_shapes(shapes);
+        let seal_key = key("sign-in-ceremony-seal").await?;
         let http_client = reqwest::Client::builder()
             .user_agent(concat!("rp-server/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -166,7 +169,8 @@ impl Site {
             id: site.clone(),
             settings: SiteSettings::from_config(config),
             rp,
-            sealer: sealed::Sealer::new(key("sign-in-ceremony-seal").await?),
+            sealer: sealed::Sealer::new(seal_key.clone()),
+            concealer: sealed::Concealer::new(&seal_key, sealed::CONCEALED_PREFIX)?,
             tokens,
             cognito,
             email,

@@ -6,6 +6,10 @@
 //! Format: `s1.` + base64url(id ‖ expires-at ‖ state JSON) + `.` + base64url(HMAC-SHA256
 //! over everything before the second dot). The state is not secret (its challenge is in
 //! the options anyway); it must only be impossible to forge or alter.
+//!
+//! The Create trigger's username-first ceremonies are *concealed* as well as sealed
+//! ([`Concealer`]): their state names the user and whether they have passkeys, which the
+//! answer to a username must never tell (decision 0024).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +20,8 @@ use uuid::Uuid;
 use webauthn_rs_core::proto::AuthenticationState;
 
 const PREFIX: &str = "s1.";
+/// The prefix of the Create trigger's concealed ceremonies.
+pub const CONCEALED_PREFIX: &str = "c1.";
 const ID_LEN: usize = 16;
 const TIME_LEN: usize = 8;
 
@@ -98,6 +104,107 @@ impl Sealer {
     }
 }
 
+/// Seals *and* conceals: AES-256-GCM-SIV over `id ‖ expires-at ‖ payload`, the payload
+/// padded with spaces to at least [`Concealer::MIN_PLAINTEXT`] bytes and then to a
+/// multiple of 64, so that what the payload says — and, for payloads of like size, its
+/// length — is hidden from whoever holds the token. Format: prefix + base64url(nonce ‖
+/// ciphertext ‖ tag), the prefix authenticated as associated data.
+///
+/// GCM-SIV because the 96-bit nonces are random and the key lives for years: a repeated
+/// nonce under GCM would give the key's authenticator away, under GCM-SIV it only tells
+/// whether two identical plaintexts were sealed.
+pub struct Concealer {
+    key: aws_lc_rs::aead::LessSafeKey,
+    prefix: &'static str,
+}
+
+impl Concealer {
+    /// Plaintexts shorter than this are padded up to it.
+    pub const MIN_PLAINTEXT: usize = 320;
+    const BLOCK: usize = 64;
+    const NONCE_LEN: usize = aws_lc_rs::aead::NONCE_LEN;
+
+    /// A concealer whose AES key is derived from `seal_key` (the key of [`Sealer`]) for
+    /// this use and prefix only: no key is used by two algorithms.
+    pub fn new(seal_key: &[u8], prefix: &'static str) -> anyhow::Result<Self> {
+        let mut mac = crate::passkeys::keyed_mac(seal_key);
+        mac.update(b"rp-server concealed ceremonies, AES-256-GCM-SIV key, ");
+        mac.update(prefix.as_bytes());
+        let derived = mac.finalize().into_bytes();
+        let key = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM_SIV, &derived)
+            .map_err(|_| anyhow::anyhow!("could not make the ceremonies' AES-256-GCM-SIV key"))?;
+        Ok(Self {
+            key: aws_lc_rs::aead::LessSafeKey::new(key),
+            prefix,
+        })
+    }
+
+    /// Whether `id` is in this concealed form.
+    pub fn is_concealed(id: &str) -> bool {
+        id.starts_with(CONCEALED_PREFIX)
+    }
+
+    /// `payload` must end in something that tolerates trailing spaces (JSON does).
+    pub fn seal(
+        &self,
+        id: Uuid,
+        expires_at: DateTime<Utc>,
+        payload: &[u8],
+    ) -> anyhow::Result<String> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let unpadded = ID_LEN + TIME_LEN + payload.len();
+        let padded = unpadded.max(Self::MIN_PLAINTEXT).div_ceil(Self::BLOCK) * Self::BLOCK;
+        let mut nonce = [0u8; Self::NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce)
+            .map_err(|_| anyhow::anyhow!("the system's random source failed"))?;
+        let mut sealed = Vec::with_capacity(Self::NONCE_LEN + padded + 16);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(id.as_bytes());
+        sealed.extend_from_slice(&expires_at.timestamp_micros().to_be_bytes());
+        sealed.extend_from_slice(payload);
+        sealed.resize(Self::NONCE_LEN + padded, b' ');
+        let (_, plaintext) = sealed.split_at_mut(Self::NONCE_LEN);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.prefix.as_bytes()),
+                plaintext,
+            )
+            .map_err(|_| anyhow::anyhow!("sealing a ceremony failed"))?;
+        sealed.extend_from_slice(tag.as_ref());
+        Ok(format!(
+            "{}{}",
+            self.prefix,
+            URL_SAFE_NO_PAD.encode(&sealed)
+        ))
+    }
+
+    /// The ceremony, if `sealed` is one this server concealed and nobody altered; its
+    /// payload with the padding still on. Expiry is the caller's check.
+    pub fn unseal(&self, sealed: &str) -> Option<Unsealed<Vec<u8>>> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let encoded = sealed.strip_prefix(self.prefix)?;
+        let mut bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+        if bytes.len() < Self::NONCE_LEN + ID_LEN + TIME_LEN + 16 {
+            return None;
+        }
+        let mut ciphertext = bytes.split_off(Self::NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&bytes).ok()?;
+        let plaintext = self
+            .key
+            .open_in_place(nonce, Aad::from(self.prefix.as_bytes()), &mut ciphertext)
+            .ok()?;
+        let (id, rest) = plaintext.split_at(ID_LEN);
+        let (time, payload) = rest.split_at(TIME_LEN);
+        Some(Unsealed {
+            id: Uuid::from_slice(id).ok()?,
+            expires_at: DateTime::from_timestamp_micros(i64::from_be_bytes(time.try_into().ok()?))?,
+            state: payload.to_vec(),
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
@@ -162,5 +269,73 @@ mod tests {
                 .unseal::<AuthenticationState>(&id.to_string())
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_concealed_ceremony_opens_only_unaltered_and_with_its_key_and_tells_nothing() {
+        let seal_key = [1u8; 32];
+        let concealer = Concealer::new(&seal_key, CONCEALED_PREFIX).unwrap();
+        let id = Uuid::new_v4();
+        let at = DateTime::from_timestamp_micros(1_900_000_000_000_000).unwrap();
+        let secret = b"{\"sub\":\"who-is-this-user\"}";
+        let sealed = concealer.seal(id, at, secret).unwrap();
+        assert!(Concealer::is_concealed(&sealed) && !Sealer::is_sealed(&sealed));
+        let open = concealer.unseal(&sealed).unwrap();
+        assert_eq!((open.id, open.expires_at), (id, at));
+        assert_eq!(open.state.trim_ascii_end(), secret);
+
+        // Nothing of the plaintext shows, and the same plaintext seals differently.
+        let bytes = URL_SAFE_NO_PAD
+            .decode(sealed.strip_prefix(CONCEALED_PREFIX).unwrap())
+            .unwrap();
+        assert!(!bytes.windows(12).any(|w| w == b"who-is-this-"));
+        assert!(!bytes.windows(16).any(|w| w == id.as_bytes()));
+        assert_ne!(concealer.seal(id, at, secret).unwrap(), sealed);
+
+        // Payloads up to the padded size all give tokens of one length.
+        let lengths: std::collections::BTreeSet<usize> =
+            (0..=Concealer::MIN_PLAINTEXT - ID_LEN - TIME_LEN)
+                .map(|n| concealer.seal(id, at, &vec![b'x'; n]).unwrap().len())
+                .collect();
+        assert_eq!(lengths.len(), 1, "{lengths:?}");
+
+        // Another key, the sealer's own key used directly, another prefix, any altered
+        // character, a truncated or extended token: refused.
+        assert!(
+            Concealer::new(&[2; 32], CONCEALED_PREFIX)
+                .unwrap()
+                .unseal(&sealed)
+                .is_none()
+        );
+        assert!(
+            Concealer::new(&seal_key, "d1.")
+                .unwrap()
+                .unseal(&sealed)
+                .is_none()
+        );
+        let relabelled = sealed.replacen(CONCEALED_PREFIX, "d1.", 1);
+        assert!(
+            Concealer::new(&seal_key, "d1.")
+                .unwrap()
+                .unseal(&relabelled)
+                .is_none()
+        );
+        assert!(
+            Sealer::new(seal_key.to_vec())
+                .unseal::<serde_json::Value>(&sealed)
+                .is_none()
+        );
+        for i in CONCEALED_PREFIX.len()..sealed.len() {
+            let mut bytes = sealed.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap();
+            if altered != sealed {
+                assert!(concealer.unseal(&altered).is_none(), "altered at {i}");
+            }
+        }
+        assert!(concealer.unseal(&sealed[..sealed.len() - 1]).is_none());
+        assert!(concealer.unseal(&format!("{sealed}A")).is_none());
+        assert!(concealer.unseal(CONCEALED_PREFIX).is_none());
+        assert!(concealer.unseal(&id.to_string()).is_none());
     }
 }

@@ -14,13 +14,14 @@ use super::ceremony::{
     self, CeremonyError, CeremonyOptions, CeremonyRef, HasReason, Rejection, SignInNonce,
 };
 use crate::audit::{Action, Actor, ClientContext, Event};
-use crate::ceremony::{CeremonyKind, CeremonyState};
+use crate::ceremony::{CeremonyKind, CeremonyState, ConcealedChallenge};
 use crate::store::ceremonies::Taken;
 use crate::store::credentials::{self, SignIn};
 use crate::store::nonces::NewNonce;
 use crate::store::{StoredCredential, User, ceremonies};
 
-/// The kinds of ceremony an assertion may finish.
+/// The kinds of stored ceremony an assertion may finish (a stored `challenge` is one a
+/// Create trigger issued before decision 0024; they are concealed into their ids now).
 const ANSWERABLE: [CeremonyKind; 2] = [CeremonyKind::SignIn, CeremonyKind::Challenge];
 
 #[derive(Debug, thiserror::Error)]
@@ -260,8 +261,8 @@ async fn not_answered(
     Ok(SignInError::ChallengeNotAnswered(reason))
 }
 
-/// Consumes the ceremony (a stored one, or a sealed one by spending its id) and loads
-/// the credential that claims to answer it, in one statement either way.
+/// Consumes the ceremony (a stored one, or a sealed or concealed one by spending its id)
+/// and loads the credential that claims to answer it, in one statement either way.
 async fn take(
     cx: &Context,
     ceremony_id: &CeremonyRef,
@@ -290,26 +291,54 @@ async fn take(
                 .sealer
                 .unseal(sealed)
                 .ok_or(CeremonyError::NotFound)?;
-            if open.expires_at <= now {
-                return Err(CeremonyError::Expired.into());
-            }
-            let credential = ceremonies::spend_with_credential(
-                &cx.db,
-                &cx.site.id,
+            let state = CeremonyState::SignIn { state: open.state };
+            spend(
+                cx,
                 open.id,
                 open.expires_at,
+                (state, None),
                 credential_id,
+                now,
             )
-            .await?
-            .ok_or(CeremonyError::NotFound)?;
-            let taken = Taken {
-                state: CeremonyState::SignIn { state: open.state },
-                owner: None,
-                expires_at: open.expires_at,
-            };
-            Ok((taken, credential))
+            .await
+        }
+        CeremonyRef::Concealed(sealed) => {
+            let open = cx
+                .site
+                .concealer
+                .unseal(sealed)
+                .ok_or(CeremonyError::NotFound)?;
+            let ceremony =
+                ConcealedChallenge::from_payload(&open.state).ok_or(CeremonyError::NotFound)?;
+            let state = ceremony.into_state();
+            spend(cx, open.id, open.expires_at, state, credential_id, now).await
         }
     }
+}
+
+/// Spends a sealed ceremony (unless expired) and loads the credential that claims to
+/// answer it, in one statement.
+async fn spend(
+    cx: &Context,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+    (state, owner): (CeremonyState, Option<Uuid>),
+    credential_id: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(Taken, Option<(StoredCredential, User)>), SignInError> {
+    if expires_at <= now {
+        return Err(CeremonyError::Expired.into());
+    }
+    let credential =
+        ceremonies::spend_with_credential(&cx.db, &cx.site.id, id, expires_at, credential_id)
+            .await?
+            .ok_or(CeremonyError::NotFound)?;
+    let taken = Taken {
+        state,
+        owner,
+        expires_at,
+    };
+    Ok((taken, credential))
 }
 
 impl SignInError {

@@ -59,7 +59,7 @@ fn for_pool(state: &AppState, pool: Option<&str>) -> Result<Context, ApiError> {
 impl From<ChallengeError> for ApiError {
     fn from(e: ChallengeError) -> Self {
         match e {
-            ChallengeError::MissingUsername => {
+            ChallengeError::MissingUsername | ChallengeError::SubTooLong => {
                 ApiError::bad_request(ErrorCode::InvalidRequest, e.to_string())
             }
             ChallengeError::Db(e) => e.into(),

@@ -460,6 +460,90 @@ async fn a_challenge_answers_alike_whoever_the_user_is() {
     // report), not here: a timed test on a loaded machine fails for the wrong reason.
 }
 
+/// The Create trigger's ceremony travels in its id, concealed (decision 0024): nothing is
+/// stored for it (a passkey-first sign-in never answers it), its id is as long for a
+/// user with passkeys as for one without and for an unknown one and shows neither who
+/// they are nor the challenge, and it still finishes once, unaltered.
+#[tokio::test]
+async fn a_trigger_ceremony_is_concealed_in_its_id_and_finishes_once() {
+    use base64::Engine as _;
+    let app = TestApp::spawn().await;
+    let alice = User::new("alice");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let alice_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE cognito_sub = $1")
+        .bind(&alice.sub)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let nopasskey = User::new("nopasskey");
+    let ghost = app
+        .post(
+            "/internal/v1/challenges",
+            Some(SERVICE_TOKEN),
+            &json!({
+                "userPoolId": testkit::idp::POOL_ID,
+                "clientId": app.idp.client_id,
+                "username": "ghost@example.test",
+                "userNotFound": true,
+            }),
+        )
+        .await
+        .expect(200);
+    let real = app.challenge(&alice).await;
+    let without = app.challenge(&nopasskey).await;
+
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ceremonies")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "a trigger's ceremony is not stored");
+    let id = |c: &Value| c["ceremonyId"].as_str().unwrap().to_owned();
+    for c in [&real, &without, &ghost] {
+        assert!(id(c).starts_with("c1."), "{}", id(c));
+        assert_eq!(id(c).len(), id(&real).len(), "alike in length");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&id(c)[3..])
+            .unwrap();
+        let challenge_id = uuid::Uuid::parse_str(c["challengeId"].as_str().unwrap()).unwrap();
+        for needle in [
+            alice.sub.as_bytes(),
+            nopasskey.sub.as_bytes(),
+            alice_id.as_bytes(),
+            challenge_id.as_bytes(),
+        ] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+        }
+    }
+
+    // Altered anywhere: not a ceremony. Answered: once.
+    let assertion = authn.get(&real["publicKey"], ORIGIN).unwrap();
+    let sealed = id(&real);
+    for at in [4, sealed.len() / 2, sealed.len() - 2] {
+        let mut altered = sealed.clone().into_bytes();
+        altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+        app.post(
+            "/v1/authentication/verify",
+            None,
+            &json!({ "ceremonyId": String::from_utf8(altered).unwrap(), "credential": assertion }),
+        )
+        .await
+        .expect_error(410, "CEREMONY_NOT_FOUND");
+    }
+    let signed_in = app.answer(&real, &mut authn, ORIGIN).await.expect(200);
+    let ok = app
+        .redeem(
+            signed_in["nonce"].as_str().unwrap(),
+            &alice.sub,
+            &real["challengeId"],
+        )
+        .await;
+    assert_eq!(ok["valid"], true);
+    app.answer(&real, &mut authn, ORIGIN)
+        .await
+        .expect_error(410, "CEREMONY_NOT_FOUND");
+}
+
 /// Learning the shapes of stored passkeys scans every passkey of a site: with millions it
 /// takes longer than the requests' statement timeout, and a start that could not read
 /// them failed (found by the large benchmark). Here the scan waits behind a lock for
