@@ -2,7 +2,6 @@
 //! `Authorization: Bearer <service token>`.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// `POST /internal/v1/challenges`: the Create Auth Challenge trigger asks for a
 /// WebAuthn request restricted to this user's credentials.
@@ -27,8 +26,9 @@ pub struct ChallengeRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeResponse {
-    /// Private to the trigger: goes into `privateChallengeParameters` and back in the redeem call.
-    pub challenge_id: Uuid,
+    /// Private to the trigger: goes into `privateChallengeParameters` and back in the redeem
+    /// call. Opaque (a UUID before decision 0024; now the challenge itself, sealed).
+    pub challenge_id: String,
     /// Public: the browser finishes this ceremony at `/v1/authentication/verify`. Opaque
     /// (a UUID before decision 0024; now the ceremony itself, concealed).
     pub ceremony_id: String,
@@ -45,7 +45,8 @@ pub struct ChallengeResponse {
 pub struct RedeemRequest {
     pub nonce: String,
     pub user_sub: String,
-    pub challenge_id: Uuid,
+    /// The `challengeId` of the trigger's [`ChallengeResponse`], as it was.
+    pub challenge_id: String,
     /// The user's email when Cognito has it verified (`userAttributes`): a passkey
     /// sign-in forgives the failed email codes counted against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

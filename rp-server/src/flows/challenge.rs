@@ -41,7 +41,14 @@ pub async fn issue(
     cx: &Context,
     req: &ChallengeRequest,
 ) -> Result<ChallengeResponse, ChallengeError> {
-    issue_as(cx, req, Actor::Service).await
+    Ok(issue_as(cx, req, Actor::Service).await?.response)
+}
+
+/// An issued challenge: the trigger's answer, and the challenge's own id (which the
+/// answer carries sealed).
+pub struct Issued {
+    pub response: ChallengeResponse,
+    pub challenge_id: Uuid,
 }
 
 /// As [`issue`], audited as `actor` (the OpenID provider's page issues username-first
@@ -50,7 +57,7 @@ pub async fn issue_as(
     cx: &Context,
     req: &ChallengeRequest,
     actor: Actor,
-) -> Result<ChallengeResponse, ChallengeError> {
+) -> Result<Issued, ChallengeError> {
     if req.username.trim().is_empty() {
         return Err(ChallengeError::MissingUsername);
     }
@@ -66,21 +73,18 @@ pub async fn issue_as(
     let ceremony_id = Uuid::new_v4();
     let now = cx.clock.now();
     let ceremony_expires_at = now + ceremony::ttl(cx);
+    // The challenge outlives the ceremony by the nonce lifetime: the nonce is redeemed
+    // against it after the ceremony finishes.
+    let challenge_expires_at = ceremony_expires_at + ceremony::nonce_ttl(cx);
     let actor = actor.label();
     let allowed = challenges::issue(
         &cx.db,
         &cx.site.id,
         &NewChallenge {
-            id: challenge_id,
             cognito_sub: &req.user_sub,
             user_not_found: req.user_not_found,
-            user_pool_id: &req.user_pool_id,
-            client_id: &req.client_id,
-            ceremony_id,
             created_at: now,
-            // The challenge outlives the ceremony by the nonce lifetime: the nonce is
-            // redeemed against it after the ceremony finishes.
-            expires_at: ceremony_expires_at + ceremony::nonce_ttl(cx),
+
             audit: (
                 &actor,
                 Action::ChallengeIssued.as_str(),
@@ -111,11 +115,38 @@ pub async fn issue_as(
     } else {
         allowed.into_iter().map(allow).collect()
     };
-    Ok(ChallengeResponse {
+    // The challenge is sealed into its id, not stored: the redemption needs to know that
+    // this site issued it, to this user, and until when (decision 0024).
+    let sealed_challenge = cx
+        .site
+        .challenges
+        .seal(challenge_id, challenge_expires_at, &req.user_sub)
+        .map_err(anyhow::Error::from)?;
+    Ok(Issued {
+        response: ChallengeResponse {
+            challenge_id: sealed_challenge,
+            ceremony_id: sealed_id,
+            public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
+        },
         challenge_id,
-        ceremony_id: sealed_id,
-        public_key: serde_json::to_value(&options.public_key).map_err(anyhow::Error::from)?,
     })
+}
+
+/// The challenge a trigger's `challengeId` names, if this site issued it to `sub` and it
+/// has not expired; `None` otherwise, whatever the reason. A plain UUID is a challenge
+/// stored by a release before decision 0024, looked up.
+pub async fn issued(cx: &Context, challenge_id: &str, sub: &str) -> sqlx::Result<Option<Uuid>> {
+    let now = cx.clock.now();
+    if let Ok(stored) = Uuid::parse_str(challenge_id) {
+        let found = challenges::issued(&cx.db, &cx.site.id, stored, sub, now).await?;
+        return Ok(found.then_some(stored));
+    }
+    Ok(cx
+        .site
+        .challenges
+        .unseal::<String>(challenge_id)
+        .filter(|open| open.state == sub && open.expires_at > now)
+        .map(|open| open.id))
 }
 
 /// The passkeys that may still sign in: those its user's policy, enforced at sign-in,
@@ -140,4 +171,15 @@ fn signing_in(cx: &Context, allowed: Vec<AllowedCredential>) -> Vec<AllowedCrede
 
 fn allow(c: AllowedCredential) -> AllowCredentials {
     crate::passkeys::allow_credential(c.credential_id, &c.transports)
+}
+
+/// The id of the challenge a trigger's `challengeId` names, for the audit of a failed
+/// redemption (`None` for something this site did not seal).
+pub fn id_of(cx: &Context, challenge_id: &str) -> Option<Uuid> {
+    Uuid::parse_str(challenge_id).ok().or_else(|| {
+        cx.site
+            .challenges
+            .unseal::<String>(challenge_id)
+            .map(|open| open.id)
+    })
 }

@@ -36,6 +36,8 @@ pub struct Site {
     pub sealer: sealed::Sealer,
     /// Conceals the Create trigger's username-first ceremonies (decision 0024).
     pub concealer: sealed::Concealer,
+    /// Seals the Create trigger's challenges into their ids (decision 0024).
+    pub challenges: sealed::Sealer,
     pub tokens: AccessTokenVerifier,
     /// Set when rp-server administers the user pool (`RP_COGNITO_USER_POOL_ID`): sign-up,
     /// email lookups and sign-out at an account reset use it.
@@ -171,6 +173,7 @@ impl Site {
             rp,
             sealer: sealed::Sealer::new(seal_key.clone()),
             concealer: sealed::Concealer::new(&seal_key, sealed::CONCEALED_PREFIX)?,
+            challenges: sealed::Sealer::with_prefix(seal_key.clone(), sealed::CHALLENGE_PREFIX),
             tokens,
             cognito,
             email,

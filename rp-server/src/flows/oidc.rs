@@ -336,7 +336,7 @@ pub async fn username_first(
         .requests
         .seal(request_id, opened.expires_at, &request)
         .map_err(anyhow::Error::from)?;
-    Ok((challenge, resealed))
+    Ok((challenge.response, resealed))
 }
 
 /// The Cognito `sub` a typed name belongs to: a user rp-server knows by that username,

@@ -27,20 +27,16 @@ pub enum Verdict {
     LostRace,
 }
 
-/// The decision, in order: the challenge must be this user's; the nonce must exist and
-/// be this user's; a retry of the redeeming challenge is valid again while the nonce
-/// lives; otherwise spent, expired, bound to another challenge, or its credential
-/// revoked.
+/// The decision, in order, for a challenge issued to this user (one that was not fails
+/// first, as `wrong_challenge`): the nonce must exist and be this user's; a retry of the
+/// redeeming challenge is valid again while the nonce lives; otherwise spent, expired,
+/// bound to another challenge, or its credential revoked.
 pub fn why_not(
-    challenge_issued: bool,
     nonce: Option<&NonceRow>,
     sub: &str,
     challenge_id: Uuid,
     now: DateTime<Utc>,
 ) -> Verdict {
-    if !challenge_issued {
-        return Verdict::Failed(RedeemFailure::WrongChallenge);
-    }
     let Some(n) = nonce else {
         return Verdict::Failed(RedeemFailure::Unknown);
     };
@@ -76,14 +72,15 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
         }
         Err(reason) => {
             crate::metrics::nonce_redemption(&cx.site.id, reason.as_str());
-            tracing::info!(reason = reason.as_str(), challenge_id = %req.challenge_id, "nonce redemption refused");
+            let challenge_id = super::challenge::id_of(cx, &req.challenge_id);
+            tracing::info!(reason = reason.as_str(), challenge_id = ?challenge_id, "nonce redemption refused");
             if !req.user_sub.is_empty() {
                 crate::audit::record(
                     &cx.db, &cx.site.id,
                     now,
                     Event::new(Actor::Service, Action::NonceRedeemFailed)
                         .cognito_sub(&req.user_sub)
-                        .details(serde_json::json!({ "reason": reason.as_str(), "challengeId": req.challenge_id })),
+                        .details(serde_json::json!({ "reason": reason.as_str(), "challengeId": challenge_id })),
                 )
                 .await?;
             }
@@ -105,6 +102,11 @@ async fn attempt(
     let Some(hash) = Nonce::parse_and_hash(&req.nonce) else {
         return Ok(Err(RedeemFailure::Unknown));
     };
+    // The challenge must have been issued by this site to this user, and not expired.
+    let Some(challenge_id) = super::challenge::issued(cx, &req.challenge_id, &req.user_sub).await?
+    else {
+        return Ok(Err(RedeemFailure::WrongChallenge));
+    };
     let actor = Actor::Service.label();
     // A passkey sign-in is another factor: in the same statement, it forgives the
     // failed email codes of the user's verified address in all (the day's window stays).
@@ -119,7 +121,7 @@ async fn attempt(
         &nonces::Redeem {
             hash: &hash,
             sub: &req.user_sub,
-            challenge_id: req.challenge_id,
+            challenge_id,
             now,
             audit: (&actor, Action::NonceRedeemed.as_str()),
             forgive: forgive.as_deref(),
@@ -129,17 +131,11 @@ async fn attempt(
     if let Some(credential_id) = r.redeemed {
         return Ok(Ok(credential_id));
     }
-    let verdict = match why_not(
-        r.challenge_issued,
-        r.nonce.as_ref(),
-        &req.user_sub,
-        req.challenge_id,
-        now,
-    ) {
+    let verdict = match why_not(r.nonce.as_ref(), &req.user_sub, challenge_id, now) {
         // The statement's snapshot predates the winner's commit; read what it did.
         Verdict::LostRace => {
             let now_row = nonces::nonce(&cx.db, &cx.site.id, &hash).await?;
-            match why_not(true, now_row.as_ref(), &req.user_sub, req.challenge_id, now) {
+            match why_not(now_row.as_ref(), &req.user_sub, challenge_id, now) {
                 Verdict::LostRace => Verdict::Failed(RedeemFailure::Unknown),
                 settled => settled,
             }
@@ -180,64 +176,50 @@ mod tests {
             redeemed: true,
             ..row("alice", None, None, later, false)
         };
-        let cases: Vec<(bool, Option<NonceRow>, Verdict)> = vec![
-            (true, Some(spent_by_provider), Verdict::Failed(AlreadyUsed)),
+        let cases: Vec<(Option<NonceRow>, Verdict)> = vec![
+            (Some(spent_by_provider), Verdict::Failed(AlreadyUsed)),
+            (None, Verdict::Failed(Unknown)),
             (
-                false,
-                Some(row("alice", None, None, later, false)),
-                Verdict::Failed(WrongChallenge),
-            ),
-            (true, None, Verdict::Failed(Unknown)),
-            (
-                true,
                 Some(row("bob", None, None, later, false)),
                 Verdict::Failed(WrongUser),
             ),
             (
-                true,
                 Some(row("alice", Some(this), None, later, false)),
                 Verdict::AlreadyRedeemedHere(Some(vec![7])),
             ),
             // A retry after the nonce's lifetime is no longer valid.
             (
-                true,
                 Some(row("alice", Some(this), None, earlier, false)),
                 Verdict::Failed(AlreadyUsed),
             ),
             (
-                true,
                 Some(row("alice", Some(other), None, later, false)),
                 Verdict::Failed(AlreadyUsed),
             ),
             (
-                true,
                 Some(row("alice", None, None, earlier, false)),
                 Verdict::Failed(Expired),
             ),
             (
-                true,
                 Some(row("alice", None, Some(other), later, false)),
                 Verdict::Failed(WrongChallenge),
             ),
             (
-                true,
                 Some(row("alice", None, Some(this), later, true)),
                 Verdict::Failed(Unknown),
             ),
             (
-                true,
                 Some(row("alice", None, Some(this), later, false)),
                 Verdict::LostRace,
             ),
             (
-                true,
                 Some(row("alice", None, None, later, false)),
                 Verdict::LostRace,
             ),
         ];
-        for (issued, nonce, want) in cases {
+        for (nonce, want) in cases {
             assert_eq!(
-                why_not(issued, nonce.as_ref(), "alice", this, now),
+                why_not(nonce.as_ref(), "alice", this, now),
                 want,
                 "{nonce:?}"
             );

@@ -22,6 +22,8 @@ use webauthn_rs_core::proto::AuthenticationState;
 const PREFIX: &str = "s1.";
 /// The prefix of the Create trigger's concealed ceremonies.
 pub const CONCEALED_PREFIX: &str = "c1.";
+/// The prefix of the Create trigger's sealed challenges (their state: the user's `sub`).
+pub const CHALLENGE_PREFIX: &str = "h1.";
 const ID_LEN: usize = 16;
 const TIME_LEN: usize = 8;
 

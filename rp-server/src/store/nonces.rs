@@ -92,8 +92,6 @@ pub struct Redeem<'a> {
 pub struct Redemption {
     /// When this call redeemed it: the nonce's credential (`None` for an email code).
     pub redeemed: Option<Option<Vec<u8>>>,
-    /// Whether the challenge id was issued to this user and has not expired.
-    pub challenge_issued: bool,
     /// The nonce as it stood before this statement, when it exists.
     pub nonce: Option<NonceRow>,
 }
@@ -102,7 +100,6 @@ pub struct Redemption {
 struct RedemptionRow {
     redeemed: bool,
     redeemed_credential_id: Option<Vec<u8>>,
-    challenge_issued: bool,
     cognito_sub: Option<String>,
     credential_id: Option<Vec<u8>>,
     bound_challenge_id: Option<Uuid>,
@@ -112,10 +109,9 @@ struct RedemptionRow {
     credential_revoked: bool,
 }
 
-/// Redeems the nonce for `challenge_id` in one statement: the challenge must have been
-/// issued by the site to `sub` and be unexpired; the nonce must be the site's and `sub`'s,
-/// unspent, unexpired,
-/// unbound or bound to this challenge, and its credential not revoked. Exactly one of
+/// Redeems the nonce for `challenge_id` in one statement (the caller has checked that the
+/// challenge was issued by the site to `sub` and is unexpired): the nonce must be the
+/// site's and `sub`'s, unspent, unexpired, unbound or bound to this challenge, and its credential not revoked. Exactly one of
 /// any number of concurrent calls can match `redeemed_at IS NULL` (the row lock makes
 /// the rest wait and re-check); the audit event is written by the same statement. When
 /// nothing was redeemed the answer carries the nonce as it stood, to say why. `audit` is
@@ -138,13 +134,10 @@ pub async fn redeem(
         forgive,
     } = *r;
     let row: RedemptionRow = sqlx::query_as(
-        "WITH challenge AS (
-            SELECT 1 FROM challenges WHERE id = $3 AND site = $8 AND cognito_sub = $2 AND expires_at > $4
-         ), redeemed AS (
+        "WITH redeemed AS (
             UPDATE nonces SET redeemed_at = $4, redeemed_challenge_id = $3
              WHERE nonce_hash = $1 AND site = $8 AND cognito_sub = $2 AND redeemed_at IS NULL AND expires_at > $4
                AND (bound_challenge_id IS NULL OR bound_challenge_id = $3)
-               AND EXISTS (SELECT 1 FROM challenge)
                AND NOT EXISTS (SELECT 1 FROM credentials c
                                 WHERE c.site = $8 AND c.credential_id = nonces.credential_id AND c.revoked_at IS NOT NULL)
             RETURNING user_id, credential_id, factor
@@ -164,7 +157,6 @@ pub async fn redeem(
          )
          SELECT EXISTS (SELECT 1 FROM redeemed) AS redeemed,
                 (SELECT credential_id FROM redeemed) AS redeemed_credential_id,
-                EXISTS (SELECT 1 FROM challenge) AS challenge_issued,
                 n.cognito_sub, n.credential_id, n.bound_challenge_id, n.redeemed_challenge_id,
                 COALESCE(n.redeemed_at IS NOT NULL, false) AS was_redeemed, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
@@ -196,7 +188,6 @@ pub async fn redeem(
     };
     Ok(Redemption {
         redeemed: row.redeemed.then_some(row.redeemed_credential_id),
-        challenge_issued: row.challenge_issued,
         nonce,
     })
 }

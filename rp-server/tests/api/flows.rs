@@ -97,7 +97,7 @@ async fn a_passkey_registers_signs_in_and_its_nonce_redeems_once() {
     assert!(redemption::redeem(&t.cx, &redeem).await.unwrap().valid);
     // Another challenge cannot spend it again; another user never could.
     let other = RedeemRequest {
-        challenge_id: uuid::Uuid::new_v4(),
+        challenge_id: uuid::Uuid::new_v4().to_string(),
         ..redeem.clone()
     };
     let again = redemption::redeem(&t.cx, &other).await.unwrap();

@@ -14,6 +14,11 @@ async fn username_first(
     (challenge, signed_in["nonce"].as_str().unwrap().to_owned())
 }
 
+async fn passkey_first_nonce(app: &TestApp, authn: &mut SoftAuthenticator) -> String {
+    let signed_in = app.sign_in(authn).await.expect(200);
+    signed_in["nonce"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn internal_endpoints_require_the_service_token() {
     let app = TestApp::spawn().await;
@@ -462,8 +467,8 @@ async fn a_challenge_answers_alike_whoever_the_user_is() {
 
 /// The Create trigger's ceremony travels in its id, concealed (decision 0024): nothing is
 /// stored for it (a passkey-first sign-in never answers it), its id is as long for a
-/// user with passkeys as for one without and for an unknown one and shows neither who
-/// they are nor the challenge, and it still finishes once, unaltered.
+/// user with passkeys as for one without and for an unknown one and shows nothing of who
+/// they are, and it still finishes once, unaltered.
 #[tokio::test]
 async fn a_trigger_ceremony_is_concealed_in_its_id_and_finishes_once() {
     use base64::Engine as _;
@@ -505,12 +510,10 @@ async fn a_trigger_ceremony_is_concealed_in_its_id_and_finishes_once() {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&id(c)[3..])
             .unwrap();
-        let challenge_id = uuid::Uuid::parse_str(c["challengeId"].as_str().unwrap()).unwrap();
         for needle in [
             alice.sub.as_bytes(),
             nopasskey.sub.as_bytes(),
             alice_id.as_bytes(),
-            challenge_id.as_bytes(),
         ] {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle));
         }
@@ -542,6 +545,66 @@ async fn a_trigger_ceremony_is_concealed_in_its_id_and_finishes_once() {
     app.answer(&real, &mut authn, ORIGIN)
         .await
         .expect_error(410, "CEREMONY_NOT_FOUND");
+}
+
+/// The Create trigger's challenge travels in its id, sealed (decision 0024): nothing is
+/// stored, and a nonce redeems only with a challenge this site issued to the nonce's
+/// user that has not expired — not an altered one, not another user's, not another
+/// sealed thing of this site, not a made-up id, not one past its lifetime.
+#[tokio::test]
+async fn a_trigger_challenge_is_sealed_to_its_user_and_lifetime() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (User::new("alice"), User::new("bob"));
+    let mut authn = SoftAuthenticator::new();
+    app.register(&alice, &mut authn).await;
+    let first = passkey_first_nonce(&app, &mut authn).await;
+    let challenge = app.challenge(&alice).await;
+    assert_eq!(
+        app.count("challenges").await,
+        0,
+        "a challenge is not stored"
+    );
+    let sealed = challenge["challengeId"].as_str().unwrap().to_owned();
+    assert!(sealed.starts_with("h1."), "{sealed}");
+
+    let mut altered = sealed.clone().into_bytes();
+    let at = altered.len() / 2;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    let usernameless = app
+        .post("/v1/authentication/options", None, &json!({}))
+        .await
+        .expect(200)["ceremonyId"]
+        .clone();
+    for wrong in [
+        json!(String::from_utf8(altered).unwrap()),
+        app.challenge(&bob).await["challengeId"].clone(),
+        usernameless,
+        challenge["ceremonyId"].clone(),
+        json!(sealed.replacen("h1.", "s1.", 1)),
+        json!(uuid::Uuid::new_v4()),
+    ] {
+        assert_eq!(
+            app.redeem(&first, &alice.sub, &wrong).await,
+            json!({ "valid": false, "reason": "wrong_challenge" }),
+            "{wrong}"
+        );
+    }
+    assert_eq!(
+        app.redeem(&first, &alice.sub, &challenge["challengeId"])
+            .await["valid"],
+        true
+    );
+
+    // Past its lifetime (the ceremony's and then the nonce's), a challenge is refused
+    // as not issued, before the nonce's own expiry is looked at.
+    let second = passkey_first_nonce(&app, &mut authn).await;
+    let challenge = app.challenge(&alice).await;
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(
+        app.redeem(&second, &alice.sub, &challenge["challengeId"])
+            .await,
+        json!({ "valid": false, "reason": "wrong_challenge" })
+    );
 }
 
 /// Learning the shapes of stored passkeys scans every passkey of a site: with millions it

@@ -106,7 +106,7 @@ async fn a_passkey_nonce_and_ceremony_of_one_site_mean_nothing_at_another() {
         .unwrap();
     for (challenge_id, refusal) in [
         (at_b.challenge_id, RedeemFailure::Unknown),
-        (at_a.challenge_id, RedeemFailure::WrongChallenge),
+        (at_a.challenge_id.clone(), RedeemFailure::WrongChallenge),
     ] {
         let tried = redemption::redeem(
             &b,
