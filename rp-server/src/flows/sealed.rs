@@ -224,6 +224,19 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    /// `opens` refuses `sealed` with any character after its prefix altered, truncated or
+    /// extended.
+    fn refuses_every_alteration(sealed: &str, prefix: &str, opens: impl Fn(&str) -> bool) {
+        for i in prefix.len()..sealed.len() {
+            let mut bytes = sealed.as_bytes().to_vec();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap();
+            assert!(altered == sealed || !opens(&altered), "altered at {i}");
+        }
+        assert!(!opens(&sealed[..sealed.len() - 1]), "truncated");
+        assert!(!opens(&format!("{sealed}A")), "extended");
+    }
+
     #[test]
     fn a_sealed_ceremony_opens_only_unaltered_and_with_its_key() {
         let sealer = Sealer::new(vec![1; 32]);
@@ -244,27 +257,9 @@ mod tests {
                 .unseal::<AuthenticationState>(&sealed)
                 .is_none()
         );
-        for i in PREFIX.len()..sealed.len() {
-            let mut bytes = sealed.clone().into_bytes();
-            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-            let altered = String::from_utf8(bytes).unwrap();
-            if altered != sealed {
-                assert!(
-                    sealer.unseal::<AuthenticationState>(&altered).is_none(),
-                    "altered at {i}"
-                );
-            }
-        }
-        assert!(
-            sealer
-                .unseal::<AuthenticationState>(&sealed[..sealed.len() - 1])
-                .is_none()
-        );
-        assert!(
-            sealer
-                .unseal::<AuthenticationState>(&format!("{sealed}A"))
-                .is_none()
-        );
+        refuses_every_alteration(&sealed, PREFIX, |t| {
+            sealer.unseal::<AuthenticationState>(t).is_some()
+        });
         assert!(sealer.unseal::<AuthenticationState>("s1.").is_none());
         assert!(
             sealer
@@ -327,16 +322,7 @@ mod tests {
                 .unseal::<serde_json::Value>(&sealed)
                 .is_none()
         );
-        for i in CONCEALED_PREFIX.len()..sealed.len() {
-            let mut bytes = sealed.clone().into_bytes();
-            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-            let altered = String::from_utf8(bytes).unwrap();
-            if altered != sealed {
-                assert!(concealer.unseal(&altered).is_none(), "altered at {i}");
-            }
-        }
-        assert!(concealer.unseal(&sealed[..sealed.len() - 1]).is_none());
-        assert!(concealer.unseal(&format!("{sealed}A")).is_none());
+        refuses_every_alteration(&sealed, CONCEALED_PREFIX, |t| concealer.unseal(t).is_some());
         assert!(concealer.unseal(CONCEALED_PREFIX).is_none());
         assert!(concealer.unseal(&id.to_string()).is_none());
     }
