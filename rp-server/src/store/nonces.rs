@@ -92,7 +92,8 @@ pub struct Redeem<'a> {
 pub struct Redemption {
     /// When this call redeemed it: the nonce's credential (`None` for an email code).
     pub redeemed: Option<Option<Vec<u8>>>,
-    /// The nonce as it stood before this statement, when it exists.
+    /// The nonce as it stood before this statement, when it exists and this statement did
+    /// not redeem it (only then is it read).
     pub nonce: Option<NonceRow>,
 }
 
@@ -161,7 +162,7 @@ pub async fn redeem(
                 COALESCE(n.redeemed_at IS NOT NULL, false) AS was_redeemed, n.expires_at,
                 COALESCE(c.revoked_at IS NOT NULL, false) AS credential_revoked
            FROM (SELECT 1) AS one
-           LEFT JOIN nonces n ON n.nonce_hash = $1 AND n.site = $8
+           LEFT JOIN nonces n ON NOT EXISTS (SELECT 1 FROM redeemed) AND n.nonce_hash = $1 AND n.site = $8
            LEFT JOIN credentials c ON c.site = $8 AND c.credential_id = n.credential_id",
     )
     .bind(hash)
