@@ -27,6 +27,21 @@ pub const CHALLENGE_PREFIX: &str = "h1.";
 const ID_LEN: usize = 16;
 const TIME_LEN: usize = 8;
 
+/// Appends the header both forms start with: the ceremony's id, then its expiry
+/// (microseconds since the epoch, big-endian).
+fn put_header(out: &mut Vec<u8>, id: Uuid, expires_at: DateTime<Utc>) {
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(&expires_at.timestamp_micros().to_be_bytes());
+}
+
+/// The id and expiry [`put_header`] wrote, and what follows them.
+fn split_header(bytes: &[u8]) -> Option<(Uuid, DateTime<Utc>, &[u8])> {
+    let (id, rest) = bytes.split_at_checked(ID_LEN)?;
+    let (time, rest) = rest.split_at_checked(TIME_LEN)?;
+    let expires_at = DateTime::from_timestamp_micros(i64::from_be_bytes(time.try_into().ok()?))?;
+    Some((Uuid::from_slice(id).ok()?, expires_at, rest))
+}
+
 /// The key sealed ceremonies are authenticated with (shared by every instance through
 /// the database's server keys).
 pub struct Sealer {
@@ -72,8 +87,7 @@ impl Sealer {
         state: &T,
     ) -> Result<String, serde_json::Error> {
         let mut payload = Vec::with_capacity(ID_LEN + TIME_LEN + 160);
-        payload.extend_from_slice(id.as_bytes());
-        payload.extend_from_slice(&expires_at.timestamp_micros().to_be_bytes());
+        put_header(&mut payload, id, expires_at);
         serde_json::to_writer(&mut payload, state)?;
         let body = format!("{}{}", self.prefix, URL_SAFE_NO_PAD.encode(&payload));
         let mut mac = self.mac();
@@ -93,14 +107,10 @@ impl Sealer {
         // Constant-time comparison.
         mac.verify_slice(&tag).ok()?;
         let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
-        if payload.len() <= ID_LEN + TIME_LEN {
-            return None;
-        }
-        let (id, rest) = payload.split_at(ID_LEN);
-        let (time, state) = rest.split_at(TIME_LEN);
+        let (id, expires_at, state) = split_header(&payload)?;
         Some(Unsealed {
-            id: Uuid::from_slice(id).ok()?,
-            expires_at: DateTime::from_timestamp_micros(i64::from_be_bytes(time.try_into().ok()?))?,
+            id,
+            expires_at,
             state: serde_json::from_slice(state).ok()?,
         })
     }
@@ -161,8 +171,7 @@ impl Concealer {
             .map_err(|_| anyhow::anyhow!("the system's random source failed"))?;
         let mut sealed = Vec::with_capacity(Self::NONCE_LEN + padded + 16);
         sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(id.as_bytes());
-        sealed.extend_from_slice(&expires_at.timestamp_micros().to_be_bytes());
+        put_header(&mut sealed, id, expires_at);
         sealed.extend_from_slice(payload);
         sealed.resize(Self::NONCE_LEN + padded, b' ');
         let (_, plaintext) = sealed.split_at_mut(Self::NONCE_LEN);
@@ -191,17 +200,16 @@ impl Concealer {
         if bytes.len() < Self::NONCE_LEN + ID_LEN + TIME_LEN + 16 {
             return None;
         }
-        let mut ciphertext = bytes.split_off(Self::NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(&bytes).ok()?;
+        let (nonce, ciphertext) = bytes.split_at_mut(Self::NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let plaintext = self
             .key
-            .open_in_place(nonce, Aad::from(self.prefix.as_bytes()), &mut ciphertext)
+            .open_in_place(nonce, Aad::from(self.prefix.as_bytes()), ciphertext)
             .ok()?;
-        let (id, rest) = plaintext.split_at(ID_LEN);
-        let (time, payload) = rest.split_at(TIME_LEN);
+        let (id, expires_at, payload) = split_header(plaintext)?;
         Some(Unsealed {
-            id: Uuid::from_slice(id).ok()?,
-            expires_at: DateTime::from_timestamp_micros(i64::from_be_bytes(time.try_into().ok()?))?,
+            id,
+            expires_at,
             state: payload.to_vec(),
         })
     }
