@@ -84,7 +84,6 @@ pub async fn issue_as(
             cognito_sub: &req.user_sub,
             user_not_found: req.user_not_found,
             created_at: now,
-
             audit: (
                 &actor,
                 Action::ChallengeIssued.as_str(),

@@ -112,10 +112,11 @@ struct RedemptionRow {
 
 /// Redeems the nonce for `challenge_id` in one statement (the caller has checked that the
 /// challenge was issued by the site to `sub` and is unexpired): the nonce must be the
-/// site's and `sub`'s, unspent, unexpired, unbound or bound to this challenge, and its credential not revoked. Exactly one of
-/// any number of concurrent calls can match `redeemed_at IS NULL` (the row lock makes
-/// the rest wait and re-check); the audit event is written by the same statement. When
-/// nothing was redeemed the answer carries the nonce as it stood, to say why. `audit` is
+/// site's and `sub`'s, unspent, unexpired, unbound or bound to this challenge, and its
+/// credential not revoked. Exactly one of any number of concurrent calls can match
+/// `redeemed_at IS NULL` (the row lock makes the rest wait and re-check); the audit event
+/// is written by the same statement. When nothing was redeemed the answer carries the
+/// nonce as it stood, to say why (only then is it read). `audit` is
 /// the actor and action of the event recorded on success. A nonce earned by an email or
 /// recovery code leaves a `weak_sign_ins` row (kept 30 days) from which
 /// [`super::users::weak_factor`] later tells the session apart; a passkey's marks the

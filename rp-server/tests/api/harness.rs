@@ -9,6 +9,13 @@ pub use testkit::rp::{ADMIN_TOKEN, ORIGIN, RP_ID, Response, SERVICE_TOKEN, TestR
 
 pub struct TestApp(TestRp);
 
+/// `token` with its character at `at` changed (an ASCII one: base64url and the like).
+pub fn altered_at(token: &str, at: usize) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
 /// Rows Postgres fetched so far in this transaction from the tables whose name starts with
 /// `table` (its partitions too), by sequential and index scans: how much a statement read.
 pub async fn rows_fetched(tx: &mut sqlx::PgConnection, table: &str) -> i64 {
