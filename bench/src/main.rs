@@ -217,6 +217,11 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
             "pg_stat_statements is not loaded: start Postgres with \
              shared_preload_libraries=pg_stat_statements (scripts/bench does)",
         )?;
+    let durability: String = sqlx::query_scalar(
+        "SELECT format('synchronous_commit %s, fsync %s', current_setting('synchronous_commit'), current_setting('fsync'))",
+    )
+    .fetch_one(&mut stats_db)
+    .await?;
     let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut stats_db)
         .await?;
@@ -280,6 +285,11 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
         }
         Seed::Fresh | Seed::Kept => {}
     }
+    // Statistics as autovacuum keeps them in service: without them, the plans the server's
+    // connections settle on in the first seconds think every table empty (a passkey looked
+    // up by its site alone, then filtered), until autovacuum's ANALYZE replans them part
+    // way through the measured window.
+    sqlx::query("ANALYZE").execute(&mut stats_db).await?;
     if seed_as == Seed::Kept {
         sqlx::query(&format!(
             "COMMENT ON DATABASE {name} IS '{}'",
@@ -327,6 +337,7 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
             pg_ticks: pg_after - pg_before,
             peak_rss_kib,
             start: slowest_start,
+            durability,
         },
         &statements,
     );
@@ -890,6 +901,8 @@ struct Usage {
     peak_rss_kib: u64,
     /// From spawning an rp-server to its first ready answer, the slowest process's.
     start: Duration,
+    /// Postgres's durability settings, which move its CPU per commit.
+    durability: String,
 }
 
 fn report(
@@ -960,6 +973,7 @@ fn report(
         "  rp-server start      {:.0} ms to ready (the slowest process, on the database as this run found it)",
         ms(usage.start)
     );
+    println!("  Postgres             {}", usage.durability);
     if let Some(e) = &outcome.first_error {
         println!("  first error          {e}");
     }
