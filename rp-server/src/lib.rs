@@ -44,7 +44,9 @@ pub use crate::state::AppState;
 /// Opens a connection pool (lazily: the server starts even if the database is briefly
 /// down, and `/readyz` says so). Requests wait at most `timeouts.acquire` for a
 /// connection and Postgres cancels a statement after `timeouts.statement`; both answer
-/// 503, inside the trigger's budget.
+/// 503, inside the trigger's budget. A connection idle for `timeouts.test_after_idle` or
+/// longer is pinged before a request gets it, and replaced if that fails (sqlx's own
+/// test, off here, pings before every use).
 pub fn connect_lazy(
     database_url: &secrecy::SecretString,
     max_connections: u32,
@@ -58,9 +60,19 @@ pub fn connect_lazy(
             "statement_timeout",
             timeouts.statement.as_millis().to_string(),
         )]);
+    let test_after_idle = timeouts.test_after_idle;
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(timeouts.acquire)
+        .test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= test_after_idle {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 
@@ -367,6 +379,7 @@ impl Application {
             config::DbTimeouts {
                 acquire: std::time::Duration::from_millis(900),
                 statement: std::time::Duration::from_millis(900),
+                ..config::DbTimeouts::default()
             },
         )?;
         if config.auto_migrate {

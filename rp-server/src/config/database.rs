@@ -10,18 +10,29 @@ use super::{
     DEFAULT_DB_STATEMENT_TIMEOUT_MS, bad, within,
 };
 
-/// How long a request may wait for a connection, and Postgres for a statement.
+/// How long a request may wait for a connection, and Postgres for a statement; and how
+/// long a pooled connection may sit idle before it is tested (a round trip) on its way
+/// to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DbTimeouts {
     pub acquire: Duration,
     pub statement: Duration,
+    /// A connection used within this long is handed out untested: under load every
+    /// connection is, and a test per statement was a round trip to Postgres each (four
+    /// per sign-in). One idle for longer (across a failover, say) is tested first, and
+    /// replaced if Postgres no longer answers on it.
+    pub test_after_idle: Duration,
 }
+
+/// See [`DbTimeouts::test_after_idle`].
+pub const DEFAULT_DB_TEST_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl Default for DbTimeouts {
     fn default() -> Self {
         Self {
             acquire: Duration::from_millis(DEFAULT_DB_ACQUIRE_TIMEOUT_MS),
             statement: Duration::from_millis(DEFAULT_DB_STATEMENT_TIMEOUT_MS),
+            test_after_idle: DEFAULT_DB_TEST_AFTER_IDLE,
         }
     }
 }
@@ -67,6 +78,7 @@ impl DatabaseConfig {
                     50,
                     600_000,
                 )?),
+                test_after_idle: DEFAULT_DB_TEST_AFTER_IDLE,
             },
         })
     }

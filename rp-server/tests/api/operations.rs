@@ -504,6 +504,43 @@ async fn partitioning_keeps_an_existing_audit_log_whole() {
     pool.close().await;
 }
 
+/// A pooled connection Postgres closed while it sat idle (a failover, a proxy's idle
+/// timeout) is tested before a request gets it and replaced: the request succeeds. Only a
+/// connection idle for `test_after_idle` is tested (one ping, not one per statement); here
+/// that is every connection, so the test needs no waiting.
+#[tokio::test]
+async fn a_connection_closed_while_idle_is_replaced_before_a_request_gets_it() {
+    use sqlx::Row as _;
+    let app =
+        TestApp::spawn_with(|c| c.db_timeouts.test_after_idle = std::time::Duration::ZERO).await;
+    let u = User::new("u");
+    let mut authn = SoftAuthenticator::new();
+    app.register(&u, &mut authn).await;
+    // Several idle connections in the pool.
+    let token = app.token(&u);
+    let listed =
+        futures::future::join_all((0..4).map(|_| app.get("/v1/credentials", Some(&token)))).await;
+    assert!(listed.iter().all(|r| r.status == 200));
+
+    // Every other backend of this database closed by Postgres, from a connection taken
+    // out of the pool; pg_terminate_backend waits (up to 5 s) until each is gone.
+    let mut killer = app.state.db.acquire().await.unwrap().detach();
+    let closed = sqlx::query(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) AS closed
+           FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut killer)
+    .await
+    .unwrap()
+    .get::<i64, _>("closed");
+    assert!(closed >= 1, "no pooled connection to close");
+
+    let r = app.get("/v1/credentials", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.sign_in(&mut authn).await.expect(200);
+}
+
 /// `pg_ctl restart -m fast` under load: requests that meet the dead connections answer
 /// 503 with `Retry-After` (SQLSTATE 57P01 used to be a 500), the pool recovers on its
 /// own, and `/readyz` answers at once while Postgres is down.
