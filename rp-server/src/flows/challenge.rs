@@ -10,6 +10,7 @@ use webauthn_rs_core::proto::AllowCredentials;
 
 use super::Context;
 use super::ceremony::{self, HasReason};
+use super::sealed;
 use crate::audit::{Action, Actor};
 use crate::ceremony::{CeremonyKind, ConcealedChallenge};
 use crate::store::challenges::{self, AllowedCredential, NewChallenge};
@@ -131,21 +132,38 @@ pub async fn issue_as(
     })
 }
 
-/// The challenge a trigger's `challengeId` names, if this site issued it to `sub` and it
-/// has not expired; `None` otherwise, whatever the reason. A plain UUID is a challenge
-/// stored by a release before decision 0024, looked up.
-pub async fn issued(cx: &Context, challenge_id: &str, sub: &str) -> sqlx::Result<Option<Uuid>> {
-    let now = cx.clock.now();
-    if let Ok(stored) = Uuid::parse_str(challenge_id) {
-        let found = challenges::issued(&cx.db, &cx.site.id, stored, sub, now).await?;
-        return Ok(found.then_some(stored));
+/// What a trigger's `challengeId` names: a challenge this site sealed (decision 0024), or
+/// a stored one's id (a plain UUID, issued by a release before).
+pub enum Named {
+    Sealed(sealed::Unsealed<String>),
+    Stored(Uuid),
+}
+
+impl Named {
+    /// Opens `challenge_id` (`None` for anything this site did not seal and no UUID):
+    /// once per redemption, for the check and the audit alike.
+    pub fn open(cx: &Context, challenge_id: &str) -> Option<Self> {
+        match Uuid::parse_str(challenge_id) {
+            Ok(stored) => Some(Self::Stored(stored)),
+            Err(_) => cx.site.challenges.unseal(challenge_id).map(Self::Sealed),
+        }
     }
-    Ok(cx
-        .site
-        .challenges
-        .unseal::<String>(challenge_id)
-        .filter(|open| open.state == sub && open.expires_at > now)
-        .map(|open| open.id))
+
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Sealed(open) => open.id,
+            Self::Stored(id) => *id,
+        }
+    }
+
+    /// Whether this site issued the challenge to `sub` and it has not expired.
+    pub async fn issued_to(&self, cx: &Context, sub: &str) -> sqlx::Result<bool> {
+        let now = cx.clock.now();
+        match self {
+            Self::Sealed(open) => Ok(open.state == sub && open.expires_at > now),
+            Self::Stored(id) => challenges::issued(&cx.db, &cx.site.id, *id, sub, now).await,
+        }
+    }
 }
 
 /// The passkeys that may still sign in: those its user's policy, enforced at sign-in,
@@ -170,15 +188,4 @@ fn signing_in(cx: &Context, allowed: Vec<AllowedCredential>) -> Vec<AllowedCrede
 
 fn allow(c: AllowedCredential) -> AllowCredentials {
     crate::passkeys::allow_credential(c.credential_id, &c.transports)
-}
-
-/// The id of the challenge a trigger's `challengeId` names, for the audit of a failed
-/// redemption (`None` for something this site did not seal).
-pub fn id_of(cx: &Context, challenge_id: &str) -> Option<Uuid> {
-    Uuid::parse_str(challenge_id).ok().or_else(|| {
-        cx.site
-            .challenges
-            .unseal::<String>(challenge_id)
-            .map(|open| open.id)
-    })
 }

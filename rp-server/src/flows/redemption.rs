@@ -11,6 +11,7 @@ use rp_shared::nonce::Nonce;
 use uuid::Uuid;
 
 use super::Context;
+use super::challenge::Named;
 use super::email::limits::failures_of_address;
 use super::signup::clean_email;
 use crate::audit::{Action, Actor, Event};
@@ -60,7 +61,8 @@ pub fn why_not(
 #[tracing::instrument(skip_all)]
 pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemResponse> {
     let now = cx.clock.now();
-    let outcome = attempt(cx, req, now).await?;
+    let challenge = Named::open(cx, &req.challenge_id);
+    let outcome = attempt(cx, req, challenge.as_ref(), now).await?;
     let response = match outcome {
         Ok(credential_id) => {
             crate::metrics::nonce_redemption(&cx.site.id, "valid");
@@ -72,7 +74,7 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
         }
         Err(reason) => {
             crate::metrics::nonce_redemption(&cx.site.id, reason.as_str());
-            let challenge_id = super::challenge::id_of(cx, &req.challenge_id);
+            let challenge_id = challenge.as_ref().map(Named::id);
             tracing::info!(reason = reason.as_str(), challenge_id = ?challenge_id, "nonce redemption refused");
             if !req.user_sub.is_empty() {
                 crate::audit::record(
@@ -97,15 +99,16 @@ pub async fn redeem(cx: &Context, req: &RedeemRequest) -> sqlx::Result<RedeemRes
 async fn attempt(
     cx: &Context,
     req: &RedeemRequest,
+    challenge: Option<&Named>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Result<Option<Vec<u8>>, RedeemFailure>> {
     let Some(hash) = Nonce::parse_and_hash(&req.nonce) else {
         return Ok(Err(RedeemFailure::Unknown));
     };
     // The challenge must have been issued by this site to this user, and not expired.
-    let Some(challenge_id) = super::challenge::issued(cx, &req.challenge_id, &req.user_sub).await?
-    else {
-        return Ok(Err(RedeemFailure::WrongChallenge));
+    let challenge_id = match challenge {
+        Some(c) if c.issued_to(cx, &req.user_sub).await? => c.id(),
+        _ => return Ok(Err(RedeemFailure::WrongChallenge)),
     };
     let actor = Actor::Service.label();
     // A passkey sign-in is another factor: in the same statement, it forgives the
