@@ -309,6 +309,7 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
 
     let rp_before = cpu_ticks_of(&server_pids)?;
     let pg_before = postgres_cpu_ticks(postmaster)?;
+    let own_before = cpu_ticks_of(&[std::process::id()])?;
     sqlx::query("SELECT pg_stat_statements_reset()")
         .execute(&mut stats_db)
         .await?;
@@ -317,6 +318,7 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
     let elapsed = started.elapsed().as_secs_f64();
     let rp_after = cpu_ticks_of(&server_pids)?;
     let pg_after = postgres_cpu_ticks(postmaster)?;
+    let own_after = cpu_ticks_of(&[std::process::id()])?;
     let statements = statements(&mut stats_db).await?;
     let peak_rss_kib = server_pids
         .iter()
@@ -335,6 +337,7 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
         Usage {
             rp_ticks: rp_after - rp_before,
             pg_ticks: pg_after - pg_before,
+            own_ticks: own_after - own_before,
             peak_rss_kib,
             start: slowest_start,
             durability,
@@ -898,6 +901,8 @@ async fn open_loop(rate: f64, ctx: &Arc<Ctx>, users: &[Arc<BenchUser>], span: Du
 struct Usage {
     rp_ticks: u64,
     pg_ticks: u64,
+    /// This process's own: the load generator's, on the same cores as what it measures.
+    own_ticks: u64,
     peak_rss_kib: u64,
     /// From spawning an rp-server to its first ready answer, the slowest process's.
     start: Duration,
@@ -925,6 +930,7 @@ fn report(
     let tick_ms = 1000.0 / clock_ticks_per_sec();
     let rp_ms = usage.rp_ticks as f64 * tick_ms / ok;
     let pg_ms = usage.pg_ticks as f64 * tick_ms / ok;
+    let own_ms = usage.own_ticks as f64 * tick_ms / ok;
     let total_statements: i64 = statements.iter().map(|(_, calls, _)| calls).sum();
     let load = match args.rate {
         Some(rate) => format!("open loop, {rate} sign-ins/s offered"),
@@ -960,6 +966,9 @@ fn report(
     println!(
         "  CPU per sign-in      rp-server {rp_ms:.2} ms + Postgres {pg_ms:.2} ms = {:.2} ms",
         rp_ms + pg_ms
+    );
+    println!(
+        "  load generator       rp-bench {own_ms:.2} ms per sign-in (not counted above; on the same cores, so what rp-server and Postgres could not use)"
     );
     println!(
         "  SQL per sign-in      {:.2} statements",
