@@ -21,7 +21,10 @@ intrinsic functions) and fails unless:
   SignupEnabled without EmailFrom), and the container sets RP_EMAIL_TRANSPORT;
 - RP_TRUSTED_PROXIES names no whole private range (only the balancers' subnets);
 - the image (deploy/Dockerfile, beside the template) serves the private paths on a
-  listener of their own by default.
+  listener of their own by default;
+- each task's database pool is `DatabasePoolSize`, and with the defaults the most tasks
+  a deployment runs (`MaxCount` x `MaximumPercent`) fit the default db.t4g.micro's
+  connections (deploy/README.md, *Connections*).
 
 `--self-test` breaks the template in each of those ways and checks that every break
 is caught, so the check itself cannot silently pass.
@@ -37,6 +40,9 @@ from cfnlint.decode import decode
 
 PRIVATE_PATHS = ["/internal/v1/redeem", "/admin/v1/stats", "/metrics", "/console/"]
 OPEN = {"0.0.0.0/0", "::/0"}
+# A db.t4g.micro's max_connections is about 100 (RDS: LEAST(DBInstanceClassMemory/9531392,
+# 5000) on 1 GiB); 10 of them stay for admins, migrations and RDS's reserved connections.
+MICRO_CONNECTIONS = 90
 
 
 def ref(value):
@@ -109,6 +115,21 @@ def problems_of(template):
         problems.append("RP_TRUSTED_PROXIES trusts whole private ranges: anything in them could write the client IP")
     if "RP_EMAIL_TRANSPORT" not in env:
         problems.append("rp-server's container never sets RP_EMAIL_TRANSPORT: no email codes, no verified sign-up")
+
+    # The tasks' connections fit the default database's (deploy/README.md, Connections).
+    params = template.get("Parameters", {})
+    if ref(env.get("RP_DB_MAX_CONNECTIONS")) != "DatabasePoolSize":
+        problems.append("rp-server's container does not take RP_DB_MAX_CONNECTIONS from DatabasePoolSize: every task opens rp-server's default of 10")
+    elif params.get("DatabaseInstanceClass", {}).get("Default") != "db.t4g.micro":
+        problems.append("the connection budget is a db.t4g.micro's, and DatabaseInstanceClass's default is not one")
+    else:
+        # A deployment runs the old and the new tasks side by side.
+        surge = max((int(svc["Properties"].get("DeploymentConfiguration", {}).get("MaximumPercent", 200))
+                     for svc in of_type(res, "AWS::ECS::Service").values()), default=200)
+        tasks = int(params["MaxCount"]["Default"]) * surge // 100
+        pool = int(params["DatabasePoolSize"]["Default"])
+        if tasks * pool > MICRO_CONNECTIONS:
+            problems.append(f"{tasks} tasks x {pool} connections = {tasks * pool}: more than a db.t4g.micro's ~{MICRO_CONNECTIONS} to spare")
 
     # Which container port each target group reaches (from the ECS service).
     tg_port = {k: v["Properties"].get("Port") for k, v in of_type(res, "AWS::ElasticLoadBalancingV2::TargetGroup").items()}
@@ -225,6 +246,12 @@ def break_in(template, how):
         del t["Rules"]["SignupProvesTheAddress"]
     elif how == "mail is never configured":
         container["Environment"] = [e for e in container["Environment"] if "RP_EMAIL_TRANSPORT" not in json.dumps(e)]
+    elif how == "the tasks take rp-server's default pool":
+        container["Environment"] = [e for e in container["Environment"] if e.get("Name") != "RP_DB_MAX_CONNECTIONS"]
+    elif how == "the pool outgrows the database":
+        t["Parameters"]["DatabasePoolSize"]["Default"] = 5
+    elif how == "deployments run three times the tasks":
+        r["Service"]["Properties"]["DeploymentConfiguration"]["MaximumPercent"] = 300
     elif how == "rp-server closes idle connections first":
         for e in container["Environment"]:
             if e.get("Name") == "RP_HEADER_READ_TIMEOUT_SECS":
@@ -248,6 +275,9 @@ BREAKS = [
     "every private address is a proxy",
     "sign-up needs no sender",
     "mail is never configured",
+    "the tasks take rp-server's default pool",
+    "the pool outgrows the database",
+    "deployments run three times the tasks",
 ]
 
 
