@@ -16,6 +16,7 @@
 //! starts every 1/R s whether or not earlier ones finished, and its latency counts from
 //! when it was due, so a stalled server shows as latency instead of hiding it.
 
+mod signature;
 mod triggers;
 
 use std::path::PathBuf;
@@ -351,6 +352,14 @@ async fn run(args: &Args, db_url: &str, name: &str, seed_as: Seed) -> anyhow::Re
         ms(enumeration.unknown),
         ms(enumeration.real.abs_diff(enumeration.unknown)),
         ENUMERATION_ROUNDS,
+    );
+    // After the load too: CPU-bound, on a thread of its own.
+    let check = tokio::task::spawn_blocking(signature::measure).await??;
+    println!(
+        "  signature check      webauthn-rs {:.3} ms, aws-lc-rs {:.3} ms per ES256 check \
+         (rp-server makes one per sign-in with the first: webauthn-rs-core offers no other provider)",
+        ms(check.webauthn_rs),
+        ms(check.aws_lc_rs),
     );
     if args.triggers {
         // The function is measured on the first site's pool (one Lambda serves each pool
