@@ -15,6 +15,7 @@ pub const NONCE_REDEMPTIONS: &str = "rp_nonce_redemptions_total";
 pub const HTTP_DURATION: &str = "rp_http_request_duration_seconds";
 pub const REQUEST_TIMEOUTS: &str = "rp_http_request_timeouts_total";
 pub const OIDC_EVENTS: &str = "rp_oidc_events_total";
+pub const DB_ACQUIRE_TIMEOUTS: &str = "rp_db_acquire_timeouts_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -63,6 +64,10 @@ fn describe() {
         REQUEST_TIMEOUTS,
         "Requests cut off at RP_REQUEST_TIMEOUT_MS (slow bodies, mostly)"
     );
+    metrics::describe_counter!(
+        DB_ACQUIRE_TIMEOUTS,
+        "Requests that waited RP_DB_ACQUIRE_TIMEOUT_MS for a pooled database connection in vain and answered 503"
+    );
     metrics::describe_histogram!(
         HTTP_DURATION,
         metrics::Unit::Seconds,
@@ -92,4 +97,25 @@ pub fn oidc(site: &SiteId, client: &str, event: &str) {
 pub fn nonce_redemption(site: &SiteId, outcome: &'static str) {
     metrics::counter!(NONCE_REDEMPTIONS, "site" => site.to_string(), "outcome" => outcome)
         .increment(1);
+}
+
+/// The requests' database pool as it stands, in the text exposition format: how many of
+/// its connections are in use and idle, and its limit (`RP_DB_MAX_CONNECTIONS`). Rendered
+/// at each scrape from the application's own pool, not kept in the process-wide registry:
+/// a pool's size is a reading, not a count.
+pub fn pool_gauges(db: &crate::store::Db) -> String {
+    let open = db.size();
+    // Two readings, not one: clamped so that in use never goes below none.
+    let idle = u32::try_from(db.num_idle()).unwrap_or(u32::MAX).min(open);
+    let max = db.options().get_max_connections();
+    format!(
+        "# HELP rp_db_connections Open connections of the requests' database pool, by state\n\
+         # TYPE rp_db_connections gauge\n\
+         rp_db_connections{{state=\"in_use\"}} {}\n\
+         rp_db_connections{{state=\"idle\"}} {idle}\n\
+         # HELP rp_db_connections_max The requests' database pool's limit (RP_DB_MAX_CONNECTIONS)\n\
+         # TYPE rp_db_connections_max gauge\n\
+         rp_db_connections_max {max}\n",
+        open - idle
+    )
 }

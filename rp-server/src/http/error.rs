@@ -260,6 +260,14 @@ impl ApiError {
         let status = self.status();
         let message = match &self {
             Self::Unavailable(e) => {
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<sqlx::Error>(),
+                        Some(sqlx::Error::PoolTimedOut)
+                    )
+                }) {
+                    metrics::counter!(crate::metrics::DB_ACQUIRE_TIMEOUTS).increment(1);
+                }
                 tracing::error!(error = %format!("{e:#}"), "dependency unavailable");
                 "The service is temporarily unavailable; try again shortly.".to_owned()
             }

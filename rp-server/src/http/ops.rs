@@ -86,6 +86,6 @@ impl ReadyProbe {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render() + &crate::metrics::pool_gauges(&state.db),
     )
 }

@@ -112,6 +112,75 @@ async fn metrics_count_ceremonies_redemptions_and_latency() {
     }
 }
 
+/// The requests' database pool is in the metrics — connections in use and idle, its
+/// limit — and a request that waited for a connection in vain is counted (answering 503):
+/// what an operator sizes `RP_DB_MAX_CONNECTIONS` by (deploy guide, *Connections*).
+#[tokio::test]
+async fn metrics_show_the_database_pool_and_waits_for_it() {
+    let app = TestApp::spawn_with(|c| {
+        c.db_max_connections = 2;
+        c.db_timeouts.acquire = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let u = User::new("u");
+    app.register(&u, &mut SoftAuthenticator::new()).await;
+    let metrics = || async {
+        let r = app.send(app.http.get(app.url("/metrics"))).await;
+        assert_eq!(r.status, 200);
+        r.body.as_str().unwrap().to_owned()
+    };
+    let timeouts = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("rp_db_acquire_timeouts_total "))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let before = timeouts(&metrics().await);
+
+    // Both connections held elsewhere: a trigger's challenge waits for one, then 503.
+    let held = (
+        app.state.db.acquire().await.unwrap(),
+        app.state.db.acquire().await.unwrap(),
+    );
+    let challenge = json!({
+        "userPoolId": testkit::idp::POOL_ID,
+        "clientId": app.idp.client_id,
+        "userSub": u.sub,
+        "username": u.username,
+        "userNotFound": false,
+    });
+    let token = Some(crate::harness::SERVICE_TOKEN);
+    app.post("/internal/v1/challenges", token, &challenge)
+        .await
+        .expect_error(503, "UNAVAILABLE");
+    let text = metrics().await;
+    for line in [
+        "rp_db_connections{state=\"in_use\"} 2",
+        "rp_db_connections{state=\"idle\"} 0",
+        "rp_db_connections_max 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from metrics"
+        );
+    }
+    assert!(
+        timeouts(&text) > before,
+        "the wait for a connection was not counted"
+    );
+
+    // Released: idle again, and the next challenge is served.
+    drop(held);
+    app.post("/internal/v1/challenges", token, &challenge)
+        .await
+        .expect(200);
+    let text = metrics().await;
+    assert!(
+        text.lines()
+            .any(|l| l == "rp_db_connections{state=\"in_use\"} 0"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn browser_endpoints_are_rate_limited_per_ip() {
     let app = TestApp::spawn_with(|c| c.rate_limit_per_min = 5).await;
