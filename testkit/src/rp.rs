@@ -351,17 +351,22 @@ impl TestRp {
     }
 
     /// What the Create Auth Challenge trigger asks for.
+    /// The Create trigger's request for `user`'s challenge, as the Lambda sends it.
+    pub fn challenge_request(&self, user: &User) -> Value {
+        json!({
+            "userPoolId": self.idp.pool_id,
+            "clientId": self.idp.client_id,
+            "userSub": user.sub,
+            "username": user.username,
+            "userNotFound": false,
+        })
+    }
+
     pub async fn challenge(&self, user: &User) -> Value {
         self.post(
             "/internal/v1/challenges",
             Some(SERVICE_TOKEN),
-            &json!({
-                "userPoolId": self.idp.pool_id,
-                "clientId": self.idp.client_id,
-                "userSub": user.sub,
-                "username": user.username,
-                "userNotFound": false,
-            }),
+            &self.challenge_request(user),
         )
         .await
         .expect(200)

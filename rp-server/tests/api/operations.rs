@@ -141,13 +141,7 @@ async fn metrics_show_the_database_pool_and_waits_for_it() {
         app.state.db.acquire().await.unwrap(),
         app.state.db.acquire().await.unwrap(),
     );
-    let challenge = json!({
-        "userPoolId": testkit::idp::POOL_ID,
-        "clientId": app.idp.client_id,
-        "userSub": u.sub,
-        "username": u.username,
-        "userNotFound": false,
-    });
+    let challenge = app.challenge_request(&u);
     let token = Some(crate::harness::SERVICE_TOKEN);
     app.post("/internal/v1/challenges", token, &challenge)
         .await
@@ -627,13 +621,7 @@ async fn a_postgres_restart_answers_503_never_500() {
                     .post(
                         "/internal/v1/challenges",
                         Some(crate::harness::SERVICE_TOKEN),
-                        &json!({
-                            "userPoolId": testkit::idp::POOL_ID,
-                            "clientId": app.idp.client_id,
-                            "userSub": u.sub,
-                            "username": u.username,
-                            "userNotFound": false,
-                        }),
+                        &app.challenge_request(u),
                     )
                     .await;
                 if r.status == 503 {
@@ -708,13 +696,7 @@ async fn internal_admin_and_metrics_can_live_on_a_private_listener() {
     let private = app.internal_base.clone().unwrap();
     let u = User::new("u");
     app.register(&u, &mut SoftAuthenticator::new()).await;
-    let challenge = json!({
-        "userPoolId": testkit::idp::POOL_ID,
-        "clientId": app.idp.client_id,
-        "userSub": u.sub,
-        "username": u.username,
-        "userNotFound": false,
-    });
+    let challenge = app.challenge_request(&u);
     let service = crate::harness::SERVICE_TOKEN;
     let admin = crate::harness::ADMIN_TOKEN;
 
