@@ -151,6 +151,10 @@ pub enum Inserted {
     Duplicate,
 }
 
+/// Stores a new credential, or answers [`Inserted::Duplicate`] when its id is taken.
+/// `ON CONFLICT` names no key: until a second site is configured the table also keeps its
+/// first key on the id alone (migration 0027), and a conflict on a key the clause does not
+/// name would be an error instead of a duplicate.
 pub async fn insert_credential(
     conn: &mut PgConnection,
     site: &SiteId,
@@ -161,7 +165,7 @@ pub async fn insert_credential(
              backup_eligible, backup_state, transports, user_verified, created_at, last_used_at, attested,
              metadata_description, metadata_status, user_handle, site)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         ON CONFLICT (site, credential_id) DO NOTHING",
+         ON CONFLICT DO NOTHING",
     )
     .bind(&c.credential_id)
     .bind(c.user_id)

@@ -37,7 +37,10 @@ pub struct Code<'a> {
 }
 
 /// Stores a new code for the address and purpose, replacing any earlier one (one live
-/// code each).
+/// code each). Call it holding the address's limit counter (`flows::email`'s send does):
+/// until a second site is configured the table also keeps its first key on `(email,
+/// purpose)` (migration 0027), which the `ON CONFLICT` does not name, so two first codes
+/// for an address at once would otherwise make one of them fail.
 pub async fn replace(
     db: impl PgExecutor<'_>,
     code: &Code<'_>,

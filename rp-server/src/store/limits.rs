@@ -45,10 +45,14 @@ pub async fn lock(
     let mut keys = keys.to_vec();
     keys.sort();
     keys.dedup();
+    // ON CONFLICT with no target: until a second site is configured the table also keeps
+    // its first key on `key` alone (migration 0027), and a conflict on a key the clause
+    // does not name is an error — two first requests for one counter at once would make
+    // one of them fail. Any conflict here means the counter exists.
     sqlx::query(
         "INSERT INTO limit_counters (site, key, expires_at)
          SELECT $3, k, $2 FROM unnest($1::text[]) AS k ORDER BY k
-         ON CONFLICT (site, key) DO NOTHING",
+         ON CONFLICT DO NOTHING",
     )
     .bind(&keys)
     .bind(now + HORIZON)

@@ -22,6 +22,13 @@ pub struct User {
 
 /// Finds the user by Cognito `sub`, creating them (with a fresh random WebAuthn user
 /// handle) when new, and refreshing the stored username when it changed.
+///
+/// Not one `INSERT … ON CONFLICT (site, cognito_sub) DO UPDATE`: until a second site is
+/// configured the table also keeps its first key on `cognito_sub` alone (migration 0027),
+/// and a conflict on a key the clause does not name is an error — two first requests for
+/// one user at once made one of them fail. So: refresh the row; else insert it, giving way
+/// on any key; else (another request inserted it meanwhile) refresh it, which the
+/// statement's fresh snapshot now sees.
 pub async fn upsert_user(
     conn: &mut PgConnection,
     site: &SiteId,
@@ -29,12 +36,13 @@ pub async fn upsert_user(
     username: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<User> {
-    sqlx::query_as(
+    if let Some(user) = refresh_user(&mut *conn, site, sub, username, now).await? {
+        return Ok(user);
+    }
+    let inserted = sqlx::query_as(
         "INSERT INTO users (id, site, cognito_sub, username, created_at, updated_at)
          VALUES ($1, $5, $2, $3, $4, $4)
-         ON CONFLICT (site, cognito_sub) DO UPDATE
-           SET username = EXCLUDED.username,
-               updated_at = CASE WHEN users.username = EXCLUDED.username THEN users.updated_at ELSE EXCLUDED.updated_at END
+         ON CONFLICT DO NOTHING
          RETURNING id, cognito_sub, username",
     )
     .bind(Uuid::new_v4())
@@ -42,7 +50,36 @@ pub async fn upsert_user(
     .bind(username)
     .bind(now)
     .bind(site.as_str())
-    .fetch_one(conn)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(user) => Ok(user),
+        None => refresh_user(conn, site, sub, username, now)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound),
+    }
+}
+
+/// The user's row with `username` stored (its `updated_at` moved only when it changed).
+async fn refresh_user(
+    conn: &mut PgConnection,
+    site: &SiteId,
+    sub: &str,
+    username: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "UPDATE users
+            SET username = $3,
+                updated_at = CASE WHEN username = $3 THEN updated_at ELSE $4 END
+          WHERE site = $1 AND cognito_sub = $2
+         RETURNING id, cognito_sub, username",
+    )
+    .bind(site.as_str())
+    .bind(sub)
+    .bind(username)
+    .bind(now)
+    .fetch_optional(conn)
     .await
 }
 

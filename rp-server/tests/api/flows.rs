@@ -484,3 +484,47 @@ async fn failures_in_all_are_forgotten_after_ninety_quiet_days() {
         .unwrap();
     assert!(!locked_for_good(&t, email).await);
 }
+
+/// Until a second site is configured, the tables keep their first keys beside the
+/// per-site ones (migration 0027), and an `ON CONFLICT` that names only the per-site key
+/// gives way on that key alone: two requests creating the same row at once made one of
+/// them fail with a unique violation on the other key (a 500 — seen as an email-code
+/// request failing beside two others). The rows created on demand — a limit's counter,
+/// a user — give way on every key: many first requests at once all succeed and agree.
+#[tokio::test]
+async fn rows_created_on_demand_survive_concurrent_first_requests() {
+    use rp_server::store::{limits, users};
+    let t = TestContext::new().await;
+    let (db, site, now) = (&t.cx.db, &t.cx.site.id, t.clock.now());
+    for round in 0..20 {
+        let key = vec![format!("race:{round}")];
+        let sub = format!("race-sub-{round}");
+        let counters = futures::future::join_all((0..6).map(|_| async {
+            let mut tx = db.begin().await?;
+            let counters = limits::lock(&mut tx, site, &key, now).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(counters.len())
+        }))
+        .await;
+        let ids = futures::future::join_all((0..6).map(|n| {
+            let sub = sub.clone();
+            async move {
+                let mut tx = db.begin().await?;
+                let user =
+                    users::upsert_user(&mut tx, site, &sub, &format!("name-{n}"), now).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(user.id)
+            }
+        }))
+        .await;
+        for c in &counters {
+            assert!(matches!(c, Ok(1)), "round {round}: {c:?}");
+        }
+        let first = ids[0]
+            .as_ref()
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        for id in &ids {
+            assert_eq!(id.as_ref().ok(), Some(first), "round {round}: {id:?}");
+        }
+    }
+}
