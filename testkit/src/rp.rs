@@ -350,7 +350,6 @@ impl TestRp {
         .await
     }
 
-    /// What the Create Auth Challenge trigger asks for.
     /// The Create trigger's request for `user`'s challenge, as the Lambda sends it.
     pub fn challenge_request(&self, user: &User) -> Value {
         json!({
@@ -362,6 +361,7 @@ impl TestRp {
         })
     }
 
+    /// What the Create Auth Challenge trigger asks for.
     pub async fn challenge(&self, user: &User) -> Value {
         self.post(
             "/internal/v1/challenges",
